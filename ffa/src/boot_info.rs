@@ -1,0 +1,1 @@
+//! The FF-A boot-information blob handed to partitions.

@@ -1,0 +1,1 @@
+//! Hafnium paravirtual call IDs that existing partitions (OP-TEE, the FF-A ACS) use.

@@ -1,0 +1,23 @@
+//! The Secure Partition Manager Core.
+//!
+//! The core is a pure state machine: [`Spmc::handle`] takes the registers of one FF-A call from
+//! the SPMD or from a partition and returns an [`Outcome`]. It never touches a system register,
+//! a raw pointer or MMIO; it reaches memory only through [`platform::Platform`]. The arch layer
+//! (a later step) turns outcomes into `smc` and `eret`.
+#![no_std]
+#![deny(unsafe_code)]
+
+pub mod call_chain;
+pub mod direct_msg;
+pub mod discovery;
+pub mod mailbox;
+pub mod manifest;
+pub mod partition;
+pub mod partition_info;
+pub mod platform;
+pub mod spmc;
+pub mod vcpu;
+pub mod version;
+
+pub use ffa::{EndpointId, Regs};
+pub use spmc::{Caller, CpuId, Outcome, Spmc};

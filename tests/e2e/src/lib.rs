@@ -1,0 +1,1 @@
+//! In-process end-to-end harness.
