@@ -80,6 +80,9 @@ pub struct PartitionConfig {
     pub load_address: u64,
     /// `entrypoint-offset`.
     pub entrypoint_offset: u64,
+    /// Bytes of secure memory the partition owns from `load_address` (its package, image and
+    /// the memory its image uses): the SPMC manifest's `vmN/mem_size`.
+    pub memory_size: u64,
     /// `gp-register-num`: which register carries the boot-info blob, if any.
     pub gp_register_num: Option<u8>,
     /// `memory-regions`.
