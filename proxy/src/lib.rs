@@ -2,11 +2,33 @@
 //!
 //! The core decides every host FF-A call: [`Proxy::handle_host_call`] answers it locally, or
 //! validates, rewrites and forwards it through a [`Conduit`] and post-processes the answer. It
-//! touches host memory only through [`HostMemory`].
+//! touches host memory only through [`HostMemory`]. Which FF-A function goes which way is
+//! decided in one table, [`route::route`]; calls outside FF-A's range pass through untouched.
 #![no_std]
 #![deny(unsafe_code)]
 
+mod direct_msg;
+mod el3;
+mod features;
+pub mod host_pages;
+mod mailbox;
+mod partition_info;
+mod reply;
+pub mod route;
+mod version;
+
+use ffa::id::EndpointId;
+use ffa::{Decoded, FfaError, FuncId, Interface, RxTxAddr};
+
 pub use ffa::Regs;
+pub use host_pages::{Hold, HostPages, PageError, PageRange};
+pub use mailbox::HostMailbox;
+
+/// The host's FF-A ID: it shares ID 0 with the hypervisor, as under pKVM.
+pub const HOST_ID: EndpointId = EndpointId::HOST;
+
+/// How many page ranges the proxy can hold at once.
+pub const HOST_HOLDS: usize = 32;
 
 /// The proxy's way to EL3: an SMC with x0..x17, returning x0..x17.
 pub trait Conduit {
@@ -39,15 +61,52 @@ pub struct ProxyConfig {
     pub host_ram: (u64, u64),
 }
 
+impl ProxyConfig {
+    /// Page-aligned, non-empty, non-overlapping proxy buffers outside host RAM.
+    fn check(&self) -> Result<(), FfaError> {
+        let pages = u64::from(self.pages);
+        let tx = PageRange::new(self.tx, pages).map_err(|_| FfaError::InvalidParameters)?;
+        let rx = PageRange::new(self.rx, pages).map_err(|_| FfaError::InvalidParameters)?;
+        let (start, end) = self.host_ram;
+        if tx.overlaps(&rx) || tx.touches(start, end) || rx.touches(start, end) {
+            return Err(FfaError::InvalidParameters);
+        }
+        Ok(())
+    }
+}
+
 /// The proxy core.
 pub struct Proxy {
     config: ProxyConfig,
+    link: version::Link,
+    mailbox: Option<HostMailbox>,
+    pages: HostPages<HOST_HOLDS>,
 }
 
 impl Proxy {
-    /// A proxy that has not seen the host yet.
+    /// A proxy that has not seen the host yet; call [`Proxy::init`] before the host runs.
     pub fn new(config: ProxyConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            link: version::Link::Unprobed,
+            mailbox: None,
+            pages: HostPages::new(config.host_ram),
+        }
+    }
+
+    /// The configuration the proxy was built with.
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    /// The host pages the proxy holds.
+    pub fn host_pages(&self) -> &HostPages<HOST_HOLDS> {
+        &self.pages
+    }
+
+    /// Size of each of the proxy's own buffers, in bytes.
+    fn mailbox_bytes(&self) -> u64 {
+        u64::from(self.config.pages) * ffa::PAGE_SIZE as u64
     }
 
     /// Handles one SMC the host made; the return value is what the host sees in x0..x17.
@@ -57,7 +116,69 @@ impl Proxy {
         conduit: &mut C,
         mem: &mut M,
     ) -> Regs {
-        let _ = (&self.config, mem);
-        conduit.call(regs)
+        let fid = ffa::call::function_id(regs);
+        if !ffa::call::is_ffa(fid) {
+            // PSCI, SMCCC arch, vendor services: not ours to judge (as pKVM).
+            return conduit.call(regs);
+        }
+        if fid == u32::from(FuncId::Version) {
+            return self.host_version(regs, conduit);
+        }
+        let version = match self.link {
+            version::Link::Up {
+                version,
+                locked: true,
+            } => version,
+            version::Link::Up { locked: false, .. } => {
+                return reply::error(FfaError::InvalidParameters, regs);
+            }
+            version::Link::Unprobed | version::Link::Disabled => {
+                return reply::error(FfaError::NotSupported, regs);
+            }
+        };
+        let Ok(func) = FuncId::try_from(fid) else {
+            return reply::error(FfaError::NotSupported, regs);
+        };
+        let route = route::route(func);
+        if route == route::Route::Block {
+            return reply::error(FfaError::NotSupported, regs);
+        }
+        let call = match ffa::call::decode(regs, version) {
+            Decoded::Call(call) => call,
+            Decoded::Malformed(_, e) => return reply::error(e, regs),
+            Decoded::NotAtVersion(_) | Decoded::UnknownFfa(_) | Decoded::NotFfa(_) => {
+                return reply::error(FfaError::NotSupported, regs);
+            }
+        };
+        match call {
+            Interface::IdGet => reply::success([u32::from(HOST_ID.0), 0, 0, 0, 0, 0], regs),
+            Interface::Features { feat_id, .. } => {
+                self.host_features(feat_id, version, regs, conduit)
+            }
+            Interface::RxTxMap {
+                addr: RxTxAddr::Addr64 { rx, tx },
+                page_cnt,
+            } => self.rxtx_map(tx, rx, page_cnt, regs, conduit),
+            Interface::RxTxUnmap { id } => self.rxtx_unmap(id, regs, conduit),
+            Interface::RxRelease { vm_id } => self.rx_release(vm_id, regs, conduit),
+            Interface::PartitionInfoGet { flags, .. } => {
+                self.partition_info_get(flags, version, regs, conduit, mem)
+            }
+            Interface::MsgSendDirectReq {
+                src_id,
+                dst_id,
+                args,
+            } => direct_msg::send(
+                direct_msg::check(src_id, dst_id, Some(&args)),
+                regs,
+                conduit,
+            ),
+            Interface::MsgSendDirectReq2 { src_id, dst_id, .. } => {
+                direct_msg::send(direct_msg::check(src_id, dst_id, None), regs, conduit)
+            }
+            _ if route == route::Route::Forward => conduit.call(regs),
+            // A routed-to-proxy call without a handler: refuse rather than pass it on.
+            _ => reply::error(FfaError::NotSupported, regs),
+        }
     }
 }
