@@ -1,0 +1,222 @@
+//! The SPMC's configuration, built the way firmware gets it: each partition's FF-A manifest and
+//! the SPMC manifest are written as DTBs, then parsed by the SPMC's own manifest parser.
+
+use dtoolkit::model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty};
+use ffa::{Uuid, UuidHelper, Version};
+use spmc::manifest::{self, PartitionConfig, SpmcConfig};
+
+use crate::error::HarnessError;
+
+/// What one partition manifest says, in the binding's own terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestSpec {
+    /// `description`.
+    pub name: String,
+    /// `id`, if the manifest has one.
+    pub id: Option<u16>,
+    /// `uuid` (one or more).
+    pub uuids: Vec<Uuid>,
+    /// `ffa-version`.
+    pub ffa_version: Version,
+    /// `exception-level` (1 = S-EL0, 2 = S-EL1).
+    pub exception_level: u32,
+    /// `execution-ctx-count`.
+    pub execution_ctx_count: u16,
+    /// `messaging-method`.
+    pub messaging_method: u32,
+    /// `boot-order`, if any.
+    pub boot_order: Option<u16>,
+    /// `load-address` (also the `vmN/load_address` of the SPMC manifest).
+    pub load_address: u64,
+    /// `entrypoint-offset`.
+    pub entrypoint_offset: u64,
+    /// The SPMC manifest's `vmN/mem_size`.
+    pub memory_size: u64,
+    /// `gp-register-num`, if any.
+    pub gp_register_num: Option<u8>,
+}
+
+fn prop<T: dtoolkit::ToPropertyValue>(
+    name: &str,
+    value: T,
+) -> Result<DeviceTreeProperty, HarnessError> {
+    DeviceTreeProperty::new(name, value).map_err(|e| HarnessError::Config(format!("{name}: {e}")))
+}
+
+fn node(name: &str) -> Result<DeviceTreeNode, HarnessError> {
+    DeviceTreeNode::new(name).map_err(|e| HarnessError::Config(format!("node {name}: {e}")))
+}
+
+fn cells64(value: u64) -> [u32; 2] {
+    [(value >> 32) as u32, value as u32]
+}
+
+/// One cell when the value fits, as hand-written manifests do; two otherwise.
+fn int_cells(value: u64) -> Vec<u32> {
+    match u32::try_from(value) {
+        Ok(small) => vec![small],
+        Err(_) => cells64(value).to_vec(),
+    }
+}
+
+fn version_cell(v: Version) -> u32 {
+    ffa::version::to_u32(v)
+}
+
+/// The FF-A partition manifest (`arm,ffa-manifest-1.0`) of `spec`, as a DTB.
+pub fn partition_manifest_dtb(spec: &ManifestSpec) -> Result<Vec<u8>, HarnessError> {
+    let mut tree = DeviceTree::new();
+    let root = &mut tree.root;
+    root.add_property(prop("compatible", "arm,ffa-manifest-1.0")?);
+    root.add_property(prop("description", spec.name.as_str())?);
+    root.add_property(prop("ffa-version", version_cell(spec.ffa_version))?);
+    let uuid_cells: Vec<u32> = spec
+        .uuids
+        .iter()
+        .flat_map(|u| UuidHelper::to_u32_regs(*u))
+        .collect();
+    root.add_property(prop("uuid", uuid_cells)?);
+    if let Some(id) = spec.id {
+        root.add_property(prop("id", u32::from(id))?);
+    }
+    root.add_property(prop(
+        "execution-ctx-count",
+        u32::from(spec.execution_ctx_count),
+    )?);
+    root.add_property(prop("exception-level", spec.exception_level)?);
+    root.add_property(prop("execution-state", 0u32)?);
+    root.add_property(prop("load-address", int_cells(spec.load_address))?);
+    root.add_property(prop(
+        "entrypoint-offset",
+        int_cells(spec.entrypoint_offset),
+    )?);
+    root.add_property(prop("xlat-granule", 0u32)?);
+    if let Some(order) = spec.boot_order {
+        root.add_property(prop("boot-order", u32::from(order))?);
+    }
+    root.add_property(prop("messaging-method", spec.messaging_method)?);
+    if let Some(reg) = spec.gp_register_num {
+        root.add_property(prop("gp-register-num", u32::from(reg))?);
+    }
+    Ok(tree.to_dtb())
+}
+
+/// The SPMC manifest (TOS_FW_CONFIG, Hafnium's `vmN` format) for these partitions, as a DTB.
+pub fn spmc_manifest_dtb(
+    spmc_id: u16,
+    version: Version,
+    specs: &[ManifestSpec],
+) -> Result<Vec<u8>, HarnessError> {
+    let mut tree = DeviceTree::new();
+    let root = &mut tree.root;
+    root.add_property(prop("compatible", "arm,ffa-core-manifest-1.0")?);
+    root.add_property(prop("#address-cells", 2u32)?);
+    root.add_property(prop("#size-cells", 1u32)?);
+    let mut attribute = node("attribute")?;
+    attribute.add_property(prop("spmc_id", u32::from(spmc_id))?);
+    attribute.add_property(prop("maj_ver", u32::from(version.0))?);
+    attribute.add_property(prop("min_ver", u32::from(version.1))?);
+    attribute.add_property(prop("exec_state", 0u32)?);
+    attribute.add_property(prop("load_address", cells64(0x0e10_0000))?);
+    attribute.add_property(prop("entrypoint", cells64(0x0e10_0000))?);
+    attribute.add_property(prop("binary_size", 0x20_0000u32)?);
+    root.add_child(attribute);
+    let mut hypervisor = node("hypervisor")?;
+    hypervisor.add_property(prop("compatible", "hafnium,hafnium")?);
+    for (i, spec) in specs.iter().enumerate() {
+        let mut vm = node(&format!("vm{}", i + 1))?;
+        vm.add_property(prop("is_ffa_partition", Vec::<u8>::new())?);
+        vm.add_property(prop("debug_name", spec.name.as_str())?);
+        vm.add_property(prop("load_address", int_cells(spec.load_address))?);
+        vm.add_property(prop("vcpu_count", u32::from(spec.execution_ctx_count))?);
+        vm.add_property(prop("mem_size", int_cells(spec.memory_size))?);
+        hypervisor.add_child(vm);
+    }
+    root.add_child(hypervisor);
+    Ok(tree.to_dtb())
+}
+
+/// Writes every manifest, parses them with the SPMC's parser and validates the set.
+pub fn build_spmc_config(
+    spmc_id: u16,
+    version: Version,
+    specs: &[ManifestSpec],
+) -> Result<SpmcConfig, HarnessError> {
+    let spmc_dtb = spmc_manifest_dtb(spmc_id, version, specs)?;
+    let (attributes, vms) = manifest::parse_spmc_manifest(&spmc_dtb)
+        .map_err(|e| HarnessError::Config(format!("SPMC manifest: {e}")))?;
+    let mut partitions: Vec<PartitionConfig> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let dtb = partition_manifest_dtb(spec)?;
+        let parsed = manifest::parse_partition(&dtb)
+            .map_err(|e| HarnessError::Config(format!("manifest of {}: {e}", spec.name)))?;
+        partitions.push(parsed);
+    }
+    manifest::apply_vm_nodes(&mut partitions, &vms)
+        .map_err(|e| HarnessError::Config(e.to_string()))?;
+    SpmcConfig::new(attributes, partitions).map_err(|e| HarnessError::Config(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spmc::manifest::{ExceptionLevel, MessagingMethod};
+
+    fn spec(name: &str, id: Option<u16>, order: Option<u16>, load: u64) -> ManifestSpec {
+        ManifestSpec {
+            name: name.into(),
+            id,
+            uuids: vec![Uuid::from_u128(
+                0x5e2c8a16_3f3b_4a57_9c0d_7b1e2f3a4c5d + load as u128,
+            )],
+            ffa_version: Version(1, 2),
+            exception_level: 2,
+            execution_ctx_count: 1,
+            messaging_method: MessagingMethod::DIRECT_REQ_RECV | MessagingMethod::DIRECT_REQ_SEND,
+            boot_order: order,
+            load_address: load,
+            entrypoint_offset: 0x4000,
+            memory_size: 0x10_0000,
+            gp_register_num: None,
+        }
+    }
+
+    #[test]
+    fn uuid_cells_use_the_register_order() {
+        let mut s = spec("echo", Some(0x8001), Some(0), 0x0e30_0000);
+        s.uuids = vec![Uuid::parse_str("5e2c8a16-3f3b-4a57-9c0d-7b1e2f3a4c5d").unwrap()];
+        let dtb = partition_manifest_dtb(&s).unwrap();
+        let fdt = dtoolkit::fdt::Fdt::new(&dtb).unwrap();
+        let uuid = dtoolkit::Node::property(&fdt.root(), "uuid").unwrap();
+        let bytes = dtoolkit::Property::value(&uuid);
+        // The documented cells of this UUID: <0x168a2c5e 0x574a3b3f 0x1e7b0d9c 0x5d4c3a2f>.
+        assert_eq!(&bytes[..4], &0x168a_2c5e_u32.to_be_bytes());
+        assert_eq!(&bytes[12..], &0x5d4c_3a2f_u32.to_be_bytes());
+    }
+
+    #[test]
+    fn parses_back_and_assigns_missing_ids() {
+        let specs = [
+            spec("echo", Some(0x8001), Some(0), 0x0e30_0000),
+            spec("relay", Some(0x8002), Some(1), 0x0e40_0000),
+            spec("legacy", None, Some(2), 0x0e50_0000),
+        ];
+        let config = build_spmc_config(0x8000, Version(1, 2), &specs).unwrap();
+        let ids: Vec<u16> = config.partitions.iter().map(|p| p.id.0).collect();
+        assert_eq!(ids, [0x8001, 0x8002, 0x8003]);
+        let legacy = &config.partitions[2].config;
+        assert_eq!(legacy.name.as_str(), "legacy");
+        assert_eq!(legacy.memory_size, 0x10_0000);
+        assert_eq!(legacy.exception_level, ExceptionLevel::SEl1);
+        assert_eq!(legacy.uuids[0], specs[2].uuids[0]);
+        assert_eq!(config.attributes.spmc_id.0, 0x8000);
+    }
+
+    #[test]
+    fn the_parser_rejects_what_the_writer_got_wrong() {
+        let mut bad = spec("echo", Some(0x0001), Some(0), 0x0e30_0000);
+        bad.id = Some(0x0001); // a normal-world ID
+        let err = build_spmc_config(0x8000, Version(1, 2), &[bad]).unwrap_err();
+        assert!(matches!(err, HarnessError::Config(_)), "{err:?}");
+    }
+}
