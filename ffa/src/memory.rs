@@ -582,8 +582,7 @@ impl MemTransaction {
     /// The sum of the constituents' page counts.
     pub fn total_pages(&self) -> Result<u32, DescError> {
         self.ranges.iter().try_fold(0u32, |sum, r| {
-            sum.checked_add(r.pages)
-                .ok_or(DescError::PageCountOverflow)
+            sum.checked_add(r.pages).ok_or(DescError::PageCountOverflow)
         })
     }
 

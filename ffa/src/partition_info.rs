@@ -301,7 +301,10 @@ pub fn unpack_regs(regs: &[u64; 16], start_index: u16) -> Result<RegsChunk, Part
         uuid: Uuid::nil(),
     };
     let mut infos = [empty; MAX_DESCRIPTORS_PER_REGS];
-    let descs = regs.get(1..).unwrap_or(&[]).chunks_exact(REGS_PER_DESCRIPTOR);
+    let descs = regs
+        .get(1..)
+        .unwrap_or(&[])
+        .chunks_exact(REGS_PER_DESCRIPTOR);
     for (slot, words) in infos.iter_mut().zip(descs).take(count) {
         let &[w0, w1, w2] = words else {
             continue;

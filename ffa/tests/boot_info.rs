@@ -40,7 +40,10 @@ fn arm_ffa_reads_the_blob() {
     let manifest_addr = mem.as_ptr() as u64 + 4096;
     for version in [Version(1, 1), Version(1, 2)] {
         write_manifest_blob(version, manifest_addr, 4, &mut mem).unwrap();
-        assert_eq!(BootInfo::get_blob_size(version, &mem), Ok(MANIFEST_BLOB_SIZE));
+        assert_eq!(
+            BootInfo::get_blob_size(version, &mem),
+            Ok(MANIFEST_BLOB_SIZE)
+        );
         let descs: Vec<_> = BootInfoIterator::new(version, &mem)
             .unwrap()
             .map(Result::unwrap)
@@ -77,11 +80,11 @@ fn find_manifest_reads_our_blob_and_a_nameless_one() {
 #[test]
 fn find_manifest_rejects_malformed_blobs() {
     let cases: [(usize, u8, BootInfoError); 6] = [
-        (0, 0xfb, BootInfoError::Malformed),  // signature
-        (7, 0x80, BootInfoError::Malformed),  // version bit 31
-        (24, 0x01, BootInfoError::Malformed), // reserved
-        (12, 0x10, BootInfoError::Malformed), // descriptor size 16
-        (20, 0x24, BootInfoError::Malformed), // array offset 36, unaligned
+        (0, 0xfb, BootInfoError::Malformed),   // signature
+        (7, 0x80, BootInfoError::Malformed),   // version bit 31
+        (24, 0x01, BootInfoError::Malformed),  // reserved
+        (12, 0x10, BootInfoError::Malformed),  // descriptor size 16
+        (20, 0x24, BootInfoError::Malformed),  // array offset 36, unaligned
         (48, 0x80, BootInfoError::NoManifest), // implementation-defined type
     ];
     for (at, value, expected) in cases {
@@ -99,7 +102,10 @@ fn find_manifest_rejects_malformed_blobs() {
     b[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(find_manifest(&b), Err(BootInfoError::Malformed));
     for len in 0..64 {
-        assert!(find_manifest(&BOOT_INFO_V1_1[..len]).is_err(), "{len} bytes");
+        assert!(
+            find_manifest(&BOOT_INFO_V1_1[..len]).is_err(),
+            "{len} bytes"
+        );
     }
 }
 

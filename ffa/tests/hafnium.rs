@@ -1,9 +1,7 @@
 //! Hafnium paravirtual calls: IDs and argument decoding.
 
 use ffa::Regs;
-use ffa::hafnium::{
-    BadArguments, HfCall, HfRequest, InterruptType, Reconfigure, decode, retired,
-};
+use ffa::hafnium::{BadArguments, HfCall, HfRequest, InterruptType, Reconfigure, decode, retired};
 
 fn regs(x: &[u64]) -> Regs {
     let mut r = [0; 18];

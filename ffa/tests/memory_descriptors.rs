@@ -241,8 +241,14 @@ fn v1_2_to_v1_0_bytes() {
     assert_eq!(&b[0..4], &[0x01, 0x00, 0x2f, 0x00]);
     assert_eq!(&b[28..32], &2u32.to_le_bytes());
     // Both 16-byte access descriptors name the composite at 64.
-    assert_eq!(&b[32..48], &[0x01, 0x80, 0x02, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(&b[48..64], &[0x02, 0x80, 0x01, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        &b[32..48],
+        &[0x01, 0x80, 0x02, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
+    assert_eq!(
+        &b[48..64],
+        &[0x02, 0x80, 0x01, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
     assert_eq!(&b[64..], &MEM_SHARE_V1_2[112..]);
 }
 
@@ -605,18 +611,19 @@ fn reserved_bits_of_attributes_permissions_and_receiver_flags() {
     b[2] |= 0x40;
     b[51] |= 0x01;
     let t = MemTransaction::parse(&b, Layout::V1_1).unwrap();
-    assert_eq!(t.attributes & attributes::NON_SECURE, attributes::NON_SECURE);
+    assert_eq!(
+        t.attributes & attributes::NON_SECURE,
+        attributes::NON_SECURE
+    );
     assert_eq!(t.receivers[0].flags, 1);
 }
 
 #[test]
 fn write_refuses_what_parse_would_refuse() {
     let mut buf = [0u8; MAX_ENCODED_LEN];
-    let cases: [(fn(&mut MemTransaction), DescError); 6] = [
-        (
-            |t| t.attributes = 0x100,
-            DescError::ReservedNonZero,
-        ),
+    type Mutation = fn(&mut MemTransaction);
+    let cases: [(Mutation, DescError); 6] = [
+        (|t| t.attributes = 0x100, DescError::ReservedNonZero),
         (
             |t| t.receivers.as_mut_slice()[0].permissions = 0x10,
             DescError::ReservedNonZero,
@@ -635,11 +642,9 @@ fn write_refuses_what_parse_would_refuse() {
         ),
         (
             |t| {
-                t.ranges = BoundedVec::from_slice(&[
-                    range(0, u32::MAX),
-                    range(0x1_0000_0000_0000, 1),
-                ])
-                .unwrap()
+                t.ranges =
+                    BoundedVec::from_slice(&[range(0, u32::MAX), range(0x1_0000_0000_0000, 1)])
+                        .unwrap()
             },
             DescError::PageCountOverflow,
         ),

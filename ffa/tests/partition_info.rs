@@ -7,8 +7,8 @@ use arm_ffa::interface_args::SuccessArgs;
 use arm_ffa::partition_info::{PartitionInfoIterator, SuccessArgsPartitionInfoGetRegs};
 use ffa::partition_info::{
     DESC_SIZE_V1_0, DESC_SIZE_V1_1, MAX_DESCRIPTORS_PER_REGS, PartitionInfo, PartitionInfoError,
-    descriptor_size, pack_regs, properties, properties_for_version, read_descriptors,
-    unpack_regs, write_descriptors,
+    descriptor_size, pack_regs, properties, properties_for_version, read_descriptors, unpack_regs,
+    write_descriptors,
 };
 use ffa::{EndpointId, FfaError, Uuid, UuidHelper, Version};
 use fixtures::{OPTEE_UUID_BYTES, OPTEE_UUID_WORDS, PARTITION_INFO_V1_0, PARTITION_INFO_V1_1};
@@ -229,7 +229,7 @@ fn unpacking_rejects_malformed_answers() {
         r
     };
     for (regs, start) in [
-        (with_head(6 | 4 << 16 | 8 << 48), 0), // descriptor size 8
+        (with_head(6 | 4 << 16 | 8 << 48), 0),  // descriptor size 8
         (with_head(3 | 4 << 16 | 24 << 48), 0), // current past last
         (with_head(6 | 5 << 16 | 24 << 48), 0), // six descriptors
         (good, 5),                              // current before start
