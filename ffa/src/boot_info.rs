@@ -38,9 +38,9 @@ pub const TYPE_STD_FDT: u8 = 0;
 pub const TYPE_STD_HOB: u8 = 1;
 /// Type field bit 7: implementation-defined information.
 pub const TYPE_IMPDEF: u8 = 1 << 7;
-/// Flags bits [1:0]: the name is a UUID (else a NUL-terminated string).
+/// Flags bits \[1:0\]: the name is a UUID (else a NUL-terminated string).
 pub const FLAG_NAME_UUID: u16 = 0b01;
-/// Flags bits [3:2]: the contents field holds the value (else an address).
+/// Flags bits \[3:2\]: the contents field holds the value (else an address).
 pub const FLAG_CONTENTS_VALUE: u16 = 0b01 << 2;
 
 /// Why a blob could not be written or read.

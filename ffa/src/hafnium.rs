@@ -182,9 +182,16 @@ pub fn decode(regs: &Regs) -> Option<Result<HfRequest, BadArguments>> {
             HfCall::InterruptReconfigure => HfRequest::InterruptReconfigure {
                 intid: arg32(regs[1])?,
                 change: match regs[2] {
-                    0 => Reconfigure::TargetPe(arg32(regs[3])?),
-                    1 => Reconfigure::Secure(flag(regs[3])?),
-                    2 => Reconfigure::Enable(flag(regs[3])?),
+                    c if c == ReconfigureCommand::TargetPe as u64 => {
+                        Reconfigure::TargetPe(arg32(regs[3])?)
+                    }
+                    // The value is SEC_STATE_NON_SECURE (0) or SEC_STATE_SECURE (1).
+                    c if c == ReconfigureCommand::SecurityState as u64 => {
+                        Reconfigure::Secure(flag(regs[3])?)
+                    }
+                    c if c == ReconfigureCommand::Enable as u64 => {
+                        Reconfigure::Enable(flag(regs[3])?)
+                    }
                     _ => return Err(bad),
                 },
             },

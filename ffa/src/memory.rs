@@ -67,7 +67,7 @@ const EMAD_OFFSET_ALIGN: usize = 16;
 
 /// Memory region attributes (the 8-bit v1.0 and 16-bit v1.1+ field).
 pub mod attributes {
-    /// Shareability, bits [1:0].
+    /// Shareability, bits \[1:0\].
     pub const SHAREABILITY_MASK: u16 = 0b11;
     /// Non-shareable.
     pub const NON_SHAREABLE: u16 = 0b00;
@@ -75,7 +75,7 @@ pub mod attributes {
     pub const OUTER_SHAREABLE: u16 = 0b10;
     /// Inner shareable.
     pub const INNER_SHAREABLE: u16 = 0b11;
-    /// Cacheability (normal memory) or device attributes (device memory), bits [3:2].
+    /// Cacheability (normal memory) or device attributes (device memory), bits \[3:2\].
     pub const CACHEABILITY_MASK: u16 = 0b11 << 2;
     /// Normal memory, non-cacheable.
     pub const NON_CACHEABLE: u16 = 0b01 << 2;
@@ -89,7 +89,7 @@ pub mod attributes {
     pub const DEVICE_NGRE: u16 = 0b10 << 2;
     /// Device-GRE.
     pub const DEVICE_GRE: u16 = 0b11 << 2;
-    /// Memory type, bits [5:4].
+    /// Memory type, bits \[5:4\].
     pub const TYPE_MASK: u16 = 0b11 << 4;
     /// Type not specified.
     pub const TYPE_NOT_SPECIFIED: u16 = 0b00 << 4;
@@ -105,7 +105,7 @@ pub mod attributes {
 
 /// Memory access permissions of a receiver.
 pub mod permissions {
-    /// Data access, bits [1:0].
+    /// Data access, bits \[1:0\].
     pub const DATA_MASK: u8 = 0b11;
     /// Data access not specified.
     pub const DATA_NOT_SPECIFIED: u8 = 0b00;
@@ -113,7 +113,7 @@ pub mod permissions {
     pub const DATA_RO: u8 = 0b01;
     /// Read-write.
     pub const DATA_RW: u8 = 0b10;
-    /// Instruction access, bits [3:2].
+    /// Instruction access, bits \[3:2\].
     pub const INSTRUCTION_MASK: u8 = 0b11 << 2;
     /// Instruction access not specified.
     pub const INSTRUCTION_NOT_SPECIFIED: u8 = 0b00 << 2;
@@ -121,7 +121,7 @@ pub mod permissions {
     pub const INSTRUCTION_NX: u8 = 0b01 << 2;
     /// Executable.
     pub const INSTRUCTION_X: u8 = 0b10 << 2;
-    /// Every defined bit; bits [7:4] are MBZ.
+    /// Every defined bit; bits \[7:4\] are MBZ.
     pub const DEFINED: u8 = 0x0f;
 }
 
@@ -129,7 +129,7 @@ pub mod permissions {
 pub mod receiver_flags {
     /// Retrieve request/response: this receiver is a non-retrieval borrower.
     pub const NON_RETRIEVAL_BORROWER: u8 = 1 << 0;
-    /// Every defined bit; bits [7:1] are MBZ.
+    /// Every defined bit; bits \[7:1\] are MBZ.
     pub const DEFINED: u8 = 0x01;
 }
 
@@ -141,7 +141,7 @@ pub mod flags {
     pub const TIME_SLICE: u32 = 1 << 1;
     /// Zero the memory after the receiver relinquishes it.
     pub const CLEAR_RELINQUISH: u32 = 1 << 2;
-    /// Retrieve: transaction type, bits [4:3].
+    /// Retrieve: transaction type, bits \[4:3\].
     pub const TYPE_MASK: u32 = 0b11 << 3;
     /// Retrieve: type given in the response.
     pub const TYPE_IN_RESPONSE: u32 = 0b00 << 3;
@@ -151,7 +151,7 @@ pub mod flags {
     pub const TYPE_LEND: u32 = 0b10 << 3;
     /// Retrieve: donate.
     pub const TYPE_DONATE: u32 = 0b11 << 3;
-    /// Retrieve: address range alignment hint, bits [8:5].
+    /// Retrieve: address range alignment hint, bits \[8:5\].
     pub const ALIGNMENT_HINT_MASK: u32 = 0b1111 << 5;
     /// Retrieve: the alignment hint is valid.
     pub const ALIGNMENT_HINT_VALID: u32 = 1 << 9;

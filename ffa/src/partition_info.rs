@@ -31,7 +31,7 @@ pub mod properties {
     pub const INDIRECT_MSG: u32 = 1 << 2;
     /// Receives notifications (v1.1).
     pub const NOTIFICATION_RECV: u32 = 1 << 3;
-    /// Partition ID type, bits [5:4] (v1.1).
+    /// Partition ID type, bits \[5:4\] (v1.1).
     pub const ID_TYPE_MASK: u32 = 0b11 << 4;
     /// The ID is a PE endpoint ID.
     pub const ID_TYPE_PE_ENDPOINT: u32 = 0b00 << 4;
@@ -53,7 +53,7 @@ pub mod properties {
     /// Sends direct requests through FFA_MSG_SEND_DIRECT_REQ2 (v1.2).
     pub const DIRECT_REQ2_SEND: u32 = 1 << 10;
 
-    /// Bits a v1.0 caller may see (Hafnium clears bits [31:3] for v1.0).
+    /// Bits a v1.0 caller may see (Hafnium clears bits \[31:3\] for v1.0).
     pub const DEFINED_V1_0: u32 = 0x007;
     /// Bits a v1.1 caller may see.
     pub const DEFINED_V1_1: u32 = 0x1ff;
@@ -227,8 +227,8 @@ impl RegsChunk {
 }
 
 /// Packs x2..x17 of the FFA_SUCCESS64 answer to FFA_PARTITION_INFO_GET_REGS for the list `all`,
-/// starting at `start_index`, with information `tag`: x2 holds the last index [15:0], the
-/// current index [31:16], the tag [47:32] and the descriptor size [63:48]; each descriptor then
+/// starting at `start_index`, with information `tag`: x2 holds the last index \[15:0\], the
+/// current index \[31:16\], the tag \[47:32\] and the descriptor size \[63:48\]; each descriptor then
 /// takes three registers: ID | context count << 16 | properties << 32, and the UUID's bytes
 /// 0..8 and 8..16 as little-endian words. Properties are cut to v1.2, the only version with
 /// this call.
