@@ -119,3 +119,100 @@ impl Proxy {
         self.mailbox
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    use ffa::{FfaError, FuncId, Version};
+
+    use super::*;
+    use crate::version::Link;
+    use crate::{MemFault, ProxyConfig};
+
+    const HOST_TX: u64 = 0x8000_0000;
+    const HOST_RX: u64 = 0x8000_2000;
+
+    /// EL3 that answers SUCCESS to everything and records the function IDs.
+    struct Recorder(Vec<u64>);
+
+    impl Conduit for Recorder {
+        fn call(&mut self, regs: &Regs) -> Regs {
+            self.0.push(regs[0]);
+            ffa::call::success32([0; 6])
+        }
+    }
+
+    struct NoMemory;
+
+    impl crate::HostMemory for NoMemory {
+        fn read(&self, _: u64, _: &mut [u8]) -> Result<(), MemFault> {
+            Err(MemFault)
+        }
+        fn write(&mut self, _: u64, _: &[u8]) -> Result<(), MemFault> {
+            Err(MemFault)
+        }
+    }
+
+    fn negotiated() -> Proxy {
+        let mut proxy = Proxy::new(ProxyConfig {
+            tx: 0x9000_0000,
+            rx: 0x9000_1000,
+            pages: 1,
+            host_ram: (0x8000_0000, 0x8100_0000),
+        });
+        proxy.link = Link::Up {
+            version: Version(1, 2),
+            locked: true,
+        };
+        proxy
+    }
+
+    fn map(proxy: &mut Proxy, el3: &mut Recorder) -> Regs {
+        let mut call = [0u64; 18];
+        call[..4].copy_from_slice(&[u64::from(u32::from(FuncId::RxTxMap64)), HOST_TX, HOST_RX, 1]);
+        proxy.handle_host_call(&call, el3, &mut NoMemory)
+    }
+
+    fn fid(f: FuncId) -> u64 {
+        u64::from(u32::from(f))
+    }
+
+    #[test]
+    fn pages_held_elsewhere_roll_the_el3_mapping_back() {
+        let mut proxy = negotiated();
+        let lent = PageRange::new(HOST_RX, 1).unwrap();
+        proxy.pages.claim(&[lent], Hold::LentToSecure).unwrap();
+        let mut el3 = Recorder(Vec::new());
+        let answer = map(&mut proxy, &mut el3);
+        assert_eq!(
+            ffa::call::error_code(&answer),
+            Some(FfaError::InvalidParameters)
+        );
+        assert_eq!(el3.0, [fid(FuncId::RxTxMap64), fid(FuncId::RxTxUnmap)]);
+        assert_eq!(proxy.mailbox, None);
+        let holds: Vec<_> = proxy.pages.holds().collect();
+        assert_eq!(
+            holds,
+            [(lent, Hold::LentToSecure)],
+            "TX was not left pinned"
+        );
+    }
+
+    #[test]
+    fn a_full_ledger_rolls_back_with_no_memory() {
+        let mut proxy = negotiated();
+        for i in 0..crate::HOST_HOLDS as u64 - 1 {
+            let range = PageRange::new(0x8080_0000 + i * 0x1000, 1).unwrap();
+            proxy.pages.claim(&[range], Hold::SharedWithSecure).unwrap();
+        }
+        let mut el3 = Recorder(Vec::new());
+        let answer = map(&mut proxy, &mut el3);
+        assert_eq!(ffa::call::error_code(&answer), Some(FfaError::NoMemory));
+        assert_eq!(el3.0, [fid(FuncId::RxTxMap64), fid(FuncId::RxTxUnmap)]);
+        assert_eq!(proxy.mailbox, None);
+        assert_eq!(proxy.pages.holder(HOST_TX), None);
+    }
+}

@@ -88,6 +88,9 @@ pub fn assert_success(answer: &Regs) {
     );
 }
 
+/// Answers an EL3 call.
+pub type Answerer = Box<dyn FnMut(&Regs) -> Regs>;
+
 /// EL3 (the SPMD and the SPMC behind it), played from a script.
 #[derive(Default)]
 pub struct FakeEl3 {
@@ -95,7 +98,7 @@ pub struct FakeEl3 {
     pub calls: Vec<Regs>,
     script: VecDeque<Regs>,
     /// Answers calls the script does not cover; without it such a call fails the test.
-    pub fallback: Option<Box<dyn FnMut(&Regs) -> Regs>>,
+    pub fallback: Option<Answerer>,
 }
 
 impl FakeEl3 {
