@@ -187,8 +187,14 @@ mod tests {
 
     #[test]
     fn unknown_and_foreign_ids() {
-        assert_eq!(decode(&regs(&[0x8400_00fe]), Version(1, 2)), Decoded::UnknownFfa(0x8400_00fe));
-        assert_eq!(decode(&regs(&[0xc400_0003]), Version(1, 2)), Decoded::NotFfa(0xc400_0003));
+        assert_eq!(
+            decode(&regs(&[0x8400_00fe]), Version(1, 2)),
+            Decoded::UnknownFfa(0x8400_00fe)
+        );
+        assert_eq!(
+            decode(&regs(&[0xc400_0003]), Version(1, 2)),
+            Decoded::NotFfa(0xc400_0003)
+        );
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub fn negotiate(requested: Version, ours: Version) -> Option<Version> {
     if requested.0 != ours.0 || requested < OLDEST {
         return None;
     }
-    Some(if requested.1 > ours.1 { ours } else { requested })
+    Some(if requested.1 > ours.1 {
+        ours
+    } else {
+        requested
+    })
 }
 
 /// The 32-bit register form of a version.
