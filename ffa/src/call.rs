@@ -72,7 +72,20 @@ pub fn decode(regs: &Regs, version: Version) -> Decoded {
     }
     match Interface::from_regs(CODEC_VERSION, &norm) {
         Ok(call) => Decoded::Call(call),
-        Err(e) => Decoded::Malformed(func, e.into()),
+        Err(e) => Decoded::Malformed(func, codec_error(e)),
+    }
+}
+
+/// The FF-A error for an `arm-ffa` decode error.
+///
+/// arm-ffa 0.5.0's own `From<Error> for FfaError` recurses forever on its nested error
+/// variants, so those are mapped here and never reach it.
+fn codec_error(e: arm_ffa::Error) -> FfaError {
+    match e {
+        arm_ffa::Error::MemoryManagementError(_)
+        | arm_ffa::Error::NotificationError(_)
+        | arm_ffa::Error::PartitionInfoError(_) => FfaError::InvalidParameters,
+        other => other.into(),
     }
 }
 
@@ -220,6 +233,16 @@ mod tests {
             panic!("not a direct request");
         };
         assert_eq!((src_id, dst_id), (0, 0x8001));
+    }
+
+    #[test]
+    fn nested_codec_errors_do_not_recurse() {
+        // PARTITION_INFO_GET with a reserved flag bit: arm-ffa reports a nested error.
+        let r = regs(&[0x8400_0068, 0, 0, 0, 0, 0x2]);
+        assert_eq!(
+            decode(&r, Version(1, 2)),
+            Decoded::Malformed(FuncId::PartitionInfoGet, FfaError::InvalidParameters)
+        );
     }
 
     #[test]
