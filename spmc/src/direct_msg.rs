@@ -1,1 +1,267 @@
-//! TODO
+//! Direct messaging: FFA_MSG_SEND_DIRECT_REQ/RESP (32 and 64) and REQ2/RESP2 (v1.2).
+//!
+//! Error codes, as Hafnium's api.c and TF-A's EL3 SPMC give them:
+//! - INVALID_PARAMETERS: w2 not zero in a (non-framework) REQ/RESP, a framework message from
+//!   an endpoint, a source ID that is not the caller's (the normal world may use any
+//!   non-secure ID), a destination that is the sender, in the normal world (partitions may
+//!   not send requests there), or no partition; a REQ2 UUID the destination does not declare
+//!   (the nil UUID means the partition itself); an MP destination without a context for
+//!   this CPU.
+//! - DENIED: the sender's manifest lacks the send bit or the receiver's the receive bit for
+//!   that ABI (REQ2 also needs a v1.2 receiver); a destination already in the sender's call
+//!   chain (a loop); a response from a context not handling a request, to anyone but the
+//!   requester, or through the other ABI (RESP for REQ2, RESP2 for REQ) or width.
+//! - BUSY: the destination's context is not Waiting; ABORTED: it is Aborted.
+//!
+//! Registers: a request enters the receiver with x0..x17 as sent (SMC32: w1..w7 only).
+//! RESP/RESP 64 carry x0..x7; x8..x17 go back to the requester as it had them. RESP2 carries
+//! x4..x17 (x2, x3 zeroed).
+
+use ffa::{DirectMsgArgs, EndpointId, FfaError, Interface, Regs, Version};
+
+use crate::call_chain;
+use crate::manifest::MessagingMethod;
+use crate::platform::Platform;
+use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::vcpu::{
+    CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width, upper_regs,
+};
+
+/// A direct message's header, from the decoded call.
+struct Header {
+    src: EndpointId,
+    dst: EndpointId,
+    kind: RequestKind,
+    width: Width,
+}
+
+/// The header of a REQ/RESP (32/64) or REQ2/RESP2; framework messages and a nonzero w2 in
+/// partition messages are INVALID_PARAMETERS.
+fn header(msg: &Interface, regs: &Regs) -> Result<(Header, Option<ffa::Uuid>), FfaError> {
+    let (src, dst, kind, width, uuid) = match *msg {
+        Interface::MsgSendDirectReq {
+            src_id,
+            dst_id,
+            args,
+        }
+        | Interface::MsgSendDirectResp {
+            src_id,
+            dst_id,
+            args,
+        } => {
+            let width = match args {
+                DirectMsgArgs::Args32(_) => Width::W32,
+                DirectMsgArgs::Args64(_) => Width::W64,
+                _ => return Err(FfaError::InvalidParameters),
+            };
+            let w2 = match width {
+                Width::W32 => regs[2] & 0xffff_ffff,
+                Width::W64 => regs[2],
+            };
+            if w2 != 0 {
+                return Err(FfaError::InvalidParameters);
+            }
+            (src_id, dst_id, RequestKind::Req, width, None)
+        }
+        Interface::MsgSendDirectReq2 {
+            src_id,
+            dst_id,
+            uuid,
+            ..
+        } => (src_id, dst_id, RequestKind::Req2, Width::W64, Some(uuid)),
+        Interface::MsgSendDirectResp2 { src_id, dst_id, .. } => {
+            (src_id, dst_id, RequestKind::Req2, Width::W64, None)
+        }
+        _ => return Err(FfaError::NotSupported),
+    };
+    let header = Header {
+        src: EndpointId(src),
+        dst: EndpointId(dst),
+        kind,
+        width,
+    };
+    Ok((header, uuid))
+}
+
+/// `regs` as the receiver sees them: the function ID without the SVE hint, and for SMC32
+/// only the low halves of x1..x7.
+fn as_sent(regs: &Regs, width: Width) -> Regs {
+    let mut out = *regs;
+    out[0] = u64::from(ffa::call::function_id(regs));
+    if width == Width::W32 {
+        for r in &mut out[1..8] {
+            *r &= 0xffff_ffff;
+        }
+    }
+    out
+}
+
+impl<P: Platform> Spmc<P> {
+    pub(crate) fn direct_request(&mut self, call: &Call, msg: &Interface) -> Outcome {
+        match self.send_request(call, msg) {
+            Ok(outcome) => outcome,
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn send_request(&mut self, call: &Call, msg: &Interface) -> Result<Outcome, FfaError> {
+        let (h, uuid) = header(msg, call.regs)?;
+        let sender = match call.from {
+            Endpoint::NormalWorld if !h.src.is_secure() => Requester::NormalWorld(h.src),
+            Endpoint::Partition(ctx) if self.partitions.id_of(ctx) == Some(h.src) => {
+                Requester::Partition(h.src, ctx)
+            }
+            _ => return Err(FfaError::InvalidParameters),
+        };
+        if h.dst == h.src || !h.dst.is_secure() {
+            return Err(FfaError::InvalidParameters);
+        }
+        let index = self
+            .partitions
+            .find(h.dst)
+            .ok_or(FfaError::InvalidParameters)?;
+        let target = self
+            .partitions
+            .get(index)
+            .ok_or(FfaError::InvalidParameters)?;
+        if let Some(uuid) = uuid
+            && !uuid.is_nil()
+            && !target.config.uuids.contains(&uuid)
+        {
+            return Err(FfaError::InvalidParameters);
+        }
+        let (send_bit, receive_bit) = match h.kind {
+            RequestKind::Req => (
+                MessagingMethod::DIRECT_REQ_SEND,
+                MessagingMethod::DIRECT_REQ_RECV,
+            ),
+            RequestKind::Req2 => (
+                MessagingMethod::DIRECT_REQ2_SEND,
+                MessagingMethod::DIRECT_REQ2_RECV,
+            ),
+        };
+        if let Requester::Partition(_, ctx) = sender {
+            let can_send = self
+                .partitions
+                .get(ctx.partition)
+                .is_some_and(|p| p.config.messaging.has(send_bit));
+            if !can_send {
+                return Err(FfaError::Denied);
+            }
+        }
+        if !target.config.messaging.has(receive_bit)
+            || (h.kind == RequestKind::Req2 && target.version.version() < Version(1, 2))
+        {
+            return Err(FfaError::Denied);
+        }
+        let vcpu = target
+            .context_for(call.cpu)
+            .ok_or(FfaError::InvalidParameters)?;
+        let target_ctx = CtxRef {
+            partition: index,
+            vcpu,
+        };
+        if let Requester::Partition(_, ctx) = sender
+            && call_chain::contains(&self.partitions, ctx, index)
+        {
+            return Err(FfaError::Denied);
+        }
+        match self.partitions.ctx(target_ctx).map(|c| c.state) {
+            Some(RuntimeState::Waiting) => {}
+            Some(RuntimeState::Aborted) => return Err(FfaError::Aborted),
+            _ => return Err(FfaError::Busy),
+        }
+
+        // Checks done: block the sender (if a partition) and run the receiver.
+        let saved = upper_regs(call.regs);
+        if let Requester::Partition(_, ctx) = sender
+            && let Some(c) = self.partitions.ctx_mut(ctx)
+        {
+            c.state = RuntimeState::Blocked;
+            c.own_saved = saved;
+        }
+        let c = self
+            .partitions
+            .ctx_mut(target_ctx)
+            .ok_or(FfaError::InvalidParameters)?;
+        c.run(call.cpu, RuntimeModel::DirectRequest);
+        c.request = Some(PendingRequest {
+            from: sender,
+            kind: h.kind,
+            width: h.width,
+        });
+        if matches!(sender, Requester::NormalWorld(_)) {
+            c.nwd_saved = saved;
+        }
+        self.set_running(call.cpu, Some(target_ctx));
+        Ok(self.enter(target_ctx, as_sent(call.regs, h.width)))
+    }
+
+    pub(crate) fn direct_response(&mut self, call: &Call, msg: &Interface) -> Outcome {
+        match self.send_response(call, msg) {
+            Ok(outcome) => outcome,
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn send_response(&mut self, call: &Call, msg: &Interface) -> Result<Outcome, FfaError> {
+        // The normal world never handles requests from the secure world.
+        let Endpoint::Partition(ctx) = call.from else {
+            return Err(FfaError::NotSupported);
+        };
+        let (h, _) = header(msg, call.regs)?;
+        if self.partitions.id_of(ctx) != Some(h.src) || h.dst == h.src {
+            return Err(FfaError::InvalidParameters);
+        }
+        if h.dst.is_secure() && self.partitions.find(h.dst).is_none() {
+            return Err(FfaError::InvalidParameters);
+        }
+        let responder = self.partitions.ctx(ctx).ok_or(FfaError::Denied)?;
+        let request = match (responder.model, responder.request) {
+            (Some(RuntimeModel::DirectRequest), Some(request)) => request,
+            _ => return Err(FfaError::Denied),
+        };
+        if request.kind != h.kind || request.width != h.width || request.from.id() != h.dst {
+            return Err(FfaError::Denied);
+        }
+        if let Requester::Partition(_, from) = request.from
+            && self.partitions.ctx(from).map(|c| c.state) != Some(RuntimeState::Blocked)
+        {
+            // The requester cannot take an answer; keep everything as it is.
+            return Err(FfaError::Denied);
+        }
+
+        let mut regs = as_sent(call.regs, h.width);
+        if h.kind == RequestKind::Req2 {
+            regs[2] = 0;
+            regs[3] = 0;
+        }
+        let nwd_saved = responder.nwd_saved;
+        if let Some(c) = self.partitions.ctx_mut(ctx) {
+            c.wait();
+            c.own_saved = upper_regs(call.regs);
+        }
+        match request.from {
+            Requester::NormalWorld(_) => {
+                if h.kind == RequestKind::Req {
+                    regs[8..].copy_from_slice(&nwd_saved);
+                }
+                self.set_running(call.cpu, None);
+                Ok(Outcome::ToSpmd(regs))
+            }
+            Requester::Partition(_, from) => {
+                let c = self
+                    .partitions
+                    .ctx_mut(from)
+                    .ok_or(FfaError::InvalidParameters)?;
+                c.state = RuntimeState::Running;
+                c.cpu = Some(call.cpu);
+                if h.kind == RequestKind::Req {
+                    regs[8..].copy_from_slice(&c.own_saved);
+                }
+                self.set_running(call.cpu, Some(from));
+                Ok(self.enter(from, regs))
+            }
+        }
+    }
+}

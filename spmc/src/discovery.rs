@@ -1,1 +1,108 @@
-//! TODO
+//! FFA_FEATURES, FFA_ID_GET and FFA_SPM_ID_GET.
+//!
+//! FFA_FEATURES reports SUCCESS for exactly the functions this SPMC implements for the
+//! caller's world at the caller's version, NOT_SUPPORTED for everything else: functions not
+//! implemented yet (memory sharing, notifications, MSG_SEND2...), functions newer than the
+//! caller's version, unknown IDs, and every feature ID (NPI, SRI, MEI: no interrupt support
+//! yet). Input properties: FF-A defines them only for FFA_MEM_RETRIEVE_REQ (not implemented
+//! here); for other functions they are SBZ, and we ignore them as Hafnium does (TF-A's EL3
+//! SPMC answers NOT_SUPPORTED instead).
+
+use ffa::{Feature, FfaError, FuncId};
+
+use crate::mailbox::MAX_MAILBOX_PAGES;
+use crate::platform::Platform;
+use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+
+/// Which world may use a function.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Worlds {
+    Both,
+    NormalOnly,
+    PartitionsOnly,
+    /// Only MP partitions (FFA_SECONDARY_EP_REGISTER).
+    MpPartitionsOnly,
+}
+
+/// The functions this SPMC implements, and for whom.
+fn implemented(func: FuncId) -> Option<Worlds> {
+    use FuncId as F;
+    Some(match func {
+        F::Error32
+        | F::Success32
+        | F::Success64
+        | F::Interrupt32
+        | F::Version
+        | F::Features
+        | F::RxRelease
+        | F::RxTxMap32
+        | F::RxTxMap64
+        | F::RxTxUnmap
+        | F::PartitionInfoGet
+        | F::PartitionInfoGetRegs
+        | F::IdGet
+        | F::SpmIdGet
+        | F::MsgSendDirectReq32
+        | F::MsgSendDirectReq64
+        | F::MsgSendDirectReq64_2 => Worlds::Both,
+        F::RxAcquire | F::Run32 => Worlds::NormalOnly,
+        F::MsgWait32
+        | F::Yield32
+        | F::MsgSendDirectResp32
+        | F::MsgSendDirectResp64
+        | F::MsgSendDirectResp64_2
+        | F::ConsoleLog32
+        | F::ConsoleLog64 => Worlds::PartitionsOnly,
+        F::SecondaryEpRegister32 | F::SecondaryEpRegister64 => Worlds::MpPartitionsOnly,
+        _ => return None,
+    })
+}
+
+impl<P: Platform> Spmc<P> {
+    pub(crate) fn ffa_features(&self, call: &Call, feature: Feature, _input: u32) -> Outcome {
+        let Feature::FuncId(func) = feature else {
+            return self.fail(call, FfaError::NotSupported);
+        };
+        let version = self.version_of(call.from);
+        if func.minimum_ffa_version() > version {
+            return self.fail(call, FfaError::NotSupported);
+        }
+        let allowed = match (implemented(func), call.from) {
+            (None, _) => false,
+            (Some(Worlds::Both), _) => true,
+            (Some(Worlds::NormalOnly), from) => from == Endpoint::NormalWorld,
+            (Some(Worlds::PartitionsOnly), from) => from != Endpoint::NormalWorld,
+            (Some(Worlds::MpPartitionsOnly), Endpoint::Partition(ctx)) => self
+                .partitions
+                .get(ctx.partition)
+                .is_some_and(|p| p.is_mp()),
+            (Some(Worlds::MpPartitionsOnly), Endpoint::NormalWorld) => false,
+        };
+        if !allowed {
+            return self.fail(call, FfaError::NotSupported);
+        }
+        let w2 = match func {
+            // w2[1:0] = 0: 4 KiB minimum size and alignment; v1.2 adds the maximum page
+            // count in w2[31:16].
+            FuncId::RxTxMap32 | FuncId::RxTxMap64 if version >= ffa::Version(1, 2) => {
+                MAX_MAILBOX_PAGES << 16
+            }
+            _ => 0,
+        };
+        self.succeed(call, [w2, 0, 0, 0, 0, 0])
+    }
+
+    pub(crate) fn id_get(&self, call: &Call) -> Outcome {
+        // The SPMD answers the normal world's FFA_ID_GET itself (0); we agree if it forwards.
+        let id = match call.from {
+            Endpoint::NormalWorld => 0,
+            Endpoint::Partition(ctx) => self.partitions.id_of(ctx).map_or(0, |id| id.0),
+        };
+        self.succeed(call, [u32::from(id), 0, 0, 0, 0, 0])
+    }
+
+    pub(crate) fn spm_id_get(&self, call: &Call) -> Outcome {
+        let id = self.attributes.spmc_id.0;
+        self.succeed(call, [u32::from(id), 0, 0, 0, 0, 0])
+    }
+}

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod call_chain;
+pub mod console;
 pub mod direct_msg;
 pub mod discovery;
 pub mod mailbox;

@@ -1,1 +1,309 @@
-//! TODO
+//! The partition table: each partition of the configuration with its runtime state (version,
+//! mailbox, execution contexts, secondary entry point).
+
+use ffa::{EndpointId, Version};
+use heapless::Vec;
+
+use crate::mailbox::Mailbox;
+use crate::manifest::{MAX_PARTITIONS, PartitionConfig, SpmcAttributes};
+use crate::spmc::CpuId;
+use crate::vcpu::{CtxRef, ExecutionContext, RuntimeState};
+use crate::version::NegotiatedVersion;
+
+/// Most CPUs (and so execution contexts of an MP partition) the SPMC handles.
+pub const MAX_CPUS: usize = 8;
+
+/// Offset of the partition manifest in an SPKG v2 package (x0 at the first entry).
+pub const MANIFEST_OFFSET: u64 = 0x1000;
+
+/// A partition at run time.
+#[derive(Clone, Debug)]
+pub struct Partition {
+    /// Its endpoint ID.
+    pub id: EndpointId,
+    /// Its manifest.
+    pub config: PartitionConfig,
+    /// Its FF-A version.
+    pub version: NegotiatedVersion,
+    /// Its RX/TX pair (secure physical space).
+    pub mailbox: Mailbox,
+    /// Its execution contexts: one (UP) or one per CPU (MP).
+    pub contexts: Vec<ExecutionContext, MAX_CPUS>,
+    /// Where its other execution contexts start (FFA_SECONDARY_EP_REGISTER).
+    pub secondary_entry: Option<u64>,
+}
+
+/// Why a configured partition was left out of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// Not a secure ID, the SPMC's or SPMD's ID, or one used by an earlier partition.
+    BadId,
+    /// No UUID.
+    NoUuid,
+    /// Execution-context count 0 or above the CPU count.
+    BadContextCount,
+    /// An FF-A version we cannot speak.
+    BadVersion,
+}
+
+impl Partition {
+    /// Whether it has one execution context per CPU.
+    pub fn is_mp(&self) -> bool {
+        self.contexts.len() > 1
+    }
+
+    /// The context that runs on `cpu`: 0 for UP, the CPU index for MP.
+    pub fn context_for(&self, cpu: CpuId) -> Option<u16> {
+        if self.is_mp() {
+            let index = usize::from(cpu.0);
+            (index < self.contexts.len()).then_some(cpu.0)
+        } else {
+            Some(0)
+        }
+    }
+
+    /// Its own secure memory: `[load_address, load_address + memory_size)` and its non-device
+    /// secure memory regions with a fixed base, as `(start, len)`.
+    pub fn secure_ranges(&self) -> Vec<(u64, u64), { 1 + crate::manifest::MAX_REGIONS }> {
+        let mut ranges = Vec::new();
+        let _ = ranges.push((self.config.load_address, self.config.memory_size));
+        for region in &self.config.memory_regions {
+            if let (Some(base), false) = (region.base, region.non_secure) {
+                let len = u64::from(region.pages) * ffa::PAGE_SIZE as u64;
+                let _ = ranges.push((base, len));
+            }
+        }
+        ranges
+    }
+
+    /// Marks every context Aborted.
+    pub fn abort(&mut self) {
+        for ctx in &mut self.contexts {
+            ctx.abort();
+        }
+    }
+
+    /// Whether every context is Aborted.
+    pub fn is_aborted(&self) -> bool {
+        self.contexts
+            .iter()
+            .all(|c| c.state == RuntimeState::Aborted)
+    }
+}
+
+/// All partitions, in boot order.
+#[derive(Clone, Debug, Default)]
+pub struct PartitionTable {
+    entries: Vec<Partition, MAX_PARTITIONS>,
+    rejected: Vec<(EndpointId, Rejected), MAX_PARTITIONS>,
+}
+
+impl PartitionTable {
+    /// The table for `configs` on `cpu_count` CPUs; partitions whose configuration the SPMC
+    /// cannot honour are left out (see [`PartitionTable::rejected`]).
+    pub fn new(
+        attributes: &SpmcAttributes,
+        configs: impl IntoIterator<Item = (EndpointId, PartitionConfig)>,
+        cpu_count: u16,
+    ) -> Self {
+        let mut table = Self::default();
+        for (id, config) in configs {
+            match table.check(attributes, id, &config, cpu_count) {
+                Ok(version) => {
+                    let mut contexts = Vec::new();
+                    for _ in 0..config.execution_ctx_count {
+                        let _ = contexts.push(ExecutionContext::new());
+                    }
+                    let _ = table.entries.push(Partition {
+                        id,
+                        config,
+                        version: NegotiatedVersion::new(version),
+                        mailbox: Mailbox::new(),
+                        contexts,
+                        secondary_entry: None,
+                    });
+                }
+                Err(why) => {
+                    let _ = table.rejected.push((id, why));
+                }
+            }
+        }
+        table
+    }
+
+    fn check(
+        &self,
+        attributes: &SpmcAttributes,
+        id: EndpointId,
+        config: &PartitionConfig,
+        cpu_count: u16,
+    ) -> Result<Version, Rejected> {
+        if !id.is_secure()
+            || id == attributes.spmc_id
+            || id == EndpointId::SPMD
+            || self.find(id).is_some()
+        {
+            return Err(Rejected::BadId);
+        }
+        if config.uuids.is_empty() {
+            return Err(Rejected::NoUuid);
+        }
+        let count = config.execution_ctx_count;
+        if count == 0 || count > cpu_count || usize::from(count) > MAX_CPUS {
+            return Err(Rejected::BadContextCount);
+        }
+        ffa::version::negotiate(config.ffa_version, ffa::version::OURS).ok_or(Rejected::BadVersion)
+    }
+
+    /// Partitions the configuration named but the table left out, and why.
+    pub fn rejected(&self) -> &[(EndpointId, Rejected)] {
+        &self.rejected
+    }
+
+    /// Number of partitions.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is no partition.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All partitions, in boot order.
+    pub fn iter(&self) -> impl Iterator<Item = &Partition> {
+        self.entries.iter()
+    }
+
+    /// The table index of partition `id`.
+    pub fn find(&self, id: EndpointId) -> Option<usize> {
+        self.entries.iter().position(|p| p.id == id)
+    }
+
+    /// Partition at `index`.
+    pub fn get(&self, index: usize) -> Option<&Partition> {
+        self.entries.get(index)
+    }
+
+    /// Partition at `index`, mutably.
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut Partition> {
+        self.entries.get_mut(index)
+    }
+
+    /// A context.
+    pub fn ctx(&self, r: CtxRef) -> Option<&ExecutionContext> {
+        self.entries
+            .get(r.partition)?
+            .contexts
+            .get(usize::from(r.vcpu))
+    }
+
+    /// A context, mutably.
+    pub fn ctx_mut(&mut self, r: CtxRef) -> Option<&mut ExecutionContext> {
+        self.entries
+            .get_mut(r.partition)?
+            .contexts
+            .get_mut(usize::from(r.vcpu))
+    }
+
+    /// The endpoint ID of the partition a context belongs to.
+    pub fn id_of(&self, r: CtxRef) -> Option<EndpointId> {
+        self.entries.get(r.partition).map(|p| p.id)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::manifest::{ExceptionLevel, MessagingMethod, Region};
+    use ffa::Uuid;
+
+    pub(crate) fn config(uuid: u128, ctx_count: u16, load: u64) -> PartitionConfig {
+        let mut uuids = Vec::new();
+        let _ = uuids.push(Uuid::from_u128(uuid));
+        PartitionConfig {
+            name: heapless::String::new(),
+            id: None,
+            uuids,
+            ffa_version: Version(1, 2),
+            exception_level: ExceptionLevel::SEl1,
+            execution_ctx_count: ctx_count,
+            messaging: MessagingMethod(MessagingMethod::DIRECT_REQ_RECV),
+            boot_order: None,
+            load_address: load,
+            entrypoint_offset: 0x4000,
+            memory_size: 0x10_0000,
+            gp_register_num: None,
+            memory_regions: Vec::new(),
+            device_regions: Vec::new(),
+        }
+    }
+
+    fn attributes() -> SpmcAttributes {
+        SpmcAttributes {
+            spmc_id: EndpointId(0x8000),
+            version: Version(1, 2),
+        }
+    }
+
+    #[test]
+    fn invalid_configurations_are_left_out() {
+        let mut no_uuid = config(1, 1, 0x1000_0000);
+        no_uuid.uuids.clear();
+        let mut v2 = config(1, 1, 0x1000_0000);
+        v2.ffa_version = Version(2, 0);
+        let configs = [
+            (EndpointId(0x8001), config(1, 1, 0x1000_0000)),
+            (EndpointId(0x8001), config(2, 1, 0x2000_0000)),
+            (EndpointId(0x0001), config(3, 1, 0x3000_0000)),
+            (EndpointId(0x8000), config(3, 1, 0x3000_0000)),
+            (EndpointId(0xffff), config(3, 1, 0x3000_0000)),
+            (EndpointId(0x8002), no_uuid),
+            (EndpointId(0x8003), config(4, 0, 0x4000_0000)),
+            (EndpointId(0x8004), config(4, 3, 0x4000_0000)),
+            (EndpointId(0x8005), v2),
+            (EndpointId(0x8006), config(5, 2, 0x5000_0000)),
+        ];
+        let table = PartitionTable::new(&attributes(), configs, 2);
+        let ids = table.iter().map(|p| p.id);
+        assert!(ids.eq([EndpointId(0x8001), EndpointId(0x8006)]));
+        let why = table.rejected().iter().map(|r| r.1);
+        assert!(why.eq([
+            Rejected::BadId,
+            Rejected::BadId,
+            Rejected::BadId,
+            Rejected::BadId,
+            Rejected::NoUuid,
+            Rejected::BadContextCount,
+            Rejected::BadContextCount,
+            Rejected::BadVersion
+        ]));
+        let mp = table.get(1).unwrap();
+        assert!(mp.is_mp());
+        assert_eq!(mp.context_for(CpuId(1)), Some(1));
+        assert_eq!(mp.context_for(CpuId(2)), None);
+        let up = table.get(0).unwrap();
+        assert_eq!(up.context_for(CpuId(5)), Some(0));
+    }
+
+    #[test]
+    fn secure_ranges_skip_ns_and_floating_regions() {
+        let mut c = config(1, 1, 0x1000_0000);
+        let region = |base, ns| Region {
+            name: heapless::String::new(),
+            base,
+            pages: 2,
+            attributes: 3,
+            non_secure: ns,
+        };
+        let _ = c.memory_regions.push(region(Some(0x2000_0000), false));
+        let _ = c.memory_regions.push(region(Some(0x3000_0000), true));
+        let _ = c.memory_regions.push(region(None, false));
+        let table = PartitionTable::new(&attributes(), [(EndpointId(0x8001), c)], 1);
+        let ranges = table.get(0).unwrap().secure_ranges();
+        assert_eq!(
+            &ranges[..],
+            &[(0x1000_0000, 0x10_0000), (0x2000_0000, 0x2000)]
+        );
+    }
+}

@@ -1,17 +1,35 @@
 //! The SPMC state machine: boot, and the dispatch of every call to its FF-A area's module.
 //!
 //! API contract (used by the arch layer and the in-process harness):
-//! - [`Spmc::new`] builds the partition table from validated configuration.
-//! - [`Spmc::boot`] on the primary CPU starts partitions in boot order: it returns
-//!   [`Outcome::Enter`] for the first partition; each partition's first FFA_MSG_WAIT (passed to
-//!   [`Spmc::handle`]) enters the next; after the last, [`Outcome::ToSpmd`] carries FFA_MSG_WAIT
-//!   ("initialisation done") for the SPMD.
-//! - [`Spmc::handle`] takes one call from the SPMD (a normal-world call it forwarded, or one of
-//!   its framework messages) or from the partition currently running on `cpu`.
+//! - [`Spmc::new`] builds the partition table from validated configuration; partitions it
+//!   cannot host are left out ([`Spmc::rejected_partitions`]).
+//! - [`Spmc::boot`] on the primary CPU starts partitions in configuration order (boot order):
+//!   it returns [`Outcome::Enter`] for the first partition's context for that CPU with x0 = its
+//!   manifest address (`load_address + 0x1000`, the SPKG v2 manifest offset) and x1..x17 = 0.
+//!   The calls a partition makes while it initialises are answered by re-entering it; its
+//!   first FFA_MSG_WAIT enters the next partition. A partition that sends FFA_ERROR or makes a
+//!   call the init runtime model forbids (a direct request or response, FFA_YIELD, FFA_RUN) is
+//!   marked Aborted and boot goes on with the next. After the last, [`Outcome::ToSpmd`]
+//!   carries FFA_MSG_WAIT ("initialisation done") for the SPMD.
+//! - [`Spmc::handle`] takes one call made on `cpu` from the SPMD (a normal-world call it
+//!   forwarded, or one of its framework messages) or from the partition whose context the last
+//!   outcome on `cpu` entered, and returns what runs next on `cpu`.
+//! - The first [`Outcome::Enter`] of a context starts it at its entry point
+//!   ([`Spmc::entry_point`]); every later one resumes it where it trapped, with x0..x17 set
+//!   from the outcome (its own x8..x17 are given back where the answer does not use them).
+//! - A call that cannot come from the named caller (an unknown CPU, a partition that is not
+//!   running on `cpu`, an Aborted one, or the SPMD while a partition runs on `cpu`) changes no
+//!   state and is answered `ToSpmd(FFA_ERROR(DENIED))` (BUSY for the SPMD case).
 
-use crate::manifest::SpmcConfig;
+use ffa::call::{Decoded, decode, function_id, is_ffa};
+use ffa::{EndpointId, FfaError, FuncId, Interface, Regs, Version};
+
+use crate::console::{Console, ConsoleLine};
+use crate::manifest::{SpmcAttributes, SpmcConfig};
+use crate::partition::{MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
 use crate::platform::Platform;
-use ffa::{EndpointId, Regs};
+use crate::vcpu::{CtxRef, RuntimeModel, RuntimeState};
+use crate::version::NegotiatedVersion;
 
 /// A physical CPU, by TF-A's linear core index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,32 +61,130 @@ pub enum Outcome {
     },
 }
 
+/// The endpoint a call being handled came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// The normal world, through the SPMD (one endpoint, ID 0, for version and mailbox).
+    NormalWorld,
+    /// A partition's running context.
+    Partition(CtxRef),
+}
+
+/// One call being handled.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call<'a> {
+    pub(crate) cpu: CpuId,
+    pub(crate) from: Endpoint,
+    pub(crate) regs: &'a Regs,
+}
+
+/// The normal world as one endpoint: its version and its RX/TX pair (non-secure space).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NormalWorld {
+    pub(crate) version: NegotiatedVersion,
+    pub(crate) mailbox: crate::mailbox::Mailbox,
+}
+
 /// The SPMC.
 pub struct Spmc<P: Platform> {
-    platform: P,
-    config: SpmcConfig,
+    pub(crate) platform: P,
+    pub(crate) attributes: SpmcAttributes,
+    pub(crate) partitions: PartitionTable,
+    pub(crate) cpu_count: u16,
+    /// The context running on each CPU; `None` while the normal world has it.
+    pub(crate) running: [Option<CtxRef>; MAX_CPUS],
+    pub(crate) normal_world: NormalWorld,
+    /// The CPU cold boot ran on, once [`Spmc::boot`] was called.
+    pub(crate) boot_cpu: Option<CpuId>,
+    pub(crate) console: Console,
+}
+
+/// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
+mod framework {
+    /// w2 of a framework message: bit 31 set, message type in the low bits.
+    pub const PSCI_REQ: u64 = 0x8000_0000;
+    pub const PSCI_RESP: u64 = 0x8000_0002;
+    pub const VERSION_REQ: u64 = 0x8000_0008;
+    pub const VERSION_RESP: u64 = 0x8000_0009;
+    pub const PSCI_CPU_OFF: u64 = 0x8400_0002;
+    pub const PSCI_SUCCESS: u64 = 0;
+    /// PSCI_E_NOT_SUPPORTED (-1) in w3.
+    pub const PSCI_NOT_SUPPORTED: u64 = 0xffff_ffff;
 }
 
 impl<P: Platform> Spmc<P> {
-    /// An SPMC hosting the partitions of `config` on `cpu_count` CPUs.
+    /// An SPMC hosting the partitions of `config` on `cpu_count` CPUs (at most
+    /// [`MAX_CPUS`]; 0 counts as 1).
     pub fn new(config: SpmcConfig, platform: P, cpu_count: u16) -> Self {
-        let _ = cpu_count;
-        Self { platform, config }
+        let cpu_count = cpu_count.clamp(1, MAX_CPUS as u16);
+        let SpmcConfig {
+            attributes,
+            partitions,
+        } = config;
+        let partitions = PartitionTable::new(
+            &attributes,
+            partitions.into_iter().map(|p| (p.id, p.config)),
+            cpu_count,
+        );
+        Self {
+            platform,
+            attributes,
+            partitions,
+            cpu_count,
+            running: [None; MAX_CPUS],
+            normal_world: NormalWorld {
+                version: NegotiatedVersion::new(ffa::version::OURS),
+                mailbox: crate::mailbox::Mailbox::new(),
+            },
+            boot_cpu: None,
+            console: Console::default(),
+        }
     }
 
     /// Cold boot on the primary CPU.
     pub fn boot(&mut self, cpu: CpuId) -> Outcome {
-        let _ = cpu;
-        Outcome::ToSpmd(ffa::call::encode(&ffa::Interface::MsgWait {
-            flags: Default::default(),
-            is_32bit: true,
-        }))
+        if self.boot_cpu.is_some() {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+        }
+        if self.cpu_index(cpu).is_none() {
+            // FFA_ERROR tells the SPMD that initialisation failed.
+            return Outcome::ToSpmd(ffa::call::error(FfaError::InvalidParameters));
+        }
+        self.boot_cpu = Some(cpu);
+        self.boot_from(cpu, 0)
     }
 
     /// Handles one call made on `cpu` by `caller`.
     pub fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
-        let _ = (cpu, caller, regs, &self.config);
-        Outcome::ToSpmd(ffa::call::error(ffa::FfaError::NotSupported))
+        let Some(index) = self.cpu_index(cpu) else {
+            return refused(regs, FfaError::Denied);
+        };
+        let running = self.running.get(index).copied().flatten();
+        let from = match caller {
+            Caller::Spmd => {
+                if running.is_some() {
+                    return refused(regs, FfaError::Busy);
+                }
+                if let Some(answer) = self.framework_message(regs) {
+                    return Outcome::ToSpmd(answer);
+                }
+                Endpoint::NormalWorld
+            }
+            Caller::Partition(id) => {
+                let Some(ctx) = running else {
+                    return refused(regs, FfaError::Denied);
+                };
+                let is_running = self
+                    .partitions
+                    .ctx(ctx)
+                    .is_some_and(|c| c.state == RuntimeState::Running);
+                if self.partitions.id_of(ctx) != Some(id) || !is_running {
+                    return refused(regs, FfaError::Denied);
+                }
+                Endpoint::Partition(ctx)
+            }
+        };
+        self.dispatch(Call { cpu, from, regs })
     }
 
     /// The platform, for the arch layer and tests.
@@ -80,4 +196,379 @@ impl<P: Platform> Spmc<P> {
     pub fn platform_mut(&mut self) -> &mut P {
         &mut self.platform
     }
+
+    /// Where an execution context starts at its first entry: context 0 at
+    /// `load_address + entrypoint_offset`, the others at the entry point registered with
+    /// FFA_SECONDARY_EP_REGISTER.
+    pub fn entry_point(&self, partition: EndpointId, vcpu: u16) -> Option<u64> {
+        let p = self.partitions.get(self.partitions.find(partition)?)?;
+        if usize::from(vcpu) >= p.contexts.len() {
+            return None;
+        }
+        if vcpu == 0 {
+            p.config
+                .load_address
+                .checked_add(p.config.entrypoint_offset)
+        } else {
+            p.secondary_entry
+        }
+    }
+
+    /// The runtime state of a partition's execution context.
+    pub fn context_state(&self, partition: EndpointId, vcpu: u16) -> Option<RuntimeState> {
+        let index = self.partitions.find(partition)?;
+        self.partitions
+            .ctx(CtxRef {
+                partition: index,
+                vcpu,
+            })
+            .map(|c| c.state)
+    }
+
+    /// The FF-A version a partition's calls are handled at.
+    pub fn partition_version(&self, partition: EndpointId) -> Option<Version> {
+        let index = self.partitions.find(partition)?;
+        self.partitions.get(index).map(|p| p.version.version())
+    }
+
+    /// The FF-A version the normal world's calls are handled at.
+    pub fn normal_world_version(&self) -> Version {
+        self.normal_world.version.version()
+    }
+
+    /// Partitions of the configuration the SPMC does not host, and why.
+    pub fn rejected_partitions(&self) -> &[(EndpointId, Rejected)] {
+        self.partitions.rejected()
+    }
+
+    /// The oldest finished FFA_CONSOLE_LOG line, for the arch layer to print.
+    pub fn take_console_line(&mut self) -> Option<ConsoleLine> {
+        self.console.take_line()
+    }
+
+    pub(crate) fn cpu_index(&self, cpu: CpuId) -> Option<usize> {
+        (cpu.0 < self.cpu_count).then_some(usize::from(cpu.0))
+    }
+
+    /// Marks `ctx` as the one running on `cpu` (or the normal world, with `None`).
+    pub(crate) fn set_running(&mut self, cpu: CpuId, ctx: Option<CtxRef>) {
+        if let Some(slot) = self.cpu_index(cpu).and_then(|i| self.running.get_mut(i)) {
+            *slot = ctx;
+        }
+    }
+
+    /// The version the caller's calls are handled at.
+    pub(crate) fn version_of(&self, from: Endpoint) -> Version {
+        match from {
+            Endpoint::NormalWorld => self.normal_world.version.version(),
+            Endpoint::Partition(ctx) => self
+                .partitions
+                .get(ctx.partition)
+                .map_or(ffa::version::OLDEST, |p| p.version.version()),
+        }
+    }
+
+    /// Enters `ctx` with `regs`.
+    pub(crate) fn enter(&self, ctx: CtxRef, regs: Regs) -> Outcome {
+        Outcome::Enter {
+            partition: self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD),
+            vcpu: ctx.vcpu,
+            regs,
+        }
+    }
+
+    /// Answers the caller with `answer` (x0..x7), keeping the call's x8..x17.
+    pub(crate) fn reply(&self, call: &Call, answer: Regs) -> Outcome {
+        let mut regs = answer;
+        regs[8..].copy_from_slice(&call.regs[8..]);
+        self.reply_full(call, regs)
+    }
+
+    /// Answers the caller with all of `regs` (an answer that uses x8..x17).
+    pub(crate) fn reply_full(&self, call: &Call, regs: Regs) -> Outcome {
+        match call.from {
+            Endpoint::NormalWorld => Outcome::ToSpmd(regs),
+            Endpoint::Partition(ctx) => self.enter(ctx, regs),
+        }
+    }
+
+    /// Answers the caller with FFA_ERROR(`code`).
+    pub(crate) fn fail(&self, call: &Call, code: FfaError) -> Outcome {
+        self.reply(call, ffa::call::error(code))
+    }
+
+    /// Answers the caller with FFA_SUCCESS (SMC32), w2..w7 = `args`.
+    pub(crate) fn succeed(&self, call: &Call, args: [u32; 6]) -> Outcome {
+        self.reply(call, ffa::call::success32(args))
+    }
+
+    fn dispatch(&mut self, call: Call) -> Outcome {
+        let fid = function_id(call.regs);
+        if fid == u32::from(FuncId::Version) {
+            return self.ffa_version(&call);
+        }
+        if is_ffa(fid) {
+            match call.from {
+                Endpoint::NormalWorld => self.normal_world.version.lock(),
+                Endpoint::Partition(ctx) => {
+                    if let Some(p) = self.partitions.get_mut(ctx.partition) {
+                        p.version.lock();
+                    }
+                }
+            }
+        }
+        if let Endpoint::Partition(ctx) = call.from {
+            let initialising = self
+                .partitions
+                .ctx(ctx)
+                .is_some_and(|c| c.model == Some(RuntimeModel::Init));
+            if initialising && forbidden_during_init(fid) {
+                return self.abort_initialising(call.cpu, ctx);
+            }
+        }
+        let mut version = self.version_of(call.from);
+        if is_console_log(fid) {
+            // A Hafnium extension older partitions use too; the handler applies their limits.
+            version = ffa::version::OURS;
+        }
+        match decode(call.regs, version) {
+            Decoded::Call(interface) => self.call(&call, interface),
+            Decoded::Malformed(_, code) => self.fail(&call, code),
+            Decoded::UnknownFfa(_) | Decoded::NotAtVersion(_) => {
+                self.fail(&call, FfaError::NotSupported)
+            }
+            Decoded::NotFfa(_) => match call.from {
+                Endpoint::NormalWorld => self.fail(&call, FfaError::NotSupported),
+                // SMCCC's "unknown function": -1 in x0, the rest untouched.
+                Endpoint::Partition(_) => {
+                    let mut regs = *call.regs;
+                    regs[0] = u64::MAX;
+                    self.reply_full(&call, regs)
+                }
+            },
+        }
+    }
+
+    fn call(&mut self, call: &Call, interface: Interface) -> Outcome {
+        match interface {
+            Interface::Features {
+                feat_id,
+                input_properties,
+            } => self.ffa_features(call, feat_id, input_properties),
+            Interface::IdGet => self.id_get(call),
+            Interface::SpmIdGet => self.spm_id_get(call),
+            Interface::RxTxMap { addr, page_cnt } => self.rxtx_map(call, addr, page_cnt),
+            Interface::RxTxUnmap { id } => self.rxtx_unmap(call, EndpointId(id)),
+            Interface::RxRelease { vm_id } => self.rx_release(call, EndpointId(vm_id)),
+            Interface::RxAcquire { vm_id } => self.rx_acquire(call, EndpointId(vm_id)),
+            Interface::PartitionInfoGet { uuid, flags } => {
+                self.partition_info_get(call, uuid, flags)
+            }
+            Interface::PartitionInfoGetRegs {
+                uuid,
+                start_index,
+                info_tag,
+            } => self.partition_info_get_regs(call, uuid, start_index, info_tag),
+            Interface::MsgSendDirectReq { .. } | Interface::MsgSendDirectReq2 { .. } => {
+                self.direct_request(call, &interface)
+            }
+            Interface::MsgSendDirectResp { .. } | Interface::MsgSendDirectResp2 { .. } => {
+                self.direct_response(call, &interface)
+            }
+            Interface::MsgWait { flags, .. } => self.msg_wait(call, flags),
+            Interface::Yield { .. } => self.ffa_yield(call),
+            Interface::Run { target_info, .. } => self.ffa_run(call, target_info),
+            Interface::SecondaryEpRegister { entrypoint } => {
+                self.secondary_ep_register(call, entrypoint)
+            }
+            Interface::ConsoleLog { .. } => self.console_log(call),
+            // FFA_ERROR outside initialisation, memory sharing, notifications, MSG_SEND2...
+            _ => self.fail(call, FfaError::NotSupported),
+        }
+    }
+
+    fn ffa_version(&mut self, call: &Call) -> Outcome {
+        let requested = call.regs[1] as u32;
+        let w0 = match call.from {
+            Endpoint::NormalWorld => self.normal_world.version.request(requested),
+            Endpoint::Partition(ctx) => match self.partitions.get_mut(ctx.partition) {
+                Some(p) => p.version.request(requested),
+                None => crate::version::NOT_SUPPORTED,
+            },
+        };
+        self.reply_full(call, crate::version::answer(w0, call.regs))
+    }
+
+    /// An SPMD framework message (direct request from the SPMD to the SPMC), answered here.
+    fn framework_message(&mut self, regs: &Regs) -> Option<Regs> {
+        let fid = function_id(regs);
+        if fid != u32::from(FuncId::MsgSendDirectReq32)
+            && fid != u32::from(FuncId::MsgSendDirectReq64)
+        {
+            return None;
+        }
+        let (src, dst) = ffa::id::unpack_src_dst(regs[1] as u32);
+        if src != EndpointId::SPMD {
+            return None;
+        }
+        if dst != self.attributes.spmc_id {
+            let mut answer = ffa::call::error(FfaError::InvalidParameters);
+            answer[8..].copy_from_slice(&regs[8..]);
+            return Some(answer);
+        }
+        let msg = regs[2] & 0xffff_ffff;
+        let (kind, value) = match msg {
+            framework::VERSION_REQ => {
+                let w0 = self.normal_world.version.request(regs[3] as u32);
+                (framework::VERSION_RESP, u64::from(w0))
+            }
+            framework::PSCI_REQ if regs[3] & 0xffff_ffff == framework::PSCI_CPU_OFF => {
+                (framework::PSCI_RESP, framework::PSCI_SUCCESS)
+            }
+            framework::PSCI_REQ => (framework::PSCI_RESP, framework::PSCI_NOT_SUPPORTED),
+            _ => {
+                let mut answer = ffa::call::error(FfaError::NotSupported);
+                answer[8..].copy_from_slice(&regs[8..]);
+                return Some(answer);
+            }
+        };
+        let mut answer = *regs;
+        answer[0] = u64::from(u32::from(FuncId::MsgSendDirectResp32));
+        answer[1] = u64::from(ffa::id::pack_src_dst(
+            self.attributes.spmc_id,
+            EndpointId::SPMD,
+        ));
+        answer[2] = kind;
+        answer[3] = value;
+        answer[4..8].fill(0);
+        Some(answer)
+    }
+
+    /// Enters the first partition from table index `start` that can start on `cpu`; after the
+    /// last, tells the SPMD that initialisation is done.
+    pub(crate) fn boot_from(&mut self, cpu: CpuId, start: usize) -> Outcome {
+        for index in start..self.partitions.len() {
+            let Some(p) = self.partitions.get_mut(index) else {
+                break;
+            };
+            if p.is_aborted() {
+                continue;
+            }
+            let vcpu = p.context_for(cpu);
+            let manifest = p.config.load_address.checked_add(MANIFEST_OFFSET);
+            let entry = p
+                .config
+                .load_address
+                .checked_add(p.config.entrypoint_offset);
+            let (Some(vcpu), Some(manifest), Some(_)) = (vcpu, manifest, entry) else {
+                p.abort();
+                continue;
+            };
+            let ctx = CtxRef {
+                partition: index,
+                vcpu,
+            };
+            let Some(c) = self.partitions.ctx_mut(ctx) else {
+                continue;
+            };
+            c.run(cpu, RuntimeModel::Init);
+            self.set_running(cpu, Some(ctx));
+            let mut regs = [0; 18];
+            regs[0] = manifest;
+            return self.enter(ctx, regs);
+        }
+        Outcome::ToSpmd(msg_wait())
+    }
+
+    /// The initialising partition failed or broke the init rules: it is Aborted and boot
+    /// goes on with the next one.
+    fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef) -> Outcome {
+        if let Some(p) = self.partitions.get_mut(ctx.partition) {
+            p.abort();
+        }
+        self.set_running(cpu, None);
+        self.boot_from(cpu, ctx.partition.saturating_add(1))
+    }
+
+    fn secondary_ep_register(
+        &mut self,
+        call: &Call,
+        entrypoint: ffa::SecondaryEpRegisterAddr,
+    ) -> Outcome {
+        let Endpoint::Partition(ctx) = call.from else {
+            return self.fail(call, FfaError::NotSupported);
+        };
+        let entry = match entrypoint {
+            ffa::SecondaryEpRegisterAddr::Addr32(a) => u64::from(a),
+            ffa::SecondaryEpRegisterAddr::Addr64(a) => a,
+        };
+        let initialising = self
+            .partitions
+            .ctx(ctx)
+            .is_some_and(|c| c.model == Some(RuntimeModel::Init));
+        let Some(p) = self.partitions.get_mut(ctx.partition) else {
+            return self.fail(call, FfaError::NotSupported);
+        };
+        // Hafnium: UP partitions have no secondary contexts (NOT_SUPPORTED); registration is
+        // an initialisation-time call (DENIED later). The entry must be the partition's own
+        // memory (as the SPMD demands of ours).
+        let code = if !p.is_mp() {
+            Some(FfaError::NotSupported)
+        } else if !initialising {
+            Some(FfaError::Denied)
+        } else if !crate::mailbox::inside(
+            entry,
+            4,
+            &[(p.config.load_address, p.config.memory_size)],
+        ) {
+            Some(FfaError::InvalidParameters)
+        } else {
+            p.secondary_entry = Some(entry);
+            None
+        };
+        match code {
+            Some(code) => self.fail(call, code),
+            None => self.succeed(call, [0; 6]),
+        }
+    }
+}
+
+/// FFA_MSG_WAIT (SMC32, no flags): "nothing to run on this CPU" for the SPMD.
+pub(crate) fn msg_wait() -> Regs {
+    ffa::call::encode(&Interface::MsgWait {
+        flags: Default::default(),
+        is_32bit: true,
+    })
+}
+
+/// The answer to a call from a caller that cannot have made it.
+fn refused(regs: &Regs, code: FfaError) -> Outcome {
+    let mut answer = ffa::call::error(code);
+    answer[8..].copy_from_slice(&regs[8..]);
+    Outcome::ToSpmd(answer)
+}
+
+/// Calls the init runtime model forbids (FF-A v1.2 §8.3, rules for SP initialisation): they
+/// abort the partition. Direct requests are among them: Hafnium lets an initialising SP
+/// message partitions that finished initialising; we do not, yet.
+fn forbidden_during_init(fid: u32) -> bool {
+    matches!(
+        FuncId::try_from(fid),
+        Ok(FuncId::Error32
+            | FuncId::Error64
+            | FuncId::MsgSendDirectReq32
+            | FuncId::MsgSendDirectReq64
+            | FuncId::MsgSendDirectReq64_2
+            | FuncId::MsgSendDirectResp32
+            | FuncId::MsgSendDirectResp64
+            | FuncId::MsgSendDirectResp64_2
+            | FuncId::Yield32
+            | FuncId::Yield64
+            | FuncId::Run32
+            | FuncId::Run64)
+    )
+}
+
+fn is_console_log(fid: u32) -> bool {
+    fid == u32::from(FuncId::ConsoleLog32) || fid == u32::from(FuncId::ConsoleLog64)
 }

@@ -1,1 +1,355 @@
-//! TODO
+//! Execution contexts (vCPUs) of partitions and their FF-A runtime state.
+//!
+//! A UP partition has one context that may run on any CPU; an MP partition has one per CPU,
+//! index = CPU. The state follows FF-A's partition runtime model: a context runs either to
+//! initialise, to handle a direct request, or because the normal world gave it cycles with
+//! FFA_RUN.
+
+use ffa::{EndpointId, FfaError, FuncId, MsgWaitFlags, TargetInfo};
+
+use crate::call_chain;
+use crate::mailbox::RxOwner;
+use crate::platform::Platform;
+use crate::spmc::{Call, CpuId, Endpoint, Outcome, Spmc, msg_wait};
+
+/// Where an execution context is in its life, as FF-A's runtime model names the states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeState {
+    /// Never entered.
+    NotStarted,
+    /// In FFA_MSG_WAIT: may receive a direct request or be run.
+    Waiting,
+    /// Running on a CPU.
+    Running,
+    /// Sent a direct request and waits for the response.
+    Blocked,
+    /// Yielded with FFA_YIELD; the normal world resumes it with FFA_RUN.
+    Preempted,
+    /// Dead: never entered again; requests to it get ABORTED.
+    Aborted,
+}
+
+/// Why a context is running (or was, while it is Blocked or Preempted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeModel {
+    /// Cold boot, up to its first FFA_MSG_WAIT.
+    Init,
+    /// Handling a direct request.
+    DirectRequest,
+    /// Given cycles by FFA_RUN.
+    Run,
+}
+
+/// Which direct-request ABI a request came through; the response must use the matching one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// FFA_MSG_SEND_DIRECT_REQ (answered by FFA_MSG_SEND_DIRECT_RESP).
+    Req,
+    /// FFA_MSG_SEND_DIRECT_REQ2 (answered by FFA_MSG_SEND_DIRECT_RESP2).
+    Req2,
+}
+
+/// SMC32 or SMC64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// SMC32 convention.
+    W32,
+    /// SMC64 convention.
+    W64,
+}
+
+/// One execution context of one partition, by table index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CtxRef {
+    /// Index in the partition table.
+    pub partition: usize,
+    /// Execution-context index.
+    pub vcpu: u16,
+}
+
+/// Who sent the request a context is handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requester {
+    /// An endpoint of the normal world, by the source ID it used.
+    NormalWorld(EndpointId),
+    /// A partition's context, Blocked until the response.
+    Partition(EndpointId, CtxRef),
+}
+
+impl Requester {
+    /// The endpoint ID the response must name as its destination.
+    pub fn id(self) -> EndpointId {
+        match self {
+            Self::NormalWorld(id) | Self::Partition(id, _) => id,
+        }
+    }
+}
+
+/// A direct request being handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingRequest {
+    /// Who sent it.
+    pub from: Requester,
+    /// Through which ABI.
+    pub kind: RequestKind,
+    /// With which calling convention.
+    pub width: Width,
+}
+
+/// x8..x17 of a call, kept while the caller waits for an answer that does not use them.
+pub type SavedRegs = [u64; 10];
+
+/// One execution context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecutionContext {
+    /// Its runtime state.
+    pub state: RuntimeState,
+    /// Why it runs; `None` while Waiting, NotStarted or Aborted.
+    pub model: Option<RuntimeModel>,
+    /// The direct request it is handling (model DirectRequest).
+    pub request: Option<PendingRequest>,
+    /// The CPU it runs on, or ran on when it blocked or yielded.
+    pub cpu: Option<CpuId>,
+    /// Its own x8..x17 at its last call that suspended it (MSG_WAIT, YIELD, a direct request
+    /// or response): SMCCC wants them back when the answer does not use them.
+    pub own_saved: SavedRegs,
+    /// The normal world's x8..x17 when this context started a chain for it (a direct request
+    /// or FFA_RUN): handed back with whatever ends the chain.
+    pub nwd_saved: SavedRegs,
+}
+
+impl ExecutionContext {
+    /// A context that was never entered.
+    pub const fn new() -> Self {
+        Self {
+            state: RuntimeState::NotStarted,
+            model: None,
+            request: None,
+            cpu: None,
+            own_saved: [0; 10],
+            nwd_saved: [0; 10],
+        }
+    }
+
+    /// Starts running on `cpu` for `model`.
+    pub fn run(&mut self, cpu: CpuId, model: RuntimeModel) {
+        self.state = RuntimeState::Running;
+        self.model = Some(model);
+        self.cpu = Some(cpu);
+    }
+
+    /// Goes back to FFA_MSG_WAIT: no model, no request.
+    pub fn wait(&mut self) {
+        self.state = RuntimeState::Waiting;
+        self.model = None;
+        self.request = None;
+    }
+
+    /// Dies.
+    pub fn abort(&mut self) {
+        self.state = RuntimeState::Aborted;
+        self.model = None;
+        self.request = None;
+    }
+}
+
+impl Default for ExecutionContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// x8..x17 of `regs`.
+pub fn upper_regs(regs: &ffa::Regs) -> SavedRegs {
+    let mut saved = [0; 10];
+    saved.copy_from_slice(&regs[8..]);
+    saved
+}
+
+impl<P: Platform> Spmc<P> {
+    /// FFA_MSG_WAIT: the end of initialisation, or of cycles given by FFA_RUN. A context
+    /// handling a direct request must answer it instead (DENIED). Unless the caller retains
+    /// it, the RX buffer it owned goes back to the SPMC (Hafnium; FF-A v1.2 §10.2).
+    pub(crate) fn msg_wait(&mut self, call: &Call, flags: MsgWaitFlags) -> Outcome {
+        let Endpoint::Partition(ctx) = call.from else {
+            return self.fail(call, FfaError::NotSupported);
+        };
+        let model = self.partitions.ctx(ctx).and_then(|c| c.model);
+        if !matches!(model, Some(RuntimeModel::Init | RuntimeModel::Run)) {
+            return self.fail(call, FfaError::Denied);
+        }
+        let mut nwd_saved = [0; 10];
+        if let Some(c) = self.partitions.ctx_mut(ctx) {
+            nwd_saved = c.nwd_saved;
+            c.wait();
+            c.own_saved = upper_regs(call.regs);
+        }
+        if !flags.retain_rx_buffer
+            && let Some(p) = self.partitions.get_mut(ctx.partition)
+            && p.mailbox.rx_owner() == Some(RxOwner::Consumer)
+        {
+            let _ = p.mailbox.consumer_release();
+        }
+        self.set_running(call.cpu, None);
+        if model == Some(RuntimeModel::Init) {
+            return self.boot_from(call.cpu, ctx.partition.saturating_add(1));
+        }
+        let mut regs = msg_wait();
+        regs[8..].copy_from_slice(&nwd_saved);
+        Outcome::ToSpmd(regs)
+    }
+
+    /// FFA_YIELD: the context gives its cycles back to the normal world, which gets FFA_YIELD
+    /// with the context's ID and index (and the timeout hint in w2, w3) and may FFA_RUN it.
+    /// Partitions it blocks stay blocked.
+    pub(crate) fn ffa_yield(&mut self, call: &Call) -> Outcome {
+        let Endpoint::Partition(ctx) = call.from else {
+            return self.fail(call, FfaError::NotSupported);
+        };
+        let model = self.partitions.ctx(ctx).and_then(|c| c.model);
+        if !matches!(model, Some(RuntimeModel::DirectRequest | RuntimeModel::Run)) {
+            return self.fail(call, FfaError::Denied);
+        }
+        let root = call_chain::root(&self.partitions, ctx);
+        let nwd_saved = self.partitions.ctx(root).map_or([0; 10], |c| c.nwd_saved);
+        if let Some(c) = self.partitions.ctx_mut(ctx) {
+            c.state = RuntimeState::Preempted;
+            c.own_saved = upper_regs(call.regs);
+        }
+        let id = self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD);
+        let mut regs = [0; 18];
+        regs[0] = u64::from(u32::from(FuncId::Yield32));
+        regs[1] = u64::from(u32::from(TargetInfo {
+            endpoint_id: id.0,
+            vcpu_id: ctx.vcpu,
+        }));
+        regs[2] = call.regs[2] & 0xffff_ffff;
+        regs[3] = call.regs[3] & 0xffff_ffff;
+        regs[8..].copy_from_slice(&nwd_saved);
+        self.set_running(call.cpu, None);
+        Outcome::ToSpmd(regs)
+    }
+
+    /// FFA_RUN from the normal world: resumes a Preempted context (its FFA_YIELD returns
+    /// FFA_SUCCESS) or gives cycles to a Waiting one (its FFA_MSG_WAIT returns FFA_RUN).
+    /// Errors (TF-A's EL3 SPMC and Hafnium): unknown partition, context index out of range or,
+    /// for an MP partition, not this CPU's → INVALID_PARAMETERS; Running or Blocked → BUSY;
+    /// never started → DENIED; Aborted → ABORTED; a Preempted context that blocks other
+    /// partitions may not move to another CPU (call chains never span CPUs) → DENIED.
+    /// Partitions may not use FFA_RUN here (NOT_SUPPORTED).
+    pub(crate) fn ffa_run(&mut self, call: &Call, target: TargetInfo) -> Outcome {
+        match self.run_target(call, target) {
+            Ok(outcome) => outcome,
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn run_target(&mut self, call: &Call, target: TargetInfo) -> Result<Outcome, FfaError> {
+        if call.from != Endpoint::NormalWorld {
+            return Err(FfaError::NotSupported);
+        }
+        let index = self
+            .partitions
+            .find(EndpointId(target.endpoint_id))
+            .ok_or(FfaError::InvalidParameters)?;
+        let p = self
+            .partitions
+            .get(index)
+            .ok_or(FfaError::InvalidParameters)?;
+        if usize::from(target.vcpu_id) >= p.contexts.len()
+            || (p.is_mp() && target.vcpu_id != call.cpu.0)
+        {
+            return Err(FfaError::InvalidParameters);
+        }
+        let ctx = CtxRef {
+            partition: index,
+            vcpu: target.vcpu_id,
+        };
+        let c = self
+            .partitions
+            .ctx(ctx)
+            .ok_or(FfaError::InvalidParameters)?;
+        let saved = upper_regs(call.regs);
+        let mut regs = [0; 18];
+        match c.state {
+            RuntimeState::Preempted => {
+                if c.cpu != Some(call.cpu)
+                    && call_chain::has_partition_requester(&self.partitions, ctx)
+                {
+                    return Err(FfaError::Denied);
+                }
+                let root = call_chain::root(&self.partitions, ctx);
+                if let Some(r) = self.partitions.ctx_mut(root) {
+                    r.nwd_saved = saved;
+                }
+                regs = ffa::call::success32([0; 6]);
+            }
+            RuntimeState::Waiting => {
+                regs[0] = u64::from(u32::from(FuncId::Run32));
+                regs[1] = u64::from(u32::from(target));
+            }
+            RuntimeState::Running | RuntimeState::Blocked => return Err(FfaError::Busy),
+            RuntimeState::NotStarted => return Err(FfaError::Denied),
+            RuntimeState::Aborted => return Err(FfaError::Aborted),
+        }
+        let c = self
+            .partitions
+            .ctx_mut(ctx)
+            .ok_or(FfaError::InvalidParameters)?;
+        if c.state == RuntimeState::Waiting {
+            c.run(call.cpu, RuntimeModel::Run);
+            c.nwd_saved = saved;
+        } else {
+            c.state = RuntimeState::Running;
+            c.cpu = Some(call.cpu);
+        }
+        regs[8..].copy_from_slice(&c.own_saved);
+        self.set_running(call.cpu, Some(ctx));
+        Ok(self.enter(ctx, regs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_reset_model_and_request() {
+        let mut ctx = ExecutionContext::new();
+        assert_eq!(ctx.state, RuntimeState::NotStarted);
+        ctx.run(CpuId(1), RuntimeModel::DirectRequest);
+        ctx.request = Some(PendingRequest {
+            from: Requester::NormalWorld(EndpointId(3)),
+            kind: RequestKind::Req,
+            width: Width::W32,
+        });
+        assert_eq!(ctx.state, RuntimeState::Running);
+        assert_eq!(ctx.cpu, Some(CpuId(1)));
+        ctx.wait();
+        assert_eq!(
+            (ctx.state, ctx.model, ctx.request),
+            (RuntimeState::Waiting, None, None)
+        );
+        ctx.run(CpuId(0), RuntimeModel::Run);
+        ctx.abort();
+        assert_eq!((ctx.state, ctx.model), (RuntimeState::Aborted, None));
+    }
+
+    #[test]
+    fn requester_names_the_response_destination() {
+        let r = Requester::Partition(
+            EndpointId(0x8002),
+            CtxRef {
+                partition: 1,
+                vcpu: 0,
+            },
+        );
+        assert_eq!(r.id(), EndpointId(0x8002));
+        assert_eq!(Requester::NormalWorld(EndpointId(5)).id(), EndpointId(5));
+        let mut regs = [0u64; 18];
+        regs[8] = 8;
+        regs[17] = 17;
+        let saved = upper_regs(&regs);
+        assert_eq!((saved[0], saved[9]), (8, 17));
+    }
+}
