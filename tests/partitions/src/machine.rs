@@ -1,0 +1,631 @@
+//! The behaviour every test partition shares: initialisation, then a loop serving the commands
+//! of [`crate::protocol`]. Each step takes the registers the partition was entered (or resumed)
+//! with, the answer to its previous call, and returns its next FF-A call.
+//!
+//! Everything the SPMC hands a partition is decoded with [`ffa::call::decode`] at the
+//! partition's own version; nothing here panics on any input, and anything unexpected is
+//! reported in the next response instead of stopping the loop.
+
+use ffa::call::{decode, encode, function_id};
+use ffa::{
+    Decoded, DirectMsg2Args, DirectMsgArgs, FuncId, Interface, MsgWaitFlags, PartitionInfoGetFlags,
+    Regs, RxTxAddr, Uuid, UuidHelper, Version,
+};
+
+use crate::SpEnv;
+use crate::definitions::{self, Definition, FOREIGN_UUID, MAILBOX_PAGES};
+use crate::protocol::{
+    CallStatus, Command, Reply, Status, Transport, WORDS, WORDS2, code, fault, uuid_index,
+    uuid_selector,
+};
+
+/// PSCI_E_SUCCESS, the answer to a PSCI power-management framework message.
+const PSCI_SUCCESS: i32 = 0;
+
+/// The init call whose answer the partition waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InitStep {
+    Version,
+    IdGet,
+    RxTxMap,
+}
+
+/// A direct request being served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Request {
+    src: u16,
+    dst: u16,
+    transport: Transport,
+    /// The UUID a DIRECT_REQ2 named (nil otherwise).
+    uuid: Uuid,
+    /// Payload words (only the first [`WORDS`] for DIRECT_REQ).
+    payload: [u64; WORDS2],
+}
+
+/// The steps of the RXTX command, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RxtxStep {
+    MapAgain,
+    ReleaseUnowned,
+    Unmap,
+    UnmapAgain,
+    Remap,
+}
+
+/// The call a partition made while serving a request, whose answer it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    Forward {
+        dst: u16,
+        req2: bool,
+    },
+    /// A call whose answer is reported as one [`CallStatus`] (SPOOF, RESPOND_TO_WRONG,
+    /// MSG_WAIT_WHILE_BUSY).
+    Probe,
+    Yield,
+    InfoGet,
+    InfoRelease {
+        code: u16,
+        info: u64,
+        count_size: u64,
+        first_id: u64,
+    },
+    Rxtx {
+        step: RxtxStep,
+        results: [u64; 4],
+    },
+    Call,
+}
+
+/// Where the partition is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Not entered yet.
+    Boot,
+    /// Waiting for the answer to an init call.
+    Init(InitStep),
+    /// In FFA_MSG_WAIT, or just responded: the next entry is a new message.
+    Waiting,
+    /// Serving `request`, with `pending` in flight.
+    Serving { request: Request, pending: Pending },
+}
+
+/// One execution context of a test partition.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    def: Definition,
+    vcpu: u16,
+    /// The ID the SPMC says it has (the definition's until FFA_ID_GET answers).
+    own_id: u16,
+    /// Bits of [`fault`].
+    faults: u8,
+    state: State,
+}
+
+impl Machine {
+    /// Execution context `vcpu` of the partition `def`. Context 0 runs the full init
+    /// (FFA_VERSION, FFA_ID_GET, FFA_RXTX_MAP); the secondary contexts of an MP partition
+    /// only check their ID, as version and buffers belong to the whole partition.
+    pub fn new(def: &Definition, vcpu: u16) -> Self {
+        Self {
+            def: *def,
+            vcpu,
+            own_id: def.endpoint_id,
+            faults: 0,
+            state: State::Boot,
+        }
+    }
+
+    /// The partition's definition.
+    pub fn definition(&self) -> &Definition {
+        &self.def
+    }
+
+    /// Its execution-context index.
+    pub fn vcpu(&self) -> u16 {
+        self.vcpu
+    }
+
+    /// The sticky faults it reports (bits of [`fault`]).
+    pub fn faults(&self) -> u8 {
+        self.faults
+    }
+
+    /// Whether its last call was FFA_MSG_WAIT or a response (it waits for a new message).
+    pub fn is_waiting(&self) -> bool {
+        self.state == State::Waiting
+    }
+
+    /// Given the registers the context was entered or resumed with, its next call.
+    pub fn step(&mut self, entry: &Regs, env: &mut dyn SpEnv) -> Regs {
+        let (state, call) = match self.state {
+            State::Boot => self.boot(),
+            State::Init(step) => self.init(step, entry),
+            State::Waiting => self.on_message(entry),
+            State::Serving { request, pending } => self.resume(request, pending, entry, env),
+        };
+        self.state = state;
+        call
+    }
+
+    fn boot(&mut self) -> (State, Regs) {
+        if self.vcpu == 0 {
+            // Built by hand: the codec asserts on a version with bit 31 set, and the
+            // definition is the caller's data.
+            let mut regs = [0; 18];
+            regs[0] = u64::from(u32::from(FuncId::Version));
+            regs[1] = u64::from(ffa::version::to_u32(self.def.ffa_version));
+            (State::Init(InitStep::Version), regs)
+        } else {
+            (State::Init(InitStep::IdGet), encode(&Interface::IdGet))
+        }
+    }
+
+    fn init(&mut self, step: InitStep, answer: &Regs) -> (State, Regs) {
+        match step {
+            InitStep::Version => {
+                let w0 = answer[0] as u32;
+                let wanted = self.def.ffa_version;
+                let got = Version((w0 >> 16) as u16, w0 as u16);
+                // Compatible: bit 31 clear, same major, at least our minor.
+                if w0 >> 31 != 0 || got.0 != wanted.0 || got.1 < wanted.1 {
+                    self.faults |= fault::VERSION;
+                }
+                (State::Init(InitStep::IdGet), encode(&Interface::IdGet))
+            }
+            InitStep::IdGet => {
+                let id = answer[2] as u32;
+                if ffa::call::is_success(answer)
+                    && let Ok(id) = u16::try_from(id)
+                {
+                    self.own_id = id;
+                }
+                if !ffa::call::is_success(answer) || id != u32::from(self.def.endpoint_id) {
+                    self.faults |= fault::ID;
+                }
+                if self.vcpu == 0 {
+                    (State::Init(InitStep::RxTxMap), self.rxtx_map())
+                } else {
+                    self.wait()
+                }
+            }
+            InitStep::RxTxMap => {
+                if !ffa::call::is_success(answer) {
+                    self.faults |= fault::RXTX_MAP;
+                }
+                self.wait()
+            }
+        }
+    }
+
+    fn wait(&self) -> (State, Regs) {
+        let call = Interface::MsgWait {
+            flags: MsgWaitFlags::default(),
+            is_32bit: true,
+        };
+        (State::Waiting, encode(&call))
+    }
+
+    fn rxtx_map(&self) -> Regs {
+        encode(&Interface::RxTxMap {
+            addr: RxTxAddr::Addr64 {
+                rx: self.def.rx_buffer(),
+                tx: self.def.tx_buffer(),
+            },
+            page_cnt: MAILBOX_PAGES,
+        })
+    }
+
+    fn status(&self, code: u16) -> u64 {
+        Status {
+            code,
+            faults: self.faults,
+        }
+        .word()
+    }
+
+    /// A new message arrived while waiting.
+    fn on_message(&mut self, entry: &Regs) -> (State, Regs) {
+        let request = match decode(entry, self.def.ffa_version) {
+            Decoded::Call(Interface::MsgSendDirectReq {
+                src_id,
+                dst_id,
+                args,
+            }) => {
+                let (transport, words) = match args {
+                    DirectMsgArgs::Args32(w) => (Transport::Req32, w.map(u64::from)),
+                    DirectMsgArgs::Args64(x) => (Transport::Req64, first::<WORDS>(&x)),
+                    DirectMsgArgs::PowerPsciReq32 { .. } | DirectMsgArgs::PowerPsciReq64 { .. } => {
+                        // Nothing to power down; acknowledge so the SPMC can go on.
+                        let ack = Interface::MsgSendDirectResp {
+                            src_id: self.own_id,
+                            dst_id: src_id,
+                            args: DirectMsgArgs::PowerPsciResp {
+                                psci_status: PSCI_SUCCESS,
+                            },
+                        };
+                        return (State::Waiting, encode(&ack));
+                    }
+                    // Other framework messages need a subscription these partitions lack.
+                    _ => return self.wait(),
+                };
+                let mut payload = [0; WORDS2];
+                payload[..WORDS].copy_from_slice(&words);
+                Request {
+                    src: src_id,
+                    dst: dst_id,
+                    transport,
+                    uuid: Uuid::nil(),
+                    payload,
+                }
+            }
+            Decoded::Call(Interface::MsgSendDirectReq2 {
+                src_id,
+                dst_id,
+                uuid,
+                args,
+            }) => Request {
+                src: src_id,
+                dst: dst_id,
+                transport: Transport::Req2,
+                uuid,
+                payload: args.0,
+            },
+            Decoded::Call(Interface::Error { .. }) => {
+                // The SPMC refused our response or FFA_MSG_WAIT.
+                self.faults |= fault::WAIT_REJECTED;
+                return self.wait();
+            }
+            // FFA_RUN with nothing to do, FFA_INTERRUPT, anything else: wait again.
+            _ => return self.wait(),
+        };
+        self.serve(request)
+    }
+
+    /// Starts serving `req`.
+    fn serve(&mut self, req: Request) -> (State, Regs) {
+        let p = req.payload;
+        if req.dst != self.own_id {
+            return self.respond(&req, &[self.status(code::MISDELIVERED), u64::from(req.dst)]);
+        }
+        let Some(command) = Command::from_word(p[0]) else {
+            return self.respond(&req, &[self.status(code::UNKNOWN_COMMAND), p[0]]);
+        };
+        let bad_argument = |m: &Self| m.respond(&req, &[m.status(code::BAD_ARGUMENT), p[0]]);
+        let serving = |pending| State::Serving {
+            request: req,
+            pending,
+        };
+        match command {
+            Command::Echo => {
+                let mut words = p;
+                words[0] = self.status(code::OK);
+                self.respond(&req, &words)
+            }
+            Command::WhoAmI => {
+                let index = match req.transport {
+                    Transport::Req2 if req.uuid.is_nil() => uuid_index::NIL,
+                    Transport::Req2 => self
+                        .def
+                        .uuid_index(&req.uuid)
+                        .map_or(uuid_index::FOREIGN, |i| i as u64),
+                    _ => uuid_index::NONE,
+                };
+                let words = [
+                    self.status(code::OK),
+                    u64::from(self.own_id) << 16 | u64::from(self.vcpu),
+                    req.transport.word(),
+                    index,
+                    u64::from(req.src),
+                ];
+                self.respond(&req, &words)
+            }
+            Command::Forward => {
+                let Some(dst) = endpoint(p[1]) else {
+                    return bad_argument(self);
+                };
+                let call = Interface::MsgSendDirectReq {
+                    src_id: self.own_id,
+                    dst_id: dst,
+                    args: DirectMsgArgs::Args32([p[2] as u32, p[3] as u32, p[4] as u32, 0, 0]),
+                };
+                (
+                    serving(Pending::Forward { dst, req2: false }),
+                    encode(&call),
+                )
+            }
+            Command::Forward2 => {
+                let Some(dst) = endpoint(p[1]) else {
+                    return bad_argument(self);
+                };
+                let uuid = match p[2] {
+                    uuid_selector::NIL => Some(Uuid::nil()),
+                    uuid_selector::FOREIGN => Some(FOREIGN_UUID),
+                    i => definitions::by_id(dst).and_then(|d| {
+                        usize::try_from(i)
+                            .ok()
+                            .and_then(|i| d.uuids.get(i))
+                            .copied()
+                    }),
+                };
+                let Some(uuid) = uuid else {
+                    return bad_argument(self);
+                };
+                let mut args = [0; WORDS2];
+                args[0] = p[3];
+                args[1] = p[4];
+                let call = Interface::MsgSendDirectReq2 {
+                    src_id: self.own_id,
+                    dst_id: dst,
+                    uuid,
+                    args: DirectMsg2Args(args),
+                };
+                (serving(Pending::Forward { dst, req2: true }), encode(&call))
+            }
+            Command::Spoof => {
+                let (Some(dst), Some(claimed)) = (endpoint(p[1]), endpoint(p[2])) else {
+                    return bad_argument(self);
+                };
+                let call = Interface::MsgSendDirectReq {
+                    src_id: claimed,
+                    dst_id: dst,
+                    args: DirectMsgArgs::Args32([Command::Echo as u32, 0, 0, 0, 0]),
+                };
+                (serving(Pending::Probe), encode(&call))
+            }
+            Command::Yield => (
+                serving(Pending::Yield),
+                encode(&Interface::Yield { is_32bit: true }),
+            ),
+            Command::RespondToWrong => {
+                let Some(wrong) = endpoint(p[1]) else {
+                    return bad_argument(self);
+                };
+                let call = self.response_to(&req, wrong, &[self.status(code::OK)]);
+                (serving(Pending::Probe), call)
+            }
+            Command::PartitionInfo => {
+                let uuid =
+                    UuidHelper::from_u32_regs([p[1] as u32, p[2] as u32, p[3] as u32, p[4] as u32]);
+                let call = Interface::PartitionInfoGet {
+                    uuid,
+                    flags: PartitionInfoGetFlags { count_only: false },
+                };
+                (serving(Pending::InfoGet), encode(&call))
+            }
+            Command::Rxtx => {
+                let pending = Pending::Rxtx {
+                    step: RxtxStep::MapAgain,
+                    results: [CallStatus::NotCalled.word(); 4],
+                };
+                (serving(pending), self.rxtx_map())
+            }
+            Command::MsgWaitWhileBusy => (serving(Pending::Probe), self.wait().1),
+            Command::Call => {
+                let mut call = [0; 18];
+                call[..4].copy_from_slice(&p[1..5]);
+                (serving(Pending::Call), call)
+            }
+        }
+    }
+
+    /// The answer to a call made while serving `req` arrived.
+    fn resume(
+        &mut self,
+        req: Request,
+        pending: Pending,
+        answer: &Regs,
+        env: &mut dyn SpEnv,
+    ) -> (State, Regs) {
+        let p = req.payload;
+        let serving = |pending| State::Serving {
+            request: req,
+            pending,
+        };
+        match pending {
+            Pending::Forward { dst, req2 } => {
+                let (code, reply, words) = self.forward_reply(dst, req2, answer);
+                let status = self.status(code);
+                self.respond(&req, &[status, reply.word(), words[1], words[2], words[3]])
+            }
+            Pending::Probe => {
+                let words = [self.status(code::OK), CallStatus::of(answer).word()];
+                self.respond(&req, &words)
+            }
+            Pending::Yield => {
+                let words = [
+                    self.status(code::OK),
+                    CallStatus::of(answer).word(),
+                    p[1],
+                    p[2],
+                    p[3],
+                ];
+                self.respond(&req, &words)
+            }
+            Pending::InfoGet => {
+                let info = CallStatus::of(answer);
+                if info != CallStatus::Success {
+                    let words = [
+                        self.status(code::OK),
+                        info.word(),
+                        0,
+                        0,
+                        CallStatus::NotCalled.word(),
+                    ];
+                    return self.respond(&req, &words);
+                }
+                let count = answer[2] as u32;
+                let size = answer[3] as u32;
+                // Count and size are 16-bit enough for any real partition table.
+                let count_size = u64::from(count & 0xffff) | u64::from(size & 0xffff) << 16;
+                let mut id = [0u8; 2];
+                let (code, first_id) = if count == 0 {
+                    (code::OK, 0)
+                } else if env.read(self.def.rx_buffer(), &mut id) {
+                    (code::OK, u64::from(u16::from_le_bytes(id)))
+                } else {
+                    (code::MEMORY_FAULT, 0)
+                };
+                let pending = Pending::InfoRelease {
+                    code,
+                    info: info.word(),
+                    count_size,
+                    first_id,
+                };
+                (serving(pending), encode(&Interface::RxRelease { vm_id: 0 }))
+            }
+            Pending::InfoRelease {
+                code,
+                info,
+                count_size,
+                first_id,
+            } => {
+                let words = [
+                    self.status(code),
+                    info,
+                    count_size,
+                    first_id,
+                    CallStatus::of(answer).word(),
+                ];
+                self.respond(&req, &words)
+            }
+            Pending::Rxtx { step, mut results } => {
+                let status = CallStatus::of(answer).word();
+                let (next, call) = match step {
+                    RxtxStep::MapAgain => {
+                        results[0] = status;
+                        (RxtxStep::ReleaseUnowned, Interface::RxRelease { vm_id: 0 })
+                    }
+                    RxtxStep::ReleaseUnowned => {
+                        results[1] = status;
+                        (RxtxStep::Unmap, Interface::RxTxUnmap { id: 0 })
+                    }
+                    RxtxStep::Unmap => {
+                        results[2] = status;
+                        (RxtxStep::UnmapAgain, Interface::RxTxUnmap { id: 0 })
+                    }
+                    RxtxStep::UnmapAgain => {
+                        results[3] = status;
+                        let pending = Pending::Rxtx {
+                            step: RxtxStep::Remap,
+                            results,
+                        };
+                        return (serving(pending), self.rxtx_map());
+                    }
+                    RxtxStep::Remap => {
+                        if !ffa::call::is_success(answer) {
+                            self.faults |= fault::REMAP;
+                        }
+                        let [a, b, c, d] = results;
+                        return self.respond(&req, &[self.status(code::OK), a, b, c, d]);
+                    }
+                };
+                (
+                    serving(Pending::Rxtx {
+                        step: next,
+                        results,
+                    }),
+                    encode(&call),
+                )
+            }
+            Pending::Call => {
+                let words = [
+                    self.status(code::OK),
+                    answer[0] & 0xffff_ffff,
+                    answer[1] & 0xffff_ffff,
+                    answer[2] & 0xffff_ffff,
+                    answer[3] & 0xffff_ffff,
+                ];
+                self.respond(&req, &words)
+            }
+        }
+    }
+
+    /// What came back from a request forwarded to `dst`: a status code, the reply word and the
+    /// response's first payload words (zero unless a direct response came back).
+    fn forward_reply(&self, dst: u16, req2: bool, answer: &Regs) -> (u16, Reply, [u64; WORDS]) {
+        let fid = function_id(answer);
+        let response = match decode(answer, self.def.ffa_version) {
+            Decoded::Call(Interface::MsgSendDirectResp {
+                src_id,
+                dst_id,
+                args: DirectMsgArgs::Args32(w),
+            }) => Some((src_id, dst_id, false, w.map(u64::from))),
+            Decoded::Call(Interface::MsgSendDirectResp {
+                src_id,
+                dst_id,
+                args: DirectMsgArgs::Args64(x),
+            }) => Some((src_id, dst_id, false, first::<WORDS>(&x))),
+            Decoded::Call(Interface::MsgSendDirectResp2 {
+                src_id,
+                dst_id,
+                args,
+            }) => Some((src_id, dst_id, true, first::<WORDS>(&args.0))),
+            _ => None,
+        };
+        let Some((from, to, resp2, words)) = response else {
+            let reply = match CallStatus::of(answer) {
+                CallStatus::Error(e) => Reply::Error(e),
+                _ => Reply::Other(fid),
+            };
+            return (code::OK, reply, [0; WORDS]);
+        };
+        let expected = from == dst && to == self.own_id && resp2 == req2;
+        match Status::from_word(words[0]) {
+            Some(status) if expected => (code::OK, Reply::Response(status), words),
+            Some(status) => (code::UNEXPECTED_RESPONSE, Reply::Response(status), words),
+            None => (code::UNEXPECTED_RESPONSE, Reply::Other(fid), words),
+        }
+    }
+
+    /// Answers `req` with `words` (zero-padded, cut to what the transport carries).
+    fn respond(&self, req: &Request, words: &[u64]) -> (State, Regs) {
+        (State::Waiting, self.response_to(req, req.src, words))
+    }
+
+    /// A response of the kind `req` needs, from us to `dst`.
+    fn response_to(&self, req: &Request, dst: u16, words: &[u64]) -> Regs {
+        let mut payload = [0u64; WORDS2];
+        let n = words.len().min(req.transport.payload_words());
+        payload[..n].copy_from_slice(&words[..n]);
+        let call = match req.transport {
+            Transport::Req32 => Interface::MsgSendDirectResp {
+                src_id: self.own_id,
+                dst_id: dst,
+                args: DirectMsgArgs::Args32(first::<WORDS>(&payload).map(|w| w as u32)),
+            },
+            Transport::Req64 => {
+                let mut args = [0u64; 15];
+                args[..WORDS].copy_from_slice(&payload[..WORDS]);
+                Interface::MsgSendDirectResp {
+                    src_id: self.own_id,
+                    dst_id: dst,
+                    args: DirectMsgArgs::Args64(args),
+                }
+            }
+            Transport::Req2 => Interface::MsgSendDirectResp2 {
+                src_id: self.own_id,
+                dst_id: dst,
+                args: DirectMsg2Args(payload),
+            },
+        };
+        encode(&call)
+    }
+}
+
+/// A payload word as an endpoint ID, if it is one.
+fn endpoint(word: u64) -> Option<u16> {
+    u16::try_from(word).ok()
+}
+
+/// The first `N` words of `words` (zero-padded).
+fn first<const N: usize>(words: &[u64]) -> [u64; N] {
+    let mut out = [0; N];
+    for (o, w) in out.iter_mut().zip(words) {
+        *o = *w;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

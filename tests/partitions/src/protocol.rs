@@ -1,0 +1,372 @@
+//! The command protocol every test partition serves over direct messages, shared with the
+//! scenarios that drive it.
+//!
+//! A request's payload word 0 is a [`Command`], words 1..=4 its arguments; the response's
+//! word 0 is a [`Status`] word, words 1..=4 its results. Payload words are w3..w7 of
+//! FFA_MSG_SEND_DIRECT_REQ/RESP (both widths; x8..x17 stay zero, as FF-A v1.2 reserves them)
+//! and x4..x17 of FFA_MSG_SEND_DIRECT_REQ2/RESP2. Every value fits in 32 bits, so every
+//! transport carries the whole protocol. Only ECHO over DIRECT_REQ2 uses more than five words.
+//!
+//! | Command | Arguments | Results (after the status word) |
+//! |---|---|---|
+//! | ECHO | any | the arguments, in place (4 words; 13 over DIRECT_REQ2) |
+//! | WHO_AM_I | – | own ID << 16 \| vCPU, [`Transport`], [`UuidIndex`], requester ID |
+//! | FORWARD | dst, inner command, 2 inner arguments | [`Reply`], inner results 1..=3 |
+//! | FORWARD2 | dst, [`UuidSelector`], inner command, 1 inner argument | as FORWARD |
+//! | SPOOF | dst, source ID to claim | [`CallStatus`] of the DIRECT_REQ (ECHO) sent as that source |
+//! | YIELD | 3 words | [`CallStatus`] FFA_YIELD returned with when resumed, the 3 words |
+//! | RESPOND_TO_WRONG | endpoint ID | [`CallStatus`] of a response sent to that endpoint (then the real response follows) |
+//! | PARTITION_INFO | UUID as 4 register words | [`CallStatus`], count \| descriptor size << 16, first descriptor's ID, [`CallStatus`] of RX_RELEASE |
+//! | RXTX | – | [`CallStatus`] of: RXTX_MAP again, RX_RELEASE while not owned, RXTX_UNMAP, RXTX_UNMAP again (then it maps its buffers back; a failure sets [`fault::REMAP`]) |
+//! | MSG_WAIT_WHILE_BUSY | – | [`CallStatus`] of FFA_MSG_WAIT made while handling the request |
+//! | CALL | function ID, w1, w2, w3 | w0..w3 of the answer to that raw call (w4..w7 and x8..x17 zero) |
+//!
+//! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
+//! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
+
+use ffa::{FuncId, Regs};
+
+/// Payload words of a request or response over FFA_MSG_SEND_DIRECT_REQ/RESP.
+pub const WORDS: usize = 5;
+/// Payload words over FFA_MSG_SEND_DIRECT_REQ2/RESP2.
+pub const WORDS2: usize = 14;
+
+/// What a request asks of a partition (payload word 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Command {
+    /// Answer the arguments back.
+    Echo = 0x5350_0001,
+    /// Report own ID and vCPU, the transport, which UUID the request named, the requester.
+    WhoAmI = 0x5350_0002,
+    /// Send a DIRECT_REQ to another endpoint and report its answer.
+    Forward = 0x5350_0003,
+    /// Send a DIRECT_REQ2 (by UUID) to another endpoint and report its answer.
+    Forward2 = 0x5350_0004,
+    /// Send a DIRECT_REQ claiming another source ID and report the answer.
+    Spoof = 0x5350_0005,
+    /// Call FFA_YIELD, then answer when resumed.
+    Yield = 0x5350_0006,
+    /// Send a DIRECT_RESP to an endpoint that did not send the request, then answer properly.
+    RespondToWrong = 0x5350_0007,
+    /// Call FFA_PARTITION_INFO_GET from the partition, read its RX buffer, release it.
+    PartitionInfo = 0x5350_0008,
+    /// Exercise the rejections of the partition's own RX/TX buffer calls.
+    Rxtx = 0x5350_0009,
+    /// Call FFA_MSG_WAIT while handling the request.
+    MsgWaitWhileBusy = 0x5350_000a,
+    /// Make a raw FF-A call (x0..x3 from the arguments) and report w0..w3 of its answer.
+    Call = 0x5350_000b,
+}
+
+impl Command {
+    const ALL: [Command; 11] = [
+        Command::Echo,
+        Command::WhoAmI,
+        Command::Forward,
+        Command::Forward2,
+        Command::Spoof,
+        Command::Yield,
+        Command::RespondToWrong,
+        Command::PartitionInfo,
+        Command::Rxtx,
+        Command::MsgWaitWhileBusy,
+        Command::Call,
+    ];
+
+    /// Its payload word.
+    pub const fn code(self) -> u64 {
+        self as u32 as u64
+    }
+
+    /// The command a payload word names, if any.
+    pub fn from_word(word: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == word)
+    }
+}
+
+/// Status codes (bits [15:0] of a [`Status`] word).
+pub mod code {
+    /// Done; the results follow.
+    pub const OK: u16 = 0;
+    /// Payload word 0 named no command; word 1 repeats it.
+    pub const UNKNOWN_COMMAND: u16 = 1;
+    /// An argument is out of range (a destination ID above 0xffff, an unknown UUID selector).
+    pub const BAD_ARGUMENT: u16 = 2;
+    /// The partition could not read its own RX buffer.
+    pub const MEMORY_FAULT: u16 = 3;
+    /// The request named another destination; word 1 holds it.
+    pub const MISDELIVERED: u16 = 4;
+    /// A forwarded request was answered by a direct response from the wrong endpoint, to the
+    /// wrong endpoint, or of the wrong kind; the words are still reported.
+    pub const UNEXPECTED_RESPONSE: u16 = 5;
+}
+
+/// Sticky failures (bits [23:16] of a [`Status`] word), reported in every response after
+/// they happen so any scenario notices them.
+pub mod fault {
+    /// FFA_VERSION at init did not answer a version compatible with the manifest's.
+    pub const VERSION: u8 = 1 << 0;
+    /// FFA_ID_GET at init failed or named another ID than the definition's.
+    pub const ID: u8 = 1 << 1;
+    /// FFA_RXTX_MAP at init failed.
+    pub const RXTX_MAP: u8 = 1 << 2;
+    /// A response or FFA_MSG_WAIT of the partition was answered with FFA_ERROR.
+    pub const WAIT_REJECTED: u8 = 1 << 3;
+    /// After the RXTX command the buffers could not be mapped back.
+    pub const REMAP: u8 = 1 << 4;
+}
+
+/// Response payload word 0: a status code and the sticky faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// One of [`code`].
+    pub code: u16,
+    /// Bits of [`fault`].
+    pub faults: u8,
+}
+
+impl Status {
+    /// Everything fine.
+    pub const OK: Status = Status {
+        code: code::OK,
+        faults: 0,
+    };
+
+    /// Its payload word.
+    pub const fn word(self) -> u64 {
+        ((self.faults as u64) << 16) | self.code as u64
+    }
+
+    /// The status a payload word holds, or `None` if it has bits a status never sets.
+    pub fn from_word(word: u64) -> Option<Self> {
+        if word >> 24 != 0 {
+            return None;
+        }
+        Some(Status {
+            code: word as u16,
+            faults: (word >> 16) as u8,
+        })
+    }
+}
+
+/// How one FF-A call a partition made was answered, as one payload word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallStatus {
+    /// FFA_SUCCESS (either width). Word 0.
+    Success,
+    /// The call was not made (an earlier step failed). Word 1.
+    NotCalled,
+    /// FFA_ERROR with this code. Word: the code as a two's-complement 32-bit value.
+    Error(i32),
+    /// Anything else: its function ID (w0). Word: that ID.
+    Other(u32),
+}
+
+/// Lowest error code a [`CallStatus`] word can carry (FF-A defines -1..=-9).
+const LOWEST_ERROR: i32 = -255;
+
+impl CallStatus {
+    /// How `answer` answered a call.
+    pub fn of(answer: &Regs) -> Self {
+        let fid = ffa::call::function_id(answer);
+        if ffa::call::is_success(answer) {
+            CallStatus::Success
+        } else if fid == u32::from(FuncId::Error32) || fid == u32::from(FuncId::Error64) {
+            CallStatus::Error(answer[2] as u32 as i32)
+        } else {
+            CallStatus::Other(fid)
+        }
+    }
+
+    /// FFA_ERROR with an FF-A error code.
+    pub fn error(code: ffa::FfaError) -> Self {
+        CallStatus::Error(i32::from(code))
+    }
+
+    /// Its payload word.
+    pub const fn word(self) -> u64 {
+        match self {
+            CallStatus::Success => 0,
+            CallStatus::NotCalled => 1,
+            CallStatus::Error(code) => code as u32 as u64,
+            CallStatus::Other(fid) => fid as u64,
+        }
+    }
+
+    /// The status a payload word holds (only its low 32 bits count).
+    pub fn from_word(word: u64) -> Self {
+        let word = word as u32;
+        match word {
+            0 => CallStatus::Success,
+            1 => CallStatus::NotCalled,
+            _ if (LOWEST_ERROR..0).contains(&(word as i32)) => CallStatus::Error(word as i32),
+            _ => CallStatus::Other(word),
+        }
+    }
+}
+
+/// How a forwarded request (FORWARD, FORWARD2) was answered, as one payload word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A direct response came back; word: its status word (< 2^24).
+    Response(Status),
+    /// FFA_ERROR with this code; word: the code as a two's-complement 32-bit value.
+    Error(i32),
+    /// Anything else (FFA_SUCCESS, FFA_YIELD, FFA_INTERRUPT…); word: its function ID.
+    Other(u32),
+}
+
+impl Reply {
+    /// Its payload word.
+    pub const fn word(self) -> u64 {
+        match self {
+            Reply::Response(status) => status.word(),
+            Reply::Error(code) => code as u32 as u64,
+            Reply::Other(fid) => fid as u64,
+        }
+    }
+
+    /// The reply a payload word holds (only its low 32 bits count).
+    pub fn from_word(word: u64) -> Self {
+        let word = word as u32;
+        if (LOWEST_ERROR..0).contains(&(word as i32)) {
+            return Reply::Error(word as i32);
+        }
+        match Status::from_word(u64::from(word)) {
+            Some(status) => Reply::Response(status),
+            None => Reply::Other(word),
+        }
+    }
+}
+
+/// Which transport a request came through (WHO_AM_I word 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Transport {
+    /// FFA_MSG_SEND_DIRECT_REQ (SMC32).
+    Req32 = 1,
+    /// FFA_MSG_SEND_DIRECT_REQ (SMC64).
+    Req64 = 2,
+    /// FFA_MSG_SEND_DIRECT_REQ2.
+    Req2 = 3,
+}
+
+impl Transport {
+    /// Its payload word.
+    pub const fn word(self) -> u64 {
+        self as u32 as u64
+    }
+
+    /// How many payload words it carries.
+    pub const fn payload_words(self) -> usize {
+        match self {
+            Transport::Req32 | Transport::Req64 => WORDS,
+            Transport::Req2 => WORDS2,
+        }
+    }
+}
+
+/// Which of its UUIDs a request named (WHO_AM_I word 3): an index into the partition's UUIDs,
+/// or one of these markers.
+pub mod uuid_index {
+    /// The request was not a DIRECT_REQ2, so it named no UUID.
+    pub const NONE: u64 = 0xffff_fffd;
+    /// The DIRECT_REQ2 named the nil UUID.
+    pub const NIL: u64 = 0xffff_fffe;
+    /// The DIRECT_REQ2 named a UUID the partition does not have.
+    pub const FOREIGN: u64 = 0xffff_ffff;
+}
+
+/// Which UUID a FORWARD2 names (argument 2): an index into the destination's UUIDs (from
+/// [`crate::DEFINITIONS`]), or one of these markers.
+pub mod uuid_selector {
+    /// The nil UUID.
+    pub const NIL: u64 = 0xffff_fffe;
+    /// [`crate::FOREIGN_UUID`], which no partition has.
+    pub const FOREIGN: u64 = 0xffff_ffff;
+}
+
+/// A request payload: `command` then `args`, zero-padded.
+pub fn request(command: Command, args: &[u64]) -> [u64; WORDS] {
+    let mut words = [0; WORDS];
+    words[0] = command.code();
+    for (slot, arg) in words[1..].iter_mut().zip(args) {
+        *slot = *arg;
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ffa::FfaError;
+
+    #[test]
+    fn command_words_round_trip() {
+        for c in Command::ALL {
+            assert_eq!(Command::from_word(c.code()), Some(c));
+        }
+        assert_eq!(Command::from_word(0), None);
+        assert_eq!(Command::from_word(0x1_5350_0001), None);
+    }
+
+    #[test]
+    fn status_words_round_trip_and_reject_high_bits() {
+        let s = Status {
+            code: code::MISDELIVERED,
+            faults: fault::ID | fault::REMAP,
+        };
+        assert_eq!(s.word(), 0x12_0004);
+        assert_eq!(Status::from_word(s.word()), Some(s));
+        assert_eq!(Status::from_word(0x100_0000), None);
+    }
+
+    #[test]
+    fn call_status_words_are_distinct() {
+        let all = [
+            CallStatus::Success,
+            CallStatus::NotCalled,
+            CallStatus::error(FfaError::Denied),
+            CallStatus::error(FfaError::NoData),
+            CallStatus::Other(0x8400_006c),
+            CallStatus::Other(0xc400_0070),
+        ];
+        for s in all {
+            assert_eq!(CallStatus::from_word(s.word()), s);
+        }
+        assert_eq!(CallStatus::error(FfaError::Denied).word(), 0xffff_fffa);
+        let mut answer = [0u64; 18];
+        answer[0] = 0x8400_0060;
+        answer[2] = 0xffff_fffc;
+        assert_eq!(CallStatus::of(&answer), CallStatus::error(FfaError::Busy));
+        answer[0] = 0xc400_0061;
+        assert_eq!(CallStatus::of(&answer), CallStatus::Success);
+        answer[0] = 0x8400_006b;
+        assert_eq!(CallStatus::of(&answer), CallStatus::Other(0x8400_006b));
+    }
+
+    #[test]
+    fn replies_tell_responses_from_errors_and_calls() {
+        for r in [
+            Reply::Response(Status::OK),
+            Reply::Response(Status {
+                code: code::UNKNOWN_COMMAND,
+                faults: fault::VERSION,
+            }),
+            Reply::Error(i32::from(FfaError::InvalidParameters)),
+            Reply::Other(0x8400_0061),
+        ] {
+            assert_eq!(Reply::from_word(r.word()), r);
+        }
+    }
+
+    #[test]
+    fn request_pads_and_truncates() {
+        assert_eq!(
+            request(Command::Forward, &[0x8002, 7]),
+            [Command::Forward.code(), 0x8002, 7, 0, 0]
+        );
+        assert_eq!(request(Command::Echo, &[1, 2, 3, 4, 5, 6])[4], 4);
+    }
+}
