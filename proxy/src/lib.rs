@@ -27,9 +27,6 @@ pub use mailbox::HostMailbox;
 /// The host's FF-A ID: it shares ID 0 with the hypervisor, as under pKVM.
 pub const HOST_ID: EndpointId = EndpointId::HOST;
 
-/// FFA_PARTITION_INFO_GET w5: only bit 0 (count only) is defined.
-const PARTITION_INFO_FLAGS: u32 = 1;
-
 /// How many page ranges the proxy can hold at once.
 pub const HOST_HOLDS: usize = 32;
 
@@ -145,11 +142,6 @@ impl Proxy {
         let route = route::route(func);
         if route == route::Route::Block {
             return reply::error(FfaError::NotSupported, regs);
-        }
-        // arm-ffa 0.5.0 turns a partition-info decode error into an FfaError by calling itself
-        // forever: refuse reserved flag bits before the codec sees them.
-        if func == FuncId::PartitionInfoGet && regs[5] as u32 & !PARTITION_INFO_FLAGS != 0 {
-            return reply::error(FfaError::InvalidParameters, regs);
         }
         let call = match ffa::call::decode(regs, version) {
             Decoded::Call(call) => call,

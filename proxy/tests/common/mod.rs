@@ -9,7 +9,7 @@ use proxy::{Conduit, HostMemory, MemFault, Proxy, ProxyConfig, Regs};
 
 pub const HOST_RAM: (u64, u64) = (0x8000_0000, 0x8010_0000);
 pub const PROXY_TX: u64 = 0x9000_0000;
-pub const PROXY_RX: u64 = 0x9000_4000;
+pub const PROXY_RX: u64 = 0x9000_2000;
 /// The proxy's mailbox size in pages.
 pub const PROXY_PAGES: u32 = 2;
 pub const HOST_TX: u64 = 0x8000_0000;
