@@ -32,8 +32,55 @@ pub struct ManifestSpec {
     pub entrypoint_offset: u64,
     /// The SPMC manifest's `vmN/mem_size`.
     pub memory_size: u64,
-    /// `gp-register-num`, if any.
+    /// `gp-register-num`, if any (the boot-info blob's register; the manifest then also gets
+    /// a `boot-info` node asking for the manifest in it).
     pub gp_register_num: Option<u8>,
+    /// `device-regions`.
+    pub device_regions: Vec<DeviceRegionSpec>,
+}
+
+/// One `device-regions` child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRegionSpec {
+    /// Node name and `description`.
+    pub name: String,
+    /// `base-address`.
+    pub base: u64,
+    /// `pages-count`.
+    pub pages: u32,
+    /// `attributes`.
+    pub attributes: u32,
+}
+
+/// The secure UART every test partition declares (QEMU virt's UART1).
+pub fn secure_uart() -> DeviceRegionSpec {
+    DeviceRegionSpec {
+        name: "uart1".into(),
+        base: 0x0904_0000,
+        pages: 1,
+        attributes: 0x3,
+    }
+}
+
+impl ManifestSpec {
+    /// The manifest of a test partition, as `sp-manifests/<name>.dts` writes it.
+    pub fn from_definition(def: &test_partitions::Definition) -> Self {
+        Self {
+            name: def.name.into(),
+            id: def.id,
+            uuids: def.uuids.to_vec(),
+            ffa_version: def.ffa_version,
+            exception_level: 2,
+            execution_ctx_count: def.exec_ctx_count,
+            messaging_method: def.messaging,
+            boot_order: Some(def.boot_order),
+            load_address: def.load_address,
+            entrypoint_offset: def.entrypoint_offset,
+            memory_size: def.memory_size,
+            gp_register_num: Some(0),
+            device_regions: vec![secure_uart()],
+        }
+    }
 }
 
 fn prop<T: dtoolkit::ToPropertyValue>(
@@ -97,6 +144,23 @@ pub fn partition_manifest_dtb(spec: &ManifestSpec) -> Result<Vec<u8>, HarnessErr
     root.add_property(prop("messaging-method", spec.messaging_method)?);
     if let Some(reg) = spec.gp_register_num {
         root.add_property(prop("gp-register-num", u32::from(reg))?);
+        let mut boot_info = node("boot-info")?;
+        boot_info.add_property(prop("compatible", "arm,ffa-manifest-boot-info")?);
+        boot_info.add_property(prop("ffa_manifest", Vec::<u8>::new())?);
+        root.add_child(boot_info);
+    }
+    if !spec.device_regions.is_empty() {
+        let mut regions = node("device-regions")?;
+        regions.add_property(prop("compatible", "arm,ffa-manifest-device-regions")?);
+        for region in &spec.device_regions {
+            let mut child = node(&region.name)?;
+            child.add_property(prop("description", region.name.as_str())?);
+            child.add_property(prop("base-address", cells64(region.base))?);
+            child.add_property(prop("pages-count", region.pages)?);
+            child.add_property(prop("attributes", region.attributes)?);
+            regions.add_child(child);
+        }
+        root.add_child(regions);
     }
     Ok(tree.to_dtb())
 }
@@ -178,6 +242,7 @@ mod tests {
             entrypoint_offset: 0x4000,
             memory_size: 0x10_0000,
             gp_register_num: None,
+            device_regions: Vec::new(),
         }
     }
 
@@ -210,6 +275,36 @@ mod tests {
         assert_eq!(legacy.exception_level, ExceptionLevel::SEl1);
         assert_eq!(legacy.uuids[0], specs[2].uuids[0]);
         assert_eq!(config.attributes.spmc_id.0, 0x8000);
+    }
+
+    #[test]
+    fn test_partitions_parse_as_their_definitions_say() {
+        let specs: Vec<ManifestSpec> = test_partitions::DEFINITIONS
+            .iter()
+            .map(ManifestSpec::from_definition)
+            .collect();
+        let config = build_spmc_config(test_partitions::SPMC_ID, Version(1, 2), &specs).unwrap();
+        assert_eq!(config.partitions.len(), test_partitions::DEFINITIONS.len());
+        for (def, p) in test_partitions::DEFINITIONS.iter().zip(&config.partitions) {
+            assert_eq!(p.id.0, def.endpoint_id, "{}", def.name);
+            assert_eq!(p.config.name.as_str(), def.name);
+            assert_eq!(p.config.uuids.as_slice(), def.uuids);
+            assert_eq!(p.config.ffa_version, def.ffa_version);
+            assert_eq!(p.config.execution_ctx_count, def.exec_ctx_count);
+            assert_eq!(p.config.messaging.0, def.messaging);
+            assert_eq!(p.config.boot_order, Some(def.boot_order));
+            assert_eq!(p.config.load_address, def.load_address);
+            assert_eq!(p.config.memory_size, def.memory_size);
+            assert_eq!(p.config.entrypoint_offset, def.entrypoint_offset);
+            assert_eq!(p.config.gp_register_num, Some(0));
+            assert_eq!(p.config.device_regions.len(), 1);
+            assert_eq!(p.config.device_regions[0].base, Some(0x0904_0000));
+        }
+        assert_eq!(
+            config.partitions[2].config.id, None,
+            "legacy has no manifest ID"
+        );
+        assert_eq!(config.partitions[2].id.0, 0x8003);
     }
 
     #[test]

@@ -12,3 +12,5 @@ pub mod spmd;
 pub mod trace;
 
 pub use error::HarnessError;
+pub mod client;
+pub mod stack;

@@ -140,14 +140,13 @@ impl<P: Platform> SecureCore for Spmc<P> {
     }
 }
 
-/// A partition the secure CPU can run: its behaviour and the memory it reaches.
+/// A partition the secure CPU can run: the behaviour of each execution context and the
+/// memory they reach.
 pub struct HostedPartition {
-    /// What it does when entered.
-    pub behaviour: Box<dyn TestPartition>,
+    /// What each execution context does when entered, by index.
+    pub contexts: Vec<Box<dyn TestPartition>>,
     /// Its own memory (secure space, `[load_address, +memory_size)`).
     pub env: RangeView,
-    /// Its execution-context count.
-    pub vcpus: u16,
 }
 
 /// The SPMD's view of the SPMC on one CPU (`spmc_state` in TF-A).
@@ -453,14 +452,17 @@ impl<S: SecureCore> Spmd<S> {
                     vcpu,
                     regs,
                 } => {
-                    let hosted = self
-                        .partitions
-                        .get_mut(&partition)
-                        .filter(|p| vcpu < p.vcpus)
-                        .ok_or(HarnessError::UnknownPartition {
+                    let hosted = self.partitions.get_mut(&partition);
+                    let Some((context, env)) = hosted.and_then(|p| {
+                        p.contexts
+                            .get_mut(usize::from(vcpu))
+                            .map(|c| (c, &mut p.env))
+                    }) else {
+                        return Err(HarnessError::UnknownPartition {
                             id: partition.0,
                             vcpu,
-                        })?;
+                        });
+                    };
                     self.entries.push(Entry {
                         cpu,
                         partition,
@@ -468,7 +470,7 @@ impl<S: SecureCore> Spmd<S> {
                     });
                     let sp = Agent::Partition(partition.0, vcpu);
                     self.trace.hop(cpu, Agent::Spmc, sp, &regs);
-                    let call = hosted.behaviour.step(&regs, &mut hosted.env);
+                    let call = context.step(&regs, env);
                     self.trace.hop(cpu, sp, Agent::Spmc, &call);
                     self.core
                         .handle(CpuId(cpu), Caller::Partition(partition), &call)
@@ -704,4 +706,590 @@ fn error_return(caller: &Regs, code: i32) -> Regs {
             0,
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::memory::{SimMemory, Space};
+
+    const SP: EndpointId = EndpointId(0x8001);
+
+    type Handler = Box<dyn FnMut(CpuId, Caller, &Regs) -> Outcome>;
+
+    /// A stand-in for the SPMC core: boots by entering [`SP`], then does what `handler` says;
+    /// records every call it gets.
+    struct ScriptedCore {
+        handler: Handler,
+        seen: Rc<RefCell<Vec<(Caller, Regs)>>>,
+    }
+
+    impl SecureCore for ScriptedCore {
+        fn boot(&mut self, _cpu: CpuId) -> Outcome {
+            Outcome::Enter {
+                partition: SP,
+                vcpu: 0,
+                regs: regs(&[]),
+            }
+        }
+
+        fn handle(&mut self, cpu: CpuId, caller: Caller, r: &Regs) -> Outcome {
+            self.seen.borrow_mut().push((caller, *r));
+            (self.handler)(cpu, caller, r)
+        }
+    }
+
+    /// A partition that makes the same call whenever it runs.
+    struct Repeats(Regs);
+
+    impl TestPartition for Repeats {
+        fn step(&mut self, _entry: &Regs, _env: &mut dyn test_partitions::SpEnv) -> Regs {
+            self.0
+        }
+    }
+
+    fn regs(x: &[u64]) -> Regs {
+        let mut r = [0u64; 18];
+        r[..x.len()].copy_from_slice(x);
+        r
+    }
+
+    fn with_upper(mut r: Regs, marker: u64) -> Regs {
+        for (i, x) in r[8..].iter_mut().enumerate() {
+            *x = marker + i as u64;
+        }
+        r
+    }
+
+    fn msg_wait() -> Regs {
+        regs(&[u64::from(FFA_MSG_WAIT)])
+    }
+
+    type Seen = Rc<RefCell<Vec<(Caller, Regs)>>>;
+
+    /// An SPMD over a scripted core whose single partition calls `sp_call` on every entry.
+    fn model(sp_call: Regs, handler: Handler) -> (Spmd<ScriptedCore>, Seen) {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let memory = SimMemory::new();
+        let mut partitions = BTreeMap::new();
+        partitions.insert(
+            SP,
+            HostedPartition {
+                contexts: vec![Box::new(Repeats(sp_call))],
+                env: memory.range_view(Space::Secure, 0x0e30_0000..0x0e40_0000),
+            },
+        );
+        let core = ScriptedCore {
+            handler,
+            seen: seen.clone(),
+        };
+        let attrs = SpmcManifestAttributes::qemu(EndpointId(0x8000), ffa::Version(1, 2));
+        (
+            Spmd::new(core, attrs, partitions, 4, Trace::new(false)),
+            seen,
+        )
+    }
+
+    /// A booted model: the partition's MSG_WAIT ends init; later SPMD calls go to `runtime`.
+    fn booted(mut runtime: Handler) -> (Spmd<ScriptedCore>, Seen) {
+        let (mut spmd, seen) = model(
+            msg_wait(),
+            Box::new(move |cpu, caller, r| match caller {
+                Caller::Partition(_) => Outcome::ToSpmd(*r),
+                Caller::Spmd => runtime(cpu, caller, r),
+            }),
+        );
+        spmd.boot(0).unwrap();
+        for cpu in 1..4 {
+            spmd.cpu_on(cpu).unwrap();
+        }
+        seen.borrow_mut().clear();
+        (spmd, seen)
+    }
+
+    fn never_called() -> Handler {
+        Box::new(|_, _, r| panic!("the SPMC was entered with {r:x?}"))
+    }
+
+    #[test]
+    fn boot_ends_at_the_first_msg_wait() {
+        let (spmd, _) = booted(never_called());
+        assert_eq!(spmd.core_state(0), Some(CoreState::On));
+        assert_eq!(
+            spmd.entries(),
+            &[Entry {
+                cpu: 0,
+                partition: SP,
+                vcpu: 0
+            }]
+        );
+        assert!(spmd.log().is_empty());
+    }
+
+    #[test]
+    fn boot_error_is_init_failure() {
+        let (mut spmd, _) = model(
+            regs(&[u64::from(FFA_ERROR), 0, INVALID_PARAMETERS as u32 as u64]),
+            Box::new(|_, _, r| Outcome::ToSpmd(*r)),
+        );
+        assert_eq!(
+            spmd.boot(0),
+            Err(HarnessError::InitFailed {
+                code: INVALID_PARAMETERS as u32 as u64
+            })
+        );
+        assert_eq!(spmd.log(), ["ERROR: SPMC initialisation failed 0xfffffffe"]);
+    }
+
+    #[test]
+    fn boot_may_ask_el3_first() {
+        // The SPMC asks EL3 for its ID, registers its secondary entry, then waits.
+        let step = Rc::new(RefCell::new(0));
+        let (mut spmd, seen) = model(
+            msg_wait(),
+            Box::new(move |_, caller, _| {
+                let mut n = step.borrow_mut();
+                *n += 1;
+                match (*n, caller) {
+                    (1, Caller::Partition(_)) => Outcome::ToSpmd(regs(&[u64::from(FFA_ID_GET)])),
+                    (2, Caller::Spmd) => Outcome::ToSpmd(regs(&[
+                        u64::from(FFA_SECONDARY_EP_REGISTER_SMC64),
+                        0x0e10_1000,
+                    ])),
+                    (3, Caller::Spmd) => Outcome::ToSpmd(regs(&[
+                        u64::from(FFA_SECONDARY_EP_REGISTER_SMC64),
+                        0x0e10_2000,
+                    ])),
+                    _ => Outcome::ToSpmd(msg_wait()),
+                }
+            }),
+        );
+        spmd.boot(0).unwrap();
+        let seen = seen.borrow();
+        assert_eq!(seen[1].1[..3], [u64::from(FFA_SUCCESS_SMC32), 0, 0x8000]);
+        assert_eq!(seen[2].1[0], u64::from(FFA_SUCCESS_SMC64));
+        assert_eq!(seen[3].1[0], 0xc400_0060, "the entry point is write-once");
+        assert_eq!(seen[3].1[2], INVALID_PARAMETERS as u32 as u64);
+        assert_eq!(spmd.secondary_ep(), Some(0x0e10_1000));
+    }
+
+    #[test]
+    fn secondary_ep_outside_the_image_is_refused() {
+        let (mut spmd, seen) = model(
+            regs(&[u64::from(FFA_SECONDARY_EP_REGISTER_SMC64), 0x0e30_0000]),
+            Box::new(|_, caller, r| match caller {
+                Caller::Partition(_) => Outcome::ToSpmd(*r),
+                Caller::Spmd => Outcome::ToSpmd(msg_wait()),
+            }),
+        );
+        spmd.boot(0).unwrap();
+        assert_eq!(seen.borrow()[1].1[2], INVALID_PARAMETERS as u32 as u64);
+        assert_eq!(spmd.secondary_ep(), None);
+        assert!(spmd.log()[0].contains("not within image boundaries"));
+    }
+
+    #[test]
+    fn version_is_a_framework_round_trip() {
+        let (mut spmd, seen) = booted(Box::new(|_, _, r| {
+            let mut answer = *r;
+            answer[..8].copy_from_slice(&[
+                u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32),
+                0x8000_ffff,
+                FWK_VERSION_RESP,
+                0x1_0002,
+                0,
+                0,
+                0,
+                0,
+            ]);
+            Outcome::ToSpmd(answer)
+        }));
+        let call = with_upper(regs(&[u64::from(FFA_VERSION), 0x1_0001]), 0x100);
+        let answer = spmd.nwd_call(0, Agent::Host, &call).unwrap();
+        let expected_request = with_upper(
+            regs(&[
+                u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32),
+                0xffff_8000,
+                FWK_VERSION_REQ,
+                0x1_0001,
+            ]),
+            0x100,
+        );
+        assert_eq!(
+            seen.borrow().as_slice(),
+            &[(Caller::Spmd, expected_request)]
+        );
+        assert_eq!(answer, with_upper(regs(&[0x1_0002]), 0x100));
+        assert!(spmd.log().is_empty());
+    }
+
+    #[test]
+    fn version_with_a_wrong_reply_is_not_supported() {
+        let bad_replies: [Regs; 5] = [
+            // x2 is not the VERSION response.
+            regs(&[
+                u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32),
+                0x8000_ffff,
+                0x8000_0002,
+                0x1_0002,
+            ]),
+            // Endpoints swapped: not a framework response, the SPMD would forward it.
+            regs(&[
+                u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32),
+                0xffff_8000,
+                FWK_VERSION_RESP,
+                0x1_0002,
+            ]),
+            // SMC64 response.
+            regs(&[
+                u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC64),
+                0x8000_ffff,
+                FWK_VERSION_RESP,
+                0x1_0002,
+            ]),
+            // An error instead.
+            regs(&[u64::from(FFA_ERROR), 0, NOT_SUPPORTED as u32 as u64]),
+            // A plain success, which the SPMD would forward to the normal world.
+            regs(&[u64::from(FFA_SUCCESS_SMC32), 0, 0x1_0002]),
+        ];
+        for bad in bad_replies {
+            let (mut spmd, _) = booted(Box::new(move |_, _, _| Outcome::ToSpmd(bad)));
+            let answer = spmd
+                .nwd_call(0, Agent::Host, &regs(&[u64::from(FFA_VERSION), 0x1_0002]))
+                .unwrap();
+            assert_eq!(answer[0], 0xffff_ffff, "reply {bad:x?}");
+            assert_eq!(&answer[1..8], &[0; 7]);
+            assert_eq!(spmd.log(), ["ERROR: Failed to forward FFA_VERSION"]);
+        }
+    }
+
+    #[test]
+    fn version_bit31_or_before_boot_is_refused_at_el3() {
+        let (mut spmd, _) = booted(never_called());
+        let answer = spmd
+            .nwd_call(
+                0,
+                Agent::Host,
+                &regs(&[u64::from(FFA_VERSION), 0x8001_0002]),
+            )
+            .unwrap();
+        assert_eq!(answer[0], 0xffff_ffff);
+        let (mut unbooted, _) = model(msg_wait(), never_called());
+        let answer = unbooted
+            .nwd_call(0, Agent::Host, &regs(&[u64::from(FFA_VERSION), 0x1_0002]))
+            .unwrap();
+        assert_eq!(answer[0], 0xffff_ffff);
+    }
+
+    #[test]
+    fn spmc_manifest_v1_0_makes_el3_answer_version() {
+        let (mut spmd, _) = booted(never_called());
+        spmd.attrs.version = ffa::Version(1, 0);
+        let answer = spmd
+            .nwd_call(0, Agent::Host, &regs(&[u64::from(FFA_VERSION), 0x1_0002]))
+            .unwrap();
+        assert_eq!(answer[0], 0x1_0000);
+    }
+
+    #[test]
+    fn id_get_and_spm_id_get_are_answered_at_el3() {
+        let (mut spmd, _) = booted(never_called());
+        let call = with_upper(regs(&[u64::from(FFA_ID_GET), 5, 6, 7]), 0x40);
+        let answer = spmd.nwd_call(2, Agent::Host, &call).unwrap();
+        assert_eq!(
+            answer,
+            with_upper(regs(&[u64::from(FFA_SUCCESS_SMC32)]), 0x40)
+        );
+        let answer = spmd
+            .nwd_call(1, Agent::Host, &regs(&[u64::from(FFA_SPM_ID_GET)]))
+            .unwrap();
+        assert_eq!(answer[..3], [u64::from(FFA_SUCCESS_SMC32), 0, 0x8000]);
+    }
+
+    #[test]
+    fn spoofed_secure_source_is_rejected_at_el3() {
+        let (mut spmd, seen) = booted(Box::new(|_, _, r| {
+            let mut answer = *r;
+            answer[0] = u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32);
+            answer[1] = 0x8001_0001;
+            Outcome::ToSpmd(answer)
+        }));
+        for fid in [
+            FFA_MSG_SEND_DIRECT_REQ_SMC32,
+            FFA_MSG_SEND_DIRECT_REQ_SMC64,
+            FFA_MSG_SEND_DIRECT_REQ2_SMC64,
+        ] {
+            let answer = spmd
+                .nwd_call(0, Agent::Host, &regs(&[u64::from(fid), 0x8002_8001, 0, 1]))
+                .unwrap();
+            assert_eq!(
+                answer[..3],
+                [u64::from(FFA_ERROR), 0, 0xffff_fffe],
+                "{fid:#x}"
+            );
+        }
+        assert!(seen.borrow().is_empty(), "nothing reached the SPMC");
+        // A normal-world source goes through.
+        let answer = spmd
+            .nwd_call(
+                0,
+                Agent::Host,
+                &regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0001_8001, 0, 1]),
+            )
+            .unwrap();
+        assert_eq!(
+            answer[..2],
+            [u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32), 0x8001_0001]
+        );
+        assert_eq!(seen.borrow().len(), 1);
+    }
+
+    #[test]
+    fn secure_only_calls_from_the_normal_world_are_refused() {
+        let (mut spmd, seen) = booted(never_called());
+        let cases = [
+            (FFA_MSG_WAIT, NOT_SUPPORTED),
+            (FFA_MSG_YIELD, NOT_SUPPORTED),
+            (FFA_INTERRUPT, NOT_SUPPORTED),
+            (FFA_SECONDARY_EP_REGISTER_SMC64, NOT_SUPPORTED),
+            (FFA_CONSOLE_LOG_SMC32, NOT_SUPPORTED),
+            (FFA_EL3_INTR_HANDLE, NOT_SUPPORTED),
+            (FFA_NORMAL_WORLD_RESUME, DENIED),
+            // MEM_OP_RESUME: in FF-A's range, unknown to TF-A v2.12.
+            (0x8400_0079, NOT_SUPPORTED),
+        ];
+        for (fid, code) in cases {
+            let answer = spmd
+                .nwd_call(0, Agent::Host, &regs(&[u64::from(fid)]))
+                .unwrap();
+            assert_eq!(
+                answer[..3],
+                [u64::from(FFA_ERROR), 0, code as u32 as u64],
+                "{fid:#x}"
+            );
+        }
+        assert!(seen.borrow().is_empty());
+        assert_eq!(spmd.log(), ["WARNING: SPM: Unsupported call 0x84000079"]);
+    }
+
+    #[test]
+    fn non_ffa_smcs_go_to_other_services() {
+        let (mut spmd, seen) = booted(never_called());
+        let answer = spmd
+            .nwd_call(0, Agent::Host, &regs(&[0x8400_0000, 9]))
+            .unwrap();
+        assert_eq!(answer[..2], [0x1_0001, 9]);
+        // Function number 0x8f is past FF-A's range in TF-A v2.12: an unknown standard call.
+        let answer = spmd
+            .nwd_call(0, Agent::Host, &regs(&[0x8400_008f]))
+            .unwrap();
+        assert_eq!(answer[0], u64::MAX);
+        assert!(seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn forwarding_passes_x0_x17_and_the_sve_hint() {
+        let (mut spmd, seen) = booted(Box::new(|_, _, r| {
+            let mut answer = *r;
+            answer[0] = u64::from(FFA_SUCCESS_SMC64) | SVE_HINT;
+            answer[7] = 0x77;
+            Outcome::ToSpmd(answer)
+        }));
+        let call = with_upper(
+            regs(&[
+                u64::from(FFA_RXTX_MAP_SMC64) | SVE_HINT,
+                0x1_4800_0000,
+                0x1_4800_1000,
+                1,
+                4,
+                5,
+                6,
+                7,
+            ]),
+            0x200,
+        );
+        let answer = spmd.nwd_call(3, Agent::Proxy, &call).unwrap();
+        assert_eq!(
+            seen.borrow()[0],
+            (Caller::Spmd, call),
+            "the SPMC sees the hint"
+        );
+        let mut expected = call;
+        expected[0] = u64::from(FFA_SUCCESS_SMC64);
+        expected[7] = 0x77;
+        assert_eq!(
+            answer, expected,
+            "x0 without the hint, x1..x17 as the SPMC left them"
+        );
+    }
+
+    #[test]
+    fn smc32_calls_lose_the_upper_halves_of_x1_x4() {
+        let (mut spmd, seen) = booted(Box::new(|_, _, r| {
+            let mut answer = *r;
+            answer[0] = u64::from(FFA_SUCCESS_SMC32);
+            answer[1] = 0xdead_0000_0000_0001;
+            Outcome::ToSpmd(answer)
+        }));
+        let call = regs(&[
+            u64::from(FFA_FEATURES),
+            0xffff_0000_8400_0063,
+            0x1_0000_0002,
+            3,
+            4,
+            0x5_0000_0005,
+        ]);
+        let answer = spmd.nwd_call(0, Agent::Host, &call).unwrap();
+        let to_spmc = seen.borrow()[0].1;
+        assert_eq!(to_spmc[1..6], [0x8400_0063, 2, 3, 4, 0x5_0000_0005]);
+        assert_eq!(answer[1], 1);
+    }
+
+    /// A partition that makes the scripted calls in turn, then repeats the last one.
+    struct Script(Vec<Regs>, usize);
+
+    impl TestPartition for Script {
+        fn step(&mut self, _entry: &Regs, _env: &mut dyn test_partitions::SpEnv) -> Regs {
+            let call = self.0[self.1.min(self.0.len() - 1)];
+            self.1 += 1;
+            call
+        }
+    }
+
+    /// The SPMC resumes a partition that yields, forever: the secure side never answers.
+    fn resumes_on_yield() -> Handler {
+        Box::new(|_, caller, r| match caller {
+            Caller::Partition(_) if r[0] == u64::from(FFA_MSG_WAIT) => Outcome::ToSpmd(*r),
+            _ => Outcome::Enter {
+                partition: SP,
+                vcpu: 0,
+                regs: regs(&[u64::from(FFA_SUCCESS_SMC32)]),
+            },
+        })
+    }
+
+    #[test]
+    fn a_partition_that_never_answers_is_a_hang() {
+        let (mut spmd, _) = model(msg_wait(), resumes_on_yield());
+        // Boot with a partition that yields instead of finishing its initialisation.
+        spmd.partitions.get_mut(&SP).unwrap().contexts[0] =
+            Box::new(Script(vec![regs(&[u64::from(FFA_MSG_YIELD)])], 0));
+        spmd.set_step_limit(300);
+        assert_eq!(spmd.boot(0), Err(HarnessError::Hang { cpu: 0, steps: 300 }));
+
+        // At run time: the partition initialises, then yields whenever it is asked anything.
+        let (mut spmd, _) = model(msg_wait(), resumes_on_yield());
+        spmd.partitions.get_mut(&SP).unwrap().contexts[0] = Box::new(Script(
+            vec![msg_wait(), regs(&[u64::from(FFA_MSG_YIELD)])],
+            0,
+        ));
+        spmd.set_step_limit(500);
+        spmd.boot(0).unwrap();
+        spmd.cpu_on(1).unwrap();
+        let call = regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0000_8001]);
+        assert_eq!(
+            spmd.nwd_call(1, Agent::Host, &call),
+            Err(HarnessError::Hang { cpu: 1, steps: 500 })
+        );
+    }
+
+    #[test]
+    fn entering_an_unknown_partition_or_vcpu_is_an_error() {
+        for (partition, vcpu) in [(EndpointId(0x8009), 0), (SP, 1)] {
+            let (mut spmd, _) = booted(Box::new(move |_, _, r| Outcome::Enter {
+                partition,
+                vcpu,
+                regs: *r,
+            }));
+            let call = regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0000_8001]);
+            assert_eq!(
+                spmd.nwd_call(0, Agent::Host, &call),
+                Err(HarnessError::UnknownPartition {
+                    id: partition.0,
+                    vcpu
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn framework_response_outside_a_framework_request_is_a_protocol_error() {
+        let (mut spmd, _) = booted(Box::new(|_, _, _| {
+            Outcome::ToSpmd(regs(&[
+                u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32),
+                0x8000_ffff,
+            ]))
+        }));
+        let call = regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0000_8001]);
+        assert!(matches!(
+            spmd.nwd_call(0, Agent::Host, &call),
+            Err(HarnessError::Protocol(_))
+        ));
+    }
+
+    #[test]
+    fn spmc_calls_that_el3_answers_return_to_the_spmc() {
+        // At run time the SPMC asks EL3 a few things, then answers the normal world.
+        let asks = [
+            (regs(&[u64::from(FFA_VERSION), 0x1_0002]), 0x1_0002u64),
+            (
+                regs(&[u64::from(FFA_SPM_ID_GET)]),
+                u64::from(FFA_SUCCESS_SMC32),
+            ),
+            (
+                regs(&[u64::from(FFA_FEATURES), 0x8400_0063]),
+                u64::from(FFA_SUCCESS_SMC32),
+            ),
+            (regs(&[u64::from(FFA_RXTX_MAP_SMC64)]), u64::from(FFA_ERROR)),
+            (
+                regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x8000_ffff]),
+                u64::from(FFA_ERROR),
+            ),
+            (
+                regs(&[u64::from(FFA_NORMAL_WORLD_RESUME)]),
+                u64::from(FFA_ERROR),
+            ),
+        ];
+        let n = Rc::new(RefCell::new(0usize));
+        let (mut spmd, seen) = booted(Box::new(move |_, _, _| {
+            let mut i = n.borrow_mut();
+            *i += 1;
+            match asks.get(*i - 1) {
+                Some((ask, _)) => Outcome::ToSpmd(*ask),
+                None => Outcome::ToSpmd(regs(&[u64::from(FFA_SUCCESS_SMC32)])),
+            }
+        }));
+        let answer = spmd
+            .nwd_call(0, Agent::Host, &regs(&[u64::from(FFA_RX_RELEASE)]))
+            .unwrap();
+        assert_eq!(answer[0], u64::from(FFA_SUCCESS_SMC32));
+        let seen = seen.borrow();
+        for (i, (_, expected_x0)) in asks.iter().enumerate() {
+            assert_eq!(seen[i + 1].1[0], *expected_x0, "ask {i}");
+        }
+        assert_eq!(
+            seen[2].1[2], 0xffff,
+            "SPM_ID_GET from the SPMC names the SPMD"
+        );
+        assert_eq!(
+            seen[5].1[2], DENIED as u32 as u64,
+            "direct request to the SPMD"
+        );
+    }
+
+    #[test]
+    fn calls_need_a_cpu_that_exists_and_is_on() {
+        let (mut spmd, _) = model(msg_wait(), never_called());
+        assert_eq!(
+            spmd.nwd_call(4, Agent::Host, &regs(&[u64::from(FFA_ID_GET)])),
+            Err(HarnessError::NoSuchCpu(4))
+        );
+        assert!(matches!(
+            spmd.nwd_call(0, Agent::Host, &regs(&[u64::from(FFA_FEATURES)])),
+            Err(HarnessError::Protocol(_))
+        ));
+    }
 }

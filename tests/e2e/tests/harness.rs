@@ -1,0 +1,199 @@
+//! The harness itself on the real SPMC core: boot order, the SPMD's own answers, and hang
+//! detection with a partition that never finishes.
+
+use e2e::HarnessError;
+use e2e::client::{DirectClient, ProxiedClient};
+use e2e::config::ManifestSpec;
+use e2e::spmd::CoreState;
+use e2e::stack::{Stack, standard_partitions};
+use e2e::trace::{Agent, Trace};
+use ffa::Regs;
+use scenarios::Client;
+use test_partitions::{DEFINITIONS, ECHO_ID, LEGACY_ID, RELAY_ID, SpEnv, TestPartition};
+
+fn regs(x: &[u64]) -> Regs {
+    let mut r = [0u64; 18];
+    r[..x.len()].copy_from_slice(x);
+    r
+}
+
+fn stack() -> Stack {
+    Stack::standard(Trace::from_env()).expect("the standard stack boots")
+}
+
+#[test]
+fn boot_enters_echo_relay_legacy_in_order_then_waits() {
+    let stack = stack();
+    let spmd = stack.spmd();
+    assert_eq!(
+        spmd.core_state(0),
+        Some(CoreState::On),
+        "the SPMD saw FFA_MSG_WAIT"
+    );
+    let mut first_entries: Vec<u16> = Vec::new();
+    for entry in spmd.entries() {
+        assert_eq!(entry.cpu, 0, "boot runs on the primary CPU");
+        if first_entries.last() != Some(&entry.partition.0) {
+            first_entries.push(entry.partition.0);
+        }
+    }
+    assert_eq!(first_entries, [ECHO_ID, RELAY_ID, LEGACY_ID]);
+    assert!(spmd.log().is_empty(), "{:?}", spmd.log());
+    assert_eq!(stack.partition_id("legacy").map(|id| id.0), Some(LEGACY_ID));
+}
+
+#[test]
+fn the_spmc_was_built_from_parsed_manifests() {
+    let stack = stack();
+    let ids: Vec<u16> = stack.config().partitions.iter().map(|p| p.id.0).collect();
+    let expected: Vec<u16> = DEFINITIONS.iter().map(|d| d.endpoint_id).collect();
+    assert_eq!(ids, expected);
+    // BL2's images are in secure memory: the SPKG header of echo and its manifest's magic.
+    let mut header = [0u8; 8];
+    stack
+        .memory()
+        .read(e2e::memory::Space::Secure, 0x0e30_0000, &mut header)
+        .unwrap();
+    assert_eq!(&header[..4], b"SPKG");
+    assert_eq!(header[4], 2);
+    let mut magic = [0u8; 4];
+    stack
+        .memory()
+        .read(e2e::memory::Space::Secure, 0x0e30_1000, &mut magic)
+        .unwrap();
+    assert_eq!(magic, 0xd00d_feed_u32.to_be_bytes());
+}
+
+#[test]
+fn version_is_negotiated_through_the_framework_message() {
+    let mut client = DirectClient::new(stack());
+    let mut call = regs(&[0x8400_0063, 0x1_0002]);
+    call[9] = 0x99;
+    let answer = client.call_on(0, &call);
+    assert_eq!(answer[0], 0x1_0002);
+    assert_eq!(&answer[1..8], &[0; 7]);
+    assert_eq!(answer[9], 0x99, "x8..x17 come back");
+    assert!(
+        e2e::client::HarnessClient::stack(&client)
+            .spmd()
+            .log()
+            .is_empty()
+    );
+}
+
+#[test]
+fn id_get_is_answered_at_el3() {
+    let mut stack = stack();
+    let before = stack.spmd().entries().len();
+    let answer = stack
+        .nwd_call(1, Agent::Host, &regs(&[0x8400_0069]))
+        .unwrap();
+    assert_eq!(answer[..3], [0x8400_0061, 0, 0]);
+    let answer = stack
+        .nwd_call(2, Agent::Host, &regs(&[0x8400_0085]))
+        .unwrap();
+    assert_eq!(answer[..3], [0x8400_0061, 0, 0x8000]);
+    assert_eq!(stack.spmd().entries().len(), before, "no partition ran");
+}
+
+#[test]
+fn a_spoofed_secure_source_is_rejected_at_el3() {
+    let mut stack = stack();
+    let before = stack.spmd().entries().len();
+    let spoofed = regs(&[
+        0x8400_006f,
+        (u64::from(RELAY_ID) << 16) | u64::from(ECHO_ID),
+        0,
+    ]);
+    let answer = stack.nwd_call(0, Agent::Host, &spoofed).unwrap();
+    assert_eq!(answer[..3], [0x8400_0060, 0, 0xffff_fffe]);
+    assert_eq!(
+        stack.spmd().entries().len(),
+        before,
+        "the SPMC never saw it"
+    );
+}
+
+#[test]
+fn the_proxy_initialises_against_the_spmd_model() {
+    let client = ProxiedClient::new(stack()).expect("proxy init");
+    assert!(client.proxy().ffa_available());
+}
+
+/// A partition that keeps asking for its ID and never reaches FFA_MSG_WAIT.
+struct NeverReady;
+
+impl TestPartition for NeverReady {
+    fn step(&mut self, _entry: &Regs, _env: &mut dyn SpEnv) -> Regs {
+        regs(&[0x8400_0069])
+    }
+}
+
+#[test]
+fn a_partition_that_never_finishes_booting_is_a_hang() {
+    let mut partitions = standard_partitions();
+    let echo = &mut partitions[0];
+    assert_eq!(echo.manifest.name, "echo");
+    echo.contexts = vec![Box::new(NeverReady)];
+    let result = Stack::boot(partitions, Trace::new(false));
+    assert!(
+        matches!(result, Err(HarnessError::Hang { cpu: 0, .. })),
+        "{:?}",
+        result.err()
+    );
+}
+
+/// A partition that boots, then answers every message by asking for its ID again.
+struct Unresponsive {
+    booted: bool,
+}
+
+impl TestPartition for Unresponsive {
+    fn step(&mut self, _entry: &Regs, _env: &mut dyn SpEnv) -> Regs {
+        if !self.booted {
+            self.booted = true;
+            return regs(&[0x8400_006b]);
+        }
+        regs(&[0x8400_0069])
+    }
+}
+
+#[test]
+fn a_partition_that_never_answers_a_request_is_a_hang() {
+    let mut partitions = standard_partitions();
+    partitions[0].contexts = vec![Box::new(Unresponsive { booted: false })];
+    let mut stack = Stack::boot(partitions, Trace::new(false)).expect("boots");
+    stack.spmd_mut().set_step_limit(1000);
+    let request = regs(&[0x8400_006f, u64::from(ECHO_ID), 0, 0x5350_0001]);
+    let result = stack.nwd_call(0, Agent::Host, &request);
+    assert_eq!(
+        result,
+        Err(HarnessError::Hang {
+            cpu: 0,
+            steps: 1000
+        })
+    );
+    // The client turns it into a failure it remembers, and stops calling.
+    let mut partitions = standard_partitions();
+    partitions[0].contexts = vec![Box::new(Unresponsive { booted: false })];
+    let mut client = DirectClient::new(Stack::boot(partitions, Trace::new(false)).unwrap());
+    let answer = client.call_on(0, &request);
+    assert_eq!(answer[..3], [0x8400_0060, 0, 0xffff_fff8], "ABORTED");
+    assert!(matches!(
+        e2e::client::HarnessClient::fault(&client),
+        Some(HarnessError::Hang { .. })
+    ));
+}
+
+#[test]
+fn a_manifest_the_parser_refuses_stops_the_stack() {
+    let mut partitions = standard_partitions();
+    partitions[1].manifest = ManifestSpec {
+        id: Some(0x0002),
+        ..partitions[1].manifest.clone()
+    };
+    assert!(matches!(
+        Stack::boot(partitions, Trace::new(false)),
+        Err(HarnessError::Config(_))
+    ));
+}
