@@ -692,7 +692,7 @@ impl SpmcConfig {
         }
 
         // Manifest IDs first, so that assigned IDs skip all of them.
-        let mut ids: [Option<EndpointId>; MAX_PARTITIONS] = [None; MAX_PARTITIONS];
+        let mut manifest_ids: Vec<EndpointId, MAX_PARTITIONS> = Vec::new();
         for (i, config) in configs.iter().enumerate() {
             let Some(id) = config.id else { continue };
             if !id.is_secure() {
@@ -714,19 +714,11 @@ impl SpmcConfig {
                     second: PartitionRef::of(config),
                 });
             }
-            ids[i] = Some(id);
-        }
-        for (i, config) in configs.iter().enumerate() {
-            if ids[i].is_some() {
-                continue;
-            }
-            let free = (spmc_id.0.saturating_add(1)..EndpointId::SPMD.0)
-                .map(EndpointId)
-                .find(|candidate| !ids.contains(&Some(*candidate)))
-                .ok_or_else(|| ConfigError::NoFreeId {
-                    partition: PartitionRef::of(config),
+            manifest_ids
+                .push(id)
+                .map_err(|_| ConfigError::TooManyPartitions {
+                    max: MAX_PARTITIONS,
                 })?;
-            ids[i] = Some(free);
         }
 
         for (i, a) in configs.iter().enumerate() {
@@ -744,10 +736,24 @@ impl SpmcConfig {
         }
 
         let mut settled: Vec<Partition, MAX_PARTITIONS> = Vec::new();
-        for (config, id) in configs.into_iter().zip(ids) {
-            let Some(id) = id else { continue };
-            // Cannot fail: `settled` has the capacity `configs` had.
-            let _ = settled.push(Partition { id, config });
+        for config in configs {
+            let id = match config.id {
+                Some(id) => id,
+                None => (spmc_id.0.saturating_add(1)..EndpointId::SPMD.0)
+                    .map(EndpointId)
+                    .find(|candidate| {
+                        !manifest_ids.contains(candidate)
+                            && !settled.iter().any(|p| p.id == *candidate)
+                    })
+                    .ok_or_else(|| ConfigError::NoFreeId {
+                        partition: PartitionRef::of(&config),
+                    })?,
+            };
+            settled
+                .push(Partition { id, config })
+                .map_err(|_| ConfigError::TooManyPartitions {
+                    max: MAX_PARTITIONS,
+                })?;
         }
         settled
             .sort_unstable_by_key(|p| (p.config.boot_order.is_none(), p.config.boot_order, p.id));
