@@ -13,4 +13,5 @@ pub mod trace;
 
 pub use error::HarnessError;
 pub mod client;
+pub mod runner;
 pub mod stack;
