@@ -128,6 +128,10 @@ pub trait SecureCore {
     fn boot(&mut self, cpu: CpuId) -> Outcome;
     /// One call from the SPMD or from the partition running on `cpu`.
     fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome;
+    /// The next finished FFA_CONSOLE_LOG line, with the partition that logged it.
+    fn take_console_line(&mut self) -> Option<(EndpointId, String)> {
+        None
+    }
 }
 
 impl<P: Platform> SecureCore for Spmc<P> {
@@ -137,6 +141,15 @@ impl<P: Platform> SecureCore for Spmc<P> {
 
     fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
         Spmc::handle(self, cpu, caller, regs)
+    }
+
+    fn take_console_line(&mut self) -> Option<(EndpointId, String)> {
+        Spmc::take_console_line(self).map(|line| {
+            (
+                line.partition,
+                String::from_utf8_lossy(&line.text).into_owned(),
+            )
+        })
     }
 }
 
@@ -200,6 +213,7 @@ pub struct Spmd<S: SecureCore> {
     cpus: Vec<CoreState>,
     secondary_ep: Option<u64>,
     log: Vec<String>,
+    console: Vec<String>,
     entries: Vec<Entry>,
     trace: Trace,
     step_limit: usize,
@@ -221,6 +235,7 @@ impl<S: SecureCore> Spmd<S> {
             cpus: vec![CoreState::Reset; usize::from(cpu_count)],
             secondary_ep: None,
             log: Vec::new(),
+            console: Vec::new(),
             entries: Vec::new(),
             trace,
             step_limit: DEFAULT_STEP_LIMIT,
@@ -235,6 +250,11 @@ impl<S: SecureCore> Spmd<S> {
     /// TF-A's log lines (ERROR and WARN) so far.
     pub fn log(&self) -> &[String] {
         &self.log
+    }
+
+    /// The partitions' console lines so far (`[id cpu] text`, as the secure UART shows them).
+    pub fn console(&self) -> &[String] {
+        &self.console
     }
 
     /// Every partition entry so far, in order.
@@ -472,8 +492,11 @@ impl<S: SecureCore> Spmd<S> {
                     self.trace.hop(cpu, Agent::Spmc, sp, &regs);
                     let call = context.step(&regs, env);
                     self.trace.hop(cpu, sp, Agent::Spmc, &call);
-                    self.core
-                        .handle(CpuId(cpu), Caller::Partition(partition), &call)
+                    let next = self
+                        .core
+                        .handle(CpuId(cpu), Caller::Partition(partition), &call);
+                    self.drain_console(cpu);
+                    next
                 }
                 Outcome::ToSpmd(regs) => {
                     self.trace.hop(cpu, Agent::Spmc, Agent::El3, &regs);
@@ -573,6 +596,14 @@ impl<S: SecureCore> Spmd<S> {
                     .push(format!("WARNING: SPM: Unsupported call {fid:#010x}"));
                 reply(error_return(&r, NOT_SUPPORTED))
             }
+        }
+    }
+
+    fn drain_console(&mut self, cpu: u16) {
+        while let Some((id, text)) = self.core.take_console_line() {
+            let line = format!("[{:#06x} {cpu}] {text}", id.0);
+            self.trace.note(format!("console {line}"));
+            self.console.push(line);
         }
     }
 

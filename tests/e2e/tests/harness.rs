@@ -197,3 +197,27 @@ fn a_manifest_the_parser_refuses_stops_the_stack() {
         Err(HarnessError::Config(_))
     ));
 }
+
+/// A partition that says hello on the console, then waits.
+struct Greeter {
+    said: bool,
+}
+
+impl TestPartition for Greeter {
+    fn step(&mut self, _entry: &Regs, _env: &mut dyn SpEnv) -> Regs {
+        if self.said {
+            return regs(&[0x8400_006b]);
+        }
+        self.said = true;
+        // FFA_CONSOLE_LOG_32: w1 = character count, characters packed from w2 up.
+        regs(&[0x8400_008a, 3, u64::from(u32::from_le_bytes(*b"hi\n\0"))])
+    }
+}
+
+#[test]
+fn console_lines_are_collected_with_their_partition() {
+    let mut partitions = standard_partitions();
+    partitions[0].contexts = vec![Box::new(Greeter { said: false })];
+    let stack = Stack::boot(partitions, Trace::new(false)).expect("boots");
+    assert_eq!(stack.spmd().console(), ["[0x8001 0] hi"]);
+}
