@@ -64,7 +64,9 @@ impl<P: Platform> Spmc<P> {
             return self.fail(call, FfaError::NotSupported);
         };
         let version = self.version_of(call.from);
-        if func.minimum_ffa_version() > version {
+        // Console logging is a Hafnium extension partitions of any version use.
+        let console = matches!(func, FuncId::ConsoleLog32 | FuncId::ConsoleLog64);
+        if func.minimum_ffa_version() > version && !console {
             return self.fail(call, FfaError::NotSupported);
         }
         let allowed = match (implemented(func), call.from) {

@@ -1,0 +1,185 @@
+//! FFA_FEATURES, FFA_ID_GET, FFA_SPM_ID_GET, and the answer to everything we do not implement.
+
+mod core_support;
+
+use core_support::*;
+use ffa::FfaError;
+use spmc::CpuId;
+
+fn features(id: u64) -> spmc::Regs {
+    regs_tagged(&[fid::FEATURES, id], 0x50)
+}
+
+#[test]
+fn features_from_the_normal_world() {
+    let mut s = booted();
+    for f in [
+        fid::ERROR,
+        fid::SUCCESS32,
+        fid::SUCCESS64,
+        fid::INTERRUPT,
+        fid::VERSION,
+        fid::FEATURES,
+        fid::RX_RELEASE,
+        fid::RXTX_UNMAP,
+        fid::PARTITION_INFO_GET,
+        fid::ID_GET,
+        fid::SPM_ID_GET,
+        fid::REQ32,
+        fid::REQ64,
+        fid::REQ2,
+        fid::GET_REGS,
+        fid::RX_ACQUIRE,
+        fid::RUN,
+    ] {
+        let r = to_spmd(nwd(&mut s, 0, &features(f)));
+        assert_success(&r);
+        assert_eq!(&r[1..8], &[0; 7], "{f:#x}");
+        assert_eq!(&r[8..], &tagged(0x50));
+    }
+    for f in [
+        fid::MSG_WAIT,
+        fid::YIELD,
+        fid::RESP32,
+        fid::RESP64,
+        fid::RESP2,
+        fid::SEC_EP64,
+        fid::CONSOLE32,
+        fid::CONSOLE64,
+        fid::MEM_SHARE32,
+        fid::NOTIFICATION_SET,
+        fid::MSG_SEND2,
+        0x8400_00fe,
+        0x8401_0063,
+        0x1,
+        0x2,
+        0x3,
+    ] {
+        let r = to_spmd(nwd(&mut s, 0, &features(f)));
+        assert_error(&r, FfaError::NotSupported);
+        assert_eq!(&r[8..], &tagged(0x50));
+    }
+}
+
+#[test]
+fn rxtx_map_features_report_size_limits_by_version() {
+    let mut s = booted();
+    for f in [fid::RXTX_MAP32, fid::RXTX_MAP64] {
+        let r = to_spmd(nwd(&mut s, 0, &features(f)));
+        assert_success(&r);
+        assert_eq!(r[2], 4 << 16);
+    }
+}
+
+#[test]
+fn features_from_partitions_follow_world_version_and_shape() {
+    let mut s = new_spmc(config(), 2);
+    entered(s.boot(CpuId(0)), SP1, 0);
+    // SP1: v1.2, UP.
+    for f in [
+        fid::MSG_WAIT,
+        fid::YIELD,
+        fid::RESP32,
+        fid::RESP64,
+        fid::RESP2,
+        fid::CONSOLE32,
+        fid::CONSOLE64,
+        fid::REQ2,
+        fid::GET_REGS,
+        fid::SPM_ID_GET,
+    ] {
+        assert_success(&entered(sp(&mut s, 0, SP1, &features(f)), SP1, 0));
+    }
+    for f in [fid::RUN, fid::RX_ACQUIRE, fid::SEC_EP64, fid::SEC_EP32] {
+        let r = entered(sp(&mut s, 0, SP1, &features(f)), SP1, 0);
+        assert_error(&r, FfaError::NotSupported);
+    }
+    let r = entered(sp(&mut s, 0, SP1, &features(fid::RXTX_MAP64)), SP1, 0);
+    assert_eq!(r[2], 4 << 16);
+    // SP2: MP, may register a secondary entry point.
+    entered(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])), SP2, 0);
+    assert_success(&entered(
+        sp(&mut s, 0, SP2, &features(fid::SEC_EP64)),
+        SP2,
+        0,
+    ));
+    // SP3: v1.1: no v1.2 functions, and RXTX_MAP without the maximum.
+    entered(sp(&mut s, 0, SP2, &regs(&[fid::MSG_WAIT])), SP3, 0);
+    for f in [fid::REQ2, fid::RESP2, fid::GET_REGS] {
+        let r = entered(sp(&mut s, 0, SP3, &features(f)), SP3, 0);
+        assert_error(&r, FfaError::NotSupported);
+    }
+    let r = entered(sp(&mut s, 0, SP3, &features(fid::RXTX_MAP32)), SP3, 0);
+    assert_success(&r);
+    assert_eq!(r[2], 0);
+    // Console logging is accepted from older partitions too (a Hafnium extension).
+    assert_success(&entered(
+        sp(&mut s, 0, SP3, &features(fid::CONSOLE32)),
+        SP3,
+        0,
+    ));
+    assert_success(&entered(
+        sp(&mut s, 0, SP3, &features(fid::SPM_ID_GET)),
+        SP3,
+        0,
+    ));
+}
+
+#[test]
+fn features_at_v1_0_hide_v1_1_functions() {
+    let mut s = new_spmc(config(), 2);
+    entered(s.boot(CpuId(0)), SP1, 0);
+    entered(sp(&mut s, 0, SP1, &regs(&[fid::VERSION, 0x1_0000])), SP1, 0);
+    for f in [fid::SPM_ID_GET, fid::RX_ACQUIRE, fid::REQ2, fid::GET_REGS] {
+        let r = entered(sp(&mut s, 0, SP1, &features(f)), SP1, 0);
+        assert_error(&r, FfaError::NotSupported);
+    }
+    assert_success(&entered(sp(&mut s, 0, SP1, &features(fid::REQ64)), SP1, 0));
+}
+
+#[test]
+fn id_get_and_spm_id_get() {
+    let mut s = new_spmc(config(), 2);
+    entered(s.boot(CpuId(0)), SP1, 0);
+    let r = entered(
+        sp(&mut s, 0, SP1, &regs_tagged(&[fid::ID_GET], 0x30)),
+        SP1,
+        0,
+    );
+    assert_eq!(&r[..8], &regs(&[fid::SUCCESS32, 0, 0x8001])[..8]);
+    assert_eq!(&r[8..], &tagged(0x30));
+    let r = entered(sp(&mut s, 0, SP1, &regs(&[fid::SPM_ID_GET])), SP1, 0);
+    assert_eq!((r[0], r[2]), (fid::SUCCESS32, 0x8000));
+    entered(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])), SP2, 0);
+    let r = entered(sp(&mut s, 0, SP2, &regs(&[fid::ID_GET])), SP2, 0);
+    assert_eq!(r[2], 0x8002);
+    let mut s = booted();
+    let r = to_spmd(nwd(&mut s, 0, &regs(&[fid::ID_GET])));
+    assert_eq!((r[0], r[2]), (fid::SUCCESS32, 0));
+    let r = to_spmd(nwd(&mut s, 1, &regs(&[fid::SPM_ID_GET])));
+    assert_eq!((r[0], r[2]), (fid::SUCCESS32, 0x8000));
+}
+
+#[test]
+fn unimplemented_and_misplaced_calls_are_not_supported() {
+    let mut s = booted();
+    for call in [
+        regs(&[fid::MEM_SHARE32, 0x100, 0x100]),
+        regs(&[fid::MSG_SEND2]),
+        regs(&[fid::MSG_WAIT]),
+        regs(&[fid::YIELD]),
+        regs(&[fid::SEC_EP64, SP1_LOAD]),
+        regs(&[fid::CONSOLE32, 1, 0x41]),
+        regs(&[fid::ERROR, 0, 0xffff_ffff]),
+        regs(&[fid::SUCCESS32]),
+        regs(&[0x8400_00fe]),
+        regs(&[0xc400_006b]),
+        regs(&[0xc400_0003]),
+    ] {
+        let r = to_spmd(nwd(&mut s, 0, &call));
+        assert_error(&r, FfaError::NotSupported);
+    }
+    // Direct responses from the normal world: it never handles secure requests.
+    let r = to_spmd(nwd(&mut s, 0, &regs(&[fid::RESP32, w1(0, 0x8001)])));
+    assert_error(&r, FfaError::NotSupported);
+}
