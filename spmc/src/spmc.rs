@@ -225,6 +225,12 @@ impl<P: Platform> Spmc<P> {
             .map(|c| c.state)
     }
 
+    /// The partition context running on `cpu` (`None`: the normal world has the CPU).
+    pub fn running_on(&self, cpu: CpuId) -> Option<(EndpointId, u16)> {
+        let ctx = (*self.running.get(self.cpu_index(cpu)?)?)?;
+        Some((self.partitions.id_of(ctx)?, ctx.vcpu))
+    }
+
     /// The FF-A version a partition's calls are handled at.
     pub fn partition_version(&self, partition: EndpointId) -> Option<Version> {
         let index = self.partitions.find(partition)?;

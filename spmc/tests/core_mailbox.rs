@@ -56,7 +56,7 @@ fn normal_world_map_rejections() {
         (NWD_TX, NWD_RX + 0x800, 1),
         (NWD_TX, NWD_TX, 1),
         (NWD_TX, NWD_TX + 0x1000, 2),
-        (u64::MAX & !0xfff, NWD_RX, 1),
+        (!0xfff, NWD_RX, 1),
         // Not memory the SPMC may reach.
         (0x1000, NWD_RX, 1),
         (NWD_TX, NS_BASE + NS_LEN, 1),

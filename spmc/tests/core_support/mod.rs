@@ -65,10 +65,10 @@ pub const NWD_TX: u64 = NS_BASE;
 pub const NWD_RX: u64 = NS_BASE + 0x1000;
 
 pub const U1: Uuid = Uuid::from_u128(0x1111_1111_2222_3333_4444_5555_5555_5555);
-pub const U2A: Uuid = Uuid::from_u128(0x2a2a_2a2a_0000_1111_2222_333333333333);
-pub const U2B: Uuid = Uuid::from_u128(0x2b2b_2b2b_0000_1111_2222_333333333333);
-pub const U3: Uuid = Uuid::from_u128(0x3333_3333_0000_1111_2222_444444444444);
-pub const UNKNOWN: Uuid = Uuid::from_u128(0xdead_beef_0000_1111_2222_555555555555);
+pub const U2A: Uuid = Uuid::from_u128(0x2a2a_2a2a_0000_1111_2222_3333_3333_3333);
+pub const U2B: Uuid = Uuid::from_u128(0x2b2b_2b2b_0000_1111_2222_3333_3333_3333);
+pub const U3: Uuid = Uuid::from_u128(0x3333_3333_0000_1111_2222_4444_4444_4444);
+pub const UNKNOWN: Uuid = Uuid::from_u128(0xdead_beef_0000_1111_2222_5555_5555_5555);
 
 /// Both physical address spaces: byte maps over the ranges the SPMC may reach.
 #[derive(Default)]

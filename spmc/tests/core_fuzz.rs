@@ -1,0 +1,172 @@
+//! Random call sequences from the SPMD and partitions: the SPMC never panics, and its
+//! outcomes agree with its state (what it enters is Running there; nothing else runs).
+
+mod core_support;
+
+use core_support::*;
+use ffa::EndpointId;
+use proptest::prelude::*;
+use spmc::vcpu::RuntimeState;
+use spmc::{Caller, CpuId, Outcome};
+
+const CPUS: u16 = 2;
+const IDS: [EndpointId; 4] = [SP1, SP2, SP3, EndpointId(0x8009)];
+
+const FIDS: [u64; 26] = [
+    fid::ERROR,
+    fid::SUCCESS32,
+    fid::VERSION,
+    fid::FEATURES,
+    fid::RX_RELEASE,
+    fid::RXTX_MAP32,
+    fid::RXTX_MAP64,
+    fid::RXTX_UNMAP,
+    fid::PARTITION_INFO_GET,
+    fid::ID_GET,
+    fid::MSG_WAIT,
+    fid::YIELD,
+    fid::RUN,
+    fid::REQ32,
+    fid::REQ64,
+    fid::RESP32,
+    fid::RESP64,
+    fid::RX_ACQUIRE,
+    fid::SPM_ID_GET,
+    fid::SEC_EP64,
+    fid::CONSOLE32,
+    fid::CONSOLE64,
+    fid::GET_REGS,
+    fid::REQ2,
+    fid::RESP2,
+    fid::MEM_SHARE32,
+];
+
+#[derive(Clone, Debug)]
+struct Step {
+    cpu: u16,
+    /// Call as the context the last outcome on this CPU entered (else as `other`).
+    as_entered: bool,
+    other: Option<usize>,
+    fid: usize,
+    /// Endpoint IDs for w1 (source, destination) from a small set, or raw.
+    ids: (usize, usize),
+    raw_w1: Option<u64>,
+    args: [u64; 6],
+    upper: u64,
+}
+
+fn interesting() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(0x1_0000),
+        Just(0x1_0001),
+        Just(0x1_0002),
+        Just(0x8000_0000),
+        Just(SP1_LOAD + 0x8000),
+        Just(SP1_LOAD + 0x9000),
+        Just(NWD_TX),
+        Just(NWD_RX),
+        any::<u64>(),
+        0u64..8,
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        0..CPUS,
+        any::<bool>(),
+        proptest::option::of(0..IDS.len()),
+        0..FIDS.len(),
+        (0..6usize, 0..6usize),
+        proptest::option::weighted(0.1, any::<u64>()),
+        proptest::array::uniform6(interesting()),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(cpu, as_entered, other, fid, ids, raw_w1, args, upper)| Step {
+                cpu,
+                as_entered,
+                other,
+                fid,
+                ids,
+                raw_w1,
+                args,
+                upper,
+            },
+        )
+}
+
+fn id_for(i: usize) -> u16 {
+    [0, 0x8001, 0x8002, 0x8003, 0xffff, 0x8000][i]
+}
+
+fn states(s: &TestSpmc) -> Vec<Option<RuntimeState>> {
+    IDS.iter()
+        .flat_map(|&id| (0..2).map(move |v| (id, v)))
+        .map(|(id, v)| s.context_state(id, v))
+        .collect()
+}
+
+fn check_consistency(s: &TestSpmc) -> Result<(), TestCaseError> {
+    let mut running = 0;
+    for &id in &IDS {
+        for v in 0..2 {
+            if s.context_state(id, v) == Some(RuntimeState::Running) {
+                running += 1;
+                let on_some_cpu = (0..CPUS).any(|c| s.running_on(CpuId(c)) == Some((id, v)));
+                prop_assert!(on_some_cpu, "{id:x?}/{v} Running but on no CPU");
+            }
+        }
+    }
+    let cpus_busy = (0..CPUS)
+        .filter(|&c| s.running_on(CpuId(c)).is_some())
+        .count();
+    prop_assert_eq!(running, cpus_busy);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn random_calls_keep_state_consistent(steps in proptest::collection::vec(step(), 1..48)) {
+        let mut s = new_spmc(config(), CPUS);
+        let first = s.boot(CpuId(0));
+        let entered_first = matches!(first, Outcome::Enter { .. });
+        prop_assert!(entered_first);
+        for st in steps {
+            let cpu = CpuId(st.cpu);
+            let caller = match (st.as_entered, s.running_on(cpu), st.other) {
+                (true, Some((id, _)), _) => Caller::Partition(id),
+                (_, _, Some(i)) => Caller::Partition(IDS[i]),
+                _ => Caller::Spmd,
+            };
+            let mut r = regs(&[FIDS[st.fid]]);
+            r[1] = st.raw_w1.unwrap_or(w1(id_for(st.ids.0), id_for(st.ids.1)));
+            r[2..8].copy_from_slice(&st.args);
+            r[8..].copy_from_slice(&tagged(st.upper));
+            let legit = match caller {
+                Caller::Spmd => s.running_on(cpu).is_none(),
+                Caller::Partition(id) => s.running_on(cpu).map(|r| r.0) == Some(id),
+            };
+            let before = states(&s);
+            let outcome = s.handle(cpu, caller, &r);
+            if !legit {
+                let Outcome::ToSpmd(answer) = outcome else {
+                    return Err(TestCaseError::fail("bogus caller entered a partition"));
+                };
+                prop_assert_eq!(answer[0], fid::ERROR);
+                prop_assert_eq!(states(&s), before);
+                continue;
+            }
+            match outcome {
+                Outcome::Enter { partition, vcpu, .. } => {
+                    prop_assert_eq!(s.context_state(partition, vcpu), Some(RuntimeState::Running));
+                    prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
+                }
+                Outcome::ToSpmd(_) => prop_assert_eq!(s.running_on(cpu), None),
+            }
+            check_consistency(&s)?;
+        }
+    }
+}
