@@ -20,10 +20,11 @@
 //!   descriptor is INVALID_PARAMETERS.
 
 use ffa::call::encode;
-use ffa::{
-    EndpointId, FfaError, Interface, PartitionInfoGetFlags, SuccessArgs, TargetInfo, Uuid,
-    UuidHelper, Version,
+use ffa::partition_info::{
+    DESC_SIZE_V1_1, PartitionInfo, pack_regs, properties as props, properties_for_version,
+    write_descriptors,
 };
+use ffa::{FfaError, Interface, PartitionInfoGetFlags, SuccessArgs, TargetInfo, Uuid, Version};
 use heapless::Vec;
 
 use crate::manifest::{MAX_PARTITIONS, MAX_UUIDS, MessagingMethod};
@@ -31,41 +32,14 @@ use crate::partition::{Partition, PartitionTable};
 use crate::platform::{Platform, Space};
 use crate::spmc::{Call, Endpoint, Outcome, Spmc};
 
-/// Size of a v1.0 descriptor.
-const DESC_SIZE_V1_0: usize = 8;
-/// Size of a v1.1 and v1.2 descriptor.
-const DESC_SIZE_V1_1: usize = 24;
 /// Most descriptors one query can produce.
 const MAX_DESCRIPTORS: usize = MAX_PARTITIONS * MAX_UUIDS;
-/// Descriptors per FFA_PARTITION_INFO_GET_REGS answer (3 registers each in x3..x17).
-const REGS_PER_CALL: usize = 5;
-
-mod props {
-    pub const DIRECT_REQ_RECV: u32 = 1 << 0;
-    pub const DIRECT_REQ_SEND: u32 = 1 << 1;
-    pub const INDIRECT_MSG: u32 = 1 << 2;
-    pub const AARCH64: u32 = 1 << 8;
-    pub const DIRECT_REQ2_RECV: u32 = 1 << 9;
-    pub const DIRECT_REQ2_SEND: u32 = 1 << 10;
-    /// Bits each version defines.
-    pub const DEFINED_V1_0: u32 = 0x007;
-    pub const DEFINED_V1_1: u32 = 0x1ff;
-    pub const DEFINED_V1_2: u32 = 0x7ff;
-}
-
-/// One partition-information descriptor, before encoding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Info {
-    id: EndpointId,
-    exec_ctx_count: u16,
-    properties: u32,
-    uuid: Uuid,
-}
 
 /// The property bits of `p` for a caller at `version`, secure or not.
 fn properties(p: &Partition, caller_secure: bool, version: Version) -> u32 {
     let m = p.config.messaging;
-    let mut bits = props::AARCH64;
+    // A PE endpoint ID (bits 5:4 = 0) of an AArch64 partition.
+    let mut bits = props::ID_TYPE_PE_ENDPOINT | props::AARCH64;
     if m.has(MessagingMethod::DIRECT_REQ_RECV) {
         bits |= props::DIRECT_REQ_RECV;
     }
@@ -83,14 +57,7 @@ fn properties(p: &Partition, caller_secure: bool, version: Version) -> u32 {
             bits |= props::DIRECT_REQ2_SEND;
         }
     }
-    let defined = if version < Version(1, 1) {
-        props::DEFINED_V1_0
-    } else if version < Version(1, 2) {
-        props::DEFINED_V1_1
-    } else {
-        props::DEFINED_V1_2
-    };
-    bits & defined
+    properties_for_version(bits, version)
 }
 
 /// The descriptors a query for `uuid` yields for a caller at `version`.
@@ -99,10 +66,10 @@ fn collect(
     uuid: Uuid,
     caller_secure: bool,
     version: Version,
-) -> Result<Vec<Info, MAX_DESCRIPTORS>, FfaError> {
+) -> Result<Vec<PartitionInfo, MAX_DESCRIPTORS>, FfaError> {
     let mut out = Vec::new();
     for p in table.iter() {
-        let info = |uuid| Info {
+        let info = |uuid| PartitionInfo {
             id: p.id,
             exec_ctx_count: p.config.execution_ctx_count,
             properties: properties(p, caller_secure, version),
@@ -126,30 +93,6 @@ fn collect(
         return Err(FfaError::InvalidParameters);
     }
     Ok(out)
-}
-
-fn descriptor_size(version: Version) -> usize {
-    if version < Version(1, 1) {
-        DESC_SIZE_V1_0
-    } else {
-        DESC_SIZE_V1_1
-    }
-}
-
-/// Writes `infos` in the layout of `version` into `buf`; the bytes written.
-fn write_descriptors(version: Version, infos: &[Info], buf: &mut [u8]) -> Option<usize> {
-    let size = descriptor_size(version);
-    let len = infos.len().checked_mul(size)?;
-    let out = buf.get_mut(..len)?;
-    for (chunk, info) in out.chunks_exact_mut(size).zip(infos) {
-        let mut desc = [0u8; DESC_SIZE_V1_1];
-        desc[0..2].copy_from_slice(&info.id.0.to_le_bytes());
-        desc[2..4].copy_from_slice(&info.exec_ctx_count.to_le_bytes());
-        desc[4..8].copy_from_slice(&info.properties.to_le_bytes());
-        desc[8..24].copy_from_slice(&UuidHelper::to_bytes(info.uuid));
-        chunk.copy_from_slice(desc.get(..size)?);
-    }
-    Some(len)
 }
 
 impl<P: Platform> Spmc<P> {
@@ -193,7 +136,7 @@ impl<P: Platform> Spmc<P> {
         };
         let buffers = mailbox.buffers().ok_or(FfaError::Busy)?;
         let mut bytes = [0u8; MAX_DESCRIPTORS * DESC_SIZE_V1_1];
-        let len = write_descriptors(version, &infos, &mut bytes).ok_or(FfaError::NoMemory)?;
+        let len = write_descriptors(version, &infos, &mut bytes)?;
         if len as u64 > buffers.len() {
             return Err(FfaError::NoMemory);
         }
@@ -238,26 +181,10 @@ impl<P: Platform> Spmc<P> {
             Ok(infos) => infos,
             Err(code) => return self.fail(call, code),
         };
-        let start = usize::from(start_index);
-        let Some(last) = infos.len().checked_sub(1) else {
-            return self.fail(call, FfaError::InvalidParameters);
+        let args = match pack_regs(&infos, start_index, tag) {
+            Ok(args) => args,
+            Err(e) => return self.fail(call, e.into()),
         };
-        if start > last {
-            return self.fail(call, FfaError::InvalidParameters);
-        }
-        let current = last.min(start + REGS_PER_CALL - 1);
-        let mut args = [0u64; 16];
-        // x2 is args[0]; descriptors from x3.
-        args[0] = (last as u64) | ((current as u64) << 16) | ((DESC_SIZE_V1_1 as u64) << 48);
-        let chosen = infos.get(start..=current).unwrap_or(&[]);
-        for (slot, info) in args[1..].chunks_exact_mut(3).zip(chosen) {
-            let [lo, hi] = UuidHelper::to_u64_regs(info.uuid);
-            slot[0] = u64::from(info.id.0)
-                | (u64::from(info.exec_ctx_count) << 16)
-                | (u64::from(info.properties) << 32);
-            slot[1] = lo;
-            slot[2] = hi;
-        }
         let regs = encode(&Interface::Success {
             target_info: TargetInfo::default(),
             args: SuccessArgs::Args64(args),
@@ -269,39 +196,55 @@ impl<P: Platform> Spmc<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::SpmcAttributes;
+    use crate::partition::tests::config;
+    use ffa::EndpointId;
+
+    fn table(messaging: u32, version: Version) -> PartitionTable {
+        let mut c = config(1, 1, 0x1000_0000);
+        c.messaging = MessagingMethod(messaging);
+        c.ffa_version = version;
+        let attributes = SpmcAttributes {
+            spmc_id: EndpointId(0x8000),
+            version: Version(1, 2),
+        };
+        PartitionTable::new(&attributes, [(EndpointId(0x8001), c)], 1)
+    }
 
     #[test]
-    fn descriptor_layouts() {
-        let infos = [
-            Info {
-                id: EndpointId(0x8001),
-                exec_ctx_count: 2,
-                properties: 0x301,
-                uuid: Uuid::from_u128(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff),
-            },
-            Info {
-                id: EndpointId(0x8002),
-                exec_ctx_count: 1,
-                properties: 0x3,
-                uuid: Uuid::nil(),
-            },
-        ];
-        let mut buf = [0xaau8; 64];
-        assert_eq!(write_descriptors(Version(1, 0), &infos, &mut buf), Some(16));
+    fn properties_follow_manifest_caller_and_version() {
+        let all = MessagingMethod::DIRECT_REQ_RECV
+            | MessagingMethod::DIRECT_REQ_SEND
+            | MessagingMethod::INDIRECT
+            | MessagingMethod::DIRECT_REQ2_RECV
+            | MessagingMethod::DIRECT_REQ2_SEND;
+        let t = table(all, Version(1, 2));
+        let p = t.get(0).unwrap();
+        assert_eq!(properties(p, true, Version(1, 2)), 0x707);
+        assert_eq!(properties(p, false, Version(1, 2)), 0x305);
+        assert_eq!(properties(p, true, Version(1, 1)), 0x107);
+        assert_eq!(properties(p, true, Version(1, 0)), 0x007);
+        // A v1.1 partition does not take REQ2, whatever its manifest says.
+        let t = table(all, Version(1, 1));
+        assert_eq!(properties(t.get(0).unwrap(), true, Version(1, 2)), 0x107);
+        let t = table(0, Version(1, 2));
+        assert_eq!(properties(t.get(0).unwrap(), true, Version(1, 2)), 0x100);
+    }
+
+    #[test]
+    fn collect_counts_uuids_by_version() {
+        let t = table(1, Version(1, 2));
         assert_eq!(
-            &buf[..16],
-            &[1, 0x80, 2, 0, 1, 3, 0, 0, 2, 0x80, 1, 0, 3, 0, 0, 0]
+            collect(&t, Uuid::nil(), false, Version(1, 0))
+                .unwrap()
+                .len(),
+            1
         );
-        assert_eq!(buf[16], 0xaa);
-        assert_eq!(write_descriptors(Version(1, 2), &infos, &mut buf), Some(48));
-        assert_eq!(&buf[..8], &[1, 0x80, 2, 0, 1, 3, 0, 0]);
-        assert_eq!(buf[8], 0x00);
-        assert_eq!(buf[9], 0x11);
-        assert_eq!(buf[23], 0xff);
-        assert_eq!(&buf[32..48], &[0; 16]);
+        let found = collect(&t, Uuid::from_u128(1), false, Version(1, 2)).unwrap();
+        assert_eq!(found[0].uuid, Uuid::nil());
         assert_eq!(
-            write_descriptors(Version(1, 1), &infos, &mut buf[..47]),
-            None
+            collect(&t, Uuid::from_u128(2), false, Version(1, 2)),
+            Err(FfaError::InvalidParameters)
         );
     }
 }
