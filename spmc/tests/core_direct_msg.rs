@@ -186,8 +186,15 @@ fn partition_to_partition_chain() {
     assert_error(&r, FfaError::Denied);
     let r = entered(sp(&mut s, 0, SP3, &resp32(SP3, 0, [0; 5])), SP3, 0);
     assert_error(&r, FfaError::Denied);
-    let r = entered(sp(&mut s, 0, SP3, &resp32(SP3, 0x8009, [0; 5])), SP3, 0);
-    assert_error(&r, FfaError::InvalidParameters);
+    for bad in [
+        resp32(SP3, 0x8009, [0; 5]),
+        resp32(SP3, 0x8003, [0; 5]),
+        resp32(SP1, 0x8001, [0; 5]),
+        regs(&[fid::RESP32, w1(0x8003, 0x8001), 1]),
+    ] {
+        let r = entered(sp(&mut s, 0, SP3, &bad), SP3, 0);
+        assert_error(&r, FfaError::InvalidParameters);
+    }
     // SP3 answers SP1, which gets its own x8..x17 back.
     let r = entered(
         sp(

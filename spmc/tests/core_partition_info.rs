@@ -164,6 +164,18 @@ fn partitions_see_send_capabilities_in_their_rx() {
     assert_eq!(d[0], (0x8001, 1, 0x703, U1));
     assert_eq!(d[1], (0x8002, 2, 0x305, U2A));
     assert_eq!(d[3], (0x8003, 1, 0x103, U3));
+    let r = entered(sp(&mut s, 0, SP1, &get_regs(U1, 0, 0)), SP1, 0);
+    assert_eq!(
+        &r[..6],
+        &[
+            fid::SUCCESS64,
+            0,
+            24 << 48,
+            0x8001 | (1 << 16) | (0x703 << 32),
+            0,
+            0
+        ]
+    );
 }
 
 fn get_regs(uuid: Uuid, start: u64, tag: u64) -> spmc::Regs {
