@@ -1,10 +1,43 @@
 //! FF-A conformance scenarios, written once and run by two runners: the in-process harness
 //! (host client → proxy core → SPMD model → SPMC core → test partitions) and, on QEMU, the
 //! NS-EL1 client. Each scenario drives a [`Client`] and checks exact answers.
+//!
+//! Every scenario assumes a freshly booted stack: the FF-A version locks per client and the
+//! mailbox and partitions keep state, so a runner boots a new stack for each entry of [`ALL`]
+//! (or reboots the machine between them). A scenario uses CPU 0 unless it says otherwise
+//! (`mp_partition_on_each_cpu` also uses CPU 1).
+//!
+//! The expected answers are FF-A v1.2's, with Hafnium (the reference S-EL2 SPMC), TF-A's SPMD
+//! and pKVM's proxy (`arch/arm64/kvm/hyp/nvhe/ffa.c`) as the tie-breakers the module docs name.
+//! Where the proxy and the SPMC legitimately differ, a scenario asks
+//! [`Client::behind_proxy`]:
+//! - the first FFA_VERSION: the SPMC answers its own version, the proxy the version it settled
+//!   on for the host; after the lock, a request for a newer version is NOT_SUPPORTED at the
+//!   SPMC and answered with the settled version by the proxy (pKVM's `do_ffa_version`);
+//! - calls before FFA_VERSION: the proxy refuses them (INVALID_PARAMETERS), EL3 answers
+//!   FFA_ID_GET itself;
+//! - FFA_PARTITION_INFO_GET_REGS: the proxy blocks it (NOT_SUPPORTED), as pKVM does;
+//! - a direct request claiming another normal-world ID: only the proxy can tell.
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+extern crate std;
+
+pub mod calls;
+pub mod check;
+pub mod discovery;
+pub mod mailbox;
+pub mod messaging;
+pub mod partition_calls;
+pub mod passthrough;
+pub mod scheduling;
+pub mod sp;
+pub mod version;
+
+pub use check::{Failure, Value};
 pub use ffa::Regs;
+pub use passthrough::{PSCI_VERSION, PSCI_VERSION_1_1};
 
 /// What a scenario needs from the normal-world side it runs on.
 pub trait Client {
@@ -24,3 +57,78 @@ pub trait Client {
     /// answers FFA_ID_GET itself and refuses what it blocks).
     fn behind_proxy(&self) -> bool;
 }
+
+/// One conformance scenario.
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    /// Its name (snake_case, unique), as runners print it.
+    pub name: &'static str,
+    /// Runs it against a freshly booted stack.
+    pub run: fn(&mut dyn Client) -> Result<(), Failure>,
+}
+
+impl core::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+macro_rules! scenarios {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        &[$(Scenario { name: stringify!($name), run: $module::$name }),*]
+    };
+}
+
+/// Every scenario, each to be run on its own freshly booted stack.
+pub const ALL: &[Scenario] = scenarios![
+    passthrough::non_ffa_call_untouched,
+    version::version_negotiation,
+    version::version_downgrade_after_lock,
+    version::calls_before_negotiation,
+    discovery::features_of_functions,
+    discovery::features_of_feature_ids,
+    discovery::id_get_and_spm_id_get,
+    discovery::partition_info_get_all,
+    discovery::partition_info_get_by_uuid,
+    discovery::partition_info_get_rejections,
+    discovery::partition_info_get_count_only,
+    discovery::partition_info_get_v1_0,
+    discovery::partition_info_get_v1_1,
+    discovery::partition_info_get_regs,
+    discovery::v1_2_calls_at_v1_1,
+    mailbox::rx_buffer_busy_until_released,
+    mailbox::rx_release_not_owned,
+    mailbox::partition_info_get_unmapped,
+    mailbox::rxtx_map_rejections,
+    mailbox::rxtx_unmap,
+    messaging::direct_req32_echo,
+    messaging::direct_req64_echo,
+    messaging::direct_req2_by_each_uuid,
+    messaging::direct_req2_unknown_uuid,
+    messaging::direct_req2_to_legacy,
+    messaging::spoofed_source_from_normal_world,
+    messaging::unknown_destination,
+    messaging::direct_req_reserved_bits,
+    messaging::mp_partition_on_each_cpu,
+    scheduling::busy_partition_yield_and_run,
+    scheduling::run_waiting_partition,
+    scheduling::run_rejections,
+    scheduling::run_busy_target,
+    scheduling::call_chains,
+    scheduling::partition_request_rejections,
+    scheduling::spoofed_source_from_partition,
+    scheduling::wrong_responder,
+    scheduling::msg_wait_while_busy,
+    partition_calls::partition_info_from_partitions,
+    partition_calls::partition_mailbox_rejections,
+    partition_calls::partition_discovery_calls,
+    passthrough::secure_only_calls_from_normal_world,
+];
+
+/// The scenario called `name`.
+pub fn by_name(name: &str) -> Option<&'static Scenario> {
+    ALL.iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests;
