@@ -31,6 +31,7 @@ pub mod mailbox;
 pub mod messaging;
 pub mod partition_calls;
 pub mod passthrough;
+pub mod registers;
 pub mod scheduling;
 pub mod sp;
 pub mod version;
@@ -123,6 +124,7 @@ pub const ALL: &[Scenario] = scenarios![
     partition_calls::partition_mailbox_rejections,
     partition_calls::partition_discovery_calls,
     passthrough::secure_only_calls_from_normal_world,
+    registers::smc32_calls_preserve_x8_to_x17,
 ];
 
 /// The scenario called `name`.

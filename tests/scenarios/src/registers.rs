@@ -1,0 +1,49 @@
+//! SMCCC register conventions across the stack: an SMC32 call's x8..x17 belong to the caller
+//! (SMCCC v1.2 §2.6, which pKVM's `ffa_set_retval` cites), whoever answers it: the SPMC
+//! itself, or a partition through the SPMC.
+
+use ffa::call::encode;
+use ffa::{DirectMsgArgs, FfaError, FuncId, Interface, Regs, Version};
+use test_partitions::ECHO_ID;
+use test_partitions::protocol::{Command, Status};
+
+use crate::Client;
+use crate::calls::{HOST_ID, start};
+use crate::check::{Failure, expect_error, expect_status, expect_success, expect_words};
+use crate::sp::response32;
+
+/// `regs` with x8..x17 set to a pattern nobody else writes.
+fn marked(mut regs: Regs) -> Regs {
+    for (i, r) in regs.iter_mut().enumerate().skip(8) {
+        *r = 0xc0de_0000_0000_0000 | (i as u64) << 8 | i as u64;
+    }
+    regs
+}
+
+/// FFA_FEATURES (answered by the SPMC), a refused FFA_RX_RELEASE and a DIRECT_REQ_32
+/// answered by echo all give the caller's x8..x17 back.
+pub fn smc32_calls_preserve_x8_to_x17(c: &mut dyn Client) -> Result<(), Failure> {
+    start(c, Version(1, 2))?;
+    let mut features = [0; 18];
+    features[0] = u64::from(u32::from(FuncId::Features));
+    features[1] = u64::from(u32::from(FuncId::Version));
+    let features = marked(features);
+    let answer = c.call_on(0, &features);
+    expect_success("FFA_FEATURES(FFA_VERSION)", &answer)?;
+    expect_words("x8..x17 after FFA_FEATURES", &features[8..], &answer[8..])?;
+
+    let release = marked(encode(&Interface::RxRelease { vm_id: 0 }));
+    let answer = c.call_on(0, &release);
+    expect_error("FFA_RX_RELEASE not owned", &answer, FfaError::Denied)?;
+    expect_words("x8..x17 after a refusal", &release[8..], &answer[8..])?;
+
+    let request = marked(encode(&Interface::MsgSendDirectReq {
+        src_id: HOST_ID,
+        dst_id: ECHO_ID,
+        args: DirectMsgArgs::Args32([Command::Echo as u32, 1, 2, 3, 4]),
+    }));
+    let answer = c.call_on(0, &request);
+    let words = response32("DIRECT_REQ_32 to echo", &answer, ECHO_ID)?;
+    expect_status("echo's response", words[0], Status::OK)?;
+    expect_words("x8..x17 after echo's response", &request[8..], &answer[8..])
+}
