@@ -1,0 +1,363 @@
+//! `cargo xtask test`: every check CI runs, as a list of steps run in order, failing fast.
+//!
+//! To add a check, write a function and add a [`Step`] to [`STEPS`].
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::console::{self, Error, Event, Result};
+use crate::{fuzz, toolchain};
+
+/// Crates built for the bare-metal target (the no_std cores and, later, their images).
+const BARE_METAL_CRATES: &[&str] = &["ffa", "spmc", "proxy"];
+
+/// The fuzz crate's manifest, relative to the workspace root.
+const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
+
+/// What a step found.
+pub enum Outcome {
+    /// The step ran and passed.
+    Passed,
+    /// The step could not run here; the reason says why.
+    Skipped(String),
+}
+
+/// What steps share.
+pub struct Context<'a> {
+    /// The workspace root.
+    pub root: &'a Path,
+    /// Seconds each fuzz target runs in the smoke step.
+    pub fuzz_seconds: u64,
+    /// Host test counts, summed over every `cargo test` result line.
+    pub tests: TestCounts,
+}
+
+/// One check of `cargo xtask test`.
+pub struct Step {
+    /// Short name, used by `--skip` and in messages.
+    pub name: &'static str,
+    /// What the step checks, for its header.
+    pub title: &'static str,
+    /// The check.
+    pub run: fn(&mut Context<'_>) -> Result<Outcome>,
+}
+
+/// The steps, in the order they run.
+pub const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        title: "formatting (cargo fmt --all --check)",
+        run: fmt,
+    },
+    Step {
+        name: "clippy",
+        title: "lints (cargo clippy --workspace --all-targets -- -D warnings)",
+        run: clippy,
+    },
+    Step {
+        name: "test",
+        title: "host tests (cargo test --workspace)",
+        run: host_tests,
+    },
+    Step {
+        name: "bare-metal",
+        title: "bare-metal build of ffa, spmc and proxy for aarch64-unknown-none-softfloat",
+        run: bare_metal_build,
+    },
+    Step {
+        name: "fuzz-check",
+        title: "fuzz targets lint clean and their helpers pass their tests (stable toolchain)",
+        run: fuzz_check,
+    },
+    Step {
+        name: "fuzz-smoke",
+        title: "fuzz smoke run: every target for a few seconds (nightly + cargo-fuzz)",
+        run: fuzz_smoke,
+    },
+];
+
+/// Options of `cargo xtask test`.
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// Skip a step by name (repeatable); see --list.
+    #[arg(long, value_name = "STEP")]
+    pub skip: Vec<String>,
+    /// Seconds each fuzz target runs in the smoke step.
+    #[arg(long, default_value_t = 5)]
+    pub fuzz_seconds: u64,
+    /// List the steps and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// `cargo xtask test`.
+pub fn command(root: &Path, args: &TestArgs) -> Result<()> {
+    if args.list {
+        for step in STEPS {
+            println!("{:<12} {}", step.name, step.title);
+        }
+        return Ok(());
+    }
+    if let Some(unknown) = args
+        .skip
+        .iter()
+        .find(|name| !STEPS.iter().any(|s| s.name == name.as_str()))
+    {
+        return Err(Error::new(format!(
+            "no step `{unknown}` (see `cargo xtask test --list`)"
+        )));
+    }
+    let mut cx = Context {
+        root,
+        fuzz_seconds: args.fuzz_seconds.max(1),
+        tests: TestCounts::default(),
+    };
+    let mut results: Vec<(&Step, String, Duration)> = Vec::new();
+    for (index, step) in STEPS.iter().enumerate() {
+        console::header(&format!(
+            "[{}/{}] {}: {}",
+            index + 1,
+            STEPS.len(),
+            step.name,
+            step.title
+        ));
+        if args.skip.iter().any(|s| s == step.name) {
+            console::note("skipped (--skip)");
+            results.push((step, "skipped (--skip)".into(), Duration::ZERO));
+            continue;
+        }
+        let start = Instant::now();
+        let outcome = (step.run)(&mut cx)
+            .map_err(|e| Error::new(format!("step `{}` failed: {e}", step.name)))?;
+        let took = start.elapsed();
+        let said = match outcome {
+            Outcome::Passed => "passed".to_owned(),
+            Outcome::Skipped(why) => {
+                console::note(&format!("SKIPPED: {why}"));
+                format!("skipped: {why}")
+            }
+        };
+        results.push((step, said, took));
+    }
+
+    console::header("summary");
+    for (step, said, took) in &results {
+        println!("    {:<12} {:>7.1}s  {said}", step.name, took.as_secs_f64());
+    }
+    let t = &cx.tests;
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        t.passed, t.failed, t.ignored
+    );
+    Ok(())
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root);
+    cmd
+}
+
+fn fmt(cx: &mut Context<'_>) -> Result<Outcome> {
+    console::run_checked(
+        cargo(cx.root).args(["fmt", "--all", "--check"]),
+        "checking formatting",
+    )?;
+    Ok(Outcome::Passed)
+}
+
+fn clippy(cx: &mut Context<'_>) -> Result<Outcome> {
+    console::run_checked(
+        cargo(cx.root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "linting the workspace",
+    )?;
+    Ok(Outcome::Passed)
+}
+
+fn host_tests(cx: &mut Context<'_>) -> Result<Outcome> {
+    let mut cmd = cargo(cx.root);
+    cmd.args(["test", "--workspace"]);
+    run_tests(cx, &mut cmd, "building and running the host tests")?;
+    Ok(Outcome::Passed)
+}
+
+/// Runs a `cargo test` command, adding its counts to the context; fails on a failure or when it
+/// ran no test at all.
+fn run_tests(cx: &mut Context<'_>, cmd: &mut Command, what: &str) -> Result<()> {
+    console::note(&format!("$ {}", console::describe(cmd)));
+    let bar = console::spinner(what);
+    let mut counts = TestCounts::default();
+    let status = console::run_streamed(cmd, &bar, |bar, event| {
+        if let Event::Line(stream, line) = event {
+            counts.observe(line);
+            console::pass_through(bar, stream, line);
+        }
+    })?;
+    bar.finish_and_clear();
+    cx.tests.add(&counts);
+    if !status.success() {
+        return Err(Error::new(format!(
+            "`{}` failed ({status}); {} passed, {} failed",
+            console::describe(cmd),
+            counts.passed,
+            counts.failed
+        )));
+    }
+    if counts.passed == 0 {
+        return Err(Error::new(format!(
+            "`{}` ran no test",
+            console::describe(cmd)
+        )));
+    }
+    console::note(&format!(
+        "{} passed, {} failed, {} ignored",
+        counts.passed, counts.failed, counts.ignored
+    ));
+    Ok(())
+}
+
+fn bare_metal_build(cx: &mut Context<'_>) -> Result<Outcome> {
+    toolchain::ensure_target(cx.root, toolchain::BARE_METAL_TARGET)?;
+    let mut cmd = cargo(cx.root);
+    cmd.arg("build");
+    for krate in BARE_METAL_CRATES {
+        cmd.args(["-p", krate]);
+    }
+    cmd.args(["--target", toolchain::BARE_METAL_TARGET]);
+    console::run_checked(&mut cmd, "building for the bare-metal target")?;
+    Ok(Outcome::Passed)
+}
+
+fn fuzz_check(cx: &mut Context<'_>) -> Result<Outcome> {
+    // The fuzz crate is its own workspace; checking it on stable keeps it in step with the
+    // crates it drives even where no nightly toolchain is installed.
+    console::run_checked(
+        cargo(cx.root).args([
+            "clippy",
+            "--manifest-path",
+            FUZZ_MANIFEST,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "linting the fuzz targets",
+    )?;
+    let mut cmd = cargo(cx.root);
+    cmd.args(["test", "--manifest-path", FUZZ_MANIFEST, "--lib"]);
+    run_tests(cx, &mut cmd, "testing the fuzz input helpers")?;
+    Ok(Outcome::Passed)
+}
+
+fn fuzz_smoke(cx: &mut Context<'_>) -> Result<Outcome> {
+    if !toolchain::has_toolchain(toolchain::FUZZ_TOOLCHAIN) {
+        return Ok(Outcome::Skipped(
+            "no nightly toolchain; install one and cargo-fuzz to run the fuzz smoke step".into(),
+        ));
+    }
+    if !toolchain::has_cargo_fuzz() {
+        return Ok(Outcome::Skipped(
+            "cargo-fuzz is not installed (`cargo install cargo-fuzz`)".into(),
+        ));
+    }
+    console::note(&format!(
+        "a {} s smoke run per target; it is no substitute for long runs \
+         (`cargo xtask fuzz <target> --seconds 600`)",
+        cx.fuzz_seconds
+    ));
+    let mut lines = Vec::new();
+    for target in fuzz::targets(cx.root)? {
+        let report = fuzz::run_target(cx.root, &target, cx.fuzz_seconds, 1)?;
+        let execs = report
+            .executions
+            .map_or_else(|| "an unknown number of".to_owned(), |n| n.to_string());
+        lines.push(format!("{target}: {execs} executions, no failure"));
+    }
+    for line in &lines {
+        console::note(line);
+    }
+    Ok(Outcome::Passed)
+}
+
+/// Test counts summed over cargo test's `test result:` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TestCounts {
+    /// Tests that passed.
+    pub passed: u64,
+    /// Tests that failed.
+    pub failed: u64,
+    /// Tests marked `#[ignore]`.
+    pub ignored: u64,
+}
+
+impl TestCounts {
+    /// Adds the counts of one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
+    pub fn observe(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(kind), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match kind {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_result_lines_are_summed() {
+        let mut counts = TestCounts::default();
+        counts.observe("test result: ok. 7 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        counts.observe("running 3 tests");
+        counts.observe(
+            "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        assert_eq!(
+            counts,
+            TestCounts {
+                passed: 9,
+                failed: 1,
+                ignored: 1
+            }
+        );
+    }
+
+    #[test]
+    fn step_names_are_unique() {
+        for (i, a) in STEPS.iter().enumerate() {
+            assert!(
+                STEPS[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
+    }
+}
