@@ -169,6 +169,50 @@ where
     }
 }
 
+/// Runs `scenario` on a fresh standard stack under `kind`.
+pub fn run_scenario(kind: ClientKind, scenario: &scenarios::Scenario) -> ScenarioResult {
+    run_one(kind, scenario.name, |client| {
+        (scenario.run)(client).map_err(|failure| failure.to_string())
+    })
+}
+
+/// The scenarios `E2E_ONLY` names (comma-separated), or all of them when it is unset.
+pub fn selected() -> Vec<&'static scenarios::Scenario> {
+    let only = std::env::var("E2E_ONLY").unwrap_or_default();
+    let names: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    scenarios::ALL
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .collect()
+}
+
+/// Runs every scenario of `scenarios::ALL` (or those `E2E_ONLY` names) under `kind`, each on a
+/// fresh stack, calling `each` with every result as it comes (to print it while the run goes
+/// on).
+pub fn run_all_with(kind: ClientKind, mut each: impl FnMut(&ScenarioResult)) -> Report {
+    let chosen = selected();
+    let mut results = Vec::with_capacity(chosen.len());
+    for scenario in chosen {
+        let result = run_scenario(kind, scenario);
+        each(&result);
+        results.push(result);
+    }
+    Report {
+        client: kind,
+        results,
+    }
+}
+
+/// Runs every scenario of `scenarios::ALL` (or those `E2E_ONLY` names) under `kind`, each on
+/// a fresh stack.
+pub fn run_all(kind: ClientKind) -> Report {
+    run_all_with(kind, |_| {})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

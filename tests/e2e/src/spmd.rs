@@ -335,7 +335,8 @@ impl<S: SecureCore> Spmd<S> {
         let hint = regs[0] & SVE_HINT;
         let (fid, r) = normalise(regs);
         if !is_ffa_fid(fid) {
-            return Ok(el3_services::answer(fid, &r));
+            // SMC_RET1: the caller's own x1..x17 come back, whatever width the handler read.
+            return Ok(el3_services::answer(fid, regs));
         }
         match fid {
             FFA_VERSION => self.nwd_version(cpu, &r),
@@ -522,7 +523,7 @@ impl<S: SecureCore> Spmd<S> {
     fn secure_smc(&mut self, cpu: u16, regs: &Regs) -> Result<FromSecure, HarnessError> {
         let (fid, r) = normalise(regs);
         if !is_ffa_fid(fid) {
-            return Ok(FromSecure::Reply(el3_services::answer(fid, &r)));
+            return Ok(FromSecure::Reply(el3_services::answer(fid, regs)));
         }
         let pending = self.cpus[usize::from(cpu)] == CoreState::OnPending;
         let exit = |e| Ok(FromSecure::Exit(e));
