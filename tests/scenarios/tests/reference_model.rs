@@ -1,0 +1,732 @@
+//! Every scenario against a reference model of the stack: the rules the scenarios document,
+//! written as plainly as possible, around the real test partitions.
+//!
+//! This checks the scenarios, the partitions and the protocol between them against each other
+//! (a wrong payload index, a partition that answers the wrong kind, a scenario that expects
+//! something its own documentation contradicts). It does not check the SPMC or the proxy: the
+//! in-process harness runs the same scenarios against them.
+
+use ffa::call::{decode, encode, function_id, is_ffa};
+use ffa::partition_info::{PartitionInfo, pack_regs, write_descriptors};
+use ffa::{
+    Decoded, DirectMsgArgs, EndpointId, FfaError, FuncId, Interface, Regs, TargetInfo, Uuid,
+    Version,
+};
+use scenarios::{ALL, Client, PSCI_VERSION, PSCI_VERSION_1_1};
+use test_partitions::definitions::{DIRECT_REQ2_RECV, MAILBOX_PAGES};
+use test_partitions::{DEFINITIONS, Definition, Instance, SPMC_ID, SpEnv, TestPartition};
+
+const OURS: Version = Version(1, 2);
+const CPUS: u16 = 4;
+const NWD_BASE: u64 = 0x8800_0000;
+const NWD_SIZE: usize = 0x4000;
+
+fn regs(x: &[u64]) -> Regs {
+    let mut r = [0; 18];
+    r[..x.len()].copy_from_slice(x);
+    r
+}
+
+fn error(code: FfaError) -> Regs {
+    ffa::call::error(code)
+}
+
+fn success(w2: u32, w3: u32) -> Regs {
+    ffa::call::success32([w2, w3, 0, 0, 0, 0])
+}
+
+fn fid(f: FuncId) -> u32 {
+    u32::from(f)
+}
+
+/// Bytes of one memory region.
+struct Mem {
+    base: u64,
+    bytes: Vec<u8>,
+}
+
+impl Mem {
+    fn range(&self, addr: u64, len: usize) -> Option<std::ops::Range<usize>> {
+        let start = usize::try_from(addr.checked_sub(self.base)?).ok()?;
+        let end = start.checked_add(len)?;
+        (end <= self.bytes.len()).then_some(start..end)
+    }
+}
+
+impl SpEnv for Mem {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        self.range(addr, buf.len())
+            .map(|r| buf.copy_from_slice(&self.bytes[r]))
+            .is_some()
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) -> bool {
+        self.range(addr, data.len())
+            .map(|r| self.bytes[r].copy_from_slice(data))
+            .is_some()
+    }
+}
+
+/// Which ABI a request came through.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Req,
+    Req2,
+}
+
+/// Who sent the request a context handles.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Origin {
+    Nwd(u16),
+    Sp(usize, usize, u16),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Booting,
+    Waiting,
+    Running,
+    Blocked,
+    Preempted,
+}
+
+struct Ctx {
+    instance: Instance,
+    state: State,
+    /// The request being handled and its ABI.
+    origin: Option<(Origin, Kind)>,
+}
+
+struct Sp {
+    def: &'static Definition,
+    ctxs: Vec<Ctx>,
+    mem: Mem,
+    version: Version,
+    version_locked: bool,
+    mapped: bool,
+    rx_full: bool,
+}
+
+/// Where control goes after a partition's call.
+enum Next {
+    /// Back to the same context with this answer.
+    Answer(Regs),
+    /// To another context, entered with these registers.
+    Enter(usize, usize, Regs),
+    /// Out to the normal world.
+    Nwd(Regs),
+}
+
+struct Model {
+    proxy: bool,
+    nwd_version: Option<Version>,
+    /// Proxy: the host negotiated. SPMC: the normal world made another call.
+    nwd_locked: bool,
+    nwd_mailbox: Option<(u64, u64, u32)>,
+    nwd_rx_owned: bool,
+    nwd_mem: Mem,
+    sps: Vec<Sp>,
+}
+
+impl Model {
+    fn boot(proxy: bool) -> Self {
+        let mut model = Model {
+            proxy,
+            nwd_version: None,
+            nwd_locked: false,
+            nwd_mailbox: None,
+            nwd_rx_owned: false,
+            nwd_mem: Mem {
+                base: NWD_BASE,
+                bytes: vec![0; NWD_SIZE],
+            },
+            sps: Vec::new(),
+        };
+        for def in DEFINITIONS {
+            let ctxs = (0..def.exec_ctx_count)
+                .map(|v| Ctx {
+                    instance: Instance::for_execution_context(def, v),
+                    state: State::Booting,
+                    origin: None,
+                })
+                .collect();
+            model.sps.push(Sp {
+                def,
+                ctxs,
+                mem: Mem {
+                    base: def.load_address,
+                    bytes: vec![0; def.memory_size as usize],
+                },
+                version: def.ffa_version,
+                version_locked: false,
+                mapped: false,
+                rx_full: false,
+            });
+        }
+        for sp in 0..model.sps.len() {
+            for vcpu in 0..model.sps[sp].ctxs.len() {
+                model.run(sp, vcpu, regs(&[model.sps[sp].def.load_address]));
+                assert_eq!(model.sps[sp].ctxs[vcpu].state, State::Waiting);
+            }
+        }
+        model
+    }
+
+    fn sp_by_id(&self, id: u16) -> Option<usize> {
+        self.sps.iter().position(|s| s.def.endpoint_id == id)
+    }
+
+    /// Runs partition contexts until control returns to the normal world.
+    fn run(&mut self, mut sp: usize, mut vcpu: usize, mut entry: Regs) -> Regs {
+        for _ in 0..1000 {
+            let s = &mut self.sps[sp];
+            let call = s.ctxs[vcpu].instance.step(&entry, &mut s.mem);
+            match self.sp_call(sp, vcpu, &call) {
+                Next::Answer(r) => entry = r,
+                Next::Enter(s, v, r) => (sp, vcpu, entry) = (s, v, r),
+                Next::Nwd(r) => return r,
+            }
+        }
+        panic!("partitions never returned to the normal world");
+    }
+
+    /// Whether context (sp, vcpu) precedes (from, fv) in its call chain.
+    fn precedes(&self, sp: usize, vcpu: usize, from: usize, fv: usize) -> bool {
+        let mut at = self.sps[from].ctxs[fv].origin;
+        while let Some((Origin::Sp(s, v, _), _)) = at {
+            if (s, v) == (sp, vcpu) {
+                return true;
+            }
+            at = self.sps[s].ctxs[v].origin;
+        }
+        false
+    }
+
+    fn sp_call(&mut self, sp: usize, vcpu: usize, call: &Regs) -> Next {
+        let def = self.sps[sp].def;
+        let own = def.endpoint_id;
+        let decoded = decode(call, self.sps[sp].version);
+        let state = self.sps[sp].ctxs[vcpu].state;
+        if !matches!(decoded, Decoded::Call(Interface::Version { .. })) {
+            self.sps[sp].version_locked = true;
+        }
+        let answer = match decoded {
+            Decoded::Call(Interface::Version { input_version, .. }) => {
+                let s = &mut self.sps[sp];
+                if input_version.0 != OURS.0 || (s.version_locked && input_version != s.version) {
+                    regs(&[u64::from(u32::MAX)])
+                } else {
+                    s.version = input_version.min(OURS);
+                    regs(&[u64::from(ffa::version::to_u32(OURS))])
+                }
+            }
+            Decoded::Call(Interface::IdGet) => success(u32::from(own), 0),
+            Decoded::Call(Interface::SpmIdGet) => success(u32::from(SPMC_ID), 0),
+            Decoded::Call(Interface::Features {
+                feat_id: ffa::Feature::FuncId(_),
+                ..
+            }) => success(0, 0),
+            Decoded::Call(Interface::RxTxMap { .. }) => {
+                if self.sps[sp].mapped {
+                    error(FfaError::Denied)
+                } else {
+                    self.sps[sp].mapped = true;
+                    success(0, 0)
+                }
+            }
+            Decoded::Call(Interface::RxTxUnmap { id }) => {
+                if id != 0 || !self.sps[sp].mapped {
+                    error(FfaError::InvalidParameters)
+                } else {
+                    self.sps[sp].mapped = false;
+                    success(0, 0)
+                }
+            }
+            Decoded::Call(Interface::RxRelease { .. }) => {
+                if self.sps[sp].rx_full {
+                    self.sps[sp].rx_full = false;
+                    success(0, 0)
+                } else {
+                    error(FfaError::Denied)
+                }
+            }
+            Decoded::Call(Interface::PartitionInfoGet { uuid, flags }) => {
+                let version = self.sps[sp].version;
+                let infos = partition_infos(uuid, version);
+                let s = &mut self.sps[sp];
+                if infos.is_empty() {
+                    error(FfaError::InvalidParameters)
+                } else if flags.count_only {
+                    success(infos.len() as u32, 0)
+                } else if !s.mapped || s.rx_full {
+                    error(FfaError::Busy)
+                } else {
+                    let mut buf = vec![0u8; 4096];
+                    let len = write_descriptors(version, &infos, &mut buf).unwrap();
+                    assert!(s.mem.write(def.rx_buffer(), &buf[..len]));
+                    s.rx_full = true;
+                    success(infos.len() as u32, 24)
+                }
+            }
+            Decoded::Call(Interface::MsgWait { .. }) => match state {
+                State::Booting => {
+                    self.sps[sp].ctxs[vcpu].state = State::Waiting;
+                    return Next::Nwd(*call);
+                }
+                State::Running if self.sps[sp].ctxs[vcpu].origin.is_none() => {
+                    // Cycles given by FFA_RUN, now given back.
+                    self.sps[sp].ctxs[vcpu].state = State::Waiting;
+                    return Next::Nwd(regs(&[u64::from(fid(FuncId::MsgWait32))]));
+                }
+                _ => error(FfaError::Denied),
+            },
+            Decoded::Call(Interface::Yield { .. }) => {
+                let ctx = &mut self.sps[sp].ctxs[vcpu];
+                match ctx.origin {
+                    Some((Origin::Nwd(_), _)) => {
+                        ctx.state = State::Preempted;
+                        let target = u64::from(own) << 16 | vcpu as u64;
+                        return Next::Nwd(regs(&[u64::from(fid(FuncId::Yield32)), target]));
+                    }
+                    _ => error(FfaError::Denied),
+                }
+            }
+            Decoded::Call(Interface::Run { target_info, .. }) => {
+                match self.sp_by_id(target_info.endpoint_id) {
+                    Some(t) if self.precedes(t, usize::from(target_info.vcpu_id), sp, vcpu) => {
+                        error(FfaError::Denied)
+                    }
+                    _ => error(FfaError::InvalidParameters),
+                }
+            }
+            Decoded::Call(Interface::MsgSendDirectReq {
+                src_id,
+                dst_id,
+                args,
+            }) => {
+                // Framework messages are not a partition's to send.
+                if !matches!(args, DirectMsgArgs::Args32(_) | DirectMsgArgs::Args64(_)) {
+                    error(FfaError::InvalidParameters)
+                } else {
+                    return self.sp_request(sp, vcpu, call, src_id, dst_id, None);
+                }
+            }
+            Decoded::Call(Interface::MsgSendDirectReq2 {
+                src_id,
+                dst_id,
+                uuid,
+                ..
+            }) => {
+                return self.sp_request(sp, vcpu, call, src_id, dst_id, Some(uuid));
+            }
+            Decoded::Call(Interface::MsgSendDirectResp { src_id, dst_id, .. }) => {
+                return self.sp_response(sp, vcpu, call, src_id, dst_id, Kind::Req);
+            }
+            Decoded::Call(Interface::MsgSendDirectResp2 { src_id, dst_id, .. }) => {
+                return self.sp_response(sp, vcpu, call, src_id, dst_id, Kind::Req2);
+            }
+            Decoded::Malformed(_, e) => error(e),
+            _ => error(FfaError::NotSupported),
+        };
+        Next::Answer(answer)
+    }
+
+    fn sp_request(
+        &mut self,
+        sp: usize,
+        vcpu: usize,
+        call: &Regs,
+        src: u16,
+        dst: u16,
+        uuid: Option<Uuid>,
+    ) -> Next {
+        let own = self.sps[sp].def.endpoint_id;
+        let Some(t) = self.sp_by_id(dst) else {
+            return Next::Answer(error(FfaError::InvalidParameters));
+        };
+        if src != own || dst == own {
+            return Next::Answer(error(FfaError::InvalidParameters));
+        }
+        if let Some(code) = self.receive_check(t, uuid) {
+            return Next::Answer(error(code));
+        }
+        let tv = if self.sps[t].ctxs.len() > 1 { vcpu } else { 0 };
+        if self.precedes(t, tv, sp, vcpu) {
+            return Next::Answer(error(FfaError::Denied));
+        }
+        if self.sps[t].ctxs[tv].state != State::Waiting {
+            return Next::Answer(error(FfaError::Busy));
+        }
+        self.sps[sp].ctxs[vcpu].state = State::Blocked;
+        let kind = if uuid.is_some() {
+            Kind::Req2
+        } else {
+            Kind::Req
+        };
+        let target = &mut self.sps[t].ctxs[tv];
+        target.state = State::Running;
+        target.origin = Some((Origin::Sp(sp, vcpu, own), kind));
+        Next::Enter(t, tv, *call)
+    }
+
+    /// Whether partition `t` takes a request naming `uuid` (None: DIRECT_REQ).
+    fn receive_check(&self, t: usize, uuid: Option<Uuid>) -> Option<FfaError> {
+        let def = self.sps[t].def;
+        let uuid = uuid?;
+        if !uuid.is_nil() && !def.uuids.contains(&uuid) {
+            Some(FfaError::InvalidParameters)
+        } else if def.messaging & DIRECT_REQ2_RECV == 0 {
+            Some(FfaError::Denied)
+        } else {
+            None
+        }
+    }
+
+    fn sp_response(
+        &mut self,
+        sp: usize,
+        vcpu: usize,
+        call: &Regs,
+        src: u16,
+        dst: u16,
+        kind: Kind,
+    ) -> Next {
+        let own = self.sps[sp].def.endpoint_id;
+        if src != own {
+            return Next::Answer(error(FfaError::InvalidParameters));
+        }
+        let Some((origin, req_kind)) = self.sps[sp].ctxs[vcpu].origin else {
+            return Next::Answer(error(FfaError::Denied));
+        };
+        let origin_id = match origin {
+            Origin::Nwd(id) | Origin::Sp(_, _, id) => id,
+        };
+        if dst != origin_id || kind != req_kind {
+            return Next::Answer(error(FfaError::Denied));
+        }
+        let ctx = &mut self.sps[sp].ctxs[vcpu];
+        ctx.state = State::Waiting;
+        ctx.origin = None;
+        match origin {
+            Origin::Nwd(_) => Next::Nwd(*call),
+            Origin::Sp(s, v, _) => {
+                self.sps[s].ctxs[v].state = State::Running;
+                Next::Enter(s, v, *call)
+            }
+        }
+    }
+
+    /// A normal-world SMC, through the proxy or straight to EL3.
+    fn nwd_call(&mut self, cpu: u16, call: &Regs) -> Regs {
+        let mut answer = self.nwd_answer(cpu, call);
+        // SMC32 calls keep their x8..x17 whoever answers.
+        if is_ffa(function_id(call)) && call[0] & (1 << 30) == 0 {
+            answer[8..].copy_from_slice(&call[8..]);
+        }
+        answer
+    }
+
+    fn nwd_answer(&mut self, cpu: u16, call: &Regs) -> Regs {
+        let f = function_id(call);
+        if f == PSCI_VERSION {
+            let mut out = *call;
+            out[0] = PSCI_VERSION_1_1;
+            return out;
+        }
+        if f == fid(FuncId::Version) {
+            return self.nwd_version(call[1] as u32);
+        }
+        if self.proxy && !self.nwd_locked {
+            return error(FfaError::InvalidParameters);
+        }
+        let version = self.nwd_version.unwrap_or(Version(1, 0));
+        let Ok(func) = FuncId::try_from(f) else {
+            return error(FfaError::NotSupported);
+        };
+        let blocked = matches!(
+            func,
+            FuncId::MsgWait32
+                | FuncId::Yield32
+                | FuncId::SecondaryEpRegister64
+                | FuncId::ConsoleLog32
+                | FuncId::MsgSendDirectResp32
+                | FuncId::MsgSendDirectResp64
+                | FuncId::MsgSendDirectResp64_2
+        ) || (self.proxy && func == FuncId::PartitionInfoGetRegs);
+        if blocked {
+            return error(FfaError::NotSupported);
+        }
+        match func {
+            // Answered at EL3 (or by the proxy), which does not lock the SPMC's version.
+            FuncId::IdGet => return success(0, 0),
+            FuncId::SpmIdGet => return success(u32::from(SPMC_ID), 0),
+            _ => self.nwd_locked = true,
+        }
+        let call_decoded = decode(call, version);
+        match call_decoded {
+            Decoded::Call(Interface::Features { feat_id, .. }) => match feat_id {
+                ffa::Feature::FuncId(g) if g.minimum_ffa_version() <= version => {
+                    if self.proxy && g == FuncId::PartitionInfoGetRegs {
+                        error(FfaError::NotSupported)
+                    } else {
+                        success(0, 0)
+                    }
+                }
+                _ => error(FfaError::NotSupported),
+            },
+            Decoded::Call(Interface::RxTxMap {
+                addr: ffa::RxTxAddr::Addr64 { rx, tx },
+                page_cnt,
+            }) => {
+                let aligned = tx % 4096 == 0 && rx % 4096 == 0;
+                if !aligned || page_cnt == 0 || tx == rx {
+                    error(FfaError::InvalidParameters)
+                } else if self.nwd_mailbox.is_some() {
+                    error(FfaError::Denied)
+                } else {
+                    self.nwd_mailbox = Some((tx, rx, page_cnt));
+                    success(0, 0)
+                }
+            }
+            Decoded::Call(Interface::RxTxUnmap { id }) => {
+                if id != 0 || self.nwd_mailbox.is_none() {
+                    error(FfaError::InvalidParameters)
+                } else {
+                    self.nwd_mailbox = None;
+                    self.nwd_rx_owned = false;
+                    success(0, 0)
+                }
+            }
+            Decoded::Call(Interface::RxRelease { vm_id }) => {
+                if vm_id != 0 {
+                    error(FfaError::InvalidParameters)
+                } else if !self.nwd_rx_owned {
+                    error(FfaError::Denied)
+                } else {
+                    self.nwd_rx_owned = false;
+                    success(0, 0)
+                }
+            }
+            Decoded::Call(Interface::PartitionInfoGet { uuid, flags }) => {
+                let infos = partition_infos(uuid, version);
+                let Some((_, rx, _)) = self.nwd_mailbox else {
+                    return error(FfaError::Busy);
+                };
+                if infos.is_empty() {
+                    error(FfaError::InvalidParameters)
+                } else if flags.count_only {
+                    success(infos.len() as u32, 0)
+                } else if self.nwd_rx_owned {
+                    error(FfaError::Busy)
+                } else {
+                    let mut buf = vec![0u8; 4096];
+                    let len = write_descriptors(version, &infos, &mut buf).unwrap();
+                    assert!(self.nwd_mem.write(rx, &buf[..len]));
+                    self.nwd_rx_owned = true;
+                    let size = if version >= Version(1, 1) { 24 } else { 0 };
+                    success(infos.len() as u32, size)
+                }
+            }
+            Decoded::Call(Interface::PartitionInfoGetRegs {
+                uuid,
+                start_index,
+                info_tag,
+            }) => {
+                let infos = partition_infos(uuid, version);
+                if info_tag != 0 {
+                    return error(FfaError::Retry);
+                }
+                match pack_regs(&infos, start_index, 0) {
+                    Ok(packed) => {
+                        let mut out = regs(&[u64::from(fid(FuncId::Success64))]);
+                        out[2..].copy_from_slice(&packed);
+                        out
+                    }
+                    Err(_) => error(FfaError::InvalidParameters),
+                }
+            }
+            Decoded::Call(Interface::MsgSendDirectReq {
+                src_id,
+                dst_id,
+                args,
+            }) => {
+                let framework =
+                    !matches!(args, DirectMsgArgs::Args32(_) | DirectMsgArgs::Args64(_));
+                if framework || call[2] != 0 {
+                    return error(FfaError::InvalidParameters);
+                }
+                self.nwd_request(cpu, call, src_id, dst_id, None)
+            }
+            Decoded::Call(Interface::MsgSendDirectReq2 {
+                src_id,
+                dst_id,
+                uuid,
+                ..
+            }) => self.nwd_request(cpu, call, src_id, dst_id, Some(uuid)),
+            Decoded::Call(Interface::Run { target_info, .. }) => self.nwd_run(cpu, target_info),
+            Decoded::Malformed(_, e) => error(e),
+            _ => error(FfaError::NotSupported),
+        }
+    }
+
+    fn nwd_version(&mut self, requested: u32) -> Regs {
+        let not_supported = regs(&[u64::from(u32::MAX)]);
+        if requested >> 31 != 0 || requested >> 16 != 1 {
+            return not_supported;
+        }
+        let requested = Version(1, requested as u16);
+        let version = |v: Version| regs(&[u64::from(ffa::version::to_u32(v))]);
+        if self.proxy {
+            match self.nwd_version {
+                Some(v) if requested < v => not_supported,
+                Some(v) => version(v),
+                None => {
+                    let v = requested.min(OURS);
+                    self.nwd_version = Some(v);
+                    self.nwd_locked = true;
+                    version(v)
+                }
+            }
+        } else if self.nwd_locked && Some(requested.min(OURS)) != self.nwd_version {
+            not_supported
+        } else {
+            self.nwd_version = Some(requested.min(OURS));
+            version(OURS)
+        }
+    }
+
+    fn nwd_request(
+        &mut self,
+        cpu: u16,
+        call: &Regs,
+        src: u16,
+        dst: u16,
+        uuid: Option<Uuid>,
+    ) -> Regs {
+        if src != 0 && (self.proxy || EndpointId(src).is_secure()) {
+            return error(FfaError::InvalidParameters);
+        }
+        let Some(t) = self.sp_by_id(dst) else {
+            return error(FfaError::InvalidParameters);
+        };
+        if let Some(code) = self.receive_check(t, uuid) {
+            return error(code);
+        }
+        let tv = if self.sps[t].ctxs.len() > 1 {
+            usize::from(cpu)
+        } else {
+            0
+        };
+        let ctx = &mut self.sps[t].ctxs[tv];
+        if ctx.state != State::Waiting {
+            return error(FfaError::Busy);
+        }
+        ctx.state = State::Running;
+        ctx.origin = Some((
+            Origin::Nwd(src),
+            if uuid.is_some() {
+                Kind::Req2
+            } else {
+                Kind::Req
+            },
+        ));
+        self.run(t, tv, *call)
+    }
+
+    fn nwd_run(&mut self, cpu: u16, target: TargetInfo) -> Regs {
+        let Some(t) = self.sp_by_id(target.endpoint_id) else {
+            return error(FfaError::InvalidParameters);
+        };
+        let vcpu = usize::from(target.vcpu_id);
+        let mp = self.sps[t].ctxs.len() > 1;
+        if vcpu >= self.sps[t].ctxs.len() || (mp && target.vcpu_id != cpu) {
+            return error(FfaError::InvalidParameters);
+        }
+        let ctx = &mut self.sps[t].ctxs[vcpu];
+        match ctx.state {
+            State::Preempted => {
+                ctx.state = State::Running;
+                self.run(t, vcpu, success(0, 0))
+            }
+            State::Waiting => {
+                ctx.state = State::Running;
+                let run = encode(&Interface::Run {
+                    target_info: target,
+                    is_32bit: true,
+                });
+                self.run(t, vcpu, run)
+            }
+            _ => error(FfaError::Busy),
+        }
+    }
+}
+
+/// What FFA_PARTITION_INFO_GET(`uuid`) describes to a caller at `version`.
+fn partition_infos(uuid: Uuid, version: Version) -> Vec<PartitionInfo> {
+    let mut out = Vec::new();
+    for d in DEFINITIONS {
+        for (i, u) in d.uuids.iter().enumerate() {
+            let all = uuid.is_nil() && (i == 0 || version >= Version(1, 2));
+            if all || *u == uuid {
+                out.push(PartitionInfo {
+                    id: EndpointId(d.endpoint_id),
+                    exec_ctx_count: d.exec_ctx_count,
+                    properties: d.properties(version),
+                    uuid: if uuid.is_nil() { *u } else { Uuid::nil() },
+                });
+            }
+        }
+    }
+    out
+}
+
+struct ModelClient(Model);
+
+impl Client for ModelClient {
+    fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
+        assert!(cpu < CPUS);
+        self.0.nwd_call(cpu, regs)
+    }
+    fn tx_addr(&self) -> u64 {
+        NWD_BASE
+    }
+    fn rx_addr(&self) -> u64 {
+        NWD_BASE + 0x1000
+    }
+    fn mailbox_pages(&self) -> u32 {
+        MAILBOX_PAGES
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) {
+        assert!(self.0.nwd_mem.write(addr, data));
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) {
+        assert!(self.0.nwd_mem.read(addr, buf));
+    }
+    fn behind_proxy(&self) -> bool {
+        self.0.proxy
+    }
+}
+
+#[test]
+fn every_scenario_passes_against_the_reference_model() {
+    let mut failures = Vec::new();
+    for proxy in [false, true] {
+        for s in ALL {
+            let mut client = ModelClient(Model::boot(proxy));
+            if let Err(f) = (s.run)(&mut client) {
+                failures.push(format!("{} (proxy: {proxy}): {f}", s.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_model_boots_every_partition_without_faults() {
+    let model = Model::boot(false);
+    for sp in &model.sps {
+        assert!(sp.mapped, "{} mapped its buffers", sp.def.name);
+        for ctx in &sp.ctxs {
+            assert_eq!(ctx.instance.machine().faults(), 0, "{}", sp.def.name);
+        }
+    }
+}
