@@ -62,6 +62,16 @@ fn the_spmc_was_built_from_parsed_manifests() {
         .read(e2e::memory::Space::Secure, 0x0e30_1000, &mut magic)
         .unwrap();
     assert_eq!(magic, 0xd00d_feed_u32.to_be_bytes());
+    // And TOS_FW_CONFIG, where BL2 puts it.
+    stack
+        .memory()
+        .read(
+            e2e::memory::Space::Secure,
+            e2e::stack::TOS_FW_CONFIG,
+            &mut magic,
+        )
+        .unwrap();
+    assert_eq!(magic, 0xd00d_feed_u32.to_be_bytes());
 }
 
 #[test]
