@@ -180,15 +180,22 @@ impl Definition {
 
     /// The partition properties FFA_PARTITION_INFO_GET reports for it to a caller at
     /// `caller_version`: its manifest's messaging bits (whose positions are the property
-    /// bits'), a PE endpoint ID, AArch64, cut to the bits `caller_version` defines.
-    pub fn properties(&self, caller_version: Version) -> u32 {
-        let messaging = self.messaging
-            & (properties::DIRECT_REQ_RECV
-                | properties::DIRECT_REQ_SEND
-                | properties::INDIRECT_MSG
-                | properties::DIRECT_REQ2_RECV
-                | properties::DIRECT_REQ2_SEND);
-        let props = messaging | properties::ID_TYPE_PE_ENDPOINT | properties::AARCH64;
+    /// bits'), the DIRECT_REQ2 ones only for a v1.2 partition, the send bits only to a secure
+    /// caller (partitions cannot send requests to the normal world; Hafnium reports them so),
+    /// a PE endpoint ID, AArch64, cut to the bits `caller_version` defines.
+    pub fn properties(&self, caller_version: Version, caller_secure: bool) -> u32 {
+        let mut shown = properties::DIRECT_REQ_RECV | properties::INDIRECT_MSG;
+        if self.ffa_version >= Version(1, 2) {
+            shown |= properties::DIRECT_REQ2_RECV;
+        }
+        if caller_secure {
+            shown |= properties::DIRECT_REQ_SEND;
+            if self.ffa_version >= Version(1, 2) {
+                shown |= properties::DIRECT_REQ2_SEND;
+            }
+        }
+        let props =
+            (self.messaging & shown) | properties::ID_TYPE_PE_ENDPOINT | properties::AARCH64;
         ffa::partition_info::properties_for_version(props, caller_version)
     }
 }
@@ -230,10 +237,13 @@ mod tests {
 
     #[test]
     fn properties_follow_messaging_and_caller_version() {
-        assert_eq!(ECHO.properties(Version(1, 2)), 0x703);
-        assert_eq!(ECHO.properties(Version(1, 1)), 0x103);
-        assert_eq!(ECHO.properties(Version(1, 0)), 0x003);
-        assert_eq!(LEGACY.properties(Version(1, 2)), 0x103);
+        assert_eq!(ECHO.properties(Version(1, 2), true), 0x703);
+        assert_eq!(ECHO.properties(Version(1, 2), false), 0x301);
+        assert_eq!(ECHO.properties(Version(1, 1), true), 0x103);
+        assert_eq!(ECHO.properties(Version(1, 0), true), 0x003);
+        assert_eq!(ECHO.properties(Version(1, 0), false), 0x001);
+        assert_eq!(LEGACY.properties(Version(1, 2), true), 0x103);
+        assert_eq!(LEGACY.properties(Version(1, 2), false), 0x101);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! FFA_PARTITION_INFO_GET_REGS.
 //!
 //! Partition information is derived from `test_partitions::DEFINITIONS`: partitions in boot
-//! order; from v1.2 one descriptor per UUID when every partition is asked for (v1.2 added
-//! multi-UUID partitions; older callers get one per partition, with its first UUID, as
-//! Hafnium does); the UUID field filled only when the nil UUID was asked for (FF-A v1.2
-//! Table 6.1, and Hafnium); properties from the manifest, cut to the caller's version.
+//! order; when every partition is asked for, one descriptor per UUID for a caller at v1.1 or
+//! later (its descriptors carry the UUID; TF-A's EL3 SPMC does so, Hafnium only from v1.2)
+//! and one per partition for a v1.0 caller; the UUID field filled only when the nil UUID was
+//! asked for (FF-A v1.2 Table 6.1, Hafnium and TF-A); properties from the manifest as
+//! `Definition::properties` shows them to the normal world, cut to the caller's version.
 
 use ffa::partition_info::{
     DESC_SIZE_V1_1, PartitionInfo, RegsChunk, read_descriptors, unpack_regs,
@@ -31,7 +32,7 @@ const MAX_DESCRIPTORS: usize = 8;
 
 /// What FFA_PARTITION_INFO_GET(nil) tells a caller at `version`, in order.
 pub(crate) fn expected_all(version: Version) -> impl Iterator<Item = PartitionInfo> + Clone {
-    let per_partition = if version >= V1_2 { usize::MAX } else { 1 };
+    let per_partition = if version >= V1_1 { usize::MAX } else { 1 };
     DEFINITIONS.iter().flat_map(move |d| {
         d.uuids
             .iter()
@@ -39,7 +40,7 @@ pub(crate) fn expected_all(version: Version) -> impl Iterator<Item = PartitionIn
             .map(move |uuid| PartitionInfo {
                 id: EndpointId(d.endpoint_id),
                 exec_ctx_count: d.exec_ctx_count,
-                properties: d.properties(version),
+                properties: d.properties(version, false),
                 // v1.0 descriptors carry no UUID.
                 uuid: if version >= V1_1 { *uuid } else { Uuid::nil() },
             })
@@ -53,7 +54,7 @@ fn expected_one(uuid: Uuid, version: Version) -> Option<PartitionInfo> {
     Some(PartitionInfo {
         id: EndpointId(d.endpoint_id),
         exec_ctx_count: d.exec_ctx_count,
-        properties: d.properties(version),
+        properties: d.properties(version, false),
         uuid: Uuid::nil(),
     })
 }
@@ -294,7 +295,7 @@ pub fn partition_info_get_v1_0(c: &mut dyn Client) -> Result<(), Failure> {
     expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
 }
 
-/// A v1.1 caller gets one descriptor per partition (its first UUID) with v1.1 properties.
+/// A v1.1 caller gets 24-byte descriptors, one per UUID, with v1.1 properties.
 pub fn partition_info_get_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
     start(c, V1_1)?;
     let answer = partition_info_get(c, Uuid::nil(), false);

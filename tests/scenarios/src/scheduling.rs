@@ -87,34 +87,54 @@ pub fn run_rejections(c: &mut dyn Client) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A partition giving cycles (FFA_RUN) to the partition blocked waiting for it: that
-/// context is busy in the call chain, and running it would loop.
+/// relay yields while handling echo's request: the normal world gets FFA_YIELD naming relay
+/// (the SPMC core gives a chain's cycles back to the normal world; Hafnium would return them
+/// to echo); echo, blocked waiting for relay, is busy: FFA_RUN of it and requests to either
+/// are BUSY, until FFA_RUN of relay resumes it and the chain completes.
 pub fn run_busy_target(c: &mut dyn Client) -> Result<(), Failure> {
     negotiate(c, V1_2)?;
-    let echo_ctx0 = u64::from(ECHO_ID) << 16;
-    let words = command32(
-        c,
-        "echo asks relay to FFA_RUN echo",
-        ECHO_ID,
-        Command::Forward,
-        &[
-            u64::from(RELAY_ID),
-            Command::Call.code(),
-            u64::from(u32::from(FuncId::Run32)),
-            echo_ctx0,
-        ],
+    let forward = [
+        Command::Forward.code(),
+        u64::from(RELAY_ID),
+        Command::Yield.code(),
+        7,
+        8,
+    ];
+    let answer = direct_req32(c, HOST_ID, ECHO_ID, forward);
+    expect_function(
+        "a chain whose last partition yields",
+        &answer,
+        FuncId::Yield32,
     )?;
-    expect_reply("relay's response", words[1], Reply::Response(Status::OK))?;
     expect_eq(
-        "relay's FFA_RUN answer, w0",
-        u64::from(u32::from(FuncId::Error32)),
-        words[2],
+        "FFA_YIELD names relay's execution context",
+        u64::from(RELAY_ID) << 16,
+        answer[1] & 0xffff_ffff,
     )?;
+    expect_error(
+        "FFA_RUN of echo, blocked on relay",
+        &run(c, ECHO_ID, 0),
+        FfaError::Busy,
+    )?;
+    let echo = [Command::Echo.code(), 0, 0, 0, 0];
+    for (what, dst) in [
+        ("DIRECT_REQ to echo, blocked on relay", ECHO_ID),
+        ("DIRECT_REQ to relay, yielded", RELAY_ID),
+    ] {
+        expect_error(what, &direct_req32(c, HOST_ID, dst, echo), FfaError::Busy)?;
+    }
+    let answer = run(c, RELAY_ID, 0);
+    let words = response32("FFA_RUN of the yielded relay", &answer, ECHO_ID)?;
+    expect_status("echo's response", words[0], Status::OK)?;
+    expect_reply("relay's response", words[1], Reply::Response(Status::OK))?;
     expect_call(
-        "relay's FFA_RUN answer, w2",
-        words[4],
-        CallStatus::error(FfaError::Denied),
-    )
+        "relay's FFA_YIELD when resumed",
+        words[2],
+        CallStatus::Success,
+    )?;
+    expect_words("relay's words after FFA_RUN", &[7, 8], &words[3..])?;
+    command32(c, "ECHO after the chain", ECHO_ID, Command::Echo, &[])?;
+    Ok(())
 }
 
 /// Requests between partitions: a chain echo → relay, by DIRECT_REQ and by DIRECT_REQ2, and a

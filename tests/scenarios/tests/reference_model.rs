@@ -251,7 +251,7 @@ impl Model {
             }
             Decoded::Call(Interface::PartitionInfoGet { uuid, flags }) => {
                 let version = self.sps[sp].version;
-                let infos = partition_infos(uuid, version);
+                let infos = partition_infos(uuid, version, true);
                 let s = &mut self.sps[sp];
                 if infos.is_empty() {
                     error(FfaError::InvalidParameters)
@@ -280,23 +280,15 @@ impl Model {
                 _ => error(FfaError::Denied),
             },
             Decoded::Call(Interface::Yield { .. }) => {
+                // Handling a request, directly for the normal world or down a chain: the
+                // normal world gets the cycles back and resumes this context with FFA_RUN.
                 let ctx = &mut self.sps[sp].ctxs[vcpu];
-                match ctx.origin {
-                    Some((Origin::Nwd(_), _)) => {
-                        ctx.state = State::Preempted;
-                        let target = u64::from(own) << 16 | vcpu as u64;
-                        return Next::Nwd(regs(&[u64::from(fid(FuncId::Yield32)), target]));
-                    }
-                    _ => error(FfaError::Denied),
+                if ctx.origin.is_some() {
+                    ctx.state = State::Preempted;
+                    let target = u64::from(own) << 16 | vcpu as u64;
+                    return Next::Nwd(regs(&[u64::from(fid(FuncId::Yield32)), target]));
                 }
-            }
-            Decoded::Call(Interface::Run { target_info, .. }) => {
-                match self.sp_by_id(target_info.endpoint_id) {
-                    Some(t) if self.precedes(t, usize::from(target_info.vcpu_id), sp, vcpu) => {
-                        error(FfaError::Denied)
-                    }
-                    _ => error(FfaError::InvalidParameters),
-                }
+                error(FfaError::Denied)
             }
             Decoded::Call(Interface::MsgSendDirectReq {
                 src_id,
@@ -440,7 +432,12 @@ impl Model {
         }
         let version = self.nwd_version.unwrap_or(Version(1, 0));
         let Ok(func) = FuncId::try_from(f) else {
-            return error(FfaError::NotSupported);
+            // EL3's dispatcher does not know it; the proxy refuses it as FF-A.
+            return if self.proxy {
+                error(FfaError::NotSupported)
+            } else {
+                regs(&[u64::MAX])
+            };
         };
         let blocked = matches!(
             func,
@@ -507,7 +504,7 @@ impl Model {
                 }
             }
             Decoded::Call(Interface::PartitionInfoGet { uuid, flags }) => {
-                let infos = partition_infos(uuid, version);
+                let infos = partition_infos(uuid, version, false);
                 let Some((_, rx, _)) = self.nwd_mailbox else {
                     return error(FfaError::Busy);
                 };
@@ -531,7 +528,7 @@ impl Model {
                 start_index,
                 info_tag,
             }) => {
-                let infos = partition_infos(uuid, version);
+                let infos = partition_infos(uuid, version, false);
                 if info_tag != 0 {
                     return error(FfaError::Retry);
                 }
@@ -661,16 +658,16 @@ impl Model {
 }
 
 /// What FFA_PARTITION_INFO_GET(`uuid`) describes to a caller at `version`.
-fn partition_infos(uuid: Uuid, version: Version) -> Vec<PartitionInfo> {
+fn partition_infos(uuid: Uuid, version: Version, secure: bool) -> Vec<PartitionInfo> {
     let mut out = Vec::new();
     for d in DEFINITIONS {
         for (i, u) in d.uuids.iter().enumerate() {
-            let all = uuid.is_nil() && (i == 0 || version >= Version(1, 2));
+            let all = uuid.is_nil() && (i == 0 || version >= Version(1, 1));
             if all || *u == uuid {
                 out.push(PartitionInfo {
                     id: EndpointId(d.endpoint_id),
                     exec_ctx_count: d.exec_ctx_count,
-                    properties: d.properties(version),
+                    properties: d.properties(version, secure),
                     uuid: if uuid.is_nil() { *u } else { Uuid::nil() },
                 });
             }
