@@ -18,6 +18,8 @@ pub enum Value {
     Error(FfaError),
     /// FFA_SUCCESS (either width).
     Success,
+    /// An answer with this function ID in w0.
+    Function(u32),
     /// A version, or NOT_SUPPORTED (`None`), as FFA_VERSION answers in w0.
     Version(Option<Version>),
     /// An answer, by its first registers (x0..x4; a failure stays small without a heap).
@@ -77,6 +79,7 @@ impl fmt::Display for Value {
             Value::Word(w) => write!(f, "{w:#x}"),
             Value::Error(e) => write!(f, "FFA_ERROR({e:?})"),
             Value::Success => f.write_str("FFA_SUCCESS"),
+            Value::Function(fid) => write!(f, "function {fid:#x}"),
             Value::Version(Some(v)) => write!(f, "version {v}"),
             Value::Version(None) => f.write_str("NOT_SUPPORTED"),
             Value::Answer(regs) => fmt_answer(f, regs),
@@ -168,11 +171,9 @@ pub fn expect_function(what: &'static str, answer: &Regs, func: FuncId) -> Resul
     if function_id(answer) == u32::from(func) {
         Ok(())
     } else {
-        let mut wanted = [0; ANSWER_REGS];
-        wanted[0] = u64::from(u32::from(func));
         Err(Failure::new(
             what,
-            Value::Answer(wanted),
+            Value::Function(u32::from(func)),
             Value::answer(answer),
         ))
     }
