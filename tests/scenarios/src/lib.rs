@@ -17,7 +17,16 @@
 //! - calls before FFA_VERSION: the proxy refuses them (INVALID_PARAMETERS), EL3 answers
 //!   FFA_ID_GET itself;
 //! - FFA_PARTITION_INFO_GET_REGS: the proxy blocks it (NOT_SUPPORTED), as pKVM does;
-//! - a direct request claiming another normal-world ID: only the proxy can tell.
+//! - a direct request claiming another normal-world ID: only the proxy can tell;
+//! - a function ID in FF-A's range that no version defines: the proxy answers FFA_ERROR
+//!   (NOT_SUPPORTED), EL3's dispatcher SMCCC's unknown-function -1.
+//!
+//! Where the references disagree with each other, the scenarios follow the choice the SPMC
+//! core documents (one partition-information descriptor per UUID from v1.1; a yield inside a
+//! call chain gives the cycles back to the normal world).
+//!
+//! `tests/reference_model.rs` runs every scenario against a plain model of these rules around
+//! the real test partitions, so the scenarios are checked before any stack runs them.
 #![no_std]
 #![forbid(unsafe_code)]
 
