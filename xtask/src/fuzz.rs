@@ -113,10 +113,20 @@ pub fn run_target(root: &Path, target: &str, seconds: u64, jobs: u16) -> Result<
     let mut log = File::create(&log_path)
         .map_err(|e| Error::new(format!("cannot write {}: {e}", log_path.display())))?;
 
+    // New inputs go to the (ignored) corpus; committed seeds, if any, are read as well.
+    let corpus = root.join("fuzz").join("corpus").join(target);
+    std::fs::create_dir_all(&corpus)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", corpus.display())))?;
+    let seeds = root.join("fuzz").join("seeds").join(target);
+
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root)
         .arg(format!("+{}", toolchain::FUZZ_TOOLCHAIN))
-        .args(["fuzz", "run", target]);
+        .args(["fuzz", "run", target])
+        .arg(&corpus);
+    if seeds.is_dir() {
+        cmd.arg(&seeds);
+    }
     if jobs > 1 {
         cmd.args(["--jobs", &jobs.to_string()]);
     }
