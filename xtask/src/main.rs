@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask test`: every check CI runs (formatting, lints, host tests, bare-metal build,
 //!   fuzz targets).
-//! - `cargo xtask run`: the FF-A stack demo.
+//! - `cargo xtask run`: the FF-A stack demo (today: the in-process stack, not QEMU).
 //! - `cargo xtask fuzz <target> --seconds N`: one fuzz target on the nightly toolchain.
 
 mod console;
@@ -28,7 +28,7 @@ struct Cli {
 enum Task {
     /// Run every check CI runs, in order, stopping at the first failure.
     Test(test::TestArgs),
-    /// Run the FF-A stack demo (today: the in-process end-to-end scenarios).
+    /// Run the FF-A stack demo (today: every scenario on the in-process stack).
     Run(run::RunArgs),
     /// Fuzz one target with cargo-fuzz on the nightly toolchain.
     Fuzz(fuzz::FuzzArgs),
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match &cli.command {
         Task::Test(args) => test::command(&root, args),
-        Task::Run(args) => run::command(&root, args),
+        Task::Run(args) => run::command(args),
         Task::Fuzz(args) => fuzz::command(&root, args),
     };
     match result {
@@ -78,6 +78,19 @@ mod tests {
         };
         assert_eq!(args.target.as_deref(), Some("ffa_decode"));
         assert_eq!((args.seconds, args.jobs), (30, 1));
+    }
+
+    #[test]
+    fn run_takes_a_scenario_list_and_clients() {
+        let cli = Cli::try_parse_from(["xtask", "run", "--only", "a,b", "--clients", "direct"])
+            .expect("valid run command line");
+        let Task::Run(args) = cli.command else {
+            panic!("not the run command");
+        };
+        assert_eq!(args.only, ["a", "b"]);
+        assert_eq!(args.clients, run::Clients::Direct);
+        assert!(!args.trace);
+        assert!(Cli::try_parse_from(["xtask", "run", "--clients", "qemu"]).is_err());
     }
 
     #[test]
