@@ -29,7 +29,7 @@ pub struct Partition {
     pub mailbox: Mailbox,
     /// Its execution contexts: one (UP) or one per CPU (MP).
     pub contexts: Vec<ExecutionContext, MAX_CPUS>,
-    /// Where its other execution contexts start (FFA_SECONDARY_EP_REGISTER).
+    /// The entry point it registered for warm boots (FFA_SECONDARY_EP_REGISTER).
     pub secondary_entry: Option<u64>,
 }
 
@@ -60,6 +60,20 @@ impl Partition {
         } else {
             Some(0)
         }
+    }
+
+    /// Where its boot CPU's context starts at cold boot: `load_address + entrypoint_offset`.
+    pub fn cold_entry(&self) -> Option<u64> {
+        self.config
+            .load_address
+            .checked_add(self.config.entrypoint_offset)
+    }
+
+    /// Where its contexts start at a warm boot (CPU_ON): the entry it registered with
+    /// FFA_SECONDARY_EP_REGISTER, else the cold-boot one (Hafnium's `load.c` reuses the
+    /// primary entry point for MP partitions that register none, as FF-A advises).
+    pub fn warm_entry(&self) -> Option<u64> {
+        self.secondary_entry.or_else(|| self.cold_entry())
     }
 
     /// Its own secure memory: `[load_address, load_address + memory_size)` and its non-device

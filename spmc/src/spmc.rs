@@ -11,11 +11,27 @@
 //!   call the init runtime model forbids (a direct request or response, FFA_YIELD, FFA_RUN) is
 //!   marked Aborted and boot goes on with the next. After the last, [`Outcome::ToSpmd`]
 //!   carries FFA_MSG_WAIT ("initialisation done") for the SPMD.
+//! - [`Spmc::cpu_on`] is the warm boot of a secondary CPU (the SPMD entering the SPMC's
+//!   registered secondary entry after a PSCI CPU_ON), once cold boot is over. It starts, in
+//!   boot order, the execution context for that CPU of each MP partition whose context never
+//!   ran or was powered off with the CPU, at the partition's secondary entry point (the one
+//!   it registered with FFA_SECONDARY_EP_REGISTER, else its primary entry point, as Hafnium
+//!   does) with x0..x17 = 0; UP partitions are not started again. Each context initialises as
+//!   at cold boot, except that a failing one is Aborted alone (the partition's other contexts
+//!   may be running on other CPUs). Then `ToSpmd(FFA_MSG_WAIT)`. An unknown CPU is
+//!   `ToSpmd(FFA_ERROR(INVALID_PARAMETERS))`, a call before cold boot is over DENIED and one
+//!   while a context runs on the CPU BUSY, with no state changed.
+//! - The SPMD's PSCI CPU_OFF framework message powers off the MP partitions' contexts of that
+//!   CPU (state Off, as Hafnium does, whatever they were doing); UP partitions keep theirs. A
+//!   partition Blocked on a request to a powered-off context becomes Preempted and gets
+//!   FFA_ERROR(ABORTED) for it when the normal world runs it; one handling a request from a
+//!   powered-off context loses the request and may FFA_MSG_WAIT.
 //! - [`Spmc::handle`] takes one call made on `cpu` from the SPMD (a normal-world call it
 //!   forwarded, or one of its framework messages) or from the partition whose context the last
 //!   outcome on `cpu` entered, and returns what runs next on `cpu`.
-//! - The first [`Outcome::Enter`] of a context starts it at its entry point
-//!   ([`Spmc::entry_point`]); every later one resumes it where it trapped, with x0..x17 set
+//! - An [`Outcome::Enter`] with `start: Some(pc)` starts the context afresh at `pc` (its first
+//!   entry, or the first after CPU_OFF powered it off): the arch layer resets its vCPU state.
+//!   With `start: None` it resumes the context where it trapped. Either way x0..x17 are set
 //!   from the outcome (its own x8..x17 are given back where the answer does not use them).
 //! - A call that cannot come from the named caller (an unknown CPU, a partition that is not
 //!   running on `cpu`, an Aborted one, or the SPMD while a partition runs on `cpu`) changes no
@@ -24,11 +40,12 @@
 use ffa::call::{Decoded, decode, function_id, is_ffa};
 use ffa::{EndpointId, FfaError, FuncId, Interface, Regs, Version};
 
+use crate::call_chain;
 use crate::console::{Console, ConsoleLine};
 use crate::manifest::{SpmcAttributes, SpmcConfig};
 use crate::partition::{MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
 use crate::platform::Platform;
-use crate::vcpu::{CtxRef, RuntimeModel, RuntimeState};
+use crate::vcpu::{CtxRef, ExecutionContext, RuntimeModel, RuntimeState};
 use crate::version::NegotiatedVersion;
 
 /// A physical CPU, by TF-A's linear core index.
@@ -58,6 +75,8 @@ pub enum Outcome {
         vcpu: u16,
         /// x0..x17 to enter with.
         regs: Regs,
+        /// `Some(pc)`: start the context afresh at `pc`; `None`: resume it where it trapped.
+        start: Option<u64>,
     },
 }
 
@@ -96,6 +115,8 @@ pub struct Spmc<P: Platform> {
     pub(crate) normal_world: NormalWorld,
     /// The CPU cold boot ran on, once [`Spmc::boot`] was called.
     pub(crate) boot_cpu: Option<CpuId>,
+    /// Whether cold boot finished (the last partition waited); later starts are warm boots.
+    pub(crate) cold_boot_done: bool,
     pub(crate) console: Console,
 }
 
@@ -137,6 +158,7 @@ impl<P: Platform> Spmc<P> {
                 mailbox: crate::mailbox::Mailbox::new(),
             },
             boot_cpu: None,
+            cold_boot_done: false,
             console: Console::default(),
         }
     }
@@ -151,7 +173,21 @@ impl<P: Platform> Spmc<P> {
             return Outcome::ToSpmd(ffa::call::error(FfaError::InvalidParameters));
         }
         self.boot_cpu = Some(cpu);
-        self.boot_from(cpu, 0)
+        self.start_from(cpu, 0)
+    }
+
+    /// Warm boot of `cpu` after a PSCI CPU_ON: starts the MP partitions' contexts for it.
+    pub fn cpu_on(&mut self, cpu: CpuId) -> Outcome {
+        let Some(index) = self.cpu_index(cpu) else {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::InvalidParameters));
+        };
+        if !self.cold_boot_done {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+        }
+        if self.running.get(index).copied().flatten().is_some() {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::Busy));
+        }
+        self.start_from(cpu, 0)
     }
 
     /// Handles one call made on `cpu` by `caller`.
@@ -165,7 +201,7 @@ impl<P: Platform> Spmc<P> {
                 if running.is_some() {
                     return refused(regs, FfaError::Busy);
                 }
-                if let Some(answer) = self.framework_message(regs) {
+                if let Some(answer) = self.framework_message(cpu, regs) {
                     return Outcome::ToSpmd(answer);
                 }
                 Endpoint::NormalWorld
@@ -197,20 +233,20 @@ impl<P: Platform> Spmc<P> {
         &mut self.platform
     }
 
-    /// Where an execution context starts at its first entry: context 0 at
-    /// `load_address + entrypoint_offset`, the others at the entry point registered with
-    /// FFA_SECONDARY_EP_REGISTER.
+    /// Where an execution context starts: context 0 at cold boot at the primary entry
+    /// point (`load_address + entrypoint_offset`); the others, and every context started again
+    /// after CPU_OFF, at the secondary entry point ([`Partition::warm_entry`]).
+    ///
+    /// [`Partition::warm_entry`]: crate::partition::Partition::warm_entry
     pub fn entry_point(&self, partition: EndpointId, vcpu: u16) -> Option<u64> {
         let p = self.partitions.get(self.partitions.find(partition)?)?;
         if usize::from(vcpu) >= p.contexts.len() {
             return None;
         }
         if vcpu == 0 {
-            p.config
-                .load_address
-                .checked_add(p.config.entrypoint_offset)
+            p.cold_entry()
         } else {
-            p.secondary_entry
+            p.warm_entry()
         }
     }
 
@@ -274,12 +310,13 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// Enters `ctx` with `regs`.
+    /// Resumes `ctx` with `regs`.
     pub(crate) fn enter(&self, ctx: CtxRef, regs: Regs) -> Outcome {
         Outcome::Enter {
             partition: self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD),
             vcpu: ctx.vcpu,
             regs,
+            start: None,
         }
     }
 
@@ -406,7 +443,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// An SPMD framework message (direct request from the SPMD to the SPMC), answered here.
-    fn framework_message(&mut self, regs: &Regs) -> Option<Regs> {
+    fn framework_message(&mut self, cpu: CpuId, regs: &Regs) -> Option<Regs> {
         let fid = function_id(regs);
         if fid != u32::from(FuncId::MsgSendDirectReq32)
             && fid != u32::from(FuncId::MsgSendDirectReq64)
@@ -429,6 +466,7 @@ impl<P: Platform> Spmc<P> {
                 (framework::VERSION_RESP, u64::from(w0))
             }
             framework::PSCI_REQ if regs[3] & 0xffff_ffff == framework::PSCI_CPU_OFF => {
+                self.power_off(cpu);
                 (framework::PSCI_RESP, framework::PSCI_SUCCESS)
             }
             framework::PSCI_REQ => (framework::PSCI_RESP, framework::PSCI_NOT_SUPPORTED),
@@ -450,23 +488,43 @@ impl<P: Platform> Spmc<P> {
         Some(answer)
     }
 
-    /// Enters the first partition from table index `start` that can start on `cpu`; after the
-    /// last, tells the SPMD that initialisation is done.
-    pub(crate) fn boot_from(&mut self, cpu: CpuId, start: usize) -> Outcome {
+    /// Starts the next execution context for `cpu` from table index `start` on, in boot
+    /// order: at cold boot every partition's context for the CPU, at a warm boot the MP
+    /// partitions' contexts for it that never ran or were powered off. After the last, the
+    /// SPMD gets FFA_MSG_WAIT (this CPU is initialised).
+    pub(crate) fn start_from(&mut self, cpu: CpuId, start: usize) -> Outcome {
+        let warm = self.cold_boot_done;
         for index in start..self.partitions.len() {
             let Some(p) = self.partitions.get_mut(index) else {
                 break;
             };
-            if p.is_aborted() {
+            if p.is_aborted() || (warm && !p.is_mp()) {
                 continue;
             }
-            let vcpu = p.context_for(cpu);
+            let Some(vcpu) = p.context_for(cpu) else {
+                // An MP partition with fewer contexts than CPUs has nothing to run here; at
+                // cold boot it cannot initialise at all.
+                if !warm {
+                    p.abort();
+                }
+                continue;
+            };
+            let startable = p
+                .contexts
+                .get(usize::from(vcpu))
+                .is_some_and(|c| matches!(c.state, RuntimeState::NotStarted | RuntimeState::Off));
+            if !startable {
+                continue;
+            }
             let manifest = p.config.load_address.checked_add(MANIFEST_OFFSET);
-            let entry = p
-                .config
-                .load_address
-                .checked_add(p.config.entrypoint_offset);
-            let (Some(vcpu), Some(manifest), Some(_)) = (vcpu, manifest, entry) else {
+            let (pc, regs) = if warm {
+                (p.warm_entry(), [0; 18])
+            } else {
+                let mut regs = [0; 18];
+                regs[0] = manifest.unwrap_or(0);
+                (p.cold_entry().filter(|_| manifest.is_some()), regs)
+            };
+            let Some(pc) = pc else {
                 p.abort();
                 continue;
             };
@@ -477,23 +535,91 @@ impl<P: Platform> Spmc<P> {
             let Some(c) = self.partitions.ctx_mut(ctx) else {
                 continue;
             };
+            *c = ExecutionContext::new();
             c.run(cpu, RuntimeModel::Init);
             self.set_running(cpu, Some(ctx));
-            let mut regs = [0; 18];
-            regs[0] = manifest;
-            return self.enter(ctx, regs);
+            return Outcome::Enter {
+                partition: self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD),
+                vcpu,
+                regs,
+                start: Some(pc),
+            };
+        }
+        if !warm {
+            self.cold_boot_done = true;
         }
         Outcome::ToSpmd(msg_wait())
     }
 
-    /// The initialising partition failed or broke the init rules: it is Aborted and boot
-    /// goes on with the next one.
+    /// PSCI CPU_OFF on `cpu`: the MP partitions' contexts pinned to it are powered off, as
+    /// Hafnium does; UP contexts migrate and keep their state. So that no partition waits
+    /// forever on a context that is gone: a partition Blocked on its request to a powered-off
+    /// context becomes Preempted and gets FFA_ERROR(ABORTED) when run; one handling a request
+    /// from a powered-off context keeps running for the normal world's cycles (its response
+    /// is refused, FFA_MSG_WAIT ends its run).
+    fn power_off(&mut self, cpu: CpuId) {
+        for index in 0..self.partitions.len() {
+            let Some(p) = self.partitions.get(index) else {
+                break;
+            };
+            if !p.is_mp() {
+                continue;
+            }
+            let Some(vcpu) = p.context_for(cpu) else {
+                continue;
+            };
+            let off = CtxRef {
+                partition: index,
+                vcpu,
+            };
+            let Some(c) = self.partitions.ctx(off) else {
+                continue;
+            };
+            if matches!(c.state, RuntimeState::NotStarted | RuntimeState::Aborted) {
+                continue;
+            }
+            if let Some(requester) = call_chain::requester(&self.partitions, off)
+                && let Some(r) = self.partitions.ctx_mut(requester)
+                && r.state == RuntimeState::Blocked
+            {
+                r.state = RuntimeState::Preempted;
+                r.callee_lost = true;
+            }
+            self.orphan_requests_from(off);
+            if let Some(c) = self.partitions.ctx_mut(off) {
+                c.power_off();
+            }
+        }
+    }
+
+    /// Contexts handling a request from `gone` lose it: they run on in the Run model.
+    fn orphan_requests_from(&mut self, gone: CtxRef) {
+        for partition in 0..self.partitions.len() {
+            for vcpu in 0..MAX_CPUS as u16 {
+                let ctx = CtxRef { partition, vcpu };
+                if call_chain::requester(&self.partitions, ctx) != Some(gone) {
+                    continue;
+                }
+                if let Some(c) = self.partitions.ctx_mut(ctx) {
+                    c.request = None;
+                    c.model = Some(RuntimeModel::Run);
+                }
+            }
+        }
+    }
+
+    /// The initialising context failed or broke the init rules: its partition is Aborted
+    /// (only that context at a warm boot) and boot goes on with the next partition.
     fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef) -> Outcome {
-        if let Some(p) = self.partitions.get_mut(ctx.partition) {
+        if self.cold_boot_done {
+            if let Some(c) = self.partitions.ctx_mut(ctx) {
+                c.abort();
+            }
+        } else if let Some(p) = self.partitions.get_mut(ctx.partition) {
             p.abort();
         }
         self.set_running(cpu, None);
-        self.boot_from(cpu, ctx.partition.saturating_add(1))
+        self.start_from(cpu, ctx.partition.saturating_add(1))
     }
 
     fn secondary_ep_register(

@@ -27,6 +27,9 @@ pub enum RuntimeState {
     Preempted,
     /// Dead: never entered again; requests to it get ABORTED.
     Aborted,
+    /// Powered off with its CPU (PSCI CPU_OFF, MP partitions only): the next CPU_ON of that
+    /// CPU starts it afresh at the secondary entry point. Requests to it get BUSY.
+    Off,
 }
 
 /// Why a context is running (or was, while it is Blocked or Preempted).
@@ -116,6 +119,9 @@ pub struct ExecutionContext {
     /// The normal world's x8..x17 when this context started a chain for it (a direct request
     /// or FFA_RUN): handed back with whatever ends the chain.
     pub nwd_saved: SavedRegs,
+    /// The context its direct request went to was powered off (CPU_OFF): it is Preempted
+    /// instead of Blocked, and the request is answered FFA_ERROR(ABORTED) when it is run.
+    pub callee_lost: bool,
 }
 
 impl ExecutionContext {
@@ -128,6 +134,7 @@ impl ExecutionContext {
             cpu: None,
             own_saved: [0; 10],
             nwd_saved: [0; 10],
+            callee_lost: false,
         }
     }
 
@@ -143,6 +150,12 @@ impl ExecutionContext {
         self.state = RuntimeState::Waiting;
         self.model = None;
         self.request = None;
+    }
+
+    /// Powers off with its CPU: whatever it was doing is gone.
+    pub fn power_off(&mut self) {
+        *self = Self::new();
+        self.state = RuntimeState::Off;
     }
 
     /// Dies.
@@ -192,7 +205,7 @@ impl<P: Platform> Spmc<P> {
         }
         self.set_running(call.cpu, None);
         if model == Some(RuntimeModel::Init) {
-            return self.boot_from(call.cpu, ctx.partition.saturating_add(1));
+            return self.start_from(call.cpu, ctx.partition.saturating_add(1));
         }
         let mut regs = msg_wait();
         regs[8..].copy_from_slice(&nwd_saved);
@@ -234,8 +247,10 @@ impl<P: Platform> Spmc<P> {
     /// FFA_SUCCESS) or gives cycles to a Waiting one (its FFA_MSG_WAIT returns FFA_RUN).
     /// Errors (TF-A's EL3 SPMC and Hafnium): unknown partition, context index out of range or,
     /// for an MP partition, not this CPU's → INVALID_PARAMETERS; Running or Blocked → BUSY;
-    /// never started → DENIED; Aborted → ABORTED; a Preempted context that blocks other
-    /// partitions may not move to another CPU (call chains never span CPUs) → DENIED.
+    /// never started or powered off with its CPU → DENIED; Aborted → ABORTED; a Preempted
+    /// context that blocks other partitions may not move to another CPU (call chains never
+    /// span CPUs) → DENIED. A context whose callee was powered off gets FFA_ERROR(ABORTED)
+    /// for its direct request instead of FFA_SUCCESS.
     /// Partitions may not use FFA_RUN here (NOT_SUPPORTED).
     pub(crate) fn ffa_run(&mut self, call: &Call, target: TargetInfo) -> Outcome {
         match self.run_target(call, target) {
@@ -278,18 +293,23 @@ impl<P: Platform> Spmc<P> {
                 {
                     return Err(FfaError::Denied);
                 }
+                let callee_lost = c.callee_lost;
                 let root = call_chain::root(&self.partitions, ctx);
                 if let Some(r) = self.partitions.ctx_mut(root) {
                     r.nwd_saved = saved;
                 }
-                regs = ffa::call::success32([0; 6]);
+                regs = if callee_lost {
+                    ffa::call::error(FfaError::Aborted)
+                } else {
+                    ffa::call::success32([0; 6])
+                };
             }
             RuntimeState::Waiting => {
                 regs[0] = u64::from(u32::from(FuncId::Run32));
                 regs[1] = u64::from(u32::from(target));
             }
             RuntimeState::Running | RuntimeState::Blocked => return Err(FfaError::Busy),
-            RuntimeState::NotStarted => return Err(FfaError::Denied),
+            RuntimeState::NotStarted | RuntimeState::Off => return Err(FfaError::Denied),
             RuntimeState::Aborted => return Err(FfaError::Aborted),
         }
         let c = self
@@ -302,6 +322,7 @@ impl<P: Platform> Spmc<P> {
         } else {
             c.state = RuntimeState::Running;
             c.cpu = Some(call.cpu);
+            c.callee_lost = false;
         }
         regs[8..].copy_from_slice(&c.own_saved);
         self.set_running(call.cpu, Some(ctx));

@@ -1,5 +1,6 @@
-//! Random call sequences from the SPMD and partitions: the SPMC never panics, and its
-//! outcomes agree with its state (what it enters is Running there; nothing else runs).
+//! Random call sequences from the SPMD and partitions, with CPUs powered on and off among
+//! them: the SPMC never panics, and its outcomes agree with its state (what it enters is
+//! Running there; nothing else runs).
 
 mod core_support;
 
@@ -53,7 +54,12 @@ struct Step {
     raw_w1: Option<u64>,
     args: [u64; 6],
     upper: u64,
+    /// Instead of a call: 14 = CPU_ON of `cpu`, 15 = the SPMD's CPU_OFF message for it.
+    power: u8,
 }
+
+const POWER_ON: u8 = 14;
+const POWER_OFF: u8 = 15;
 
 fn interesting() -> impl Strategy<Value = u64> {
     prop_oneof![
@@ -82,9 +88,10 @@ fn step() -> impl Strategy<Value = Step> {
         proptest::option::weighted(0.1, any::<u64>()),
         proptest::array::uniform6(interesting()),
         any::<u64>(),
+        0u8..16,
     )
         .prop_map(
-            |(cpu, as_entered, other, fid, ids, raw_w1, args, upper)| Step {
+            |(cpu, as_entered, other, fid, ids, raw_w1, args, upper, power)| Step {
                 cpu,
                 as_entered,
                 other,
@@ -93,6 +100,7 @@ fn step() -> impl Strategy<Value = Step> {
                 raw_w1,
                 args,
                 upper,
+                power,
             },
         )
 }
@@ -136,6 +144,21 @@ proptest! {
         prop_assert!(entered_first);
         for st in steps {
             let cpu = CpuId(st.cpu);
+            if st.power == POWER_ON {
+                let before = states(&s);
+                match s.cpu_on(cpu) {
+                    Outcome::ToSpmd(answer) if answer[0] == fid::ERROR => {
+                        prop_assert_eq!(states(&s), before);
+                    }
+                    Outcome::ToSpmd(_) => prop_assert_eq!(s.running_on(cpu), None),
+                    Outcome::Enter { partition, vcpu, start, .. } => {
+                        prop_assert!(start.is_some(), "CPU_ON resumed a context");
+                        prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
+                    }
+                }
+                check_consistency(&s)?;
+                continue;
+            }
             let caller = match (st.as_entered, s.running_on(cpu), st.other) {
                 (true, Some((id, _)), _) => Caller::Partition(id),
                 (_, _, Some(i)) => Caller::Partition(IDS[i]),
@@ -145,6 +168,9 @@ proptest! {
             r[1] = st.raw_w1.unwrap_or(w1(id_for(st.ids.0), id_for(st.ids.1)));
             r[2..8].copy_from_slice(&st.args);
             r[8..].copy_from_slice(&tagged(st.upper));
+            if st.power == POWER_OFF {
+                r = regs(&[fid::REQ32, 0xffff_8000, 0x8000_0000, 0x8400_0002]);
+            }
             let legit = match caller {
                 Caller::Spmd => s.running_on(cpu).is_none(),
                 Caller::Partition(id) => s.running_on(cpu).map(|r| r.0) == Some(id),

@@ -282,8 +282,37 @@ pub fn entered(o: Outcome, id: EndpointId, vcpu: u16) -> Regs {
             partition,
             vcpu: v,
             regs,
+            ..
         } if partition == id && v == vcpu => regs,
         other => panic!("expected Enter {id:x?}/{vcpu}, got {other:x?}"),
+    }
+}
+
+/// The registers of a fresh start of `id`'s context `vcpu` at `pc`.
+#[track_caller]
+pub fn started(o: Outcome, id: EndpointId, vcpu: u16, pc: u64) -> Regs {
+    match o {
+        Outcome::Enter {
+            partition,
+            vcpu: v,
+            regs,
+            start: Some(at),
+        } if partition == id && v == vcpu && at == pc => regs,
+        other => panic!("expected a start of {id:x?}/{vcpu} at {pc:#x}, got {other:x?}"),
+    }
+}
+
+/// The registers of a resumption (not a start) of `id`'s context `vcpu`.
+#[track_caller]
+pub fn resumed(o: Outcome, id: EndpointId, vcpu: u16) -> Regs {
+    match o {
+        Outcome::Enter {
+            partition,
+            vcpu: v,
+            regs,
+            start: None,
+        } if partition == id && v == vcpu => regs,
+        other => panic!("expected a resumption of {id:x?}/{vcpu}, got {other:x?}"),
     }
 }
 

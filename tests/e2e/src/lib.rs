@@ -3,11 +3,13 @@
 //!
 //! - [`memory`]: [`memory::SimMemory`] and the views each agent gets (the SPMC's `Platform`,
 //!   the proxy's `HostMemory`, a partition's `SpEnv`, a host's RAM).
-//! - [`spmd`]: TF-A v2.12's SPMD as `docs/boot-chain.md` §4 describes it, and the secure CPU
-//!   under it (the SPMC core's outcomes drive the partitions); every run is bounded.
+//! - [`spmd`]: TF-A v2.12's SPMD as `docs/boot-chain.md` §4 describes it (cold boot, PSCI
+//!   CPU_ON and CPU_OFF, forwarding), and the secure CPU under it (the SPMC core's outcomes
+//!   drive the partitions); every run is bounded.
 //! - [`config`]: each partition's FF-A manifest and the SPMC manifest written as DTBs, then
 //!   parsed by the SPMC's own parser.
-//! - [`stack`]: one booted machine ([`stack::Stack::standard`]: echo, relay, legacy).
+//! - [`stack`]: one booted machine ([`stack::Stack::standard`]: echo, relay, legacy; CPU 0
+//!   cold-booted, CPUs 1..3 powered on).
 //! - [`client`]: [`client::ProxiedClient`] and [`client::DirectClient`], the `scenarios::Client`s.
 //! - [`runner`]: [`runner::run_all`] runs every scenario on a fresh stack and reports
 //!   `scenario <client> <name> PASS|FAIL <reason>` lines.

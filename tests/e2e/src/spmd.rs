@@ -1,7 +1,9 @@
 //! A model of TF-A v2.12's SPMD (`services/std_svc/spmd/spmd_main.c`) with an S-EL2 SPMC, and of
 //! the secure CPU under it: the SPMC core's outcomes drive the partitions.
 //!
-//! Normal-world SMCs come in through [`Spmd::nwd_call`]. The SPMD answers some at EL3, refuses
+//! [`Spmd::boot`] cold-boots the SPMC on the primary CPU, [`Spmd::cpu_on`] and
+//! [`Spmd::cpu_off`] play PSCI CPU_ON and CPU_OFF of a CPU (`spmd_pm.c`). Normal-world SMCs
+//! come in through [`Spmd::nwd_call`]. The SPMD answers some at EL3, refuses
 //! some, wraps FFA_VERSION in a framework direct request, and forwards the rest (x0..x17) to the
 //! SPMC. The SPMC's outcomes are then played out: [`Outcome::Enter`] runs a partition's
 //! [`TestPartition::step`] and hands its call back to the SPMC; [`Outcome::ToSpmd`] is an SMC
@@ -84,8 +86,10 @@ const NOT_SUPPORTED: i32 = -1;
 const INVALID_PARAMETERS: i32 = -2;
 const DENIED: i32 = -6;
 
-/// The framework-message bit of w2 and the two VERSION framework messages.
+/// The framework-message bit of w2, the two VERSION framework messages and the PSCI one.
 const FWK_MSG_BIT: u64 = 1 << 31;
+const FWK_PSCI: u64 = FWK_MSG_BIT;
+const PSCI_CPU_OFF: u64 = 0x8400_0002;
 const FWK_VERSION_REQ: u64 = FWK_MSG_BIT | 0x8;
 const FWK_VERSION_RESP: u64 = FWK_MSG_BIT | 0x9;
 
@@ -126,6 +130,8 @@ impl SpmcManifestAttributes {
 pub trait SecureCore {
     /// Cold boot on the primary CPU.
     fn boot(&mut self, cpu: CpuId) -> Outcome;
+    /// Warm boot of a secondary CPU (entered at the registered secondary entry point).
+    fn cpu_on(&mut self, cpu: CpuId) -> Outcome;
     /// One call from the SPMD or from the partition running on `cpu`.
     fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome;
     /// The next finished FFA_CONSOLE_LOG line, with the partition that logged it.
@@ -137,6 +143,10 @@ pub trait SecureCore {
 impl<P: Platform> SecureCore for Spmc<P> {
     fn boot(&mut self, cpu: CpuId) -> Outcome {
         Spmc::boot(self, cpu)
+    }
+
+    fn cpu_on(&mut self, cpu: CpuId) -> Outcome {
+        Spmc::cpu_on(self, cpu)
     }
 
     fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
@@ -154,7 +164,7 @@ impl<P: Platform> SecureCore for Spmc<P> {
 }
 
 /// A partition the secure CPU can run: the behaviour of each execution context and the
-/// memory they reach.
+/// memory they reach. A context the SPMC starts afresh is told so ([`TestPartition::start`]).
 pub struct HostedPartition {
     /// What each execution context does when entered, by index.
     pub contexts: Vec<Box<dyn TestPartition>>,
@@ -171,6 +181,8 @@ pub enum CoreState {
     OnPending,
     /// Initialised.
     On,
+    /// Powered off (CPU_OFF), or its warm boot failed.
+    Off,
 }
 
 /// One entry of a partition, as the SPMC asked for it.
@@ -182,6 +194,8 @@ pub struct Entry {
     pub partition: EndpointId,
     /// The execution context.
     pub vcpu: u16,
+    /// Where the SPMC started it afresh (`None`: resumed).
+    pub start: Option<u64>,
 }
 
 /// How a run of the secure side ended, as the SPMD sees it.
@@ -212,6 +226,7 @@ pub struct Spmd<S: SecureCore> {
     attrs: SpmcManifestAttributes,
     cpus: Vec<CoreState>,
     secondary_ep: Option<u64>,
+    image_secondary_ep: Option<u64>,
     log: Vec<String>,
     console: Vec<String>,
     entries: Vec<Entry>,
@@ -234,12 +249,20 @@ impl<S: SecureCore> Spmd<S> {
             attrs,
             cpus: vec![CoreState::Reset; usize::from(cpu_count)],
             secondary_ep: None,
+            image_secondary_ep: None,
             log: Vec::new(),
             console: Vec::new(),
             entries: Vec::new(),
             trace,
             step_limit: DEFAULT_STEP_LIMIT,
         }
+    }
+
+    /// The warm-boot entry the SPMC image registers with FFA_SECONDARY_EP_REGISTER_64 before
+    /// its core initialises (its arch layer does; the core has no address of its own). With
+    /// none, TF-A enters a powered-on CPU at the cold-boot entry again.
+    pub fn set_image_secondary_entry(&mut self, ep: Option<u64>) {
+        self.image_secondary_ep = ep;
     }
 
     /// Changes the hop bound of one secure-side run.
@@ -294,6 +317,26 @@ impl<S: SecureCore> Spmd<S> {
         *state = CoreState::OnPending;
         self.trace
             .note(format!("[cpu{cpu}] EL3 -> SPMC: cold boot"));
+        if let Some(ep) = self.image_secondary_ep {
+            let mut register = [0u64; 18];
+            register[0] = u64::from(FFA_SECONDARY_EP_REGISTER_SMC64);
+            register[1] = ep;
+            self.trace.hop(cpu, Agent::Spmc, Agent::El3, &register);
+            let answer = match self.secure_smc(cpu, &register)? {
+                FromSecure::Reply(answer) => answer,
+                FromSecure::Exit(exit) => {
+                    return Err(HarnessError::Protocol(format!(
+                        "FFA_SECONDARY_EP_REGISTER_64 ended the SPMC's entry: {exit:?}"
+                    )));
+                }
+            };
+            self.trace.hop(cpu, Agent::El3, Agent::Spmc, &answer);
+            if answer[0] != u64::from(FFA_SUCCESS_SMC64) {
+                return Err(HarnessError::Protocol(format!(
+                    "the SPMC image's secondary entry {ep:#x} was refused"
+                )));
+            }
+        }
         let first = self.core.boot(CpuId(cpu));
         match self.run_secure(cpu, first)? {
             SecureExit::InitDone => {
@@ -314,11 +357,81 @@ impl<S: SecureCore> Spmd<S> {
         }
     }
 
-    /// A secondary CPU the normal world powered on. The SPMC core has no warm-boot entry
-    /// yet, so its state there becomes ON without an entry.
+    /// PSCI CPU_ON of a secondary CPU, as `spmd_cpu_on_finish_handler` follows it: the SPMC
+    /// is entered on that CPU at its registered secondary entry (at its cold-boot entry if it
+    /// registered none) and runs until FFA_MSG_WAIT (ON) or FFA_ERROR (the CPU's SPMC state
+    /// is OFF, an error is logged).
     pub fn cpu_on(&mut self, cpu: u16) -> Result<(), HarnessError> {
-        *self.state_mut(cpu)? = CoreState::On;
-        Ok(())
+        let state = self.state_mut(cpu)?;
+        if !matches!(*state, CoreState::Reset | CoreState::Off) {
+            return Err(HarnessError::Protocol(format!(
+                "PSCI CPU_ON of cpu{cpu}, which is {state:?}"
+            )));
+        }
+        *state = CoreState::OnPending;
+        let first = match self.secondary_ep {
+            Some(ep) => {
+                self.trace
+                    .note(format!("[cpu{cpu}] EL3 -> SPMC: warm boot at {ep:#x}"));
+                self.core.cpu_on(CpuId(cpu))
+            }
+            None => {
+                self.trace.note(format!(
+                    "[cpu{cpu}] EL3 -> SPMC: cold-boot entry (none registered)"
+                ));
+                self.core.boot(CpuId(cpu))
+            }
+        };
+        match self.run_secure(cpu, first)? {
+            SecureExit::InitDone => {
+                *self.state_mut(cpu)? = CoreState::On;
+                Ok(())
+            }
+            SecureExit::InitFailed(code) => {
+                *self.state_mut(cpu)? = CoreState::Off;
+                self.log.push(format!(
+                    "ERROR: spmd_cpu_on_finish_handler failed ({code:#x}) on CPU{cpu}"
+                ));
+                Err(HarnessError::InitFailed { code })
+            }
+            SecureExit::Framework(regs) | SecureExit::ToNwd(regs) => {
+                Err(HarnessError::Protocol(format!(
+                    "SPMC sent {} to EL3 before finishing its warm boot on cpu{cpu}",
+                    crate::trace::describe(&regs)
+                )))
+            }
+        }
+    }
+
+    /// PSCI CPU_OFF of `cpu`, as `spmd_cpu_off_handler` sends it to the SPMC: a PSCI framework
+    /// message (x8..x17 cleared) that must be answered by FFA_MSG_SEND_DIRECT_RESP_SMC32
+    /// (only x0 is checked). Any other answer is logged and the CPU stays on (PSCI then
+    /// refuses the CPU_OFF).
+    pub fn cpu_off(&mut self, cpu: u16) -> Result<(), HarnessError> {
+        self.state_mut(cpu)?;
+        let mut request = [0u64; 18];
+        request[0] = u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32);
+        request[1] = (u64::from(EndpointId::SPMD.0) << 16) | u64::from(self.attrs.spmc_id.0);
+        request[2] = FWK_PSCI;
+        request[3] = PSCI_CPU_OFF;
+        self.trace
+            .note(format!("[cpu{cpu}] EL3 -> SPMC: PSCI CPU_OFF"));
+        match self.enter_spmc(cpu, &request)? {
+            SecureExit::Framework(answer) | SecureExit::ToNwd(answer)
+                if answer[0] == u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32) =>
+            {
+                *self.state_mut(cpu)? = CoreState::Off;
+                Ok(())
+            }
+            other => {
+                self.log.push(format!(
+                    "ERROR: spmd_cpu_off_handler invalid SPMC response ({other:?})"
+                ));
+                Err(HarnessError::Protocol(format!(
+                    "CPU_OFF of cpu{cpu} answered {other:?}"
+                )))
+            }
+        }
     }
 
     /// An SMC from the normal world (`caller` is who made it, for the trace) on `cpu`; the
@@ -472,6 +585,7 @@ impl<S: SecureCore> Spmd<S> {
                     partition,
                     vcpu,
                     regs,
+                    start,
                 } => {
                     let hosted = self.partitions.get_mut(&partition);
                     let Some((context, env)) = hosted.and_then(|p| {
@@ -488,8 +602,14 @@ impl<S: SecureCore> Spmd<S> {
                         cpu,
                         partition,
                         vcpu,
+                        start,
                     });
                     let sp = Agent::Partition(partition.0, vcpu);
+                    if let Some(pc) = start {
+                        self.trace
+                            .note(format!("[cpu{cpu}] {sp} starts at {pc:#x}"));
+                        context.start(pc);
+                    }
                     self.trace.hop(cpu, Agent::Spmc, sp, &regs);
                     let call = context.step(&regs, env);
                     self.trace.hop(cpu, sp, Agent::Spmc, &call);
@@ -765,7 +885,13 @@ mod tests {
                 partition: SP,
                 vcpu: 0,
                 regs: regs(&[]),
+                start: Some(0x0e30_4000),
             }
+        }
+
+        /// Nothing to start on secondary CPUs: initialised at once.
+        fn cpu_on(&mut self, _cpu: CpuId) -> Outcome {
+            Outcome::ToSpmd(msg_wait())
         }
 
         fn handle(&mut self, cpu: CpuId, caller: Caller, r: &Regs) -> Outcome {
@@ -834,6 +960,7 @@ mod tests {
                 Caller::Spmd => runtime(cpu, caller, r),
             }),
         );
+        spmd.set_image_secondary_entry(Some(0x0e10_0800));
         spmd.boot(0).unwrap();
         for cpu in 1..4 {
             spmd.cpu_on(cpu).unwrap();
@@ -855,10 +982,50 @@ mod tests {
             &[Entry {
                 cpu: 0,
                 partition: SP,
-                vcpu: 0
+                vcpu: 0,
+                start: Some(0x0e30_4000),
             }]
         );
         assert!(spmd.log().is_empty());
+    }
+
+    #[test]
+    fn cpu_off_is_a_psci_framework_message() {
+        let reply = |regs: Regs| -> Handler { Box::new(move |_, _, _| Outcome::ToSpmd(regs)) };
+        let response = regs(&[
+            u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32),
+            0x8000_ffff,
+            0x8000_0002,
+        ]);
+        let (mut spmd, seen) = booted(reply(response));
+        spmd.cpu_off(2).unwrap();
+        assert_eq!(
+            seen.borrow().as_slice(),
+            &[(
+                Caller::Spmd,
+                regs(&[
+                    u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32),
+                    0xffff_8000,
+                    0x8000_0000,
+                    0x8400_0002
+                ])
+            )]
+        );
+        assert_eq!(spmd.core_state(2), Some(CoreState::Off));
+        // Off: no calls there, and a second CPU_OFF is a protocol error; CPU_ON brings it back.
+        assert!(matches!(
+            spmd.nwd_call(2, Agent::Host, &regs(&[u64::from(FFA_FEATURES)])),
+            Err(HarnessError::Protocol(_))
+        ));
+        assert!(spmd.cpu_off(2).is_err());
+        spmd.cpu_on(2).unwrap();
+        assert_eq!(spmd.core_state(2), Some(CoreState::On));
+        assert!(matches!(spmd.cpu_on(2), Err(HarnessError::Protocol(_))));
+        // Any other answer than DIRECT_RESP_SMC32 keeps the CPU on, with TF-A's error.
+        let (mut spmd, _) = booted(reply(regs(&[u64::from(FFA_ERROR), 0, 0xffff_ffff])));
+        assert!(matches!(spmd.cpu_off(1), Err(HarnessError::Protocol(_))));
+        assert_eq!(spmd.core_state(1), Some(CoreState::On));
+        assert!(spmd.log()[0].contains("spmd_cpu_off_handler invalid SPMC response"));
     }
 
     #[test]
@@ -1199,6 +1366,7 @@ mod tests {
                 partition: SP,
                 vcpu: 0,
                 regs: regs(&[u64::from(FFA_SUCCESS_SMC32)]),
+                start: None,
             },
         })
     }
@@ -1219,6 +1387,7 @@ mod tests {
             0,
         ));
         spmd.set_step_limit(500);
+        spmd.set_image_secondary_entry(Some(0x0e10_0800));
         spmd.boot(0).unwrap();
         spmd.cpu_on(1).unwrap();
         let call = regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0000_8001]);
@@ -1235,6 +1404,7 @@ mod tests {
                 partition,
                 vcpu,
                 regs: *r,
+                start: None,
             }));
             let call = regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0000_8001]);
             assert_eq!(

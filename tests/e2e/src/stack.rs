@@ -24,6 +24,10 @@ pub const SPMC_ID: u16 = 0x8000;
 pub const SPMC_VERSION: Version = Version(1, 2);
 /// Where BL2 puts TOS_FW_CONFIG (the SPMC manifest) on QEMU.
 pub const TOS_FW_CONFIG: u64 = 0x0e00_2000;
+/// The warm-boot entry the SPMC image registers with FFA_SECONDARY_EP_REGISTER_64 before its
+/// core initialises: an address inside the image (`load_address` 0x0e10_0000, 2 MiB), as the
+/// SPMD demands. The model only checks that TF-A would accept it.
+pub const SPMC_SECONDARY_ENTRY: u64 = 0x0e10_0800;
 /// Offsets inside an SP package (SPKG v2): the manifest, then the image.
 const SPKG_MANIFEST_OFFSET: u32 = 0x1000;
 const SPKG_IMAGE_OFFSET: u32 = 0x4000;
@@ -114,7 +118,8 @@ impl Stack {
         let attrs =
             SpmcManifestAttributes::qemu(config.attributes.spmc_id, config.attributes.version);
         let core = Spmc::new(config.clone(), memory.secure_view(), CPU_COUNT);
-        let spmd = Spmd::new(core, attrs, hosted, CPU_COUNT, trace.clone());
+        let mut spmd = Spmd::new(core, attrs, hosted, CPU_COUNT, trace.clone());
+        spmd.set_image_secondary_entry(Some(SPMC_SECONDARY_ENTRY));
         Ok(Self {
             memory,
             spmd,
@@ -124,7 +129,9 @@ impl Stack {
     }
 
     /// A stack of `partitions`, booted: the SPMC initialised on the primary CPU (its
-    /// FFA_MSG_WAIT seen by the SPMD), then the secondary CPUs powered on.
+    /// FFA_MSG_WAIT seen by the SPMD), then the secondary CPUs powered on one by one (PSCI
+    /// CPU_ON, as Linux brings them up at start-up), each warm boot starting the MP
+    /// partitions' contexts for that CPU.
     pub fn boot(partitions: Vec<PartitionSetup>, trace: Trace) -> Result<Self, HarnessError> {
         let mut stack = Self::new(partitions, trace)?;
         stack.spmd.boot(PRIMARY_CPU)?;

@@ -9,6 +9,8 @@ use e2e::stack::{Stack, standard_partitions};
 use e2e::trace::{Agent, Trace};
 use ffa::Regs;
 use scenarios::Client;
+use spmc::vcpu::RuntimeState;
+use test_partitions::definitions::RELAY;
 use test_partitions::{DEFINITIONS, ECHO_ID, LEGACY_ID, RELAY_ID, SpEnv, TestPartition};
 
 fn regs(x: &[u64]) -> Regs {
@@ -25,14 +27,27 @@ fn stack() -> Stack {
 fn boot_enters_echo_relay_legacy_in_order_then_waits() {
     let stack = stack();
     let spmd = stack.spmd();
-    assert_eq!(
-        spmd.core_state(0),
-        Some(CoreState::On),
-        "the SPMD saw FFA_MSG_WAIT"
-    );
+    for cpu in 0..e2e::stack::CPU_COUNT {
+        assert_eq!(
+            spmd.core_state(cpu),
+            Some(CoreState::On),
+            "the SPMD saw FFA_MSG_WAIT on cpu{cpu}"
+        );
+    }
+    // Cold boot on CPU 0 starts each partition at its entry point, in boot order.
+    let starts: Vec<_> = spmd
+        .entries()
+        .iter()
+        .filter_map(|e| e.start.map(|pc| (e.cpu, e.partition.0, e.vcpu, pc)))
+        .collect();
+    let cold: Vec<_> = DEFINITIONS
+        .iter()
+        .map(|d| (0, d.endpoint_id, 0, d.entry_point()))
+        .collect();
+    assert_eq!(starts[..3], cold[..]);
+    assert_eq!(starts.len(), 3 + 3, "then one start per secondary CPU");
     let mut first_entries: Vec<u16> = Vec::new();
-    for entry in spmd.entries() {
-        assert_eq!(entry.cpu, 0, "boot runs on the primary CPU");
+    for entry in spmd.entries().iter().filter(|e| e.cpu == 0) {
         if first_entries.last() != Some(&entry.partition.0) {
             first_entries.push(entry.partition.0);
         }
@@ -230,4 +245,110 @@ fn console_lines_are_collected_with_their_partition() {
     partitions[0].contexts = vec![Box::new(Greeter { said: false })];
     let stack = Stack::boot(partitions, Trace::new(false)).expect("boots");
     assert_eq!(stack.spmd().console(), ["[0x8001 0] hi"]);
+}
+
+/// WHO_AM_I to `dst` on `cpu`: the status word and own ID << 16 | vCPU.
+fn who_am_i(stack: &mut Stack, cpu: u16, dst: u16) -> (u64, u64) {
+    let request = regs(&[0x8400_006f, u64::from(dst), 0, 0x5350_0002]);
+    let answer = stack.nwd_call(cpu, Agent::Host, &request).unwrap();
+    assert_eq!(answer[0], 0x8400_0070, "{answer:x?}");
+    (answer[3], answer[4])
+}
+
+#[test]
+fn secondary_cpus_start_relays_contexts_at_its_warm_entry() {
+    let mut stack = stack();
+    assert_eq!(
+        stack.spmd().secondary_ep(),
+        Some(e2e::stack::SPMC_SECONDARY_ENTRY),
+        "the SPMC image registered its own warm entry"
+    );
+    let warm = RELAY.secondary_entry_point().unwrap();
+    let starts: Vec<_> = stack
+        .spmd()
+        .entries()
+        .iter()
+        .filter(|e| e.cpu != 0)
+        .filter_map(|e| e.start.map(|pc| (e.cpu, e.partition.0, e.vcpu, pc)))
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            (1, RELAY_ID, 1, warm),
+            (2, RELAY_ID, 2, warm),
+            (3, RELAY_ID, 3, warm)
+        ]
+    );
+    for cpu in 0..e2e::stack::CPU_COUNT {
+        let (status, who) = who_am_i(&mut stack, cpu, RELAY_ID);
+        assert_eq!(status, 0, "no fault on cpu{cpu}");
+        assert_eq!(who, u64::from(RELAY_ID) << 16 | u64::from(cpu));
+    }
+}
+
+#[test]
+fn cpu_off_then_on_restarts_relay_and_keeps_the_up_partitions() {
+    let mut stack = stack();
+    // relay's context 1 and echo (UP) are both yielded on CPU 1 when it goes off.
+    for dst in [RELAY_ID, ECHO_ID] {
+        let request = regs(&[0x8400_006f, u64::from(dst), 0, 0x5350_0006, 7]);
+        let answer = stack.nwd_call(1, Agent::Host, &request).unwrap();
+        assert_eq!(answer[0], 0x8400_006c, "FFA_YIELD");
+    }
+    stack.spmd_mut().cpu_off(1).unwrap();
+    assert_eq!(stack.spmd().core_state(1), Some(CoreState::Off));
+    let core = stack.spmd().core();
+    let relay = ffa::EndpointId(RELAY_ID);
+    let echo = ffa::EndpointId(ECHO_ID);
+    assert_eq!(core.context_state(relay, 1), Some(RuntimeState::Off));
+    assert_eq!(core.context_state(relay, 0), Some(RuntimeState::Waiting));
+    assert_eq!(core.context_state(echo, 0), Some(RuntimeState::Preempted));
+    assert!(matches!(
+        stack.nwd_call(1, Agent::Host, &regs(&[0x8400_0064, 0x8400_0063])),
+        Err(HarnessError::Protocol(_))
+    ));
+    // echo finishes its request from CPU 0.
+    let answer = stack
+        .nwd_call(
+            0,
+            Agent::Host,
+            &regs(&[0x8400_006d, u64::from(ECHO_ID) << 16]),
+        )
+        .unwrap();
+    assert_eq!(answer[..4], [0x8400_0070, u64::from(ECHO_ID) << 16, 0, 0]);
+    assert_eq!(answer[5], 7, "the yielded request's words");
+    // CPU_ON starts relay's context 1 again, fresh, at its warm entry.
+    let before = stack.spmd().entries().len();
+    stack.spmd_mut().cpu_on(1).unwrap();
+    let restarted = &stack.spmd().entries()[before];
+    assert_eq!(
+        (
+            restarted.cpu,
+            restarted.partition,
+            restarted.vcpu,
+            restarted.start
+        ),
+        (1, relay, 1, RELAY.secondary_entry_point())
+    );
+    assert_eq!(
+        who_am_i(&mut stack, 1, RELAY_ID),
+        (0, u64::from(RELAY_ID) << 16 | 1)
+    );
+    assert!(stack.spmd().log().is_empty(), "{:?}", stack.spmd().log());
+}
+
+#[test]
+fn without_a_registered_warm_entry_secondary_cpus_fail_to_start() {
+    let mut stack = Stack::new(standard_partitions(), Trace::new(false)).unwrap();
+    stack.spmd_mut().set_image_secondary_entry(None);
+    stack.spmd_mut().boot(0).unwrap();
+    // TF-A enters the cold-boot entry again; the SPMC refuses a second cold boot.
+    assert_eq!(
+        stack.spmd_mut().cpu_on(1),
+        Err(HarnessError::InitFailed { code: 0xffff_fffa })
+    );
+    assert_eq!(stack.spmd().core_state(1), Some(CoreState::Off));
+    assert!(stack.spmd().log()[0].contains("spmd_cpu_on_finish_handler failed"));
+    // CPU 0 is unaffected.
+    assert_eq!(who_am_i(&mut stack, 0, RELAY_ID).0, 0);
 }

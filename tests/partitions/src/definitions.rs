@@ -43,6 +43,9 @@ pub struct Definition {
     pub memory_size: u64,
     /// Manifest `entrypoint-offset`.
     pub entrypoint_offset: u64,
+    /// Offset from `load_address` of the warm-boot entry an MP partition registers with
+    /// FFA_SECONDARY_EP_REGISTER while it initialises (`None`: it registers none).
+    pub secondary_entry_offset: Option<u64>,
 }
 
 /// The SPMC's endpoint ID in the stack these partitions run in (SPMC manifest `spmc_id`).
@@ -98,6 +101,7 @@ pub const ECHO: Definition = Definition {
     load_address: 0x0e30_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
+    secondary_entry_offset: None,
 };
 
 /// relay.
@@ -114,6 +118,8 @@ pub const RELAY: Definition = Definition {
     load_address: 0x0e40_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
+    // A second entry in its image, as partitions with a separate warm-boot path have.
+    secondary_entry_offset: Some(0x4100),
 };
 
 /// legacy.
@@ -130,6 +136,7 @@ pub const LEGACY: Definition = Definition {
     load_address: 0x0e50_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
+    secondary_entry_offset: None,
 };
 
 /// Every test partition, in boot order.
@@ -159,6 +166,14 @@ impl Definition {
     /// Address the SPMC enters it at.
     pub const fn entry_point(&self) -> u64 {
         self.load_address.wrapping_add(self.entrypoint_offset)
+    }
+
+    /// Address of the warm-boot entry it registers, if it registers one.
+    pub const fn secondary_entry_point(&self) -> Option<u64> {
+        match self.secondary_entry_offset {
+            Some(offset) => Some(self.load_address.wrapping_add(offset)),
+            None => None,
+        }
     }
 
     /// Whether `[addr, addr + len)` lies inside its memory.
@@ -217,6 +232,14 @@ mod tests {
             assert!(!a.uuids.contains(&FOREIGN_UUID));
             assert!(a.contains(a.rx_buffer(), 4096) && a.contains(a.tx_buffer(), 4096));
             assert!(a.contains(a.entry_point(), 4));
+            if let Some(warm) = a.secondary_entry_point() {
+                assert!(
+                    a.exec_ctx_count > 1,
+                    "{}: only MP partitions register",
+                    a.name
+                );
+                assert!(a.contains(warm, 4) && warm != a.entry_point());
+            }
         }
         assert_eq!(by_id(LEGACY_ID).map(|d| d.name), Some("legacy"));
         assert_eq!(by_name("relay").map(|d| d.endpoint_id), Some(RELAY_ID));

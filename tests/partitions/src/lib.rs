@@ -34,6 +34,13 @@ pub trait SpEnv {
 
 /// A test partition's behaviour.
 pub trait TestPartition {
+    /// The context is started afresh at `pc` (its first entry, or the first after its CPU was
+    /// powered off): what it held in registers is gone. The next [`TestPartition::step`]
+    /// gets the registers it starts with.
+    fn start(&mut self, pc: u64) {
+        let _ = pc;
+    }
+
     /// Given the registers the partition was entered (or resumed) with, the next call it makes.
     fn step(&mut self, entry: &Regs, env: &mut dyn SpEnv) -> Regs;
 }
@@ -41,8 +48,9 @@ pub trait TestPartition {
 /// One execution context of one of the test partitions.
 ///
 /// A UP partition needs one instance; an MP partition (relay) one per execution context, each
-/// driven on its own CPU. Context 0 initialises the partition (version, ID, RX/TX buffers);
-/// the others check their ID and wait.
+/// driven on its own CPU. Started at its entry point, context 0 initialises the partition
+/// (version, ID, RX/TX buffers, warm-boot entry); started at the warm-boot entry, a context
+/// checks its ID and waits.
 #[derive(Clone, Debug)]
 pub enum Instance {
     /// echo: v1.2, DIRECT_REQ and DIRECT_REQ2.
@@ -89,6 +97,10 @@ impl Instance {
 }
 
 impl TestPartition for Instance {
+    fn start(&mut self, pc: u64) {
+        self.machine_mut().start(pc);
+    }
+
     fn step(&mut self, entry: &Regs, env: &mut dyn SpEnv) -> Regs {
         self.machine_mut().step(entry, env)
     }

@@ -9,7 +9,7 @@
 use ffa::call::{decode, encode, function_id};
 use ffa::{
     Decoded, DirectMsg2Args, DirectMsgArgs, FuncId, Interface, MsgWaitFlags, PartitionInfoGetFlags,
-    Regs, RxTxAddr, Uuid, UuidHelper, Version,
+    Regs, RxTxAddr, SecondaryEpRegisterAddr, Uuid, UuidHelper, Version,
 };
 
 use crate::SpEnv;
@@ -28,6 +28,17 @@ enum InitStep {
     Version,
     IdGet,
     RxTxMap,
+    SecondaryEp,
+}
+
+/// How a context starts: the partition's initialisation, or a context of an initialised
+/// partition (warm boot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Boot {
+    /// Context 0 at the cold-boot entry: version, ID, buffers, warm-boot entry.
+    Cold,
+    /// At the warm-boot entry: check the ID, then wait.
+    Warm,
 }
 
 /// A direct request being served.
@@ -99,21 +110,43 @@ pub struct Machine {
     own_id: u16,
     /// Bits of [`fault`].
     faults: u8,
+    boot: Boot,
     state: State,
 }
 
 impl Machine {
-    /// Execution context `vcpu` of the partition `def`. Context 0 runs the full init
-    /// (FFA_VERSION, FFA_ID_GET, FFA_RXTX_MAP); the secondary contexts of an MP partition
-    /// only check their ID, as version and buffers belong to the whole partition.
+    /// Execution context `vcpu` of the partition `def`, as if started at its entry point
+    /// (see [`Machine::start`]): context 0 runs the full init (FFA_VERSION, FFA_ID_GET,
+    /// FFA_RXTX_MAP, FFA_SECONDARY_EP_REGISTER for an MP partition that has a warm-boot
+    /// entry); the other contexts only check their ID, as version and buffers belong to the
+    /// whole partition.
     pub fn new(def: &Definition, vcpu: u16) -> Self {
         Self {
             def: *def,
             vcpu,
             own_id: def.endpoint_id,
             faults: 0,
+            boot: if vcpu == 0 { Boot::Cold } else { Boot::Warm },
             state: State::Boot,
         }
+    }
+
+    /// The context starts afresh at `pc`: context 0 at the cold-boot entry initialises the
+    /// partition; at the warm-boot entry it registered (or, if it registered none, at the
+    /// cold-boot entry) any context only checks its ID. Any other address is a fault
+    /// ([`fault::ENTRY`]), after which it behaves as warm-booted.
+    pub fn start(&mut self, pc: u64) {
+        *self = Self::new(&self.def, self.vcpu);
+        let cold = self.def.entry_point();
+        let warm = self.def.secondary_entry_point();
+        self.boot = if pc == cold && self.vcpu == 0 {
+            Boot::Cold
+        } else if Some(pc) == warm || (pc == cold && warm.is_none()) {
+            Boot::Warm
+        } else {
+            self.faults |= fault::ENTRY;
+            Boot::Warm
+        };
     }
 
     /// The partition's definition.
@@ -149,7 +182,7 @@ impl Machine {
     }
 
     fn boot(&mut self) -> (State, Regs) {
-        if self.vcpu == 0 {
+        if self.boot == Boot::Cold {
             // Built by hand: the codec asserts on a version with bit 31 set, and the
             // definition is the caller's data.
             let mut regs = [0; 18];
@@ -183,7 +216,7 @@ impl Machine {
                 if !ffa::call::is_success(answer) || id != u32::from(self.def.endpoint_id) {
                     self.faults |= fault::ID;
                 }
-                if self.vcpu == 0 {
+                if self.boot == Boot::Cold {
                     (State::Init(InitStep::RxTxMap), self.rxtx_map())
                 } else {
                     self.wait()
@@ -192,6 +225,20 @@ impl Machine {
             InitStep::RxTxMap => {
                 if !ffa::call::is_success(answer) {
                     self.faults |= fault::RXTX_MAP;
+                }
+                match self.def.secondary_entry_point() {
+                    Some(entry) => {
+                        let call = Interface::SecondaryEpRegister {
+                            entrypoint: SecondaryEpRegisterAddr::Addr64(entry),
+                        };
+                        (State::Init(InitStep::SecondaryEp), encode(&call))
+                    }
+                    None => self.wait(),
+                }
+            }
+            InitStep::SecondaryEp => {
+                if !ffa::call::is_success(answer) {
+                    self.faults |= fault::SECONDARY_EP;
                 }
                 self.wait()
             }

@@ -115,6 +115,12 @@ pub mod fault {
     pub const WAIT_REJECTED: u8 = 1 << 3;
     /// After the RXTX command the buffers could not be mapped back.
     pub const REMAP: u8 = 1 << 4;
+    /// The context was started at an address that is not an entry point for it: neither
+    /// its cold-boot entry (context 0) nor the warm-boot entry it registered (or, if it
+    /// registered none, the cold-boot one).
+    pub const ENTRY: u8 = 1 << 5;
+    /// FFA_SECONDARY_EP_REGISTER at init failed.
+    pub const SECONDARY_EP: u8 = 1 << 6;
 }
 
 /// Response payload word 0: a status code and the sticky faults.

@@ -104,6 +104,8 @@ struct Sp {
     version_locked: bool,
     mapped: bool,
     rx_full: bool,
+    /// The warm-boot entry it registered.
+    warm_entry: Option<u64>,
 }
 
 /// Where control goes after a partition's call.
@@ -160,15 +162,34 @@ impl Model {
                 version_locked: false,
                 mapped: false,
                 rx_full: false,
+                warm_entry: None,
             });
         }
+        // Cold boot on CPU 0: context 0 of each partition at its entry point, with its
+        // manifest address in x0.
         for sp in 0..model.sps.len() {
-            for vcpu in 0..model.sps[sp].ctxs.len() {
-                model.run(sp, vcpu, regs(&[model.sps[sp].def.load_address]));
-                assert_eq!(model.sps[sp].ctxs[vcpu].state, State::Waiting);
+            let def = model.sps[sp].def;
+            model.start(sp, 0, def.entry_point(), regs(&[def.load_address + 0x1000]));
+        }
+        // Each secondary CPU powered on: the MP partitions' contexts for it, at the entry
+        // they registered (else the primary one), with no registers.
+        for cpu in 1..usize::from(CPUS) {
+            for sp in 0..model.sps.len() {
+                let s = &model.sps[sp];
+                if s.ctxs.len() > 1 && cpu < s.ctxs.len() {
+                    let pc = s.warm_entry.unwrap_or(s.def.entry_point());
+                    model.start(sp, cpu, pc, regs(&[]));
+                }
             }
         }
         model
+    }
+
+    /// Starts context (sp, vcpu) at `pc` and runs its initialisation.
+    fn start(&mut self, sp: usize, vcpu: usize, pc: u64, entry: Regs) {
+        self.sps[sp].ctxs[vcpu].instance.start(pc);
+        self.run(sp, vcpu, entry);
+        assert_eq!(self.sps[sp].ctxs[vcpu].state, State::Waiting);
     }
 
     fn sp_by_id(&self, id: u16) -> Option<usize> {
@@ -220,6 +241,22 @@ impl Model {
                 }
             }
             Decoded::Call(Interface::IdGet) => success(u32::from(own), 0),
+            Decoded::Call(Interface::SecondaryEpRegister { entrypoint }) => {
+                let entry = match entrypoint {
+                    ffa::SecondaryEpRegisterAddr::Addr32(a) => u64::from(a),
+                    ffa::SecondaryEpRegisterAddr::Addr64(a) => a,
+                };
+                if self.sps[sp].ctxs.len() < 2 {
+                    error(FfaError::NotSupported)
+                } else if state != State::Booting {
+                    error(FfaError::Denied)
+                } else if !def.contains(entry, 4) {
+                    error(FfaError::InvalidParameters)
+                } else {
+                    self.sps[sp].warm_entry = Some(entry);
+                    success(0, 0)
+                }
+            }
             Decoded::Call(Interface::SpmIdGet) => success(u32::from(SPMC_ID), 0),
             Decoded::Call(Interface::Features {
                 feat_id: ffa::Feature::FuncId(_),

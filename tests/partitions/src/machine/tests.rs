@@ -98,12 +98,14 @@ impl Sp {
         self.machine.step(entry, &mut self.memory)
     }
 
-    /// Boots context 0, checking each init call, with the given answers to them.
+    /// Boots context 0, checking each init call, with the given answers to them (the
+    /// warm-boot entry's registration, if any, succeeds).
     fn boot_with(def: &Definition, version: Regs, id: Regs, map: Regs) -> Self {
         let mut sp = Sp {
             machine: Machine::new(def, 0),
             memory: Memory::of(def),
         };
+        sp.machine.start(def.entry_point());
         // x0 carries the manifest address, which the partition ignores.
         let call = sp.step(&regs(&[0x0e00_2000]));
         assert_eq!(
@@ -120,7 +122,13 @@ impl Sp {
             regs(&[0xc400_0066, def.tx_buffer(), def.rx_buffer(), 1]),
             "RXTX_MAP_64 with TX in x1, RX in x2, one page"
         );
-        assert_eq!(sp.step(&map), regs(&[MSG_WAIT]));
+        let mut answer = map;
+        if let Some(warm) = def.secondary_entry_point() {
+            let call = sp.step(&answer);
+            assert_eq!(call, regs(&[0xc400_0087, warm]), "SECONDARY_EP_REGISTER_64");
+            answer = success(0);
+        }
+        assert_eq!(sp.step(&answer), regs(&[MSG_WAIT]));
         assert!(sp.machine.is_waiting());
         sp
     }
@@ -212,6 +220,60 @@ fn version_answer_must_be_compatible() {
         success(0),
     );
     assert_eq!(failed_id.machine.faults(), fault::ID);
+}
+
+#[test]
+fn start_address_selects_cold_or_warm_boot() {
+    let warm = RELAY.secondary_entry_point().unwrap();
+    // (context, start address, first call, faults)
+    let cases = [
+        (0, RELAY.entry_point(), 0x8400_0063, 0),
+        (0, warm, 0x8400_0069, 0),
+        (1, warm, 0x8400_0069, 0),
+        // relay registered a warm entry: its primary one is wrong for context 1.
+        (1, RELAY.entry_point(), 0x8400_0069, fault::ENTRY),
+        (2, RELAY.load_address, 0x8400_0069, fault::ENTRY),
+    ];
+    for (vcpu, pc, first, faults) in cases {
+        let mut m = Machine::new(&RELAY, vcpu);
+        m.start(pc);
+        let mut mem = Memory::of(&RELAY);
+        assert_eq!(m.step(&regs(&[]), &mut mem)[0], first, "{vcpu} at {pc:#x}");
+        assert_eq!(m.faults(), faults, "{vcpu} at {pc:#x}");
+    }
+    // echo registers no warm entry, so its primary entry is right for any warm start.
+    let mut m = Machine::new(&ECHO, 1);
+    m.start(ECHO.entry_point());
+    assert_eq!(m.faults(), 0);
+    m.start(ECHO.entry_point() + 4);
+    assert_eq!(m.faults(), fault::ENTRY);
+}
+
+#[test]
+fn a_restart_forgets_the_previous_run() {
+    let mut sp = Sp::boot(&RELAY);
+    // Busy with a yield when its CPU goes off; restarted, it initialises again as warm.
+    let call = sp.step(&req32(HOST, RELAY_ID, request(Command::Yield, &[1])));
+    assert_eq!(call[0], 0x8400_006c);
+    sp.machine.start(RELAY.secondary_entry_point().unwrap());
+    assert_eq!(sp.step(&regs(&[])), regs(&[0x8400_0069]));
+    assert_eq!(sp.step(&success(u32::from(RELAY_ID))), regs(&[MSG_WAIT]));
+    let call = sp.step(&req32(HOST, RELAY_ID, request(Command::WhoAmI, &[])));
+    assert_eq!(resp32(&call, RELAY_ID, HOST)[0], ok());
+}
+
+#[test]
+fn a_refused_warm_entry_registration_is_a_fault() {
+    let mut m = Machine::new(&RELAY, 0);
+    let mut mem = Memory::of(&RELAY);
+    m.step(&regs(&[]), &mut mem);
+    m.step(&regs(&[0x1_0002]), &mut mem);
+    m.step(&success(u32::from(RELAY_ID)), &mut mem);
+    let call = m.step(&success(0), &mut mem);
+    assert_eq!(call[0], 0xc400_0087);
+    let call = m.step(&error(FfaError::NotSupported), &mut mem);
+    assert_eq!(call, regs(&[MSG_WAIT]));
+    assert_eq!(m.faults(), fault::SECONDARY_EP);
 }
 
 #[test]
