@@ -1,11 +1,14 @@
 //! FFA_PARTITION_INFO_GET and FFA_PARTITION_INFO_GET_REGS.
 //!
 //! Rules chosen where the references differ:
-//! - Which descriptors: the nil UUID lists every partition; a caller at v1.1 or later gets one
-//!   descriptor per (partition, UUID) (TF-A's EL3 SPMC; Hafnium does so only from v1.2), a
-//!   v1.0 caller one per partition (its descriptors carry no UUID). A named UUID lists each
-//!   partition that declares it once, with the UUID field zero (FF-A: filled only for the nil
-//!   UUID; Hafnium and TF-A agree). An unknown UUID is INVALID_PARAMETERS.
+//! - Which descriptors (Hafnium's `api_ffa_fill_partitions_info_array`): the nil UUID lists
+//!   every partition; a caller at v1.2 or later gets one descriptor per (partition, UUID), a
+//!   caller below v1.2 one per partition, carrying its first UUID (in the v1.1 layout; v1.0
+//!   descriptors have no UUID field): partitions with several UUIDs are a v1.2 notion. A
+//!   named UUID lists each partition that declares it, whichever of its UUIDs it is, once,
+//!   with the UUID field zero (FF-A: filled only for the nil UUID; Hafnium and TF-A agree),
+//!   at every version. An unknown UUID is INVALID_PARAMETERS. (TF-A's EL3 SPMC lists every
+//!   UUID from v1.1; Hafnium is the reference here.)
 //! - Properties (FF-A v1.2 Table 6.2): receive/send direct requests from the manifest's
 //!   messaging method, send bits only to secure callers (partitions cannot message the normal
 //!   world, Hafnium), indirect messaging, a PE endpoint ID type (bits 5:4 = 0), AArch64, and
@@ -76,13 +79,13 @@ fn collect(
             uuid,
         };
         if uuid.is_nil() {
-            if version < Version(1, 1) {
-                out.push(info(Uuid::nil()))
-                    .map_err(|_| FfaError::NoMemory)?;
+            let shown = if version < Version(1, 2) {
+                1
             } else {
-                for &u in &p.config.uuids {
-                    out.push(info(u)).map_err(|_| FfaError::NoMemory)?;
-                }
+                MAX_UUIDS
+            };
+            for &u in p.config.uuids.iter().take(shown) {
+                out.push(info(u)).map_err(|_| FfaError::NoMemory)?;
             }
         } else if p.config.uuids.contains(&uuid) {
             out.push(info(Uuid::nil()))
@@ -232,18 +235,31 @@ mod tests {
     }
 
     #[test]
-    fn collect_counts_uuids_by_version() {
-        let t = table(1, Version(1, 2));
-        assert_eq!(
-            collect(&t, Uuid::nil(), false, Version(1, 0))
+    fn collect_lists_every_uuid_only_from_v1_2() {
+        let mut t = table(1, Version(1, 2));
+        let second = Uuid::from_u128(2);
+        if let Some(p) = t.get_mut(0) {
+            let _ = p.config.uuids.push(second);
+        }
+        let uuids = |version| {
+            collect(&t, Uuid::nil(), false, version)
                 .unwrap()
-                .len(),
-            1
-        );
+                .iter()
+                .map(|i| i.uuid)
+                .collect::<Vec<_, 4>>()
+        };
+        assert_eq!(uuids(Version(1, 0))[..], [Uuid::from_u128(1)]);
+        assert_eq!(uuids(Version(1, 1))[..], [Uuid::from_u128(1)]);
+        assert_eq!(uuids(Version(1, 2))[..], [Uuid::from_u128(1), second]);
+        // The second UUID finds the partition at every version, UUID field zero.
+        for version in [Version(1, 0), Version(1, 1), Version(1, 2)] {
+            let found = collect(&t, second, false, version).unwrap();
+            assert_eq!((found.len(), found[0].uuid), (1, Uuid::nil()));
+        }
         let found = collect(&t, Uuid::from_u128(1), false, Version(1, 2)).unwrap();
         assert_eq!(found[0].uuid, Uuid::nil());
         assert_eq!(
-            collect(&t, Uuid::from_u128(2), false, Version(1, 2)),
+            collect(&t, Uuid::from_u128(3), false, Version(1, 2)),
             Err(FfaError::InvalidParameters)
         );
     }

@@ -87,14 +87,53 @@ fn older_normal_world_layouts() {
         ]
     );
 
+    // Below v1.2 a partition with several UUIDs shows once, with its first (Hafnium).
     let mut s = booted();
     set_nwd_version(&mut s, 0x1_0001);
     map_nwd(&mut s);
     let r = to_spmd(nwd(&mut s, 0, &get(Uuid::nil(), 0)));
-    assert_eq!((r[2], r[3]), (4, 24));
-    let d = parse(&nwd_rx(&s, 96), 24);
-    assert_eq!(d[0], (0x8001, 1, 0x101, U1));
-    assert_eq!(d[2], (0x8002, 2, 0x105, U2B));
+    assert_eq!((r[2], r[3]), (3, 24));
+    assert_eq!(
+        parse(&nwd_rx(&s, 72), 24),
+        [
+            (0x8001, 1, 0x101, U1),
+            (0x8002, 2, 0x105, U2A),
+            (0x8003, 1, 0x101, U3),
+        ]
+    );
+    assert_success(&to_spmd(nwd(&mut s, 0, &regs(&[fid::RX_RELEASE]))));
+    let r = to_spmd(nwd(&mut s, 0, &get(Uuid::nil(), 1)));
+    assert_eq!((r[0], r[2]), (fid::SUCCESS32, 3), "count only");
+    // Its second UUID still finds it, once, UUID field zero.
+    let r = to_spmd(nwd(&mut s, 0, &get(U2B, 0)));
+    assert_eq!((r[2], r[3]), (1, 24));
+    assert_eq!(
+        parse(&nwd_rx(&s, 24), 24),
+        [(0x8002, 2, 0x105, Uuid::nil())]
+    );
+}
+
+#[test]
+fn a_v1_1_partition_sees_one_descriptor_per_partition() {
+    let mut s = new_spmc(config(), 2);
+    entered(s.boot(CpuId(0)), SP1, 0);
+    entered(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])), SP2, 0);
+    entered(sp(&mut s, 0, SP2, &regs(&[fid::MSG_WAIT])), SP3, 0);
+    // SP3's manifest says v1.1.
+    let tx = SP3_LOAD + 0x8000;
+    let map = regs(&[fid::RXTX_MAP64, tx, tx + 0x1000, 1]);
+    assert_success(&entered(sp(&mut s, 0, SP3, &map), SP3, 0));
+    let r = entered(sp(&mut s, 0, SP3, &get(Uuid::nil(), 0)), SP3, 0);
+    assert_eq!((r[2], r[3]), (3, 24));
+    let d = parse(&s.platform().peek(Space::Secure, tx + 0x1000, 72), 24);
+    assert_eq!(
+        d,
+        [
+            (0x8001, 1, 0x103, U1),
+            (0x8002, 2, 0x105, U2A),
+            (0x8003, 1, 0x103, U3),
+        ]
+    );
 }
 
 #[test]

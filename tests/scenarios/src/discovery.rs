@@ -2,10 +2,12 @@
 //! FFA_PARTITION_INFO_GET_REGS.
 //!
 //! Partition information is derived from `test_partitions::DEFINITIONS`: partitions in boot
-//! order; when every partition is asked for, one descriptor per UUID for a caller at v1.1 or
-//! later (its descriptors carry the UUID; TF-A's EL3 SPMC does so, Hafnium only from v1.2)
-//! and one per partition for a v1.0 caller; the UUID field filled only when the nil UUID was
-//! asked for (FF-A v1.2 Table 6.1, Hafnium and TF-A); properties from the manifest as
+//! order; when every partition is asked for, one descriptor per UUID for a caller at v1.2 or
+//! later and one per partition, with its first UUID, below v1.2 (several UUIDs per partition
+//! are a v1.2 notion: Hafnium's `api_ffa_fill_partitions_info_array`; v1.0 descriptors carry
+//! no UUID); a named UUID, whichever of its partition's UUIDs it is, finds that partition
+//! once at every version; the UUID field filled only when the nil UUID was asked for (FF-A
+//! v1.2 Table 6.1, Hafnium and TF-A); properties from the manifest as
 //! `Definition::properties` shows them to the normal world, cut to the caller's version.
 
 use ffa::partition_info::{
@@ -32,7 +34,7 @@ const MAX_DESCRIPTORS: usize = 8;
 
 /// What FFA_PARTITION_INFO_GET(nil) tells a caller at `version`, in order.
 pub(crate) fn expected_all(version: Version) -> impl Iterator<Item = PartitionInfo> + Clone {
-    let per_partition = if version >= V1_1 { usize::MAX } else { 1 };
+    let per_partition = if version >= V1_2 { usize::MAX } else { 1 };
     DEFINITIONS.iter().flat_map(move |d| {
         d.uuids
             .iter()
@@ -295,7 +297,8 @@ pub fn partition_info_get_v1_0(c: &mut dyn Client) -> Result<(), Failure> {
     expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
 }
 
-/// A v1.1 caller gets 24-byte descriptors, one per UUID, with v1.1 properties.
+/// A v1.1 caller gets 24-byte descriptors, one per partition with its first UUID (relay's
+/// second UUID is a v1.2 matter), with v1.1 properties; relay's second UUID still finds it.
 pub fn partition_info_get_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
     start(c, V1_1)?;
     let answer = partition_info_get(c, Uuid::nil(), false);
@@ -306,7 +309,22 @@ pub fn partition_info_get_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
         V1_1,
         expected_all(V1_1),
     )?;
-    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
+    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))?;
+    let answer = partition_info_get(c, RELAY_UUID_B, false);
+    expect_partition_info(
+        c,
+        "FFA_PARTITION_INFO_GET(relay's second UUID) at v1.1",
+        &answer,
+        V1_1,
+        expected_one(RELAY_UUID_B, V1_1).into_iter(),
+    )?;
+    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))?;
+    let answer = partition_info_get(c, Uuid::nil(), true);
+    expect_success_w2(
+        "FFA_PARTITION_INFO_GET(nil, count only) at v1.1",
+        &answer,
+        DEFINITIONS.len() as u32,
+    )
 }
 
 /// FFA_PARTITION_INFO_GET_REGS: the whole list, a later start, one UUID, and its rejections.

@@ -22,8 +22,9 @@
 //!   (NOT_SUPPORTED), EL3's dispatcher SMCCC's unknown-function -1.
 //!
 //! Where the references disagree with each other, the scenarios follow the choice the SPMC
-//! core documents (one partition-information descriptor per UUID from v1.1; a yield inside a
-//! call chain gives the cycles back to the normal world).
+//! core documents (one partition-information descriptor per UUID from v1.2 and one per
+//! partition below, as Hafnium; a yield inside a call chain gives the cycles back to the
+//! normal world).
 //!
 //! `tests/reference_model.rs` runs every scenario against a plain model of these rules around
 //! the real test partitions, so the scenarios are checked before any stack runs them.

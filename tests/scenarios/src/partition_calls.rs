@@ -21,8 +21,9 @@ fn uuid_words(uuid: Uuid) -> [u64; 4] {
     UuidHelper::to_u32_regs(uuid).map(u64::from)
 }
 
-/// FFA_PARTITION_INFO_GET from partitions at v1.2 and v1.1, by nil and by UUID, and for an
-/// unknown UUID; each reads its RX buffer and releases it.
+/// FFA_PARTITION_INFO_GET from partitions at v1.2 and v1.1 (one descriptor per partition
+/// below v1.2), by nil and by UUID, and for an unknown UUID; each reads its RX buffer and
+/// releases it.
 pub fn partition_info_from_partitions(c: &mut dyn Client) -> Result<(), Failure> {
     negotiate(c, V1_2)?;
     let size = 24u64;
@@ -44,6 +45,13 @@ pub fn partition_info_from_partitions(c: &mut dyn Client) -> Result<(), Failure>
         (
             "echo asks for relay's second UUID",
             ECHO_ID,
+            RELAY_UUID_B,
+            1,
+            RELAY_ID,
+        ),
+        (
+            "legacy (v1.1) asks for relay's second UUID",
+            LEGACY_ID,
             RELAY_UUID_B,
             1,
             RELAY_ID,

@@ -699,7 +699,7 @@ fn partition_infos(uuid: Uuid, version: Version, secure: bool) -> Vec<PartitionI
     let mut out = Vec::new();
     for d in DEFINITIONS {
         for (i, u) in d.uuids.iter().enumerate() {
-            let all = uuid.is_nil() && (i == 0 || version >= Version(1, 1));
+            let all = uuid.is_nil() && (i == 0 || version >= Version(1, 2));
             if all || *u == uuid {
                 out.push(PartitionInfo {
                     id: EndpointId(d.endpoint_id),
