@@ -4,6 +4,7 @@
 use ffa::{EndpointId, Version};
 use heapless::Vec;
 
+use crate::boot_info::BootInfoFailure;
 use crate::mailbox::Mailbox;
 use crate::manifest::{MAX_PARTITIONS, PartitionConfig, SpmcAttributes};
 use crate::spmc::CpuId;
@@ -31,6 +32,23 @@ pub struct Partition {
     pub contexts: Vec<ExecutionContext, MAX_CPUS>,
     /// The entry point it registered for warm boots (FFA_SECONDARY_EP_REGISTER).
     pub secondary_entry: Option<u64>,
+    /// Why it (or one of its contexts) was aborted, first reason first.
+    pub abort_reason: Option<AbortReason>,
+}
+
+/// Why the SPMC aborted a partition, or one context of an MP partition at its warm boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortReason {
+    /// It has no execution context for the CPU cold boot runs on.
+    NoBootContext,
+    /// Its entry point or manifest address overflows the address space.
+    BadAddress,
+    /// Its boot-information blob could not be written (`gp-register-num` is set).
+    BootInfo(BootInfoFailure),
+    /// It sent FFA_ERROR while initialising.
+    InitError,
+    /// It made a call the initialisation runtime model forbids (this function ID).
+    ForbiddenInitCall(u32),
 }
 
 /// Why a configured partition was left out of the table.
@@ -44,6 +62,9 @@ pub enum Rejected {
     BadContextCount,
     /// An FF-A version we cannot speak.
     BadVersion,
+    /// `gp-register-num` above 3 (Hafnium's limit: x0..x3), or with an FF-A v1.0 manifest
+    /// (the boot-information blob came with v1.1).
+    BadBootInfoRegister,
 }
 
 impl Partition {
@@ -90,8 +111,9 @@ impl Partition {
         ranges
     }
 
-    /// Marks every context Aborted.
-    pub fn abort(&mut self) {
+    /// Marks every context Aborted, for `why`.
+    pub fn abort(&mut self, why: AbortReason) {
+        self.abort_reason.get_or_insert(why);
         for ctx in &mut self.contexts {
             ctx.abort();
         }
@@ -135,6 +157,7 @@ impl PartitionTable {
                         mailbox: Mailbox::new(),
                         contexts,
                         secondary_entry: None,
+                        abort_reason: None,
                     });
                 }
                 Err(why) => {
@@ -166,7 +189,15 @@ impl PartitionTable {
         if count == 0 || count > cpu_count || usize::from(count) > MAX_CPUS {
             return Err(Rejected::BadContextCount);
         }
-        ffa::version::negotiate(config.ffa_version, ffa::version::OURS).ok_or(Rejected::BadVersion)
+        let version = ffa::version::negotiate(config.ffa_version, ffa::version::OURS)
+            .ok_or(Rejected::BadVersion)?;
+        if config
+            .gp_register_num
+            .is_some_and(|n| n > 3 || version < Version(1, 1))
+        {
+            return Err(Rejected::BadBootInfoRegister);
+        }
+        Ok(version)
     }
 
     /// Partitions the configuration named but the table left out, and why.
@@ -298,6 +329,34 @@ pub(crate) mod tests {
         assert_eq!(mp.context_for(CpuId(2)), None);
         let up = table.get(0).unwrap();
         assert_eq!(up.context_for(CpuId(5)), Some(0));
+    }
+
+    #[test]
+    fn boot_info_needs_x0_to_x3_and_v1_1() {
+        let mut x4 = config(1, 1, 0x1000_0000);
+        x4.gp_register_num = Some(4);
+        let mut v1_0 = config(2, 1, 0x2000_0000);
+        v1_0.ffa_version = Version(1, 0);
+        v1_0.gp_register_num = Some(0);
+        let mut x3 = config(3, 1, 0x3000_0000);
+        x3.gp_register_num = Some(3);
+        let mut v1_0_plain = config(4, 1, 0x4000_0000);
+        v1_0_plain.ffa_version = Version(1, 0);
+        let configs = [
+            (EndpointId(0x8001), x4),
+            (EndpointId(0x8002), v1_0),
+            (EndpointId(0x8003), x3),
+            (EndpointId(0x8004), v1_0_plain),
+        ];
+        let table = PartitionTable::new(&attributes(), configs, 1);
+        assert!(table.iter().map(|p| p.id.0).eq([0x8003, 0x8004]));
+        assert_eq!(
+            table.rejected(),
+            [
+                (EndpointId(0x8001), Rejected::BadBootInfoRegister),
+                (EndpointId(0x8002), Rejected::BadBootInfoRegister)
+            ]
+        );
     }
 
     #[test]

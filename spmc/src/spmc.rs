@@ -4,13 +4,17 @@
 //! - [`Spmc::new`] builds the partition table from validated configuration; partitions it
 //!   cannot host are left out ([`Spmc::rejected_partitions`]).
 //! - [`Spmc::boot`] on the primary CPU starts partitions in configuration order (boot order):
-//!   it returns [`Outcome::Enter`] for the first partition's context for that CPU with x0 = its
-//!   manifest address (`load_address + 0x1000`, the SPKG v2 manifest offset) and x1..x17 = 0.
-//!   The calls a partition makes while it initialises are answered by re-entering it; its
-//!   first FFA_MSG_WAIT enters the next partition. A partition that sends FFA_ERROR or makes a
-//!   call the init runtime model forbids (a direct request or response, FFA_YIELD, FFA_RUN) is
-//!   marked Aborted and boot goes on with the next. After the last, [`Outcome::ToSpmd`]
-//!   carries FFA_MSG_WAIT ("initialisation done") for the SPMD.
+//!   it returns [`Outcome::Enter`] for the first partition's context for that CPU, at its
+//!   entry point. A partition whose manifest has `gp-register-num` = n gets x\[n\] = its FF-A
+//!   boot-information blob, which the SPMC writes over its SPKG header first
+//!   ([`crate::boot_info`]); without it x0 = its manifest address (`load_address + 0x1000`,
+//!   the SPKG v2 manifest offset). The other registers are 0. The calls a partition makes
+//!   while it initialises are answered by re-entering it; its first FFA_MSG_WAIT enters the
+//!   next partition. A partition whose package header is invalid, that sends FFA_ERROR or
+//!   makes a call the init runtime model forbids (a direct request or response, FFA_YIELD,
+//!   FFA_RUN) is marked Aborted ([`Spmc::abort_reason`] says why) and boot goes on with the
+//!   next. After the last, [`Outcome::ToSpmd`] carries FFA_MSG_WAIT ("initialisation done")
+//!   for the SPMD.
 //! - [`Spmc::cpu_on`] is the warm boot of a secondary CPU (the SPMD entering the SPMC's
 //!   registered secondary entry after a PSCI CPU_ON), once cold boot is over. It starts, in
 //!   boot order, the execution context for that CPU of each MP partition whose context never
@@ -43,7 +47,7 @@ use ffa::{EndpointId, FfaError, FuncId, Interface, Regs, Version};
 use crate::call_chain;
 use crate::console::{Console, ConsoleLine};
 use crate::manifest::{SpmcAttributes, SpmcConfig};
-use crate::partition::{MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
+use crate::partition::{AbortReason, MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
 use crate::platform::Platform;
 use crate::vcpu::{CtxRef, ExecutionContext, RuntimeModel, RuntimeState};
 use crate::version::NegotiatedVersion;
@@ -278,6 +282,13 @@ impl<P: Platform> Spmc<P> {
         self.normal_world.version.version()
     }
 
+    /// Why a partition was aborted (or, for an MP partition, one of its contexts at a warm
+    /// boot), if it was.
+    pub fn abort_reason(&self, partition: EndpointId) -> Option<AbortReason> {
+        let index = self.partitions.find(partition)?;
+        self.partitions.get(index)?.abort_reason
+    }
+
     /// Partitions of the configuration the SPMC does not host, and why.
     pub fn rejected_partitions(&self) -> &[(EndpointId, Rejected)] {
         self.partitions.rejected()
@@ -366,7 +377,13 @@ impl<P: Platform> Spmc<P> {
                 .ctx(ctx)
                 .is_some_and(|c| c.model == Some(RuntimeModel::Init));
             if initialising && forbidden_during_init(fid) {
-                return self.abort_initialising(call.cpu, ctx);
+                let why = if matches!(FuncId::try_from(fid), Ok(FuncId::Error32 | FuncId::Error64))
+                {
+                    AbortReason::InitError
+                } else {
+                    AbortReason::ForbiddenInitCall(fid)
+                };
+                return self.abort_initialising(call.cpu, ctx, why);
             }
         }
         let mut version = self.version_of(call.from);
@@ -505,7 +522,7 @@ impl<P: Platform> Spmc<P> {
                 // An MP partition with fewer contexts than CPUs has nothing to run here; at
                 // cold boot it cannot initialise at all.
                 if !warm {
-                    p.abort();
+                    p.abort(AbortReason::NoBootContext);
                 }
                 continue;
             };
@@ -516,17 +533,21 @@ impl<P: Platform> Spmc<P> {
             if !startable {
                 continue;
             }
-            let manifest = p.config.load_address.checked_add(MANIFEST_OFFSET);
-            let (pc, regs) = if warm {
-                (p.warm_entry(), [0; 18])
+            let started = if warm {
+                p.warm_entry()
+                    .map(|pc| (pc, [0; 18]))
+                    .ok_or(AbortReason::BadAddress)
             } else {
-                let mut regs = [0; 18];
-                regs[0] = manifest.unwrap_or(0);
-                (p.cold_entry().filter(|_| manifest.is_some()), regs)
+                self.cold_start(index)
             };
-            let Some(pc) = pc else {
-                p.abort();
-                continue;
+            let (pc, regs) = match started {
+                Ok(start) => start,
+                Err(why) => {
+                    if let Some(p) = self.partitions.get_mut(index) {
+                        p.abort(why);
+                    }
+                    continue;
+                }
             };
             let ctx = CtxRef {
                 partition: index,
@@ -549,6 +570,33 @@ impl<P: Platform> Spmc<P> {
             self.cold_boot_done = true;
         }
         Outcome::ToSpmd(msg_wait())
+    }
+
+    /// Where and with which registers the partition at table index `index` starts at cold
+    /// boot: its primary entry point, with x\[gp-register-num\] = its boot-information blob
+    /// (written now), or without `gp-register-num` x0 = its manifest address (Hafnium's
+    /// default); the other registers 0.
+    fn cold_start(&mut self, index: usize) -> Result<(u64, Regs), AbortReason> {
+        let p = self.partitions.get(index).ok_or(AbortReason::BadAddress)?;
+        let pc = p.cold_entry().ok_or(AbortReason::BadAddress)?;
+        let manifest = p
+            .config
+            .load_address
+            .checked_add(MANIFEST_OFFSET)
+            .ok_or(AbortReason::BadAddress)?;
+        let mut regs = [0; 18];
+        match p.config.gp_register_num {
+            None => regs[0] = manifest,
+            Some(n) => {
+                let blob = self.write_boot_info(index).map_err(AbortReason::BootInfo)?;
+                // The table admits x0..x3 only.
+                let reg = regs
+                    .get_mut(usize::from(n))
+                    .ok_or(AbortReason::BadAddress)?;
+                *reg = blob;
+            }
+        }
+        Ok((pc, regs))
     }
 
     /// PSCI CPU_OFF on `cpu`: the MP partitions' contexts pinned to it are powered off, as
@@ -608,15 +656,18 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// The initialising context failed or broke the init rules: its partition is Aborted
-    /// (only that context at a warm boot) and boot goes on with the next partition.
-    fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef) -> Outcome {
+    /// The initialising context failed or broke the init rules (`why`): its partition is
+    /// Aborted (only that context at a warm boot) and boot goes on with the next partition.
+    fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef, why: AbortReason) -> Outcome {
         if self.cold_boot_done {
+            if let Some(p) = self.partitions.get_mut(ctx.partition) {
+                p.abort_reason.get_or_insert(why);
+            }
             if let Some(c) = self.partitions.ctx_mut(ctx) {
                 c.abort();
             }
         } else if let Some(p) = self.partitions.get_mut(ctx.partition) {
-            p.abort();
+            p.abort(why);
         }
         self.set_running(cpu, None);
         self.start_from(cpu, ctx.partition.saturating_add(1))

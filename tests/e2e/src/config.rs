@@ -77,7 +77,7 @@ impl ManifestSpec {
             load_address: def.load_address,
             entrypoint_offset: def.entrypoint_offset,
             memory_size: def.memory_size,
-            gp_register_num: Some(0),
+            gp_register_num: def.boot_info_register,
             device_regions: vec![secure_uart()],
         }
     }

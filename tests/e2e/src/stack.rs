@@ -188,8 +188,10 @@ impl Stack {
     }
 }
 
-/// What BL2 leaves in secure RAM: TOS_FW_CONFIG, and one SPKG v2 package per partition (the
-/// manifest DTB at +0x1000; the image at +0x4000 is empty, the behaviour lives in Rust).
+/// What BL2 leaves in secure RAM: TOS_FW_CONFIG, and one SPKG v2 package per partition: the
+/// header at the load address (magic, version 2, manifest offset and size, image offset and
+/// size, as TF-A's packaging writes it; the SPMC replaces it by the boot-information blob),
+/// the manifest DTB at +0x1000, and the image at +0x4000, empty: the behaviour lives in Rust.
 fn load_images(memory: &SimMemory, specs: &[ManifestSpec]) -> Result<(), HarnessError> {
     let spmc_manifest = config::spmc_manifest_dtb(SPMC_ID, SPMC_VERSION, specs)?;
     if spmc_manifest.len() > 4096 {

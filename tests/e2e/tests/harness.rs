@@ -9,6 +9,8 @@ use e2e::stack::{Stack, standard_partitions};
 use e2e::trace::{Agent, Trace};
 use ffa::Regs;
 use scenarios::Client;
+use spmc::boot_info::{BootInfoFailure, PackageError};
+use spmc::partition::AbortReason;
 use spmc::vcpu::RuntimeState;
 use test_partitions::definitions::RELAY;
 use test_partitions::{DEFINITIONS, ECHO_ID, LEGACY_ID, RELAY_ID, SpEnv, TestPartition};
@@ -63,20 +65,25 @@ fn the_spmc_was_built_from_parsed_manifests() {
     let ids: Vec<u16> = stack.config().partitions.iter().map(|p| p.id.0).collect();
     let expected: Vec<u16> = DEFINITIONS.iter().map(|d| d.endpoint_id).collect();
     assert_eq!(ids, expected);
-    // BL2's images are in secure memory: the SPKG header of echo and its manifest's magic.
-    let mut header = [0u8; 8];
-    stack
-        .memory()
-        .read(e2e::memory::Space::Secure, 0x0e30_0000, &mut header)
-        .unwrap();
-    assert_eq!(&header[..4], b"SPKG");
-    assert_eq!(header[4], 2);
+    // BL2's images are in secure memory: each package's manifest, and over its SPKG header
+    // the boot-information blob the SPMC wrote, pointing at that manifest.
+    for def in DEFINITIONS {
+        let fdt = read_secure(&stack, def.manifest_address(), 8);
+        assert_eq!(fdt[..4], 0xd00d_feed_u32.to_be_bytes());
+        let total = u32::from_be_bytes([fdt[4], fdt[5], fdt[6], fdt[7]]);
+        let blob = read_secure(&stack, def.load_address, 64);
+        assert_eq!(
+            ffa::boot_info::find_manifest(&blob),
+            Ok(ffa::boot_info::ManifestRef {
+                version: def.ffa_version,
+                address: def.manifest_address(),
+                size: total,
+            }),
+            "{}",
+            def.name
+        );
+    }
     let mut magic = [0u8; 4];
-    stack
-        .memory()
-        .read(e2e::memory::Space::Secure, 0x0e30_1000, &mut magic)
-        .unwrap();
-    assert_eq!(magic, 0xd00d_feed_u32.to_be_bytes());
     // And TOS_FW_CONFIG, where BL2 puts it.
     stack
         .memory()
@@ -87,6 +94,35 @@ fn the_spmc_was_built_from_parsed_manifests() {
         )
         .unwrap();
     assert_eq!(magic, 0xd00d_feed_u32.to_be_bytes());
+}
+
+fn read_secure(stack: &Stack, addr: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    stack
+        .memory()
+        .read(e2e::memory::Space::Secure, addr, &mut buf)
+        .unwrap();
+    buf
+}
+
+#[test]
+fn bl2_leaves_real_spkg_headers_until_the_spmc_boots() {
+    let stack = Stack::new(standard_partitions(), Trace::new(false)).unwrap();
+    for def in DEFINITIONS {
+        let bytes: [u8; 24] = read_secure(&stack, def.load_address, 24)
+            .try_into()
+            .unwrap();
+        let header = spmc::boot_info::parse_spkg_header(&bytes, def.memory_size).unwrap();
+        assert_eq!(&bytes[..4], b"SPKG");
+        assert_eq!((header.pm_offset, header.img_offset), (0x1000, 0x4000));
+        let fdt = read_secure(&stack, def.manifest_address(), 8);
+        let total = u32::from_be_bytes([fdt[4], fdt[5], fdt[6], fdt[7]]);
+        assert_eq!(
+            header.pm_size, total,
+            "{}: pm_size is the DTB's size",
+            def.name
+        );
+    }
 }
 
 #[test]
@@ -351,4 +387,36 @@ fn without_a_registered_warm_entry_secondary_cpus_fail_to_start() {
     assert!(stack.spmd().log()[0].contains("spmd_cpu_on_finish_handler failed"));
     // CPU 0 is unaffected.
     assert_eq!(who_am_i(&mut stack, 0, RELAY_ID).0, 0);
+}
+
+#[test]
+fn a_partition_with_a_broken_package_header_is_aborted_and_the_rest_boot() {
+    let mut stack = Stack::new(standard_partitions(), Trace::new(false)).unwrap();
+    let echo = &DEFINITIONS[0];
+    stack
+        .memory()
+        .write(e2e::memory::Space::Secure, echo.load_address, b"KGPS")
+        .unwrap();
+    stack.spmd_mut().boot(0).unwrap();
+    assert_eq!(
+        stack.spmd().core().abort_reason(ffa::EndpointId(ECHO_ID)),
+        Some(AbortReason::BootInfo(BootInfoFailure::Package(
+            PackageError::BadMagic(u32::from_le_bytes(*b"KGPS"))
+        )))
+    );
+    assert!(
+        stack
+            .spmd()
+            .entries()
+            .iter()
+            .all(|e| e.partition.0 != ECHO_ID),
+        "echo never ran"
+    );
+    let request = regs(&[0x8400_006f, u64::from(ECHO_ID), 0, 0x5350_0001]);
+    let answer = stack.nwd_call(0, Agent::Host, &request).unwrap();
+    assert_eq!(answer[..3], [0x8400_0060, 0, 0xffff_fff8], "ABORTED");
+    assert_eq!(
+        who_am_i(&mut stack, 0, RELAY_ID),
+        (0, u64::from(RELAY_ID) << 16)
+    );
 }

@@ -43,6 +43,9 @@ pub struct Definition {
     pub memory_size: u64,
     /// Manifest `entrypoint-offset`.
     pub entrypoint_offset: u64,
+    /// Manifest `gp-register-num`: the register its boot-information blob comes in (the
+    /// manifest then asks for the manifest in the blob).
+    pub boot_info_register: Option<u8>,
     /// Offset from `load_address` of the warm-boot entry an MP partition registers with
     /// FFA_SECONDARY_EP_REGISTER while it initialises (`None`: it registers none).
     pub secondary_entry_offset: Option<u64>,
@@ -86,6 +89,9 @@ pub const RX_OFFSET: u64 = 0x8_0000;
 pub const TX_OFFSET: u64 = 0x8_1000;
 /// Pages of each partition buffer.
 pub const MAILBOX_PAGES: u32 = 1;
+/// Offset of the partition manifest in its SPKG package (the package starts at the load
+/// address; the SPMC puts the boot-information blob over the package header).
+pub const MANIFEST_OFFSET: u64 = 0x1000;
 
 /// echo.
 pub const ECHO: Definition = Definition {
@@ -101,6 +107,7 @@ pub const ECHO: Definition = Definition {
     load_address: 0x0e30_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
+    boot_info_register: Some(0),
     secondary_entry_offset: None,
 };
 
@@ -118,6 +125,7 @@ pub const RELAY: Definition = Definition {
     load_address: 0x0e40_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
+    boot_info_register: Some(0),
     // A second entry in its image, as partitions with a separate warm-boot path have.
     secondary_entry_offset: Some(0x4100),
 };
@@ -136,6 +144,7 @@ pub const LEGACY: Definition = Definition {
     load_address: 0x0e50_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
+    boot_info_register: Some(0),
     secondary_entry_offset: None,
 };
 
@@ -166,6 +175,11 @@ impl Definition {
     /// Address the SPMC enters it at.
     pub const fn entry_point(&self) -> u64 {
         self.load_address.wrapping_add(self.entrypoint_offset)
+    }
+
+    /// Address of its manifest (in its package).
+    pub const fn manifest_address(&self) -> u64 {
+        self.load_address.wrapping_add(MANIFEST_OFFSET)
     }
 
     /// Address of the warm-boot entry it registers, if it registers one.

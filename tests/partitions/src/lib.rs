@@ -22,7 +22,7 @@ pub use definitions::{
     RELAY_ID, RELAY_UUID_A, RELAY_UUID_B, SPMC_ID,
 };
 pub use ffa::Regs;
-pub use machine::Machine;
+pub use machine::{BootInfoSeen, Machine};
 
 /// The partition's view of its own memory (its RX/TX buffers live there).
 pub trait SpEnv {
@@ -48,9 +48,9 @@ pub trait TestPartition {
 /// One execution context of one of the test partitions.
 ///
 /// A UP partition needs one instance; an MP partition (relay) one per execution context, each
-/// driven on its own CPU. Started at its entry point, context 0 initialises the partition
-/// (version, ID, RX/TX buffers, warm-boot entry); started at the warm-boot entry, a context
-/// checks its ID and waits.
+/// driven on its own CPU. Started at its entry point, context 0 reads its boot-information
+/// blob and initialises the partition (version, ID, RX/TX buffers, warm-boot entry); started
+/// at the warm-boot entry, a context checks its ID and waits.
 #[derive(Clone, Debug)]
 pub enum Instance {
     /// echo: v1.2, DIRECT_REQ and DIRECT_REQ2.

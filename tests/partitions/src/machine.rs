@@ -101,6 +101,22 @@ enum State {
     Serving { request: Request, pending: Pending },
 }
 
+/// The boot-information blob a cold-started context found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootInfoSeen {
+    /// Where the blob was (the register's value).
+    pub blob: u64,
+    /// The manifest address its descriptor gave.
+    pub manifest: u64,
+    /// The manifest size its descriptor gave.
+    pub size: u32,
+    /// The blob's version.
+    pub version: Version,
+}
+
+/// The DTB header's magic (big-endian at offset 0; the total size follows it).
+const FDT_MAGIC: u32 = 0xd00d_feed;
+
 /// One execution context of a test partition.
 #[derive(Clone, Debug)]
 pub struct Machine {
@@ -111,6 +127,7 @@ pub struct Machine {
     /// Bits of [`fault`].
     faults: u8,
     boot: Boot,
+    boot_info: Option<BootInfoSeen>,
     state: State,
 }
 
@@ -127,6 +144,7 @@ impl Machine {
             own_id: def.endpoint_id,
             faults: 0,
             boot: if vcpu == 0 { Boot::Cold } else { Boot::Warm },
+            boot_info: None,
             state: State::Boot,
         }
     }
@@ -164,6 +182,11 @@ impl Machine {
         self.faults
     }
 
+    /// The boot-information blob it found at its cold start, if any.
+    pub fn boot_info(&self) -> Option<BootInfoSeen> {
+        self.boot_info
+    }
+
     /// Whether its last call was FFA_MSG_WAIT or a response (it waits for a new message).
     pub fn is_waiting(&self) -> bool {
         self.state == State::Waiting
@@ -172,7 +195,14 @@ impl Machine {
     /// Given the registers the context was entered or resumed with, its next call.
     pub fn step(&mut self, entry: &Regs, env: &mut dyn SpEnv) -> Regs {
         let (state, call) = match self.state {
-            State::Boot => self.boot(),
+            State::Boot => {
+                if self.boot == Boot::Cold
+                    && let Some(reg) = self.def.boot_info_register
+                {
+                    self.read_boot_info(entry, usize::from(reg), env);
+                }
+                self.boot()
+            }
             State::Init(step) => self.init(step, entry),
             State::Waiting => self.on_message(entry),
             State::Serving { request, pending } => self.resume(request, pending, entry, env),
@@ -192,6 +222,43 @@ impl Machine {
         } else {
             (State::Init(InitStep::IdGet), encode(&Interface::IdGet))
         }
+    }
+
+    /// Reads the boot-information blob x\[`reg`\] points at, and the device tree its manifest
+    /// descriptor names; anything missing or wrong is [`fault::BOOT_INFO`].
+    fn read_boot_info(&mut self, entry: &Regs, reg: usize, env: &mut dyn SpEnv) {
+        let blob = entry.get(reg).copied().unwrap_or(0);
+        let mut bytes = [0u8; ffa::boot_info::MANIFEST_BLOB_SIZE];
+        let found = if env.read(blob, &mut bytes) {
+            ffa::boot_info::find_manifest(&bytes).ok()
+        } else {
+            None
+        };
+        let Some(manifest) = found else {
+            self.faults |= fault::BOOT_INFO;
+            return;
+        };
+        let mut fdt = [0u8; 8];
+        let [m0, m1, m2, m3, t0, t1, t2, t3] = if env.read(manifest.address, &mut fdt) {
+            fdt
+        } else {
+            [0; 8]
+        };
+        let is_fdt = u32::from_be_bytes([m0, m1, m2, m3]) == FDT_MAGIC;
+        let total = u32::from_be_bytes([t0, t1, t2, t3]);
+        if manifest.version != self.def.ffa_version
+            || !is_fdt
+            || total == 0
+            || total > manifest.size
+        {
+            self.faults |= fault::BOOT_INFO;
+        }
+        self.boot_info = Some(BootInfoSeen {
+            blob,
+            manifest: manifest.address,
+            size: manifest.size,
+            version: manifest.version,
+        });
     }
 
     fn init(&mut self, step: InitStep, answer: &Regs) -> (State, Regs) {
@@ -448,6 +515,21 @@ impl Machine {
                 (serving(pending), self.rxtx_map())
             }
             Command::MsgWaitWhileBusy => (serving(Pending::Probe), self.wait().1),
+            Command::BootInfo => {
+                let seen = self.boot_info.map_or([0; 4], |b| {
+                    [
+                        b.blob,
+                        b.manifest,
+                        u64::from(b.size),
+                        u64::from(ffa::version::to_u32(b.version)),
+                    ]
+                });
+                let [blob, manifest, size, version] = seen;
+                self.respond(
+                    &req,
+                    &[self.status(code::OK), blob, manifest, size, version],
+                )
+            }
             Command::Call => {
                 let mut call = [0; 18];
                 call[..4].copy_from_slice(&p[1..5]);

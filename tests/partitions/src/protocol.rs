@@ -20,6 +20,7 @@
 //! | RXTX | – | [`CallStatus`] of: RXTX_MAP again, RX_RELEASE while not owned, RXTX_UNMAP, RXTX_UNMAP again (then it maps its buffers back; a failure sets [`fault::REMAP`]) |
 //! | MSG_WAIT_WHILE_BUSY | – | [`CallStatus`] of FFA_MSG_WAIT made while handling the request |
 //! | CALL | function ID, w1, w2, w3 | w0..w3 of the answer to that raw call (w4..w7 and x8..x17 zero) |
+//! | BOOT_INFO | – | address of the boot-information blob it was started with, the manifest address and size the blob gave, the blob's version (FFA_VERSION encoding); all 0 if it got none (a warm start) |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
@@ -57,10 +58,12 @@ pub enum Command {
     MsgWaitWhileBusy = 0x5350_000a,
     /// Make a raw FF-A call (x0..x3 from the arguments) and report w0..w3 of its answer.
     Call = 0x5350_000b,
+    /// Report the boot-information blob it was started with.
+    BootInfo = 0x5350_000c,
 }
 
 impl Command {
-    const ALL: [Command; 11] = [
+    const ALL: [Command; 12] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -72,6 +75,7 @@ impl Command {
         Command::Rxtx,
         Command::MsgWaitWhileBusy,
         Command::Call,
+        Command::BootInfo,
     ];
 
     /// Its payload word.
@@ -121,6 +125,10 @@ pub mod fault {
     pub const ENTRY: u8 = 1 << 5;
     /// FFA_SECONDARY_EP_REGISTER at init failed.
     pub const SECONDARY_EP: u8 = 1 << 6;
+    /// Cold-started with a manifest asking for the boot-information blob, it found none in
+    /// its register, or one that is not well formed, not of its FF-A version, or whose
+    /// manifest descriptor points at no device tree of at most the size it gives.
+    pub const BOOT_INFO: u8 = 1 << 7;
 }
 
 /// Response payload word 0: a status code and the sticky faults.

@@ -108,6 +108,12 @@ fn check(def: &Definition, props: &BTreeMap<String, String>) {
         [u64::from(def.messaging)],
         "{name}: messaging-method"
     );
+    let gp = props.get("gp-register-num").map(|v| number(&cells(v)));
+    assert_eq!(
+        gp,
+        def.boot_info_register.map(u64::from),
+        "{name}: gp-register-num"
+    );
 }
 
 #[test]

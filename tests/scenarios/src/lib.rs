@@ -34,6 +34,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod boot_info;
 pub mod calls;
 pub mod check;
 pub mod discovery;
@@ -93,6 +94,7 @@ macro_rules! scenarios {
 /// Every scenario, each to be run on its own freshly booted stack.
 pub const ALL: &[Scenario] = scenarios![
     passthrough::non_ffa_call_untouched,
+    boot_info::boot_info_blob,
     version::version_negotiation,
     version::version_downgrade_after_lock,
     version::calls_before_negotiation,

@@ -108,6 +108,31 @@ struct Sp {
     warm_entry: Option<u64>,
 }
 
+/// Bytes of the manifest each partition's package holds (a device-tree header saying so).
+const MANIFEST_SIZE: u32 = 0x200;
+
+impl Sp {
+    /// Its package as the SPMC leaves it: the manifest (a device-tree header) and, over the
+    /// package header, the boot-information blob naming it. Returns the blob's address.
+    fn write_package(&mut self) -> u64 {
+        let def = self.def;
+        let mut fdt = [0u8; 8];
+        fdt[..4].copy_from_slice(&0xd00d_feed_u32.to_be_bytes());
+        fdt[4..].copy_from_slice(&MANIFEST_SIZE.to_be_bytes());
+        assert!(self.mem.write(def.manifest_address(), &fdt));
+        let mut blob = [0u8; ffa::boot_info::MANIFEST_BLOB_SIZE];
+        ffa::boot_info::write_manifest_blob(
+            def.ffa_version,
+            def.manifest_address(),
+            MANIFEST_SIZE,
+            &mut blob,
+        )
+        .unwrap();
+        assert!(self.mem.write(def.load_address, &blob));
+        def.load_address
+    }
+}
+
 /// Where control goes after a partition's call.
 enum Next {
     /// Back to the same context with this answer.
@@ -166,10 +191,20 @@ impl Model {
             });
         }
         // Cold boot on CPU 0: context 0 of each partition at its entry point, with its
-        // manifest address in x0.
+        // boot-information blob (over the package header) in the register its manifest
+        // names, else its manifest address in x0.
         for sp in 0..model.sps.len() {
             let def = model.sps[sp].def;
-            model.start(sp, 0, def.entry_point(), regs(&[def.load_address + 0x1000]));
+            let entry = match def.boot_info_register {
+                Some(reg) => {
+                    let blob = model.sps[sp].write_package();
+                    let mut entry = regs(&[]);
+                    entry[usize::from(reg)] = blob;
+                    entry
+                }
+                None => regs(&[def.manifest_address()]),
+            };
+            model.start(sp, 0, def.entry_point(), entry);
         }
         // Each secondary CPU powered on: the MP partitions' contexts for it, at the entry
         // they registered (else the primary one), with no registers.

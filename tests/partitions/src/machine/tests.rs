@@ -99,15 +99,16 @@ impl Sp {
     }
 
     /// Boots context 0, checking each init call, with the given answers to them (the
-    /// warm-boot entry's registration, if any, succeeds).
+    /// warm-boot entry's registration, if any, succeeds). Its package holds the boot
+    /// information an SPMC would give it, and x0 points there.
     fn boot_with(def: &Definition, version: Regs, id: Regs, map: Regs) -> Self {
         let mut sp = Sp {
             machine: Machine::new(def, 0),
             memory: Memory::of(def),
         };
+        package(&mut sp.memory, def, def.ffa_version, 0x180, 0x200);
         sp.machine.start(def.entry_point());
-        // x0 carries the manifest address, which the partition ignores.
-        let call = sp.step(&regs(&[0x0e00_2000]));
+        let call = sp.step(&regs(&[def.load_address]));
         assert_eq!(
             call,
             regs(&[
@@ -141,6 +142,18 @@ impl Sp {
             success(0),
         )
     }
+}
+
+/// Writes a boot-information blob of `version` at the package start, naming a manifest of
+/// `size` bytes whose device-tree header says `total`.
+fn package(memory: &mut Memory, def: &Definition, version: Version, total: u32, size: u32) {
+    let mut blob = [0u8; ffa::boot_info::MANIFEST_BLOB_SIZE];
+    ffa::boot_info::write_manifest_blob(version, def.manifest_address(), size, &mut blob).unwrap();
+    assert!(memory.write(def.load_address, &blob));
+    let mut fdt = [0u8; 8];
+    fdt[..4].copy_from_slice(&0xd00d_feed_u32.to_be_bytes());
+    fdt[4..].copy_from_slice(&total.to_be_bytes());
+    assert!(memory.write(def.manifest_address(), &fdt));
 }
 
 fn req32(src: u16, dst: u16, words: [u64; WORDS]) -> Regs {
@@ -223,6 +236,86 @@ fn version_answer_must_be_compatible() {
 }
 
 #[test]
+fn the_boot_information_blob_is_read_and_reported() {
+    let mut sp = Sp::boot(&LEGACY);
+    assert_eq!(sp.machine.faults(), 0);
+    let seen = sp.machine.boot_info().unwrap();
+    assert_eq!(
+        (seen.blob, seen.manifest, seen.size, seen.version),
+        (
+            LEGACY.load_address,
+            LEGACY.manifest_address(),
+            0x200,
+            Version(1, 1)
+        )
+    );
+    let call = sp.step(&req32(HOST, LEGACY_ID, request(Command::BootInfo, &[])));
+    assert_eq!(
+        resp32(&call, LEGACY_ID, HOST),
+        [
+            ok(),
+            LEGACY.load_address,
+            LEGACY.manifest_address(),
+            0x200,
+            0x1_0001
+        ]
+    );
+    // A warm-started context got none and says so.
+    let mut m = Machine::new(&RELAY, 1);
+    m.start(RELAY.secondary_entry_point().unwrap());
+    let mut mem = Memory::of(&RELAY);
+    m.step(&regs(&[]), &mut mem);
+    m.step(&success(u32::from(RELAY_ID)), &mut mem);
+    let call = m.step(
+        &req32(HOST, RELAY_ID, request(Command::BootInfo, &[])),
+        &mut mem,
+    );
+    assert_eq!(resp32(&call, RELAY_ID, HOST), [ok(), 0, 0, 0, 0]);
+    assert_eq!(m.faults(), 0);
+}
+
+#[test]
+fn a_missing_or_wrong_blob_is_a_fault() {
+    // (what the package holds, x0) → BOOT_INFO.
+    type Setup = fn(&mut Memory);
+    let cases: [(Setup, u64); 6] = [
+        (|_| {}, ECHO.load_address),
+        (|m| package(m, &ECHO, Version(1, 2), 0x180, 0x200), 0),
+        (
+            |m| package(m, &ECHO, Version(1, 1), 0x180, 0x200),
+            ECHO.load_address,
+        ),
+        (
+            |m| package(m, &ECHO, Version(1, 2), 0x201, 0x200),
+            ECHO.load_address,
+        ),
+        (
+            |m| {
+                package(m, &ECHO, Version(1, 2), 0x180, 0x200);
+                assert!(m.write(ECHO.manifest_address(), &[0; 4]));
+            },
+            ECHO.load_address,
+        ),
+        (
+            |m| package(m, &ECHO, Version(1, 2), 0x180, 0x200),
+            ECHO.manifest_address(),
+        ),
+    ];
+    for (i, (setup, x0)) in cases.into_iter().enumerate() {
+        let mut m = Machine::new(&ECHO, 0);
+        let mut mem = Memory::of(&ECHO);
+        setup(&mut mem);
+        m.start(ECHO.entry_point());
+        assert_eq!(m.step(&regs(&[x0]), &mut mem)[0], 0x8400_0063, "case {i}");
+        assert_eq!(m.faults(), fault::BOOT_INFO, "case {i}");
+    }
+    // Memory it cannot read at all: the same fault, no panic.
+    let mut m = Machine::new(&ECHO, 0);
+    m.step(&regs(&[ECHO.load_address]), &mut NoMemory);
+    assert_eq!(m.faults(), fault::BOOT_INFO);
+}
+
+#[test]
 fn start_address_selects_cold_or_warm_boot() {
     let warm = RELAY.secondary_entry_point().unwrap();
     // (context, start address, first call, faults)
@@ -238,7 +331,9 @@ fn start_address_selects_cold_or_warm_boot() {
         let mut m = Machine::new(&RELAY, vcpu);
         m.start(pc);
         let mut mem = Memory::of(&RELAY);
-        assert_eq!(m.step(&regs(&[]), &mut mem)[0], first, "{vcpu} at {pc:#x}");
+        package(&mut mem, &RELAY, Version(1, 2), 0x100, 0x100);
+        let entry = regs(&[RELAY.load_address]);
+        assert_eq!(m.step(&entry, &mut mem)[0], first, "{vcpu} at {pc:#x}");
         assert_eq!(m.faults(), faults, "{vcpu} at {pc:#x}");
     }
     // echo registers no warm entry, so its primary entry is right for any warm start.
@@ -266,7 +361,8 @@ fn a_restart_forgets_the_previous_run() {
 fn a_refused_warm_entry_registration_is_a_fault() {
     let mut m = Machine::new(&RELAY, 0);
     let mut mem = Memory::of(&RELAY);
-    m.step(&regs(&[]), &mut mem);
+    package(&mut mem, &RELAY, Version(1, 2), 0x100, 0x100);
+    m.step(&regs(&[RELAY.load_address]), &mut mem);
     m.step(&regs(&[0x1_0002]), &mut mem);
     m.step(&success(u32::from(RELAY_ID)), &mut mem);
     let call = m.step(&success(0), &mut mem);
@@ -668,10 +764,12 @@ fn partition_info_reports_a_memory_fault() {
         regs(&[0x8400_0065])
     );
     let call = m.step(&success(0), &mut NoMemory);
-    assert_eq!(
-        resp32(&call, ECHO_ID, HOST)[0],
-        u64::from(code::MEMORY_FAULT)
-    );
+    // No memory at all: no boot information either.
+    let status = Status {
+        code: code::MEMORY_FAULT,
+        faults: fault::BOOT_INFO,
+    };
+    assert_eq!(resp32(&call, ECHO_ID, HOST)[0], status.word());
 }
 
 #[test]
@@ -786,7 +884,7 @@ fn random_entries_never_panic_and_refusals_lead_back_to_waiting() {
                 if next(&mut seed).is_multiple_of(2) {
                     entry[1] = (entry[1] & 0xffff_0000) | u64::from(def.endpoint_id);
                     entry[2] = 0;
-                    entry[3] = 0x5350_0001 + next(&mut seed) % 12;
+                    entry[3] = 0x5350_0001 + next(&mut seed) % 13;
                 }
                 m.step(&entry, &mut mem);
                 // Whatever happened, refusals of its calls bring it back to waiting.
