@@ -1,6 +1,7 @@
-//! The SPMC core driven by arbitrary calls: from the SPMD or any partition (known or not), on
-//! any CPU, over memory whose contents come from the input. It must never panic, and what it
-//! asks the arch layer to do must name a real partition and execution context.
+//! The SPMC core driven by arbitrary calls, cold and warm boots: from the SPMD or any partition
+//! (known or not), on any CPU (including ones the machine lacks), over memory whose contents
+//! come from the input. It must never panic, and what it asks the arch layer to do must name a
+//! real execution context, recorded as running there, started inside its partition's memory.
 #![no_main]
 
 use ffa::{EndpointId, Uuid, Version};
@@ -27,7 +28,7 @@ const PARTITION_IDS: [u16; 3] = [0x8001, 0x8002, 0x8003];
 
 #[derive(Arbitrary, Debug)]
 enum Who {
-    /// The partition the SPMC last entered on this CPU (the SPMD if none).
+    /// The partition running on this CPU (the SPMD if none).
     Running,
     Spmd,
     /// A partition ID from `IDS`, known or not.
@@ -36,10 +37,20 @@ enum Who {
 }
 
 #[derive(Arbitrary, Debug)]
+enum Action {
+    /// A call by `who`.
+    Call(Who, Box<Call>),
+    /// The SPMD's warm boot of the CPU after PSCI CPU_ON.
+    CpuOn,
+    /// A cold boot (only the first is accepted).
+    Boot,
+}
+
+#[derive(Arbitrary, Debug)]
 struct Step {
+    /// CPU index, including two the machine does not have.
     cpu: u8,
-    who: Who,
-    call: Call,
+    action: Action,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -169,24 +180,38 @@ fn config() -> SpmcConfig {
     }
 }
 
-fn check(outcome: &Outcome, running: &mut [Option<u16>], cpu: u16) {
-    if let Outcome::Enter {
-        partition, vcpu, ..
+/// What the SPMC asks of the arch layer must be possible: enter a context that exists, that the
+/// SPMC records as running on this CPU, starting (if afresh) inside the partition's own memory.
+fn check(spmc: &Spmc<FakePlatform>, outcome: &Outcome, cpu: CpuId) {
+    let Outcome::Enter {
+        partition,
+        vcpu,
+        start,
+        ..
     } = *outcome
-    {
-        let index = PARTITION_IDS.iter().position(|&id| id == partition.0);
-        let contexts = match index {
-            Some(0) => CPUS,
-            Some(_) => 1,
-            None => panic!("entered unknown partition {partition:?}"),
-        };
+    else {
+        return;
+    };
+    let index = PARTITION_IDS
+        .iter()
+        .position(|&id| id == partition.0)
+        .unwrap_or_else(|| panic!("entered unknown partition {partition:?}"));
+    let contexts = if index == 0 { CPUS } else { 1 };
+    assert!(
+        vcpu < contexts,
+        "{partition:?} has no execution context {vcpu}"
+    );
+    assert_eq!(
+        spmc.running_on(cpu),
+        Some((partition, vcpu)),
+        "entered {partition:?}.{vcpu} on {cpu:?} without recording it"
+    );
+    if let Some(pc) = start {
+        let base = SECURE_BASE + index as u64 * SP_SIZE;
         assert!(
-            vcpu < contexts,
-            "{partition:?} has no execution context {vcpu}"
+            (base..base + SP_SIZE).contains(&pc),
+            "{partition:?} started at {pc:#x}, outside its memory"
         );
-        running[usize::from(cpu)] = Some(partition.0);
-    } else {
-        running[usize::from(cpu)] = None;
     }
 }
 
@@ -197,22 +222,29 @@ fuzz_target!(|input: Input| {
     };
     let windows = [platform.non_secure.span(), platform.secure.span()];
     let mut spmc = Spmc::new(config(), platform, CPUS);
-    let mut running = [None; CPUS as usize];
     if input.boot {
         let outcome = spmc.boot(CpuId(0));
-        check(&outcome, &mut running, 0);
+        check(&spmc, &outcome, CpuId(0));
     }
     for step in input.steps.iter().take(64) {
-        let cpu = u16::from(step.cpu) % CPUS;
-        let caller = match step.who {
-            Who::Running => running[usize::from(cpu)]
-                .map_or(Caller::Spmd, |id| Caller::Partition(EndpointId(id))),
-            Who::Spmd => Caller::Spmd,
-            Who::Known(n) => Caller::Partition(EndpointId(IDS[usize::from(n) % IDS.len()])),
-            Who::Raw(id) => Caller::Partition(EndpointId(id)),
+        let cpu = CpuId(u16::from(step.cpu) % (CPUS + 2));
+        let outcome = match &step.action {
+            Action::Call(who, call) => {
+                let caller = match who {
+                    Who::Running => spmc
+                        .running_on(cpu)
+                        .map_or(Caller::Spmd, |(id, _)| Caller::Partition(id)),
+                    Who::Spmd => Caller::Spmd,
+                    Who::Known(n) => {
+                        Caller::Partition(EndpointId(IDS[usize::from(*n) % IDS.len()]))
+                    }
+                    Who::Raw(id) => Caller::Partition(EndpointId(*id)),
+                };
+                spmc.handle(cpu, caller, &call.regs(&IDS, &windows))
+            }
+            Action::CpuOn => spmc.cpu_on(cpu),
+            Action::Boot => spmc.boot(cpu),
         };
-        let regs = step.call.regs(&IDS, &windows);
-        let outcome = spmc.handle(CpuId(cpu), caller, &regs);
-        check(&outcome, &mut running, cpu);
+        check(&spmc, &outcome, cpu);
     }
 });

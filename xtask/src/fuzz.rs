@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::console::{self, Error, Event, Result, Stream};
+use crate::console::{self, Error, Event, Result};
 use crate::toolchain;
 
 /// The fuzz targets: one file per target in `fuzz/fuzz_targets/`, sorted by name.
@@ -156,14 +156,11 @@ pub fn run_target(root: &Path, target: &str, seconds: u64, jobs: u16) -> Result<
         if let Event::Line(stream, line) = event {
             let _ = writeln!(log, "{line}");
             report.observe(line);
-            if is_per_input_line(line) {
-                // Shown in the progress line only.
-            } else {
+            // libFuzzer's per-input lines only feed the progress line; the rest is shown.
+            if !is_per_input_line(line) {
                 console::pass_through(bar, stream, line);
             }
-            if stream == Stream::Stderr
-                && let Some(status) = &report.status
-            {
+            if let Some(status) = &report.status {
                 bar.set_message(status.clone());
             }
         }

@@ -57,7 +57,7 @@ pub const STEPS: &[Step] = &[
     },
     Step {
         name: "test",
-        title: "host tests (cargo test --workspace)",
+        title: "host tests (cargo test --workspace --no-fail-fast)",
         run: host_tests,
     },
     Step {
@@ -184,7 +184,8 @@ fn clippy(cx: &mut Context<'_>) -> Result<Outcome> {
 
 fn host_tests(cx: &mut Context<'_>) -> Result<Outcome> {
     let mut cmd = cargo(cx.root);
-    cmd.args(["test", "--workspace"]);
+    // Every test binary runs even after a failure, so one run shows all of them.
+    cmd.args(["test", "--workspace", "--no-fail-fast"]);
     run_tests(cx, &mut cmd, "building and running the host tests")?;
     Ok(Outcome::Passed)
 }
