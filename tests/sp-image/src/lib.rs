@@ -1,0 +1,2 @@
+//! Shared runtime of the S-EL1 test partition images.
+#![no_std]
