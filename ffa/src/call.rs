@@ -66,6 +66,15 @@ pub fn decode(regs: &Regs, version: Version) -> Decoded {
             *r &= 0xffff_ffff;
         }
     }
+    if matches!(
+        func,
+        FuncId::MemDonate64 | FuncId::MemLend64 | FuncId::MemShare64 | FuncId::MemRetrieveReq64
+    ) {
+        // Lengths and the page count are 32-bit fields even in the SMC64 forms.
+        for i in [1, 2, 4] {
+            norm[i] &= 0xffff_ffff;
+        }
+    }
     if version < CODEC_VERSION {
         // Before v1.2 only x0..x7 carry arguments; x8..x17 belong to the caller.
         norm[8..].fill(0);
@@ -233,6 +242,17 @@ mod tests {
             panic!("not a direct request");
         };
         assert_eq!((src_id, dst_id), (0, 0x8001));
+    }
+
+    #[test]
+    fn mem_share64_page_count_is_w4() {
+        // A page count of 0 in w4 means "no buffer", whatever x4's upper half holds.
+        let r = regs(&[0xc400_0073, 0x30, 0x30, 0x1000, 0x1_0000_0000]);
+        let Decoded::Call(call) = decode(&r, Version(1, 2)) else {
+            panic!("not decoded");
+        };
+        assert!(matches!(call, Interface::MemShare { buf: None, .. }));
+        assert_eq!(decode(&encode(&call), Version(1, 2)), Decoded::Call(call));
     }
 
     #[test]
