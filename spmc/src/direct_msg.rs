@@ -224,11 +224,16 @@ impl<P: Platform> Spmc<P> {
         if request.kind != h.kind || request.width != h.width || request.from.id() != h.dst {
             return Err(FfaError::Denied);
         }
-        if let Requester::Partition(_, from) = request.from
-            && self.partitions.ctx(from).map(|c| c.state) != Some(RuntimeState::Blocked)
-        {
-            // The requester cannot take an answer; keep everything as it is.
-            return Err(FfaError::Denied);
+        let mut requester_dead = false;
+        if let Requester::Partition(_, from) = request.from {
+            match self.partitions.ctx(from).map(|c| c.state) {
+                Some(RuntimeState::Blocked) => {}
+                // Aborted from another CPU while it waited: the response ends this request
+                // and the dead requester's own requester is answered ABORTED.
+                Some(RuntimeState::Aborted) => requester_dead = true,
+                // The requester cannot take an answer; keep everything as it is.
+                _ => return Err(FfaError::Denied),
+            }
         }
 
         let mut regs = as_sent(call.regs, h.width);
@@ -248,6 +253,10 @@ impl<P: Platform> Spmc<P> {
                 }
                 self.set_running(call.cpu, None);
                 Ok(Outcome::ToSpmd(regs))
+            }
+            Requester::Partition(_, from) if requester_dead => {
+                self.set_running(call.cpu, None);
+                Ok(self.unwind(call.cpu, from))
             }
             Requester::Partition(_, from) => {
                 let c = self

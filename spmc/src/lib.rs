@@ -7,6 +7,7 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod abort;
 pub mod boot_info;
 pub mod call_chain;
 pub mod console;

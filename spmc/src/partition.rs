@@ -49,6 +49,9 @@ pub enum AbortReason {
     InitError,
     /// It made a call the initialisation runtime model forbids (this function ID).
     ForbiddenInitCall(u32),
+    /// It took an exception it could not handle at its own vector (the arch layer prints
+    /// which).
+    Fault,
 }
 
 /// Why a configured partition was left out of the table.

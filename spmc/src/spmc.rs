@@ -37,9 +37,13 @@
 //!   entry, or the first after CPU_OFF powered it off): the arch layer resets its vCPU state.
 //!   With `start: None` it resumes the context where it trapped. Either way x0..x17 are set
 //!   from the outcome (its own x8..x17 are given back where the answer does not use them).
+//! - [`Spmc::abort_running`]: the context running on `cpu` faulted and cannot take the fault
+//!   itself; its partition is Aborted and its requester answered ABORTED ([`crate::abort`]).
+//!   A call from a context whose partition was aborted from another CPU while it ran is
+//!   dropped the same way.
 //! - A call that cannot come from the named caller (an unknown CPU, a partition that is not
-//!   running on `cpu`, an Aborted one, or the SPMD while a partition runs on `cpu`) changes no
-//!   state and is answered `ToSpmd(FFA_ERROR(DENIED))` (BUSY for the SPMD case).
+//!   running on `cpu`, or the SPMD while a partition runs on `cpu`) changes no state and is
+//!   answered `ToSpmd(FFA_ERROR(DENIED))` (BUSY for the SPMD case).
 
 use ffa::call::{Decoded, decode, function_id, is_ffa};
 use ffa::{EndpointId, FfaError, FuncId, Interface, Regs, Version};
@@ -214,12 +218,15 @@ impl<P: Platform> Spmc<P> {
                 let Some(ctx) = running else {
                     return refused(regs, FfaError::Denied);
                 };
-                let is_running = self
-                    .partitions
-                    .ctx(ctx)
-                    .is_some_and(|c| c.state == RuntimeState::Running);
-                if self.partitions.id_of(ctx) != Some(id) || !is_running {
+                if self.partitions.id_of(ctx) != Some(id) {
                     return refused(regs, FfaError::Denied);
+                }
+                match self.partitions.ctx(ctx).map(|c| c.state) {
+                    Some(RuntimeState::Running) => {}
+                    // Its partition was aborted from another CPU while this context ran:
+                    // the call is dropped and its requester answered ABORTED.
+                    Some(RuntimeState::Aborted) => return self.unwind(cpu, ctx),
+                    _ => return refused(regs, FfaError::Denied),
                 }
                 Endpoint::Partition(ctx)
             }

@@ -1,6 +1,6 @@
-//! Random call sequences from the SPMD and partitions, with CPUs powered on and off among
-//! them: the SPMC never panics, and its outcomes agree with its state (what it enters is
-//! Running there; nothing else runs).
+//! Random call sequences from the SPMD and partitions, with CPUs powered on and off and
+//! running contexts aborted among them: the SPMC never panics, and its outcomes agree with
+//! its state (what it enters is Running there; nothing else runs).
 
 mod core_support;
 
@@ -54,10 +54,12 @@ struct Step {
     raw_w1: Option<u64>,
     args: [u64; 6],
     upper: u64,
-    /// Instead of a call: 14 = CPU_ON of `cpu`, 15 = the SPMD's CPU_OFF message for it.
+    /// Instead of a call: 13 = abort what runs on `cpu`, 14 = CPU_ON of `cpu`, 15 = the
+    /// SPMD's CPU_OFF message for it.
     power: u8,
 }
 
+const ABORT: u8 = 13;
 const POWER_ON: u8 = 14;
 const POWER_OFF: u8 = 15;
 
@@ -117,20 +119,28 @@ fn states(s: &TestSpmc) -> Vec<Option<RuntimeState>> {
 }
 
 fn check_consistency(s: &TestSpmc) -> Result<(), TestCaseError> {
-    let mut running = 0;
     for &id in &IDS {
         for v in 0..2 {
             if s.context_state(id, v) == Some(RuntimeState::Running) {
-                running += 1;
                 let on_some_cpu = (0..CPUS).any(|c| s.running_on(CpuId(c)) == Some((id, v)));
                 prop_assert!(on_some_cpu, "{id:x?}/{v} Running but on no CPU");
             }
         }
     }
-    let cpus_busy = (0..CPUS)
-        .filter(|&c| s.running_on(CpuId(c)).is_some())
-        .count();
-    prop_assert_eq!(running, cpus_busy);
+    // A CPU runs a Running context, or one aborted from another CPU that unwinds at its next
+    // call; never the same context as another CPU.
+    for c in 0..CPUS {
+        if let Some((id, v)) = s.running_on(CpuId(c)) {
+            let state = s.context_state(id, v);
+            prop_assert!(
+                matches!(state, Some(RuntimeState::Running | RuntimeState::Aborted)),
+                "CPU {c} runs {id:x?}/{v} in state {state:?}"
+            );
+            for other in (c + 1)..CPUS {
+                prop_assert_ne!(s.running_on(CpuId(other)), Some((id, v)));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -155,6 +165,31 @@ proptest! {
                         prop_assert!(start.is_some(), "CPU_ON resumed a context");
                         prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
                     }
+                }
+                check_consistency(&s)?;
+                continue;
+            }
+            if st.power == ABORT {
+                let before = states(&s);
+                let was_running = s.running_on(cpu);
+                match s.abort_running(cpu) {
+                    Outcome::ToSpmd(answer) => {
+                        prop_assert_eq!(s.running_on(cpu), None);
+                        if was_running.is_none() {
+                            prop_assert_eq!(answer[0], fid::ERROR);
+                            prop_assert_eq!(states(&s), before);
+                        }
+                    }
+                    Outcome::Enter { partition, vcpu, .. } => {
+                        prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
+                        prop_assert_eq!(
+                            s.context_state(partition, vcpu),
+                            Some(RuntimeState::Running)
+                        );
+                    }
+                }
+                if let Some((id, v)) = was_running {
+                    prop_assert_eq!(s.context_state(id, v), Some(RuntimeState::Aborted));
                 }
                 check_consistency(&s)?;
                 continue;

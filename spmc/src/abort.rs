@@ -1,0 +1,144 @@
+//! Aborting a partition whose running context faulted and cannot handle the fault itself.
+//!
+//! The arch layer calls [`Spmc::abort_running`] when the context running on a CPU takes an
+//! exception it cannot take at its own vector (no vector, a fault inside its own handler, an
+//! undefined instruction). The whole partition dies: every context is Aborted, the reason is
+//! recorded ([`AbortReason::Fault`]) and later requests or FFA_RUN to it get ABORTED.
+//!
+//! Whoever waits on a dead context is answered FFA_ERROR(ABORTED):
+//! - the requester of the request it was handling: the normal world (through the SPMD) or a
+//!   Blocked partition (resumed with the error); if that partition is dead too, its own
+//!   requester, and so on up the call chain;
+//! - a context that was initialising: boot goes on with the next partition;
+//! - the normal world, for cycles it gave with FFA_RUN.
+//!
+//! An MP partition may have contexts on other CPUs. Those not running anywhere die at once;
+//! a partition Blocked on a request to one of them that yielded becomes Preempted and gets
+//! ABORTED when the normal world runs it (as for a powered-off context). A context still in
+//! use on another CPU (Running, or Blocked on a callee running there) is marked Aborted but
+//! keeps its request: the next call it makes, or the response its callee sends it, unwinds
+//! that CPU's chain the same way ([`Spmc::unwind`]).
+
+use ffa::FfaError;
+
+use crate::call_chain;
+use crate::partition::AbortReason;
+use crate::platform::Platform;
+use crate::spmc::{CpuId, Outcome, Spmc};
+use crate::vcpu::{CtxRef, Requester, RuntimeModel, RuntimeState};
+
+impl<P: Platform> Spmc<P> {
+    /// The context running on `cpu` faulted and cannot handle it: its partition is Aborted
+    /// and whoever waited on it answered ABORTED (see the module documentation). Returns what
+    /// runs next on `cpu`. With no partition running on `cpu` (or an unknown CPU) nothing
+    /// changes and the answer is `ToSpmd(FFA_ERROR(DENIED))`.
+    pub fn abort_running(&mut self, cpu: CpuId) -> Outcome {
+        let Some(ctx) = self
+            .cpu_index(cpu)
+            .and_then(|i| self.running.get(i).copied().flatten())
+        else {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+        };
+        self.abort_partition(ctx.partition, AbortReason::Fault);
+        self.unwind(cpu, ctx)
+    }
+
+    /// Marks every context of the partition at table index `index` Aborted, except that
+    /// contexts still in use on a CPU keep their model and request for [`Spmc::unwind`].
+    fn abort_partition(&mut self, index: usize, why: AbortReason) {
+        let Some(p) = self.partitions.get_mut(index) else {
+            return;
+        };
+        p.abort_reason.get_or_insert(why);
+        let count = p.contexts.len();
+        for vcpu in 0..count {
+            let ctx = CtxRef {
+                partition: index,
+                vcpu: vcpu as u16,
+            };
+            let Some(state) = self.partitions.ctx(ctx).map(|c| c.state) else {
+                continue;
+            };
+            match state {
+                RuntimeState::Running | RuntimeState::Blocked => {
+                    if let Some(c) = self.partitions.ctx_mut(ctx) {
+                        c.state = RuntimeState::Aborted;
+                    }
+                }
+                RuntimeState::Preempted => {
+                    // Its partition requester (Blocked) learns of it when the normal world
+                    // runs that requester.
+                    if let Some(requester) = call_chain::requester(&self.partitions, ctx)
+                        && let Some(r) = self.partitions.ctx_mut(requester)
+                        && r.state == RuntimeState::Blocked
+                    {
+                        r.state = RuntimeState::Preempted;
+                        r.callee_lost = true;
+                    }
+                    if let Some(c) = self.partitions.ctx_mut(ctx) {
+                        c.abort();
+                    }
+                }
+                RuntimeState::Waiting
+                | RuntimeState::NotStarted
+                | RuntimeState::Off
+                | RuntimeState::Aborted => {
+                    if let Some(c) = self.partitions.ctx_mut(ctx) {
+                        // Keep an unwind pending for a context already Aborted in use.
+                        if c.model.is_none() {
+                            c.abort();
+                        } else {
+                            c.state = RuntimeState::Aborted;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dead` (Aborted, in use on `cpu`) will never answer: its requester gets ABORTED, up the
+    /// call chain past requesters that are dead too, and the outcome says what runs next.
+    pub(crate) fn unwind(&mut self, cpu: CpuId, dead: CtxRef) -> Outcome {
+        let mut dead = dead;
+        // A chain holds each partition once, so it ends within MAX_PARTITIONS steps; the
+        // bound keeps a corrupted table from looping.
+        for _ in 0..=crate::manifest::MAX_PARTITIONS {
+            let Some(c) = self.partitions.ctx_mut(dead) else {
+                break;
+            };
+            let (model, request, nwd_saved) = (c.model, c.request, c.nwd_saved);
+            c.abort();
+            self.set_running(cpu, None);
+            let requester = match (model, request) {
+                (Some(RuntimeModel::Init), _) => {
+                    return self.start_from(cpu, dead.partition.saturating_add(1));
+                }
+                (Some(RuntimeModel::DirectRequest), Some(request)) => request.from,
+                _ => Requester::NormalWorld(ffa::EndpointId(0)),
+            };
+            let Requester::Partition(_, from) = requester else {
+                let mut regs = ffa::call::error(FfaError::Aborted);
+                regs[8..].copy_from_slice(&nwd_saved);
+                return Outcome::ToSpmd(regs);
+            };
+            let Some(r) = self.partitions.ctx_mut(from) else {
+                break;
+            };
+            match r.state {
+                RuntimeState::Blocked => {
+                    r.state = RuntimeState::Running;
+                    r.cpu = Some(cpu);
+                    let mut regs = ffa::call::error(FfaError::Aborted);
+                    regs[8..].copy_from_slice(&r.own_saved);
+                    self.set_running(cpu, Some(from));
+                    return self.enter(from, regs);
+                }
+                RuntimeState::Aborted if r.model.is_some() => dead = from,
+                _ => break,
+            }
+        }
+        // The chain was inconsistent: give the CPU back to the normal world.
+        self.set_running(cpu, None);
+        Outcome::ToSpmd(ffa::call::error(FfaError::Aborted))
+    }
+}
