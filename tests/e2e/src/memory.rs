@@ -4,7 +4,8 @@
 //! One [`SimMemory`] is shared by every agent of a stack; each agent sees it through a view that
 //! only reaches what that agent's hardware would let it reach:
 //! [`SecureView`] (the SPMC, both spaces), [`NsView`] (the proxy at NS-EL2, NS RAM),
-//! [`RangeView`] (a host or a partition, one range of one space).
+//! [`RangeView`] (a host, one range of one space), [`PartitionMemory`] (a partition: its own
+//! memory, and what its stage-2 tables would map for a raw load).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -265,13 +266,69 @@ impl RangeView {
     }
 }
 
-impl test_partitions::SpEnv for RangeView {
+/// A partition's memory as it reaches it (`test_partitions::SpEnv`): its own window for its
+/// checked accesses; for a raw load (PROBE), whatever its stage-2 tables would map (the window
+/// and its manifest's regions), with a data abort everywhere else; and the mark a fault it
+/// cannot handle (CRASH) leaves for the secure CPU to act on.
+#[derive(Clone)]
+pub struct PartitionMemory {
+    own: RangeView,
+    regions: Vec<(Space, Range<u64>)>,
+    crashed: bool,
+}
+
+impl PartitionMemory {
+    /// The partition whose own memory is `own`, with its manifest's memory and device regions.
+    pub fn new(own: RangeView, regions: Vec<(Space, Range<u64>)>) -> Self {
+        Self {
+            own,
+            regions,
+            crashed: false,
+        }
+    }
+
+    /// Its own memory.
+    pub fn own(&self) -> &RangeView {
+        &self.own
+    }
+
+    /// Whether the partition took a fault it cannot handle since the last call; clears it.
+    pub fn take_crash(&mut self) -> bool {
+        std::mem::take(&mut self.crashed)
+    }
+
+    /// What a mapped load of 8 bytes at `addr` reads, if stage 2 maps it. Device regions are
+    /// mapped but the harness simulates no device: a load there faults as unbacked memory.
+    fn load(&self, addr: u64) -> Option<u64> {
+        let mut word = [0u8; 8];
+        if self.own.read(addr, &mut word).is_ok() {
+            return Some(u64::from_le_bytes(word));
+        }
+        let (space, _) = self
+            .regions
+            .iter()
+            .find(|(_, range)| contains(range, addr, word.len()))?;
+        self.own.mem.read(*space, addr, &mut word).ok()?;
+        Some(u64::from_le_bytes(word))
+    }
+}
+
+impl test_partitions::SpEnv for PartitionMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
-        RangeView::read(self, addr, buf).is_ok()
+        self.own.read(addr, buf).is_ok()
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> bool {
-        RangeView::write(self, addr, data).is_ok()
+        self.own.write(addr, data).is_ok()
+    }
+
+    fn probe(&mut self, addr: u64) -> Result<u64, test_partitions::Fault> {
+        self.load(addr)
+            .ok_or(test_partitions::Fault::unmapped_read(addr))
+    }
+
+    fn crash(&mut self) {
+        self.crashed = true;
     }
 }
 
@@ -311,11 +368,42 @@ mod tests {
     }
 
     #[test]
+    fn partitions_probe_what_stage_2_maps_and_fault_elsewhere() {
+        let mem = SimMemory::new();
+        mem.write(Space::Secure, 0x0e30_8000, &7u64.to_le_bytes())
+            .unwrap();
+        mem.write(Space::Secure, 0x0e40_0000, &9u64.to_le_bytes())
+            .unwrap();
+        mem.write(Space::NonSecure, 0x4800_0000, &5u64.to_le_bytes())
+            .unwrap();
+        let own = mem.range_view(Space::Secure, 0x0e30_0000..0x0e40_0000);
+        let regions = vec![
+            (Space::NonSecure, 0x4800_0000..0x4800_1000),
+            (Space::Secure, 0x0904_0000..0x0904_1000),
+        ];
+        let mut sp = PartitionMemory::new(own, regions);
+        assert_eq!(sp.probe(0x0e30_8000), Ok(7));
+        assert_eq!(sp.probe(0x4800_0000), Ok(5), "a non-secure memory region");
+        let fault = sp.probe(0x0e40_0000).unwrap_err();
+        assert_eq!(fault, test_partitions::Fault::unmapped_read(0x0e40_0000));
+        assert!(sp.probe(0x0e3f_fffc).is_err(), "runs past the window");
+        assert!(sp.probe(0x0904_0000).is_err(), "devices are not simulated");
+        assert!(
+            !sp.read(0x4800_0000, &mut [0; 8]),
+            "checked reads: own memory only"
+        );
+        assert!(!sp.take_crash());
+        sp.crash();
+        assert!(sp.take_crash());
+        assert!(!sp.take_crash(), "taken once");
+    }
+
+    #[test]
     fn views_reach_only_their_part() {
         let mem = SimMemory::new();
         let mut spmc = mem.secure_view();
         let mut proxy = mem.ns_view();
-        let mut sp = mem.range_view(Space::Secure, 0x0e30_0000..0x0e40_0000);
+        let sp = mem.range_view(Space::Secure, 0x0e30_0000..0x0e40_0000);
         let mut buf = [0; 2];
         assert!(spmc.write(Space::NonSecure, 0x6100_0000, &[7, 8]).is_ok());
         assert!(proxy.read(0x6100_0000, &mut buf).is_ok());
@@ -324,12 +412,9 @@ mod tests {
             proxy.write(0x0e30_0000, &[1]).is_err(),
             "secure RAM is not NS RAM"
         );
-        assert!(SpEnv::write(&mut sp, 0x0e3f_ffff, &[9]));
-        assert!(
-            !SpEnv::write(&mut sp, 0x0e3f_ffff, &[9, 9]),
-            "crosses the end"
-        );
-        assert!(!SpEnv::read(&sp, 0x0e2f_ffff, &mut buf), "before the start");
+        assert!(sp.write(0x0e3f_ffff, &[9]).is_ok());
+        assert!(sp.write(0x0e3f_ffff, &[9, 9]).is_err(), "crosses the end");
+        assert!(sp.read(0x0e2f_ffff, &mut buf).is_err(), "before the start");
         let mut one = [0];
         spmc.read(Space::Secure, 0x0e3f_ffff, &mut one).unwrap();
         assert_eq!(one, [9]);

@@ -21,7 +21,7 @@ use test_partitions::TestPartition;
 
 use crate::el3_services;
 use crate::error::HarnessError;
-use crate::memory::RangeView;
+use crate::memory::PartitionMemory;
 use crate::trace::{Agent, Trace};
 
 /// Hops the secure side may take for one entry from EL3 before it counts as a hang.
@@ -134,6 +134,8 @@ pub trait SecureCore {
     fn cpu_on(&mut self, cpu: CpuId) -> Outcome;
     /// One call from the SPMD or from the partition running on `cpu`.
     fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome;
+    /// The context running on `cpu` took a fault it cannot handle.
+    fn abort_running(&mut self, cpu: CpuId) -> Outcome;
     /// The next finished FFA_CONSOLE_LOG line, with the partition that logged it.
     fn take_console_line(&mut self) -> Option<(EndpointId, String)> {
         None
@@ -153,6 +155,10 @@ impl<P: Platform> SecureCore for Spmc<P> {
         Spmc::handle(self, cpu, caller, regs)
     }
 
+    fn abort_running(&mut self, cpu: CpuId) -> Outcome {
+        Spmc::abort_running(self, cpu)
+    }
+
     fn take_console_line(&mut self) -> Option<(EndpointId, String)> {
         Spmc::take_console_line(self).map(|line| {
             (
@@ -164,12 +170,14 @@ impl<P: Platform> SecureCore for Spmc<P> {
 }
 
 /// A partition the secure CPU can run: the behaviour of each execution context and the
-/// memory they reach. A context the SPMC starts afresh is told so ([`TestPartition::start`]).
+/// memory they reach. A context the SPMC starts afresh is told so ([`TestPartition::start`]);
+/// one that takes a fault it cannot handle (`SpEnv::crash`) is reported to the SPMC with
+/// `abort_running` instead of its call, as the arch layer does on a real fault.
 pub struct HostedPartition {
     /// What each execution context does when entered, by index.
     pub contexts: Vec<Box<dyn TestPartition>>,
-    /// Its own memory (secure space, `[load_address, +memory_size)`).
-    pub env: RangeView,
+    /// Its memory (own window `[load_address, +memory_size)` and manifest regions).
+    pub env: PartitionMemory,
 }
 
 /// The SPMD's view of the SPMC on one CPU (`spmc_state` in TF-A).
@@ -612,10 +620,15 @@ impl<S: SecureCore> Spmd<S> {
                     }
                     self.trace.hop(cpu, Agent::Spmc, sp, &regs);
                     let call = context.step(&regs, env);
-                    self.trace.hop(cpu, sp, Agent::Spmc, &call);
-                    let next = self
-                        .core
-                        .handle(CpuId(cpu), Caller::Partition(partition), &call);
+                    let next = if env.take_crash() {
+                        self.trace
+                            .note(format!("[cpu{cpu}] {sp} faults with no vector: abort"));
+                        self.core.abort_running(CpuId(cpu))
+                    } else {
+                        self.trace.hop(cpu, sp, Agent::Spmc, &call);
+                        self.core
+                            .handle(CpuId(cpu), Caller::Partition(partition), &call)
+                    };
                     self.drain_console(cpu);
                     next
                 }
@@ -877,6 +890,8 @@ mod tests {
     struct ScriptedCore {
         handler: Handler,
         seen: Rc<RefCell<Vec<(Caller, Regs)>>>,
+        /// CPUs `abort_running` was called on.
+        aborts: Vec<CpuId>,
     }
 
     impl SecureCore for ScriptedCore {
@@ -897,6 +912,12 @@ mod tests {
         fn handle(&mut self, cpu: CpuId, caller: Caller, r: &Regs) -> Outcome {
             self.seen.borrow_mut().push((caller, *r));
             (self.handler)(cpu, caller, r)
+        }
+
+        /// The requester (always the normal world here) gets ABORTED.
+        fn abort_running(&mut self, cpu: CpuId) -> Outcome {
+            self.aborts.push(cpu);
+            Outcome::ToSpmd(ffa::call::error(ffa::FfaError::Aborted))
         }
     }
 
@@ -937,12 +958,16 @@ mod tests {
             SP,
             HostedPartition {
                 contexts: vec![Box::new(Repeats(sp_call))],
-                env: memory.range_view(Space::Secure, 0x0e30_0000..0x0e40_0000),
+                env: PartitionMemory::new(
+                    memory.range_view(Space::Secure, 0x0e30_0000..0x0e40_0000),
+                    Vec::new(),
+                ),
             },
         );
         let core = ScriptedCore {
             handler,
             seen: seen.clone(),
+            aborts: Vec::new(),
         };
         let attrs = SpmcManifestAttributes::qemu(EndpointId(0x8000), ffa::Version(1, 2));
         (
@@ -1394,6 +1419,53 @@ mod tests {
         assert_eq!(
             spmd.nwd_call(1, Agent::Host, &call),
             Err(HarnessError::Hang { cpu: 1, steps: 500 })
+        );
+    }
+
+    /// Waits at boot, then crashes on the first request it gets (making `call` afterwards).
+    struct CrashesOnRequest(bool, Regs);
+
+    impl TestPartition for CrashesOnRequest {
+        fn step(&mut self, _entry: &Regs, env: &mut dyn test_partitions::SpEnv) -> Regs {
+            if std::mem::replace(&mut self.0, true) {
+                env.crash();
+                self.1
+            } else {
+                msg_wait()
+            }
+        }
+    }
+
+    #[test]
+    fn a_partition_fault_it_cannot_handle_is_reported_instead_of_its_call() {
+        let enter = |_: CpuId, caller: Caller, r: &Regs| match caller {
+            Caller::Spmd => Outcome::Enter {
+                partition: SP,
+                vcpu: 0,
+                regs: *r,
+                start: None,
+            },
+            Caller::Partition(_) => Outcome::ToSpmd(*r),
+        };
+        let (mut spmd, seen) = model(msg_wait(), Box::new(enter));
+        let never_made = regs(&[u64::from(FFA_MSG_SEND_DIRECT_RESP_SMC32), 0x8001_0000, 0, 7]);
+        spmd.partitions.get_mut(&SP).unwrap().contexts[0] =
+            Box::new(CrashesOnRequest(false, never_made));
+        spmd.set_image_secondary_entry(Some(0x0e10_0800));
+        spmd.boot(0).unwrap();
+        spmd.cpu_on(2).unwrap();
+        seen.borrow_mut().clear();
+        let call = regs(&[u64::from(FFA_MSG_SEND_DIRECT_REQ_SMC32), 0x0000_8001]);
+        let answer = spmd.nwd_call(2, Agent::Host, &call).unwrap();
+        assert_eq!(
+            answer[..3],
+            [u64::from(FFA_ERROR), 0, 0xffff_fff8],
+            "ABORTED"
+        );
+        assert_eq!(spmd.core().aborts, [CpuId(2)]);
+        assert!(
+            seen.borrow().iter().all(|(_, r)| *r != never_made),
+            "the SPMC never sees the call the crashed step returned"
         );
     }
 

@@ -2,15 +2,16 @@
 //! loaded, the SPMC core configured from its manifests, the partitions, and the SPMD model.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use ffa::{EndpointId, Regs, Version};
 use spmc::Spmc;
-use spmc::manifest::SpmcConfig;
+use spmc::manifest::{PartitionConfig, SpmcConfig};
 use test_partitions::{DEFINITIONS, Definition, Instance, TestPartition};
 
 use crate::config::{self, ManifestSpec};
 use crate::error::HarnessError;
-use crate::memory::{SecureView, SimMemory, Space};
+use crate::memory::{PartitionMemory, SecureView, SimMemory, Space};
 use crate::spmd::{HostedPartition, SpmcManifestAttributes, Spmd};
 use crate::trace::{Agent, Trace};
 
@@ -111,7 +112,10 @@ impl Stack {
                 settled.id,
                 HostedPartition {
                     contexts: setup.contexts,
-                    env: memory.range_view(Space::Secure, start..end),
+                    env: PartitionMemory::new(
+                        memory.range_view(Space::Secure, start..end),
+                        stage2_regions(&settled.config),
+                    ),
                 },
             );
         }
@@ -224,6 +228,26 @@ fn load_images(memory: &SimMemory, specs: &[ManifestSpec]) -> Result<(), Harness
         write_secure(memory, manifest_at, &dtb)?;
     }
     Ok(())
+}
+
+/// The manifest regions the SPMC's stage-2 tables map a partition besides its own memory:
+/// memory regions with a fixed base and every device region, each in its space.
+fn stage2_regions(config: &PartitionConfig) -> Vec<(Space, Range<u64>)> {
+    config
+        .memory_regions
+        .iter()
+        .chain(&config.device_regions)
+        .filter_map(|region| {
+            let base = region.base?;
+            let len = u64::from(region.pages).checked_mul(ffa::PAGE_SIZE as u64)?;
+            let space = if region.non_secure {
+                Space::NonSecure
+            } else {
+                Space::Secure
+            };
+            Some((space, base..base.checked_add(len)?))
+        })
+        .collect()
 }
 
 fn write_secure(memory: &SimMemory, addr: u64, data: &[u8]) -> Result<(), HarnessError> {

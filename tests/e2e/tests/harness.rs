@@ -420,3 +420,39 @@ fn a_partition_with_a_broken_package_header_is_aborted_and_the_rest_boot() {
         (0, u64::from(RELAY_ID) << 16)
     );
 }
+
+#[test]
+fn a_crash_aborts_the_partition_in_the_spmc_and_leaves_the_others_running() {
+    use test_partitions::protocol::{Command, request};
+    let mut stack = stack();
+    for id in [ECHO_ID, RELAY_ID, LEGACY_ID] {
+        assert_eq!(stack.spmd().core().abort_reason(ffa::EndpointId(id)), None);
+    }
+    let version = stack
+        .nwd_call(0, Agent::Host, &regs(&[0x8400_0063, 0x1_0002]))
+        .unwrap();
+    assert_eq!(version[0], 0x1_0002);
+    let crash = request(Command::Crash, &[]);
+    let call = regs(&[0x8400_006f, u64::from(LEGACY_ID), 0, crash[0]]);
+    let answer = stack.nwd_call(0, Agent::Host, &call).unwrap();
+    assert_eq!(answer[..3], [0x8400_0060, 0, 0xffff_fff8], "ABORTED");
+    let core = stack.spmd().core();
+    let legacy = ffa::EndpointId(LEGACY_ID);
+    assert_eq!(core.abort_reason(legacy), Some(AbortReason::Fault));
+    assert_eq!(core.context_state(legacy, 0), Some(RuntimeState::Aborted));
+    assert_eq!(
+        core.running_on(spmc::CpuId(0)),
+        None,
+        "the normal world has CPU 0"
+    );
+    for cpu in 0..e2e::stack::CPU_COUNT {
+        assert_eq!(
+            core.context_state(ffa::EndpointId(RELAY_ID), cpu),
+            Some(RuntimeState::Waiting)
+        );
+    }
+    assert_eq!(
+        core.context_state(ffa::EndpointId(ECHO_ID), 0),
+        Some(RuntimeState::Waiting)
+    );
+}

@@ -24,12 +24,63 @@ pub use definitions::{
 pub use ffa::Regs;
 pub use machine::{BootInfoSeen, Machine};
 
-/// The partition's view of its own memory (its RX/TX buffers live there).
+/// The partition's view of its own memory (its RX/TX buffers live there), and the two
+/// isolation commands' ways out of it.
 pub trait SpEnv {
     /// Copies from the partition's address `addr`; false if outside its memory.
     fn read(&self, addr: u64, buf: &mut [u8]) -> bool;
     /// Copies to the partition's address `addr`; false if outside its memory.
     fn write(&mut self, addr: u64, data: &[u8]) -> bool;
+    /// Loads the 64-bit word at `addr` (8-byte aligned) without the check [`SpEnv::read`]
+    /// makes: what the partition's mappings hold there, or the data abort its own exception
+    /// handler took. On hardware this is a real load (the SPMC injects a stage-2 fault as a
+    /// synchronous abort at the partition's EL1 vector); in-process, the harness reads the
+    /// simulated memory the partition's stage-2 would map and faults elsewhere.
+    fn probe(&mut self, addr: u64) -> Result<u64, Fault>;
+    /// Takes a fault the partition cannot handle (no exception vector): the SPMC aborts it.
+    /// On hardware this does not return. In-process it marks the environment, and the harness
+    /// makes the SPMC abort the running context instead of handling the call this step returns.
+    fn crash(&mut self);
+}
+
+/// A synchronous data abort the partition's own exception handler took (FAR_EL1, ESR_EL1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The faulting address (FAR_EL1).
+    pub address: u64,
+    /// The exception syndrome (ESR_EL1).
+    pub syndrome: u64,
+}
+
+impl Fault {
+    /// ESR exception class of a data abort taken without a change of exception level.
+    pub const EC_DATA_ABORT_SAME_EL: u64 = 0x25;
+    /// ESR bit 25: 32-bit instruction.
+    const IL: u64 = 1 << 25;
+    /// ESR bit 6 of a data abort: the access was a write.
+    const WNR: u64 = 1 << 6;
+    /// Data fault status code: translation fault, level 3.
+    const DFSC_TRANSLATION_L3: u64 = 0b00_0111;
+
+    /// The abort an EL1 read of `address` that stage 2 does not map gives the partition, as
+    /// the SPMC injects it (FF-A partitions see a same-EL data abort with the stage-2
+    /// syndrome's ISS; the translation level depends on the SPMC's tables).
+    pub const fn unmapped_read(address: u64) -> Self {
+        Self {
+            address,
+            syndrome: (Self::EC_DATA_ABORT_SAME_EL << 26) | Self::IL | Self::DFSC_TRANSLATION_L3,
+        }
+    }
+
+    /// The syndrome's exception class (ESR bits \[31:26\]).
+    pub const fn exception_class(&self) -> u64 {
+        (self.syndrome >> 26) & 0x3f
+    }
+
+    /// Whether a data abort's syndrome says the access was a write (WnR).
+    pub const fn is_write(&self) -> bool {
+        self.syndrome & Self::WNR != 0
+    }
 }
 
 /// A test partition's behaviour.

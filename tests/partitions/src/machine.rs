@@ -12,12 +12,12 @@ use ffa::{
     Regs, RxTxAddr, SecondaryEpRegisterAddr, Uuid, UuidHelper, Version,
 };
 
-use crate::SpEnv;
 use crate::definitions::{self, Definition, FOREIGN_UUID, MAILBOX_PAGES};
 use crate::protocol::{
-    CallStatus, Command, Reply, Status, Transport, WORDS, WORDS2, code, fault, uuid_index,
+    CallStatus, Command, Reply, Status, Transport, WORDS, WORDS2, code, fault, probe, uuid_index,
     uuid_selector,
 };
+use crate::{Fault, SpEnv};
 
 /// PSCI_E_SUCCESS, the answer to a PSCI power-management framework message.
 const PSCI_SUCCESS: i32 = 0;
@@ -72,7 +72,7 @@ enum Pending {
     },
     /// A call whose answer is reported as one [`CallStatus`] (SPOOF, RESPOND_TO_WRONG,
     /// MSG_WAIT_WHILE_BUSY).
-    Probe,
+    Report,
     Yield,
     InfoGet,
     InfoRelease {
@@ -204,7 +204,7 @@ impl Machine {
                 self.boot()
             }
             State::Init(step) => self.init(step, entry),
-            State::Waiting => self.on_message(entry),
+            State::Waiting => self.on_message(entry, env),
             State::Serving { request, pending } => self.resume(request, pending, entry, env),
         };
         self.state = state;
@@ -339,7 +339,7 @@ impl Machine {
     }
 
     /// A new message arrived while waiting.
-    fn on_message(&mut self, entry: &Regs) -> (State, Regs) {
+    fn on_message(&mut self, entry: &Regs, env: &mut dyn SpEnv) -> (State, Regs) {
         let request = match decode(entry, self.def.ffa_version) {
             Decoded::Call(Interface::MsgSendDirectReq {
                 src_id,
@@ -393,11 +393,11 @@ impl Machine {
             // FFA_RUN with nothing to do, FFA_INTERRUPT, anything else: wait again.
             _ => return self.wait(),
         };
-        self.serve(request)
+        self.serve(request, env)
     }
 
     /// Starts serving `req`.
-    fn serve(&mut self, req: Request) -> (State, Regs) {
+    fn serve(&mut self, req: Request, env: &mut dyn SpEnv) -> (State, Regs) {
         let p = req.payload;
         if req.dst != self.own_id {
             return self.respond(&req, &[self.status(code::MISDELIVERED), u64::from(req.dst)]);
@@ -485,7 +485,7 @@ impl Machine {
                     dst_id: dst,
                     args: DirectMsgArgs::Args32([Command::Echo as u32, 0, 0, 0, 0]),
                 };
-                (serving(Pending::Probe), encode(&call))
+                (serving(Pending::Report), encode(&call))
             }
             Command::Yield => (
                 serving(Pending::Yield),
@@ -496,7 +496,7 @@ impl Machine {
                     return bad_argument(self);
                 };
                 let call = self.response_to(&req, wrong, &[self.status(code::OK)]);
-                (serving(Pending::Probe), call)
+                (serving(Pending::Report), call)
             }
             Command::PartitionInfo => {
                 let uuid =
@@ -514,7 +514,7 @@ impl Machine {
                 };
                 (serving(pending), self.rxtx_map())
             }
-            Command::MsgWaitWhileBusy => (serving(Pending::Probe), self.wait().1),
+            Command::MsgWaitWhileBusy => (serving(Pending::Report), self.wait().1),
             Command::BootInfo => {
                 let seen = self.boot_info.map_or([0; 4], |b| {
                     [
@@ -534,6 +534,28 @@ impl Machine {
                 let mut call = [0; 18];
                 call[..4].copy_from_slice(&p[1..5]);
                 (serving(Pending::Call), call)
+            }
+            Command::Probe => {
+                let addr = (p[2] & 0xffff_ffff) << 32 | (p[1] & 0xffff_ffff);
+                if !addr.is_multiple_of(8) {
+                    return bad_argument(self);
+                }
+                let words = match env.probe(addr) {
+                    Ok(value) => [probe::READ, value & 0xffff_ffff, value >> 32, 0],
+                    Err(Fault { address, syndrome }) => [
+                        probe::FAULTED,
+                        address & 0xffff_ffff,
+                        address >> 32,
+                        syndrome & 0xffff_ffff,
+                    ],
+                };
+                let [outcome, lo, hi, esr] = words;
+                self.respond(&req, &[self.status(code::OK), outcome, lo, hi, esr])
+            }
+            Command::Crash => {
+                env.crash();
+                // Only reached where the fault did not end the partition.
+                self.respond(&req, &[self.status(code::CRASH_SURVIVED)])
             }
         }
     }
@@ -557,7 +579,7 @@ impl Machine {
                 let status = self.status(code);
                 self.respond(&req, &[status, reply.word(), words[1], words[2], words[3]])
             }
-            Pending::Probe => {
+            Pending::Report => {
                 let words = [self.status(code::OK), CallStatus::of(answer).word()];
                 self.respond(&req, &words)
             }

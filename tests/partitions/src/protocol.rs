@@ -21,9 +21,15 @@
 //! | MSG_WAIT_WHILE_BUSY | – | [`CallStatus`] of FFA_MSG_WAIT made while handling the request |
 //! | CALL | function ID, w1, w2, w3 | w0..w3 of the answer to that raw call (w4..w7 and x8..x17 zero) |
 //! | BOOT_INFO | – | address of the boot-information blob it was started with, the manifest address and size the blob gave, the blob's version (FFA_VERSION encoding); all 0 if it got none (a warm start) |
+//! | PROBE | address bits \[31:0\], \[63:32\] (8-byte aligned) | [`probe::READ`], the word read (bits \[31:0\], \[63:32\]); or [`probe::FAULTED`], the fault address (FAR, same split), the syndrome (ESR bits \[31:0\]) |
+//! | CRASH | – | none: the partition takes a fault it has no vector for, and the SPMC aborts it (should it come back, status [`code::CRASH_SURVIVED`]) |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
+//!
+//! PROBE loads from any address ([`crate::SpEnv::probe`]): the isolation scenarios use it to
+//! show that another partition's or the SPMC's memory faults and that the partition's own
+//! handler recovers. CRASH ([`crate::SpEnv::crash`]) shows what an unrecoverable fault does.
 
 use ffa::{FuncId, Regs};
 
@@ -60,10 +66,14 @@ pub enum Command {
     Call = 0x5350_000b,
     /// Report the boot-information blob it was started with.
     BootInfo = 0x5350_000c,
+    /// Load a word from an address of the caller's choice and report it or the fault.
+    Probe = 0x5350_000d,
+    /// Take a fault the partition cannot handle.
+    Crash = 0x5350_000e,
 }
 
 impl Command {
-    const ALL: [Command; 12] = [
+    const ALL: [Command; 14] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -76,6 +86,8 @@ impl Command {
         Command::MsgWaitWhileBusy,
         Command::Call,
         Command::BootInfo,
+        Command::Probe,
+        Command::Crash,
     ];
 
     /// Its payload word.
@@ -104,6 +116,16 @@ pub mod code {
     /// A forwarded request was answered by a direct response from the wrong endpoint, to the
     /// wrong endpoint, or of the wrong kind; the words are still reported.
     pub const UNEXPECTED_RESPONSE: u16 = 5;
+    /// CRASH came back: the fault that should have ended the partition did not.
+    pub const CRASH_SURVIVED: u16 = 6;
+}
+
+/// PROBE's outcome (results word 1).
+pub mod probe {
+    /// The load returned a value.
+    pub const READ: u64 = 0;
+    /// The load faulted and the partition's own handler took the abort.
+    pub const FAULTED: u64 = 1;
 }
 
 /// Sticky failures (bits [23:16] of a [`Status`] word), reported in every response after

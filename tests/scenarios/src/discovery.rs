@@ -87,7 +87,7 @@ fn expect_descriptor(got: &PartitionInfo, want: &PartitionInfo) -> Result<(), Fa
 }
 
 /// Checks a successful FFA_PARTITION_INFO_GET answer and the descriptors in the RX buffer.
-fn expect_partition_info(
+pub(crate) fn expect_partition_info(
     c: &mut dyn Client,
     what: &'static str,
     answer: &ffa::Regs,

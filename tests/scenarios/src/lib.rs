@@ -5,7 +5,7 @@
 //! Every scenario assumes a freshly booted stack: the FF-A version locks per client and the
 //! mailbox and partitions keep state, so a runner boots a new stack for each entry of [`ALL`]
 //! (or reboots the machine between them). A scenario uses CPU 0 unless it says otherwise
-//! (`mp_partition_on_each_cpu` also uses CPU 1).
+//! (`mp_partition_on_each_cpu` and `aborted_partition` also use CPU 1).
 //!
 //! The expected answers are FF-A v1.2's, with Hafnium (the reference S-EL2 SPMC), TF-A's SPMD
 //! and pKVM's proxy (`arch/arm64/kvm/hyp/nvhe/ffa.c`) as the tie-breakers the module docs name.
@@ -38,6 +38,7 @@ pub mod boot_info;
 pub mod calls;
 pub mod check;
 pub mod discovery;
+pub mod isolation;
 pub mod mailbox;
 pub mod messaging;
 pub mod partition_calls;
@@ -137,6 +138,12 @@ pub const ALL: &[Scenario] = scenarios![
     partition_calls::partition_discovery_calls,
     passthrough::secure_only_calls_from_normal_world,
     registers::smc32_calls_preserve_x8_to_x17,
+    isolation::isolation_read_other_partition,
+    isolation::isolation_read_spmc,
+    isolation::isolation_read_own_memory,
+    isolation::aborted_partition,
+    isolation::aborted_partition_in_chain,
+    isolation::aborted_partition_deep_in_chain,
 ];
 
 /// The scenario called `name`.

@@ -14,7 +14,7 @@ use ffa::{
 };
 use scenarios::{ALL, Client, PSCI_VERSION, PSCI_VERSION_1_1};
 use test_partitions::definitions::{DIRECT_REQ2_RECV, MAILBOX_PAGES};
-use test_partitions::{DEFINITIONS, Definition, Instance, SPMC_ID, SpEnv, TestPartition};
+use test_partitions::{DEFINITIONS, Definition, Fault, Instance, SPMC_ID, SpEnv, TestPartition};
 
 const OURS: Version = Version(1, 2);
 const CPUS: u16 = 4;
@@ -43,6 +43,8 @@ fn fid(f: FuncId) -> u32 {
 struct Mem {
     base: u64,
     bytes: Vec<u8>,
+    /// The partition took a fault it cannot handle (CRASH).
+    crashed: bool,
 }
 
 impl Mem {
@@ -63,6 +65,18 @@ impl SpEnv for Mem {
         self.range(addr, data.len())
             .map(|r| self.bytes[r].copy_from_slice(data))
             .is_some()
+    }
+    /// Stage 2 maps a partition its own memory only.
+    fn probe(&mut self, addr: u64) -> Result<u64, Fault> {
+        let mut word = [0u8; 8];
+        if self.read(addr, &mut word) {
+            Ok(u64::from_le_bytes(word))
+        } else {
+            Err(Fault::unmapped_read(addr))
+        }
+    }
+    fn crash(&mut self) {
+        self.crashed = true;
     }
 }
 
@@ -87,6 +101,8 @@ enum State {
     Running,
     Blocked,
     Preempted,
+    /// Dead after a fault it could not handle.
+    Aborted,
 }
 
 struct Ctx {
@@ -165,6 +181,7 @@ impl Model {
             nwd_mem: Mem {
                 base: NWD_BASE,
                 bytes: vec![0; NWD_SIZE],
+                crashed: false,
             },
             sps: Vec::new(),
         };
@@ -182,6 +199,7 @@ impl Model {
                 mem: Mem {
                     base: def.load_address,
                     bytes: vec![0; def.memory_size as usize],
+                    crashed: false,
                 },
                 version: def.ffa_version,
                 version_locked: false,
@@ -236,13 +254,35 @@ impl Model {
         for _ in 0..1000 {
             let s = &mut self.sps[sp];
             let call = s.ctxs[vcpu].instance.step(&entry, &mut s.mem);
-            match self.sp_call(sp, vcpu, &call) {
+            let next = if std::mem::take(&mut s.mem.crashed) {
+                self.abort(sp, vcpu)
+            } else {
+                self.sp_call(sp, vcpu, &call)
+            };
+            match next {
                 Next::Answer(r) => entry = r,
                 Next::Enter(s, v, r) => (sp, vcpu, entry) = (s, v, r),
                 Next::Nwd(r) => return r,
             }
         }
         panic!("partitions never returned to the normal world");
+    }
+
+    /// Context (sp, vcpu) faulted with no vector: the partition dies, and whoever sent the
+    /// request it handled gets ABORTED.
+    fn abort(&mut self, sp: usize, vcpu: usize) -> Next {
+        let origin = self.sps[sp].ctxs[vcpu].origin;
+        for ctx in &mut self.sps[sp].ctxs {
+            ctx.state = State::Aborted;
+            ctx.origin = None;
+        }
+        match origin {
+            Some((Origin::Sp(s, v, _), _)) => {
+                self.sps[s].ctxs[v].state = State::Running;
+                Next::Enter(s, v, error(FfaError::Aborted))
+            }
+            Some((Origin::Nwd(_), _)) | None => Next::Nwd(error(FfaError::Aborted)),
+        }
     }
 
     /// Whether context (sp, vcpu) precedes (from, fv) in its call chain.
@@ -417,8 +457,10 @@ impl Model {
         if self.precedes(t, tv, sp, vcpu) {
             return Next::Answer(error(FfaError::Denied));
         }
-        if self.sps[t].ctxs[tv].state != State::Waiting {
-            return Next::Answer(error(FfaError::Busy));
+        match self.sps[t].ctxs[tv].state {
+            State::Waiting => {}
+            State::Aborted => return Next::Answer(error(FfaError::Aborted)),
+            _ => return Next::Answer(error(FfaError::Busy)),
         }
         self.sps[sp].ctxs[vcpu].state = State::Blocked;
         let kind = if uuid.is_some() {
@@ -686,8 +728,10 @@ impl Model {
             0
         };
         let ctx = &mut self.sps[t].ctxs[tv];
-        if ctx.state != State::Waiting {
-            return error(FfaError::Busy);
+        match ctx.state {
+            State::Waiting => {}
+            State::Aborted => return error(FfaError::Aborted),
+            _ => return error(FfaError::Busy),
         }
         ctx.state = State::Running;
         ctx.origin = Some((
@@ -724,6 +768,7 @@ impl Model {
                 });
                 self.run(t, vcpu, run)
             }
+            State::Aborted => error(FfaError::Aborted),
             _ => error(FfaError::Busy),
         }
     }

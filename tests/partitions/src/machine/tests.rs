@@ -17,6 +17,8 @@ const HOST: u16 = 0;
 struct Memory {
     base: u64,
     bytes: Vec<u8>,
+    /// CRASHes taken.
+    crashes: u32,
 }
 
 impl Memory {
@@ -24,6 +26,7 @@ impl Memory {
         Self {
             base: def.load_address,
             bytes: vec![0; def.memory_size as usize],
+            crashes: 0,
         }
     }
 
@@ -54,6 +57,19 @@ impl SpEnv for Memory {
             None => false,
         }
     }
+
+    fn probe(&mut self, addr: u64) -> Result<u64, Fault> {
+        let mut word = [0u8; 8];
+        if self.read(addr, &mut word) {
+            Ok(u64::from_le_bytes(word))
+        } else {
+            Err(Fault::unmapped_read(addr))
+        }
+    }
+
+    fn crash(&mut self) {
+        self.crashes += 1;
+    }
 }
 
 /// Memory that refuses every access.
@@ -66,6 +82,10 @@ impl SpEnv for NoMemory {
     fn write(&mut self, _: u64, _: &[u8]) -> bool {
         false
     }
+    fn probe(&mut self, addr: u64) -> Result<u64, Fault> {
+        Err(Fault::unmapped_read(addr))
+    }
+    fn crash(&mut self) {}
 }
 
 fn regs(x: &[u64]) -> Regs {
@@ -884,7 +904,7 @@ fn random_entries_never_panic_and_refusals_lead_back_to_waiting() {
                 if next(&mut seed).is_multiple_of(2) {
                     entry[1] = (entry[1] & 0xffff_0000) | u64::from(def.endpoint_id);
                     entry[2] = 0;
-                    entry[3] = 0x5350_0001 + next(&mut seed) % 13;
+                    entry[3] = 0x5350_0001 + next(&mut seed) % 15;
                 }
                 m.step(&entry, &mut mem);
                 // Whatever happened, refusals of its calls bring it back to waiting.
@@ -900,4 +920,62 @@ fn random_entries_never_panic_and_refusals_lead_back_to_waiting() {
             }
         }
     }
+}
+
+#[test]
+fn probe_reports_the_word_or_the_fault_its_handler_took() {
+    let mut sp = Sp::boot(&ECHO);
+    let rx = ECHO.rx_buffer();
+    assert!(sp.memory.write(rx, &0x1122_3344_5566_7788u64.to_le_bytes()));
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Probe, &[rx])));
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [ok(), probe::READ, 0x5566_7788, 0x1122_3344, 0]
+    );
+    // Relay's memory: the load faults, the partition reports it and goes on.
+    let call = sp.step(&req32(
+        HOST,
+        ECHO_ID,
+        request(Command::Probe, &[RELAY.load_address]),
+    ));
+    let fault = Fault::unmapped_read(RELAY.load_address);
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [
+            ok(),
+            probe::FAULTED,
+            RELAY.load_address,
+            0,
+            fault.syndrome & 0xffff_ffff
+        ]
+    );
+    assert_eq!(fault.exception_class(), Fault::EC_DATA_ABORT_SAME_EL);
+    assert!(!fault.is_write());
+    // The high word of the address counts; an unaligned address is refused before any load.
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Probe, &[rx, 1])));
+    assert_eq!(resp32(&call, ECHO_ID, HOST)[1..4], [probe::FAULTED, rx, 1]);
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Probe, &[rx + 4])));
+    let status = Status {
+        code: code::BAD_ARGUMENT,
+        faults: 0,
+    };
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST)[..2],
+        [status.word(), Command::Probe.code()]
+    );
+    assert!(sp.machine.is_waiting());
+    assert_eq!(sp.machine.faults(), 0);
+}
+
+#[test]
+fn crash_takes_the_fault_and_says_so_if_it_survives() {
+    let mut sp = Sp::boot(&LEGACY);
+    let call = sp.step(&req32(HOST, LEGACY_ID, request(Command::Crash, &[])));
+    assert_eq!(sp.memory.crashes, 1);
+    let status = Status {
+        code: code::CRASH_SURVIVED,
+        faults: 0,
+    };
+    assert_eq!(resp32(&call, LEGACY_ID, HOST), [status.word(), 0, 0, 0, 0]);
+    assert!(sp.machine.is_waiting());
 }
