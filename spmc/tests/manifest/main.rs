@@ -5,6 +5,7 @@ mod builder;
 mod config;
 mod dts;
 mod fuzz;
+mod loader;
 mod partition;
 mod sources;
 mod spmc_manifest;

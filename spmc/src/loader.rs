@@ -1,0 +1,139 @@
+//! Boot-time configuration from what BL2 loaded: the SPMC manifest (TOS_FW_CONFIG) and, for
+//! each of its `vmN` nodes, the SPKG package at the node's load address (header, then the
+//! partition manifest DTB it points at). Memory is read through [`Platform`], so the same code
+//! runs on the host over a fake memory.
+
+use core::fmt;
+
+use heapless::Vec;
+
+use crate::boot_info::{PackageError, SPKG_HEADER_SIZE, parse_spkg_header};
+use crate::manifest::{
+    ConfigError, MAX_PARTITIONS, ManifestError, PartitionConfig, SpmcConfig, VmNode,
+    apply_vm_nodes, parse_partition, parse_spmc_manifest,
+};
+use crate::platform::{Platform, Space};
+
+/// Largest partition manifest read: it sits between the package's header page and its image
+/// (SPKG v2: page 1 up to the image at 0x4000 in our packages).
+pub const MAX_PARTITION_MANIFEST: usize = 0x3000;
+
+/// Why the configuration could not be built. Any of these fails the SPMC's initialisation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The SPMC manifest is invalid.
+    SpmcManifest(ManifestError),
+    /// A package's header could not be read or is invalid.
+    Package {
+        /// The `vmN` node.
+        vm: u16,
+        /// Its load address.
+        load_address: u64,
+        /// Why.
+        error: PackageError,
+    },
+    /// A package's partition manifest is larger than [`MAX_PARTITION_MANIFEST`].
+    ManifestTooLarge {
+        /// The `vmN` node.
+        vm: u16,
+        /// The manifest size its header gives.
+        size: u32,
+    },
+    /// A package's partition manifest could not be read.
+    ManifestUnreadable {
+        /// The `vmN` node.
+        vm: u16,
+    },
+    /// A partition manifest is invalid.
+    PartitionManifest {
+        /// The `vmN` node.
+        vm: u16,
+        /// Why.
+        error: ManifestError,
+    },
+    /// The partitions cannot be hosted together.
+    Config(ConfigError),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SpmcManifest(e) => write!(f, "SPMC manifest: {e}"),
+            Self::Package {
+                vm,
+                load_address,
+                error,
+            } => write!(f, "vm{vm}: package at {load_address:#x}: {error:?}"),
+            Self::ManifestTooLarge { vm, size } => write!(
+                f,
+                "vm{vm}: partition manifest of {size:#x} bytes (at most {MAX_PARTITION_MANIFEST:#x})"
+            ),
+            Self::ManifestUnreadable { vm } => write!(f, "vm{vm}: partition manifest unreadable"),
+            Self::PartitionManifest { vm, error } => {
+                write!(f, "vm{vm}: partition manifest: {error}")
+            }
+            Self::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Reads the package of `vm` and parses its partition manifest.
+pub fn load_partition<P: Platform>(
+    platform: &P,
+    vm: &VmNode,
+) -> Result<PartitionConfig, LoadError> {
+    let mut header = [0u8; SPKG_HEADER_SIZE];
+    let package_error = |error| LoadError::Package {
+        vm: vm.index,
+        load_address: vm.load_address,
+        error,
+    };
+    platform
+        .read(Space::Secure, vm.load_address, &mut header)
+        .map_err(|_| package_error(PackageError::Unreadable))?;
+    let h = parse_spkg_header(&header, vm.mem_size).map_err(package_error)?;
+    let size = usize::try_from(h.pm_size)
+        .ok()
+        .filter(|&n| n <= MAX_PARTITION_MANIFEST)
+        .ok_or(LoadError::ManifestTooLarge {
+            vm: vm.index,
+            size: h.pm_size,
+        })?;
+    let mut dtb = [0u8; MAX_PARTITION_MANIFEST];
+    let dtb = dtb
+        .get_mut(..size)
+        .ok_or(LoadError::ManifestUnreadable { vm: vm.index })?;
+    // In range: the header check keeps the manifest inside the partition's memory.
+    let at = vm
+        .load_address
+        .checked_add(u64::from(h.pm_offset))
+        .ok_or(LoadError::ManifestUnreadable { vm: vm.index })?;
+    platform
+        .read(Space::Secure, at, dtb)
+        .map_err(|_| LoadError::ManifestUnreadable { vm: vm.index })?;
+    parse_partition(dtb).map_err(|error| LoadError::PartitionManifest {
+        vm: vm.index,
+        error,
+    })
+}
+
+/// The SPMC's configuration from its manifest `spmc_manifest` and the packages it names.
+pub fn load_config<P: Platform>(
+    platform: &P,
+    spmc_manifest: &[u8],
+) -> Result<(SpmcConfig, Vec<VmNode, MAX_PARTITIONS>), LoadError> {
+    let (attributes, vms) = parse_spmc_manifest(spmc_manifest).map_err(LoadError::SpmcManifest)?;
+    let mut partitions: Vec<PartitionConfig, MAX_PARTITIONS> = Vec::new();
+    for vm in &vms {
+        let config = load_partition(platform, vm)?;
+        // Cannot fail: at most MAX_PARTITIONS vm nodes.
+        partitions.push(config).map_err(|_| {
+            LoadError::Config(ConfigError::TooManyPartitions {
+                max: MAX_PARTITIONS,
+            })
+        })?;
+    }
+    apply_vm_nodes(&mut partitions, &vms).map_err(LoadError::Config)?;
+    let config = SpmcConfig::new(attributes, partitions).map_err(LoadError::Config)?;
+    Ok((config, vms))
+}
