@@ -1,14 +1,9 @@
-//! S-EL1 image of one test partition.
+//! S-EL1 image of the legacy test partition (see the crate documentation).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
+#[cfg(target_os = "none")]
+sp_image::partition_image!(test_partitions::definitions::LEGACY);
+
+/// Host builds have nothing to run: the image exists for the bare-metal target only.
 #[cfg(not(target_os = "none"))]
 fn main() {}
-
-// Placeholder until the arch layer lands: the image only parks.
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {
-        core::hint::spin_loop();
-    }
-}

@@ -1,0 +1,356 @@
+//! The bare-metal side of an image: entry, exception vectors, `smc`, the partition's memory
+//! (with PROBE's raw load and CRASH's unhandled fault), console output and the panic handler.
+//!
+//! Entry (from the SPMC, MMU off, x0..x17 as the SPMC set them):
+//! - `sp_entry` (load + 0x4000): cold boot of context 0 (x0 = the boot-information blob);
+//! - `sp_warm_entry` (load + 0x4100): a context started at the warm-boot entry relay
+//!   registers; its index is MPIDR_EL1.Aff0.
+//!
+//! Both mask interrupts, select SP_EL1, take the context's stack ([`crate::layout`]); the cold
+//! entry alone zeroes the bss (warm entries run while other contexts do). Then VBAR_EL1 = our
+//! vectors, x0..x17 saved on the stack, and `sp_main` (the bin's, from [`partition_image!`])
+//! runs [`run`].
+//!
+//! Faults: a synchronous exception at the PROBE load (`sp_probe_load`) is recorded (ESR, FAR)
+//! and skipped; any other exception is logged and the partition crashes on purpose, so the
+//! SPMC aborts it and its callers get ABORTED rather than a hang.
+
+use core::arch::{asm, global_asm};
+use core::fmt::Write;
+
+use test_partitions::{Definition, Fault, Instance, SpEnv, TestPartition};
+
+use crate::Regs;
+use crate::console::Line;
+use crate::layout::{MAX_CONTEXTS, STACK_SIZE};
+
+/// Where CRASH loads from: secure RAM below the SPMC, mapped to no partition.
+const CRASH_ADDRESS: u64 = 0x0e00_0000;
+
+global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global sp_entry
+    .global sp_warm_entry
+
+sp_entry:
+    mov     x18, #0
+    mov     x19, #0
+    b       2f
+
+    .org    0x100
+sp_warm_entry:
+    mrs     x18, mpidr_el1
+    and     x18, x18, #0xff
+    mov     x19, #1
+
+2:  msr     daifset, #0xf
+    msr     spsel, #1
+    cmp     x18, #{max_contexts}
+    b.hs    9f
+    ldr     x20, ={stack_top}
+    mov     x21, #{stack_size}
+    msub    x20, x18, x21, x20
+    mov     sp, x20
+    cbnz    x19, 4f
+    ldr     x20, ={bss_start}
+    ldr     x21, ={bss_end}
+3:  cmp     x20, x21
+    b.hs    4f
+    str     xzr, [x20], #8
+    b       3b
+4:  ldr     x20, ={vectors}
+    msr     vbar_el1, x20
+    isb
+    sub     sp, sp, #144
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    mov     x0, sp
+    mov     x1, x18
+    mov     x2, x19
+    bl      sp_main
+9:  wfe
+    b       9b
+    .ltorg
+
+    .section .text.vectors, "ax"
+    .global sp_vectors
+    .balign 0x800
+sp_vectors:
+    .irp    index, 0, 1, 2, 3
+    .balign 0x80
+    mov     x0, #\index
+    b       sp_vector_other
+    .endr
+    .balign 0x80
+    b       sp_vector_sync
+    .irp    index, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .balign 0x80
+    mov     x0, #\index
+    b       sp_vector_other
+    .endr
+
+sp_vector_sync:
+    mrs     x9, elr_el1
+    adr     x10, sp_probe_load
+    cmp     x9, x10
+    b.ne    1f
+    mrs     x2, esr_el1
+    mrs     x3, far_el1
+    mov     x1, #1
+    add     x9, x9, #4
+    msr     elr_el1, x9
+    eret
+1:  mov     x0, #4
+sp_vector_other:
+    mrs     x1, esr_el1
+    mrs     x2, elr_el1
+    mrs     x3, far_el1
+    bl      {unexpected}
+    b       .
+
+    .section .text.sp_probe, "ax"
+    .global sp_probe
+sp_probe:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_probe_load:
+    ldr     x0, [x0]
+    ret
+"#,
+    max_contexts = const MAX_CONTEXTS,
+    stack_size = const STACK_SIZE,
+    stack_top = sym __stack_top,
+    bss_start = sym __bss_start,
+    bss_end = sym __bss_end,
+    vectors = sym sp_vectors,
+    unexpected = sym unexpected_exception,
+);
+
+unsafe extern "C" {
+    // Linker-script symbols (their addresses only) and labels of the assembly above.
+    static __stack_top: u8;
+    static __bss_start: u8;
+    static __bss_end: u8;
+    static sp_vectors: u8;
+    safe fn sp_entry();
+    safe fn sp_warm_entry();
+}
+
+/// Defines the image's `sp_main` for the partition `$def` (a `test_partitions::Definition`).
+#[macro_export]
+macro_rules! partition_image {
+    ($def:path) => {
+        /// Entered from the assembly entry on the context's own stack.
+        #[unsafe(no_mangle)]
+        extern "C" fn sp_main(regs: *const $crate::Regs, context: u64, warm: u64) -> ! {
+            // SAFETY: the entry passes the 18 words it saved x0..x17 to, on this context's
+            // stack, and never touches them again.
+            unsafe { $crate::runtime::run(&$def, regs, context, warm) }
+        }
+    };
+}
+
+/// Runs execution context `context` of `def` (started at the warm-boot entry if `warm` is
+/// nonzero) from the registers the SPMC entered it with, forever.
+///
+/// # Safety
+///
+/// `regs` points to 18 readable, aligned words (x0..x17 as the entry saved them) that nothing
+/// else writes.
+pub unsafe fn run(def: &'static Definition, regs: *const Regs, context: u64, warm: u64) -> ! {
+    // SAFETY: the caller's contract.
+    let mut regs: Regs = unsafe { core::ptr::read(regs) };
+    let Some(vcpu) = u16::try_from(context)
+        .ok()
+        .filter(|&v| v < def.exec_ctx_count)
+    else {
+        let mut line = Line::new();
+        let _ = write!(line, "{}: no execution context {context}", def.name);
+        log(&line);
+        crash();
+        park();
+    };
+    let pc = if warm != 0 {
+        sp_warm_entry as *const () as usize as u64
+    } else {
+        sp_entry as *const () as usize as u64
+    };
+    let mut instance = Instance::for_execution_context(def, vcpu);
+    instance.start(pc);
+    let mut env = OwnMemory { def };
+    let mut announced = false;
+    loop {
+        let call = instance.step(&regs, &mut env);
+        if !announced && instance.machine().is_waiting() {
+            announced = true;
+            let m = instance.machine();
+            let mut line = Line::new();
+            let _ = write!(
+                line,
+                "{} {:#06x} ctx {}: ready, faults {:#04x}",
+                def.name,
+                def.endpoint_id,
+                m.vcpu(),
+                m.faults()
+            );
+            log(&line);
+        }
+        regs = smc(&call);
+    }
+}
+
+/// An SMC to the SPMC with x0..x17; returns x0..x17 as it resumes us.
+pub fn smc(call: &Regs) -> Regs {
+    let mut r = *call;
+    // SAFETY: SMC traps to the SPMC (HCR_EL2.TSC), which resumes us after it with x0..x17 set
+    // and the rest of our state preserved; it touches no memory of ours we do not hand it.
+    unsafe {
+        asm!(
+            "smc #0",
+            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
+            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
+            inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
+            inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
+            inout("x16") r[16], inout("x17") r[17],
+            options(nostack),
+        );
+    }
+    r
+}
+
+/// Prints `line` through FFA_CONSOLE_LOG; a refused call is not retried.
+pub fn log(line: &Line) {
+    for call in line.calls() {
+        smc(&call);
+    }
+}
+
+/// The partition's memory: its own window for checked copies (byte by byte: with the MMU
+/// off every access is to Device memory, which faults on misalignment).
+struct OwnMemory {
+    def: &'static Definition,
+}
+
+impl SpEnv for OwnMemory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        if !self.def.contains(addr, buf.len() as u64) {
+            return false;
+        }
+        for (offset, byte) in (0u64..).zip(buf.iter_mut()) {
+            let at = (addr + offset) as usize as *const u8;
+            // SAFETY: `at` lies in the partition's own window (checked above), which stage 2
+            // maps readable for it; nothing else of this program holds a reference there.
+            *byte = unsafe { at.read_volatile() };
+        }
+        true
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> bool {
+        if !self.def.contains(addr, data.len() as u64) {
+            return false;
+        }
+        for (offset, byte) in (0u64..).zip(data) {
+            let at = (addr + offset) as usize as *mut u8;
+            // SAFETY: as for `read`; the window's image and stacks are never handed out, only
+            // the package, manifest and buffer areas the partition's calls name.
+            unsafe { at.write_volatile(*byte) };
+        }
+        true
+    }
+
+    fn probe(&mut self, addr: u64) -> Result<u64, Fault> {
+        let (value, faulted, esr, far): (u64, u64, u64, u64);
+        // SAFETY: `sp_probe` loads one aligned word from `addr` (the caller checked the
+        // alignment) without touching memory otherwise. A fault at that load is taken by our
+        // synchronous vector, which sets x1..x3 and returns past it (x9, x10 clobbered).
+        unsafe {
+            asm!(
+                "bl sp_probe",
+                inout("x0") addr => value,
+                out("x1") faulted,
+                out("x2") esr,
+                out("x3") far,
+                out("x9") _,
+                out("x10") _,
+                out("x30") _,
+                options(nostack, readonly),
+            );
+        }
+        if faulted == 0 {
+            Ok(value)
+        } else {
+            Err(Fault {
+                address: far,
+                syndrome: esr,
+            })
+        }
+    }
+
+    fn crash(&mut self) {
+        crash();
+    }
+}
+
+/// Takes a fault with no exception vector: the SPMC aborts the partition and never resumes
+/// it. Returns only if the SPMC resumed it anyway, with its vectors back in place.
+fn crash() {
+    // SAFETY: with VBAR_EL1 = 0 the load from memory no partition maps faults and cannot be
+    // taken by us; should the SPMC resume us instead, VBAR_EL1 is restored before any other
+    // exception can happen.
+    unsafe {
+        asm!(
+            "msr vbar_el1, xzr",
+            "isb",
+            "ldr {tmp}, [{addr}]",
+            "adrp {tmp}, {vectors}",
+            "add {tmp}, {tmp}, :lo12:{vectors}",
+            "msr vbar_el1, {tmp}",
+            "isb",
+            addr = in(reg) CRASH_ADDRESS,
+            tmp = out(reg) _,
+            vectors = sym sp_vectors,
+            options(nostack),
+        );
+    }
+}
+
+/// Waits forever.
+fn park() -> ! {
+    loop {
+        // SAFETY: WFE only waits for an event.
+        unsafe { asm!("wfe", options(nomem, nostack)) };
+    }
+}
+
+/// An exception the partition did not expect (`vector` = the vector table entry index).
+extern "C" fn unexpected_exception(vector: u64, esr: u64, elr: u64, far: u64) -> ! {
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "exception {vector}: esr {esr:#x} elr {elr:#x} far {far:#x}"
+    );
+    log(&line);
+    crash();
+    park();
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let mut line = Line::new();
+    let _ = write!(line, "panic: {}", info.message());
+    if let Some(at) = info.location() {
+        let _ = write!(line, " at {}:{}", at.file(), at.line());
+    }
+    log(&line);
+    crash();
+    park();
+}
