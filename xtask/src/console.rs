@@ -183,3 +183,70 @@ pub fn output_of(cmd: &mut Command) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// How many of a quiet command's last lines are shown when it fails.
+const TAIL_LINES: usize = 40;
+
+/// Runs `cmd` under a spinner saying `what` and the command's latest output line, without
+/// printing its output; fails unless it exits 0, then showing its last lines.
+pub fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {
+    note(&format!("$ {}", describe(cmd)));
+    let bar = spinner(what);
+    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let status = run_streamed(cmd, &bar, |bar, event| {
+        if let Event::Line(_, line) = event {
+            let shown = line.trim();
+            if !shown.is_empty() {
+                bar.set_message(format!("{what}: {}", shorten(shown, 60)));
+            }
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_owned());
+        }
+    })?;
+    bar.finish_and_clear();
+    if status.success() {
+        return Ok(());
+    }
+    for line in &tail {
+        eprintln!("    | {line}");
+    }
+    Err(Error::new(format!("`{}` failed ({status})", describe(cmd))))
+}
+
+/// `text` cut to at most `max` characters.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// `1.5 MiB`, `812 KiB`, `96 B`.
+pub fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    if bytes >= KIB * KIB {
+        format!("{:.1} MiB", bytes as f64 / (KIB * KIB) as f64)
+    } else if bytes >= KIB {
+        format!("{:.1} KiB", bytes as f64 / KIB as f64)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_shortening() {
+        assert_eq!(size(96), "96 B");
+        assert_eq!(size(2048), "2.0 KiB");
+        assert_eq!(size(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert_eq!(shorten("abcdef", 10), "abcdef");
+        assert_eq!(shorten("abcdef", 4), "abc…");
+    }
+}

@@ -1,14 +1,25 @@
 //! `cargo xtask`: the project's developer and CI commands.
 //!
 //! - `cargo xtask test`: every check CI runs (formatting, lints, host tests, bare-metal build,
-//!   fuzz targets).
-//! - `cargo xtask run`: the FF-A stack demo (today: the in-process stack, not QEMU).
+//!   fuzz targets, then every scenario on the stack booted in QEMU).
+//! - `cargo xtask build`: host tools, the images, TF-A and the QEMU flash image.
+//! - `cargo xtask run`: the stack on QEMU, one boot per scenario, both UARTs live
+//!   (`--in-process`: the in-process stack instead).
+//! - `cargo xtask bench`: guest instruction counts of FF-A calls on QEMU.
 //! - `cargo xtask fuzz <target> --seconds N`: one fuzz target on the nightly toolchain.
 
+mod apt;
+mod bench;
 mod console;
 mod fuzz;
+mod images;
+mod prereq;
+mod qemu;
 mod run;
+mod stack;
+mod suite;
 mod test;
+mod tfa;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +39,12 @@ struct Cli {
 enum Task {
     /// Run every check CI runs, in order, stopping at the first failure.
     Test(test::TestArgs),
-    /// Run the FF-A stack demo (today: every scenario on the in-process stack).
+    /// Build the images, TF-A and the QEMU flash image (installing host tools as needed).
+    Build(stack::BuildArgs),
+    /// Boot the stack on QEMU once per scenario, streaming both UARTs (or --in-process).
     Run(run::RunArgs),
+    /// Measure FF-A calls on QEMU in guest instructions (-icount) and print the table.
+    Bench(bench::BenchArgs),
     /// Fuzz one target with cargo-fuzz on the nightly toolchain.
     Fuzz(fuzz::FuzzArgs),
 }
@@ -45,7 +60,9 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match &cli.command {
         Task::Test(args) => test::command(&root, args),
-        Task::Run(args) => run::command(args),
+        Task::Build(args) => stack::command(&root, args),
+        Task::Run(args) => run::command(&root, args),
+        Task::Bench(args) => bench::command(&root, args),
         Task::Fuzz(args) => fuzz::command(&root, args),
     };
     match result {
@@ -82,15 +99,84 @@ mod tests {
 
     #[test]
     fn run_takes_a_scenario_list_and_clients() {
-        let cli = Cli::try_parse_from(["xtask", "run", "--only", "a,b", "--clients", "direct"])
-            .expect("valid run command line");
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "run",
+            "--in-process",
+            "--only",
+            "a,b",
+            "--clients",
+            "direct",
+        ])
+        .expect("valid run command line");
         let Task::Run(args) = cli.command else {
             panic!("not the run command");
         };
-        assert_eq!(args.only, ["a", "b"]);
+        assert_eq!(args.scenarios, ["a", "b"]);
         assert_eq!(args.clients, run::Clients::Direct);
+        assert!(args.in_process);
         assert!(!args.trace);
-        assert!(Cli::try_parse_from(["xtask", "run", "--clients", "qemu"]).is_err());
+        assert!(
+            Cli::try_parse_from(["xtask", "run", "--in-process", "--clients", "qemu"]).is_err()
+        );
+    }
+
+    #[test]
+    fn run_on_qemu_options() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "run",
+            "--scenario",
+            "a",
+            "--scenario",
+            "b,c",
+            "--quiet",
+            "--timeout",
+            "9",
+        ])
+        .expect("valid run command line");
+        let Task::Run(args) = cli.command else {
+            panic!("not the run command");
+        };
+        assert_eq!(args.scenarios, ["a", "b", "c"]);
+        assert!(args.quiet && !args.in_process && !args.gdb);
+        assert_eq!(args.timeout, 9);
+        // In-process options need --in-process; gdb is QEMU's.
+        assert!(Cli::try_parse_from(["xtask", "run", "--trace"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "run", "--clients", "direct"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "run", "--in-process", "--gdb"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "run", "--gdb", "--scenario", "a"]).is_ok());
+    }
+
+    #[test]
+    fn unknown_scenarios_are_refused() {
+        assert!(run::chosen(&["no_such_scenario".to_owned()]).is_err());
+        let all = run::chosen(&[]).expect("all");
+        assert_eq!(all.len(), scenarios::ALL.len());
+        let last = scenarios::ALL[scenarios::ALL.len() - 1].name.to_owned();
+        let first = scenarios::ALL[0].name.to_owned();
+        // Kept in the catalogue's order, whatever the order asked.
+        let two = run::chosen(&[last.clone(), first.clone()]).expect("two");
+        assert_eq!(
+            two.iter().map(|s| s.name).collect::<Vec<_>>(),
+            [first.as_str(), last.as_str()]
+        );
+    }
+
+    #[test]
+    fn build_test_and_bench_options() {
+        assert!(Cli::try_parse_from(["xtask", "build", "--bench"]).is_ok());
+        let cli = Cli::try_parse_from(["xtask", "test", "--qemu-jobs", "1", "--skip", "qemu"])
+            .expect("valid test command line");
+        let Task::Test(args) = cli.command else {
+            panic!("not the test command");
+        };
+        assert_eq!((args.qemu_jobs, args.qemu_timeout), (1, 60));
+        let cli = Cli::try_parse_from(["xtask", "bench", "--no-build"]).expect("valid bench");
+        let Task::Bench(args) = cli.command else {
+            panic!("not the bench command");
+        };
+        assert!(args.no_build && !args.verbose);
     }
 
     #[test]

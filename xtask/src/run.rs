@@ -1,20 +1,26 @@
-//! `cargo xtask run`: the FF-A stack demo. Until the QEMU boot lands it runs the in-process
-//! stack (host client → proxy core → SPMD model → SPMC core → test partitions) through every
-//! conformance scenario, under both clients, printing one line per scenario and a summary.
+//! `cargo xtask run`: the FF-A stack demo. By default it builds the stack and boots it on QEMU
+//! once per scenario (each scenario assumes a freshly booted stack), streaming both UARTs with
+//! a prefix per world, then prints a summary. `--in-process` runs the scenarios on the
+//! in-process stack instead (host client → proxy core → SPMD model → SPMC core → test
+//! partitions), under both clients.
 
+use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use e2e::client::ClientKind;
 use e2e::runner::{Report, run_all_with};
 
 use crate::console::{self, Error, Result};
+use crate::suite::{self, Show};
+use crate::{qemu, stack, tfa};
 
 /// The e2e harness prints every hop when this is set.
 const TRACE_VAR: &str = "E2E_TRACE";
 /// The e2e harness runs only the scenarios this names (comma-separated).
 const ONLY_VAR: &str = "E2E_ONLY";
 
-/// Which clients to run the scenarios under.
+/// Which clients to run the scenarios under (in-process only).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clients {
     /// Through the EL2 proxy, then straight to EL3.
@@ -38,45 +44,121 @@ impl Clients {
 /// Options of `cargo xtask run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Print every hop of every call (host, proxy, EL3, SPMC, partitions).
-    #[arg(long)]
-    pub trace: bool,
-    /// Run only these scenarios (comma-separated names; see --list).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub only: Vec<String>,
-    /// Which clients to run the scenarios under.
-    #[arg(long, value_enum, default_value_t = Clients::Both)]
-    pub clients: Clients,
+    /// Run only these scenarios (comma-separated names, repeatable; see --list).
+    #[arg(
+        long = "scenario",
+        visible_alias = "only",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    pub scenarios: Vec<String>,
     /// List the scenarios and exit.
     #[arg(long)]
     pub list: bool,
+    /// QEMU: show only the client's result lines, not every UART line.
+    #[arg(long)]
+    pub quiet: bool,
+    /// QEMU: start halted and wait for gdb on localhost:1234 (one scenario, no timeout).
+    #[arg(long, conflicts_with = "in_process")]
+    pub gdb: bool,
+    /// QEMU: seconds one boot may take before it counts as a timeout.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// QEMU: boot the images already under build/ (no cargo build).
+    #[arg(long, conflicts_with = "in_process")]
+    pub no_build: bool,
+    /// Run the in-process stack on the host instead of QEMU.
+    #[arg(long)]
+    pub in_process: bool,
+    /// In-process: print every hop of every call (host, proxy, EL3, SPMC, partitions).
+    #[arg(long, requires = "in_process")]
+    pub trace: bool,
+    /// In-process: which clients to run the scenarios under.
+    #[arg(long, value_enum, default_value_t = Clients::Both, requires = "in_process")]
+    pub clients: Clients,
 }
 
 /// `cargo xtask run`.
-pub fn command(args: &RunArgs) -> Result<()> {
+pub fn command(root: &Path, args: &RunArgs) -> Result<()> {
     if args.list {
         for scenario in scenarios::ALL {
             println!("{}", scenario.name);
         }
         return Ok(());
     }
-    if let Some(unknown) = args
-        .only
-        .iter()
-        .find(|name| scenarios::by_name(name).is_none())
-    {
+    let chosen = chosen(&args.scenarios)?;
+    if args.in_process {
+        in_process(args)
+    } else {
+        on_qemu(root, args, &chosen)
+    }
+}
+
+/// The scenarios `names` selects (all when empty), in `scenarios::ALL` order.
+pub fn chosen(names: &[String]) -> Result<Vec<&'static scenarios::Scenario>> {
+    if let Some(unknown) = names.iter().find(|n| scenarios::by_name(n).is_none()) {
         return Err(Error::new(format!(
             "no scenario `{unknown}` (see `cargo xtask run --list`)"
         )));
     }
-    let only = args.only.join(",");
+    Ok(scenarios::ALL
+        .iter()
+        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
+        .collect())
+}
+
+fn on_qemu(root: &Path, args: &RunArgs, chosen: &[&'static scenarios::Scenario]) -> Result<()> {
+    if args.gdb && chosen.len() != 1 {
+        return Err(Error::new(
+            "--gdb debugs one boot: name one scenario with --scenario <name>",
+        ));
+    }
+    let built = stack::prepare(root, tfa::Profile::Debug, args.no_build)?;
+    let hint = args.gdb.then(|| qemu::gdb_hint(&built.images.elves));
+    let timeout = (!args.gdb).then(|| Duration::from_secs(args.timeout));
+    let show = if args.quiet {
+        Show::Results
+    } else {
+        Show::Live
+    };
+    let runs = suite::run_in_turn(root, &built.bios, chosen, timeout, show, hint.as_deref())?;
+    console::header("summary");
+    let rows: Vec<suite::Row> = runs
+        .iter()
+        .map(|r| suite::Row {
+            name: r.name.to_owned(),
+            in_process: None,
+            qemu: r.outcome.to_string(),
+            took: Some(r.took),
+        })
+        .collect();
+    print!("{}", suite::table(&rows));
+    let failures = suite::failures(&runs);
+    println!(
+        "scenarios on QEMU: {} passed, {} failed",
+        runs.len() - failures.len(),
+        failures.len()
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "{} of {} scenarios did not pass on QEMU",
+            failures.len(),
+            runs.len()
+        )))
+    }
+}
+
+/// The in-process stack (the demo before the images existed).
+fn in_process(args: &RunArgs) -> Result<()> {
+    let only = args.scenarios.join(",");
     let trace_wanted = args.trace && std::env::var(TRACE_VAR).as_deref() != Ok("1");
     let only_wanted = std::env::var(ONLY_VAR).unwrap_or_default() != only;
     if trace_wanted || only_wanted {
         // The harness reads its settings from the environment: run again with them set.
         return rerun_with_env(args.trace, &only);
     }
-
     let mut passed = 0;
     let mut failed = 0;
     for &kind in args.clients.kinds() {

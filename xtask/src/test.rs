@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use e2e::client::ClientKind;
+
 use crate::console::{self, Error, Event, Result};
-use crate::{fuzz, toolchain};
+use crate::{fuzz, run, stack, suite, tfa, toolchain};
 
 /// Crates built for the bare-metal target (the no_std cores and, later, their images).
 const BARE_METAL_CRATES: &[&str] = &["ffa", "spmc", "proxy"];
@@ -19,6 +21,8 @@ const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
 pub enum Outcome {
     /// The step ran and passed.
     Passed,
+    /// The step ran and passed; what it measured.
+    PassedWith(String),
     /// The step could not run here; the reason says why.
     Skipped(String),
 }
@@ -31,6 +35,10 @@ pub struct Context<'a> {
     pub fuzz_seconds: u64,
     /// Host test counts, summed over every `cargo test` result line.
     pub tests: TestCounts,
+    /// QEMUs booted at once in the qemu step.
+    pub qemu_jobs: usize,
+    /// Seconds one QEMU boot may take.
+    pub qemu_timeout: u64,
 }
 
 /// One check of `cargo xtask test`.
@@ -75,6 +83,11 @@ pub const STEPS: &[Step] = &[
         title: "fuzz smoke run: every target for a few seconds (nightly + cargo-fuzz)",
         run: fuzz_smoke,
     },
+    Step {
+        name: "qemu",
+        title: "the stack on QEMU: host tools, images, TF-A, one boot per scenario",
+        run: qemu_suite,
+    },
 ];
 
 /// Options of `cargo xtask test`.
@@ -86,6 +99,12 @@ pub struct TestArgs {
     /// Seconds each fuzz target runs in the smoke step.
     #[arg(long, default_value_t = 5)]
     pub fuzz_seconds: u64,
+    /// QEMUs booted at once in the qemu step.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub qemu_jobs: usize,
+    /// Seconds one QEMU boot may take before it counts as a timeout.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub qemu_timeout: u64,
     /// List the steps and exit.
     #[arg(long)]
     pub list: bool,
@@ -112,6 +131,8 @@ pub fn command(root: &Path, args: &TestArgs) -> Result<()> {
         root,
         fuzz_seconds: args.fuzz_seconds.max(1),
         tests: TestCounts::default(),
+        qemu_jobs: args.qemu_jobs.max(1),
+        qemu_timeout: args.qemu_timeout.max(1),
     };
     let mut results: Vec<(&Step, String, Duration)> = Vec::new();
     for (index, step) in STEPS.iter().enumerate() {
@@ -133,6 +154,7 @@ pub fn command(root: &Path, args: &TestArgs) -> Result<()> {
         let took = start.elapsed();
         let said = match outcome {
             Outcome::Passed => "passed".to_owned(),
+            Outcome::PassedWith(what) => format!("passed: {what}"),
             Outcome::Skipped(why) => {
                 console::note(&format!("SKIPPED: {why}"));
                 format!("skipped: {why}")
@@ -286,6 +308,101 @@ fn fuzz_smoke(cx: &mut Context<'_>) -> Result<Outcome> {
         console::note(line);
     }
     Ok(Outcome::Passed)
+}
+
+fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
+    let built = stack::prepare(cx.root, tfa::Profile::Debug, false)?;
+    let chosen = run::chosen(&[])?;
+    console::header(&format!(
+        "{} scenarios on QEMU, one boot each, {} at a time ({}-second timeout)",
+        chosen.len(),
+        cx.qemu_jobs,
+        cx.qemu_timeout
+    ));
+    let start = Instant::now();
+    let runs = suite::run_parallel(
+        cx.root,
+        &built.bios,
+        &chosen,
+        cx.qemu_jobs,
+        Duration::from_secs(cx.qemu_timeout),
+    )?;
+    let boots = start.elapsed();
+
+    // The QEMU client sits behind the proxy: compare with the proxied in-process client.
+    let rows: Vec<suite::Row> = runs
+        .iter()
+        .map(|r| {
+            let scenario = scenarios::by_name(r.name);
+            let in_process = scenario.map(|s| e2e::runner::run_scenario(ClientKind::Proxied, s));
+            suite::Row {
+                name: r.name.to_owned(),
+                in_process: Some(in_process.map_or_else(
+                    || "-".to_owned(),
+                    |p| {
+                        if p.passed() {
+                            "PASS".into()
+                        } else {
+                            "FAIL".into()
+                        }
+                    },
+                )),
+                qemu: r.outcome.to_string(),
+                took: Some(r.took),
+            }
+        })
+        .collect();
+    console::header("scenarios: in-process (through the proxy) and on QEMU");
+    print!("{}", suite::table(&rows));
+    let regressions: Vec<&str> = rows
+        .iter()
+        .zip(&runs)
+        .filter(|(row, run)| row.in_process.as_deref() == Some("PASS") && !run.outcome.passed())
+        .map(|(row, _)| row.name.as_str())
+        .collect();
+    let failures = suite::failures(&runs);
+    let mut times: Vec<String> = built
+        .timings
+        .iter()
+        .map(|(what, took)| format!("{what} {:.1}s", took.as_secs_f64()))
+        .collect();
+    times.push(format!("{} boots {:.1}s", runs.len(), boots.as_secs_f64()));
+    console::note(&format!("times: {}", times.join(", ")));
+    if runs.len() != chosen.len() {
+        return Err(Error::new(format!(
+            "{} of {} scenarios ran",
+            runs.len(),
+            chosen.len()
+        )));
+    }
+    if !failures.is_empty() {
+        let mut message = format!(
+            "{} of {} scenarios did not pass on QEMU",
+            failures.len(),
+            runs.len()
+        );
+        if !regressions.is_empty() {
+            message.push_str(&format!(
+                "; passing in-process but not on QEMU: {}",
+                regressions.join(", ")
+            ));
+        }
+        return Err(Error::new(message));
+    }
+    if let Some(row) = rows
+        .iter()
+        .find(|r| r.in_process.as_deref() != Some("PASS"))
+    {
+        return Err(Error::new(format!(
+            "`{}` passes on QEMU but not in-process",
+            row.name
+        )));
+    }
+    Ok(Outcome::PassedWith(format!(
+        "{} scenarios; {}",
+        runs.len(),
+        times.join(", ")
+    )))
 }
 
 /// Test counts summed over cargo test's `test result:` lines.

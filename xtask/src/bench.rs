@@ -1,0 +1,304 @@
+//! `cargo xtask bench`: guest instruction counts of FF-A calls on the real stack (docs:
+//! performance.md §Method): TF-A built with the peers' flag set, QEMU with `-icount shift=0`
+//! and one CPU, the selector set to [`qemu::BENCH_SELECTOR`].
+//!
+//! Protocol with the images: with that selector the proxy (BL33, NS-EL2) times rows (a)–(c)
+//! itself before it enters the client, because a client behind the proxy never reaches EL3
+//! directly (the proxy answers FFA_ID_GET locally); the client (NS-EL1) then times row (d)
+//! through the proxy, prints `verdict: PASS` (or FAIL) and powers off. Each row is one line
+//! `bench <name> median <n> min <n> iterations <n>` (or `bench <name> FAIL <reason>`) on UART0.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::console::{self, Error, Result};
+use crate::qemu::{self, End, Line, Machine, Sample, Verdict};
+use crate::{stack, tfa};
+
+/// Fewest timed calls per row.
+pub const MIN_ITERATIONS: u64 = 1000;
+
+/// One row of the table.
+pub struct Row {
+    /// The name in the `bench` line.
+    pub name: &'static str,
+    /// What is measured.
+    pub operation: &'static str,
+    /// Who times it, at which exception level.
+    pub timed_by: &'static str,
+}
+
+/// The rows, in order; the first is the floor every ratio is taken to.
+pub const ROWS: &[Row] = &[
+    Row {
+        name: "id_get_el3",
+        operation: "(a) FFA_ID_GET, answered by the SPMD at EL3 (the floor)",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "features_spmc",
+        operation: "(b) FFA_FEATURES(FFA_MSG_SEND_DIRECT_REQ_32), answered by the SPMC",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "direct_req_echo_el2",
+        operation: "(c) FFA_MSG_SEND_DIRECT_REQ_32 to echo (S-EL1), round trip",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "direct_req_echo_el1",
+        operation: "(d) the same from the NS-EL1 client through the proxy",
+        timed_by: "client, NS-EL1",
+    },
+];
+
+/// Options of `cargo xtask bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Use the images and flash image already built.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Seconds the boot may take.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Show every UART line, not only the bench lines.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// `cargo xtask bench`.
+pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
+    let built = stack::prepare(root, tfa::Profile::Bench, args.no_build)?;
+    console::header("bench boot: -smp 1 -icount shift=0,sleep=off (1 tick = 1 instruction)");
+    console::note(&format!(
+        "TF-A {} built with {}",
+        built.tfa_version,
+        tfa::describe_flags(tfa::Profile::Bench)
+    ));
+    let machine = Machine {
+        bios: built.bios.clone(),
+        smp: 1,
+        selector: Some(qemu::BENCH_SELECTOR),
+        bench: true,
+        gdb: false,
+        log_dir: qemu::log_dir(root, "bench"),
+    };
+    let boot = qemu::boot(
+        &machine,
+        Some(Duration::from_secs(args.timeout)),
+        &mut |world, line| {
+            let wanted = matches!(
+                qemu::parse_line(line),
+                Some(Line::Bench { .. } | Line::Verdict(_))
+            );
+            if args.verbose || wanted {
+                println!("{} {line}", world.prefix());
+            }
+        },
+    )?;
+    let samples = collect(&boot.normal);
+    let ended = match &boot.end {
+        End::Exited(status) if status.success() => None,
+        End::Exited(status) => Some(format!("QEMU exited with {status}")),
+        End::Timeout => Some(format!("timeout after {} s", args.timeout)),
+        End::NoPowerOff => Some("no power-off after the verdict".into()),
+    };
+    let verdict = boot
+        .normal
+        .iter()
+        .rev()
+        .find_map(|l| match qemu::parse_line(l) {
+            Some(Line::Verdict(v)) => Some(v),
+            _ => None,
+        });
+    let table = table(&samples);
+    match &table {
+        Ok(text) => {
+            console::header("bench results (guest instructions)");
+            print!("{text}");
+            let out = root.join("build").join("bench.md");
+            std::fs::write(&out, text)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
+            console::note(&format!("table saved to {}", out.display()));
+        }
+        Err(e) => console::note(&format!("no table: {e}")),
+    }
+    if let Some(why) = ended {
+        return Err(Error::new(format!(
+            "the bench boot failed: {why} (logs in {})",
+            boot.log_dir.display()
+        )));
+    }
+    match verdict {
+        Some(Verdict::Pass) => {}
+        other => {
+            return Err(Error::new(format!(
+                "the bench boot ended with verdict {other:?} (logs in {})",
+                boot.log_dir.display()
+            )));
+        }
+    }
+    table.map(|_| ())
+}
+
+/// The bench lines of a boot, by name, in order of appearance.
+pub fn collect(lines: &[String]) -> Vec<(String, std::result::Result<Sample, String>)> {
+    lines
+        .iter()
+        .filter_map(|line| match qemu::parse_line(line) {
+            Some(Line::Bench { name, result }) => Some((name, result)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Markdown table of every row with its ratio to row (a); an error names each row that is
+/// missing, failed, or timed too few calls.
+pub fn table(samples: &[(String, std::result::Result<Sample, String>)]) -> Result<String> {
+    let mut problems = Vec::new();
+    let mut found: Vec<(&Row, &Sample)> = Vec::new();
+    for row in ROWS {
+        match samples.iter().rev().find(|(name, _)| name == row.name) {
+            None => problems.push(format!("no `bench {}` line", row.name)),
+            Some((_, Err(why))) => problems.push(format!("{} failed: {why}", row.name)),
+            Some((_, Ok(sample))) if sample.iterations < MIN_ITERATIONS => problems.push(format!(
+                "{} timed {} calls, fewer than {MIN_ITERATIONS}",
+                row.name, sample.iterations
+            )),
+            Some((_, Ok(sample))) if sample.min > sample.median => problems.push(format!(
+                "{}: min {} above median {}",
+                row.name, sample.min, sample.median
+            )),
+            Some((_, Ok(sample))) => found.push((row, sample)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::new(problems.join("; ")));
+    }
+    let floor = found.first().map_or(0, |(_, s)| s.median);
+    if floor == 0 {
+        return Err(Error::new(
+            "row (a) has a median of 0: no ratio can be taken",
+        ));
+    }
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "| operation | timed by | median | min | iterations | ratio to (a) |"
+    );
+    let _ = writeln!(text, "|---|---|---:|---:|---:|---:|");
+    for (row, sample) in found {
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {} | {} | {:.2}× |",
+            row.operation,
+            row.timed_by,
+            thousands(sample.median),
+            thousands(sample.min),
+            sample.iterations,
+            sample.median as f64 / floor as f64
+        );
+    }
+    Ok(text)
+}
+
+/// `7830` → `7,830`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// UART0 of a bench boot as the protocol describes it (numbers invented for the test).
+    const SAMPLE: &str = "\
+NOTICE:  Booting Trusted Firmware
+NOTICE:  BL31: v2.12.1(release):
+proxy: bench mode
+bench id_get_el3 median 296 min 292 iterations 1000
+bench features_spmc median 1480 min 1477 iterations 1000
+bench direct_req_echo_el2 median 3100 min 3096 iterations 1000
+client: bench mode
+bench direct_req_echo_el1 median 3700 min 3690 iterations 1000
+verdict: PASS
+";
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn table_of_a_complete_run() {
+        let samples = collect(&lines(SAMPLE));
+        assert_eq!(samples.len(), 4);
+        let text = table(&samples).expect("table");
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 6);
+        assert_eq!(
+            rows[2],
+            "| (a) FFA_ID_GET, answered by the SPMD at EL3 (the floor) | proxy, NS-EL2 | 296 | 292 | 1000 | 1.00× |"
+        );
+        assert!(
+            rows[3].ends_with("| 1,480 | 1,477 | 1000 | 5.00× |"),
+            "{}",
+            rows[3]
+        );
+        assert!(
+            rows[4].ends_with("| 3,100 | 3,096 | 1000 | 10.47× |"),
+            "{}",
+            rows[4]
+        );
+        assert!(rows[5].contains("client, NS-EL1"));
+        assert!(rows[5].ends_with("| 12.50× |"), "{}", rows[5]);
+    }
+
+    #[test]
+    fn missing_failed_and_short_rows_are_named() {
+        let text = SAMPLE
+            .replace(
+                "bench features_spmc median 1480 min 1477 iterations 1000",
+                "bench features_spmc FAIL FFA_ERROR(NOT_SUPPORTED)",
+            )
+            .replace("iterations 1000\nclient", "iterations 999\nclient")
+            .replace(
+                "bench direct_req_echo_el1 median 3700 min 3690 iterations 1000\n",
+                "",
+            );
+        let err = table(&collect(&lines(&text)))
+            .expect_err("incomplete")
+            .to_string();
+        assert!(
+            err.contains("features_spmc failed: FFA_ERROR(NOT_SUPPORTED)"),
+            "{err}"
+        );
+        assert!(err.contains("direct_req_echo_el2 timed 999 calls"), "{err}");
+        assert!(err.contains("no `bench direct_req_echo_el1` line"), "{err}");
+        assert!(!err.contains("id_get_el3"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_floor_or_inverted_numbers_are_refused() {
+        let zero = SAMPLE.replace("median 296 min 292", "median 0 min 0");
+        assert!(table(&collect(&lines(&zero))).is_err());
+        let inverted = SAMPLE.replace("median 296 min 292", "median 296 min 300");
+        assert!(table(&collect(&lines(&inverted))).is_err());
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(7830), "7,830");
+        assert_eq!(thousands(18_580_000), "18,580,000");
+    }
+}
