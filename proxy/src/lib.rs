@@ -12,10 +12,17 @@ mod el3;
 mod features;
 pub mod host_pages;
 mod mailbox;
+pub mod memory_windows;
 mod partition_info;
+pub mod psci;
 mod reply;
 pub mod route;
+pub mod trap;
 mod version;
+
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod arch;
 
 use ffa::id::EndpointId;
 use ffa::{Decoded, FfaError, FuncId, Interface, RxTxAddr};

@@ -1,0 +1,292 @@
+//! The proxy at NS-EL2 on AArch64 (QEMU virt under TF-A).
+//!
+//! Primary core: TF-A enters BL33 at 0x6000_0000 (x0 is the DTB only in TF-A builds for a
+//! Linux BL33; QEMU's DTB is at 0x4000_0000 either way). The proxy turns its own stage-1 on,
+//! builds the host's stage-2, probes FF-A (`Proxy::init` over SMC), copies the embedded client
+//! into host RAM and enters it at NS-EL1 (MMU off, DAIF masked, x0 = the DTB's address).
+//!
+//! Host traps: HCR_EL2 = VM | RW | TSC. The host's SMCs trap here: PSCI calls with an entry
+//! point are rewritten ([`crate::psci`]), other non-FF-A calls go to EL3 untouched, FF-A calls
+//! go through the proxy core. HVCs answer SMCCC NOT_SUPPORTED ([`crate::trap`]). Any other
+//! exception from the host (a stage-2 fault: it touched memory it has no access to) is
+//! reported and stops that core: the host is a test client, and a fault means a bug.
+//!
+//! Other cores: the host's CPU_ON reaches EL3 with the proxy's warm entry; the core sets up its
+//! EL2 state there and enters the host's recorded entry at NS-EL1 with x0 = its context ID.
+
+mod console;
+mod entry;
+mod host;
+mod layout;
+mod mmu;
+
+use core::arch::asm;
+use core::fmt;
+
+use aarch64_cpu::registers::{
+    CNTHCTL_EL2, CNTVOFF_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, MIDR_EL1, MPIDR_EL1,
+    Readable, SCTLR_EL1, TPIDR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
+};
+use spin::Mutex;
+
+use crate::psci::{ClientEntry, PowerRecords, Step};
+use crate::trap::{HostTrap, SMCCC_NOT_SUPPORTED};
+use crate::{Conduit, HostMemory, Proxy, Regs};
+use console::println;
+use entry::{Frame, vector};
+use host::{CountingConduit, PhysMemory, SmcConduit};
+
+/// The client image (build.rs: the file NS_CLIENT_BIN names, or empty).
+static CLIENT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ns-client.bin"));
+
+/// HCR_EL2: stage-2 on (VM), EL1 is AArch64 (RW), SMCs from EL1 trap here (TSC).
+const HCR: u64 = 1 | 1 << 19 | 1 << 31;
+/// SCTLR_EL1 for the host's entry: MMU and caches off, little-endian, RES1 bits only.
+const SCTLR_EL1_MMU_OFF: u64 = 0x30d0_0800;
+/// SPSR_EL2 for the host's entry: EL1h with D, A, I and F masked.
+const SPSR_EL1H_MASKED: u64 = 0x3c5;
+/// CNTHCTL_EL2: the host may read the physical counter and use the physical timer.
+const CNTHCTL: u64 = 0b11;
+
+/// The proxy core, shared by all cores.
+static PROXY: Mutex<Option<Proxy>> = Mutex::new(None);
+/// Host entry points waiting for their core to start.
+static POWER: Mutex<Option<PowerRecords>> = Mutex::new(None);
+/// VTTBR_EL2 of the host's stage-2 (0 until built).
+static HOST_VTTBR: Mutex<u64> = Mutex::new(0);
+
+/// Stops this core for good.
+fn park() -> ! {
+    loop {
+        aarch64_cpu::asm::wfe();
+    }
+}
+
+/// Reports a fatal condition on UART0 and parks the core.
+pub fn fatal(args: fmt::Arguments) -> ! {
+    console::print_line_now(args);
+    park()
+}
+
+/// Primary core, from `proxy_entry` (MMU off, .bss zeroed, core 0's stack).
+extern "C" fn primary_main(x0: u64) -> ! {
+    if mmu::enable_stage1().is_err() {
+        // Nothing can be printed before the MMU (and so the console lock) is on.
+        park();
+    }
+    console::init();
+    println!("BL33 at NS-EL2 (x0 {x0:#x}): own stage-1 and caches on");
+    let vttbr = match mmu::build_stage2() {
+        Ok(vttbr) => vttbr,
+        Err(e) => fatal(format_args!("host stage-2: {e}")),
+    };
+    *HOST_VTTBR.lock() = vttbr;
+    *POWER.lock() = Some(PowerRecords::new(entry::warm_entry(), layout::HOST_RAM));
+
+    let mut proxy = Proxy::new(layout::CONFIG);
+    match proxy.init(&mut SmcConduit) {
+        Ok(version) => println!("FF-A {version} behind EL3: proxy ready"),
+        Err(e) => println!("no usable FF-A at EL3 ({e:?}): FF-A calls will be refused"),
+    }
+    *PROXY.lock() = Some(proxy);
+
+    if CLIENT_IMAGE.is_empty() {
+        fatal(format_args!(
+            "no client image embedded (NS_CLIENT_BIN unset): nothing to run"
+        ));
+    }
+    if CLIENT_IMAGE.len() > layout::CLIENT_MAX {
+        fatal(format_args!(
+            "client image of {} bytes exceeds {} bytes",
+            CLIENT_IMAGE.len(),
+            layout::CLIENT_MAX
+        ));
+    }
+    let mut memory = PhysMemory::new(&layout::CONFIG);
+    if memory.write(layout::CLIENT_LOAD, CLIENT_IMAGE).is_err() {
+        fatal(format_args!("client image does not fit in host RAM"));
+    }
+    // SAFETY: cache maintenance only: the copy is complete before the instruction cache is
+    // invalidated, so the host fetches the new code.
+    unsafe { asm!("dsb ish", "ic iallu", "dsb ish", "isb", options(nostack)) };
+    println!(
+        "client: {} bytes at {:#x}; entering it at NS-EL1",
+        CLIENT_IMAGE.len(),
+        layout::CLIENT_LOAD
+    );
+    enter_host(
+        0,
+        ClientEntry {
+            entry: layout::CLIENT_LOAD,
+            context: layout::QEMU_DTB,
+        },
+    )
+}
+
+/// A core EL3 started at the warm entry (stage-1 on, its own stack).
+extern "C" fn warm_main(core: usize) -> ! {
+    let recorded = POWER.lock().as_mut().and_then(|p| p.warm_boot(core));
+    match recorded {
+        Some(client) => enter_host(core, client),
+        None => fatal(format_args!(
+            "core {core} started with no host entry recorded: parked"
+        )),
+    }
+}
+
+/// Sets this core's EL2 state for the host and enters it at NS-EL1.
+fn enter_host(core: usize, client: ClientEntry) -> ! {
+    let vttbr = *HOST_VTTBR.lock();
+    TPIDR_EL2.set(core as u64);
+    VPIDR_EL2::set(MIDR_EL1.get());
+    VMPIDR_EL2.set(MPIDR_EL1.get());
+    CNTHCTL_EL2.set(CNTHCTL);
+    CNTVOFF_EL2.set(0);
+    SCTLR_EL1.set(SCTLR_EL1_MMU_OFF);
+    VTCR_EL2.set(mmu::VTCR);
+    VTTBR_EL2.set(vttbr);
+    HCR_EL2.set(HCR);
+    let stack = entry::stack_top(core);
+    // SAFETY: the host's stage-2 (which excludes all of the proxy's memory) is installed and
+    // HCR_EL2 traps its SMCs; the exception return enters the host at EL1h with interrupts
+    // masked. SP_EL2 restarts at the top of this core's stack, which nothing on it uses any
+    // more: the host comes back only through the vectors. No proxy register value leaks.
+    unsafe {
+        asm!(
+            "isb",
+            "tlbi vmalls12e1",
+            "dsb nsh",
+            "isb",
+            "mov sp, x2",
+            "msr elr_el2, x1",
+            "msr spsr_el2, x3",
+            "mov x1, xzr",
+            "mov x2, xzr",
+            "mov x3, xzr",
+            "mov x4, xzr",
+            "mov x5, xzr",
+            "mov x6, xzr",
+            "mov x7, xzr",
+            "mov x8, xzr",
+            "mov x9, xzr",
+            "mov x10, xzr",
+            "mov x11, xzr",
+            "mov x12, xzr",
+            "mov x13, xzr",
+            "mov x14, xzr",
+            "mov x15, xzr",
+            "mov x16, xzr",
+            "mov x17, xzr",
+            "mov x18, xzr",
+            "mov x19, xzr",
+            "mov x20, xzr",
+            "mov x21, xzr",
+            "mov x22, xzr",
+            "mov x23, xzr",
+            "mov x24, xzr",
+            "mov x25, xzr",
+            "mov x26, xzr",
+            "mov x27, xzr",
+            "mov x28, xzr",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "eret",
+            in("x0") client.context,
+            in("x1") client.entry,
+            in("x2") stack,
+            in("x3") SPSR_EL1H_MASKED,
+            options(noreturn),
+        )
+    }
+}
+
+/// VPIDR_EL2 (not in aarch64-cpu): the MIDR the host reads.
+#[allow(non_camel_case_types)]
+struct VPIDR_EL2;
+
+impl VPIDR_EL2 {
+    fn set(value: u64) {
+        // SAFETY: writes the ID value EL1 reads for MIDR_EL1; no memory is touched.
+        unsafe { asm!("msr vpidr_el2, {v}", v = in(reg) value, options(nomem, nostack)) };
+    }
+}
+
+/// Every exception taken to EL2, from the vector table.
+extern "C" fn trap(kind: u64, frame: &mut Frame) {
+    if kind != vector::LOWER_SYNC {
+        fatal(format_args!(
+            "unexpected exception (vector {kind}): ESR {:#x} ELR {:#x} FAR {:#x}",
+            ESR_EL2.get(),
+            ELR_EL2.get(),
+            FAR_EL2.get()
+        ));
+    }
+    let core = TPIDR_EL2.get() as usize;
+    let trap = HostTrap::decode(ESR_EL2.get());
+    match trap {
+        HostTrap::Smc64 { .. } => {
+            ELR_EL2.set(ELR_EL2.get().wrapping_add(trap.return_step()));
+            let mut regs: Regs = [0; 18];
+            regs.copy_from_slice(&frame.x[..18]);
+            let answer = host_call(core, &regs);
+            frame.x[..18].copy_from_slice(&answer);
+        }
+        HostTrap::Hvc64 { .. } => frame.x[0] = SMCCC_NOT_SUPPORTED,
+        other => fatal(format_args!(
+            "core {core}: host exception {other:?} at ELR {:#x}, FAR {:#x}, HPFAR {:#x}: core stopped",
+            ELR_EL2.get(),
+            FAR_EL2.get(),
+            HPFAR_EL2.get()
+        )),
+    }
+}
+
+/// One SMC from the host on `core`.
+fn host_call(core: usize, regs: &Regs) -> Regs {
+    let step = match POWER.lock().as_mut() {
+        Some(power) => power.host_call(core, regs),
+        None => Step::PassThrough,
+    };
+    match step {
+        Step::Answer(answer) => {
+            println!(
+                "core {core}: refused PSCI call {:#x} (answer {})",
+                regs[0], answer[0] as i64
+            );
+            return answer;
+        }
+        Step::Forward {
+            regs: forwarded,
+            ticket,
+        } => {
+            // Without any lock held: the started core takes its record meanwhile.
+            let answer = SmcConduit.call(&forwarded);
+            if let Some(power) = POWER.lock().as_mut() {
+                power.finish(ticket, regs, &answer);
+            }
+            return crate::psci::host_view(regs, &forwarded, &answer);
+        }
+        Step::PassThrough => {}
+    }
+    if !ffa::call::is_ffa(ffa::call::function_id(regs)) {
+        // The core would forward it untouched too; without the core's lock, since some never
+        // return (CPU_OFF, SYSTEM_OFF).
+        return SmcConduit.call(regs);
+    }
+    let mut guard = PROXY.lock();
+    let Some(proxy) = guard.as_mut() else {
+        return SmcConduit.call(regs);
+    };
+    let mut conduit = CountingConduit { calls: 0 };
+    let mut memory = PhysMemory::new(proxy.config());
+    let answer = proxy.handle_host_call(regs, &mut conduit, &mut memory);
+    drop(guard);
+    if conduit.calls == 0 && ffa::call::error_code(&answer).is_some() {
+        println!(
+            "core {core}: refused FF-A call {:#x}: {:?}",
+            regs[0],
+            ffa::call::error_code(&answer)
+        );
+    }
+    answer
+}
