@@ -18,6 +18,8 @@ use crate::qemu::{self, Boot, End, Line, Machine, Verdict, World};
 pub const SMP: u32 = 4;
 /// UART lines shown for a failed boot.
 const FAILURE_TAIL: usize = 30;
+/// Failed boots whose UART tails a parallel run shows (the rest only have their logs).
+const TAILS_SHOWN: usize = 3;
 
 /// How one scenario did on QEMU.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,6 +208,7 @@ pub fn run_parallel(
     bar.enable_steady_tick(Duration::from_millis(250));
     let mut slots: Vec<Option<Run>> = chosen.iter().map(|_| None).collect();
     let mut first_error = None;
+    let mut tails_shown = 0;
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, chosen.len().max(1)) {
             let tx = tx.clone();
@@ -244,7 +247,10 @@ pub fn run_parallel(
                             run.outcome,
                             run.took.as_secs_f64()
                         );
-                        if let Some(boot) = &failed_boot {
+                        if let Some(boot) = &failed_boot
+                            && tails_shown < TAILS_SHOWN
+                        {
+                            tails_shown += 1;
                             print_tails(boot);
                         }
                     });
