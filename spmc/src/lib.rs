@@ -3,17 +3,20 @@
 //! The core is a pure state machine: [`Spmc::handle`] takes the registers of one FF-A call from
 //! the SPMD or from a partition and returns an [`Outcome`]. It never touches a system register,
 //! a raw pointer or MMIO; it reaches memory only through [`platform::Platform`]. The arch layer
-//! (a later step) turns outcomes into `smc` and `eret`.
+//! (`arch`, bare metal only) turns outcomes into `smc` and `eret`.
 #![no_std]
 #![deny(unsafe_code)]
 
 pub mod abort;
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod arch;
 pub mod boot_info;
 pub mod call_chain;
 pub mod console;
 pub mod direct_msg;
-pub mod exception;
 pub mod discovery;
+pub mod exception;
 pub mod loader;
 pub mod mailbox;
 pub mod manifest;

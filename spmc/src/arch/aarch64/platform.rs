@@ -1,0 +1,74 @@
+//! The core's [`Platform`]: copies to and from physical memory through the stage-1 identity
+//! map, only inside the windows that map holds for that purpose (partitions' memory in the
+//! secure space, normal-world RAM in the non-secure one).
+
+use heapless::Vec;
+
+use crate::manifest::MAX_PARTITIONS;
+use crate::platform::{MemFault, Platform, Space};
+
+/// One window: a physical range of one space the stage-1 map covers (identity, RW).
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    space: Space,
+    base: u64,
+    len: u64,
+}
+
+/// Physical memory the SPMC may copy.
+#[derive(Debug, Default)]
+pub struct ArchPlatform {
+    windows: Vec<Window, { MAX_PARTITIONS + 1 }>,
+}
+
+impl ArchPlatform {
+    /// No window yet.
+    pub const fn new() -> Self {
+        Self {
+            windows: Vec::new(),
+        }
+    }
+
+    /// Allows copies in `[base, base + len)` of `space`. The caller has mapped it RW in the
+    /// stage-1 map (non-secure windows with the NS bit), at the same address.
+    pub fn add_window(&mut self, space: Space, base: u64, len: u64) -> Result<(), MemFault> {
+        base.checked_add(len).ok_or(MemFault)?;
+        self.windows
+            .push(Window { space, base, len })
+            .map_err(|_| MemFault)
+    }
+
+    /// Checks that `[addr, addr + len)` lies in one window of `space`.
+    fn check(&self, space: Space, addr: u64, len: usize) -> Result<(), MemFault> {
+        let end = addr.checked_add(len as u64).ok_or(MemFault)?;
+        let inside = self
+            .windows
+            .iter()
+            .any(|w| w.space == space && addr >= w.base && end <= w.base + w.len);
+        if inside { Ok(()) } else { Err(MemFault) }
+    }
+}
+
+impl Platform for ArchPlatform {
+    fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.check(space, addr, buf.len())?;
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: `check` put [addr, addr + len) inside a window the stage-1 map holds as
+            // readable normal memory at that address (NS windows in the NS space). Other
+            // cores (partitions, the normal world) may write it concurrently: volatile byte
+            // reads give whatever is there without assuming anything about it.
+            *b = unsafe { core::ptr::read_volatile((addr + i as u64) as *const u8) };
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, space: Space, addr: u64, data: &[u8]) -> Result<(), MemFault> {
+        self.check(space, addr, data.len())?;
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: as for `read`; the windows are mapped writable and never hold the
+            // SPMC's own memory (the stage-1 map refuses overlaps with the image).
+            unsafe { core::ptr::write_volatile((addr + i as u64) as *mut u8, *b) };
+        }
+        Ok(())
+    }
+}

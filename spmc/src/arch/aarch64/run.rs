@@ -1,0 +1,501 @@
+//! Cold and warm boot, and each core's loop: it turns the core's [`Outcome`]s into SMCs to the
+//! SPMD and world switches into partitions, and partitions' traps back into core calls.
+//!
+//! The core (`Spmc`) sits behind one lock shared by all cores, held only around core calls,
+//! never across a world switch.
+
+use core::cell::UnsafeCell;
+use core::fmt;
+
+use aarch64_cpu::registers::{
+    CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
+};
+use ffa::{EndpointId, FfaError, Interface, SecondaryEpRegisterAddr};
+use heapless::Vec;
+use spin::Once;
+use spin::mutex::TicketMutex;
+
+use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
+use crate::loader::{LoadError, load_config};
+use crate::manifest::{MAX_PARTITIONS, ManifestError, parse_spmc_manifest};
+use crate::pagetable::MapError;
+use crate::partition::MAX_CPUS;
+use crate::platform::Space;
+use crate::println;
+use crate::spmc::{Caller, CpuId, Outcome, Spmc};
+
+use super::asm::{
+    HCR_EL2_IDLE, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
+};
+use super::console;
+use super::mmu::{self, MANIFEST_PAGE_SIZE, NS_RAM, Stage2};
+use super::platform::ArchPlatform;
+use super::vcpu::{NormalWorldState, VcpuState};
+
+/// Cores the SPMC serves (QEMU virt `-smp 4`).
+pub const CPU_COUNT: u16 = 4;
+
+/// HCR_EL2 while a partition runs: stage 2 on (VM), set/way invalidation as clean+invalidate
+/// (SWIO), its TLB and barrier instructions broadcast inner shareable (FB, BSU = IS: a UP
+/// context migrates between cores), SMC trapped (TSC), EL1 is AArch64 (RW). Interrupts stay
+/// with EL1 (AMO/IMO/FMO clear), where partitions keep them masked for now; WFI/WFE run.
+const HCR_EL2_PARTITION: u64 = 1 | (1 << 1) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 31);
+
+/// The core, shared by all cores.
+static CORE: TicketMutex<Option<Spmc<ArchPlatform>>> = TicketMutex::new(None);
+
+/// What the arch layer keeps per partition (in the core's table order).
+#[derive(Clone, Copy, Debug)]
+struct PartitionArch {
+    id: EndpointId,
+    stage2: Stage2,
+    mp: bool,
+}
+
+/// Written once at cold boot, before any partition runs.
+static PARTITIONS: Once<Vec<PartitionArch, MAX_PARTITIONS>> = Once::new();
+
+/// Per-context and per-core machine state. Each entry is used by one core at a time: a
+/// context's by the core the core last entered it on (the core hands a context to one CPU at a
+/// time, and the lock around it orders the hand-over), a core's normal-world slot by that core.
+struct MachineState {
+    vcpus: UnsafeCell<[[VcpuState; MAX_CPUS]; MAX_PARTITIONS]>,
+    normal_world: UnsafeCell<[NormalWorldState; MAX_CPUS]>,
+}
+
+// SAFETY: see the type's documentation: no entry is used by two cores at once.
+unsafe impl Sync for MachineState {}
+
+static MACHINE: MachineState = MachineState {
+    vcpus: UnsafeCell::new([[VcpuState::ZERO; MAX_CPUS]; MAX_PARTITIONS]),
+    normal_world: UnsafeCell::new([NormalWorldState::EMPTY; MAX_CPUS]),
+};
+
+/// Calls the core under the lock, then prints the console lines partitions finished.
+fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> Outcome {
+    let mut guard = CORE.lock();
+    let Some(spmc) = guard.as_mut() else {
+        return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+    };
+    let outcome = f(spmc);
+    while let Some(line) = spmc.take_console_line() {
+        let text = core::str::from_utf8(&line.text).unwrap_or("<not UTF-8>");
+        println!("[{:#06x} {}] {}", line.partition.0, cpu.0, text);
+    }
+    outcome
+}
+
+/// Setup each core needs before running partitions.
+fn core_init() {
+    mmu::init_stage2_controls();
+    // SAFETY: VPIDR_EL2 is what EL1 reads as MIDR_EL1; the real value, so partitions see
+    // the CPU they run on. No effect on EL2.
+    unsafe { core::arch::asm!("msr vpidr_el2, {v}", v = in(reg) MIDR_EL1.get(), options(nostack)) };
+    // EL1 may read the physical counter and use its timer; no virtual offset.
+    CNTHCTL_EL2.set(0b11);
+    CNTVOFF_EL2.set(0);
+}
+
+fn current_core() -> u64 {
+    MPIDR_EL1.get() & 0xff
+}
+
+/// Why cold boot could not configure the SPMC.
+enum BootError {
+    Stage1(MapError),
+    Manifest(ManifestError),
+    Window(u16, MapError),
+    Load(LoadError),
+    Stage2(EndpointId, MapError),
+    SecondaryEntry(u64),
+}
+
+impl fmt::Display for BootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stage1(e) => write!(f, "stage-1 map: {e:?}"),
+            Self::Manifest(e) => write!(f, "SPMC manifest: {e}"),
+            Self::Window(vm, e) => write!(f, "vm{vm}: its memory cannot be mapped: {e:?}"),
+            Self::Load(e) => write!(f, "{e}"),
+            Self::Stage2(id, e) => write!(f, "partition {:#06x}: stage 2: {e:?}", id.0),
+            Self::SecondaryEntry(w0) => write!(
+                f,
+                "FFA_SECONDARY_EP_REGISTER refused by the SPMD (w0 = {w0:#x})"
+            ),
+        }
+    }
+}
+
+/// Cold boot (from the entry assembly, MMU off, on the core the SPMD booted us on).
+#[unsafe(no_mangle)]
+extern "C" fn spmc_cold_main(manifest: u64, core: u64) -> ! {
+    // SAFETY: first thing on the only running core; nothing else uses the pool yet.
+    let maps = match unsafe { mmu::build_stage1(manifest) } {
+        Ok(maps) => maps,
+        // No console without the map: tell the SPMD, which logs the failure.
+        Err(_) => init_failed(),
+    };
+    // SAFETY: the root maps the whole image (code, data, stacks) at its own address, so
+    // execution continues at the next instruction with the same view of memory.
+    unsafe { spmc_mmu_on(maps.stage1_root()) };
+    mmu::install(maps);
+    console::init();
+    println!(
+        "spmc {}: S-EL2 SPMC, FF-A v{}.{}, cold boot on core {core}, manifest at {manifest:#x}",
+        env!("CARGO_PKG_VERSION"),
+        ffa::version::OURS.0,
+        ffa::version::OURS.1
+    );
+    core_init();
+    let cpu = CpuId(core as u16);
+    match configure(manifest) {
+        Ok(()) => {}
+        Err(e) => {
+            println!("spmc: initialisation failed: {e}");
+            init_failed()
+        }
+    }
+    let outcome = core_call(cpu, |s| s.boot(cpu));
+    run(cpu, outcome)
+}
+
+/// Tells the SPMD that initialisation failed (TF-A then boots on without an SPMC).
+fn init_failed() -> ! {
+    let regs = ffa::call::error(FfaError::InvalidParameters);
+    let _ = smccc::smc64(regs[0] as u32, args_of(&regs));
+    park()
+}
+
+fn park() -> ! {
+    loop {
+        aarch64_cpu::asm::wfe();
+    }
+}
+
+fn args_of(regs: &ffa::Regs) -> [u64; 17] {
+    let mut args = [0; 17];
+    args.copy_from_slice(&regs[1..]);
+    args
+}
+
+/// Reads the manifest and the packages, maps the partitions' memory, builds their stage 2,
+/// creates the core and registers the secondary entry point.
+fn configure(manifest: u64) -> Result<(), BootError> {
+    let mut page = [0u8; MANIFEST_PAGE_SIZE as usize];
+    let len = (MANIFEST_PAGE_SIZE - (manifest % MANIFEST_PAGE_SIZE)) as usize;
+    let bytes = page.get_mut(..len).unwrap_or_default();
+    for (i, b) in bytes.iter_mut().enumerate() {
+        // SAFETY: [manifest, end of its page) is mapped read-only by the stage-1 map; BL2
+        // wrote it before we started and nobody changes it.
+        *b = unsafe { core::ptr::read_volatile((manifest + i as u64) as *const u8) };
+    }
+    let bytes = &*bytes;
+    let (_, vms) = parse_spmc_manifest(bytes).map_err(BootError::Manifest)?;
+    let mut platform = ArchPlatform::new();
+    for vm in &vms {
+        mmu::map_window(vm.load_address, vm.mem_size)
+            .map_err(|e| BootError::Window(vm.index, e))?;
+        platform
+            .add_window(Space::Secure, vm.load_address, vm.mem_size)
+            .map_err(|_| BootError::Window(vm.index, MapError::OutOfRange))?;
+    }
+    platform
+        .add_window(Space::NonSecure, NS_RAM.0, NS_RAM.1)
+        .map_err(|_| BootError::Stage1(MapError::OutOfRange))?;
+    let (config, _) = load_config(&platform, bytes).map_err(BootError::Load)?;
+    println!(
+        "spmc: SPMC ID {:#06x}, manifest FF-A v{}.{}, {} partition(s)",
+        config.attributes.spmc_id.0,
+        config.attributes.version.0,
+        config.attributes.version.1,
+        config.partitions.len()
+    );
+    let mut guard = CORE.lock();
+    let spmc = guard.insert(Spmc::new(config, platform, CPU_COUNT));
+    let mut arch = Vec::new();
+    for (index, p) in spmc.partitions.iter().enumerate() {
+        let vmid = u8::try_from(index + 1).unwrap_or(u8::MAX);
+        let stage2 = mmu::build_stage2(&p.config, vmid).map_err(|e| BootError::Stage2(p.id, e))?;
+        let _ = arch.push(PartitionArch {
+            id: p.id,
+            stage2,
+            mp: p.is_mp(),
+        });
+        log_partition(p);
+    }
+    for (id, why) in spmc.rejected_partitions() {
+        println!("spmc: partition {:#06x} refused: {why:?}", id.0);
+    }
+    drop(guard);
+    PARTITIONS.call_once(|| arch);
+    println!("spmc: {} page-table pages used", mmu::pool_used());
+
+    let entry = spmc_warm_entry as *const () as u64;
+    let regs = ffa::call::encode(&Interface::SecondaryEpRegister {
+        entrypoint: SecondaryEpRegisterAddr::Addr64(entry),
+    });
+    let answer = smccc::smc64(regs[0] as u32, args_of(&regs));
+    if !matches!(answer[0], 0x8400_0061 | 0xc400_0061) {
+        return Err(BootError::SecondaryEntry(answer[0]));
+    }
+    println!("spmc: secondary entry {entry:#x} registered");
+    Ok(())
+}
+
+fn log_partition(p: &crate::partition::Partition) {
+    let c = &p.config;
+    println!(
+        "spmc: partition {:#06x} \"{}\": FF-A v{}.{}, load {:#x}, {:#x} bytes, entry +{:#x}, {} context(s), {} UUID(s)",
+        p.id.0,
+        c.name.as_str(),
+        p.version.version().0,
+        p.version.version().1,
+        c.load_address,
+        c.memory_size,
+        c.entrypoint_offset,
+        c.execution_ctx_count,
+        c.uuids.len()
+    );
+    for uuid in &c.uuids {
+        println!("spmc:   uuid {uuid}");
+    }
+}
+
+/// Warm boot of a core the normal world powered on (the SPMD entered our secondary entry).
+#[unsafe(no_mangle)]
+extern "C" fn spmc_warm_main(core: u64) -> ! {
+    core_init();
+    let cpu = CpuId(core as u16);
+    if let Some(nw) = normal_world(cpu) {
+        nw.saved = false;
+    }
+    let outcome = core_call(cpu, |s| s.cpu_on(cpu));
+    run(cpu, outcome)
+}
+
+/// This core's normal-world slot.
+fn normal_world(cpu: CpuId) -> Option<&'static mut NormalWorldState> {
+    let index = usize::from(cpu.0);
+    if index >= MAX_CPUS {
+        return None;
+    }
+    // SAFETY: only core `cpu` uses its slot (see MachineState), so the reference is unique
+    // while it lives; the index is in range.
+    Some(unsafe { &mut (*MACHINE.normal_world.get())[index] })
+}
+
+/// A partition context's state, with its arch data.
+fn vcpu_state(id: EndpointId, vcpu: u16) -> Option<(&'static mut VcpuState, PartitionArch)> {
+    let parts = PARTITIONS.get()?;
+    let slot = parts.iter().position(|p| p.id == id)?;
+    let arch = *parts.get(slot)?;
+    let v = usize::from(vcpu);
+    if v >= MAX_CPUS {
+        return None;
+    }
+    // SAFETY: the core entered this context on the calling core and on no other (a context
+    // runs on one CPU at a time), so this core alone uses its state until it next calls the
+    // core; indices are in range.
+    Some((unsafe { &mut (*MACHINE.vcpus.get())[slot][v] }, arch))
+}
+
+/// Drives `cpu` from `outcome` on, forever.
+fn run(cpu: CpuId, mut outcome: Outcome) -> ! {
+    loop {
+        outcome = match outcome {
+            Outcome::ToSpmd(regs) => {
+                restore_normal_world(cpu);
+                let answer = smccc::smc64(regs[0] as u32, args_of(&regs));
+                core_call(cpu, |s| s.handle(cpu, Caller::Spmd, &answer))
+            }
+            Outcome::Enter {
+                partition,
+                vcpu,
+                regs,
+                start,
+            } => run_partition(cpu, partition, vcpu, &regs, start),
+        };
+    }
+}
+
+/// Puts the normal world's EL1 and FP state back if a partition ran on this core.
+fn restore_normal_world(cpu: CpuId) {
+    if let Some(nw) = normal_world(cpu)
+        && nw.saved
+    {
+        nw.el1.restore();
+        // SAFETY: `fp` is a valid FpState; the assembly writes only the FP registers.
+        unsafe { spmc_fp_restore(&nw.fp) };
+        nw.saved = false;
+    }
+}
+
+/// What a partition's exit asks for.
+enum Exit {
+    /// Resume it (an abort was injected, or a spurious interrupt exit).
+    Resume,
+    /// A call to the core with these registers.
+    Call(ffa::Regs),
+    /// It cannot go on.
+    Abort,
+}
+
+/// Enters a partition context and runs it until it makes a call the core must answer.
+fn run_partition(
+    cpu: CpuId,
+    id: EndpointId,
+    vcpu: u16,
+    regs: &ffa::Regs,
+    start: Option<u64>,
+) -> Outcome {
+    let Some((state, arch)) = vcpu_state(id, vcpu) else {
+        println!(
+            "spmc: core {}: no state for partition {:#06x}/{vcpu}",
+            cpu.0, id.0
+        );
+        return core_call(cpu, |s| s.abort_running(cpu));
+    };
+    match start {
+        Some(pc) => state.reset(pc, regs),
+        None => state.regs.x[..18].copy_from_slice(regs),
+    }
+    if let Some(nw) = normal_world(cpu)
+        && !nw.saved
+    {
+        nw.el1.save();
+        // SAFETY: `fp` is a valid FpState to write.
+        unsafe { spmc_fp_save(&mut nw.fp) };
+        nw.saved = true;
+    }
+    mmu::switch_stage2(&arch.stage2);
+    let aff0 = if arch.mp { u64::from(vcpu) } else { 0 };
+    VMPIDR_EL2.set((1 << 31) | aff0);
+    loop {
+        state.el1.restore();
+        // SAFETY: `fp` is a valid FpState.
+        unsafe { spmc_fp_restore(&state.fp) };
+        HCR_EL2.set(HCR_EL2_PARTITION);
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        // SAFETY: `regs` is this context's register file, used by this core alone; the
+        // partition runs at EL1 behind its own stage 2 (set above), so it cannot reach the
+        // SPMC's memory; the call returns at its next exception with the file updated.
+        let kind = unsafe { spmc_vcpu_run(&mut state.regs) };
+        HCR_EL2.set(HCR_EL2_IDLE);
+        state.el1.save();
+        // SAFETY: `fp` is a valid FpState to write.
+        unsafe { spmc_fp_save(&mut state.fp) };
+        match exit_reason(cpu, id, vcpu, state, kind) {
+            Exit::Resume => continue,
+            Exit::Call(call) => {
+                return core_call(cpu, |s| s.handle(cpu, Caller::Partition(id), &call));
+            }
+            Exit::Abort => return core_call(cpu, |s| s.abort_running(cpu)),
+        }
+    }
+}
+
+fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kind: u64) -> Exit {
+    let r = state.regs;
+    match kind {
+        exit::SYNC => {}
+        exit::IRQ | exit::FIQ => return Exit::Resume,
+        _ => {
+            println!(
+                "spmc: partition {:#06x}/{vcpu} on core {}: {} exception (ESR {:#x}, ELR {:#x}): aborted",
+                id.0,
+                cpu.0,
+                if kind == exit::SERROR {
+                    "SError"
+                } else {
+                    "AArch32"
+                },
+                r.esr,
+                r.elr
+            );
+            return Exit::Abort;
+        }
+    }
+    match classify(r.esr) {
+        Trap::Smc => {
+            state.regs.elr = r.elr.wrapping_add(4);
+            Exit::Call(call_regs(&r.x))
+        }
+        Trap::Hvc => Exit::Call(call_regs(&r.x)),
+        Trap::Abort { instruction } => {
+            let (vbar, elr_el1, spsr_el1) = state.exception_regs();
+            let fault = FaultState {
+                esr: r.esr,
+                far: r.far,
+                pc: r.elr,
+                pstate: r.spsr,
+                vbar,
+                elr_el1,
+                spsr_el1,
+            };
+            let what = if instruction { "instruction" } else { "data" };
+            // HPFAR_EL2 holds IPA[47:12] in bits [43:4].
+            let ipa = ((r.hpfar >> 4) << 12) | (r.far & 0xfff);
+            match inject(&fault, state.injected.as_ref()) {
+                Ok(injection) => {
+                    println!(
+                        "spmc: partition {:#06x}/{vcpu} on core {}: {what} abort at {:#x} (address {:#x}, IPA {ipa:#x}, ESR {:#x}): injected at {:#x}",
+                        id.0, cpu.0, r.elr, r.far, r.esr, injection.pc
+                    );
+                    state.apply(&injection);
+                    Exit::Resume
+                }
+                Err(why) => {
+                    let reason = match why {
+                        Uninjectable::NoVector => "no exception vector (VBAR_EL1 = 0)",
+                        Uninjectable::InsideHandler => "fault inside its own abort handler",
+                        Uninjectable::BadState(_) => "state the SPMC cannot inject into",
+                        Uninjectable::NotAnAbort => "not an abort",
+                    };
+                    println!(
+                        "spmc: partition {:#06x}/{vcpu} on core {}: {what} abort at {:#x} (address {:#x}, IPA {ipa:#x}, ESR {:#x}), {reason}: aborted",
+                        id.0, cpu.0, r.elr, r.far, r.esr
+                    );
+                    Exit::Abort
+                }
+            }
+        }
+        Trap::Other(ec) => {
+            println!(
+                "spmc: partition {:#06x}/{vcpu} on core {}: {} (EC {:#x}, ESR {:#x}) at {:#x}: aborted",
+                id.0,
+                cpu.0,
+                class_name(ec),
+                class(r.esr),
+                r.esr,
+                r.elr
+            );
+            Exit::Abort
+        }
+    }
+}
+
+fn call_regs(x: &[u64; 31]) -> ffa::Regs {
+    let mut regs = [0; 18];
+    regs.copy_from_slice(&x[..18]);
+    regs
+}
+
+/// An exception of the SPMC itself (from the vectors): report it and park this core.
+#[unsafe(no_mangle)]
+extern "C" fn spmc_el2_fault(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
+    console::line_forced(format_args!(
+        "spmc: PANIC: exception in the SPMC on core {} (kind {kind}, {}): ESR {esr:#x}, ELR {elr:#x}, FAR {far:#x}; core parked",
+        current_core(),
+        class_name(class(esr))
+    ));
+    park()
+}
+
+/// The panic handler's report.
+pub fn panicked(info: &core::panic::PanicInfo) -> ! {
+    console::line_forced(format_args!(
+        "spmc: PANIC on core {}: {info}; core parked",
+        current_core()
+    ));
+    park()
+}

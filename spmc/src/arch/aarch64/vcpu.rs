@@ -1,0 +1,250 @@
+//! The machine state of an execution context, and of the normal world while partitions run.
+//!
+//! EL3 does not switch EL1 system registers or FP/SIMD registers between the worlds when the
+//! SPMC is at S-EL2, so the SPMC saves the normal world's on a core's first switch to a
+//! partition and puts them back before it returns to the SPMD. Each partition context has its
+//! own set, loaded before it runs and saved when it traps.
+
+use aarch64_cpu::registers::{
+    AFSR0_EL1, AFSR1_EL1, AMAIR_EL1, CNTKCTL_EL1, CONTEXTIDR_EL1, CPACR_EL1, CSSELR_EL1, ELR_EL1,
+    ESR_EL1, FAR_EL1, MAIR_EL1, MDSCR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1,
+    TCR_EL1, TPIDR_EL0, TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
+};
+
+use crate::exception::{ENTRY_PSTATE, ENTRY_SCTLR_EL1, Injection};
+
+/// General registers and the exception state `spmc_vcpu_run` loads and saves (layout fixed
+/// by the assembly: see `asm::OFF_*`).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct GuestRegs {
+    /// x0..x30.
+    pub x: [u64; 31],
+    /// ELR_EL2: where it resumes.
+    pub elr: u64,
+    /// SPSR_EL2: the PSTATE it resumes with.
+    pub spsr: u64,
+    /// ESR_EL2 of its last exception.
+    pub esr: u64,
+    /// FAR_EL2 of its last exception.
+    pub far: u64,
+    /// HPFAR_EL2 of its last exception.
+    pub hpfar: u64,
+}
+
+impl GuestRegs {
+    /// All zero.
+    pub const ZERO: Self = Self {
+        x: [0; 31],
+        elr: 0,
+        spsr: 0,
+        esr: 0,
+        far: 0,
+        hpfar: 0,
+    };
+}
+
+/// EL1 (and EL0) system registers of one world or context.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct El1Regs {
+    sctlr: u64,
+    ttbr0: u64,
+    ttbr1: u64,
+    tcr: u64,
+    mair: u64,
+    amair: u64,
+    vbar: u64,
+    contextidr: u64,
+    tpidr_el0: u64,
+    tpidr_el1: u64,
+    tpidrro_el0: u64,
+    cpacr: u64,
+    esr: u64,
+    far: u64,
+    par: u64,
+    afsr0: u64,
+    afsr1: u64,
+    cntkctl: u64,
+    sp_el0: u64,
+    sp_el1: u64,
+    elr_el1: u64,
+    spsr_el1: u64,
+    csselr: u64,
+    mdscr: u64,
+}
+
+impl El1Regs {
+    /// All zero.
+    pub const ZERO: Self = Self {
+        sctlr: 0,
+        ttbr0: 0,
+        ttbr1: 0,
+        tcr: 0,
+        mair: 0,
+        amair: 0,
+        vbar: 0,
+        contextidr: 0,
+        tpidr_el0: 0,
+        tpidr_el1: 0,
+        tpidrro_el0: 0,
+        cpacr: 0,
+        esr: 0,
+        far: 0,
+        par: 0,
+        afsr0: 0,
+        afsr1: 0,
+        cntkctl: 0,
+        sp_el0: 0,
+        sp_el1: 0,
+        elr_el1: 0,
+        spsr_el1: 0,
+        csselr: 0,
+        mdscr: 0,
+    };
+
+    /// Reads them from the core.
+    pub fn save(&mut self) {
+        self.sctlr = SCTLR_EL1.get();
+        self.ttbr0 = TTBR0_EL1.get();
+        self.ttbr1 = TTBR1_EL1.get();
+        self.tcr = TCR_EL1.get();
+        self.mair = MAIR_EL1.get();
+        self.amair = AMAIR_EL1.get();
+        self.vbar = VBAR_EL1.get();
+        self.contextidr = CONTEXTIDR_EL1.get();
+        self.tpidr_el0 = TPIDR_EL0.get();
+        self.tpidr_el1 = TPIDR_EL1.get();
+        self.tpidrro_el0 = TPIDRRO_EL0.get();
+        self.cpacr = CPACR_EL1.get();
+        self.esr = ESR_EL1.get();
+        self.far = FAR_EL1.get();
+        self.par = PAR_EL1.get();
+        self.afsr0 = AFSR0_EL1.get();
+        self.afsr1 = AFSR1_EL1.get();
+        self.cntkctl = CNTKCTL_EL1.get();
+        self.sp_el0 = SP_EL0.get();
+        self.sp_el1 = SP_EL1.get();
+        self.elr_el1 = ELR_EL1.get();
+        self.spsr_el1 = SPSR_EL1.get();
+        self.csselr = CSSELR_EL1.get();
+        self.mdscr = MDSCR_EL1.get();
+    }
+
+    /// Writes them to the core (effective after the next ISB or exception return).
+    pub fn restore(&self) {
+        SCTLR_EL1.set(self.sctlr);
+        TTBR0_EL1.set(self.ttbr0);
+        TTBR1_EL1.set(self.ttbr1);
+        TCR_EL1.set(self.tcr);
+        MAIR_EL1.set(self.mair);
+        AMAIR_EL1.set(self.amair);
+        VBAR_EL1.set(self.vbar);
+        CONTEXTIDR_EL1.set(self.contextidr);
+        TPIDR_EL0.set(self.tpidr_el0);
+        TPIDR_EL1.set(self.tpidr_el1);
+        TPIDRRO_EL0.set(self.tpidrro_el0);
+        CPACR_EL1.set(self.cpacr);
+        ESR_EL1.set(self.esr);
+        FAR_EL1.set(self.far);
+        PAR_EL1.set(self.par);
+        AFSR0_EL1.set(self.afsr0);
+        AFSR1_EL1.set(self.afsr1);
+        CNTKCTL_EL1.set(self.cntkctl);
+        SP_EL0.set(self.sp_el0);
+        SP_EL1.set(self.sp_el1);
+        ELR_EL1.set(self.elr_el1);
+        SPSR_EL1.set(self.spsr_el1);
+        CSSELR_EL1.set(self.csselr);
+        MDSCR_EL1.set(self.mdscr);
+    }
+}
+
+/// FP/SIMD registers: V0..V31, then FPCR and FPSR (layout fixed by the assembly).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(16))]
+pub struct FpState {
+    v: [u128; 32],
+    fpcr: u64,
+    fpsr: u64,
+}
+
+impl FpState {
+    /// All zero.
+    pub const ZERO: Self = Self {
+        v: [0; 32],
+        fpcr: 0,
+        fpsr: 0,
+    };
+}
+
+/// Everything of one partition execution context.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct VcpuState {
+    /// General registers and exception state.
+    pub regs: GuestRegs,
+    /// EL1 system registers.
+    pub el1: El1Regs,
+    /// FP/SIMD registers.
+    pub fp: FpState,
+    /// The abort injected last, to recognise a fault inside its handler.
+    pub injected: Option<Injection>,
+}
+
+impl VcpuState {
+    /// A context never run.
+    pub const ZERO: Self = Self {
+        regs: GuestRegs::ZERO,
+        el1: El1Regs::ZERO,
+        fp: FpState::ZERO,
+        injected: None,
+    };
+
+    /// Resets it to start at `pc` with x0..x17 = `args`: EL1h, DAIF masked, MMU off.
+    pub fn reset(&mut self, pc: u64, args: &[u64; 18]) {
+        *self = Self::ZERO;
+        self.regs.x[..18].copy_from_slice(args);
+        self.regs.elr = pc;
+        self.regs.spsr = ENTRY_PSTATE;
+        self.el1.sctlr = ENTRY_SCTLR_EL1;
+    }
+
+    /// VBAR_EL1, ELR_EL1 and SPSR_EL1 as last saved.
+    pub fn exception_regs(&self) -> (u64, u64, u64) {
+        (self.el1.vbar, self.el1.elr_el1, self.el1.spsr_el1)
+    }
+
+    /// Applies an injected exception: the new EL1 exception registers, and where it resumes.
+    pub fn apply(&mut self, i: &Injection) {
+        self.el1.esr = i.esr_el1;
+        self.el1.far = i.far_el1;
+        self.el1.elr_el1 = i.elr_el1;
+        self.el1.spsr_el1 = i.spsr_el1;
+        self.regs.elr = i.pc;
+        self.regs.spsr = i.pstate;
+        self.injected = Some(*i);
+    }
+}
+
+/// The normal world's EL1 and FP state on one core, while partitions have the core.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct NormalWorldState {
+    /// Whether the fields hold the normal world's registers (a partition ran since the SPMD
+    /// last entered the SPMC on this core).
+    pub saved: bool,
+    /// EL1 system registers.
+    pub el1: El1Regs,
+    /// FP/SIMD registers.
+    pub fp: FpState,
+}
+
+impl NormalWorldState {
+    /// Nothing saved.
+    pub const EMPTY: Self = Self {
+        saved: false,
+        el1: El1Regs::ZERO,
+        fp: FpState::ZERO,
+    };
+}
