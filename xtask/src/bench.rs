@@ -76,8 +76,9 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         built.tfa_version,
         tfa::describe_flags(tfa::Profile::Bench)
     ));
+    let flash = stack::Flash::of(root, &built)?;
     let machine = Machine {
-        bios: built.bios.clone(),
+        bios: flash.path().to_path_buf(),
         smp: 1,
         selector: Some(qemu::BENCH_SELECTOR),
         bench: true,

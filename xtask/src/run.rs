@@ -121,7 +121,8 @@ fn on_qemu(root: &Path, args: &RunArgs, chosen: &[&'static scenarios::Scenario])
     } else {
         Show::Live
     };
-    let runs = suite::run_in_turn(root, &built.bios, chosen, timeout, show, hint.as_deref())?;
+    let flash = stack::Flash::of(root, &built)?;
+    let runs = suite::run_in_turn(root, flash.path(), chosen, timeout, show, hint.as_deref())?;
     console::header("summary");
     let rows: Vec<suite::Row> = runs
         .iter()

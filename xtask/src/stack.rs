@@ -1,9 +1,10 @@
 //! `cargo xtask build`: host tools, the images, TF-A and the flash image, each step timed.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::console::{self, Result};
+use crate::console::{self, Error, Result};
 use crate::images::{self, Images};
 use crate::toolchain::{self, BARE_METAL_TARGET};
 use crate::{prereq, tfa};
@@ -43,6 +44,7 @@ pub fn command(root: &Path, args: &BuildArgs) -> Result<()> {
 
 /// Everything a boot needs: host tools, images (unless `reuse_images`), TF-A.
 pub fn prepare(root: &Path, profile: tfa::Profile, reuse_images: bool) -> Result<Built> {
+    let _lock = build_lock(root)?;
     let mut timings = Vec::new();
     let start = Instant::now();
     prereq::ensure()?;
@@ -86,6 +88,51 @@ pub fn prepare(root: &Path, profile: tfa::Profile, reuse_images: bool) -> Result
         tfa_version: source.version,
         timings,
     })
+}
+
+/// Serialises builds of several xtask processes in one tree (they would overwrite each other's
+/// images and TF-A output); released when dropped.
+fn build_lock(root: &Path) -> Result<File> {
+    let dir = root.join("build");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(".xtask-build.lock");
+    let file = File::create(&path)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", path.display())))?;
+    if file.try_lock().is_err() {
+        console::note("waiting for another `cargo xtask` build in this tree");
+        file.lock()
+            .map_err(|e| Error::new(format!("cannot lock {}: {e}", path.display())))?;
+    }
+    Ok(file)
+}
+
+/// A private copy of the flash image for this process's boots, so a build running meanwhile
+/// in the same tree cannot change what they boot; deleted when dropped.
+pub struct Flash(PathBuf);
+
+impl Flash {
+    /// Copies `built`'s flash image.
+    pub fn of(root: &Path, built: &Built) -> Result<Self> {
+        let dir = root.join("build").join("qemu");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(format!("flash-{}.bios", std::process::id()));
+        std::fs::copy(&built.bios, &path)
+            .map_err(|e| Error::new(format!("cannot copy the flash image: {e}")))?;
+        Ok(Self(path))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Flash {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The images a previous build left under `build/`.

@@ -320,9 +320,10 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
         cx.qemu_timeout
     ));
     let start = Instant::now();
+    let flash = stack::Flash::of(cx.root, &built)?;
     let runs = suite::run_parallel(
         cx.root,
-        &built.bios,
+        flash.path(),
         &chosen,
         cx.qemu_jobs,
         Duration::from_secs(cx.qemu_timeout),
