@@ -25,6 +25,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("libssl-dev", "fiptool links libcrypto"),
     ("dpkg-dev", "apt-get source unpacks with dpkg-source"),
     ("xz-utils", "the TF-A source tarballs are xz"),
+    ("g++", "libfuzzer-sys (the fuzz-check step) compiles C++"),
 ];
 
 /// The package holding qemu-system-aarch64.

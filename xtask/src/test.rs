@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use e2e::client::ClientKind;
 
 use crate::console::{self, Error, Event, Result};
-use crate::{fuzz, run, stack, suite, tfa, toolchain};
+use crate::{fuzz, prereq, run, stack, suite, tfa, toolchain};
 
 /// Crates built for the bare-metal target (the no_std cores and, later, their images).
 const BARE_METAL_CRATES: &[&str] = &["ffa", "spmc", "proxy"];
@@ -53,6 +53,11 @@ pub struct Step {
 
 /// The steps, in the order they run.
 pub const STEPS: &[Step] = &[
+    Step {
+        name: "host-tools",
+        title: "host tools (Debian packages; installed when missing and running as root)",
+        run: host_tools,
+    },
     Step {
         name: "fmt",
         title: "formatting (cargo fmt --all --check)",
@@ -308,6 +313,14 @@ fn fuzz_smoke(cx: &mut Context<'_>) -> Result<Outcome> {
         console::note(line);
     }
     Ok(Outcome::Passed)
+}
+
+fn host_tools(_: &mut Context<'_>) -> Result<Outcome> {
+    let found = prereq::ensure()?;
+    Ok(Outcome::PassedWith(format!(
+        "qemu {}",
+        found.qemu.as_deref().unwrap_or("?")
+    )))
 }
 
 fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
