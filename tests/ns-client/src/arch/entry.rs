@@ -1,0 +1,90 @@
+//! Entry points and the EL1 vector table, in assembly.
+//!
+//! - `client_entry` (0x4400_0000): the proxy enters it on core 0 (MMU off, DAIF masked).
+//!   Zeroes .bss with aligned stores (memory is Device with the MMU off), takes core 0's stack,
+//!   sets VBAR_EL1 and calls [`super::primary_main`].
+//! - `client_secondary_entry`: the entry the client gives PSCI CPU_ON for cores 1..3, with the
+//!   core's number as context ID (x0). Takes that core's stack and calls
+//!   [`super::secondary_main`].
+//! - `client_vectors`: any exception is fatal to the client: [`super::exception`] reports it.
+
+use core::arch::global_asm;
+
+use super::CPUS;
+
+/// log2 of each core's stack size (the linker script reserves `CPUS` of 16 KiB).
+const STACK_SHIFT: u32 = 14;
+
+global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global client_entry
+client_entry:
+    msr     daifset, #0xf
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+0:  cmp     x1, x2
+    b.hs    1f
+    str     xzr, [x1], #8
+    b       0b
+1:  adrp    x1, __stacks_start
+    add     x1, x1, :lo12:__stacks_start
+    mov     x2, #(1 << {stack_shift})
+    add     sp, x1, x2
+    adrp    x1, client_vectors
+    add     x1, x1, :lo12:client_vectors
+    msr     vbar_el1, x1
+    isb
+    bl      {primary}
+2:  wfe
+    b       2b
+
+    .global client_secondary_entry
+    .balign 4
+client_secondary_entry:
+    msr     daifset, #0xf
+    cbz     x0, 9f
+    cmp     x0, #{cpus}
+    b.hs    9f
+    mov     x19, x0
+    adrp    x1, __stacks_start
+    add     x1, x1, :lo12:__stacks_start
+    add     x2, x19, #1
+    lsl     x2, x2, #{stack_shift}
+    add     sp, x1, x2
+    adrp    x1, client_vectors
+    add     x1, x1, :lo12:client_vectors
+    msr     vbar_el1, x1
+    isb
+    mov     x0, x19
+    bl      {secondary}
+9:  wfe
+    b       9b
+
+    .section .text.client_vectors, "ax"
+    .balign 2048
+client_vectors:
+    .irp    kind, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .balign 128
+    mov     x0, #\kind
+    b       {exception}
+    .endr
+"#,
+    stack_shift = const STACK_SHIFT,
+    cpus = const CPUS,
+    primary = sym super::primary_main,
+    secondary = sym super::secondary_main,
+    exception = sym super::exception,
+);
+
+unsafe extern "C" {
+    /// The secondary entry above (an address only: PSCI starts cores there).
+    fn client_secondary_entry();
+}
+
+/// The address other cores start at.
+pub fn secondary_entry() -> u64 {
+    client_secondary_entry as *const () as u64
+}

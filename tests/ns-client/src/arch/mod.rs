@@ -1,0 +1,309 @@
+//! The client at NS-EL1 on QEMU virt, behind the proxy.
+//!
+//! Core 0 prints PSCI_VERSION as the proxy passes it through, starts cores 1..3 with PSCI
+//! CPU_ON (which the proxy rewrites to its warm entry), waits for each to reach its work loop,
+//! runs the scenario the selector word at 0x4700_0000 names, prints the result and verdict
+//! lines on UART0 and powers the machine off (PSCI SYSTEM_OFF).
+//!
+//! The MMU stays off: every data access is Device-nGnRnE, so the code is built strict-align,
+//! uses no atomics (no exclusives on Device memory) and shares the per-core slots with volatile
+//! accesses and DSBs.
+
+mod entry;
+
+use core::arch::asm;
+use core::fmt::{self, Write};
+use core::ptr::NonNull;
+
+use aarch64_cpu::asm::barrier::{SY, dsb};
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTPCT_EL0, ELR_EL1, ESR_EL1, FAR_EL1, Readable};
+use arm_pl011_uart::{PL011Registers, Uart};
+use arm_psci::FunctionId;
+use ffa::Regs;
+use safe_mmio::UniqueMmioPointer;
+
+use crate::run::{self, Harness, HarnessFault};
+use crate::slot::{self, SlotCell, SlotError};
+
+/// Cores the client runs on (QEMU's -smp 4; MPIDR Aff0 = core number).
+pub const CPUS: usize = 4;
+/// The scenario selector (u32, little endian; QEMU's loader writes it).
+const SELECTOR: usize = 0x4700_0000;
+/// The client's FF-A buffers (one page each).
+const TX: u64 = 0x4800_0000;
+const RX: u64 = 0x4800_1000;
+/// UART0 (the normal world's console).
+const UART0: usize = 0x0900_0000;
+/// How long cores get to come up (guest time).
+const BRING_UP_SECONDS: u64 = 10;
+
+/// An SMC with x0..x17 both ways (trapped by the proxy). All 64 bits of x0 go as they are.
+pub fn smc(regs: &Regs) -> Regs {
+    let mut r = *regs;
+    // SAFETY: an SMC changes no memory of this program; x0..x17 are declared as clobbered in
+    // and out, and SMCCC preserves the rest.
+    unsafe {
+        asm!(
+            "smc #0",
+            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
+            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
+            inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
+            inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
+            inout("x16") r[16], inout("x17") r[17],
+            options(nostack),
+        );
+    }
+    r
+}
+
+fn psci(func: FunctionId, args: &[u64]) -> u64 {
+    let mut regs = [0u64; 18];
+    regs[0] = u64::from(u32::from(func));
+    for (reg, arg) in regs[1..].iter_mut().zip(args) {
+        *reg = *arg;
+    }
+    smc(&regs)[0]
+}
+
+/// UART0 output (no lock: only core 0 prints, but for a fatal report).
+struct Console;
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let regs = NonNull::new(UART0 as *mut PL011Registers).ok_or(fmt::Error)?;
+        // SAFETY: UART0 is mapped as a device in the client's stage-2 (its stage-1 is off).
+        // Pointers made here are short-lived; the proxy writes the same device from EL2, and
+        // PL011 data writes from several writers are independent.
+        let mut uart = Uart::new(unsafe { UniqueMmioPointer::new(regs) });
+        uart.write_str(s)
+    }
+}
+
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        // Output is best effort: there is nowhere else to report a console error.
+        let _ = writeln!(Console, $($arg)*);
+    }};
+}
+
+/// One core's call slot in client memory (zeroed .bss: offline).
+#[repr(C, align(64))]
+struct SlotMemory {
+    state: u32,
+    regs: [u64; 18],
+}
+
+static mut SLOTS: [SlotMemory; CPUS] = [const {
+    SlotMemory {
+        state: 0,
+        regs: [0; 18],
+    }
+}; CPUS];
+
+/// A slot, accessed only through volatile reads and writes.
+struct Slot(*mut SlotMemory);
+
+fn slot_of(cpu: usize) -> Option<Slot> {
+    if cpu >= CPUS {
+        return None;
+    }
+    // SAFETY: `cpu` is in bounds; only a raw pointer is made, never a reference, so the other
+    // core's volatile accesses alias nothing Rust assumes.
+    Some(Slot(unsafe { &raw mut SLOTS[cpu] }))
+}
+
+impl SlotCell for Slot {
+    fn state(&self) -> u32 {
+        // SAFETY: `self.0` points at a live slot (a static); volatile, since another core
+        // writes it.
+        let word = unsafe { (&raw const (*self.0).state).read_volatile() };
+        dsb(SY);
+        word
+    }
+
+    fn set_state(&self, word: u32) {
+        dsb(SY);
+        // SAFETY: as in `state`.
+        unsafe { (&raw mut (*self.0).state).write_volatile(word) };
+        dsb(SY);
+    }
+
+    fn regs(&self) -> Regs {
+        let mut regs = [0u64; 18];
+        for (i, reg) in regs.iter_mut().enumerate() {
+            // SAFETY: as in `state`; `i` < 18.
+            *reg = unsafe { (&raw const (*self.0).regs[i]).read_volatile() };
+        }
+        regs
+    }
+
+    fn set_regs(&self, regs: &Regs) {
+        for (i, reg) in regs.iter().enumerate() {
+            // SAFETY: as in `state`; `i` < 18.
+            unsafe { (&raw mut (*self.0).regs[i]).write_volatile(*reg) };
+        }
+    }
+
+    fn wait(&self) {
+        aarch64_cpu::asm::wfe();
+    }
+
+    fn wake(&self) {
+        aarch64_cpu::asm::sev();
+    }
+}
+
+/// The scenarios' view of this client.
+struct QemuClient {
+    fault: Option<HarnessFault>,
+}
+
+impl scenarios::Client for QemuClient {
+    fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
+        if cpu == 0 {
+            return smc(regs);
+        }
+        let result = slot_of(usize::from(cpu))
+            .ok_or(SlotError::Offline)
+            .and_then(|slot| slot::call(&slot, regs));
+        match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                self.fault.get_or_insert(HarnessFault { cpu, error });
+                // SMCCC's unknown-function answer; the harness fault decides the result.
+                [u64::MAX; 18]
+            }
+        }
+    }
+
+    fn tx_addr(&self) -> u64 {
+        TX
+    }
+
+    fn rx_addr(&self) -> u64 {
+        RX
+    }
+
+    fn mailbox_pages(&self) -> u32 {
+        1
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) {
+        for (i, byte) in data.iter().enumerate() {
+            // SAFETY: the scenario names memory of this client (its buffers); an address outside
+            // its stage-2 faults to the proxy, which reports it. Volatile: the proxy and the SPMC
+            // read these bytes.
+            unsafe { ((addr as usize + i) as *mut u8).write_volatile(*byte) };
+        }
+    }
+
+    fn read(&self, addr: u64, buf: &mut [u8]) {
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: as in `write`.
+            *byte = unsafe { ((addr as usize + i) as *const u8).read_volatile() };
+        }
+    }
+
+    fn behind_proxy(&self) -> bool {
+        true
+    }
+}
+
+impl Harness for QemuClient {
+    fn harness_fault(&self) -> Option<HarnessFault> {
+        self.fault
+    }
+}
+
+fn park() -> ! {
+    loop {
+        aarch64_cpu::asm::wfe();
+    }
+}
+
+/// Powers the machine off (the end of every run).
+fn system_off() -> ! {
+    psci(FunctionId::SystemOff, &[]);
+    println!("[client] SYSTEM_OFF returned");
+    park()
+}
+
+/// Reports a fatal client error as a failed run and powers off.
+pub fn fail(args: fmt::Arguments) -> ! {
+    println!("[client] {args}");
+    println!("{}", run::Verdict::Fail.line());
+    system_off()
+}
+
+/// Starts cores 1..CPUS and waits until each has announced itself in its slot.
+fn bring_up() -> [bool; CPUS] {
+    for cpu in 1..CPUS {
+        let answer = psci(
+            FunctionId::CpuOn64,
+            &[cpu as u64, entry::secondary_entry(), cpu as u64],
+        );
+        if answer != 0 {
+            println!("[client] CPU_ON cpu {cpu}: PSCI error {}", answer as i64);
+        }
+    }
+    let ticks = CNTFRQ_EL0.get().saturating_mul(BRING_UP_SECONDS);
+    let start = CNTPCT_EL0.get();
+    let online = || {
+        let mut up = [true; CPUS];
+        for (cpu, up) in up.iter_mut().enumerate().skip(1) {
+            *up = slot_of(cpu).is_some_and(|s| slot::is_online(&s));
+        }
+        up
+    };
+    while online().contains(&false) && CNTPCT_EL0.get().wrapping_sub(start) < ticks {
+        core::hint::spin_loop();
+    }
+    online()
+}
+
+/// Core 0, from `client_entry`.
+extern "C" fn primary_main() -> ! {
+    println!("[client] NS-EL1 client on cpu 0 (MMU off)");
+    let version = psci(FunctionId::PsciVersion, &[]);
+    println!(
+        "[client] PSCI_VERSION through the proxy: {}.{}",
+        version >> 16 & 0xffff,
+        version & 0xffff
+    );
+    let online = bring_up();
+    let mut list = [0u8; 2 * CPUS];
+    let mut len = 0;
+    for (cpu, _) in online.iter().enumerate().filter(|(_, up)| **up) {
+        list[len] = b'0' + cpu as u8;
+        list[len + 1] = b' ';
+        len += 2;
+    }
+    let list = core::str::from_utf8(&list[..len]).unwrap_or("?");
+    println!("[client] cpus in their work loop: {}", list.trim_end());
+
+    // SAFETY: the selector word is in client RAM (stage-2 mapped); QEMU's loader wrote it
+    // before the machine started. Volatile: nothing in this program writes it.
+    let selector = u32::from_le(unsafe { (SELECTOR as *const u32).read_volatile() });
+    let mut client = QemuClient { fault: None };
+    run::run_selected(selector, &mut client, &mut Console);
+    system_off()
+}
+
+/// Cores 1..CPUS, from `client_secondary_entry` (x0 = the core's number).
+extern "C" fn secondary_main(cpu: usize) -> ! {
+    let Some(slot) = slot_of(cpu) else { park() };
+    slot::announce(&slot);
+    loop {
+        slot::serve(&slot, smc);
+    }
+}
+
+/// Any exception the client takes: a bug in the client or a fault the proxy injected.
+extern "C" fn exception(kind: u64) -> ! {
+    fail(format_args!(
+        "exception (vector {kind}): ESR {:#x} ELR {:#x} FAR {:#x}",
+        ESR_EL1.get(),
+        ELR_EL1.get(),
+        FAR_EL1.get()
+    ))
+}

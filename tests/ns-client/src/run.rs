@@ -1,0 +1,89 @@
+//! Running the scenario the boot selector names, and the lines xtask reads.
+
+use core::fmt::{self, Write};
+
+use scenarios::{ALL, Client};
+
+use crate::slot::SlotError;
+
+/// A call the client could not deliver (the scenario's result does not count then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HarnessFault {
+    /// The CPU the scenario asked for.
+    pub cpu: u16,
+    /// Why the call did not get there.
+    pub error: SlotError,
+}
+
+impl fmt::Display for HarnessFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "harness: cpu {} {}", self.cpu, self.error)
+    }
+}
+
+/// A client that can tell when it failed a scenario itself.
+pub trait Harness: Client {
+    /// The first call it could not deliver, if any.
+    fn harness_fault(&self) -> Option<HarnessFault>;
+}
+
+/// The run's outcome, as the last line says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The scenario passed.
+    Pass,
+    /// The scenario failed, or the selector named none.
+    Fail,
+    /// No scenario was asked for.
+    None,
+}
+
+impl Verdict {
+    /// The verdict line.
+    pub fn line(self) -> &'static str {
+        match self {
+            Verdict::Pass => "verdict: PASS",
+            Verdict::Fail => "verdict: FAIL",
+            Verdict::None => "verdict: NONE",
+        }
+    }
+}
+
+/// Runs what `selector` asks for (0: nothing; N + 1: `scenarios::ALL[N]`) and prints its
+/// result line and the verdict line to `out`.
+pub fn run_selected<C: Harness, W: Write>(selector: u32, client: &mut C, out: &mut W) -> Verdict {
+    let verdict = run(selector, client, out);
+    // Output is best effort: there is nowhere else to report a console error.
+    let _ = writeln!(out, "{}", verdict.line());
+    verdict
+}
+
+fn run<C: Harness, W: Write>(selector: u32, client: &mut C, out: &mut W) -> Verdict {
+    let Some(index) = selector.checked_sub(1) else {
+        return Verdict::None;
+    };
+    let Some(scenario) = usize::try_from(index).ok().and_then(|i| ALL.get(i)) else {
+        let _ = writeln!(
+            out,
+            "[client] selector {selector}: no scenario {index} ({} scenarios)",
+            ALL.len()
+        );
+        return Verdict::Fail;
+    };
+    let result = (scenario.run)(client);
+    let name = scenario.name;
+    match (client.harness_fault(), result) {
+        (Some(fault), _) => {
+            let _ = writeln!(out, "scenario qemu {name} FAIL {fault}");
+            Verdict::Fail
+        }
+        (None, Ok(())) => {
+            let _ = writeln!(out, "scenario qemu {name} PASS");
+            Verdict::Pass
+        }
+        (None, Err(failure)) => {
+            let _ = writeln!(out, "scenario qemu {name} FAIL {failure}");
+            Verdict::Fail
+        }
+    }
+}
