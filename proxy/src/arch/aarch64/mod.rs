@@ -222,7 +222,8 @@ extern "C" fn trap(kind: u64, frame: &mut Frame) {
         ));
     }
     let core = TPIDR_EL2.get() as usize;
-    let trap = HostTrap::decode(ESR_EL2.get());
+    let esr = ESR_EL2.get();
+    let trap = HostTrap::decode(esr);
     match trap {
         HostTrap::Smc64 { .. } => {
             ELR_EL2.set(ELR_EL2.get().wrapping_add(trap.return_step()));
@@ -232,12 +233,19 @@ extern "C" fn trap(kind: u64, frame: &mut Frame) {
             frame.x[..18].copy_from_slice(&answer);
         }
         HostTrap::Hvc64 { .. } => frame.x[0] = SMCCC_NOT_SUPPORTED,
-        other => fatal(format_args!(
-            "core {core}: host exception {other:?} at ELR {:#x}, FAR {:#x}, HPFAR {:#x}: core stopped",
-            ELR_EL2.get(),
-            FAR_EL2.get(),
-            HPFAR_EL2.get()
-        )),
+        other => {
+            let what = match other {
+                HostTrap::DataAbort { .. } => "data abort",
+                HostTrap::InstructionAbort { .. } => "instruction abort",
+                _ => "exception",
+            };
+            fatal(format_args!(
+                "core {core}: host {what} (ESR {esr:#x}) at ELR {:#x}, FAR {:#x}, HPFAR {:#x}: core stopped",
+                ELR_EL2.get(),
+                FAR_EL2.get(),
+                HPFAR_EL2.get()
+            ))
+        }
     }
 }
 
@@ -281,12 +289,10 @@ fn host_call(core: usize, regs: &Regs) -> Regs {
     let mut memory = PhysMemory::new(proxy.config());
     let answer = proxy.handle_host_call(regs, &mut conduit, &mut memory);
     drop(guard);
-    if conduit.calls == 0 && ffa::call::error_code(&answer).is_some() {
-        println!(
-            "core {core}: refused FF-A call {:#x}: {:?}",
-            regs[0],
-            ffa::call::error_code(&answer)
-        );
+    if conduit.calls == 0
+        && let Some(code) = ffa::call::error_code(&answer)
+    {
+        println!("core {core}: refused FF-A call {:#x}: {code:?}", regs[0]);
     }
     answer
 }
