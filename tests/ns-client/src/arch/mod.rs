@@ -235,19 +235,20 @@ pub fn fail(args: fmt::Arguments) -> ! {
     system_off()
 }
 
-/// Starts cores 1..CPUS and waits until each has announced itself in its slot.
+/// Starts cores 1..CPUS and waits until each one PSCI accepted has announced itself in its
+/// slot (a machine with fewer cores refuses the rest at once).
 fn bring_up() -> [bool; CPUS] {
-    for cpu in 1..CPUS {
+    let mut started = [true; CPUS];
+    for (cpu, started) in started.iter_mut().enumerate().skip(1) {
         let answer = psci(
             FunctionId::CpuOn64,
             &[cpu as u64, entry::secondary_entry(), cpu as u64],
         );
         if answer != 0 {
             println!("[client] CPU_ON cpu {cpu}: PSCI error {}", answer as i64);
+            *started = false;
         }
     }
-    let ticks = CNTFRQ_EL0.get().saturating_mul(BRING_UP_SECONDS);
-    let start = CNTPCT_EL0.get();
     let online = || {
         let mut up = [true; CPUS];
         for (cpu, up) in up.iter_mut().enumerate().skip(1) {
@@ -255,10 +256,23 @@ fn bring_up() -> [bool; CPUS] {
         }
         up
     };
-    while online().contains(&false) && CNTPCT_EL0.get().wrapping_sub(start) < ticks {
+    let ticks = CNTFRQ_EL0.get().saturating_mul(BRING_UP_SECONDS);
+    let start = CNTPCT_EL0.get();
+    while online() != started && CNTPCT_EL0.get().wrapping_sub(start) < ticks {
         core::hint::spin_loop();
     }
-    online()
+    let up = online();
+    for (cpu, _) in up
+        .iter()
+        .zip(started)
+        .enumerate()
+        .filter(|(_, (u, s))| !**u && *s)
+    {
+        println!(
+            "[client] cpu {cpu}: CPU_ON accepted, not in its work loop after {BRING_UP_SECONDS} s"
+        );
+    }
+    up
 }
 
 /// Core 0, from `client_entry`.
