@@ -6,6 +6,7 @@
 
 use core::cell::UnsafeCell;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
@@ -71,7 +72,13 @@ static MACHINE: MachineState = MachineState {
     normal_world: UnsafeCell::new([NormalWorldState::EMPTY; MAX_CPUS]),
 };
 
-/// Calls the core under the lock, then prints the console lines partitions finished.
+/// Partitions (by table index) whose abort was logged.
+static ABORTS_REPORTED: AtomicU32 = AtomicU32::new(0);
+/// Whether the end of cold boot was logged.
+static BOOT_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Calls the core under the lock, then prints the console lines partitions finished and any
+/// partition the call aborted.
 fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> Outcome {
     let mut guard = CORE.lock();
     let Some(spmc) = guard.as_mut() else {
@@ -81,6 +88,24 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
     while let Some(line) = spmc.take_console_line() {
         let text = core::str::from_utf8(&line.text).unwrap_or("<not UTF-8>");
         println!("[{:#06x} {}] {}", line.partition.0, cpu.0, text);
+    }
+    for (index, p) in spmc.partitions.iter().enumerate() {
+        let bit = 1u32 << (index % 32);
+        if let Some(why) = p.abort_reason
+            && ABORTS_REPORTED.fetch_or(bit, Ordering::Relaxed) & bit == 0
+        {
+            println!(
+                "spmc: partition {:#06x} \"{}\" aborted: {why:?}",
+                p.id.0,
+                p.config.name.as_str()
+            );
+        }
+    }
+    if spmc.cold_boot_done && !BOOT_REPORTED.swap(true, Ordering::Relaxed) {
+        println!(
+            "spmc: cold boot done on core {}: FFA_MSG_WAIT to the SPMD",
+            cpu.0
+        );
     }
     outcome
 }
