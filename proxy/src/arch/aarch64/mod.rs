@@ -281,6 +281,8 @@ fn host_call(core: usize, regs: &Regs) -> Regs {
         // return (CPU_OFF, SYSTEM_OFF).
         return SmcConduit.call(regs);
     }
+    // Held across the forwarded call: FF-A calls from different cores take turns (the client
+    // makes one at a time; a long-running partition call delays other cores' FF-A calls).
     let mut guard = PROXY.lock();
     let Some(proxy) = guard.as_mut() else {
         return SmcConduit.call(regs);
