@@ -101,7 +101,10 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let samples = collect(&boot.normal);
     let ended = match &boot.end {
         End::Exited(status) if status.success() => None,
-        End::Exited(status) => Some(format!("QEMU exited with {status}")),
+        End::Exited(status) => Some(format!(
+            "QEMU exited with {status}: {}",
+            boot.qemu_output.trim()
+        )),
         End::Timeout => Some(format!("timeout after {} s", args.timeout)),
         End::NoPowerOff => Some("no power-off after the verdict".into()),
     };

@@ -140,6 +140,8 @@ pub struct Boot {
     pub normal: Vec<String>,
     /// UART1's lines.
     pub secure: Vec<String>,
+    /// What QEMU itself printed (errors such as a missing flash image).
+    pub qemu_output: String,
     /// How long it ran.
     pub took: Duration,
     /// Where its logs are.
@@ -224,6 +226,7 @@ pub fn boot(
         end,
         normal,
         secure,
+        qemu_output: std::fs::read_to_string(&out_path).unwrap_or_default(),
         took: start.elapsed(),
         log_dir: dir.clone(),
     })

@@ -177,8 +177,14 @@ pub fn run_in_turn(
             boot.took.as_secs_f64(),
             boot.log_dir.display()
         );
-        if !outcome.passed() && show == Show::Results {
-            print_tails(&boot);
+        if !outcome.passed() {
+            if show == Show::Results {
+                print_tails(&boot);
+            } else {
+                for line in boot.qemu_output.lines().take(FAILURE_TAIL) {
+                    println!("    qemu: {line}");
+                }
+            }
         }
         runs.push(Run {
             name: scenario.name,
@@ -282,6 +288,9 @@ fn print_tails(boot: &Boot) {
         for line in qemu::last_lines(lines, FAILURE_TAIL) {
             println!("    {} {line}", world.prefix());
         }
+    }
+    for line in boot.qemu_output.lines().take(FAILURE_TAIL) {
+        println!("    qemu: {line}");
     }
     println!("    logs: {}", boot.log_dir.display());
 }
