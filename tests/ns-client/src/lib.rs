@@ -1,12 +1,16 @@
 //! NS-EL1 test client: runs one of the shared scenarios (`scenarios::ALL`) behind the proxy on
-//! QEMU, on every core, and prints the lines xtask reads.
+//! QEMU, on every core, and prints the lines xtask reads; or, with the bench selector, times a
+//! direct request through the proxy ([`bench`]).
 //!
-//! The portable parts are here and tested on the host: the per-core call slots ([`slot`]) and
-//! the selection and reporting of a scenario ([`run`]). The bare-metal image (entry, SMC,
-//! console, PSCI bring-up of the other cores) is [`arch`], built for the target only.
+//! The portable parts are here and tested on the host: the per-core call slots ([`slot`]), the
+//! selection and reporting of a scenario or the bench row ([`run`]), and the bench mode's
+//! requests, checks and statistics ([`bench`], which the proxy's image shares). The bare-metal
+//! image (entry, SMC, console, PSCI bring-up of the other cores) is [`arch`], built for the
+//! target only.
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod run;
 pub mod slot;
 

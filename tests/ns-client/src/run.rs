@@ -2,8 +2,10 @@
 
 use core::fmt::{self, Write};
 
+use ffa::Regs;
 use scenarios::{ALL, Client};
 
+use crate::bench::{self, Line};
 use crate::slot::SlotError;
 
 /// A call the client could not deliver (the scenario's result does not count then).
@@ -86,4 +88,40 @@ fn run<C: Harness, W: Write>(selector: u32, client: &mut C, out: &mut W) -> Verd
             Verdict::Fail
         }
     }
+}
+
+/// The bench mode's part of the client: negotiates FF-A v1.2 through `timed` (the client's
+/// bracketed SMC), times row (d) into `ticks`, and prints its `bench` line and the verdict
+/// line to `out`. The verdict is FAIL when this row or any of the `earlier_failures` rows the
+/// proxy timed before the client started failed.
+pub fn run_bench<W: Write>(
+    earlier_failures: u64,
+    ticks: &mut [u64],
+    mut timed: impl FnMut(&Regs) -> (Regs, u64),
+    out: &mut W,
+) -> Verdict {
+    let row = bench::DIRECT_REQ_ECHO_EL1;
+    let (answer, _) = timed(&bench::version_request());
+    let result = bench::check_version(&answer)
+        .and_then(|()| bench::measure(row.operation, ticks, &mut timed));
+    let _ = writeln!(
+        out,
+        "{}",
+        Line {
+            name: row.name,
+            result: &result
+        }
+    );
+    if earlier_failures != 0 {
+        let _ = writeln!(
+            out,
+            "[client] {earlier_failures} of the proxy's bench rows failed"
+        );
+    }
+    let verdict = match (&result, earlier_failures) {
+        (Ok(_), 0) => Verdict::Pass,
+        _ => Verdict::Fail,
+    };
+    let _ = writeln!(out, "{}", verdict.line());
+    verdict
 }

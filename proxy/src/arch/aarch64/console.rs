@@ -36,6 +36,15 @@ pub fn print_line(args: fmt::Arguments) {
     }
 }
 
+/// Prints one line as it is, without the prefix (lines xtask parses).
+pub fn print_bare_line(args: fmt::Arguments) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        // Best effort, as in `write_line`.
+        let _ = uart.write_fmt(args);
+        let _ = uart.write_str("\n");
+    }
+}
+
 /// Prints one line without waiting for the lock (a core that panicked while printing holds
 /// it); the line is lost if the console is busy.
 pub fn print_line_now(args: fmt::Arguments) {

@@ -12,6 +12,9 @@ pub const QEMU_DTB: u64 = 0x4000_0000;
 pub const CLIENT_LOAD: u64 = 0x4400_0000;
 /// The most client image the memory map leaves room for.
 pub const CLIENT_MAX: usize = 0x10_0000;
+/// The scenario selector word (u32, little endian) QEMU's loader writes in host RAM; the
+/// proxy reads it only to see whether the benchmark is asked for.
+pub const SELECTOR: u64 = 0x4700_0000;
 /// The proxy's own RX/TX buffers (one page each), outside the host's stage-2.
 pub const MAILBOX: (u64, u64) = (0x6100_0000, 0x6100_2000);
 

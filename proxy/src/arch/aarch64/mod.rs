@@ -13,7 +13,15 @@
 //!
 //! Other cores: the host's CPU_ON reaches EL3 with the proxy's warm entry; the core sets up its
 //! EL2 state there and enters the host's recorded entry at NS-EL1 with x0 = its context ID.
+//!
+//! Bench mode (the selector word asks for it): before the client runs, the primary times rows
+//! (a)–(c) of `cargo xtask bench` ([`bench`]) and enters the client with x1 = how many failed.
 
+mod bench;
+/// The bench mode's requests, checks, statistics and lines: the client's own module, compiled
+/// here too so both sides of the benchmark build, check and report alike.
+#[path = "../../../../tests/ns-client/src/bench.rs"]
+pub mod bench_rows;
 mod console;
 mod entry;
 mod host;
@@ -45,7 +53,8 @@ const HCR: u64 = 1 | 1 << 19 | 1 << 31;
 const SCTLR_EL1_MMU_OFF: u64 = 0x30d0_0800;
 /// SPSR_EL2 for the host's entry: EL1h with D, A, I and F masked.
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
-/// CNTHCTL_EL2: the host may read the physical counter and use the physical timer.
+/// CNTHCTL_EL2: the host may read the physical counter and use the physical timer; the
+/// virtual counter stays readable (EL1TVCT clear), as the client's bench mode needs.
 const CNTHCTL: u64 = 0b11;
 
 /// The proxy core, shared by all cores.
@@ -89,6 +98,8 @@ extern "C" fn primary_main(x0: u64) -> ! {
         Err(e) => println!("no usable FF-A at EL3 ({e:?}): FF-A calls will be refused"),
     }
     *PROXY.lock() = Some(proxy);
+    // The rows time the proxy's own calls to EL3: nothing else runs yet.
+    let bench_failures = if bench::selected() { bench::run() } else { 0 };
 
     if CLIENT_IMAGE.is_empty() {
         fatal(format_args!(
@@ -120,6 +131,7 @@ extern "C" fn primary_main(x0: u64) -> ! {
             entry: layout::CLIENT_LOAD,
             context: layout::QEMU_DTB,
         },
+        bench_failures,
     )
 }
 
@@ -127,15 +139,16 @@ extern "C" fn primary_main(x0: u64) -> ! {
 extern "C" fn warm_main(core: usize) -> ! {
     let recorded = POWER.lock().as_mut().and_then(|p| p.warm_boot(core));
     match recorded {
-        Some(client) => enter_host(core, client),
+        Some(client) => enter_host(core, client, 0),
         None => fatal(format_args!(
             "core {core} started with no host entry recorded: parked"
         )),
     }
 }
 
-/// Sets this core's EL2 state for the host and enters it at NS-EL1.
-fn enter_host(core: usize, client: ClientEntry) -> ! {
+/// Sets this core's EL2 state for the host and enters it at NS-EL1 with x0 = the entry's
+/// context and x1 = `x1` (the failed bench rows on the primary, 0 elsewhere).
+fn enter_host(core: usize, client: ClientEntry, x1: u64) -> ! {
     let vttbr = *HOST_VTTBR.lock();
     TPIDR_EL2.set(core as u64);
     VPIDR_EL2::set(MIDR_EL1.get());
@@ -150,7 +163,8 @@ fn enter_host(core: usize, client: ClientEntry) -> ! {
     // SAFETY: the host's stage-2 (which excludes all of the proxy's memory) is installed and
     // HCR_EL2 traps its SMCs; the exception return enters the host at EL1h with interrupts
     // masked. SP_EL2 restarts at the top of this core's stack, which nothing on it uses any
-    // more: the host comes back only through the vectors. No proxy register value leaks.
+    // more: the host comes back only through the vectors. No proxy register value leaks
+    // (x1 is the count the caller chose to pass).
     unsafe {
         asm!(
             "isb",
@@ -160,7 +174,7 @@ fn enter_host(core: usize, client: ClientEntry) -> ! {
             "mov sp, x2",
             "msr elr_el2, x1",
             "msr spsr_el2, x3",
-            "mov x1, xzr",
+            "mov x1, x4",
             "mov x2, xzr",
             "mov x3, xzr",
             "mov x4, xzr",
@@ -195,6 +209,7 @@ fn enter_host(core: usize, client: ClientEntry) -> ! {
             in("x1") client.entry,
             in("x2") stack,
             in("x3") SPSR_EL1H_MASKED,
+            in("x4") x1,
             options(noreturn),
         )
     }

@@ -1,8 +1,9 @@
 //! Entry points and the EL1 vector table, in assembly.
 //!
-//! - `client_entry` (0x4400_0000): the proxy enters it on core 0 (MMU off, DAIF masked).
-//!   Zeroes .bss with aligned stores (memory is Device with the MMU off), takes core 0's stack,
-//!   sets VBAR_EL1 and calls [`super::primary_main`].
+//! - `client_entry` (0x4400_0000): the proxy enters it on core 0 (MMU off, DAIF masked, x1 =
+//!   how many of the proxy's bench rows failed). Zeroes .bss with aligned stores (memory is
+//!   Device with the MMU off), takes core 0's stack, sets VBAR_EL1 and calls
+//!   [`super::primary_main`] with that x1.
 //! - `client_secondary_entry`: the entry the client gives PSCI CPU_ON for cores 1..3, with the
 //!   core's number as context ID (x0). Takes that core's stack and calls
 //!   [`super::secondary_main`].
@@ -21,6 +22,7 @@ global_asm!(
     .global client_entry
 client_entry:
     msr     daifset, #0xf
+    mov     x20, x1
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start
     adrp    x2, __bss_end
@@ -37,6 +39,7 @@ client_entry:
     add     x1, x1, :lo12:client_vectors
     msr     vbar_el1, x1
     isb
+    mov     x0, x20
     bl      {primary}
 2:  wfe
     b       2b

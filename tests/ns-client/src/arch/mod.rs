@@ -5,6 +5,11 @@
 //! runs the scenario the selector word at 0x4700_0000 names, prints the result and verdict
 //! lines on UART0 and powers the machine off (PSCI SYSTEM_OFF).
 //!
+//! With the bench selector ([`crate::bench::SELECTOR`], a one-CPU machine) it starts no other
+//! core: it negotiates FF-A v1.2, times row (d) with [`timed_smc`] (the virtual counter is
+//! readable at EL1: the proxy leaves CNTHCTL_EL2.EL1TVCT clear, and CNTKCTL_EL1 only governs
+//! EL0), prints the row and the verdict, and powers off.
+//!
 //! The MMU stays off: every data access is Device-nGnRnE, so the code is built strict-align,
 //! uses no atomics (no exclusives on Device memory) and shares the per-core slots with volatile
 //! accesses and DSBs.
@@ -22,6 +27,7 @@ use arm_psci::FunctionId;
 use ffa::Regs;
 use safe_mmio::UniqueMmioPointer;
 
+use crate::bench;
 use crate::run::{self, Harness, HarnessFault};
 use crate::slot::{self, SlotCell, SlotError};
 
@@ -54,6 +60,36 @@ pub fn smc(regs: &Regs) -> Regs {
         );
     }
     r
+}
+
+/// [`smc`] bracketed by reads of the virtual counter; returns the answer and the ticks between
+/// the reads (the bracket and the `smc` themselves add a fixed 4).
+pub fn timed_smc(regs: &Regs) -> (Regs, u64) {
+    let mut r = *regs;
+    let start: u64;
+    let end: u64;
+    // SAFETY: as in `smc`; the counter reads touch no memory. `start` lives in a register
+    // outside x0..x17, which SMCCC and the proxy preserve across the call.
+    unsafe {
+        asm!(
+            "isb",
+            "mrs {start}, cntvct_el0",
+            "isb",
+            "smc #0",
+            "isb",
+            "mrs {end}, cntvct_el0",
+            "isb",
+            start = out(reg) start,
+            end = out(reg) end,
+            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
+            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
+            inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
+            inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
+            inout("x16") r[16], inout("x17") r[17],
+            options(nostack),
+        );
+    }
+    (r, end.wrapping_sub(start))
 }
 
 fn psci(func: FunctionId, args: &[u64]) -> u64 {
@@ -275,8 +311,23 @@ fn bring_up() -> [bool; CPUS] {
     up
 }
 
-/// Core 0, from `client_entry`.
-extern "C" fn primary_main() -> ! {
+/// Row (d)'s samples (in .bss: 8 KB would crowd core 0's 16 KiB stack).
+static mut BENCH_TICKS: [u64; bench::ITERATIONS] = [0; bench::ITERATIONS];
+
+/// The bench mode: row (d), the verdict, power off. Core 0 alone.
+fn bench_mode(proxy_failures: u64) -> ! {
+    println!("client: bench mode");
+    // SAFETY: the pointer is BENCH_TICKS's own (ITERATIONS aligned u64s), and this is the
+    // only reference ever made to it, on core 0, the only core running in bench mode.
+    let ticks = unsafe {
+        core::slice::from_raw_parts_mut((&raw mut BENCH_TICKS).cast::<u64>(), bench::ITERATIONS)
+    };
+    run::run_bench(proxy_failures, ticks, timed_smc, &mut Console);
+    system_off()
+}
+
+/// Core 0, from `client_entry` (`proxy_failures`: the proxy's failed bench rows, from x1).
+extern "C" fn primary_main(proxy_failures: u64) -> ! {
     println!("[client] NS-EL1 client on cpu 0 (MMU off)");
     let version = psci(FunctionId::PsciVersion, &[]);
     println!(
@@ -284,6 +335,12 @@ extern "C" fn primary_main() -> ! {
         version >> 16 & 0xffff,
         version & 0xffff
     );
+    // SAFETY: the selector word is in client RAM (stage-2 mapped); QEMU's loader wrote it
+    // before the machine started. Volatile: nothing in this program writes it.
+    let selector = u32::from_le(unsafe { (SELECTOR as *const u32).read_volatile() });
+    if selector == bench::SELECTOR {
+        bench_mode(proxy_failures);
+    }
     let online = bring_up();
     let mut list = [0u8; 2 * CPUS];
     let mut len = 0;
@@ -295,9 +352,6 @@ extern "C" fn primary_main() -> ! {
     let list = core::str::from_utf8(&list[..len]).unwrap_or("?");
     println!("[client] cpus in their work loop: {}", list.trim_end());
 
-    // SAFETY: the selector word is in client RAM (stage-2 mapped); QEMU's loader wrote it
-    // before the machine started. Volatile: nothing in this program writes it.
-    let selector = u32::from_le(unsafe { (SELECTOR as *const u32).read_volatile() });
     let mut client = QemuClient { fault: None };
     run::run_selected(selector, &mut client, &mut Console);
     system_off()

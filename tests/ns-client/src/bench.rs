@@ -1,0 +1,594 @@
+//! The benchmark mode (`cargo xtask bench`, docs: performance.md §Method): which calls are
+//! timed, how their answers are checked, the statistics, and the `bench` lines xtask reads.
+//!
+//! Pure and dependent on `ffa` only: the proxy's image includes this same file for its rows
+//! (a)–(c) at NS-EL2, the client uses it for row (d) at NS-EL1, so both sides build the same
+//! requests, apply the same checks and print the same lines. The arch layers supply the timed
+//! call (`isb; mrs cntvct_el0; isb; smc #0; isb; mrs cntvct_el0; isb`) and the sample buffer.
+
+use core::fmt;
+
+use ffa::{FfaError, FuncId, Regs};
+
+/// The selector word (at 0x4700_0000) that asks for the benchmark instead of a scenario.
+pub const SELECTOR: u32 = 0xBEEF_0001;
+/// Timed calls per row.
+pub const ITERATIONS: usize = 1000;
+/// Calls made before the timed ones and not counted (checked all the same).
+pub const WARM_UP: u32 = 8;
+
+/// The echo test partition's endpoint ID (test-partitions' `ECHO_ID`; a host test compares).
+pub const ECHO_ID: u16 = 0x8001;
+/// The test partitions' ECHO command word (`protocol::Command::Echo`; a host test compares).
+pub const ECHO_COMMAND: u32 = 0x5350_0001;
+/// The status word of a successful test-partition response (`protocol::Status::OK`).
+pub const STATUS_OK: u32 = 0;
+/// The sender of the timed direct requests: the host (and hypervisor) ID.
+pub const HOST_ID: u16 = 0;
+
+/// An FF-A call that is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// FFA_ID_GET: answered by the SPMD at EL3 for a normal-world caller.
+    IdGet,
+    /// FFA_FEATURES(FFA_MSG_SEND_DIRECT_REQ_32): forwarded to and answered by the SPMC.
+    FeaturesDirectReq32,
+    /// FFA_MSG_SEND_DIRECT_REQ_32 from [`HOST_ID`] to the echo partition with ECHO: a round
+    /// trip through the SPMC and the partition.
+    DirectReqEcho,
+}
+
+/// One row of the table: its name in the `bench` line and what it times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The name xtask looks for.
+    pub name: &'static str,
+    /// The call.
+    pub operation: Operation,
+}
+
+/// Row (a), timed by the proxy at NS-EL2.
+pub const ID_GET_EL3: Row = Row {
+    name: "id_get_el3",
+    operation: Operation::IdGet,
+};
+/// Row (b), timed by the proxy at NS-EL2.
+pub const FEATURES_SPMC: Row = Row {
+    name: "features_spmc",
+    operation: Operation::FeaturesDirectReq32,
+};
+/// Row (c), timed by the proxy at NS-EL2.
+pub const DIRECT_REQ_ECHO_EL2: Row = Row {
+    name: "direct_req_echo_el2",
+    operation: Operation::DirectReqEcho,
+};
+/// Row (d), timed by the client at NS-EL1 through the proxy.
+pub const DIRECT_REQ_ECHO_EL1: Row = Row {
+    name: "direct_req_echo_el1",
+    operation: Operation::DirectReqEcho,
+};
+/// The rows the proxy times, in order.
+pub const PROXY_ROWS: [Row; 3] = [ID_GET_EL3, FEATURES_SPMC, DIRECT_REQ_ECHO_EL2];
+
+fn regs(func: FuncId, args: &[u64]) -> Regs {
+    let mut regs = [0u64; 18];
+    regs[0] = u64::from(u32::from(func));
+    for (reg, arg) in regs[1..].iter_mut().zip(args) {
+        *reg = *arg;
+    }
+    regs
+}
+
+/// The 32-bit register `w<n>` of a set of registers.
+fn w(regs: &Regs, n: usize) -> u32 {
+    regs.get(n).map_or(0, |r| *r as u32)
+}
+
+/// What was wrong with one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wrong {
+    /// FFA_ERROR with this w2.
+    Error(u32),
+    /// Another function than the one expected in w0.
+    Function {
+        /// The function expected.
+        expected: u32,
+        /// What w0 held.
+        got: u32,
+    },
+    /// A register (32-bit view) with another value than expected.
+    Register {
+        /// Which register.
+        index: u8,
+        /// The value expected.
+        expected: u32,
+        /// What it held.
+        got: u32,
+    },
+}
+
+impl fmt::Display for Wrong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Wrong::Error(code) => match FfaError::try_from(code as i32) {
+                Ok(e) => write!(f, "FFA_ERROR {e:?}"),
+                Err(_) => write!(f, "FFA_ERROR with code {code:#x}"),
+            },
+            Wrong::Function { expected, got } => {
+                write!(f, "answered function {got:#x}, expected {expected:#x}")
+            }
+            Wrong::Register {
+                index,
+                expected,
+                got,
+            } => write!(f, "w{index} is {got:#x}, expected {expected:#x}"),
+        }
+    }
+}
+
+/// Why a row has no numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Call number `call` (counting from 0, warm-up calls included) was answered wrongly.
+    Answer {
+        /// Which call.
+        call: u32,
+        /// What was wrong.
+        wrong: Wrong,
+    },
+    /// FFA_VERSION(1.2) was answered with this w0 instead of v1.2.
+    Version(u32),
+    /// No sample buffer to time into.
+    NoSamples,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Answer { call, wrong } => write!(f, "call {call}: {wrong}"),
+            Failure::Version(w0) => write!(f, "FFA_VERSION(1.2) answered {w0:#x}"),
+            Failure::NoSamples => f.write_str("no samples to time"),
+        }
+    }
+}
+
+/// Checks that w0 is `expected`, telling FFA_ERROR apart.
+fn expect_function(answer: &Regs, expected: FuncId) -> Result<(), Wrong> {
+    let got = ffa::call::function_id(answer);
+    if got == u32::from(expected) {
+        return Ok(());
+    }
+    if got == u32::from(FuncId::Error32) || got == u32::from(FuncId::Error64) {
+        return Err(Wrong::Error(w(answer, 2)));
+    }
+    Err(Wrong::Function {
+        expected: u32::from(expected),
+        got,
+    })
+}
+
+fn expect_register(answer: &Regs, index: u8, expected: u32) -> Result<(), Wrong> {
+    let got = w(answer, usize::from(index));
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Wrong::Register {
+            index,
+            expected,
+            got,
+        })
+    }
+}
+
+impl Operation {
+    /// The registers of timed call number `call` (payloads differ from call to call, so a
+    /// stale answer cannot pass the check).
+    pub fn request(self, call: u32) -> Regs {
+        match self {
+            Operation::IdGet => regs(FuncId::IdGet, &[]),
+            Operation::FeaturesDirectReq32 => regs(
+                FuncId::Features,
+                &[u64::from(u32::from(FuncId::MsgSendDirectReq32))],
+            ),
+            Operation::DirectReqEcho => {
+                let payload = echo_payload(call);
+                regs(
+                    FuncId::MsgSendDirectReq32,
+                    &[
+                        u64::from(HOST_ID) << 16 | u64::from(ECHO_ID),
+                        0,
+                        u64::from(ECHO_COMMAND),
+                        u64::from(payload[0]),
+                        u64::from(payload[1]),
+                        u64::from(payload[2]),
+                        u64::from(payload[3]),
+                    ],
+                )
+            }
+        }
+    }
+
+    /// Checks the answer to `request` (only the 32-bit views of SMC32 answers count).
+    pub fn check(self, request: &Regs, answer: &Regs) -> Result<(), Wrong> {
+        match self {
+            Operation::IdGet => {
+                expect_function(answer, FuncId::Success32)?;
+                // The ID of the normal-world caller: the host's, shared with the hypervisor.
+                expect_register(answer, 2, u32::from(HOST_ID))
+            }
+            Operation::FeaturesDirectReq32 => expect_function(answer, FuncId::Success32),
+            Operation::DirectReqEcho => {
+                expect_function(answer, FuncId::MsgSendDirectResp32)?;
+                // Sender in w1[31:16], receiver in w1[15:0]: from echo back to the host.
+                expect_register(answer, 1, u32::from(ECHO_ID) << 16 | u32::from(HOST_ID))?;
+                // No framework-message flag, no reserved bits.
+                expect_register(answer, 2, 0)?;
+                expect_register(answer, 3, STATUS_OK)?;
+                for index in 4..8u8 {
+                    expect_register(answer, index, w(request, usize::from(index)))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// ECHO's four argument words for call number `call`.
+fn echo_payload(call: u32) -> [u32; 4] {
+    [
+        call,
+        !call,
+        call.rotate_left(16) ^ 0x5a5a_5a5a,
+        0xec40_0000 | (call & 0xffff),
+    ]
+}
+
+/// FFA_VERSION asking for v1.2.
+pub fn version_request() -> Regs {
+    regs(FuncId::Version, &[0x0001_0002])
+}
+
+/// Checks that FFA_VERSION agreed on v1.2.
+pub fn check_version(answer: &Regs) -> Result<(), Failure> {
+    match w(answer, 0) {
+        0x0001_0002 => Ok(()),
+        other => Err(Failure::Version(other)),
+    }
+}
+
+/// Median, minimum and count of a row's timed calls, in counter ticks (guest instructions
+/// under `-icount shift=0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The middle value; for an even count, the mean of the two middle values, rounded down.
+    pub median: u64,
+    /// The smallest value.
+    pub min: u64,
+    /// How many values.
+    pub iterations: usize,
+}
+
+impl Summary {
+    /// Sorts `ticks` in place and summarises it; `None` when it is empty.
+    pub fn of(ticks: &mut [u64]) -> Option<Summary> {
+        ticks.sort_unstable();
+        let min = *ticks.first()?;
+        let upper = *ticks.get(ticks.len() / 2)?;
+        let median = if ticks.len() % 2 == 1 {
+            upper
+        } else {
+            let lower = *ticks.get(ticks.len() / 2 - 1)?;
+            // Sorted, so lower <= upper: no overflow, unlike (lower + upper) / 2.
+            lower + (upper - lower) / 2
+        };
+        Some(Summary {
+            median,
+            min,
+            iterations: ticks.len(),
+        })
+    }
+}
+
+/// Times `operation` once per element of `ticks`, after [`WARM_UP`] uncounted calls, through
+/// `timed` (which makes the call and returns the answer and the ticks it took), checking every
+/// answer outside the timed bracket. Stops at the first wrong answer.
+pub fn measure(
+    operation: Operation,
+    ticks: &mut [u64],
+    mut timed: impl FnMut(&Regs) -> (Regs, u64),
+) -> Result<Summary, Failure> {
+    if ticks.is_empty() {
+        return Err(Failure::NoSamples);
+    }
+    let mut call = 0u32;
+    let mut made = |call: u32| -> Result<u64, Failure> {
+        let request = operation.request(call);
+        let (answer, took) = timed(&request);
+        operation
+            .check(&request, &answer)
+            .map_err(|wrong| Failure::Answer { call, wrong })?;
+        Ok(took)
+    };
+    for _ in 0..WARM_UP {
+        made(call)?;
+        call = call.wrapping_add(1);
+    }
+    for slot in ticks.iter_mut() {
+        *slot = made(call)?;
+        call = call.wrapping_add(1);
+    }
+    Summary::of(ticks).ok_or(Failure::NoSamples)
+}
+
+/// One `bench` line: `bench <name> median <n> min <n> iterations <n>` or
+/// `bench <name> FAIL <reason>`.
+pub struct Line<'a> {
+    /// The row's name.
+    pub name: &'a str,
+    /// Its numbers or why there are none.
+    pub result: &'a Result<Summary, Failure>,
+}
+
+impl fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.result {
+            Ok(s) => write!(
+                f,
+                "bench {} median {} min {} iterations {}",
+                self.name, s.median, s.min, s.iterations
+            ),
+            Err(why) => write!(f, "bench {} FAIL {why}", self.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    use super::*;
+
+    #[test]
+    fn median_and_min_of_odd_and_even_counts() {
+        let mut odd = [9, 3, 7, 3, 5];
+        assert_eq!(
+            Summary::of(&mut odd),
+            Some(Summary {
+                median: 5,
+                min: 3,
+                iterations: 5
+            })
+        );
+        let mut even = [10, 4, 8, 6];
+        assert_eq!(
+            Summary::of(&mut even),
+            Some(Summary {
+                median: 7,
+                min: 4,
+                iterations: 4
+            })
+        );
+        let mut rounded_down = [2, 1];
+        assert_eq!(Summary::of(&mut rounded_down).map(|s| s.median), Some(1));
+        let mut one = [42];
+        assert_eq!(
+            Summary::of(&mut one),
+            Some(Summary {
+                median: 42,
+                min: 42,
+                iterations: 1
+            })
+        );
+        assert_eq!(Summary::of(&mut []), None);
+    }
+
+    #[test]
+    fn median_of_the_largest_values_does_not_overflow() {
+        let mut top = [u64::MAX, u64::MAX - 2];
+        assert_eq!(Summary::of(&mut top).map(|s| s.median), Some(u64::MAX - 1));
+    }
+
+    #[test]
+    fn median_of_a_thousand_is_the_mean_of_the_middle_two() {
+        // 1..=1000 shuffled by a fixed stride: the middle two are 500 and 501.
+        let mut ticks: Vec<u64> = (0..1000u64).map(|i| (i * 7919) % 1000 + 1).collect();
+        let s = Summary::of(&mut ticks).expect("values");
+        assert_eq!((s.median, s.min, s.iterations), (500, 1, 1000));
+        assert!(ticks.windows(2).all(|p| p[0] <= p[1]), "sorted in place");
+    }
+
+    /// A fake EL3 and echo partition: answers every operation correctly, optionally wrongly
+    /// from call `bad` on, and takes `100 + call % 3` ticks.
+    fn fake(bad: Option<u32>) -> impl FnMut(&Regs) -> (Regs, u64) {
+        let mut call = 0u32;
+        move |req: &Regs| {
+            let mut answer = [0u64; 18];
+            let fid = req[0] as u32;
+            if fid == u32::from(FuncId::MsgSendDirectReq32) {
+                answer[0] = u64::from(u32::from(FuncId::MsgSendDirectResp32));
+                answer[1] = u64::from(ECHO_ID) << 16;
+                answer[4..8].copy_from_slice(&req[4..8]);
+            } else {
+                answer[0] = u64::from(u32::from(FuncId::Success32));
+            }
+            if bad.is_some_and(|b| call >= b) {
+                answer[5] ^= 1;
+                answer[2] = 1;
+            }
+            let took = 100 + u64::from(call % 3);
+            call += 1;
+            (answer, took)
+        }
+    }
+
+    #[test]
+    fn measuring_skips_the_warm_up_and_summarises_the_rest() {
+        let mut ticks = [0u64; 10];
+        let mut seen = Vec::new();
+        let mut timed = fake(None);
+        let result = measure(Operation::DirectReqEcho, &mut ticks, |req| {
+            seen.push(req[4] as u32);
+            timed(req)
+        });
+        // Calls 8..18 took 100 + call % 3: 102 100 101 102 100 101 102 100 101 102.
+        assert_eq!(
+            result,
+            Ok(Summary {
+                median: 101,
+                min: 100,
+                iterations: 10
+            })
+        );
+        assert_eq!(seen, (0..18).collect::<Vec<u32>>(), "one payload per call");
+    }
+
+    #[test]
+    fn a_wrong_answer_stops_the_row_and_names_the_call() {
+        let mut ticks = [0u64; 10];
+        let result = measure(Operation::DirectReqEcho, &mut ticks, fake(Some(12)));
+        let failure = result.expect_err("call 12 answers wrongly");
+        assert_eq!(
+            failure,
+            Failure::Answer {
+                call: 12,
+                wrong: Wrong::Register {
+                    index: 2,
+                    expected: 0,
+                    got: 1
+                }
+            }
+        );
+        let line = Line {
+            name: "direct_req_echo_el2",
+            result: &Err(failure),
+        }
+        .to_string();
+        assert_eq!(
+            line,
+            "bench direct_req_echo_el2 FAIL call 12: w2 is 0x1, expected 0x0"
+        );
+        // A warm-up call's failure counts too.
+        assert!(measure(Operation::IdGet, &mut ticks, fake(Some(0))).is_err());
+        assert_eq!(
+            measure(Operation::IdGet, &mut [], fake(None)),
+            Err(Failure::NoSamples)
+        );
+    }
+
+    #[test]
+    fn echo_answers_are_checked_word_by_word() {
+        let op = Operation::DirectReqEcho;
+        let req = op.request(3);
+        assert_eq!(req[0], 0x8400_006f);
+        assert_eq!(req[1], 0x8001);
+        assert_eq!(req[3], u64::from(ECHO_COMMAND));
+        let mut good = [0u64; 18];
+        good[0] = 0x8400_0070;
+        good[1] = 0x8001_0000;
+        good[4..8].copy_from_slice(&req[4..8]);
+        assert_eq!(op.check(&req, &good), Ok(()));
+        // The upper halves of an SMC32 answer do not count.
+        let mut upper = good;
+        upper[4] |= 0xffff_ffff_0000_0000;
+        assert_eq!(op.check(&req, &upper), Ok(()));
+
+        let mut stale = good;
+        stale[4..8].copy_from_slice(&op.request(2)[4..8]);
+        assert!(matches!(
+            op.check(&req, &stale),
+            Err(Wrong::Register { index: 4, .. })
+        ));
+        let mut swapped = good;
+        swapped[1] = 0x0000_8001;
+        assert!(matches!(
+            op.check(&req, &swapped),
+            Err(Wrong::Register { index: 1, .. })
+        ));
+        let mut failed = good;
+        failed[3] = 0x1_0001;
+        assert!(matches!(
+            op.check(&req, &failed),
+            Err(Wrong::Register { index: 3, .. })
+        ));
+        let mut error = [0u64; 18];
+        error[0] = 0x8400_0060;
+        error[2] = (-2i32) as u32 as u64;
+        assert_eq!(op.check(&req, &error), Err(Wrong::Error(0xffff_fffe)));
+        assert_eq!(
+            Wrong::Error(0xffff_fffe).to_string(),
+            "FFA_ERROR InvalidParameters"
+        );
+        assert_eq!(
+            Wrong::Error(0x7).to_string(),
+            "FFA_ERROR with code 0x7",
+            "not an FF-A error code"
+        );
+        let mut other = good;
+        other[0] = 0x8400_0061;
+        assert_eq!(
+            op.check(&req, &other).map_err(|w| w.to_string()),
+            Err("answered function 0x84000061, expected 0x84000070".to_string())
+        );
+    }
+
+    #[test]
+    fn id_get_and_features_want_success() {
+        let id = Operation::IdGet;
+        let req = id.request(0);
+        assert_eq!(req, {
+            let mut r = [0u64; 18];
+            r[0] = 0x8400_0069;
+            r
+        });
+        let mut ok = [0u64; 18];
+        ok[0] = 0x8400_0061;
+        assert_eq!(id.check(&req, &ok), Ok(()));
+        let mut other_id = ok;
+        other_id[2] = 0x8001;
+        assert!(id.check(&req, &other_id).is_err());
+
+        let features = Operation::FeaturesDirectReq32;
+        let req = features.request(0);
+        assert_eq!((req[0], req[1]), (0x8400_0064, 0x8400_006f));
+        assert_eq!(features.check(&req, &ok), Ok(()));
+        let mut error = [0u64; 18];
+        error[0] = 0x8400_0060;
+        error[2] = (-1i32) as u32 as u64;
+        assert_eq!(features.check(&req, &error), Err(Wrong::Error(0xffff_ffff)));
+    }
+
+    #[test]
+    fn version_and_lines() {
+        assert_eq!(version_request()[..2], [0x8400_0063, 0x1_0002]);
+        let mut answer = [0u64; 18];
+        answer[0] = 0x1_0002;
+        assert_eq!(check_version(&answer), Ok(()));
+        answer[0] = 0xffff_ffff;
+        assert_eq!(check_version(&answer), Err(Failure::Version(0xffff_ffff)));
+        assert_eq!(
+            Failure::Version(0x1_0001).to_string(),
+            "FFA_VERSION(1.2) answered 0x10001"
+        );
+        let ok = Ok(Summary {
+            median: 296,
+            min: 292,
+            iterations: 1000,
+        });
+        assert_eq!(
+            Line {
+                name: "id_get_el3",
+                result: &ok
+            }
+            .to_string(),
+            "bench id_get_el3 median 296 min 292 iterations 1000"
+        );
+        let names: Vec<&str> = PROXY_ROWS.iter().map(|r| r.name).collect();
+        assert_eq!(
+            names,
+            ["id_get_el3", "features_spmc", "direct_req_echo_el2"]
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! The bench mode's requests and checks over the in-process stack (the same proxy and SPMC
+//! cores and test partitions the images run): the proxy's rows from the proxy's place (its own
+//! SMCs to the SPMD model), the client's row through the proxy core. Ticks are invented here;
+//! what is tested is that every real answer passes the checks and the lines come out right.
+
+use e2e::client::ProxiedClient;
+use e2e::stack::{PRIMARY_CPU, Stack};
+use e2e::trace::{Agent, Trace};
+use ffa::Regs;
+use ns_client::bench::{self, Failure, Line, Operation, Summary};
+use ns_client::run::{Verdict, run_bench};
+use scenarios::Client;
+use test_partitions::protocol::{Command, Status};
+
+/// Ticks that repeat 300, 301, 302, …: summaries are predictable.
+fn ticker() -> impl FnMut() -> u64 {
+    let mut n = 0u64;
+    move || {
+        let t = 300 + n % 3;
+        n += 1;
+        t
+    }
+}
+
+#[test]
+fn constants_match_the_test_partitions() {
+    assert_eq!(bench::ECHO_ID, test_partitions::ECHO_ID);
+    assert_eq!(u64::from(bench::ECHO_COMMAND), Command::Echo.code());
+    assert_eq!(u64::from(bench::STATUS_OK), Status::OK.word());
+}
+
+#[test]
+fn proxy_rows_pass_against_the_spmd_spmc_and_echo() {
+    let mut stack = Stack::standard(Trace::new(false)).expect("stack boots");
+    // The proxy's init: FF-A v1.2 with EL3 before anything else.
+    let version = stack
+        .nwd_call(PRIMARY_CPU, Agent::Proxy, &bench::version_request())
+        .expect("version");
+    assert_eq!(bench::check_version(&version), Ok(()));
+    let mut tick = ticker();
+    for row in bench::PROXY_ROWS {
+        let mut ticks = [0u64; 30];
+        let result = bench::measure(row.operation, &mut ticks, |regs: &Regs| {
+            let answer = stack
+                .nwd_call(PRIMARY_CPU, Agent::Proxy, regs)
+                .expect("call reaches the stack");
+            (answer, tick())
+        });
+        let summary = result.unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        assert_eq!(summary.iterations, 30, "{}", row.name);
+        assert_eq!(summary.min, 300, "{}", row.name);
+    }
+}
+
+#[test]
+fn client_row_passes_through_the_proxy_core() {
+    let stack = Stack::standard(Trace::new(false)).expect("stack boots");
+    let mut client = ProxiedClient::new(stack).expect("proxy starts");
+    let mut tick = ticker();
+    let mut ticks = [0u64; 1000];
+    let mut out = String::new();
+    let verdict = run_bench(
+        0,
+        &mut ticks,
+        |regs: &Regs| (client.call_on(0, regs), tick()),
+        &mut out,
+    );
+    // The version call takes tick 0, 8 warm-up calls ticks 1..=8; the 1000 timed calls get
+    // 300 + (9 + i) % 3: 334 of 300, 333 of 301, 333 of 302, so the middle two are 301.
+    assert_eq!(
+        out,
+        "bench direct_req_echo_el1 median 301 min 300 iterations 1000\nverdict: PASS\n"
+    );
+    assert_eq!(verdict, Verdict::Pass);
+    assert_eq!(
+        client.proxy().negotiated_version(),
+        Some(ffa::Version(1, 2))
+    );
+}
+
+#[test]
+fn the_client_row_fails_without_v1_2_or_after_a_failed_proxy_row() {
+    // A host that asked for v1.1 first is locked there: its bench negotiation fails.
+    let stack = Stack::standard(Trace::new(false)).expect("stack boots");
+    let mut client = ProxiedClient::new(stack).expect("proxy starts");
+    let mut v1_1 = bench::version_request();
+    v1_1[1] = 0x1_0001;
+    assert_eq!(client.call_on(0, &v1_1)[0], 0x1_0001);
+    let mut out = String::new();
+    let verdict = run_bench(
+        0,
+        &mut [0u64; 10],
+        |regs: &Regs| (client.call_on(0, regs), 1),
+        &mut out,
+    );
+    assert_eq!(verdict, Verdict::Fail);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "bench direct_req_echo_el1 FAIL FFA_VERSION(1.2) answered 0x10001",
+            "verdict: FAIL"
+        ]
+    );
+
+    // Its own row fine, but the proxy reported a failed row before the client started.
+    let stack = Stack::standard(Trace::new(false)).expect("stack boots");
+    let mut client = ProxiedClient::new(stack).expect("proxy starts");
+    let mut out = String::new();
+    let verdict = run_bench(
+        1,
+        &mut [0u64; 10],
+        |regs: &Regs| (client.call_on(0, regs), 7),
+        &mut out,
+    );
+    assert_eq!(verdict, Verdict::Fail);
+    assert!(
+        out.starts_with("bench direct_req_echo_el1 median 7 min 7 iterations 10\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("verdict: FAIL\n"), "{out}");
+}
+
+#[test]
+fn a_direct_request_to_an_absent_partition_is_a_failed_row() {
+    // The same request to an ID no partition has: the SPMC refuses it, the row says so.
+    let stack = Stack::standard(Trace::new(false)).expect("stack boots");
+    let mut client = ProxiedClient::new(stack).expect("proxy starts");
+    client.call_on(0, &bench::version_request());
+    let result = bench::measure(Operation::DirectReqEcho, &mut [0u64; 5], |regs: &Regs| {
+        let mut wrong = *regs;
+        wrong[1] = 0x80ff;
+        (client.call_on(0, &wrong), 1)
+    });
+    let failure = result.expect_err("no such partition");
+    assert!(
+        matches!(failure, Failure::Answer { call: 0, .. }),
+        "{failure:?}"
+    );
+    let line = Line {
+        name: "direct_req_echo_el1",
+        result: &Err::<Summary, _>(failure),
+    }
+    .to_string();
+    assert!(
+        line.starts_with("bench direct_req_echo_el1 FAIL call 0: FFA_ERROR "),
+        "{line}"
+    );
+}
