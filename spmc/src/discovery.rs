@@ -3,8 +3,8 @@
 //! FFA_FEATURES reports SUCCESS for exactly the functions this SPMC implements for the
 //! caller's world at the caller's version, NOT_SUPPORTED for everything else: functions not
 //! implemented yet (memory sharing, notifications, MSG_SEND2...), functions newer than the
-//! caller's version, unknown IDs, and every feature ID (NPI, SRI, MEI: no interrupt support
-//! yet). Input properties: FF-A defines them only for FFA_MEM_RETRIEVE_REQ (not implemented
+//! caller's version, unknown IDs, FFA_INTERRUPT and every feature ID (NPI, SRI, MEI): no interrupt is
+//! delivered yet. Input properties: FF-A defines them only for FFA_MEM_RETRIEVE_REQ (not implemented
 //! here); for other functions they are SBZ, and we ignore them as Hafnium does (TF-A's EL3
 //! SPMC answers NOT_SUPPORTED instead).
 
@@ -31,7 +31,6 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         F::Error32
         | F::Success32
         | F::Success64
-        | F::Interrupt32
         | F::Version
         | F::Features
         | F::RxRelease
