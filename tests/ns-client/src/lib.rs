@@ -4,13 +4,13 @@
 //!
 //! The portable parts are here and tested on the host: the per-core call slots ([`slot`]), the
 //! selection and reporting of a scenario or the bench row ([`run`]), and the bench mode's
-//! requests, checks and statistics ([`bench`], which the proxy's image shares). The bare-metal
+//! requests, checks and statistics ([`bench`], `scenarios::bench`, which the proxy's image shares). The bare-metal
 //! image (entry, SMC, console, PSCI bring-up of the other cores) is [`arch`], built for the
 //! target only.
 #![no_std]
 #![deny(unsafe_code)]
 
-pub mod bench;
+pub use scenarios::bench;
 pub mod run;
 pub mod slot;
 

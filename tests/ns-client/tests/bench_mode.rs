@@ -10,7 +10,6 @@ use ffa::Regs;
 use ns_client::bench::{self, Failure, Line, Operation, Summary};
 use ns_client::run::{Verdict, run_bench};
 use scenarios::Client;
-use test_partitions::protocol::{Command, Status};
 
 /// Ticks that repeat 300, 301, 302, …: summaries are predictable.
 fn ticker() -> impl FnMut() -> u64 {
@@ -20,13 +19,6 @@ fn ticker() -> impl FnMut() -> u64 {
         n += 1;
         t
     }
-}
-
-#[test]
-fn constants_match_the_test_partitions() {
-    assert_eq!(bench::ECHO_ID, test_partitions::ECHO_ID);
-    assert_eq!(u64::from(bench::ECHO_COMMAND), Command::Echo.code());
-    assert_eq!(u64::from(bench::STATUS_OK), Status::OK.word());
 }
 
 #[test]

@@ -34,6 +34,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod bench;
 pub mod boot_info;
 pub mod calls;
 pub mod check;

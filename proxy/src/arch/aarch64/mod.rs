@@ -18,10 +18,9 @@
 //! (a)–(c) of `cargo xtask bench` ([`bench`]) and enters the client with x1 = how many failed.
 
 mod bench;
-/// The bench mode's requests, checks, statistics and lines: the client's own module, compiled
-/// here too so both sides of the benchmark build, check and report alike.
-#[path = "../../../../tests/ns-client/src/bench.rs"]
-pub mod bench_rows;
+/// The bench mode's requests, checks, statistics and lines, shared with the client so both
+/// sides of the benchmark build, check and report alike.
+use scenarios::bench as bench_rows;
 mod console;
 mod entry;
 mod host;

@@ -1,14 +1,15 @@
 //! The benchmark mode (`cargo xtask bench`, docs: performance.md §Method): which calls are
 //! timed, how their answers are checked, the statistics, and the `bench` lines xtask reads.
 //!
-//! Pure and dependent on `ffa` only: the proxy's image includes this same file for its rows
-//! (a)–(c) at NS-EL2, the client uses it for row (d) at NS-EL1, so both sides build the same
-//! requests, apply the same checks and print the same lines. The arch layers supply the timed
+//! Pure: the proxy's image uses it for its rows (a)–(c) at NS-EL2 and the client for row (d)
+//! at NS-EL1, so both sides build the same requests, apply the same checks and print the same
+//! lines. The arch layers supply the timed
 //! call (`isb; mrs cntvct_el0; isb; smc #0; isb; mrs cntvct_el0; isb`) and the sample buffer.
 
 use core::fmt;
 
 use ffa::{FfaError, FuncId, Regs};
+use test_partitions::protocol::{Command, Status};
 
 /// The selector word (at 0x4700_0000) that asks for the benchmark instead of a scenario.
 pub const SELECTOR: u32 = 0xBEEF_0001;
@@ -17,12 +18,12 @@ pub const ITERATIONS: usize = 1000;
 /// Calls made before the timed ones and not counted (checked all the same).
 pub const WARM_UP: u32 = 8;
 
-/// The echo test partition's endpoint ID (test-partitions' `ECHO_ID`; a host test compares).
-pub const ECHO_ID: u16 = 0x8001;
-/// The test partitions' ECHO command word (`protocol::Command::Echo`; a host test compares).
-pub const ECHO_COMMAND: u32 = 0x5350_0001;
-/// The status word of a successful test-partition response (`protocol::Status::OK`).
-pub const STATUS_OK: u32 = 0;
+/// The echo test partition's endpoint ID.
+pub const ECHO_ID: u16 = test_partitions::ECHO_ID;
+/// The test partitions' ECHO command word.
+pub const ECHO_COMMAND: u32 = Command::Echo as u32;
+/// The status word of a successful test-partition response.
+pub const STATUS_OK: u32 = Status::OK.word() as u32;
 /// The sender of the timed direct requests: the host (and hypervisor) ID.
 pub const HOST_ID: u16 = 0;
 
