@@ -54,7 +54,7 @@ impl ClientKind {
 
 /// The first harness failure a client ran into.
 #[derive(Default)]
-struct Fault(RefCell<Option<HarnessError>>);
+pub struct Fault(RefCell<Option<HarnessError>>);
 
 impl Fault {
     fn record(&self, error: HarnessError) {
@@ -95,87 +95,59 @@ fn check_cpu(cpu: u16) -> Result<(), HarnessError> {
     }
 }
 
-/// The host's memory accesses, which fault outside its RAM.
-fn host_read(view: &RangeView, fault: &Fault, addr: u64, buf: &mut [u8]) {
-    if let Err(e) = view.read(addr, buf) {
-        fault.record(HarnessError::Memory(e));
-        buf.fill(0);
-    }
-}
-
-fn host_write(view: &RangeView, fault: &Fault, addr: u64, data: &[u8]) {
-    if let Err(e) = view.write(addr, data) {
-        fault.record(HarnessError::Memory(e));
-    }
-}
-
-/// A host that calls EL3 itself, as Linux does without pKVM.
-pub struct DirectClient {
+/// A host on a booted stack, reaching EL3 along route `R`.
+pub struct HostClient<R> {
     stack: Stack,
+    route: R,
     host: RangeView,
     fault: Fault,
 }
 
-impl DirectClient {
-    /// A client on a booted stack.
-    pub fn new(stack: Stack) -> Self {
-        let host = stack.memory().range_view(Space::NonSecure, HOST_RAM);
-        Self {
-            stack,
-            host,
-            fault: Fault::default(),
-        }
-    }
+/// A host that calls EL3 itself, as Linux does without pKVM.
+pub type DirectClient = HostClient<ToEl3>;
+/// A host whose SMCs trap to the pKVM-style proxy at NS-EL2.
+pub type ProxiedClient = HostClient<ThroughProxy>;
+
+/// How a host's SMC reaches EL3.
+pub trait Route {
+    /// Which client this route makes.
+    const KIND: ClientKind;
+    /// Carries `regs` from the host on `cpu` to EL3 and back; harness failures go to `fault`.
+    fn call(&mut self, stack: &mut Stack, fault: &Fault, cpu: u16, regs: &Regs) -> Regs;
 }
 
-impl Client for DirectClient {
-    fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
-        if self.fault.is_set() {
-            return aborted(regs);
-        }
-        let result = check_cpu(cpu).and_then(|()| self.stack.nwd_call(cpu, Agent::Host, regs));
-        result.unwrap_or_else(|e| {
-            self.fault.record(e);
+/// Straight to EL3.
+pub struct ToEl3;
+
+impl Route for ToEl3 {
+    const KIND: ClientKind = ClientKind::Direct;
+
+    fn call(&mut self, stack: &mut Stack, fault: &Fault, cpu: u16, regs: &Regs) -> Regs {
+        stack.nwd_call(cpu, Agent::Host, regs).unwrap_or_else(|e| {
+            fault.record(e);
             aborted(regs)
         })
     }
-
-    fn tx_addr(&self) -> u64 {
-        HOST_TX
-    }
-
-    fn rx_addr(&self) -> u64 {
-        HOST_RX
-    }
-
-    fn mailbox_pages(&self) -> u32 {
-        HOST_MAILBOX_PAGES
-    }
-
-    fn write(&mut self, addr: u64, data: &[u8]) {
-        host_write(&self.host, &self.fault, addr, data);
-    }
-
-    fn read(&self, addr: u64, buf: &mut [u8]) {
-        host_read(&self.host, &self.fault, addr, buf);
-    }
-
-    fn behind_proxy(&self) -> bool {
-        false
-    }
 }
 
-impl HarnessClient for DirectClient {
-    fn fault(&self) -> Option<HarnessError> {
-        self.fault.get()
-    }
+/// Trapped by the proxy core, which forwards what it lets through.
+pub struct ThroughProxy {
+    proxy: Proxy,
+    proxy_memory: NsView,
+}
 
-    fn stack(&self) -> &Stack {
-        &self.stack
-    }
+impl Route for ThroughProxy {
+    const KIND: ClientKind = ClientKind::Proxied;
 
-    fn kind(&self) -> ClientKind {
-        ClientKind::Direct
+    fn call(&mut self, stack: &mut Stack, fault: &Fault, cpu: u16, regs: &Regs) -> Regs {
+        let trace = stack.trace().clone();
+        trace.hop(cpu, Agent::Host, Agent::Proxy, regs);
+        let mut conduit = El3Conduit { stack, cpu, fault };
+        let answer = self
+            .proxy
+            .handle_host_call(regs, &mut conduit, &mut self.proxy_memory);
+        trace.hop(cpu, Agent::Proxy, Agent::Host, &answer);
+        answer
     }
 }
 
@@ -200,13 +172,23 @@ impl Conduit for El3Conduit<'_> {
     }
 }
 
-/// A host whose SMCs trap to the pKVM-style proxy at NS-EL2.
-pub struct ProxiedClient {
-    stack: Stack,
-    proxy: Proxy,
-    proxy_memory: NsView,
-    host: RangeView,
-    fault: Fault,
+impl<R> HostClient<R> {
+    fn with_route(stack: Stack, route: R, fault: Fault) -> Self {
+        let host = stack.memory().range_view(Space::NonSecure, HOST_RAM);
+        Self {
+            stack,
+            route,
+            host,
+            fault,
+        }
+    }
+}
+
+impl DirectClient {
+    /// A client on a booted stack.
+    pub fn new(stack: Stack) -> Self {
+        Self::with_route(stack, ToEl3, Fault::default())
+    }
 }
 
 impl ProxiedClient {
@@ -229,23 +211,20 @@ impl ProxiedClient {
         }
         init.map_err(|e| HarnessError::Protocol(format!("proxy init failed: {e:?}")))?;
         let proxy_memory = stack.memory().ns_view();
-        let host = stack.memory().range_view(Space::NonSecure, HOST_RAM);
-        Ok(Self {
-            stack,
+        let route = ThroughProxy {
             proxy,
             proxy_memory,
-            host,
-            fault,
-        })
+        };
+        Ok(Self::with_route(stack, route, fault))
     }
 
     /// The proxy core.
     pub fn proxy(&self) -> &Proxy {
-        &self.proxy
+        &self.route.proxy
     }
 }
 
-impl Client for ProxiedClient {
+impl<R: Route> Client for HostClient<R> {
     fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
         if self.fault.is_set() {
             return aborted(regs);
@@ -254,18 +233,7 @@ impl Client for ProxiedClient {
             self.fault.record(e);
             return aborted(regs);
         }
-        let trace = self.stack.trace().clone();
-        trace.hop(cpu, Agent::Host, Agent::Proxy, regs);
-        let mut conduit = El3Conduit {
-            stack: &mut self.stack,
-            cpu,
-            fault: &self.fault,
-        };
-        let answer = self
-            .proxy
-            .handle_host_call(regs, &mut conduit, &mut self.proxy_memory);
-        trace.hop(cpu, Agent::Proxy, Agent::Host, &answer);
-        answer
+        self.route.call(&mut self.stack, &self.fault, cpu, regs)
     }
 
     fn tx_addr(&self) -> u64 {
@@ -281,19 +249,24 @@ impl Client for ProxiedClient {
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) {
-        host_write(&self.host, &self.fault, addr, data);
+        if let Err(e) = self.host.write(addr, data) {
+            self.fault.record(HarnessError::Memory(e));
+        }
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) {
-        host_read(&self.host, &self.fault, addr, buf);
+        if let Err(e) = self.host.read(addr, buf) {
+            self.fault.record(HarnessError::Memory(e));
+            buf.fill(0);
+        }
     }
 
     fn behind_proxy(&self) -> bool {
-        true
+        R::KIND == ClientKind::Proxied
     }
 }
 
-impl HarnessClient for ProxiedClient {
+impl<R: Route> HarnessClient for HostClient<R> {
     fn fault(&self) -> Option<HarnessError> {
         self.fault.get()
     }
@@ -303,6 +276,6 @@ impl HarnessClient for ProxiedClient {
     }
 
     fn kind(&self) -> ClientKind {
-        ClientKind::Proxied
+        R::KIND
     }
 }
