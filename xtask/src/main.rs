@@ -1,9 +1,9 @@
 //! `cargo xtask`: the project's developer and CI commands.
 //!
 //! - `cargo xtask test`: every check CI runs (formatting, lints, host tests, bare-metal build,
-//!   fuzz targets, then every scenario on the stack booted in QEMU).
+//!   fuzz targets, then every scenario from every home core on the stack booted in QEMU).
 //! - `cargo xtask build`: host tools, the images, TF-A and the QEMU flash image.
-//! - `cargo xtask run`: the stack on QEMU, one boot per scenario, both UARTs live
+//! - `cargo xtask run`: the stack on QEMU, one boot per scenario and home core, both UARTs live
 //!   (`--in-process`: the in-process stack instead).
 //! - `cargo xtask bench`: guest instruction counts of FF-A calls on QEMU.
 //! - `cargo xtask fuzz <target> --seconds N`: one fuzz target on the nightly toolchain.
@@ -41,7 +41,8 @@ enum Task {
     Test(test::TestArgs),
     /// Build the images, TF-A and the QEMU flash image (installing host tools as needed).
     Build(stack::BuildArgs),
-    /// Boot the stack on QEMU once per scenario, streaming both UARTs (or --in-process).
+    /// Boot the stack on QEMU once per scenario and home core, streaming both UARTs (or
+    /// --in-process).
     Run(run::RunArgs),
     /// Measure FF-A calls on QEMU in guest instructions (-icount) and print the table.
     Bench(bench::BenchArgs),
@@ -152,15 +153,27 @@ mod tests {
     fn unknown_scenarios_are_refused() {
         assert!(run::chosen(&["no_such_scenario".to_owned()]).is_err());
         let all = run::chosen(&[]).expect("all");
-        assert_eq!(all.len(), scenarios::ALL.len());
+        assert_eq!(
+            all.len(),
+            scenarios::ALL.len() * usize::from(scenarios::CPUS)
+        );
         let last = scenarios::ALL[scenarios::ALL.len() - 1].name.to_owned();
         let first = scenarios::ALL[0].name.to_owned();
-        // Kept in the catalogue's order, whatever the order asked.
-        let two = run::chosen(&[last.clone(), first.clone()]).expect("two");
+        // Kept in the catalogue's order, whatever the order asked; a name means every home
+        // core, a key one.
+        let some = run::chosen(&[last.clone(), format!("{first}@cpu2")]).expect("five");
         assert_eq!(
-            two.iter().map(|s| s.name).collect::<Vec<_>>(),
-            [first.as_str(), last.as_str()]
+            some.iter().map(|(s, h)| (s.name, *h)).collect::<Vec<_>>(),
+            [
+                (first.as_str(), 2),
+                (last.as_str(), 0),
+                (last.as_str(), 1),
+                (last.as_str(), 2),
+                (last.as_str(), 3)
+            ]
         );
+        assert!(run::chosen(&[format!("{first}@cpu4")]).is_err());
+        assert!(run::chosen(&["no_such_scenario@cpu0".to_owned()]).is_err());
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::console::{Error, Result};
 /// Where QEMU's generic loader writes the scenario selector (u32, little endian).
 pub const SELECTOR_ADDR: u64 = 0x4700_0000;
 /// The selector value that asks the proxy and the client for the benchmark instead of a
-/// scenario (far above any `scenarios::ALL` index + 1).
-pub const BENCH_SELECTOR: u32 = 0xBEEF_0001;
+/// scenario (no scenario word has 0xBEEF as its home core: `scenarios::selector`).
+pub const BENCH_SELECTOR: u32 = scenarios::bench::SELECTOR;
 /// gdb's port with `-s`.
 pub const GDB_PORT: u16 = 1234;
 
@@ -311,9 +311,9 @@ pub struct Sample {
 /// A machine-readable line of the client (or of the proxy's bench mode).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Line {
-    /// `scenario qemu <name> PASS` / `scenario qemu <name> FAIL <reason>`.
+    /// `scenario qemu <name>@cpu<k> PASS` / `scenario qemu <name>@cpu<k> FAIL <reason>`.
     Scenario {
-        /// The scenario.
+        /// The run (`<name>@cpu<k>`).
         name: String,
         /// Ok, or the failure reason.
         result: std::result::Result<(), String>,
@@ -490,16 +490,16 @@ mod tests {
     #[test]
     fn scenario_and_verdict_lines() {
         assert_eq!(
-            parse_line("scenario qemu direct_req32_echo PASS"),
+            parse_line("scenario qemu direct_req32_echo@cpu0 PASS"),
             Some(Line::Scenario {
-                name: "direct_req32_echo".into(),
+                name: "direct_req32_echo@cpu0".into(),
                 result: Ok(())
             })
         );
         assert_eq!(
-            parse_line("scenario qemu rxtx_unmap FAIL expected 0x84000061 / got 0x84000060\r"),
+            parse_line("scenario qemu rxtx_unmap@cpu3 FAIL expected 0x84000061 / got 0x84000060\r"),
             Some(Line::Scenario {
-                name: "rxtx_unmap".into(),
+                name: "rxtx_unmap@cpu3".into(),
                 result: Err("expected 0x84000061 / got 0x84000060".into())
             })
         );

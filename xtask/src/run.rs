@@ -1,8 +1,8 @@
 //! `cargo xtask run`: the FF-A stack demo. By default it builds the stack and boots it on QEMU
-//! once per scenario (each scenario assumes a freshly booted stack), streaming both UARTs with
-//! a prefix per world, then prints a summary. `--in-process` runs the scenarios on the
-//! in-process stack instead (host client → proxy core → SPMD model → SPMC core → test
-//! partitions), under both clients.
+//! once per scenario and home core (`<name>@cpu<k>`: each run assumes a freshly booted stack),
+//! streaming both UARTs with a prefix per world, then prints a summary. `--in-process` runs the
+//! same runs on the in-process stack instead (host client → proxy core → SPMD model → SPMC
+//! core → test partitions), under both clients.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +17,7 @@ use crate::{qemu, stack, tfa};
 
 /// The e2e harness prints every hop when this is set.
 const TRACE_VAR: &str = "E2E_TRACE";
-/// The e2e harness runs only the scenarios this names (comma-separated).
+/// The e2e harness makes only the runs this names (comma-separated names or keys).
 const ONLY_VAR: &str = "E2E_ONLY";
 
 /// Which clients to run the scenarios under (in-process only).
@@ -44,7 +44,8 @@ impl Clients {
 /// Options of `cargo xtask run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Run only these scenarios (comma-separated names, repeatable; see --list).
+    /// Run only these scenarios (comma-separated; a name runs it from every home core,
+    /// `<name>@cpu<k>` from core k only; repeatable; see --list).
     #[arg(
         long = "scenario",
         visible_alias = "only",
@@ -58,7 +59,7 @@ pub struct RunArgs {
     /// QEMU: show only the client's result lines, not every UART line.
     #[arg(long)]
     pub quiet: bool,
-    /// QEMU: start halted and wait for gdb on localhost:1234 (one scenario, no timeout).
+    /// QEMU: start halted and wait for gdb on localhost:1234 (one run, no timeout).
     #[arg(long, conflicts_with = "in_process")]
     pub gdb: bool,
     /// QEMU: seconds one boot may take before it counts as a timeout.
@@ -94,23 +95,31 @@ pub fn command(root: &Path, args: &RunArgs) -> Result<()> {
     }
 }
 
-/// The scenarios `names` selects (all when empty), in `scenarios::ALL` order.
-pub fn chosen(names: &[String]) -> Result<Vec<&'static scenarios::Scenario>> {
-    if let Some(unknown) = names.iter().find(|n| scenarios::by_name(n).is_none()) {
+/// The (scenario, home core) runs `names` selects (every run when empty), in `scenarios::ALL`
+/// order and home cores 0..CPUS: a name selects all its home cores, `<name>@cpu<k>` one.
+pub fn chosen(names: &[String]) -> Result<Vec<(&'static scenarios::Scenario, u16)>> {
+    let known = |n: &str| {
+        scenarios::by_name(n).is_some()
+            || scenarios::RunKey::parse(n)
+                .is_some_and(|k| scenarios::by_name(k.name).is_some() && k.home < scenarios::CPUS)
+    };
+    if let Some(unknown) = names.iter().find(|n| !known(n)) {
         return Err(Error::new(format!(
-            "no scenario `{unknown}` (see `cargo xtask run --list`)"
+            "no scenario `{unknown}` (see `cargo xtask run --list`; home cores are cpu0..cpu{})",
+            scenarios::CPUS - 1
         )));
     }
-    Ok(scenarios::ALL
-        .iter()
-        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
-        .collect())
+    Ok(e2e::runner::runs_matching(names))
 }
 
-fn on_qemu(root: &Path, args: &RunArgs, chosen: &[&'static scenarios::Scenario]) -> Result<()> {
+fn on_qemu(
+    root: &Path,
+    args: &RunArgs,
+    chosen: &[(&'static scenarios::Scenario, u16)],
+) -> Result<()> {
     if args.gdb && chosen.len() != 1 {
         return Err(Error::new(
-            "--gdb debugs one boot: name one scenario with --scenario <name>",
+            "--gdb debugs one boot: name one run with --scenario <name>@cpu<k>",
         ));
     }
     let built = stack::prepare(root, tfa::Profile::Debug, args.no_build)?;
@@ -128,6 +137,7 @@ fn on_qemu(root: &Path, args: &RunArgs, chosen: &[&'static scenarios::Scenario])
         .iter()
         .map(|r| suite::Row {
             name: r.name.to_owned(),
+            home: r.home,
             in_process: None,
             qemu: r.outcome.to_string(),
             took: Some(r.took),
@@ -135,8 +145,11 @@ fn on_qemu(root: &Path, args: &RunArgs, chosen: &[&'static scenarios::Scenario])
         .collect();
     print!("{}", suite::table(&rows));
     let failures = suite::failures(&runs);
+    for failure in &failures {
+        println!("  {failure}");
+    }
     println!(
-        "scenarios on QEMU: {} passed, {} failed",
+        "scenario runs on QEMU: {} passed, {} failed",
         runs.len() - failures.len(),
         failures.len()
     );
@@ -144,7 +157,7 @@ fn on_qemu(root: &Path, args: &RunArgs, chosen: &[&'static scenarios::Scenario])
         Ok(())
     } else {
         Err(Error::new(format!(
-            "{} of {} scenarios did not pass on QEMU",
+            "{} of {} scenario runs did not pass on QEMU",
             failures.len(),
             runs.len()
         )))

@@ -1,6 +1,6 @@
-//! The scenarios on QEMU: one boot per scenario (each assumes a freshly booted stack), judged
-//! from the client's lines, one after another with live output or a few at a time quietly, and
-//! the summary table.
+//! The scenarios on QEMU: one boot per scenario and home core (each run assumes a freshly
+//! booted stack), judged from the client's lines, one after another with live output or a few
+//! at a time quietly, and the summary table (a row per scenario, a column per home core).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use scenarios::Scenario;
+use scenarios::{CPUS, RunKey, Scenario};
 
 use crate::console::{self, Result};
 use crate::qemu::{self, Boot, End, Line, Machine, Verdict, World};
@@ -52,7 +52,8 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Judges the boot that ran scenario `expected` from how it ended and its UART0 lines.
+/// Judges the boot that ran `expected` (`<name>@cpu<k>`) from how it ended and its UART0
+/// lines.
 pub fn judge(expected: &str, end: &End, normal: &[String]) -> Outcome {
     let mut result = None;
     let mut verdict = None;
@@ -101,11 +102,13 @@ pub fn judge(expected: &str, end: &End, normal: &[String]) -> Outcome {
     }
 }
 
-/// One scenario's boot.
+/// One scenario run's boot.
 #[derive(Debug)]
 pub struct Run {
     /// The scenario.
     pub name: &'static str,
+    /// Its home core.
+    pub home: u16,
     /// How it did.
     pub outcome: Outcome,
     /// How long the boot took.
@@ -114,22 +117,31 @@ pub struct Run {
     pub log_dir: PathBuf,
 }
 
-/// The selector value that runs `scenario` (its index in `scenarios::ALL`, plus one).
-pub fn selector(scenario: &Scenario) -> Option<u32> {
-    let index = scenarios::ALL
-        .iter()
-        .position(|s| s.name == scenario.name)?;
-    u32::try_from(index).ok()?.checked_add(1)
+impl Run {
+    /// `<name>@cpu<home>`.
+    pub fn key(&self) -> String {
+        key(self.name, self.home)
+    }
 }
 
-fn machine(root: &Path, bios: &Path, scenario: &Scenario, gdb: bool) -> Machine {
+/// `<name>@cpu<home>`, as the result lines spell a run.
+pub fn key(name: &str, home: u16) -> String {
+    RunKey { name, home }.to_string()
+}
+
+/// The selector value that runs `scenario` from core `home` (`scenarios::selector`).
+pub fn selector(scenario: &Scenario, home: u16) -> Option<u32> {
+    scenarios::selector::of(scenario.name, home)
+}
+
+fn machine(root: &Path, bios: &Path, scenario: &Scenario, home: u16, gdb: bool) -> Machine {
     Machine {
         bios: bios.to_path_buf(),
         smp: SMP,
-        selector: selector(scenario),
+        selector: selector(scenario, home),
         bench: false,
         gdb,
-        log_dir: qemu::log_dir(root, scenario.name),
+        log_dir: qemu::log_dir(root, &key(scenario.name, home)),
     }
 }
 
@@ -142,23 +154,23 @@ pub enum Show {
     Results,
 }
 
-/// Boots each scenario in turn, showing its output live.
+/// Boots each (scenario, home core) run in turn, showing its output live.
 pub fn run_in_turn(
     root: &Path,
     bios: &Path,
-    chosen: &[&'static Scenario],
+    chosen: &[(&'static Scenario, u16)],
     timeout: Option<Duration>,
     show: Show,
     gdb_hint: Option<&str>,
 ) -> Result<Vec<Run>> {
     let mut runs = Vec::new();
-    for (index, scenario) in chosen.iter().enumerate() {
-        let machine = machine(root, bios, scenario, gdb_hint.is_some());
+    for (index, &(scenario, home)) in chosen.iter().enumerate() {
+        let machine = machine(root, bios, scenario, home, gdb_hint.is_some());
+        let key = key(scenario.name, home);
         console::header(&format!(
-            "[{}/{}] {} on QEMU (selector {})",
+            "[{}/{}] {key} on QEMU (selector {:#x})",
             index + 1,
             chosen.len(),
-            scenario.name,
             machine.selector.unwrap_or(0)
         ));
         console::note(&format!("$ {}", qemu::shell_line(&machine)));
@@ -170,10 +182,9 @@ pub fn run_in_turn(
                 println!("{} {line}", world.prefix());
             }
         })?;
-        let outcome = judge(scenario.name, &boot.end, &boot.normal);
+        let outcome = judge(&key, &boot.end, &boot.normal);
         println!(
-            "==> {}: {outcome} ({:.1} s; logs in {})",
-            scenario.name,
+            "==> {key}: {outcome} ({:.1} s; logs in {})",
             boot.took.as_secs_f64(),
             boot.log_dir.display()
         );
@@ -188,6 +199,7 @@ pub fn run_in_turn(
         }
         runs.push(Run {
             name: scenario.name,
+            home,
             outcome,
             took: boot.took,
             log_dir: boot.log_dir,
@@ -196,11 +208,12 @@ pub fn run_in_turn(
     Ok(runs)
 }
 
-/// Boots every scenario, `jobs` QEMUs at a time, printing each result as it comes.
+/// Boots every (scenario, home core) run, `jobs` QEMUs at a time, printing each result as it
+/// comes.
 pub fn run_parallel(
     root: &Path,
     bios: &Path,
-    chosen: &[&'static Scenario],
+    chosen: &[(&'static Scenario, u16)],
     jobs: usize,
     timeout: Duration,
 ) -> Result<Vec<Run>> {
@@ -222,13 +235,16 @@ pub fn run_parallel(
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().ok().and_then(|mut q| q.next());
-                    let Some((index, scenario)) = next else { break };
-                    let machine = machine(root, bios, scenario, false);
+                    let Some((index, (scenario, home))) = next else {
+                        break;
+                    };
+                    let machine = machine(root, bios, scenario, home, false);
                     let result = qemu::boot(&machine, Some(timeout), &mut |_, _| {}).map(|boot| {
-                        let outcome = judge(scenario.name, &boot.end, &boot.normal);
+                        let outcome = judge(&key(scenario.name, home), &boot.end, &boot.normal);
                         let failed = !outcome.passed();
                         let run = Run {
                             name: scenario.name,
+                            home,
                             outcome,
                             took: boot.took,
                             log_dir: boot.log_dir.clone(),
@@ -249,7 +265,7 @@ pub fn run_parallel(
                     bar.suspend(|| {
                         println!(
                             "scenario qemu {} {} ({:.1} s)",
-                            run.name,
+                            run.key(),
                             run.outcome,
                             run.took.as_secs_f64()
                         );
@@ -260,7 +276,7 @@ pub fn run_parallel(
                             print_tails(boot);
                         }
                     });
-                    bar.set_message(run.name);
+                    bar.set_message(run.key());
                     if let Some(slot) = slots.get_mut(index) {
                         *slot = Some(run);
                     }
@@ -295,11 +311,13 @@ fn print_tails(boot: &Boot) {
     println!("    logs: {}", boot.log_dir.display());
 }
 
-/// One row of the summary table.
+/// One run's entry in the summary table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     /// The scenario.
     pub name: String,
+    /// The home core.
+    pub home: u16,
     /// Its in-process result (through the proxy), when it was run.
     pub in_process: Option<String>,
     /// Its QEMU result.
@@ -308,42 +326,72 @@ pub struct Row {
     pub took: Option<Duration>,
 }
 
-/// The summary table: scenario, in-process result (when any row has one), QEMU result, time.
+/// The first word of a result (`PASS`, `FAIL`, `timeout`, `missing`): reasons are listed
+/// under the table.
+fn word(result: &str) -> &str {
+    result
+        .split_whitespace()
+        .next()
+        .unwrap_or("-")
+        .trim_end_matches(':')
+}
+
+/// The summary table: a row per scenario (in the order of `rows`), a column per home core,
+/// each cell the QEMU result word and boot time, after the in-process word when any row has
+/// one (`PASS/PASS 0.5s`); `-` for a run that was not made.
 pub fn table(rows: &[Row]) -> String {
-    const RESULT_WIDTH: usize = 48;
-    let name_width = rows
+    let with_in_process = rows.iter().any(|r| r.in_process.is_some());
+    let mut names: Vec<&str> = Vec::new();
+    for row in rows {
+        if !names.contains(&row.name.as_str()) {
+            names.push(&row.name);
+        }
+    }
+    let cell = |name: &str, home: u16| -> String {
+        let Some(row) = rows.iter().find(|r| r.name == name && r.home == home) else {
+            return "-".into();
+        };
+        let mut text = String::new();
+        if with_in_process {
+            text.push_str(word(row.in_process.as_deref().unwrap_or("-")));
+            text.push('/');
+        }
+        text.push_str(word(&row.qemu));
+        if let Some(took) = row.took {
+            text.push_str(&format!(" {:.1}s", took.as_secs_f64()));
+        }
+        text
+    };
+    let cells: Vec<Vec<String>> = names
         .iter()
-        .map(|r| r.name.len())
+        .map(|name| (0..CPUS).map(|home| cell(name, home)).collect())
+        .collect();
+    let name_width = names
+        .iter()
+        .map(|n| n.len())
         .chain(["scenario".len()])
         .max()
         .unwrap_or(8);
-    let with_in_process = rows.iter().any(|r| r.in_process.is_some());
+    let cell_width = cells
+        .iter()
+        .flatten()
+        .map(|c| c.chars().count())
+        .chain(["cpu0".len()])
+        .max()
+        .unwrap_or(4);
     let mut text = String::new();
-    let mut push = |name: &str, in_process: &str, qemu: &str, took: &str| {
-        let mut line = format!("{name:<name_width$}  ");
-        if with_in_process {
-            line.push_str(&format!("{in_process:<12}"));
+    let mut push = |name: &str, columns: &[String]| {
+        let mut line = format!("{name:<name_width$}");
+        for column in columns {
+            line.push_str(&format!("  {column:<cell_width$}"));
         }
-        line.push_str(&format!(
-            "{:<width$}  {took:>7}",
-            console::shorten(qemu, RESULT_WIDTH),
-            width = RESULT_WIDTH
-        ));
         text.push_str(line.trim_end());
         text.push('\n');
     };
-    push("scenario", "in-process", "qemu", "time");
-    for row in rows {
-        let took = row
-            .took
-            .map(|t| format!("{:.1}s", t.as_secs_f64()))
-            .unwrap_or_default();
-        push(
-            &row.name,
-            row.in_process.as_deref().unwrap_or("-"),
-            &row.qemu,
-            &took,
-        );
+    let headings: Vec<String> = (0..CPUS).map(|home| format!("cpu{home}")).collect();
+    push("scenario", &headings);
+    for (name, row) in names.iter().zip(&cells) {
+        push(name, row);
     }
     text
 }
@@ -355,7 +403,7 @@ pub fn failures(runs: &[Run]) -> Vec<String> {
         .map(|r| {
             format!(
                 "{}: {} (logs in {})",
-                r.name,
+                r.key(),
                 r.outcome,
                 r.log_dir.display()
             )
@@ -380,62 +428,62 @@ mod tests {
     #[test]
     fn a_passing_boot() {
         let uart = lines(
-            "NOTICE:  Booting Trusted Firmware\nproxy: up\nscenario qemu rxtx_unmap PASS\nverdict: PASS\n",
+            "NOTICE:  Booting Trusted Firmware\nproxy: up\nscenario qemu rxtx_unmap@cpu1 PASS\nverdict: PASS\n",
         );
-        assert_eq!(judge("rxtx_unmap", &off(), &uart), Outcome::Pass);
+        assert_eq!(judge("rxtx_unmap@cpu1", &off(), &uart), Outcome::Pass);
     }
 
     #[test]
     fn failures_timeouts_and_missing_lines() {
-        let fail = lines("scenario qemu rxtx_unmap FAIL got 0x84000060\nverdict: FAIL\n");
+        let fail = lines("scenario qemu rxtx_unmap@cpu1 FAIL got 0x84000060\nverdict: FAIL\n");
         assert_eq!(
-            judge("rxtx_unmap", &off(), &fail),
+            judge("rxtx_unmap@cpu1", &off(), &fail),
             Outcome::Fail("got 0x84000060".into())
         );
         // A FAIL line counts even when QEMU then hung.
         assert_eq!(
-            judge("rxtx_unmap", &End::Timeout, &fail),
+            judge("rxtx_unmap@cpu1", &End::Timeout, &fail),
             Outcome::Fail("got 0x84000060".into())
         );
         assert!(matches!(
-            judge("rxtx_unmap", &End::Timeout, &lines("booting\n")),
+            judge("rxtx_unmap@cpu1", &End::Timeout, &lines("booting\n")),
             Outcome::Timeout(_)
         ));
         assert!(matches!(
             judge(
-                "rxtx_unmap",
+                "rxtx_unmap@cpu1",
                 &End::NoPowerOff,
-                &lines("scenario qemu rxtx_unmap PASS\nverdict: PASS\n")
+                &lines("scenario qemu rxtx_unmap@cpu1 PASS\nverdict: PASS\n")
             ),
             Outcome::Timeout(_)
         ));
         assert!(matches!(
-            judge("rxtx_unmap", &off(), &lines("verdict: PASS\n")),
+            judge("rxtx_unmap@cpu1", &off(), &lines("verdict: PASS\n")),
             Outcome::Missing(_)
         ));
         assert!(matches!(
             judge(
-                "rxtx_unmap",
+                "rxtx_unmap@cpu1",
                 &off(),
-                &lines("scenario qemu rxtx_unmap PASS\n")
+                &lines("scenario qemu rxtx_unmap@cpu1 PASS\n")
             ),
             Outcome::Missing(_)
         ));
         assert!(matches!(
             judge(
-                "rxtx_unmap",
+                "rxtx_unmap@cpu1",
                 &off(),
-                &lines("scenario qemu rxtx_unmap PASS\nverdict: FAIL\n")
+                &lines("scenario qemu rxtx_unmap@cpu1 PASS\nverdict: FAIL\n")
             ),
             Outcome::Fail(_)
         ));
         assert!(matches!(
-            judge("rxtx_unmap", &off(), &lines("verdict: NONE\n")),
+            judge("rxtx_unmap@cpu1", &off(), &lines("verdict: NONE\n")),
             Outcome::Missing(_)
         ));
         assert!(matches!(
             judge(
-                "rxtx_unmap",
+                "rxtx_unmap@cpu1",
                 &off(),
                 &lines("scenario qemu other PASS\nverdict: PASS\n")
             ),
@@ -460,60 +508,98 @@ mod tests {
     }
 
     #[test]
-    fn selectors_are_index_plus_one() {
-        assert_eq!(selector(&scenarios::ALL[0]), Some(1));
+    fn a_line_for_another_home_core_fails_the_boot() {
+        assert!(matches!(
+            judge(
+                "rxtx_unmap@cpu1",
+                &off(),
+                &lines("scenario qemu rxtx_unmap@cpu2 PASS\nverdict: PASS\n")
+            ),
+            Outcome::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn selectors_carry_the_home_core() {
+        assert_eq!(selector(&scenarios::ALL[0], 0), Some(1));
+        assert_eq!(selector(&scenarios::ALL[0], 3), Some(0x3_0001));
         let last = scenarios::ALL.len();
         assert_eq!(
-            selector(&scenarios::ALL[last - 1]),
-            u32::try_from(last).ok()
+            selector(&scenarios::ALL[last - 1], 2),
+            u32::try_from(last).ok().map(|l| 0x2_0000 | l)
         );
-        // Names are unique, so the selector finds the scenario again.
+        assert_eq!(selector(&scenarios::ALL[0], CPUS), None);
+        // Names are unique, so the selector finds the run again.
         for (i, s) in scenarios::ALL.iter().enumerate() {
-            assert_eq!(selector(s), u32::try_from(i + 1).ok(), "{}", s.name);
+            for home in 0..CPUS {
+                let want = u32::try_from(i + 1).ok().map(|n| u32::from(home) << 16 | n);
+                assert_eq!(selector(s, home), want, "{}", key(s.name, home));
+                assert_ne!(selector(s, home), Some(qemu::BENCH_SELECTOR));
+            }
+        }
+    }
+
+    fn row(name: &str, home: u16, in_process: Option<&str>, qemu: &str, ms: u64) -> Row {
+        Row {
+            name: name.into(),
+            home,
+            in_process: in_process.map(str::to_owned),
+            qemu: qemu.into(),
+            took: (ms > 0).then(|| Duration::from_millis(ms)),
         }
     }
 
     #[test]
-    fn summary_table_lines_up() {
-        let rows = vec![
-            Row {
-                name: "version_negotiation".into(),
-                in_process: Some("PASS".into()),
-                qemu: "PASS".into(),
-                took: Some(Duration::from_millis(2345)),
-            },
-            Row {
-                name: "rxtx_unmap".into(),
-                in_process: Some("PASS".into()),
-                qemu: "timeout (no result line)".into(),
-                took: None,
-            },
-        ];
+    fn summary_table_has_a_column_per_home_core() {
+        let mut rows: Vec<Row> = (0..CPUS)
+            .map(|home| row("version_negotiation", home, Some("PASS"), "PASS", 2345))
+            .collect();
+        rows.push(row(
+            "rxtx_unmap",
+            1,
+            Some("PASS"),
+            "timeout (no result line)",
+            0,
+        ));
+        rows.push(row(
+            "rxtx_unmap",
+            3,
+            Some("PASS"),
+            "FAIL got 0x84000060",
+            600,
+        ));
         let text = table(&rows);
         let got: Vec<&str> = text.lines().collect();
-        assert_eq!(got.len(), 3);
-        assert!(got[0].starts_with("scenario             in-process  qemu"));
-        assert!(got[1].starts_with("version_negotiation  PASS        PASS"));
-        assert!(got[1].ends_with("2.3s"));
         assert_eq!(
-            got[2],
-            "rxtx_unmap           PASS        timeout (no result line)"
+            got,
+            [
+                "scenario             cpu0            cpu1            cpu2            cpu3",
+                "version_negotiation  PASS/PASS 2.3s  PASS/PASS 2.3s  PASS/PASS 2.3s  PASS/PASS 2.3s",
+                "rxtx_unmap           -               PASS/timeout    -               PASS/FAIL 0.6s",
+            ]
         );
-        let no_in_process = table(&[Row {
-            in_process: None,
-            ..rows[0].clone()
-        }]);
-        assert!(!no_in_process.contains("in-process"));
+        let no_in_process = table(&[row("x", 2, None, "PASS", 500)]);
+        assert_eq!(
+            no_in_process.lines().collect::<Vec<_>>(),
+            [
+                "scenario  cpu0       cpu1       cpu2       cpu3",
+                "x         -          -          PASS 0.5s  -"
+            ]
+        );
     }
 
     #[test]
-    fn long_reasons_are_cut_in_the_table() {
-        let text = table(&[Row {
-            name: "x".into(),
-            in_process: None,
-            qemu: format!("FAIL {}", "y".repeat(100)),
-            took: None,
-        }]);
-        assert!(text.lines().nth(1).is_some_and(|l| l.ends_with('…')));
+    fn failures_name_the_run() {
+        let runs = [Run {
+            name: "rxtx_unmap",
+            home: 2,
+            outcome: Outcome::Fail("got 1".into()),
+            took: Duration::ZERO,
+            log_dir: "/l".into(),
+        }];
+        assert_eq!(
+            failures(&runs),
+            ["rxtx_unmap@cpu2: FAIL got 1 (logs in /l)"]
+        );
     }
 }

@@ -92,7 +92,7 @@ pub const STEPS: &[Step] = &[
     },
     Step {
         name: "qemu",
-        title: "the stack on QEMU: host tools, images, TF-A, one boot per scenario",
+        title: "the stack on QEMU: host tools, images, TF-A, one boot per scenario and home core",
         run: qemu_suite,
     },
 ];
@@ -329,8 +329,11 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
     let built = stack::prepare(cx.root, tfa::Profile::Debug, false)?;
     let chosen = run::chosen(&[])?;
     console::header(&format!(
-        "{} scenarios on QEMU, one boot each, {} at a time ({}-second timeout)",
+        "{} scenario runs ({} scenarios × {} home cores) on QEMU, one boot each, {} at a time \
+         ({}-second timeout)",
         chosen.len(),
+        scenarios::ALL.len(),
+        scenarios::CPUS,
         cx.qemu_jobs,
         cx.qemu_timeout
     ));
@@ -345,14 +348,17 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
     )?;
     let boots = start.elapsed();
 
-    // The QEMU client sits behind the proxy: compare with the proxied in-process client.
+    // The QEMU client sits behind the proxy: compare with the proxied in-process client, run
+    // by run (the same scenario from the same home core).
     let rows: Vec<suite::Row> = runs
         .iter()
         .map(|r| {
             let scenario = scenarios::by_name(r.name);
-            let in_process = scenario.map(|s| e2e::runner::run_scenario(ClientKind::Proxied, s));
+            let in_process =
+                scenario.map(|s| e2e::runner::run_scenario(ClientKind::Proxied, s, r.home));
             suite::Row {
                 name: r.name.to_owned(),
+                home: r.home,
                 in_process: Some(in_process.map_or_else(
                     || "-".to_owned(),
                     |p| {
@@ -368,15 +374,18 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
             }
         })
         .collect();
-    console::header("scenarios: in-process (through the proxy) and on QEMU");
+    console::header("scenario runs per home core: in-process (through the proxy)/QEMU");
     print!("{}", suite::table(&rows));
-    let regressions: Vec<&str> = rows
+    let regressions: Vec<String> = rows
         .iter()
         .zip(&runs)
         .filter(|(row, run)| row.in_process.as_deref() == Some("PASS") && !run.outcome.passed())
-        .map(|(row, _)| row.name.as_str())
+        .map(|(_, run)| run.key())
         .collect();
     let failures = suite::failures(&runs);
+    for failure in &failures {
+        println!("  {failure}");
+    }
     let mut times: Vec<String> = built
         .timings
         .iter()
@@ -386,14 +395,14 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
     console::note(&format!("times: {}", times.join(", ")));
     if runs.len() != chosen.len() {
         return Err(Error::new(format!(
-            "{} of {} scenarios ran",
+            "{} of {} scenario runs ran",
             runs.len(),
             chosen.len()
         )));
     }
     if !failures.is_empty() {
         let mut message = format!(
-            "{} of {} scenarios did not pass on QEMU",
+            "{} of {} scenario runs did not pass on QEMU",
             failures.len(),
             runs.len()
         );
@@ -402,7 +411,7 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
             let mut named = regressions
                 .iter()
                 .take(NAMED)
-                .copied()
+                .cloned()
                 .collect::<Vec<_>>()
                 .join(", ");
             if regressions.len() > NAMED {
@@ -421,12 +430,13 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
     {
         return Err(Error::new(format!(
             "`{}` passes on QEMU but not in-process",
-            row.name
+            suite::key(&row.name, row.home)
         )));
     }
     Ok(Outcome::PassedWith(format!(
-        "{} scenarios; {}",
+        "{} scenario runs ({} in-process, all passed); {}",
         runs.len(),
+        rows.len(),
         times.join(", ")
     )))
 }

@@ -1,11 +1,12 @@
-//! Runs scenarios, each on a freshly booted stack, and reports one line per scenario and client:
-//! `scenario <client> <name> PASS` or `scenario <client> <name> FAIL <reason>` (the QEMU client
-//! prints the same lines, so one parser reads both).
+//! Runs scenarios, each on a freshly booted stack once per home core (`scenarios::OnCore`), and
+//! reports one line per scenario, home core and client: `scenario <client> <name>@cpu<k> PASS` or
+//! `scenario <client> <name>@cpu<k> FAIL <reason>` (the QEMU client prints the same lines, so
+//! one parser reads both).
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 
-use scenarios::Client;
+use scenarios::{CPUS, Client, OnCore, RunKey};
 
 use crate::client::{ClientKind, DirectClient, HarnessClient, ProxiedClient};
 use crate::error::HarnessError;
@@ -21,13 +22,15 @@ pub enum Verdict {
     Fail(String),
 }
 
-/// One scenario under one client.
+/// One scenario from one home core under one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioResult {
     /// The client.
     pub client: ClientKind,
     /// The scenario's name.
     pub name: String,
+    /// The core that was the scenario's CPU 0.
+    pub home: u16,
     /// How it ended.
     pub verdict: Verdict,
     /// The last hops before the end (for failures).
@@ -40,18 +43,21 @@ impl ScenarioResult {
         self.verdict == Verdict::Pass
     }
 
+    /// `<name>@cpu<home>`: which run this is.
+    pub fn key(&self) -> String {
+        RunKey {
+            name: &self.name,
+            home: self.home,
+        }
+        .to_string()
+    }
+
     /// The machine-readable result line.
     pub fn line(&self) -> String {
+        let (client, key) = (self.client.name(), self.key());
         match &self.verdict {
-            Verdict::Pass => format!("scenario {} {} PASS", self.client.name(), self.name),
-            Verdict::Fail(reason) => {
-                format!(
-                    "scenario {} {} FAIL {}",
-                    self.client.name(),
-                    self.name,
-                    reason
-                )
-            }
+            Verdict::Pass => format!("scenario {client} {key} PASS"),
+            Verdict::Fail(reason) => format!("scenario {client} {key} FAIL {reason}"),
         }
     }
 }
@@ -132,20 +138,25 @@ pub fn client(kind: ClientKind, trace: Trace) -> Result<Box<dyn HarnessClient>, 
     })
 }
 
-/// Runs `scenario` (named `name`) on a fresh standard stack under `kind`.
+/// Runs `scenario` (named `name`) on a fresh standard stack under `kind`, with core `home` as
+/// its CPU 0 (`home` 0 leaves every CPU number as the scenario gives it).
 ///
 /// The scenario's own verdict counts unless the harness failed underneath it (a hang, a
 /// protocol violation, a memory fault): then that failure is the reason. A panic anywhere
 /// (scenario, proxy, SPMC, partition) is a failure, not an abort of the run.
-pub fn run_one<F>(kind: ClientKind, name: &str, scenario: F) -> ScenarioResult
+pub fn run_one<F>(kind: ClientKind, name: &str, home: u16, scenario: F) -> ScenarioResult
 where
     F: FnOnce(&mut dyn Client) -> Result<(), String>,
 {
     let trace = Trace::from_env();
-    trace.note(format!("=== {} {name}", kind.name()));
+    trace.note(format!("=== {} {}", kind.name(), RunKey { name, home }));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut client = client(kind, trace.clone()).map_err(|e| format!("setup: {e}"))?;
-        let verdict = scenario(&mut *client);
+        let verdict = scenario(&mut OnCore {
+            inner: &mut *client,
+            home,
+            cpus: CPUS,
+        });
         match client.fault() {
             Some(fault) => Err(format!("harness: {fault}")),
             None => verdict,
@@ -164,40 +175,57 @@ where
     ScenarioResult {
         client: kind,
         name: name.to_string(),
+        home,
         verdict,
         recent_hops,
     }
 }
 
-/// Runs `scenario` on a fresh standard stack under `kind`.
-pub fn run_scenario(kind: ClientKind, scenario: &scenarios::Scenario) -> ScenarioResult {
-    run_one(kind, scenario.name, |client| {
+/// Runs `scenario` on a fresh standard stack under `kind`, from home core `home`.
+pub fn run_scenario(kind: ClientKind, scenario: &scenarios::Scenario, home: u16) -> ScenarioResult {
+    run_one(kind, scenario.name, home, |client| {
         (scenario.run)(client).map_err(|failure| failure.to_string())
     })
 }
 
-/// The scenarios `E2E_ONLY` names (comma-separated), or all of them when it is unset.
-pub fn selected() -> Vec<&'static scenarios::Scenario> {
+/// Every (scenario, home core) run, in `scenarios::ALL` order and home cores 0..CPUS within a
+/// scenario, that `filters` selects: a filter is a scenario's name (all its home cores) or
+/// `<name>@cpu<k>` (that run); no filter selects every run.
+pub fn runs_matching<S: AsRef<str>>(filters: &[S]) -> Vec<(&'static scenarios::Scenario, u16)> {
+    let wanted = |name: &str, home: u16| {
+        filters.is_empty()
+            || filters.iter().any(|f| {
+                let f = f.as_ref();
+                f == name || RunKey::parse(f) == Some(RunKey { name, home })
+            })
+    };
+    scenarios::ALL
+        .iter()
+        .flat_map(|s| (0..CPUS).map(move |home| (s, home)))
+        .filter(|(s, home)| wanted(s.name, *home))
+        .collect()
+}
+
+/// The runs `E2E_ONLY` selects (comma-separated names or `<name>@cpu<k>` keys), or every run
+/// when it is unset.
+pub fn selected() -> Vec<(&'static scenarios::Scenario, u16)> {
     let only = std::env::var("E2E_ONLY").unwrap_or_default();
-    let names: Vec<&str> = only
+    let filters: Vec<&str> = only
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .collect();
-    scenarios::ALL
-        .iter()
-        .filter(|s| names.is_empty() || names.contains(&s.name))
-        .collect()
+    runs_matching(&filters)
 }
 
-/// Runs every scenario of `scenarios::ALL` (or those `E2E_ONLY` names) under `kind`, each on a
-/// fresh stack, calling `each` with every result as it comes (to print it while the run goes
-/// on).
+/// Runs every scenario of `scenarios::ALL` from every home core (or the runs `E2E_ONLY`
+/// selects) under `kind`, each on a fresh stack, calling `each` with every result as it comes
+/// (to print it while the run goes on).
 pub fn run_all_with(kind: ClientKind, mut each: impl FnMut(&ScenarioResult)) -> Report {
     let chosen = selected();
     let mut results = Vec::with_capacity(chosen.len());
-    for scenario in chosen {
-        let result = run_scenario(kind, scenario);
+    for (scenario, home) in chosen {
+        let result = run_scenario(kind, scenario, home);
         each(&result);
         results.push(result);
     }
@@ -207,8 +235,8 @@ pub fn run_all_with(kind: ClientKind, mut each: impl FnMut(&ScenarioResult)) -> 
     }
 }
 
-/// Runs every scenario of `scenarios::ALL` (or those `E2E_ONLY` names) under `kind`, each on
-/// a fresh stack.
+/// Runs every scenario of `scenarios::ALL` from every home core (or the runs `E2E_ONLY`
+/// selects) under `kind`, each on a fresh stack.
 pub fn run_all(kind: ClientKind) -> Report {
     run_all_with(kind, |_| {})
 }
@@ -225,7 +253,7 @@ mod tests {
 
     #[test]
     fn lines_and_summary() {
-        let pass = run_one(ClientKind::Direct, "id_get", |c| {
+        let pass = run_one(ClientKind::Direct, "id_get", 0, |c| {
             let answer = c.call_on(0, &id_get());
             if answer[0] == 0x8400_0061 && answer[2] == 0 {
                 Ok(())
@@ -233,13 +261,13 @@ mod tests {
                 Err(format!("got {answer:x?}"))
             }
         });
-        assert_eq!(pass.line(), "scenario direct id_get PASS");
-        let fail = run_one(ClientKind::Proxied, "wrong", |_| {
+        assert_eq!(pass.line(), "scenario direct id_get@cpu0 PASS");
+        let fail = run_one(ClientKind::Proxied, "wrong", 3, |_| {
             Err("expected 1\ngot 2".into())
         });
         assert_eq!(
             fail.line(),
-            "scenario proxied wrong FAIL expected 1 / got 2"
+            "scenario proxied wrong@cpu3 FAIL expected 1 / got 2"
         );
         assert!(!fail.recent_hops.is_empty(), "a failure keeps the hops");
         let report = Report {
@@ -253,7 +281,7 @@ mod tests {
 
     #[test]
     fn harness_faults_and_panics_fail_the_scenario() {
-        let bad_cpu = run_one(ClientKind::Direct, "cpu9", |c| {
+        let bad_cpu = run_one(ClientKind::Direct, "cpu9", 2, |c| {
             c.call_on(9, &id_get());
             Ok(())
         });
@@ -261,7 +289,7 @@ mod tests {
             bad_cpu.verdict,
             Verdict::Fail("harness: no cpu9 on this machine".into())
         );
-        let bad_memory = run_one(ClientKind::Proxied, "poke", |c| {
+        let bad_memory = run_one(ClientKind::Proxied, "poke", 0, |c| {
             c.write(0x6100_0000, &[1]);
             Ok(())
         });
@@ -269,7 +297,49 @@ mod tests {
             matches!(&bad_memory.verdict, Verdict::Fail(r) if r.starts_with("harness: client memory fault")),
             "{bad_memory:?}"
         );
-        let panicked = run_one(ClientKind::Direct, "boom", |_| panic!("boom"));
+        let panicked = run_one(ClientKind::Direct, "boom", 1, |_| panic!("boom"));
         assert_eq!(panicked.verdict, Verdict::Fail("panic: boom".into()));
+    }
+
+    #[test]
+    fn each_run_calls_from_its_home_core() {
+        // CPU 1 from home 3 is core 0; CPU 0 from home 3 is core 3. The stack's trace names the
+        // core of every hop the host makes.
+        for (home, cpu, core) in [(0, 0, 0), (3, 0, 3), (3, 1, 0), (2, 3, 1)] {
+            let result = run_one(ClientKind::Direct, "where", home, |c| {
+                c.call_on(cpu, &id_get());
+                Err("show the hops".into())
+            });
+            let from_host: Vec<&String> = result
+                .recent_hops
+                .iter()
+                .filter(|h| h.contains("] host -> "))
+                .collect();
+            assert_eq!(from_host.len(), 1, "{:?}", result.recent_hops);
+            assert!(
+                from_host[0].starts_with(&format!("[cpu{core}] ")),
+                "home {home} cpu {cpu}: {from_host:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn runs_are_selected_by_name_or_key() {
+        let all = runs_matching::<&str>(&[]);
+        assert_eq!(all.len(), scenarios::ALL.len() * usize::from(CPUS));
+        let first = scenarios::ALL[0].name;
+        let homes = |filters: &[String]| -> Vec<(&str, u16)> {
+            runs_matching(filters)
+                .into_iter()
+                .map(|(s, h)| (s.name, h))
+                .collect()
+        };
+        assert_eq!(
+            homes(&[first.to_owned()]),
+            [(first, 0), (first, 1), (first, 2), (first, 3)]
+        );
+        assert_eq!(homes(&[format!("{first}@cpu2")]), [(first, 2)]);
+        assert!(homes(&[format!("{first}@cpu4")]).is_empty());
+        assert!(homes(&["nothing".to_owned()]).is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! NS-EL1 test client: runs one of the shared scenarios (`scenarios::ALL`) behind the proxy on
-//! QEMU, on every core, and prints the lines xtask reads; or, with the bench selector, times a
+//! QEMU, with all cores up and the home core the selector names as its CPU 0, and prints the
+//! lines xtask reads; or, with the bench selector, times a
 //! direct request through the proxy ([`bench`]).
 //!
 //! The portable parts are here and tested on the host: the per-core call slots ([`slot`]), the

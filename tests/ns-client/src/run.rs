@@ -3,7 +3,8 @@
 use core::fmt::{self, Write};
 
 use ffa::Regs;
-use scenarios::{ALL, Client};
+use scenarios::selector::{self, Selection};
+use scenarios::{ALL, CPUS, Client, OnCore, RunKey};
 
 use crate::bench::{self, Line};
 use crate::slot::SlotError;
@@ -51,8 +52,9 @@ impl Verdict {
     }
 }
 
-/// Runs what `selector` asks for (0: nothing; N + 1: `scenarios::ALL[N]`) and prints its
-/// result line and the verdict line to `out`.
+/// Runs what `selector` asks for (`scenarios::selector`: 0, nothing; `home << 16 | (N + 1)`,
+/// `scenarios::ALL[N]` with core `home` as its CPU 0) and prints its result line
+/// (`scenario qemu <name>@cpu<home> PASS|FAIL …`) and the verdict line to `out`.
 pub fn run_selected<C: Harness, W: Write>(selector: u32, client: &mut C, out: &mut W) -> Verdict {
     let verdict = run(selector, client, out);
     // Output is best effort: there is nowhere else to report a console error.
@@ -60,20 +62,29 @@ pub fn run_selected<C: Harness, W: Write>(selector: u32, client: &mut C, out: &m
     verdict
 }
 
-fn run<C: Harness, W: Write>(selector: u32, client: &mut C, out: &mut W) -> Verdict {
-    let Some(index) = selector.checked_sub(1) else {
-        return Verdict::None;
+fn run<C: Harness, W: Write>(word: u32, client: &mut C, out: &mut W) -> Verdict {
+    let selection = selector::decode(word);
+    let (scenario, home) = match selection.scenario() {
+        Some(run) => run,
+        None if selection == Selection::None => return Verdict::None,
+        None => {
+            let _ = writeln!(
+                out,
+                "[client] selector {word:#x}: no scenario run ({} scenarios, {CPUS} home cores)",
+                ALL.len()
+            );
+            return Verdict::Fail;
+        }
     };
-    let Some(scenario) = usize::try_from(index).ok().and_then(|i| ALL.get(i)) else {
-        let _ = writeln!(
-            out,
-            "[client] selector {selector}: no scenario {index} ({} scenarios)",
-            ALL.len()
-        );
-        return Verdict::Fail;
+    let result = (scenario.run)(&mut OnCore {
+        inner: client,
+        home,
+        cpus: CPUS,
+    });
+    let name = RunKey {
+        name: scenario.name,
+        home,
     };
-    let result = (scenario.run)(client);
-    let name = scenario.name;
     match (client.harness_fault(), result) {
         (Some(fault), _) => {
             let _ = writeln!(out, "scenario qemu {name} FAIL {fault}");

@@ -7,7 +7,8 @@ use e2e::trace::Trace;
 use ffa::Regs;
 use ns_client::run::{Harness, HarnessFault, Verdict, run_selected};
 use ns_client::slot::SlotError;
-use scenarios::{ALL, Client};
+use scenarios::selector::{self, Selection};
+use scenarios::{ALL, CPUS, Client};
 
 /// The in-process proxied client, seen as the QEMU client's harness.
 struct InProcess(ProxiedClient);
@@ -110,7 +111,7 @@ fn a_selector_past_the_list_fails_the_run() {
     assert_eq!(verdict, Verdict::Fail);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with(&format!("[client] selector {selector}: no scenario")));
+    assert!(lines[0].starts_with(&format!("[client] selector {selector:#x}: no scenario run")));
     assert_eq!(lines[1], "verdict: FAIL");
     let mut out = String::new();
     assert_eq!(
@@ -130,10 +131,60 @@ fn a_passing_scenario_prints_pass_lines() {
         let verdict = run_selected(index_of(name) + 1, &mut in_process(), &mut out);
         assert_eq!(
             out,
-            format!("scenario qemu {name} PASS\nverdict: PASS\n"),
+            format!("scenario qemu {name}@cpu0 PASS\nverdict: PASS\n"),
             "{name}"
         );
         assert_eq!(verdict, Verdict::Pass);
+    }
+}
+
+#[test]
+fn the_selector_names_the_home_core() {
+    // Every home core of scenarios whose answers depend on the core (MP contexts, boot info).
+    for name in [
+        "mp_partition_on_each_cpu",
+        "boot_info_blob",
+        "run_busy_target",
+    ] {
+        for home in 0..CPUS {
+            let word = selector::of(name, home).expect("a run");
+            assert_eq!(word, u32::from(home) << 16 | (index_of(name) + 1));
+            let mut out = String::new();
+            let verdict = run_selected(word, &mut in_process(), &mut out);
+            assert_eq!(
+                out,
+                format!("scenario qemu {name}@cpu{home} PASS\nverdict: PASS\n"),
+            );
+            assert_eq!(verdict, Verdict::Pass);
+        }
+    }
+}
+
+#[test]
+fn selector_words_decode_to_runs_and_never_to_the_bench() {
+    assert_eq!(selector::decode(0), Selection::None);
+    assert_eq!(
+        selector::decode(ns_client::bench::SELECTOR),
+        Selection::Bench
+    );
+    assert_eq!(
+        selector::decode(0x2_0001)
+            .scenario()
+            .map(|(s, h)| (s.name, h)),
+        Some((ALL[0].name, 2))
+    );
+    for home in 0..CPUS {
+        for index in 0..ALL.len() {
+            let word = selector::encode(index, home).expect("a run");
+            assert_ne!(word >> 16, ns_client::bench::SELECTOR >> 16);
+        }
+    }
+    // A home core past the machine, or the bench word given to the scenario runner, fails.
+    for word in [u32::from(CPUS) << 16 | 1, ns_client::bench::SELECTOR] {
+        let mut out = String::new();
+        let verdict = run_selected(word, &mut Unanswered { fault: None }, &mut out);
+        assert_eq!(verdict, Verdict::Fail, "{word:#x}");
+        assert!(out.starts_with("[client] selector "), "{out}");
     }
 }
 
@@ -144,10 +195,25 @@ fn a_failing_scenario_prints_its_reason() {
     let verdict = run_selected(1, &mut Unanswered { fault: None }, &mut out);
     assert_eq!(verdict, Verdict::Fail);
     let lines: Vec<&str> = out.lines().collect();
-    let prefix = format!("scenario qemu {name} FAIL ");
+    let prefix = format!("scenario qemu {name}@cpu0 FAIL ");
     assert!(lines[0].starts_with(&prefix), "{out}");
     assert!(lines[0].len() > prefix.len(), "a reason follows");
     assert_eq!(lines[1], "verdict: FAIL");
+}
+
+#[test]
+fn a_home_core_that_is_not_up_fails_with_the_harness_reason() {
+    // Unanswered fails every core but 0: home 3 makes the scenario's CPU 0 calls there.
+    let word = selector::of("id_get_and_spm_id_get", 3).expect("a run");
+    let mut out = String::new();
+    let verdict = run_selected(word, &mut Unanswered { fault: None }, &mut out);
+    assert_eq!(verdict, Verdict::Fail);
+    assert!(
+        out.starts_with(
+            "scenario qemu id_get_and_spm_id_get@cpu3 FAIL harness: cpu 3 not online\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -164,7 +230,7 @@ fn a_call_the_client_could_not_deliver_fails_with_the_harness_reason() {
     // FAIL line, and the harness reason whenever a call to CPU 1 was attempted.
     let first = out.lines().next().unwrap_or_default();
     assert!(
-        first.starts_with(&format!("scenario qemu {name} FAIL ")),
+        first.starts_with(&format!("scenario qemu {name}@cpu0 FAIL ")),
         "{out}"
     );
 
@@ -173,7 +239,9 @@ fn a_call_the_client_could_not_deliver_fails_with_the_harness_reason() {
     let mut out = String::new();
     run_selected(index_of("id_get_and_spm_id_get") + 1, &mut client, &mut out);
     assert!(
-        out.starts_with("scenario qemu id_get_and_spm_id_get FAIL harness: cpu 2 not online\n"),
+        out.starts_with(
+            "scenario qemu id_get_and_spm_id_get@cpu0 FAIL harness: cpu 2 not online\n"
+        ),
         "{out}"
     );
 }

@@ -11,16 +11,41 @@ use ffa::Version;
 use test_partitions::DEFINITIONS;
 use test_partitions::protocol::Command;
 
-use crate::Client;
 use crate::calls::negotiate;
-use crate::check::{Failure, Value, expect_eq};
-use crate::sp::command32;
+use crate::check::{Failure, Value, expect_eq, expect_words};
+use crate::sp::{command32, command32_on};
+use crate::{Client, cpu_on_core};
 
-/// Each partition got its blob at its load address, naming its manifest, at its version.
+/// Each partition got its blob at its load address, naming its manifest, at its version, in
+/// the execution context that booted first (core 0's: the SPMC initialises every partition on
+/// the primary core). An MP partition's contexts on the other cores start at its warm entry
+/// with no blob, and report none.
 pub fn boot_info_blob(c: &mut dyn Client) -> Result<(), Failure> {
     negotiate(c, Version(1, 2))?;
+    let Some(primary) = cpu_on_core(c, 0) else {
+        return Err(Failure::new(
+            "a scenario CPU on core 0",
+            Value::Word(0),
+            Value::Word(u64::from(c.core(0))),
+        ));
+    };
     for def in DEFINITIONS {
-        let words = command32(c, "BOOT_INFO", def.endpoint_id, Command::BootInfo, &[])?;
+        if def.exec_ctx_count > 1 && c.core(0) != 0 {
+            let words = command32(c, "BOOT_INFO", def.endpoint_id, Command::BootInfo, &[])?;
+            expect_words(
+                "boot information of a context started on a secondary core (none)",
+                &[0; 4],
+                &words[1..],
+            )?;
+        }
+        let words = command32_on(
+            c,
+            primary,
+            "BOOT_INFO",
+            def.endpoint_id,
+            Command::BootInfo,
+            &[],
+        )?;
         expect_eq(
             "boot-information blob address (the package start)",
             def.load_address,

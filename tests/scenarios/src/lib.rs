@@ -5,7 +5,9 @@
 //! Every scenario assumes a freshly booted stack: the FF-A version locks per client and the
 //! mailbox and partitions keep state, so a runner boots a new stack for each entry of [`ALL`]
 //! (or reboots the machine between them). A scenario uses CPU 0 unless it says otherwise
-//! (`mp_partition_on_each_cpu` and `aborted_partition` also use CPU 1).
+//! (`mp_partition_on_each_cpu` and `aborted_partition` also use CPU 1). Those numbers are
+//! relative to a home core: runners run every scenario once per home core 0..[`CPUS`] through
+//! [`OnCore`], and name each run [`RunKey`] (`<name>@cpu<home>`).
 //!
 //! The expected answers are FF-A v1.2's, with Hafnium (the reference S-EL2 SPMC), TF-A's SPMD
 //! and pKVM's proxy (`arch/arm64/kvm/hyp/nvhe/ffa.c`) as the tie-breakers the module docs name.
@@ -46,6 +48,7 @@ pub mod partition_calls;
 pub mod passthrough;
 pub mod registers;
 pub mod scheduling;
+pub mod selector;
 pub mod sp;
 pub mod version;
 
@@ -70,6 +73,115 @@ pub trait Client {
     /// Whether the client's calls go through the EL2 proxy (some answers differ: the proxy
     /// answers FFA_ID_GET itself and refuses what it blocks).
     fn behind_proxy(&self) -> bool;
+    /// The machine's number of the core a call on the scenario's CPU `cpu` runs on (MP
+    /// partitions answer with the execution context of that core). The same number unless a
+    /// wrapper such as [`OnCore`] moves the scenario.
+    fn core(&self, cpu: u16) -> u16 {
+        cpu
+    }
+}
+
+/// The scenario CPU that is the machine's core `core` under `c`, if any of 0..[`CPUS`] is.
+pub fn cpu_on_core(c: &dyn Client, core: u16) -> Option<u16> {
+    (0..CPUS).find(|&cpu| c.core(cpu) == core)
+}
+
+/// The execution context of `def` that serves calls on the scenario's CPU `cpu`: the core's
+/// own for an MP partition (pinned one per core), the only one for a UP partition.
+pub fn context_on(c: &dyn Client, def: &test_partitions::Definition, cpu: u16) -> u16 {
+    if def.exec_ctx_count > 1 {
+        c.core(cpu)
+    } else {
+        0
+    }
+}
+
+/// Cores of the machines the scenarios run on (QEMU's `-smp 4`, the in-process stack's CPUs):
+/// each scenario runs once with each of them as its home core.
+pub const CPUS: u16 = 4;
+
+/// A client seen from home core `home`: a scenario's CPU `n` is core `(n + home) % cpus`, so
+/// its CPU 0 calls come from `home` and a scenario that also uses CPU 1 gets the next core
+/// (wrapping). A CPU number past the machine goes through unchanged, so the client underneath
+/// still reports it as the scenario's bug. Everything else goes to `inner` unchanged.
+pub struct OnCore<'a> {
+    /// The client underneath, numbering cores as the machine does.
+    pub inner: &'a mut dyn Client,
+    /// The core that is the scenario's CPU 0.
+    pub home: u16,
+    /// Cores of the machine (0: no remapping).
+    pub cpus: u16,
+}
+
+impl OnCore<'_> {
+    fn moved(&self, cpu: u16) -> u16 {
+        if cpu >= self.cpus {
+            return cpu;
+        }
+        // In u32: no overflow whatever the numbers; the remainder is below `cpus`, a u16.
+        (u32::from(cpu) + u32::from(self.home))
+            .checked_rem(u32::from(self.cpus))
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(cpu)
+    }
+}
+
+impl Client for OnCore<'_> {
+    fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
+        let core = self.moved(cpu);
+        self.inner.call_on(core, regs)
+    }
+    fn core(&self, cpu: u16) -> u16 {
+        self.inner.core(self.moved(cpu))
+    }
+    fn tx_addr(&self) -> u64 {
+        self.inner.tx_addr()
+    }
+    fn rx_addr(&self) -> u64 {
+        self.inner.rx_addr()
+    }
+    fn mailbox_pages(&self) -> u32 {
+        self.inner.mailbox_pages()
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) {
+        self.inner.write(addr, data)
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) {
+        self.inner.read(addr, buf)
+    }
+    fn behind_proxy(&self) -> bool {
+        self.inner.behind_proxy()
+    }
+}
+
+/// One run of a scenario: its name and home core, written `<name>@cpu<home>` in result lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey<'a> {
+    /// The scenario's name.
+    pub name: &'a str,
+    /// Its home core.
+    pub home: u16,
+}
+
+impl<'a> RunKey<'a> {
+    /// Reads `<name>@cpu<home>`; None for anything else.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let (name, home) = text.rsplit_once("@cpu")?;
+        // Digits only: `u16::from_str` would also take a sign.
+        if name.is_empty() || home.is_empty() || !home.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Self {
+            name,
+            home: home.parse().ok()?,
+        })
+    }
+}
+
+impl core::fmt::Display for RunKey<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}@cpu{}", self.name, self.home)
+    }
 }
 
 /// One conformance scenario.

@@ -13,10 +13,10 @@ use test_partitions::{
     DEFINITIONS, ECHO_ID, ECHO_UUID, FOREIGN_UUID, LEGACY_ID, LEGACY_UUID, RELAY_ID, RELAY_UUID_A,
 };
 
-use crate::Client;
 use crate::calls::{HOST_ID, direct_req2, direct_req32, direct_req64, negotiate, raw};
 use crate::check::{Failure, expect_error, expect_words};
 use crate::sp::{command2, command32, command32_on, command64};
+use crate::{Client, context_on};
 
 const V1_2: Version = Version(1, 2);
 
@@ -33,7 +33,7 @@ pub fn direct_req32_echo(c: &mut dyn Client) -> Result<(), Failure> {
         expect_words("ECHO over DIRECT_REQ_32", &args, &words[1..])?;
         let words = command32(c, "WHO_AM_I over DIRECT_REQ_32", id, Command::WhoAmI, &[])?;
         let expected = [
-            u64::from(id) << 16,
+            u64::from(id) << 16 | u64::from(context_on(c, d, 0)),
             Transport::Req32.word(),
             uuid_index::NONE,
             u64::from(HOST_ID),
@@ -77,7 +77,7 @@ pub fn direct_req2_by_each_uuid(c: &mut dyn Client) -> Result<(), Failure> {
                 &[Command::WhoAmI.code()],
             )?;
             let expected = [
-                u64::from(d.endpoint_id) << 16,
+                u64::from(d.endpoint_id) << 16 | u64::from(context_on(c, d, 0)),
                 Transport::Req2.word(),
                 index as u64,
                 u64::from(HOST_ID),
@@ -237,7 +237,7 @@ pub fn mp_partition_on_each_cpu(c: &mut dyn Client) -> Result<(), Failure> {
         let words = command32_on(c, cpu, "WHO_AM_I to relay", RELAY_ID, Command::WhoAmI, &[])?;
         expect_words(
             "relay's ID and execution context",
-            &[u64::from(RELAY_ID) << 16 | u64::from(cpu)],
+            &[u64::from(RELAY_ID) << 16 | u64::from(c.core(cpu))],
             &words[1..2],
         )?;
         let words = command32_on(c, cpu, "WHO_AM_I to echo", ECHO_ID, Command::WhoAmI, &[])?;

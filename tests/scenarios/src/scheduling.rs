@@ -12,13 +12,13 @@ use ffa::{FfaError, FuncId, Version};
 use test_partitions::protocol::{CallStatus, Command, Reply, Status, Transport, uuid_selector};
 use test_partitions::{ECHO_ID, LEGACY_ID, RELAY_ID};
 
-use crate::Client;
 use crate::calls::{HOST_ID, direct_req2, direct_req32, negotiate, run};
 use crate::check::{
     Failure, expect_call, expect_eq, expect_error, expect_function, expect_reply, expect_status,
     expect_words,
 };
 use crate::sp::{command32, response32};
+use crate::{CPUS, Client};
 
 const V1_2: Version = Version(1, 2);
 
@@ -69,6 +69,7 @@ pub fn run_waiting_partition(c: &mut dyn Client) -> Result<(), Failure> {
 /// FFA_RUN of things that are not a partition's execution context the caller may run.
 pub fn run_rejections(c: &mut dyn Client) -> Result<(), Failure> {
     negotiate(c, V1_2)?;
+    let other_core = (c.core(0) + 1) % CPUS;
     let cases = [
         ("FFA_RUN of a partition that does not exist", 0x8009, 0),
         (
@@ -77,8 +78,12 @@ pub fn run_rejections(c: &mut dyn Client) -> Result<(), Failure> {
             1,
         ),
         ("FFA_RUN of a normal-world ID", 3, 0),
-        // MP execution contexts are pinned to their CPU.
-        ("FFA_RUN of relay's context 1 from CPU 0", RELAY_ID, 1),
+        // MP execution contexts are pinned to their core.
+        (
+            "FFA_RUN of relay's context of another core",
+            RELAY_ID,
+            other_core,
+        ),
     ];
     for (what, id, vcpu) in cases {
         expect_error(what, &run(c, id, vcpu), FfaError::InvalidParameters)?;
@@ -106,9 +111,11 @@ pub fn run_busy_target(c: &mut dyn Client) -> Result<(), Failure> {
         &answer,
         FuncId::Yield32,
     )?;
+    // The chain runs on the home core, so relay's context is that core's.
+    let relay_ctx = c.core(0);
     expect_eq(
         "FFA_YIELD names relay's execution context",
-        u64::from(RELAY_ID) << 16,
+        u64::from(RELAY_ID) << 16 | u64::from(relay_ctx),
         answer[1] & 0xffff_ffff,
     )?;
     expect_error(
@@ -123,7 +130,7 @@ pub fn run_busy_target(c: &mut dyn Client) -> Result<(), Failure> {
     ] {
         expect_error(what, &direct_req32(c, HOST_ID, dst, echo), FfaError::Busy)?;
     }
-    let answer = run(c, RELAY_ID, 0);
+    let answer = run(c, RELAY_ID, relay_ctx);
     let words = response32("FFA_RUN of the yielded relay", &answer, ECHO_ID)?;
     expect_status("echo's response", words[0], Status::OK)?;
     expect_reply("relay's response", words[1], Reply::Response(Status::OK))?;
@@ -159,7 +166,12 @@ pub fn call_chains(c: &mut dyn Client) -> Result<(), Failure> {
         &[u64::from(RELAY_ID), 1, Command::WhoAmI.code()],
     )?;
     expect_reply("relay's response", words[1], Reply::Response(Status::OK))?;
-    let expected = [u64::from(RELAY_ID) << 16, Transport::Req2.word(), 1];
+    // The chain runs on the home core: relay (MP) answers from that core's context.
+    let expected = [
+        u64::from(RELAY_ID) << 16 | u64::from(c.core(0)),
+        Transport::Req2.word(),
+        1,
+    ];
     expect_words("relay's WHO_AM_I", &expected, &words[2..])?;
 
     // NWd → echo → relay → echo: relay's request closes a loop.

@@ -12,12 +12,11 @@ use ffa::{
     Decoded, DirectMsgArgs, EndpointId, FfaError, FuncId, Interface, Regs, TargetInfo, Uuid,
     Version,
 };
-use scenarios::{ALL, Client, PSCI_VERSION, PSCI_VERSION_1_1};
+use scenarios::{ALL, CPUS, Client, OnCore, PSCI_VERSION, PSCI_VERSION_1_1, RunKey};
 use test_partitions::definitions::{DIRECT_REQ2_RECV, MAILBOX_PAGES};
 use test_partitions::{DEFINITIONS, Definition, Fault, Instance, SPMC_ID, SpEnv, TestPartition};
 
 const OURS: Version = Version(1, 2);
-const CPUS: u16 = 4;
 const NWD_BASE: u64 = 0x8800_0000;
 const NWD_SIZE: usize = 0x4000;
 
@@ -168,6 +167,8 @@ struct Model {
     nwd_rx_owned: bool,
     nwd_mem: Mem,
     sps: Vec<Sp>,
+    /// The core the current call runs on (a chain stays on its core).
+    cpu: usize,
 }
 
 impl Model {
@@ -184,6 +185,7 @@ impl Model {
                 crashed: false,
             },
             sps: Vec::new(),
+            cpu: 0,
         };
         for def in DEFINITIONS {
             let ctxs = (0..def.exec_ctx_count)
@@ -227,6 +229,7 @@ impl Model {
         // Each secondary CPU powered on: the MP partitions' contexts for it, at the entry
         // they registered (else the primary one), with no registers.
         for cpu in 1..usize::from(CPUS) {
+            model.cpu = cpu;
             for sp in 0..model.sps.len() {
                 let s = &model.sps[sp];
                 if s.ctxs.len() > 1 && cpu < s.ctxs.len() {
@@ -453,7 +456,13 @@ impl Model {
         if let Some(code) = self.receive_check(t, uuid) {
             return Next::Answer(error(code));
         }
-        let tv = if self.sps[t].ctxs.len() > 1 { vcpu } else { 0 };
+        // An MP target answers from its context pinned to this core (a UP caller's context
+        // number says nothing about the core).
+        let tv = if self.sps[t].ctxs.len() > 1 {
+            self.cpu
+        } else {
+            0
+        };
         if self.precedes(t, tv, sp, vcpu) {
             return Next::Answer(error(FfaError::Denied));
         }
@@ -523,6 +532,7 @@ impl Model {
 
     /// A normal-world SMC, through the proxy or straight to EL3.
     fn nwd_call(&mut self, cpu: u16, call: &Regs) -> Regs {
+        self.cpu = usize::from(cpu);
         let mut answer = self.nwd_answer(cpu, call);
         // SMC32 calls keep their x8..x17 whoever answers.
         if is_ffa(function_id(call)) && call[0] & (1 << 30) == 0 {
@@ -825,9 +835,17 @@ fn every_scenario_passes_against_the_reference_model() {
     let mut failures = Vec::new();
     for proxy in [false, true] {
         for s in ALL {
-            let mut client = ModelClient(Model::boot(proxy));
-            if let Err(f) = (s.run)(&mut client) {
-                failures.push(format!("{} (proxy: {proxy}): {f}", s.name));
+            for home in 0..CPUS {
+                let mut model = ModelClient(Model::boot(proxy));
+                let mut client = OnCore {
+                    inner: &mut model,
+                    home,
+                    cpus: CPUS,
+                };
+                if let Err(f) = (s.run)(&mut client) {
+                    let key = RunKey { name: s.name, home };
+                    failures.push(format!("{key} (proxy: {proxy}): {f}"));
+                }
             }
         }
     }

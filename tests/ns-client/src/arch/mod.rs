@@ -2,7 +2,8 @@
 //!
 //! Core 0 prints PSCI_VERSION as the proxy passes it through, starts cores 1..3 with PSCI
 //! CPU_ON (which the proxy rewrites to its warm entry), waits for each to reach its work loop,
-//! runs the scenario the selector word at 0x4700_0000 names, prints the result and verdict
+//! runs the scenario the selector word at 0x4700_0000 names from the home core it names (core
+//! 0 makes its own calls, the others through their slots), prints the result and verdict
 //! lines on UART0 and powers the machine off (PSCI SYSTEM_OFF).
 //!
 //! With the bench selector ([`crate::bench::SELECTOR`], a one-CPU machine) it starts no other
@@ -32,7 +33,7 @@ use crate::run::{self, Harness, HarnessFault};
 use crate::slot::{self, SlotCell, SlotError};
 
 /// Cores the client runs on (QEMU's -smp 4; MPIDR Aff0 = core number).
-pub const CPUS: usize = 4;
+pub const CPUS: usize = scenarios::CPUS as usize;
 /// The scenario selector (u32, little endian; QEMU's loader writes it).
 const SELECTOR: usize = 0x4700_0000;
 /// The client's FF-A buffers (one page each).
