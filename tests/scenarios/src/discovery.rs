@@ -86,6 +86,18 @@ fn expect_descriptor(got: &PartitionInfo, want: &PartitionInfo) -> Result<(), Fa
     )
 }
 
+/// FFA_PARTITION_INFO_GET(nil) lists every partition as a `version` caller sees them; the RX
+/// buffer is released after.
+fn expect_all_listed(
+    c: &mut dyn Client,
+    what: &'static str,
+    version: Version,
+) -> Result<(), Failure> {
+    let answer = partition_info_get(c, Uuid::nil(), false);
+    expect_partition_info(c, what, &answer, version, expected_all(version))?;
+    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
+}
+
 /// Checks a successful FFA_PARTITION_INFO_GET answer and the descriptors in the RX buffer.
 pub(crate) fn expect_partition_info(
     c: &mut dyn Client,
@@ -202,15 +214,7 @@ pub fn id_get_and_spm_id_get(c: &mut dyn Client) -> Result<(), Failure> {
 /// Every partition, one descriptor per UUID, at v1.2.
 pub fn partition_info_get_all(c: &mut dyn Client) -> Result<(), Failure> {
     start(c, V1_2)?;
-    let answer = partition_info_get(c, Uuid::nil(), false);
-    expect_partition_info(
-        c,
-        "FFA_PARTITION_INFO_GET(nil)",
-        &answer,
-        V1_2,
-        expected_all(V1_2),
-    )?;
-    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
+    expect_all_listed(c, "FFA_PARTITION_INFO_GET(nil)", V1_2)
 }
 
 /// Each UUID of each partition (both of relay's) finds its partition alone.
@@ -248,15 +252,7 @@ pub fn partition_info_get_rejections(c: &mut dyn Client) -> Result<(), Failure> 
         &answer,
         FfaError::InvalidParameters,
     )?;
-    let answer = partition_info_get(c, Uuid::nil(), false);
-    expect_partition_info(
-        c,
-        "FFA_PARTITION_INFO_GET after refusals",
-        &answer,
-        V1_2,
-        expected_all(V1_2),
-    )?;
-    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
+    expect_all_listed(c, "FFA_PARTITION_INFO_GET after refusals", V1_2)
 }
 
 /// The count-only flag answers the count and hands no buffer over.
@@ -272,44 +268,20 @@ pub fn partition_info_get_count_only(c: &mut dyn Client) -> Result<(), Failure> 
         &rx_release(c, 0),
         FfaError::Denied,
     )?;
-    let answer = partition_info_get(c, Uuid::nil(), false);
-    expect_partition_info(
-        c,
-        "FFA_PARTITION_INFO_GET(nil)",
-        &answer,
-        V1_2,
-        expected_all(V1_2),
-    )?;
-    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
+    expect_all_listed(c, "FFA_PARTITION_INFO_GET(nil)", V1_2)
 }
 
 /// A v1.0 caller gets 8-byte descriptors, one per partition, with v1.0 properties.
 pub fn partition_info_get_v1_0(c: &mut dyn Client) -> Result<(), Failure> {
     start(c, V1_0)?;
-    let answer = partition_info_get(c, Uuid::nil(), false);
-    expect_partition_info(
-        c,
-        "FFA_PARTITION_INFO_GET at v1.0",
-        &answer,
-        V1_0,
-        expected_all(V1_0),
-    )?;
-    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))
+    expect_all_listed(c, "FFA_PARTITION_INFO_GET at v1.0", V1_0)
 }
 
 /// A v1.1 caller gets 24-byte descriptors, one per partition with its first UUID (relay's
 /// second UUID is a v1.2 matter), with v1.1 properties; relay's second UUID still finds it.
 pub fn partition_info_get_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
     start(c, V1_1)?;
-    let answer = partition_info_get(c, Uuid::nil(), false);
-    expect_partition_info(
-        c,
-        "FFA_PARTITION_INFO_GET at v1.1",
-        &answer,
-        V1_1,
-        expected_all(V1_1),
-    )?;
-    expect_success("FFA_RX_RELEASE", &rx_release(c, 0))?;
+    expect_all_listed(c, "FFA_PARTITION_INFO_GET at v1.1", V1_1)?;
     let answer = partition_info_get(c, RELAY_UUID_B, false);
     expect_partition_info(
         c,
