@@ -18,6 +18,7 @@
 use core::arch::{asm, global_asm};
 use core::fmt::Write;
 
+pub use smc_call::smc;
 use test_partitions::{Definition, Fault, Instance, SpEnv, TestPartition};
 
 use crate::Regs;
@@ -206,25 +207,6 @@ pub unsafe fn run(def: &'static Definition, regs: *const Regs, context: u64, war
         }
         regs = smc(&call);
     }
-}
-
-/// An SMC to the SPMC with x0..x17; returns x0..x17 as it resumes us.
-pub fn smc(call: &Regs) -> Regs {
-    let mut r = *call;
-    // SAFETY: SMC traps to the SPMC (HCR_EL2.TSC), which resumes us after it with x0..x17 set
-    // and the rest of our state preserved; it touches no memory of ours we do not hand it.
-    unsafe {
-        asm!(
-            "smc #0",
-            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
-            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
-            inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
-            inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
-            inout("x16") r[16], inout("x17") r[17],
-            options(nostack),
-        );
-    }
-    r
 }
 
 /// Prints `line` through FFA_CONSOLE_LOG; a refused call is not retried.

@@ -17,7 +17,6 @@
 
 mod entry;
 
-use core::arch::asm;
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 
@@ -27,6 +26,7 @@ use arm_pl011_uart::{PL011Registers, Uart};
 use arm_psci::FunctionId;
 use ffa::Regs;
 use safe_mmio::UniqueMmioPointer;
+pub use smc_call::{smc, timed_smc};
 
 use crate::bench;
 use crate::run::{self, Harness, HarnessFault};
@@ -43,55 +43,6 @@ const RX: u64 = 0x4800_1000;
 const UART0: usize = 0x0900_0000;
 /// How long cores get to come up (guest time).
 const BRING_UP_SECONDS: u64 = 10;
-
-/// An SMC with x0..x17 both ways (trapped by the proxy). All 64 bits of x0 go as they are.
-pub fn smc(regs: &Regs) -> Regs {
-    let mut r = *regs;
-    // SAFETY: an SMC changes no memory of this program; x0..x17 are declared as clobbered in
-    // and out, and SMCCC preserves the rest.
-    unsafe {
-        asm!(
-            "smc #0",
-            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
-            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
-            inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
-            inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
-            inout("x16") r[16], inout("x17") r[17],
-            options(nostack),
-        );
-    }
-    r
-}
-
-/// [`smc`] bracketed by reads of the virtual counter; returns the answer and the ticks between
-/// the reads (the bracket and the `smc` themselves add a fixed 4).
-pub fn timed_smc(regs: &Regs) -> (Regs, u64) {
-    let mut r = *regs;
-    let start: u64;
-    let end: u64;
-    // SAFETY: as in `smc`; the counter reads touch no memory. `start` lives in a register
-    // outside x0..x17, which SMCCC and the proxy preserve across the call.
-    unsafe {
-        asm!(
-            "isb",
-            "mrs {start}, cntvct_el0",
-            "isb",
-            "smc #0",
-            "isb",
-            "mrs {end}, cntvct_el0",
-            "isb",
-            start = out(reg) start,
-            end = out(reg) end,
-            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
-            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
-            inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
-            inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
-            inout("x16") r[16], inout("x17") r[17],
-            options(nostack),
-        );
-    }
-    (r, end.wrapping_sub(start))
-}
 
 fn psci(func: FunctionId, args: &[u64]) -> u64 {
     let mut regs = [0u64; 18];
