@@ -184,6 +184,16 @@ impl core::fmt::Display for RunKey<'_> {
     }
 }
 
+/// A fault the SPMC reports on its console that a scenario provokes on purpose. On QEMU, any
+/// other fault report fails the run, and a provoked one that is never reported does too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provoked {
+    /// A partition's stage-2 abort, injected at its own exception vector (it runs on).
+    InjectedAbort,
+    /// A partition the SPMC aborted: a fault it could not hand to the partition.
+    PartitionAborted,
+}
+
 /// One conformance scenario.
 #[derive(Clone, Copy)]
 pub struct Scenario {
@@ -191,6 +201,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// Runs it against a freshly booted stack.
     pub run: fn(&mut dyn Client) -> Result<(), Failure>,
+    /// The faults it makes the SPMC report (none for most).
+    pub provokes: &'static [Provoked],
 }
 
 impl core::fmt::Debug for Scenario {
@@ -200,8 +212,12 @@ impl core::fmt::Debug for Scenario {
 }
 
 macro_rules! scenarios {
-    ($($module:ident :: $name:ident),* $(,)?) => {
-        &[$(Scenario { name: stringify!($name), run: $module::$name }),*]
+    ($($module:ident :: $name:ident $(provokes [$($fault:ident),+])?),* $(,)?) => {
+        &[$(Scenario {
+            name: stringify!($name),
+            run: $module::$name,
+            provokes: &[$($(Provoked::$fault),+)?],
+        }),*]
     };
 }
 
@@ -251,12 +267,12 @@ pub const ALL: &[Scenario] = scenarios![
     partition_calls::partition_discovery_calls,
     passthrough::secure_only_calls_from_normal_world,
     registers::smc32_calls_preserve_x8_to_x17,
-    isolation::isolation_read_other_partition,
-    isolation::isolation_read_spmc,
+    isolation::isolation_read_other_partition provokes [InjectedAbort],
+    isolation::isolation_read_spmc provokes [InjectedAbort],
     isolation::isolation_read_own_memory,
-    isolation::aborted_partition,
-    isolation::aborted_partition_in_chain,
-    isolation::aborted_partition_deep_in_chain,
+    isolation::aborted_partition provokes [PartitionAborted],
+    isolation::aborted_partition_in_chain provokes [PartitionAborted],
+    isolation::aborted_partition_deep_in_chain provokes [PartitionAborted],
 ];
 
 /// The scenario called `name`.

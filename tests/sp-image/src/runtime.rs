@@ -318,7 +318,7 @@ extern "C" fn unexpected_exception(vector: u64, esr: u64, elr: u64, far: u64) ->
     let mut line = Line::new();
     let _ = write!(
         line,
-        "exception {vector}: esr {esr:#x} elr {elr:#x} far {far:#x}"
+        "FATAL: exception {vector}: esr {esr:#x} elr {elr:#x} far {far:#x}"
     );
     log(&line);
     crash();
@@ -328,7 +328,7 @@ extern "C" fn unexpected_exception(vector: u64, esr: u64, elr: u64, far: u64) ->
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     let mut line = Line::new();
-    let _ = write!(line, "panic: {}", info.message());
+    let _ = write!(line, "FATAL: panic: {}", info.message());
     if let Some(at) = info.location() {
         let _ = write!(line, " at {}:{}", at.file(), at.line());
     }

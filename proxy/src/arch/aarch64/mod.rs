@@ -72,7 +72,8 @@ fn park() -> ! {
 
 /// Reports a fatal condition on UART0 and parks the core.
 pub fn fatal(args: fmt::Arguments) -> ! {
-    console::print_line_now(args);
+    // `FATAL:` is what xtask's runners look for to fail the boot.
+    console::print_line_now(format_args!("FATAL: {args}"));
     park()
 }
 

@@ -218,7 +218,8 @@ fn system_off() -> ! {
 
 /// Reports a fatal client error as a failed run and powers off.
 pub fn fail(args: fmt::Arguments) -> ! {
-    println!("[client] {args}");
+    // `FATAL:` is what xtask's runners look for to fail the boot.
+    println!("[client] FATAL: {args}");
     println!("{}", run::Verdict::Fail.line());
     system_off()
 }
