@@ -13,7 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::console::{self, Error, Result};
-use crate::qemu::{self, End, Line, Machine, Sample, Verdict};
+use crate::qemu::{self, Line, Machine, Sample, Verdict, World};
+use crate::uart_log::{self, LiveFilter};
 use crate::{stack, tfa};
 
 /// Fewest timed calls per row.
@@ -53,6 +54,9 @@ pub const ROWS: &[Row] = &[
     },
 ];
 
+/// CPUs of the bench boot: one, so nothing else runs between a call's counter reads.
+pub const SMP: u32 = 1;
+
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -79,35 +83,41 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let flash = stack::Flash::of(root, &built)?;
     let machine = Machine {
         bios: flash.path().to_path_buf(),
-        smp: 1,
+        smp: SMP,
         selector: Some(qemu::BENCH_SELECTOR),
         bench: true,
         gdb: false,
         log_dir: qemu::log_dir(root, "bench"),
     };
+    let mut filter = LiveFilter::default();
+    let mut raw = (Vec::new(), Vec::new());
     let boot = qemu::boot(
         &machine,
         Some(Duration::from_secs(args.timeout)),
         &mut |world, line| {
+            match world {
+                World::Normal => raw.0.push(line.to_owned()),
+                World::Secure => raw.1.push(line.to_owned()),
+            }
             let wanted = matches!(
                 qemu::parse_line(line),
                 Some(Line::Bench { .. } | Line::Verdict(_))
             );
-            if args.verbose || wanted {
-                println!("{} {line}", world.prefix());
+            if (args.verbose || wanted)
+                && let Some(shown) = filter.line(world, line)
+            {
+                println!("{} {shown}", world.prefix());
             }
         },
     )?;
+    if args.verbose {
+        for (world, line) in filter.finish(&raw.0, &raw.1) {
+            println!("{} {line}", world.prefix());
+        }
+    }
     let samples = collect(&boot.normal);
-    let ended = match &boot.end {
-        End::Exited(status) if status.success() => None,
-        End::Exited(status) => Some(format!(
-            "QEMU exited with {status}: {}",
-            boot.qemu_output.trim()
-        )),
-        End::Timeout => Some(format!("timeout after {} s", args.timeout)),
-        End::NoPowerOff => Some("no power-off after the verdict".into()),
-    };
+    // A fault report says more than the hang or the exit that followed it.
+    let ended = uart_log::unprovoked(&boot.alarms(), &[]).or_else(|| boot.bad_end());
     let verdict = boot
         .normal
         .iter()

@@ -3,8 +3,8 @@
 //! - `cargo xtask test`: every check CI runs (formatting, lints, host tests, bare-metal build,
 //!   fuzz targets, then every scenario from every home core on the stack booted in QEMU).
 //! - `cargo xtask build`: host tools, the images, TF-A and the QEMU flash image.
-//! - `cargo xtask run`: the stack on QEMU, one boot per scenario and home core, both UARTs live
-//!   (`--in-process`: the in-process stack instead).
+//! - `cargo xtask run`: the stack on QEMU, one boot per scenario and home core, a line per run
+//!   (`--verbose`, or one run: both UARTs live; `--in-process`: the in-process stack instead).
 //! - `cargo xtask bench`: guest instruction counts of FF-A calls on QEMU.
 //! - `cargo xtask fuzz <target> --seconds N`: one fuzz target on the nightly toolchain.
 
@@ -21,6 +21,7 @@ mod suite;
 mod test;
 mod tfa;
 mod toolchain;
+mod uart_log;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -131,17 +132,25 @@ mod tests {
             "a",
             "--scenario",
             "b,c",
-            "--quiet",
+            "--verbose",
             "--timeout",
             "9",
+            "--jobs",
+            "3",
         ])
         .expect("valid run command line");
         let Task::Run(args) = cli.command else {
             panic!("not the run command");
         };
         assert_eq!(args.scenarios, ["a", "b", "c"]);
-        assert!(args.quiet && !args.in_process && !args.gdb);
-        assert_eq!(args.timeout, 9);
+        assert!(args.verbose && !args.in_process && !args.gdb);
+        assert_eq!((args.timeout, args.jobs), (9, 3));
+        let cli = Cli::try_parse_from(["xtask", "run"]).expect("valid run command line");
+        let Task::Run(args) = cli.command else {
+            panic!("not the run command");
+        };
+        assert!(!args.verbose);
+        assert_eq!((args.timeout, args.jobs), (60, 2));
         // In-process options need --in-process; gdb is QEMU's.
         assert!(Cli::try_parse_from(["xtask", "run", "--trace"]).is_err());
         assert!(Cli::try_parse_from(["xtask", "run", "--clients", "direct"]).is_err());

@@ -1,11 +1,13 @@
 //! Host tools the QEMU stack needs (Debian packages): found quickly and silently; installed with
-//! apt-get when missing and running as root, else the exact commands are printed.
+//! apt-get when missing and running as root, else the exact commands are printed. Then QEMU
+//! must create the machines the runners boot, so a missing ROM or device fails here, naming its
+//! package, rather than in every boot.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::apt;
 use crate::console::{self, Error, Result};
+use crate::{apt, bench, qemu, suite};
 
 /// Debian packages the stack's build needs, and why.
 pub const PACKAGES: &[(&str, &str)] = &[
@@ -208,9 +210,17 @@ pub fn host_codename() -> Result<String> {
     apt::codename(&text).ok_or_else(|| Error::new("/etc/os-release names no codename"))
 }
 
-/// Makes sure the host tools are there: silent when they are; installs them as root; otherwise
-/// prints the commands and fails.
+/// Makes sure the host tools are there and QEMU starts the runners' machines: silent when all
+/// is well; installs what is missing as root; otherwise prints the commands and fails.
 pub fn ensure() -> Result<Found> {
+    let found = install_missing()?;
+    // The scenario boots' machine and the bench's.
+    qemu::check_starts(suite::SMP, false)?;
+    qemu::check_starts(bench::SMP, true)?;
+    Ok(found)
+}
+
+fn install_missing() -> Result<Found> {
     let found = probe();
     if found.missing().is_empty() && found.qemu_ok() {
         return Ok(found);
@@ -253,7 +263,7 @@ pub fn ensure() -> Result<Found> {
         let mut cmd = Command::new(&args[0]);
         cmd.args(&args[1..])
             .env("DEBIAN_FRONTEND", "noninteractive");
-        console::run_checked(&mut cmd, &format!("running {}", args.join(" ")))?;
+        console::run_quiet(&mut cmd, &format!("running {}", args.join(" ")))?;
     }
     let found = probe();
     if !found.missing().is_empty() || !found.qemu_ok() {

@@ -8,6 +8,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::console::{Error, Result};
+use crate::uart_log::{self, Alarm};
 
 /// Where QEMU's generic loader writes the scenario selector (u32, little endian).
 pub const SELECTOR_ADDR: u64 = 0x4700_0000;
@@ -40,12 +41,48 @@ impl World {
         }
     }
 
+    /// How a message names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Normal => "the normal-world UART",
+            Self::Secure => "the secure UART",
+        }
+    }
+
     fn log_name(self) -> &'static str {
         match self {
             Self::Normal => "uart0-ns.log",
             Self::Secure => "uart1-secure.log",
         }
     }
+}
+
+/// The virtual hardware of a boot with `smp` CPUs (`bench`: instruction-counted): machine,
+/// CPUs, memory and devices, without firmware or consoles.
+fn hardware_args(smp: u32, bench: bool) -> Vec<String> {
+    let mut machine = String::from("virt,secure=on,virtualization=on,gic-version=3,acpi=off");
+    if bench {
+        // A fixed device-tree seed, and MTE as the peers were measured with it.
+        machine.push_str(",dtb-randomness=off,mte=on");
+    }
+    let mut args: Vec<String> = vec![
+        "-machine".into(),
+        machine,
+        "-cpu".into(),
+        "max,pauth-impdef=on,sve=off,sme=off".into(),
+        "-smp".into(),
+        smp.to_string(),
+        "-m".into(),
+        "1024".into(),
+        // Nothing uses a network; the default NIC would need ROMs from ipxe-qemu.
+        "-nic".into(),
+        "none".into(),
+    ];
+    if bench {
+        args.push("-icount".into());
+        args.push("shift=0,sleep=off".into());
+    }
+    args
 }
 
 /// One machine to boot.
@@ -73,20 +110,8 @@ impl Machine {
 
     /// QEMU's arguments.
     pub fn args(&self) -> Vec<String> {
-        let mut machine = String::from("virt,secure=on,virtualization=on,gic-version=3,acpi=off");
-        if self.bench {
-            // A fixed device-tree seed, and MTE as the peers were measured with it.
-            machine.push_str(",dtb-randomness=off,mte=on");
-        }
-        let mut args: Vec<String> = vec![
-            "-machine".into(),
-            machine,
-            "-cpu".into(),
-            "max,pauth-impdef=on,sve=off,sme=off".into(),
-            "-smp".into(),
-            self.smp.to_string(),
-            "-m".into(),
-            "1024".into(),
+        let mut args = hardware_args(self.smp, self.bench);
+        args.extend([
             "-bios".into(),
             self.bios.display().to_string(),
             "-display".into(),
@@ -101,22 +126,103 @@ impl Machine {
             "unimp,guest_errors".into(),
             "-D".into(),
             self.log_dir.join("qemu-d.log").display().to_string(),
-        ];
+        ]);
         if let Some(value) = self.selector {
             args.push("-device".into());
             args.push(format!(
                 "loader,addr={SELECTOR_ADDR:#x},data={value:#x},data-len=4"
             ));
         }
-        if self.bench {
-            args.push("-icount".into());
-            args.push("shift=0,sleep=off".into());
-        }
         if self.gdb {
             args.push("-s".into());
             args.push("-S".into());
         }
         args
+    }
+}
+
+/// Longest a start-up check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Debian package a file QEMU failed to find comes from, for the ones known.
+fn package_of_rom(file: &str) -> Option<&'static str> {
+    (file.starts_with("efi-") || file.starts_with("pxe-")).then_some("ipxe-qemu")
+}
+
+/// The file of QEMU's `failed to find romfile "efi-virtio.rom"`.
+fn missing_rom(stderr: &str) -> Option<&str> {
+    let rest = stderr.split("romfile \"").nth(1)?;
+    rest.split('"').next().filter(|f| !f.is_empty())
+}
+
+/// Why QEMU could not start, with the package to install where it is known.
+fn start_failure(cmd: &str, status: &str, stderr: &str) -> String {
+    let mut text = format!(
+        "the installed QEMU cannot start the machine the runners boot: `{cmd}` {status}: {}",
+        stderr.trim()
+    );
+    match missing_rom(stderr) {
+        Some(file) => match package_of_rom(file) {
+            Some(package) => text.push_str(&format!(
+                "\n{file} comes from Debian's `{package}` package: apt-get install {package}"
+            )),
+            None => text.push_str(&format!(
+                "\n{file} is missing: reinstall QEMU with the packages it recommends \
+                 (apt-get install --install-recommends qemu-system-arm)"
+            )),
+        },
+        None => text.push_str("\nQEMU's own message above says what it lacks"),
+    }
+    text
+}
+
+/// Creates the hardware of a boot with `smp` CPUs (`bench`: instruction-counted) halted, with
+/// no firmware, and quits through the monitor at once: proves the installed QEMU has every ROM
+/// and device such a boot needs.
+pub fn check_starts(smp: u32, bench: bool) -> Result<()> {
+    let mut cmd = Command::new("qemu-system-aarch64");
+    cmd.args(hardware_args(smp, bench))
+        .args([
+            "-display", "none", "-serial", "none", "-monitor", "stdio", "-S",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let line = crate::console::describe(&cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::new(format!("cannot start qemu-system-aarch64: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // It may have exited already; its status says why.
+        let _ = std::io::Write::write_all(&mut stdin, b"quit\n");
+    }
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < CHECK_TIMEOUT => std::thread::sleep(POLL),
+            Ok(None) => {
+                stop(&mut child);
+                return Err(Error::new(format!(
+                    "`{line}` did not quit within {} s",
+                    CHECK_TIMEOUT.as_secs()
+                )));
+            }
+            Err(e) => return Err(Error::new(format!("cannot watch QEMU: {e}"))),
+        }
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::new(start_failure(
+            &line,
+            &format!("exited with {status}"),
+            &stderr,
+        )))
     }
 }
 
@@ -136,10 +242,12 @@ pub enum End {
 pub struct Boot {
     /// How it ended.
     pub end: End,
-    /// UART0's lines.
+    /// UART0's lines, without TF-A's power-off sequence (the log file has it).
     pub normal: Vec<String>,
-    /// UART1's lines.
+    /// UART1's lines, likewise.
     pub secure: Vec<String>,
+    /// Whether the lines ended in TF-A's power-off sequence.
+    pub powered_off: bool,
     /// What QEMU itself printed (errors such as a missing flash image).
     pub qemu_output: String,
     /// How long it ran.
@@ -222,14 +330,40 @@ pub fn boot(
         tail.poll(&mut |w, l| collect(w, l, &mut verdict_at));
         tail.finish(&mut |w, l| collect(w, l, &mut verdict_at));
     }
+    let (normal, secure, powered_off) = uart_log::without_power_off(&normal, &secure);
     Ok(Boot {
         end,
         normal,
         secure,
+        powered_off,
         qemu_output: std::fs::read_to_string(&out_path).unwrap_or_default(),
         took: start.elapsed(),
         log_dir: dir.clone(),
     })
+}
+
+impl Boot {
+    /// The fault reports on either UART.
+    pub fn alarms(&self) -> Vec<Alarm> {
+        uart_log::alarms(&self.normal, &self.secure)
+    }
+
+    /// Why the boot did not end as every boot must (QEMU exiting 0 after TF-A's power-off),
+    /// if it did not.
+    pub fn bad_end(&self) -> Option<String> {
+        match &self.end {
+            End::Exited(status) if !status.success() => Some(format!(
+                "QEMU exited with {status}: {}",
+                self.qemu_output.trim()
+            )),
+            End::Exited(_) if !self.powered_off => {
+                Some("QEMU exited without TF-A's power-off sequence".into())
+            }
+            End::Exited(_) => None,
+            End::Timeout => Some("timeout".into()),
+            End::NoPowerOff => Some("no power-off after the verdict".into()),
+        }
+    }
 }
 
 fn stop(child: &mut std::process::Child) {
@@ -454,7 +588,7 @@ mod tests {
         assert_eq!(
             line,
             "-machine virt,secure=on,virtualization=on,gic-version=3,acpi=off \
-             -cpu max,pauth-impdef=on,sve=off,sme=off -smp 4 -m 1024 -bios /b/qemu_fw.bios \
+             -cpu max,pauth-impdef=on,sve=off,sme=off -smp 4 -m 1024 -nic none -bios /b/qemu_fw.bios \
              -display none -monitor none -serial file:/b/qemu/x/uart0-ns.log \
              -serial file:/b/qemu/x/uart1-secure.log -d unimp,guest_errors -D /b/qemu/x/qemu-d.log \
              -device loader,addr=0x47000000,data=0x3,data-len=4"
@@ -475,7 +609,7 @@ mod tests {
         ));
         assert!(line.contains("-smp 1 "));
         assert!(line.contains("data=0xbeef0001,data-len=4"));
-        assert!(line.ends_with("-icount shift=0,sleep=off"));
+        assert!(line.contains("-m 1024 -nic none -icount shift=0,sleep=off -bios "));
         assert!(!line.contains("-S"));
         let gdb = Machine {
             gdb: true,
@@ -485,6 +619,33 @@ mod tests {
         let line = gdb.args().join(" ");
         assert!(line.ends_with("-s -S"));
         assert!(!line.contains("loader"));
+    }
+
+    #[test]
+    fn a_qemu_that_cannot_start_names_the_package() {
+        let stderr = "qemu-system-aarch64: failed to find romfile \"efi-virtio.rom\"\n";
+        assert_eq!(missing_rom(stderr), Some("efi-virtio.rom"));
+        let text = start_failure("qemu-system-aarch64 -machine virt", "exited with 1", stderr);
+        assert!(text.contains("`qemu-system-aarch64 -machine virt` exited with 1"));
+        assert!(text.ends_with(
+            "efi-virtio.rom comes from Debian's `ipxe-qemu` package: apt-get install ipxe-qemu"
+        ));
+        let other = start_failure(
+            "q",
+            "exited with 1",
+            "failed to find romfile \"vgabios.bin\"",
+        );
+        assert!(other.contains("--install-recommends qemu-system-arm"));
+        assert_eq!(
+            missing_rom("qemu-system-aarch64: -smp 9: too many CPUs"),
+            None
+        );
+        // The boots' hardware is what the check starts.
+        assert!(
+            hardware_args(4, false)
+                .iter()
+                .all(|a| machine().args().contains(a))
+        );
     }
 
     #[test]

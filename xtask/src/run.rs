@@ -1,8 +1,10 @@
 //! `cargo xtask run`: the FF-A stack demo. By default it builds the stack and boots it on QEMU
 //! once per scenario and home core (`<name>@cpu<k>`: each run assumes a freshly booted stack),
-//! streaming both UARTs with a prefix per world, then prints a summary. `--in-process` runs the
-//! same runs on the in-process stack instead (host client → proxy core → SPMD model → SPMC
-//! core → test partitions), under both clients.
+//! a few boots at a time under a progress bar: the SPMC's boot log once, a line per run, the
+//! UART tails of failed runs, then a summary table. One run, or `--verbose`, streams both UARTs
+//! live instead, one boot after another. `--in-process` runs the same runs on the in-process
+//! stack (host client → proxy core → SPMD model → SPMC core → test partitions), under both
+//! clients.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +14,7 @@ use e2e::client::ClientKind;
 use e2e::runner::{Report, run_all_with};
 
 use crate::console::{self, Error, Result};
-use crate::suite::{self, Show};
+use crate::suite;
 use crate::{qemu, stack, tfa};
 
 /// The e2e harness prints every hop when this is set.
@@ -56,9 +58,18 @@ pub struct RunArgs {
     /// List the scenarios and exit.
     #[arg(long)]
     pub list: bool,
-    /// QEMU: show only the client's result lines, not every UART line.
-    #[arg(long)]
-    pub quiet: bool,
+    /// QEMU: stream every UART line of every boot, one boot after another (the default when
+    /// one run is chosen).
+    #[arg(long, conflicts_with = "in_process")]
+    pub verbose: bool,
+    /// QEMU: boots at once when not streaming.
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        conflicts_with = "in_process"
+    )]
+    pub jobs: usize,
     /// QEMU: start halted and wait for gdb on localhost:1234 (one run, no timeout).
     #[arg(long, conflicts_with = "in_process")]
     pub gdb: bool,
@@ -124,14 +135,25 @@ fn on_qemu(
     }
     let built = stack::prepare(root, tfa::Profile::Debug, args.no_build)?;
     let hint = args.gdb.then(|| qemu::gdb_hint(&built.images.elves));
-    let timeout = (!args.gdb).then(|| Duration::from_secs(args.timeout));
-    let show = if args.quiet {
-        Show::Results
-    } else {
-        Show::Live
-    };
     let flash = stack::Flash::of(root, &built)?;
-    let runs = suite::run_in_turn(root, flash.path(), chosen, timeout, show, hint.as_deref())?;
+    let runs = if args.verbose || chosen.len() == 1 {
+        let timeout = (!args.gdb).then(|| Duration::from_secs(args.timeout));
+        suite::run_in_turn(root, flash.path(), chosen, timeout, hint.as_deref())?
+    } else {
+        console::header(&format!(
+            "{} scenario runs on QEMU, one boot each, {} at a time (`--verbose` streams their \
+             UARTs; logs under build/qemu/)",
+            chosen.len(),
+            args.jobs.max(1)
+        ));
+        suite::run_parallel(
+            root,
+            flash.path(),
+            chosen,
+            args.jobs.max(1),
+            Duration::from_secs(args.timeout),
+        )?
+    };
     console::header("summary");
     let rows: Vec<suite::Row> = runs
         .iter()

@@ -1,6 +1,7 @@
 //! The scenarios on QEMU: one boot per scenario and home core (each run assumes a freshly
-//! booted stack), judged from the client's lines, one after another with live output or a few
-//! at a time quietly, and the summary table (a row per scenario, a column per home core).
+//! booted stack), judged from the client's lines, the fault reports on both UARTs and how the
+//! boot ended; one after another with live output, or a few at a time under a progress bar with
+//! a line per run; and the summary table (a row per scenario, a column per home core).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,10 +10,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use scenarios::{CPUS, RunKey, Scenario};
+use scenarios::{CPUS, Provoked, RunKey, Scenario};
 
 use crate::console::{self, Result};
 use crate::qemu::{self, Boot, End, Line, Machine, Verdict, World};
+use crate::uart_log::{self, LiveFilter};
 
 /// CPUs of a scenario boot.
 pub const SMP: u32 = 4;
@@ -52,12 +54,12 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Judges the boot that ran `expected` (`<name>@cpu<k>`) from how it ended and its UART0
-/// lines.
-pub fn judge(expected: &str, end: &End, normal: &[String]) -> Outcome {
+/// Judges the boot that ran `expected` (`<name>@cpu<k>`), whose scenario provokes
+/// `provokes`, from its UART lines and how it ended.
+pub fn judge(expected: &str, provokes: &[Provoked], boot: &Boot) -> Outcome {
     let mut result = None;
     let mut verdict = None;
-    for line in normal {
+    for line in &boot.normal {
         match qemu::parse_line(line) {
             Some(Line::Scenario { name, result: r }) => {
                 if name != expected {
@@ -77,7 +79,11 @@ pub fn judge(expected: &str, end: &End, normal: &[String]) -> Outcome {
     if let Some(Err(reason)) = &result {
         return Outcome::Fail(reason.clone());
     }
-    match end {
+    let alarms = boot.alarms();
+    if let Some(why) = uart_log::unprovoked(&alarms, provokes) {
+        return Outcome::Fail(why);
+    }
+    match &boot.end {
         End::Timeout => {
             return Outcome::Timeout(if result.is_some() {
                 "after the PASS line".into()
@@ -98,7 +104,15 @@ pub fn judge(expected: &str, end: &End, normal: &[String]) -> Outcome {
         (Some(_), None) => Outcome::Missing("no `verdict:` line".into()),
         (Some(_), Some(Verdict::Fail)) => Outcome::Fail("PASS line but `verdict: FAIL`".into()),
         (Some(_), Some(Verdict::None)) => Outcome::Fail("`verdict: NONE` after a result".into()),
-        (Some(_), Some(Verdict::Pass)) => Outcome::Pass,
+        (Some(_), Some(Verdict::Pass)) => {
+            if let Some(why) = boot.bad_end() {
+                Outcome::Fail(why)
+            } else if let Some(why) = uart_log::never_reported(&alarms, provokes) {
+                Outcome::Fail(why)
+            } else {
+                Outcome::Pass
+            }
+        }
     }
 }
 
@@ -145,22 +159,13 @@ fn machine(root: &Path, bios: &Path, scenario: &Scenario, home: u16, gdb: bool) 
     }
 }
 
-/// What `run` shows of each boot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Show {
-    /// Every UART line, prefixed by its world.
-    Live,
-    /// Only the client's result lines.
-    Results,
-}
-
-/// Boots each (scenario, home core) run in turn, showing its output live.
+/// Boots each (scenario, home core) run in turn, showing both UARTs live (TF-A's power-off
+/// sequence as one line).
 pub fn run_in_turn(
     root: &Path,
     bios: &Path,
     chosen: &[(&'static Scenario, u16)],
     timeout: Option<Duration>,
-    show: Show,
     gdb_hint: Option<&str>,
 ) -> Result<Vec<Run>> {
     let mut runs = Vec::new();
@@ -177,24 +182,29 @@ pub fn run_in_turn(
         if let Some(hint) = gdb_hint {
             println!("{hint}");
         }
+        let mut filter = LiveFilter::default();
+        let mut raw = (Vec::new(), Vec::new());
         let boot = qemu::boot(&machine, timeout, &mut |world, line| {
-            if show == Show::Live || (world == World::Normal && qemu::parse_line(line).is_some()) {
-                println!("{} {line}", world.prefix());
+            match world {
+                World::Normal => raw.0.push(line.to_owned()),
+                World::Secure => raw.1.push(line.to_owned()),
+            }
+            if let Some(shown) = filter.line(world, line) {
+                println!("{} {shown}", world.prefix());
             }
         })?;
-        let outcome = judge(&key, &boot.end, &boot.normal);
+        for (world, line) in filter.finish(&raw.0, &raw.1) {
+            println!("{} {line}", world.prefix());
+        }
+        let outcome = judge(&key, scenario.provokes, &boot);
         println!(
             "==> {key}: {outcome} ({:.1} s; logs in {})",
             boot.took.as_secs_f64(),
             boot.log_dir.display()
         );
         if !outcome.passed() {
-            if show == Show::Results {
-                print_tails(&boot);
-            } else {
-                for line in boot.qemu_output.lines().take(FAILURE_TAIL) {
-                    println!("    qemu: {line}");
-                }
+            for line in boot.qemu_output.lines().take(FAILURE_TAIL) {
+                println!("    qemu: {line}");
             }
         }
         runs.push(Run {
@@ -208,8 +218,17 @@ pub fn run_in_turn(
     Ok(runs)
 }
 
-/// Boots every (scenario, home core) run, `jobs` QEMUs at a time, printing each result as it
-/// comes.
+/// The SPMC's boot log in a boot's secure UART lines: up to the end of its cold boot.
+pub fn spmc_boot_log(secure: &[String]) -> Option<&[String]> {
+    let end = secure
+        .iter()
+        .position(|l| l.starts_with("spmc: cold boot done"))?;
+    Some(&secure[..=end])
+}
+
+/// Boots every (scenario, home core) run, `jobs` QEMUs at a time, under a progress bar: the
+/// SPMC's boot log once (from the first boot that has one), a line per finished run, and the
+/// UART tails of the first few failed runs.
 pub fn run_parallel(
     root: &Path,
     bios: &Path,
@@ -218,7 +237,7 @@ pub fn run_parallel(
     timeout: Duration,
 ) -> Result<Vec<Run>> {
     let queue = Mutex::new(chosen.iter().copied().enumerate());
-    let (tx, rx) = mpsc::channel::<(usize, Result<(Run, Option<Boot>)>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<(Run, Boot)>)>();
     let bar =
         ProgressBar::with_draw_target(Some(chosen.len() as u64), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
@@ -228,6 +247,7 @@ pub fn run_parallel(
     let mut slots: Vec<Option<Run>> = chosen.iter().map(|_| None).collect();
     let mut first_error = None;
     let mut tails_shown = 0;
+    let mut boot_log_shown = false;
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, chosen.len().max(1)) {
             let tx = tx.clone();
@@ -240,16 +260,14 @@ pub fn run_parallel(
                     };
                     let machine = machine(root, bios, scenario, home, false);
                     let result = qemu::boot(&machine, Some(timeout), &mut |_, _| {}).map(|boot| {
-                        let outcome = judge(&key(scenario.name, home), &boot.end, &boot.normal);
-                        let failed = !outcome.passed();
                         let run = Run {
                             name: scenario.name,
                             home,
-                            outcome,
+                            outcome: judge(&key(scenario.name, home), scenario.provokes, &boot),
                             took: boot.took,
                             log_dir: boot.log_dir.clone(),
                         };
-                        (run, failed.then_some(boot))
+                        (run, boot)
                     });
                     if tx.send((index, result)).is_err() {
                         break;
@@ -261,19 +279,25 @@ pub fn run_parallel(
         for (index, result) in rx {
             bar.inc(1);
             match result {
-                Ok((run, failed_boot)) => {
+                Ok((run, boot)) => {
                     bar.suspend(|| {
+                        if !boot_log_shown && let Some(log) = spmc_boot_log(&boot.secure) {
+                            boot_log_shown = true;
+                            console::header(&format!("SPMC boot log (from {})", run.key()));
+                            for line in log {
+                                println!("{} {line}", World::Secure.prefix());
+                            }
+                            println!();
+                        }
                         println!(
                             "scenario qemu {} {} ({:.1} s)",
                             run.key(),
                             run.outcome,
                             run.took.as_secs_f64()
                         );
-                        if let Some(boot) = &failed_boot
-                            && tails_shown < TAILS_SHOWN
-                        {
+                        if !run.outcome.passed() && tails_shown < TAILS_SHOWN {
                             tails_shown += 1;
-                            print_tails(boot);
+                            print_tails(&boot);
                         }
                     });
                     bar.set_message(run.key());
@@ -303,6 +327,9 @@ fn print_tails(boot: &Boot) {
         );
         for line in qemu::last_lines(lines, FAILURE_TAIL) {
             println!("    {} {line}", world.prefix());
+        }
+        if world == World::Normal && boot.powered_off {
+            println!("    {} {}", world.prefix(), uart_log::POWERED_OFF);
         }
     }
     for line in boot.qemu_output.lines().take(FAILURE_TAIL) {
@@ -425,98 +452,196 @@ mod tests {
         End::Exited(ExitStatus::from_raw(0))
     }
 
+    /// A boot that ended as `end` with these UART lines (TF-A's power-off sequence taken out
+    /// as `qemu::boot` does).
+    fn boot_of(end: End, normal: &str, secure: &str) -> Boot {
+        let (normal, secure, powered_off) =
+            uart_log::without_power_off(&lines(normal), &lines(secure));
+        Boot {
+            end,
+            normal,
+            secure,
+            powered_off,
+            qemu_output: String::new(),
+            took: Duration::ZERO,
+            log_dir: "/l".into(),
+        }
+    }
+
+    /// A boot that printed `normal` and powered off as TF-A does.
+    fn powered_off(normal: &str, secure: &str) -> Boot {
+        let normal = format!(
+            "{normal}{}\nBACKTRACE: START: qemu_system_off\n0: EL3: 0xe0922ec\n",
+            uart_log::POWER_OFF_LINE
+        );
+        let secure = format!("{secure}PANIC in EL3.\nx30            = 0x000000000e0986bc\nx0 ");
+        boot_of(off(), &normal, &secure)
+    }
+
+    fn judged(expected: &str, boot: &Boot) -> Outcome {
+        judge(expected, &[], boot)
+    }
+
+    const PASSED: &str = "scenario qemu rxtx_unmap@cpu1 PASS\nverdict: PASS\n";
+
     #[test]
     fn a_passing_boot() {
-        let uart = lines(
-            "NOTICE:  Booting Trusted Firmware\nproxy: up\nscenario qemu rxtx_unmap@cpu1 PASS\nverdict: PASS\n",
+        let boot = powered_off(
+            "NOTICE:  Booting Trusted Firmware\n[proxy] up\nscenario qemu rxtx_unmap@cpu1 PASS\nverdict: PASS\n",
+            "spmc: cold boot done on core 0: FFA_MSG_WAIT to the SPMD\n",
         );
-        assert_eq!(judge("rxtx_unmap@cpu1", &off(), &uart), Outcome::Pass);
+        assert!(boot.powered_off);
+        assert_eq!(judged("rxtx_unmap@cpu1", &boot), Outcome::Pass);
     }
 
     #[test]
     fn failures_timeouts_and_missing_lines() {
-        let fail = lines("scenario qemu rxtx_unmap@cpu1 FAIL got 0x84000060\nverdict: FAIL\n");
+        let fail = "scenario qemu rxtx_unmap@cpu1 FAIL got 0x84000060\nverdict: FAIL\n";
         assert_eq!(
-            judge("rxtx_unmap@cpu1", &off(), &fail),
+            judged("rxtx_unmap@cpu1", &powered_off(fail, "")),
             Outcome::Fail("got 0x84000060".into())
         );
         // A FAIL line counts even when QEMU then hung.
         assert_eq!(
-            judge("rxtx_unmap@cpu1", &End::Timeout, &fail),
+            judged("rxtx_unmap@cpu1", &boot_of(End::Timeout, fail, "")),
             Outcome::Fail("got 0x84000060".into())
         );
         assert!(matches!(
-            judge("rxtx_unmap@cpu1", &End::Timeout, &lines("booting\n")),
+            judged("rxtx_unmap@cpu1", &boot_of(End::Timeout, "booting\n", "")),
             Outcome::Timeout(_)
         ));
         assert!(matches!(
-            judge(
-                "rxtx_unmap@cpu1",
-                &End::NoPowerOff,
-                &lines("scenario qemu rxtx_unmap@cpu1 PASS\nverdict: PASS\n")
-            ),
+            judged("rxtx_unmap@cpu1", &boot_of(End::NoPowerOff, PASSED, "")),
             Outcome::Timeout(_)
         ));
         assert!(matches!(
-            judge("rxtx_unmap@cpu1", &off(), &lines("verdict: PASS\n")),
+            judged("rxtx_unmap@cpu1", &powered_off("verdict: PASS\n", "")),
             Outcome::Missing(_)
         ));
         assert!(matches!(
-            judge(
+            judged(
                 "rxtx_unmap@cpu1",
-                &off(),
-                &lines("scenario qemu rxtx_unmap@cpu1 PASS\n")
+                &powered_off("scenario qemu rxtx_unmap@cpu1 PASS\n", "")
             ),
             Outcome::Missing(_)
         ));
         assert!(matches!(
-            judge(
+            judged(
                 "rxtx_unmap@cpu1",
-                &off(),
-                &lines("scenario qemu rxtx_unmap@cpu1 PASS\nverdict: FAIL\n")
+                &powered_off("scenario qemu rxtx_unmap@cpu1 PASS\nverdict: FAIL\n", "")
             ),
             Outcome::Fail(_)
         ));
         assert!(matches!(
-            judge("rxtx_unmap@cpu1", &off(), &lines("verdict: NONE\n")),
+            judged("rxtx_unmap@cpu1", &powered_off("verdict: NONE\n", "")),
             Outcome::Missing(_)
         ));
         assert!(matches!(
-            judge(
+            judged(
                 "rxtx_unmap@cpu1",
-                &off(),
-                &lines("scenario qemu other PASS\nverdict: PASS\n")
+                &powered_off("scenario qemu other PASS\nverdict: PASS\n", "")
             ),
             Outcome::Fail(_)
         ));
         assert!(matches!(
-            judge(
+            judged(
                 "a",
-                &off(),
-                &lines("scenario qemu a PASS\nscenario qemu a PASS\nverdict: PASS\n")
+                &powered_off(
+                    "scenario qemu a PASS\nscenario qemu a PASS\nverdict: PASS\n",
+                    ""
+                )
             ),
             Outcome::Fail(_)
         ));
         assert!(matches!(
-            judge(
+            judged(
                 "a",
-                &End::Exited(ExitStatus::from_raw(1 << 8)),
-                &lines("scenario qemu a PASS\nverdict: PASS\n")
+                &boot_of(
+                    End::Exited(ExitStatus::from_raw(1 << 8)),
+                    "scenario qemu a PASS\nverdict: PASS\n",
+                    ""
+                )
             ),
             Outcome::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn a_boot_must_end_in_tf_as_power_off() {
+        // QEMU exited 0, but not through TF-A's power-off.
+        assert_eq!(
+            judged("rxtx_unmap@cpu1", &boot_of(off(), PASSED, "")),
+            Outcome::Fail("QEMU exited without TF-A's power-off sequence".into())
+        );
+    }
+
+    #[test]
+    fn fault_reports_fail_a_passing_run_with_the_line_quoted() {
+        let boot = powered_off(PASSED, "[0x8001 0] FATAL: panic: index out of bounds\n");
+        assert_eq!(
+            judged("rxtx_unmap@cpu1", &boot),
+            Outcome::Fail(
+                "a fatal error on the secure UART: `[0x8001 0] FATAL: panic: index out of bounds`"
+                    .into()
+            )
+        );
+        // A real panic dump, with no power-off line before it.
+        let boot = boot_of(
+            off(),
+            PASSED,
+            "PANIC in EL3.\nx30            = 0x000000000e0986bc\n",
+        );
+        assert_eq!(
+            judged("rxtx_unmap@cpu1", &boot),
+            Outcome::Fail("a panic on the secure UART: `PANIC in EL3.`".into())
+        );
+        // A TF-A error, and one that the hang after it does not hide.
+        let error = "ERROR:   SPMD: failed to initialise SPMC\n";
+        assert_eq!(
+            judged("rxtx_unmap@cpu1", &boot_of(End::Timeout, error, "")),
+            Outcome::Fail(
+                "a TF-A error on the normal-world UART: `ERROR:   SPMD: failed to initialise SPMC`"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn provoked_faults_pass_only_where_provoked_and_must_come() {
+        let injected = "spmc: partition 0x8001/0 on core 0: data abort at 0xe304fd4 (address \
+                        0xe400000, IPA 0xe400000, ESR 0x93c08006): injected at 0xe304a00\n";
+        let boot = powered_off(PASSED, injected);
+        let provokes = [Provoked::InjectedAbort];
+        assert_eq!(judge("rxtx_unmap@cpu1", &provokes, &boot), Outcome::Pass);
+        assert!(matches!(
+            judge("rxtx_unmap@cpu1", &[], &boot),
+            Outcome::Fail(why) if why.starts_with("an injected partition abort on the secure UART")
+        ));
+        assert!(matches!(
+            judge("rxtx_unmap@cpu1", &provokes, &powered_off(PASSED, "")),
+            Outcome::Fail(why) if why.contains("reported none")
         ));
     }
 
     #[test]
     fn a_line_for_another_home_core_fails_the_boot() {
         assert!(matches!(
-            judge(
+            judged(
                 "rxtx_unmap@cpu1",
-                &off(),
-                &lines("scenario qemu rxtx_unmap@cpu2 PASS\nverdict: PASS\n")
+                &powered_off("scenario qemu rxtx_unmap@cpu2 PASS\nverdict: PASS\n", "")
             ),
             Outcome::Fail(_)
         ));
+    }
+
+    #[test]
+    fn the_spmc_boot_log_ends_with_its_cold_boot() {
+        let secure = lines(
+            "spmc 0.1.0: S-EL2 SPMC\nspmc: 19 page-table pages used\n\
+             spmc: cold boot done on core 0: FFA_MSG_WAIT to the SPMD\n[0x8002 2] relay ready\n",
+        );
+        assert_eq!(spmc_boot_log(&secure).map(<[String]>::len), Some(3));
+        assert_eq!(spmc_boot_log(&secure[..2]), None);
     }
 
     #[test]

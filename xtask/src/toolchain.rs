@@ -98,7 +98,7 @@ pub fn ensure_fuzz_tools() -> Result<()> {
         )?;
     }
     if !has_cargo_fuzz() {
-        console::run_checked(
+        console::run_quiet(
             Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]),
             "installing cargo-fuzz",
         )?;
