@@ -414,6 +414,23 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_says_how_to_remove_every_package() {
+        let readme = std::fs::read_to_string(crate::workspace_root().join("README.md"))
+            .expect("README.md");
+        let section = readme
+            .split("#### Starting again from a fresh machine")
+            .nth(1)
+            .and_then(|rest| rest.split("\n#").next())
+            .expect("the README's section on starting again");
+        for name in PACKAGES.iter().map(|(n, _)| *n).chain([QEMU_PACKAGE]) {
+            assert!(
+                section.contains(&format!(" {name}")) || section.contains(&format!("`{name}`")),
+                "the README does not say what becomes of {name}"
+            );
+        }
+    }
+
+    #[test]
     fn backports_need_a_mirror() {
         assert!(plan(&Found::default(), "bookworm", &[]).is_err());
     }

@@ -558,7 +558,7 @@ pub fn gdb_hint(elves: &[(String, PathBuf)]) -> String {
 }
 
 /// The last `n` lines of `lines`.
-pub fn last_lines(lines: &[String], n: usize) -> &[String] {
+pub fn last_lines<T>(lines: &[T], n: usize) -> &[T] {
     &lines[lines.len().saturating_sub(n)..]
 }
 

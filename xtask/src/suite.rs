@@ -76,11 +76,15 @@ pub fn judge(expected: &str, provokes: &[Provoked], boot: &Boot) -> Outcome {
             Some(Line::Bench { .. }) | None => {}
         }
     }
-    if let Some(Err(reason)) = &result {
-        return Outcome::Fail(reason.clone());
-    }
     let alarms = boot.alarms();
-    if let Some(why) = uart_log::unprovoked(&alarms, provokes) {
+    let unprovoked = uart_log::unprovoked(&alarms, provokes);
+    if let Some(Err(reason)) = &result {
+        return Outcome::Fail(match unprovoked {
+            Some(why) => format!("{reason}; and {why}"),
+            None => reason.clone(),
+        });
+    }
+    if let Some(why) = unprovoked {
         return Outcome::Fail(why);
     }
     match &boot.end {
@@ -318,14 +322,22 @@ pub fn run_parallel(
     Ok(slots.into_iter().flatten().collect())
 }
 
+/// TF-A's listing of power domains at SYSTEM_OFF (debug builds): long, and no help in a tail.
+fn is_power_domain_map(line: &str) -> bool {
+    line.starts_with("INFO:    PSCI Power Domain Map:")
+        || line.starts_with("INFO:      Domain Node :")
+        || line.starts_with("INFO:      CPU Node :")
+}
+
 fn print_tails(boot: &Boot) {
     for (world, lines) in [(World::Normal, &boot.normal), (World::Secure, &boot.secure)] {
+        let lines: Vec<&String> = lines.iter().filter(|l| !is_power_domain_map(l)).collect();
         println!(
             "    last {} lines of {}:",
             FAILURE_TAIL.min(lines.len()),
             world.prefix().trim_end_matches('|').trim()
         );
-        for line in qemu::last_lines(lines, FAILURE_TAIL) {
+        for line in qemu::last_lines(&lines, FAILURE_TAIL) {
             println!("    {} {line}", world.prefix());
         }
         if world == World::Normal && boot.powered_off {
@@ -500,6 +512,16 @@ mod tests {
         assert_eq!(
             judged("rxtx_unmap@cpu1", &powered_off(fail, "")),
             Outcome::Fail("got 0x84000060".into())
+        );
+        // A fault report beside it is named too.
+        assert_eq!(
+            judged(
+                "rxtx_unmap@cpu1",
+                &powered_off(fail, "spmc: PANIC on core 0: x\n")
+            ),
+            Outcome::Fail(
+                "got 0x84000060; and a panic on the secure UART: `spmc: PANIC on core 0: x`".into()
+            )
         );
         // A FAIL line counts even when QEMU then hung.
         assert_eq!(
