@@ -415,8 +415,8 @@ mod tests {
 
     #[test]
     fn the_readme_says_how_to_remove_every_package() {
-        let readme = std::fs::read_to_string(crate::workspace_root().join("README.md"))
-            .expect("README.md");
+        let readme =
+            std::fs::read_to_string(crate::workspace_root().join("README.md")).expect("README.md");
         let section = readme
             .split("#### Starting again from a fresh machine")
             .nth(1)
