@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::console::{self, Error, Result};
-use crate::qemu::{self, Line, Machine, Sample, Verdict, World};
+use crate::qemu::{self, Line, Machine, Sample, Verdict};
 use crate::uart_log::{self, LiveFilter};
 use crate::{stack, tfa};
 
@@ -90,28 +90,23 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         log_dir: qemu::log_dir(root, "bench"),
     };
     let mut filter = LiveFilter::default();
-    let mut raw = (Vec::new(), Vec::new());
     let boot = qemu::boot(
         &machine,
         Some(Duration::from_secs(args.timeout)),
         &mut |world, line| {
-            match world {
-                World::Normal => raw.0.push(line.to_owned()),
-                World::Secure => raw.1.push(line.to_owned()),
-            }
             let wanted = matches!(
                 qemu::parse_line(line),
                 Some(Line::Bench { .. } | Line::Verdict(_))
             );
-            if (args.verbose || wanted)
-                && let Some(shown) = filter.line(world, line)
+            if let Some(shown) = filter.line(world, line)
+                && (args.verbose || wanted)
             {
                 println!("{} {shown}", world.prefix());
             }
         },
     )?;
     if args.verbose {
-        for (world, line) in filter.finish(&raw.0, &raw.1) {
+        for (world, line) in filter.finish(boot.normal.len(), boot.secure.len(), boot.powered_off) {
             println!("{} {line}", world.prefix());
         }
     }

@@ -187,17 +187,12 @@ pub fn run_in_turn(
             println!("{hint}");
         }
         let mut filter = LiveFilter::default();
-        let mut raw = (Vec::new(), Vec::new());
         let boot = qemu::boot(&machine, timeout, &mut |world, line| {
-            match world {
-                World::Normal => raw.0.push(line.to_owned()),
-                World::Secure => raw.1.push(line.to_owned()),
-            }
             if let Some(shown) = filter.line(world, line) {
                 println!("{} {shown}", world.prefix());
             }
         })?;
-        for (world, line) in filter.finish(&raw.0, &raw.1) {
+        for (world, line) in filter.finish(boot.normal.len(), boot.secure.len(), boot.powered_off) {
             println!("{} {line}", world.prefix());
         }
         let outcome = judge(&key, scenario.provokes, &boot);

@@ -3,9 +3,10 @@
 //! scenario provokes them.
 //!
 //! TF-A 2.12's QEMU `qemu_system_off` logs an ERROR line on UART0, toggles the secure GPIO
-//! and calls `panic()` while QEMU shuts down: a backtrace follows on UART0 and a crash dump
-//! (`PANIC in EL3.` and registers) on UART1, each cut wherever QEMU stopped. Only that exact
-//! shape counts as the power-off; a panic or error anywhere else is a fault.
+//! and calls `panic()` while QEMU shuts down: a backtrace follows on UART0 (debug builds) and
+//! the panic report on UART1, a crash dump (`PANIC in EL3.` and registers) where crash
+//! reporting is built in, else one `PANIC at PC : 0x…` line; each is cut wherever QEMU stopped.
+//! Only that exact shape counts as the power-off; a panic or error anywhere else is a fault.
 
 use scenarios::Provoked;
 
@@ -15,8 +16,8 @@ use crate::qemu::World;
 pub const POWER_OFF_LINE: &str = "ERROR:   QEMU System Power off: with GPIO.";
 /// What a clean power-off is shown as.
 pub const POWERED_OFF: &str = "powered off";
-/// The first line of TF-A's crash dump (UART1).
-const CRASH_DUMP: &str = "PANIC in EL3.";
+/// How every TF-A panic report starts (UART1).
+const PANIC: &str = "PANIC";
 
 /// What kind of fault a line reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +110,7 @@ pub fn alarms(normal: &[String], secure: &[String]) -> Vec<Alarm> {
 pub struct PowerOff {
     /// Index of the power-off line in UART0's lines.
     pub normal: usize,
-    /// Index of `PANIC in EL3.` in UART1's lines.
+    /// Index of the panic report's first line in UART1's lines.
     pub secure: Option<usize>,
 }
 
@@ -123,9 +124,10 @@ pub fn power_off(normal: &[String], secure: &[String]) -> Option<PowerOff> {
     if !tail_fits(&normal[start + 1..], &BACKTRACE) {
         return None;
     }
-    let dump = secure.iter().rposition(|l| l.trim_end() == CRASH_DUMP);
+    let dump = secure.iter().rposition(|l| l.starts_with(PANIC));
     if let Some(at) = dump
-        && !tail_fits(&secure[at + 1..], &CRASH_DUMP_LINES)
+        && !(fits(&secure[at], &PANIC_REPORT, at + 1 == secure.len())
+            && tail_fits(&secure[at + 1..], &CRASH_DUMP_LINES))
     {
         return None;
     }
@@ -177,6 +179,12 @@ const BACKTRACE: [&[Piece]; 3] = [
     &[Piece::Text("BACKTRACE: START: qemu_system_off")],
     &[Piece::Run(digit), Piece::Text(": EL3: 0x"), Piece::Run(hex)],
     &[Piece::Text("BACKTRACE: END: qemu_system_off")],
+];
+
+/// The first line of TF-A's panic report (UART1): with crash reporting, and without.
+const PANIC_REPORT: [&[Piece]; 2] = [
+    &[Piece::Text("PANIC in EL3.")],
+    &[Piece::Text("PANIC at PC : 0x"), Piece::Run(hex)],
 ];
 
 /// The lines of TF-A's crash dump after its first (UART1): registers, then GIC state.
@@ -234,17 +242,23 @@ fn fit(line: &str, shape: &[Piece]) -> Fit {
     if rest.is_empty() { Fit::Whole } else { Fit::No }
 }
 
-/// Whether every line fits one of `shapes` whole, the last one possibly cut off.
-fn tail_fits(lines: &[String], shapes: &[&[Piece]]) -> bool {
-    lines.iter().enumerate().all(|(i, line)| {
-        let line = line.trim_end();
-        let last = i + 1 == lines.len();
-        shapes.iter().any(|shape| match fit(line, shape) {
+/// Whether `line` fits one of `shapes` whole, or cut off when it is the `last` line.
+fn fits(line: &str, shapes: &[&[Piece]], last: bool) -> bool {
+    shapes
+        .iter()
+        .any(|shape| match fit(line.trim_end(), shape) {
             Fit::Whole => true,
             Fit::Start => last,
             Fit::No => false,
         })
-    })
+}
+
+/// Whether every line fits one of `shapes` whole, the last one possibly cut off.
+fn tail_fits(lines: &[String], shapes: &[&[Piece]]) -> bool {
+    lines
+        .iter()
+        .enumerate()
+        .all(|(i, line)| fits(line, shapes, i + 1 == lines.len()))
 }
 
 /// The first fault report that the run's scenario does not provoke, described with its line.
@@ -280,36 +294,42 @@ pub fn never_reported(alarms: &[Alarm], provokes: &[Provoked]) -> Option<String>
 pub struct LiveFilter {
     held_normal: Vec<String>,
     held_secure: Vec<String>,
+    seen_normal: usize,
+    seen_secure: usize,
 }
 
 impl LiveFilter {
     /// Takes one line; returns it when it is to be shown now.
     pub fn line<'a>(&mut self, world: World, line: &'a str) -> Option<&'a str> {
-        let (held, trigger) = match world {
-            World::Normal => (&mut self.held_normal, POWER_OFF_LINE),
-            World::Secure => (&mut self.held_secure, CRASH_DUMP),
+        let (held, seen, trigger) = match world {
+            World::Normal => (&mut self.held_normal, &mut self.seen_normal, POWER_OFF_LINE),
+            World::Secure => (&mut self.held_secure, &mut self.seen_secure, PANIC),
         };
-        if held.is_empty() && line.trim_end() != trigger {
+        *seen += 1;
+        let starts = match world {
+            World::Normal => line.trim_end() == trigger,
+            World::Secure => line.starts_with(trigger),
+        };
+        if held.is_empty() && !starts {
             return Some(line);
         }
         held.push(line.to_owned());
         None
     }
 
-    /// The lines held back, given the whole boot's lines: `powered off` for a clean power-off,
-    /// else every held line as it came.
-    pub fn finish(self, normal: &[String], secure: &[String]) -> Vec<(World, String)> {
-        if self.held_normal.is_empty() && self.held_secure.is_empty() {
-            return Vec::new();
-        }
-        if let Some(off) = power_off(normal, secure) {
-            // The held lines are the sequence unless something held came before it.
-            let normal_clean = normal.len() - off.normal == self.held_normal.len();
-            let secure_clean =
-                secure.len() - off.secure.unwrap_or(secure.len()) == self.held_secure.len();
-            if normal_clean && secure_clean {
-                return vec![(World::Normal, POWERED_OFF.to_owned())];
-            }
+    /// The lines held back, once the boot is over and [`without_power_off`] kept
+    /// `kept_normal` and `kept_secure` of its lines: `powered off` when what it took out is
+    /// exactly what was held, else every held line as it came.
+    pub fn finish(
+        self,
+        kept_normal: usize,
+        kept_secure: usize,
+        powered_off: bool,
+    ) -> Vec<(World, String)> {
+        let held_is_the_sequence = kept_normal + self.held_normal.len() == self.seen_normal
+            && kept_secure + self.held_secure.len() == self.seen_secure;
+        if powered_off && held_is_the_sequence {
+            return vec![(World::Normal, POWERED_OFF.to_owned())];
         }
         self.held_normal
             .into_iter()
@@ -390,6 +410,28 @@ mod tests {
     }
 
     #[test]
+    fn a_release_build_reports_only_the_pc() {
+        // DEBUG=0: no backtrace, no crash reporting.
+        let normal = lines("verdict: PASS\nERROR:   QEMU System Power off: with GPIO.\n");
+        for secure in [
+            "PANIC at PC : 0x000000000e0973b4\n",
+            "PANIC at PC : 0x00000",
+        ] {
+            let secure = lines(&format!("spmc: cold boot done\n{secure}"));
+            assert_eq!(
+                power_off(&normal, &secure),
+                Some(PowerOff {
+                    normal: 1,
+                    secure: Some(1)
+                }),
+                "{secure:?}"
+            );
+        }
+        let more = lines("PANIC at PC : 0x000000000e0973b4\nspmc: more\n");
+        assert_eq!(power_off(&normal, &more), None);
+    }
+
+    #[test]
     fn anything_else_is_not_the_power_off() {
         let normal = lines(NORMAL_END);
         let secure = lines(SECURE_END);
@@ -405,6 +447,11 @@ mod tests {
         // A cut-off line only at the very end.
         let mut cut = secure.clone();
         cut.insert(3, "x3".into());
+        assert_eq!(power_off(&normal, &cut), None);
+        let mut cut = secure[..2].to_vec();
+        cut.push("PANIC in".into());
+        assert!(power_off(&normal, &cut).is_some());
+        cut.push("x30            = 0x000000000e0986bc".into());
         assert_eq!(power_off(&normal, &cut), None);
         // Another ERROR is an error.
         let mut other = normal.clone();
@@ -560,7 +607,8 @@ mod tests {
                 shown.push((World::Secure, l.to_owned()));
             }
         }
-        shown.extend(filter.finish(&normal, &secure));
+        let (n, s, off) = without_power_off(&normal, &secure);
+        shown.extend(filter.finish(n.len(), s.len(), off));
         assert_eq!(shown.len(), 3 + 2 + 1);
         assert_eq!(shown[5], (World::Normal, POWERED_OFF.to_owned()));
         assert!(!shown.iter().any(|(_, l)| l.contains("PANIC")));
@@ -574,7 +622,9 @@ mod tests {
         for line in &secure {
             let _ = filter.line(World::Secure, line);
         }
-        let held = filter.finish(&normal, &secure);
+        let (n, s, off) = without_power_off(&normal, &secure);
+        assert!(!off);
+        let held = filter.finish(n.len(), s.len(), off);
         assert_eq!(held.len(), secure.len() - 2);
         assert_eq!(held[0], (World::Secure, "PANIC in EL3.".to_owned()));
     }
