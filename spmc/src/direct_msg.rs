@@ -13,9 +13,10 @@
 //!   requester, or through the other ABI (RESP for REQ2, RESP2 for REQ) or width.
 //! - BUSY: the destination's context is not Waiting; ABORTED: it is Aborted.
 //!
-//! Registers: a request enters the receiver with x0..x17 as sent (SMC32: w1..w7 only).
-//! RESP/RESP 64 carry x0..x7; x8..x17 go back to the requester as it had them. RESP2 carries
-//! x4..x17 (x2, x3 zeroed).
+//! Registers: only what the ABI carries crosses between endpoints. A REQ/REQ 64 enters the
+//! receiver with x0..x7 as sent (SMC32: w1..w7 only) and x8..x17 as the receiver itself last
+//! had them; RESP/RESP 64 likewise carry x0..x7 and give the requester its own x8..x17 back.
+//! REQ2 carries x0..x17; RESP2 carries x4..x17 (x2, x3 zeroed).
 
 use ffa::{DirectMsgArgs, EndpointId, FfaError, Interface, Regs, Version};
 
@@ -184,6 +185,10 @@ impl<P: Platform> Spmc<P> {
             .partitions
             .ctx_mut(target_ctx)
             .ok_or(FfaError::InvalidParameters)?;
+        let mut regs = as_sent(call.regs, h.width);
+        if h.kind == RequestKind::Req {
+            regs[8..].copy_from_slice(&c.own_saved);
+        }
         c.run(call.cpu, RuntimeModel::DirectRequest);
         c.request = Some(PendingRequest {
             from: sender,
@@ -194,7 +199,7 @@ impl<P: Platform> Spmc<P> {
             c.nwd_saved = saved;
         }
         self.set_running(call.cpu, Some(target_ctx));
-        Ok(self.enter(target_ctx, as_sent(call.regs, h.width)))
+        Ok(self.enter(target_ctx, regs))
     }
 
     pub(crate) fn direct_response(&mut self, call: &Call, msg: &Interface) -> Outcome {

@@ -201,13 +201,13 @@ impl<P: Platform> Spmc<P> {
     /// Handles one call made on `cpu` by `caller`.
     pub fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
         let Some(index) = self.cpu_index(cpu) else {
-            return refused(regs, FfaError::Denied);
+            return refused(caller, regs, FfaError::Denied);
         };
         let running = self.running.get(index).copied().flatten();
         let from = match caller {
             Caller::Spmd => {
                 if running.is_some() {
-                    return refused(regs, FfaError::Busy);
+                    return refused(caller, regs, FfaError::Busy);
                 }
                 if let Some(answer) = self.framework_message(cpu, regs) {
                     return Outcome::ToSpmd(answer);
@@ -216,17 +216,17 @@ impl<P: Platform> Spmc<P> {
             }
             Caller::Partition(id) => {
                 let Some(ctx) = running else {
-                    return refused(regs, FfaError::Denied);
+                    return refused(caller, regs, FfaError::Denied);
                 };
                 if self.partitions.id_of(ctx) != Some(id) {
-                    return refused(regs, FfaError::Denied);
+                    return refused(caller, regs, FfaError::Denied);
                 }
                 match self.partitions.ctx(ctx).map(|c| c.state) {
                     Some(RuntimeState::Running) => {}
                     // Its partition was aborted from another CPU while this context ran:
                     // the call is dropped and its requester answered ABORTED.
                     Some(RuntimeState::Aborted) => return self.unwind(cpu, ctx),
-                    _ => return refused(regs, FfaError::Denied),
+                    _ => return refused(caller, regs, FfaError::Denied),
                 }
                 Endpoint::Partition(ctx)
             }
@@ -732,9 +732,13 @@ pub(crate) fn msg_wait() -> Regs {
 }
 
 /// The answer to a call from a caller that cannot have made it.
-fn refused(regs: &Regs, code: FfaError) -> Outcome {
+/// A call the core cannot take at all, answered to the SPMD. The normal world keeps its own
+/// x8..x17 (SMCCC); a partition's never reach it.
+fn refused(caller: Caller, regs: &Regs, code: FfaError) -> Outcome {
     let mut answer = ffa::call::error(code);
-    answer[8..].copy_from_slice(&regs[8..]);
+    if caller == Caller::Spmd {
+        answer[8..].copy_from_slice(&regs[8..]);
+    }
     Outcome::ToSpmd(answer)
 }
 

@@ -44,7 +44,8 @@ fn normal_world_request_and_response_32() {
     req[0] |= 1 << 16; // SVE hint
     req[3] |= 0xffff_ffff << 32;
     let r = entered(nwd(&mut s, 0, &req), SP1, 0);
-    let mut expected = with_tags(req32(3, SP1, [1, 2, 3, 4, 5]), 0x100);
+    // x8..x17 are SP1's own (zero since it waited at boot), none of the sender's.
+    let mut expected = req32(3, SP1, [1, 2, 3, 4, 5]);
     expected[0] = fid::REQ32;
     assert_eq!(r, expected);
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Running));
@@ -54,6 +55,10 @@ fn normal_world_request_and_response_32() {
     expected[0] = fid::RESP32;
     assert_eq!(r, expected);
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Waiting));
+    // The next request finds what SP1 had in x8..x17 when it answered.
+    let next = with_tags(req32(3, SP1, [0; 5]), 0x300);
+    let r = entered(nwd(&mut s, 0, &next), SP1, 0);
+    assert_eq!(&r[8..], &tagged(0x200));
 }
 
 #[test]
@@ -61,7 +66,8 @@ fn normal_world_request_and_response_64() {
     let mut s = booted();
     let req = with_tags(req64(0, 0x8003, &[u64::MAX, 2]), 0x300);
     let r = entered(nwd(&mut s, 1, &req), SP3, 0);
-    assert_eq!(r, req);
+    assert_eq!(&r[..8], &req[..8]);
+    assert_eq!(&r[8..], &[0; 10], "SP3's own x8..x17, none of the sender's");
     // A 32-bit answer to a 64-bit request is DENIED; so is the wrong destination.
     let r = entered(sp(&mut s, 1, SP3, &resp32(SP3, 0, [0; 5])), SP3, 0);
     assert_error(&r, FfaError::Denied);
@@ -179,7 +185,8 @@ fn partition_to_partition_chain() {
     );
     let inner = with_tags(req32(0x8001, SP3, [2, 0, 0, 0, 0]), 0x600);
     let r = entered(sp(&mut s, 0, SP1, &inner), SP3, 0);
-    assert_eq!(r, inner);
+    assert_eq!(&r[..8], &inner[..8]);
+    assert_eq!(&r[8..], &[0; 10], "SP3's own x8..x17, none of SP1's");
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Blocked));
     // SP3 cannot call back into its chain, nor answer anyone but SP1.
     let r = entered(sp(&mut s, 0, SP3, &req32(0x8003, SP1, [0; 5])), SP3, 0);
@@ -362,4 +369,31 @@ fn mp_partition_serves_each_cpu_with_its_context() {
         FfaError::Busy,
     );
     to_spmd(sp(&mut s, 0, SP2, &resp32(SP2, 0, [0; 5])));
+}
+
+#[test]
+fn a_partition_call_the_core_cannot_place_never_hands_its_x8_to_x17_to_the_spmd() {
+    let mut s = booted();
+    // Nothing runs on CPU 0, and SP1 is not what runs on CPU 1 once SP3 does.
+    let r = to_spmd(sp(
+        &mut s,
+        0,
+        SP1,
+        &with_tags(req32(0x8001, SP3, [0; 5]), 0x700),
+    ));
+    assert_error(&r, FfaError::Denied);
+    assert_eq!(&r[8..], &[0; 10]);
+    entered(nwd(&mut s, 1, &req32(0, SP3, [0; 5])), SP3, 0);
+    let r = to_spmd(sp(
+        &mut s,
+        1,
+        SP1,
+        &with_tags(regs(&[fid::MSG_WAIT]), 0x800),
+    ));
+    assert_error(&r, FfaError::Denied);
+    assert_eq!(&r[8..], &[0; 10]);
+    // The normal world's own refusal keeps its x8..x17.
+    let r = to_spmd(nwd(&mut s, 1, &with_tags(req32(0, SP1, [0; 5]), 0x900)));
+    assert_error(&r, FfaError::Busy);
+    assert_eq!(&r[8..], &tagged(0x900));
 }

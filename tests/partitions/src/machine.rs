@@ -51,6 +51,15 @@ struct Request {
     uuid: Uuid,
     /// Payload words (only the first [`WORDS`] for DIRECT_REQ).
     payload: [u64; WORDS2],
+    /// x8..x17 as the request entered the context.
+    upper: [u64; 10],
+}
+
+/// x8..x17 of `regs`.
+fn upper_of(regs: &Regs) -> [u64; 10] {
+    let mut upper = [0; 10];
+    upper.copy_from_slice(&regs[8..]);
+    upper
 }
 
 /// The steps of the RXTX command, in order.
@@ -129,6 +138,8 @@ pub struct Machine {
     boot: Boot,
     boot_info: Option<BootInfoSeen>,
     state: State,
+    /// x8..x17 of its latest call: what it had in them when it last stopped running.
+    last_upper: [u64; 10],
 }
 
 impl Machine {
@@ -146,6 +157,7 @@ impl Machine {
             boot: if vcpu == 0 { Boot::Cold } else { Boot::Warm },
             boot_info: None,
             state: State::Boot,
+            last_upper: [0; 10],
         }
     }
 
@@ -208,6 +220,7 @@ impl Machine {
             State::Serving { request, pending } => self.resume(request, pending, entry, env),
         };
         self.state = state;
+        self.last_upper.copy_from_slice(&call[8..]);
         call
     }
 
@@ -371,6 +384,7 @@ impl Machine {
                     transport,
                     uuid: Uuid::nil(),
                     payload,
+                    upper: upper_of(entry),
                 }
             }
             Decoded::Call(Interface::MsgSendDirectReq2 {
@@ -384,6 +398,7 @@ impl Machine {
                 transport: Transport::Req2,
                 uuid,
                 payload: args.0,
+                upper: upper_of(entry),
             },
             Decoded::Call(Interface::Error { .. }) => {
                 // The SPMC refused our response or FFA_MSG_WAIT.
@@ -415,6 +430,17 @@ impl Machine {
                 let mut words = p;
                 words[0] = self.status(code::OK);
                 self.respond(&req, &words)
+            }
+            Command::Upper => {
+                let differ = req
+                    .upper
+                    .iter()
+                    .zip(&self.last_upper)
+                    .enumerate()
+                    .filter(|(_, (got, had))| got != had)
+                    .fold(0u64, |mask, (i, _)| mask | 1 << i);
+                let [x8, x9, x10, ..] = req.upper;
+                self.respond(&req, &[self.status(code::OK), differ, x8, x9, x10])
             }
             Command::WhoAmI => {
                 let index = match req.transport {

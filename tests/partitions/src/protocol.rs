@@ -70,10 +70,14 @@ pub enum Command {
     Probe = 0x5350_000d,
     /// Take a fault the partition cannot handle.
     Crash = 0x5350_000e,
+    /// Report which of x8..x17 a DIRECT_REQ (32/64) entered with differ from what the
+    /// partition itself last had in them (a bit per register, x8 = bit 0), then x8..x10 as
+    /// received: the ABI gives the receiver nothing of the sender's there.
+    Upper = 0x5350_000f,
 }
 
 impl Command {
-    const ALL: [Command; 14] = [
+    const ALL: [Command; 15] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -88,6 +92,7 @@ impl Command {
         Command::BootInfo,
         Command::Probe,
         Command::Crash,
+        Command::Upper,
     ];
 
     /// Its payload word.

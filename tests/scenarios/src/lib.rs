@@ -267,6 +267,7 @@ pub const ALL: &[Scenario] = scenarios![
     partition_calls::partition_discovery_calls,
     passthrough::secure_only_calls_from_normal_world,
     registers::smc32_calls_preserve_x8_to_x17,
+    registers::direct_req_receiver_sees_its_own_x8_to_x17,
     isolation::isolation_read_other_partition provokes [InjectedAbort],
     isolation::isolation_read_spmc provokes [InjectedAbort],
     isolation::isolation_read_own_memory,

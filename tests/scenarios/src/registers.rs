@@ -1,16 +1,17 @@
 //! SMCCC register conventions across the stack: an SMC32 call's x8..x17 belong to the caller
 //! (SMCCC v1.2 §2.6, which pKVM's `ffa_set_retval` cites), whoever answers it: the SPMC
-//! itself, or a partition through the SPMC.
+//! itself, or a partition through the SPMC. And they stay the caller's: a DIRECT_REQ (32 or
+//! 64) carries x0..x7 only, so its receiver finds in x8..x17 what it last had there itself.
 
 use ffa::call::encode;
 use ffa::{DirectMsgArgs, FfaError, FuncId, Interface, Regs, Version};
-use test_partitions::ECHO_ID;
 use test_partitions::protocol::{Command, Status};
+use test_partitions::{ECHO_ID, RELAY_ID};
 
 use crate::Client;
 use crate::calls::{HOST_ID, start};
-use crate::check::{Failure, expect_error, expect_status, expect_success, expect_words};
-use crate::sp::response32;
+use crate::check::{Failure, expect_eq, expect_error, expect_status, expect_success, expect_words};
+use crate::sp::{response32, response64};
 
 /// `regs` with x8..x17 set to a pattern nobody else writes.
 fn marked(mut regs: Regs) -> Regs {
@@ -46,4 +47,47 @@ pub fn smc32_calls_preserve_x8_to_x17(c: &mut dyn Client) -> Result<(), Failure>
     let words = response32("DIRECT_REQ_32 to echo", &answer, ECHO_ID)?;
     expect_status("echo's response", words[0], Status::OK)?;
     expect_words("x8..x17 after echo's response", &request[8..], &answer[8..])
+}
+
+/// DIRECT_REQ_32 and DIRECT_REQ_64 from the normal world, with x8..x17 full of the sender's
+/// values, to echo (UP) and relay (MP): UPPER finds none of them in x8..x17, only what the
+/// receiver last had there; the sender gets its own back with the response.
+pub fn direct_req_receiver_sees_its_own_x8_to_x17(c: &mut dyn Client) -> Result<(), Failure> {
+    start(c, Version(1, 2))?;
+    for dst in [ECHO_ID, RELAY_ID] {
+        for wide in [false, true] {
+            let args = if wide {
+                let mut words = [0; 15];
+                words[0] = Command::Upper.code();
+                DirectMsgArgs::Args64(words)
+            } else {
+                DirectMsgArgs::Args32([Command::Upper as u32, 0, 0, 0, 0])
+            };
+            let request = marked(encode(&Interface::MsgSendDirectReq {
+                src_id: HOST_ID,
+                dst_id: dst,
+                args,
+            }));
+            let answer = c.call_on(0, &request);
+            let words = if wide {
+                response64("DIRECT_REQ_64 UPPER", &answer, dst)?
+            } else {
+                response32("DIRECT_REQ_32 UPPER", &answer, dst)?
+            };
+            expect_status("UPPER's response", words[0], Status::OK)?;
+            expect_eq(
+                "receiver's x8..x17 not its own (a bit per register, x8 = bit 0)",
+                0,
+                words[1],
+            )?;
+            if !wide {
+                expect_words(
+                    "x8..x17 after UPPER's response",
+                    &request[8..],
+                    &answer[8..],
+                )?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -43,6 +43,11 @@ pub fn response32(what: &'static str, answer: &Regs, from: u16) -> Result<[u64; 
     response(what, answer, FuncId::MsgSendDirectResp32, from)
 }
 
+/// Checks that `answer` is a DIRECT_RESP_64 from `from` to the host; returns x3..x7.
+pub fn response64(what: &'static str, answer: &Regs, from: u16) -> Result<[u64; WORDS], Failure> {
+    response(what, answer, FuncId::MsgSendDirectResp64, from)
+}
+
 /// Sends `command` with `args` to `dst` by DIRECT_REQ (SMC32) on `cpu`; returns the response's
 /// words after checking it came from `dst` with an OK status.
 pub fn command32_on(
@@ -79,7 +84,7 @@ pub fn command64(
     args: &[u64],
 ) -> Result<[u64; WORDS], Failure> {
     let answer = direct_req64(c, HOST_ID, dst, request(command, args));
-    let words = response(what, &answer, FuncId::MsgSendDirectResp64, dst)?;
+    let words = response64(what, &answer, dst)?;
     expect_status(what, words[0], Status::OK)?;
     Ok(words)
 }

@@ -109,6 +109,8 @@ struct Ctx {
     state: State,
     /// The request being handled and its ABI.
     origin: Option<(Origin, Kind)>,
+    /// x8..x17 of its latest call: a DIRECT_REQ or RESP (not REQ2/RESP2) gives them back.
+    upper: [u64; 10],
 }
 
 struct Sp {
@@ -193,6 +195,7 @@ impl Model {
                     instance: Instance::for_execution_context(def, v),
                     state: State::Booting,
                     origin: None,
+                    upper: [0; 10],
                 })
                 .collect();
             model.sps.push(Sp {
@@ -257,6 +260,7 @@ impl Model {
         for _ in 0..1000 {
             let s = &mut self.sps[sp];
             let call = s.ctxs[vcpu].instance.step(&entry, &mut s.mem);
+            s.ctxs[vcpu].upper.copy_from_slice(&call[8..]);
             let next = if std::mem::take(&mut s.mem.crashed) {
                 self.abort(sp, vcpu)
             } else {
@@ -286,6 +290,16 @@ impl Model {
             }
             Some((Origin::Nwd(_), _)) | None => Next::Nwd(error(FfaError::Aborted)),
         }
+    }
+
+    /// `regs` as context (sp, vcpu) receives a message of `kind`: REQ/RESP carry x0..x7, and
+    /// x8..x17 are what it last had.
+    fn delivered(&self, sp: usize, vcpu: usize, kind: Kind, regs: &Regs) -> Regs {
+        let mut out = *regs;
+        if kind == Kind::Req {
+            out[8..].copy_from_slice(&self.sps[sp].ctxs[vcpu].upper);
+        }
+        out
     }
 
     /// Whether context (sp, vcpu) precedes (from, fv) in its call chain.
@@ -480,7 +494,7 @@ impl Model {
         let target = &mut self.sps[t].ctxs[tv];
         target.state = State::Running;
         target.origin = Some((Origin::Sp(sp, vcpu, own), kind));
-        Next::Enter(t, tv, *call)
+        Next::Enter(t, tv, self.delivered(t, tv, kind, call))
     }
 
     /// Whether partition `t` takes a request naming `uuid` (None: DIRECT_REQ).
@@ -525,7 +539,7 @@ impl Model {
             Origin::Nwd(_) => Next::Nwd(*call),
             Origin::Sp(s, v, _) => {
                 self.sps[s].ctxs[v].state = State::Running;
-                Next::Enter(s, v, *call)
+                Next::Enter(s, v, self.delivered(s, v, kind, call))
             }
         }
     }
@@ -743,16 +757,15 @@ impl Model {
             State::Aborted => return error(FfaError::Aborted),
             _ => return error(FfaError::Busy),
         }
+        let kind = if uuid.is_some() {
+            Kind::Req2
+        } else {
+            Kind::Req
+        };
         ctx.state = State::Running;
-        ctx.origin = Some((
-            Origin::Nwd(src),
-            if uuid.is_some() {
-                Kind::Req2
-            } else {
-                Kind::Req
-            },
-        ));
-        self.run(t, tv, *call)
+        ctx.origin = Some((Origin::Nwd(src), kind));
+        let entry = self.delivered(t, tv, kind, call);
+        self.run(t, tv, entry)
     }
 
     fn nwd_run(&mut self, cpu: u16, target: TargetInfo) -> Regs {
