@@ -51,15 +51,8 @@ struct Request {
     uuid: Uuid,
     /// Payload words (only the first [`WORDS`] for DIRECT_REQ).
     payload: [u64; WORDS2],
-    /// x8..x17 as the request entered the context.
-    upper: [u64; 10],
-}
-
-/// x8..x17 of `regs`.
-fn upper_of(regs: &Regs) -> [u64; 10] {
-    let mut upper = [0; 10];
-    upper.copy_from_slice(&regs[8..]);
-    upper
+    /// Which of x8..x17 the request entered with differ from the context's own (UPPER).
+    foreign_upper: u16,
 }
 
 /// The steps of the RXTX command, in order.
@@ -351,6 +344,17 @@ impl Machine {
         .word()
     }
 
+    /// A bit per register of x8..x17 in `entry` (x8 = bit 0) that differs from what the
+    /// context last had there.
+    fn foreign_upper(&self, entry: &Regs) -> u16 {
+        entry[8..]
+            .iter()
+            .zip(&self.last_upper)
+            .enumerate()
+            .filter(|(_, (got, had))| got != had)
+            .fold(0, |mask, (i, _)| mask | 1 << i)
+    }
+
     /// A new message arrived while waiting.
     fn on_message(&mut self, entry: &Regs, env: &mut dyn SpEnv) -> (State, Regs) {
         let request = match decode(entry, self.def.ffa_version) {
@@ -384,7 +388,7 @@ impl Machine {
                     transport,
                     uuid: Uuid::nil(),
                     payload,
-                    upper: upper_of(entry),
+                    foreign_upper: self.foreign_upper(entry),
                 }
             }
             Decoded::Call(Interface::MsgSendDirectReq2 {
@@ -398,7 +402,7 @@ impl Machine {
                 transport: Transport::Req2,
                 uuid,
                 payload: args.0,
-                upper: upper_of(entry),
+                foreign_upper: self.foreign_upper(entry),
             },
             Decoded::Call(Interface::Error { .. }) => {
                 // The SPMC refused our response or FFA_MSG_WAIT.
@@ -432,15 +436,7 @@ impl Machine {
                 self.respond(&req, &words)
             }
             Command::Upper => {
-                let differ = req
-                    .upper
-                    .iter()
-                    .zip(&self.last_upper)
-                    .enumerate()
-                    .filter(|(_, (got, had))| got != had)
-                    .fold(0u64, |mask, (i, _)| mask | 1 << i);
-                let [x8, x9, x10, ..] = req.upper;
-                self.respond(&req, &[self.status(code::OK), differ, x8, x9, x10])
+                self.respond(&req, &[self.status(code::OK), u64::from(req.foreign_upper)])
             }
             Command::WhoAmI => {
                 let index = match req.transport {

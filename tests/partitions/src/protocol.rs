@@ -71,8 +71,8 @@ pub enum Command {
     /// Take a fault the partition cannot handle.
     Crash = 0x5350_000e,
     /// Report which of x8..x17 a DIRECT_REQ (32/64) entered with differ from what the
-    /// partition itself last had in them (a bit per register, x8 = bit 0), then x8..x10 as
-    /// received: the ABI gives the receiver nothing of the sender's there.
+    /// partition itself last had in them (a bit per register, x8 = bit 0): the ABI gives the
+    /// receiver nothing of the sender's there.
     Upper = 0x5350_000f,
 }
 
