@@ -301,9 +301,10 @@ impl<P: Platform> Spmc<P> {
         self.partitions.rejected()
     }
 
-    /// The oldest finished FFA_CONSOLE_LOG line, for the arch layer to print.
-    pub fn take_console_line(&mut self) -> Option<ConsoleLine> {
-        self.console.take_line()
+    /// The oldest finished FFA_CONSOLE_LOG line its partition may print at `now_ms`, for the
+    /// arch layer to print (see [`crate::console`]).
+    pub fn take_console_line(&mut self, now_ms: u64) -> Option<ConsoleLine> {
+        self.console.take_line(now_ms)
     }
 
     pub(crate) fn cpu_index(&self, cpu: CpuId) -> Option<usize> {

@@ -96,20 +96,20 @@ fn console_lines_are_buffered_per_partition() {
     for c in b"hi " {
         assert_success(&entered(sp(&mut s, 0, SP1, &chars32(1, &[*c])), SP1, 0));
     }
-    assert_eq!(s.take_console_line(), None);
+    assert_eq!(s.take_console_line(0), None);
     let text = b"there, this line is longer than forty-eight bytes of text\nnext";
     assert_success(&entered(
         sp(&mut s, 0, SP1, &chars64(text.len() as u64, text)),
         SP1,
         0,
     ));
-    let line = s.take_console_line().unwrap();
+    let line = s.take_console_line(0).unwrap();
     assert_eq!(line.partition, SP1);
     assert_eq!(
         &line.text[..],
         &b"hi there, this line is longer than forty-eight bytes of text"[..]
     );
-    assert_eq!(s.take_console_line(), None);
+    assert_eq!(s.take_console_line(0), None);
     // Counts outside 1..=capacity.
     for bad in [chars32(0, b""), chars32(25, b"x"), chars64(129, b"x")] {
         let r = entered(sp(&mut s, 0, SP1, &bad), SP1, 0);
@@ -128,6 +128,6 @@ fn older_partitions_log_through_six_registers() {
     assert_error(&r, FfaError::InvalidParameters);
     let r = entered(sp(&mut s, 0, SP3, &chars64(3, b"ok\n")), SP3, 0);
     assert_success(&r);
-    let line = s.take_console_line().unwrap();
+    let line = s.take_console_line(0).unwrap();
     assert_eq!((line.partition, &line.text[..]), (SP3, &b"ok"[..]));
 }

@@ -9,18 +9,20 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
+    CNTFRQ_EL0, CNTHCTL_EL2, CNTPCT_EL0, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, Readable,
+    VMPIDR_EL2, Writeable,
 };
 use ffa::{EndpointId, FfaError, Interface, SecondaryEpRegisterAddr};
-use heapless::Vec;
+use heapless::{String, Vec};
 use spin::Once;
 use spin::mutex::TicketMutex;
 
+use crate::console::ConsoleLine;
 use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
 use crate::loader::{LoadError, load_config};
 use crate::manifest::{MAX_PARTITIONS, ManifestError, parse_spmc_manifest};
 use crate::pagetable::MapError;
-use crate::partition::MAX_CPUS;
+use crate::partition::{AbortReason, MAX_CPUS};
 use crate::platform::Space;
 use crate::println;
 use crate::spmc::{Caller, CpuId, Outcome, Spmc};
@@ -77,31 +79,66 @@ static ABORTS_REPORTED: AtomicU32 = AtomicU32::new(0);
 /// Whether the end of cold boot was logged.
 static BOOT_REPORTED: AtomicBool = AtomicBool::new(false);
 
-/// Calls the core under the lock, then prints the console lines partitions finished and any
-/// partition the call aborted.
+/// Console lines one core call prints at most; the rest wait for the next call (on any core),
+/// so what a call costs its own core in UART time is bounded.
+const LINES_PER_CALL: usize = 4;
+
+/// Milliseconds of the system counter, for the console's per-partition allowance.
+fn now_ms() -> u64 {
+    let frequency = u128::from(CNTFRQ_EL0.get()).max(1);
+    let ms = u128::from(CNTPCT_EL0.get()) * 1000 / frequency;
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+/// Calls the core under the lock, then, with the lock released (other cores go on meanwhile),
+/// prints the console lines partitions finished and any partition the call aborted.
 fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> Outcome {
-    let mut guard = CORE.lock();
-    let Some(spmc) = guard.as_mut() else {
-        return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+    let mut lines: Vec<ConsoleLine, LINES_PER_CALL> = Vec::new();
+    let mut aborted: Vec<(EndpointId, String<32>, AbortReason), MAX_PARTITIONS> = Vec::new();
+    let (outcome, boot_done) = {
+        let mut guard = CORE.lock();
+        let Some(spmc) = guard.as_mut() else {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+        };
+        let outcome = f(spmc);
+        let now = now_ms();
+        while !lines.is_full() {
+            let Some(line) = spmc.take_console_line(now) else {
+                break;
+            };
+            let _ = lines.push(line);
+        }
+        for (index, p) in spmc.partitions.iter().enumerate() {
+            let bit = 1u32 << (index % 32);
+            if let Some(why) = p.abort_reason
+                && ABORTS_REPORTED.fetch_or(bit, Ordering::Relaxed) & bit == 0
+            {
+                let _ = aborted.push((p.id, p.config.name.clone(), why));
+            }
+        }
+        let boot_done = spmc.cold_boot_done && !BOOT_REPORTED.swap(true, Ordering::Relaxed);
+        (outcome, boot_done)
     };
-    let outcome = f(spmc);
-    while let Some(line) = spmc.take_console_line() {
-        let text = core::str::from_utf8(&line.text).unwrap_or("<not UTF-8>");
-        println!("[{:#06x} {}] {}", line.partition.0, cpu.0, text);
-    }
-    for (index, p) in spmc.partitions.iter().enumerate() {
-        let bit = 1u32 << (index % 32);
-        if let Some(why) = p.abort_reason
-            && ABORTS_REPORTED.fetch_or(bit, Ordering::Relaxed) & bit == 0
-        {
+    for line in &lines {
+        let id = line.partition.0;
+        if line.dropped_before > 0 {
             println!(
-                "spmc: partition {:#06x} \"{}\" aborted: {why:?}",
-                p.id.0,
-                p.config.name.as_str()
+                "[{id:#06x} {}] ({} lines dropped: over the partition's console allowance)",
+                cpu.0, line.dropped_before
             );
         }
+        // The core lets printable ASCII only through.
+        let text = core::str::from_utf8(&line.text).unwrap_or("<not UTF-8>");
+        println!("[{id:#06x} {}] {text}", cpu.0);
     }
-    if spmc.cold_boot_done && !BOOT_REPORTED.swap(true, Ordering::Relaxed) {
+    for (id, name, why) in &aborted {
+        println!(
+            "spmc: partition {:#06x} \"{}\" aborted: {why:?}",
+            id.0,
+            name.as_str()
+        );
+    }
+    if boot_done {
         println!(
             "spmc: cold boot done on core {}: FFA_MSG_WAIT to the SPMD",
             cpu.0
