@@ -2,6 +2,9 @@
 //! map, only inside the windows that map holds for that purpose (partitions' memory in the
 //! secure space, normal-world RAM in the non-secure one).
 
+use core::arch::asm;
+
+use aarch64_cpu::asm::barrier;
 use heapless::Vec;
 
 use crate::manifest::MAX_PARTITIONS;
@@ -69,6 +72,33 @@ impl Platform for ArchPlatform {
             // SPMC's own memory (the stage-1 map refuses overlaps with the image).
             unsafe { core::ptr::write_volatile((addr + i as u64) as *mut u8, *b) };
         }
+        if space == Space::Secure {
+            clean_to_poc(addr, data.len());
+        }
         Ok(())
     }
+}
+
+/// The smallest data cache line of this core, in bytes (CTR_EL0.DminLine).
+fn data_cache_line() -> u64 {
+    let ctr: u64;
+    // SAFETY: reads an ID register; no memory or state changes.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    4 << ((ctr >> 16) & 0xf)
+}
+
+/// Cleans `[addr, addr + len)` to the point of coherency. A partition may run with its caches
+/// off (as it starts): it then reads memory, and must find there what the SPMC wrote through
+/// its cacheable map (the boot-information blob, its RX buffer).
+fn clean_to_poc(addr: u64, len: usize) {
+    let line = data_cache_line();
+    let end = addr.saturating_add(len as u64);
+    let mut at = addr & !(line - 1);
+    while at < end {
+        // SAFETY: `at` lies in a window the caller checked, mapped by the stage-1 map; DC CVAC
+        // writes a cache line back to memory and changes no data.
+        unsafe { asm!("dc cvac, {}", in(reg) at, options(nostack, preserves_flags)) };
+        at += line;
+    }
+    barrier::dsb(barrier::SY);
 }
