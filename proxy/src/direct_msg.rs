@@ -2,12 +2,14 @@
 //!
 //! Forwarded as sent once the source is the host's own ID (no spoofing another endpoint) and
 //! the destination is in the secure world; whatever comes back (a response, FFA_YIELD,
-//! FFA_INTERRUPT, FFA_ERROR) goes to the host untouched.
+//! FFA_INTERRUPT, FFA_ERROR) goes to the host untouched. Nothing of the proxy's state is
+//! involved, so the arch layer forwards them without holding the proxy
+//! ([`crate::HostStep::Forward`]).
 
 use ffa::id::EndpointId;
-use ffa::{DirectMsgArgs, FfaError, Regs};
+use ffa::{DirectMsgArgs, FfaError};
 
-use crate::{Conduit, HOST_ID, reply};
+use crate::HOST_ID;
 
 /// Checks a direct request's endpoints and payload kind.
 pub(crate) fn check(src: u16, dst: u16, args: Option<&DirectMsgArgs>) -> Result<(), FfaError> {
@@ -21,16 +23,4 @@ pub(crate) fn check(src: u16, dst: u16, args: Option<&DirectMsgArgs>) -> Result<
         return Err(FfaError::InvalidParameters);
     }
     Ok(())
-}
-
-/// Forwards a direct request that passed [`check`], or answers its error.
-pub(crate) fn send<C: Conduit>(
-    checked: Result<(), FfaError>,
-    regs: &Regs,
-    conduit: &mut C,
-) -> Regs {
-    match checked {
-        Ok(()) => conduit.call(regs),
-        Err(e) => reply::error(e, regs),
-    }
 }

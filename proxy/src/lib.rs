@@ -123,13 +123,28 @@ impl Proxy {
         conduit: &mut C,
         mem: &mut M,
     ) -> Regs {
+        match self.first_step(regs) {
+            HostStep::Answer(answer) => answer,
+            HostStep::Forward => conduit.call(regs),
+            HostStep::Version => self.host_version(regs, conduit),
+            HostStep::Stateful(version, call) => {
+                self.stateful_call(version, &call, regs, conduit, mem)
+            }
+        }
+    }
+
+    /// What a host call needs, judged from the proxy's state without changing it: an answer
+    /// of its own, a forward whose answer goes back untouched (so the arch layer can make it
+    /// without holding the proxy: a direct request may run a partition for long), or the
+    /// stateful handling of [`Proxy::handle_host_call`].
+    pub fn first_step(&self, regs: &Regs) -> HostStep {
         let fid = ffa::call::function_id(regs);
         if !ffa::call::is_ffa(fid) {
             // PSCI, SMCCC arch, vendor services: not ours to judge (as pKVM).
-            return conduit.call(regs);
+            return HostStep::Forward;
         }
         if fid == u32::from(FuncId::Version) {
-            return self.host_version(regs, conduit);
+            return HostStep::Version;
         }
         let version = match self.link {
             version::Link::Up {
@@ -137,28 +152,59 @@ impl Proxy {
                 locked: true,
             } => version,
             version::Link::Up { locked: false, .. } => {
-                return reply::error(FfaError::InvalidParameters, regs);
+                return HostStep::Answer(reply::error(FfaError::InvalidParameters, regs));
             }
             version::Link::Unprobed | version::Link::Disabled => {
-                return reply::error(FfaError::NotSupported, regs);
+                return HostStep::Answer(reply::error(FfaError::NotSupported, regs));
             }
         };
         let Ok(func) = FuncId::try_from(fid) else {
-            return reply::error(FfaError::NotSupported, regs);
+            return HostStep::Answer(reply::error(FfaError::NotSupported, regs));
         };
         let route = route::route(func);
         if route == route::Route::Block {
-            return reply::error(FfaError::NotSupported, regs);
+            return HostStep::Answer(reply::error(FfaError::NotSupported, regs));
         }
         let call = match ffa::call::decode(regs, version) {
             Decoded::Call(call) => call,
-            Decoded::Malformed(_, e) => return reply::error(e, regs),
+            Decoded::Malformed(_, e) => return HostStep::Answer(reply::error(e, regs)),
             Decoded::NotAtVersion(_) | Decoded::UnknownFfa(_) | Decoded::NotFfa(_) => {
-                return reply::error(FfaError::NotSupported, regs);
+                return HostStep::Answer(reply::error(FfaError::NotSupported, regs));
             }
         };
-        match call {
-            Interface::IdGet => reply::success([u32::from(HOST_ID.0), 0, 0, 0, 0, 0], regs),
+        let checked = match call {
+            Interface::IdGet => {
+                let answer = reply::success([u32::from(HOST_ID.0), 0, 0, 0, 0, 0], regs);
+                return HostStep::Answer(answer);
+            }
+            Interface::MsgSendDirectReq {
+                src_id,
+                dst_id,
+                args,
+            } => direct_msg::check(src_id, dst_id, Some(&args)),
+            Interface::MsgSendDirectReq2 { src_id, dst_id, .. } => {
+                direct_msg::check(src_id, dst_id, None)
+            }
+            _ if route == route::Route::Forward => Ok(()),
+            _ => return HostStep::Stateful(version, call),
+        };
+        match checked {
+            Ok(()) => HostStep::Forward,
+            Err(e) => HostStep::Answer(reply::error(e, regs)),
+        }
+    }
+
+    /// The calls that read or change the proxy's state: version, features, the mailbox and
+    /// what goes through it.
+    fn stateful_call<C: Conduit, M: HostMemory>(
+        &mut self,
+        version: ffa::Version,
+        call: &Interface,
+        regs: &Regs,
+        conduit: &mut C,
+        mem: &mut M,
+    ) -> Regs {
+        match *call {
             Interface::Features { feat_id, .. } => {
                 self.host_features(feat_id, version, regs, conduit)
             }
@@ -171,21 +217,21 @@ impl Proxy {
             Interface::PartitionInfoGet { flags, .. } => {
                 self.partition_info_get(flags, version, regs, conduit, mem)
             }
-            Interface::MsgSendDirectReq {
-                src_id,
-                dst_id,
-                args,
-            } => direct_msg::send(
-                direct_msg::check(src_id, dst_id, Some(&args)),
-                regs,
-                conduit,
-            ),
-            Interface::MsgSendDirectReq2 { src_id, dst_id, .. } => {
-                direct_msg::send(direct_msg::check(src_id, dst_id, None), regs, conduit)
-            }
-            _ if route == route::Route::Forward => conduit.call(regs),
             // A routed-to-proxy call without a handler: refuse rather than pass it on.
             _ => reply::error(FfaError::NotSupported, regs),
         }
     }
+}
+
+/// The first step of a host call: see [`Proxy::first_step`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostStep {
+    /// The proxy's own answer.
+    Answer(Regs),
+    /// Forward the host's registers as they are; the answer goes back untouched.
+    Forward,
+    /// FFA_VERSION: the proxy's version negotiation.
+    Version,
+    /// A call that reads or changes the proxy's state, decoded at the negotiated version.
+    Stateful(ffa::Version, Interface),
 }

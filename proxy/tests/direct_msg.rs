@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use ffa::{FfaError, FuncId, Version};
+use proxy::HostStep;
 
 fn request(f: FuncId, src: u16, dst: u16) -> proxy::Regs {
     let mut call = marked(fid(f));
@@ -108,4 +109,41 @@ fn smc32_requests_ignore_the_upper_halves_of_w1() {
     let reply = marked(fid(FuncId::MsgSendDirectResp32));
     rig.el3.then(reply);
     assert_eq!(rig.call(&call), reply);
+}
+
+#[test]
+fn direct_requests_and_run_are_forwarded_without_the_proxys_state() {
+    // The arch layer makes these calls without holding the proxy, so a partition that runs
+    // long on one core does not hold up the others' calls.
+    let mut rig = Rig::mapped(Version(1, 2), 1);
+    for f in REQUESTS {
+        assert_eq!(
+            rig.proxy.first_step(&request(f, 0, SP1)),
+            HostStep::Forward,
+            "{f:?}"
+        );
+        // A spoofed source is answered at once, still without EL3.
+        let spoofed = rig.proxy.first_step(&request(f, 0x8002, SP1));
+        assert!(matches!(spoofed, HostStep::Answer(r) if r[0] == fid(FuncId::Error32)));
+    }
+    let run = regs(&[fid(FuncId::Run32), u64::from(SP1) << 16]);
+    assert_eq!(rig.proxy.first_step(&run), HostStep::Forward);
+    // The mailbox and the version are the proxy's state.
+    for stateful in [
+        regs(&[fid(FuncId::RxRelease), 0]),
+        rxtx_map(HOST_TX, HOST_RX, 1),
+        regs(&[fid(FuncId::RxTxUnmap), 0]),
+        regs(&[fid(FuncId::PartitionInfoGet), 0, 0, 0, 0, 0]),
+    ] {
+        assert!(
+            matches!(rig.proxy.first_step(&stateful), HostStep::Stateful(..)),
+            "{:#x}",
+            stateful[0]
+        );
+    }
+    assert_eq!(
+        rig.proxy
+            .first_step(&regs(&[fid(FuncId::Version), 0x1_0002])),
+        HostStep::Version
+    );
 }

@@ -5,7 +5,8 @@
 //! builds the host's stage-2, probes FF-A (`Proxy::init` over SMC), copies the embedded client
 //! into host RAM and enters it at NS-EL1 (MMU off, DAIF masked, x0 = the DTB's address).
 //!
-//! Host traps: HCR_EL2 = VM | RW | TSC. The host's SMCs trap here: PSCI calls with an entry
+//! Host traps: HCR_EL2 = VM | RW | TSC, with API | APK so a host using pointer
+//! authentication runs untrapped (the proxy uses no keys of its own). The host's SMCs trap here: PSCI calls with an entry
 //! point are rewritten ([`crate::psci`]), other non-FF-A calls go to EL3 untouched, FF-A calls
 //! go through the proxy core. HVCs answer SMCCC NOT_SUPPORTED ([`crate::trap`]). Any other
 //! exception from the host (a stage-2 fault: it touched memory it has no access to) is
@@ -38,7 +39,7 @@ use spin::Mutex;
 
 use crate::psci::{ClientEntry, PowerRecords, Step};
 use crate::trap::{HostTrap, SMCCC_NOT_SUPPORTED};
-use crate::{Conduit, HostMemory, Proxy, Regs};
+use crate::{Conduit, HostMemory, HostStep, Proxy, Regs};
 use console::println;
 use entry::{Frame, vector};
 use host::{CountingConduit, PhysMemory, SmcConduit};
@@ -46,8 +47,6 @@ use host::{CountingConduit, PhysMemory, SmcConduit};
 /// The client image (build.rs: the file NS_CLIENT_BIN names, or empty).
 static CLIENT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ns-client.bin"));
 
-/// HCR_EL2: stage-2 on (VM), EL1 is AArch64 (RW), SMCs from EL1 trap here (TSC).
-const HCR: u64 = 1 | 1 << 19 | 1 << 31;
 /// SCTLR_EL1 for the host's entry: MMU and caches off, little-endian, RES1 bits only.
 const SCTLR_EL1_MMU_OFF: u64 = 0x30d0_0800;
 /// SPSR_EL2 for the host's entry: EL1h with D, A, I and F masked.
@@ -158,7 +157,15 @@ fn enter_host(core: usize, client: ClientEntry, x1: u64) -> ! {
     SCTLR_EL1.set(SCTLR_EL1_MMU_OFF);
     VTCR_EL2.set(mmu::VTCR);
     VTTBR_EL2.set(vttbr);
-    HCR_EL2.set(HCR);
+    // Stage-2 on, EL1 is AArch64, the host's SMCs trap here; its pointer-authentication
+    // instructions and key registers do not (the proxy neither uses nor switches keys).
+    HCR_EL2.write(
+        HCR_EL2::VM::Enable
+            + HCR_EL2::RW::EL1IsAarch64
+            + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
+            + HCR_EL2::API::DisableTrapPointerAuthInstToEl2
+            + HCR_EL2::APK::DisableTrapPointerAuthKeyRegsToEl2,
+    );
     let stack = entry::stack_top(core);
     // SAFETY: the host's stage-2 (which excludes all of the proxy's memory) is installed and
     // HCR_EL2 traps its SMCs; the exception return enters the host at EL1h with interrupts
@@ -296,15 +303,26 @@ fn host_call(core: usize, regs: &Regs) -> Regs {
         // return (CPU_OFF, SYSTEM_OFF).
         return SmcConduit.call(regs);
     }
-    // Held across the forwarded call: FF-A calls from different cores take turns (the client
-    // makes one at a time; a long-running partition call delays other cores' FF-A calls).
     let mut guard = PROXY.lock();
     let Some(proxy) = guard.as_mut() else {
         return SmcConduit.call(regs);
     };
     let mut conduit = CountingConduit { calls: 0 };
-    let mut memory = PhysMemory::new(proxy.config());
-    let answer = proxy.handle_host_call(regs, &mut conduit, &mut memory);
+    let answer = match proxy.first_step(regs) {
+        HostStep::Answer(answer) => answer,
+        HostStep::Forward => {
+            // Direct requests and FFA_RUN may keep a partition running for long: other
+            // cores' calls must not wait for them.
+            drop(guard);
+            return SmcConduit.call(regs);
+        }
+        // The proxy's mailbox and page ledger: held only around this, the calls it makes to
+        // EL3 for it included.
+        HostStep::Version | HostStep::Stateful(..) => {
+            let mut memory = PhysMemory::new(proxy.config());
+            proxy.handle_host_call(regs, &mut conduit, &mut memory)
+        }
+    };
     drop(guard);
     if conduit.calls == 0
         && let Some(code) = ffa::call::error_code(&answer)

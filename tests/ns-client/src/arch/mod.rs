@@ -21,7 +21,9 @@ use core::fmt::{self, Write};
 use core::ptr::NonNull;
 
 use aarch64_cpu::asm::barrier::{SY, dsb};
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTPCT_EL0, ELR_EL1, ESR_EL1, FAR_EL1, Readable};
+use aarch64_cpu::registers::{
+    CNTFRQ_EL0, CNTPCT_EL0, ELR_EL1, ESR_EL1, FAR_EL1, ID_AA64ISAR1_EL1, Readable,
+};
 use arm_pl011_uart::{PL011Registers, Uart};
 use arm_psci::FunctionId;
 use ffa::Regs;
@@ -288,6 +290,13 @@ extern "C" fn primary_main(proxy_failures: u64) -> ! {
         version >> 16 & 0xffff,
         version & 0xffff
     );
+    match pointer_authentication() {
+        None => println!("[client] pointer authentication: not on this CPU"),
+        Some(true) => println!("[client] pointer authentication: keys and PACIA/AUTIA usable"),
+        Some(false) => fail(format_args!(
+            "pointer authentication: AUTIA did not undo PACIA"
+        )),
+    }
     // SAFETY: the selector word is in client RAM (stage-2 mapped); QEMU's loader wrote it
     // before the machine started. Volatile: nothing in this program writes it.
     let selector = u32::from_le(unsafe { (SELECTOR as *const u32).read_volatile() });
@@ -317,6 +326,44 @@ extern "C" fn secondary_main(cpu: usize) -> ! {
     loop {
         slot::serve(&slot, smc);
     }
+}
+
+/// Uses pointer authentication as a host kernel does (its own keys, PACIA, AUTIA): the proxy
+/// must neither trap nor break it. None when the CPU has no address authentication.
+fn pointer_authentication() -> Option<bool> {
+    let has = ID_AA64ISAR1_EL1.read(ID_AA64ISAR1_EL1::API) != 0
+        || ID_AA64ISAR1_EL1.read(ID_AA64ISAR1_EL1::APA) != 0;
+    if !has {
+        return None;
+    }
+    let pointer: u64 = 0x4400_1234;
+    let modifier: u64 = 0x5a5a;
+    let back: u64;
+    // SAFETY: sets the IA key and SCTLR_EL1.EnIA for the two instructions, then puts SCTLR_EL1
+    // back; the client has no other use for the key. PACIA and AUTIA (as `.inst`: the
+    // assembler needs no PAuth feature) only compute on x0 and x1.
+    unsafe {
+        core::arch::asm!(
+            "mrs {old}, sctlr_el1",
+            "orr {tmp}, {old}, #(1 << 31)",
+            "msr sctlr_el1, {tmp}",
+            "msr S3_0_C2_C1_0, {lo}",
+            "msr S3_0_C2_C1_1, {hi}",
+            "isb",
+            ".inst 0xdac10020",
+            ".inst 0xdac11020",
+            "msr sctlr_el1, {old}",
+            "isb",
+            old = out(reg) _,
+            tmp = out(reg) _,
+            lo = in(reg) 0x0123_4567_89ab_cdef_u64,
+            hi = in(reg) 0xfedc_ba98_7654_3210_u64,
+            inout("x0") pointer => back,
+            in("x1") modifier,
+            options(nostack),
+        );
+    }
+    Some(back == pointer)
 }
 
 /// Any exception the client takes: a bug in the client or a fault the proxy injected.
