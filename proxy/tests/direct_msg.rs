@@ -115,7 +115,7 @@ fn smc32_requests_ignore_the_upper_halves_of_w1() {
 fn direct_requests_and_run_are_forwarded_without_the_proxys_state() {
     // The arch layer makes these calls without holding the proxy, so a partition that runs
     // long on one core does not hold up the others' calls.
-    let mut rig = Rig::mapped(Version(1, 2), 1);
+    let rig = Rig::mapped(Version(1, 2), 1);
     for f in REQUESTS {
         assert_eq!(
             rig.proxy.first_step(&request(f, 0, SP1)),
