@@ -41,6 +41,11 @@ pub trait SpEnv {
     /// On hardware this does not return. In-process it marks the environment, and the harness
     /// makes the SPMC abort the running context instead of handling the call this step returns.
     fn crash(&mut self);
+    /// Overwrites the CPU state a partition can write without a trap and the normal world
+    /// uses too (the EL1 timers: disabled, compare values at the end of time), as a hostile
+    /// partition would. On hardware the SPMC must keep the normal world's own; in-process
+    /// there is no such state, and nothing happens.
+    fn clobber_cpu_state(&mut self) {}
 }
 
 /// A synchronous data abort the partition's own exception handler took (FAR_EL1, ESR_EL1).

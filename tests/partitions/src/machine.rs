@@ -435,6 +435,10 @@ impl Machine {
                 words[0] = self.status(code::OK);
                 self.respond(&req, &words)
             }
+            Command::Clobber => {
+                env.clobber_cpu_state();
+                self.respond(&req, &[self.status(code::OK)])
+            }
             Command::Upper => {
                 self.respond(&req, &[self.status(code::OK), u64::from(req.foreign_upper)])
             }

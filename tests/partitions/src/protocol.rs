@@ -74,10 +74,13 @@ pub enum Command {
     /// partition itself last had in them (a bit per register, x8 = bit 0): the ABI gives the
     /// receiver nothing of the sender's there.
     Upper = 0x5350_000f,
+    /// Overwrite the CPU state the normal world shares with partitions unless the SPMC
+    /// switches it (`SpEnv::clobber_cpu_state`), then answer.
+    Clobber = 0x5350_0010,
 }
 
 impl Command {
-    const ALL: [Command; 15] = [
+    const ALL: [Command; 16] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -93,6 +96,7 @@ impl Command {
         Command::Probe,
         Command::Crash,
         Command::Upper,
+        Command::Clobber,
     ];
 
     /// Its payload word.

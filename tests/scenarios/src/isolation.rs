@@ -178,6 +178,37 @@ pub fn isolation_read_own_memory(c: &mut dyn Client) -> Result<(), Failure> {
     still_answers(c, "ECHO to echo after its reads", 0, ECHO_ID)
 }
 
+/// echo (UP) and relay (MP) overwrite the EL1 timers while the normal world's virtual timer
+/// is armed on the same core: the SPMC switches timers with the worlds, so the normal world's
+/// timer keeps its settings and expires on time (on QEMU; in-process there is no timer, and
+/// only the calls are checked).
+pub fn partition_timer_writes_stay_in_the_partition(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, V1_2)?;
+    for (cpu, dst, what, kept) in [
+        (
+            0,
+            ECHO_ID,
+            "echo overwrites the EL1 timers",
+            "the normal world's timer, after echo's writes, expired as set (1: yes)",
+        ),
+        (
+            1,
+            RELAY_ID,
+            "relay overwrites the EL1 timers on CPU 1",
+            "the normal world's timer on CPU 1, after relay's writes, expired as set (1: yes)",
+        ),
+    ] {
+        let armed = c.arm_timer(cpu);
+        command32_on(c, cpu, what, dst, Command::Clobber, &[])?;
+        if armed {
+            let expired = c.timer_expired(cpu);
+            expect_eq(kept, 1, u64::from(expired == Some(true)))?;
+        }
+        still_answers(c, "ECHO after the timer writes", cpu, dst)?;
+    }
+    Ok(())
+}
+
 /// legacy faults with no vector while handling the normal world's request: the request is
 /// answered ABORTED, later requests and FFA_RUN to legacy too, echo and relay keep answering,
 /// and legacy is still listed.

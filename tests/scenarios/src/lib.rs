@@ -79,6 +79,16 @@ pub trait Client {
     fn core(&self, cpu: u16) -> u16 {
         cpu
     }
+    /// Arms this client's own EL1 virtual timer on CPU `cpu` to expire shortly (its interrupt
+    /// masked at the timer); false where the client has no timer (in-process).
+    fn arm_timer(&mut self, _cpu: u16) -> bool {
+        false
+    }
+    /// After [`Client::arm_timer`] on `cpu`: waits past the deadline and says whether the
+    /// timer kept its settings and expired. None where the client has no timer.
+    fn timer_expired(&mut self, _cpu: u16) -> Option<bool> {
+        None
+    }
 }
 
 /// The scenario CPU that is the machine's core `core` under `c`, if any of 0..[`CPUS`] is.
@@ -151,6 +161,14 @@ impl Client for OnCore<'_> {
     }
     fn behind_proxy(&self) -> bool {
         self.inner.behind_proxy()
+    }
+    fn arm_timer(&mut self, cpu: u16) -> bool {
+        let core = self.moved(cpu);
+        self.inner.arm_timer(core)
+    }
+    fn timer_expired(&mut self, cpu: u16) -> Option<bool> {
+        let core = self.moved(cpu);
+        self.inner.timer_expired(core)
     }
 }
 
@@ -271,6 +289,7 @@ pub const ALL: &[Scenario] = scenarios![
     isolation::isolation_read_other_partition provokes [InjectedAbort],
     isolation::isolation_read_spmc provokes [InjectedAbort],
     isolation::isolation_read_own_memory,
+    isolation::partition_timer_writes_stay_in_the_partition,
     isolation::aborted_partition provokes [PartitionAborted],
     isolation::aborted_partition_in_chain provokes [PartitionAborted],
     isolation::aborted_partition_deep_in_chain provokes [PartitionAborted],

@@ -249,6 +249,22 @@ impl SpEnv for OwnMemory {
         true
     }
 
+    fn clobber_cpu_state(&mut self) {
+        // SAFETY: writes the EL1 timers only (CNTHCTL_EL2 gives S-EL1 access): timers off,
+        // compare values no deadline reaches. No memory is touched.
+        unsafe {
+            asm!(
+                "msr cntv_cval_el0, {max}",
+                "msr cntv_ctl_el0, xzr",
+                "msr cntp_cval_el0, {max}",
+                "msr cntp_ctl_el0, xzr",
+                "isb",
+                max = in(reg) u64::MAX,
+                options(nomem, nostack, preserves_flags),
+            )
+        };
+    }
+
     fn probe(&mut self, addr: u64) -> Result<u64, Fault> {
         let (value, faulted, esr, far): (u64, u64, u64, u64);
         // SAFETY: `sp_probe` loads one aligned word from `addr` (the caller checked the

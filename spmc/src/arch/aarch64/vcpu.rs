@@ -6,9 +6,10 @@
 //! own set, loaded before it runs and saved when it traps.
 
 use aarch64_cpu::registers::{
-    AFSR0_EL1, AFSR1_EL1, AMAIR_EL1, CNTKCTL_EL1, CONTEXTIDR_EL1, CPACR_EL1, CSSELR_EL1, ELR_EL1,
-    ESR_EL1, FAR_EL1, MAIR_EL1, MDSCR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1,
-    TCR_EL1, TPIDR_EL0, TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
+    AFSR0_EL1, AFSR1_EL1, AMAIR_EL1, CNTKCTL_EL1, CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTV_CTL_EL0,
+    CNTV_CVAL_EL0, CONTEXTIDR_EL1, CPACR_EL1, CSSELR_EL1, ELR_EL1, ESR_EL1, FAR_EL1, MAIR_EL1,
+    MDSCR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1, TCR_EL1, TPIDR_EL0,
+    TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
 };
 
 use crate::exception::{ENTRY_PSTATE, ENTRY_SCTLR_EL1, Injection};
@@ -44,120 +45,67 @@ impl GuestRegs {
     };
 }
 
-/// EL1 (and EL0) system registers of one world or context.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
-pub struct El1Regs {
-    sctlr: u64,
-    ttbr0: u64,
-    ttbr1: u64,
-    tcr: u64,
-    mair: u64,
-    amair: u64,
-    vbar: u64,
-    contextidr: u64,
-    tpidr_el0: u64,
-    tpidr_el1: u64,
-    tpidrro_el0: u64,
-    cpacr: u64,
-    esr: u64,
-    far: u64,
-    par: u64,
-    afsr0: u64,
-    afsr1: u64,
-    cntkctl: u64,
-    sp_el0: u64,
-    sp_el1: u64,
-    elr_el1: u64,
-    spsr_el1: u64,
-    csselr: u64,
-    mdscr: u64,
+/// Declares [`El1Regs`] from one table of `field: REGISTER` pairs: the struct, its zero value,
+/// and the save and restore sequences, so no register can be saved and not restored.
+macro_rules! el1_registers {
+    ($($field:ident: $register:ident),* $(,)?) => {
+        /// EL1 (and EL0) system registers of one world or context: everything a partition can
+        /// write without a trap, switched between the worlds and between contexts.
+        #[derive(Clone, Copy, Debug, Default)]
+        #[repr(C)]
+        pub struct El1Regs {
+            $($field: u64,)*
+        }
+
+        impl El1Regs {
+            /// All zero.
+            pub const ZERO: Self = Self { $($field: 0,)* };
+
+            /// Reads them from the core.
+            pub fn save(&mut self) {
+                $(self.$field = $register.get();)*
+            }
+
+            /// Writes them to the core, in table order (effective after the next ISB or
+            /// exception return).
+            pub fn restore(&self) {
+                $($register.set(self.$field);)*
+            }
+        }
+    };
 }
 
-impl El1Regs {
-    /// All zero.
-    pub const ZERO: Self = Self {
-        sctlr: 0,
-        ttbr0: 0,
-        ttbr1: 0,
-        tcr: 0,
-        mair: 0,
-        amair: 0,
-        vbar: 0,
-        contextidr: 0,
-        tpidr_el0: 0,
-        tpidr_el1: 0,
-        tpidrro_el0: 0,
-        cpacr: 0,
-        esr: 0,
-        far: 0,
-        par: 0,
-        afsr0: 0,
-        afsr1: 0,
-        cntkctl: 0,
-        sp_el0: 0,
-        sp_el1: 0,
-        elr_el1: 0,
-        spsr_el1: 0,
-        csselr: 0,
-        mdscr: 0,
-    };
-
-    /// Reads them from the core.
-    pub fn save(&mut self) {
-        self.sctlr = SCTLR_EL1.get();
-        self.ttbr0 = TTBR0_EL1.get();
-        self.ttbr1 = TTBR1_EL1.get();
-        self.tcr = TCR_EL1.get();
-        self.mair = MAIR_EL1.get();
-        self.amair = AMAIR_EL1.get();
-        self.vbar = VBAR_EL1.get();
-        self.contextidr = CONTEXTIDR_EL1.get();
-        self.tpidr_el0 = TPIDR_EL0.get();
-        self.tpidr_el1 = TPIDR_EL1.get();
-        self.tpidrro_el0 = TPIDRRO_EL0.get();
-        self.cpacr = CPACR_EL1.get();
-        self.esr = ESR_EL1.get();
-        self.far = FAR_EL1.get();
-        self.par = PAR_EL1.get();
-        self.afsr0 = AFSR0_EL1.get();
-        self.afsr1 = AFSR1_EL1.get();
-        self.cntkctl = CNTKCTL_EL1.get();
-        self.sp_el0 = SP_EL0.get();
-        self.sp_el1 = SP_EL1.get();
-        self.elr_el1 = ELR_EL1.get();
-        self.spsr_el1 = SPSR_EL1.get();
-        self.csselr = CSSELR_EL1.get();
-        self.mdscr = MDSCR_EL1.get();
-    }
-
-    /// Writes them to the core (effective after the next ISB or exception return).
-    pub fn restore(&self) {
-        SCTLR_EL1.set(self.sctlr);
-        TTBR0_EL1.set(self.ttbr0);
-        TTBR1_EL1.set(self.ttbr1);
-        TCR_EL1.set(self.tcr);
-        MAIR_EL1.set(self.mair);
-        AMAIR_EL1.set(self.amair);
-        VBAR_EL1.set(self.vbar);
-        CONTEXTIDR_EL1.set(self.contextidr);
-        TPIDR_EL0.set(self.tpidr_el0);
-        TPIDR_EL1.set(self.tpidr_el1);
-        TPIDRRO_EL0.set(self.tpidrro_el0);
-        CPACR_EL1.set(self.cpacr);
-        ESR_EL1.set(self.esr);
-        FAR_EL1.set(self.far);
-        PAR_EL1.set(self.par);
-        AFSR0_EL1.set(self.afsr0);
-        AFSR1_EL1.set(self.afsr1);
-        CNTKCTL_EL1.set(self.cntkctl);
-        SP_EL0.set(self.sp_el0);
-        SP_EL1.set(self.sp_el1);
-        ELR_EL1.set(self.elr_el1);
-        SPSR_EL1.set(self.spsr_el1);
-        CSSELR_EL1.set(self.csselr);
-        MDSCR_EL1.set(self.mdscr);
-    }
+el1_registers! {
+    sctlr: SCTLR_EL1,
+    ttbr0: TTBR0_EL1,
+    ttbr1: TTBR1_EL1,
+    tcr: TCR_EL1,
+    mair: MAIR_EL1,
+    amair: AMAIR_EL1,
+    vbar: VBAR_EL1,
+    contextidr: CONTEXTIDR_EL1,
+    tpidr_el0: TPIDR_EL0,
+    tpidr_el1: TPIDR_EL1,
+    tpidrro_el0: TPIDRRO_EL0,
+    cpacr: CPACR_EL1,
+    esr: ESR_EL1,
+    far: FAR_EL1,
+    par: PAR_EL1,
+    afsr0: AFSR0_EL1,
+    afsr1: AFSR1_EL1,
+    sp_el0: SP_EL0,
+    sp_el1: SP_EL1,
+    elr_el1: ELR_EL1,
+    spsr_el1: SPSR_EL1,
+    csselr: CSSELR_EL1,
+    mdscr: MDSCR_EL1,
+    // The EL1 timers (CNTHCTL_EL2 lets partitions use them): the compare value before the
+    // control, so a restored timer never fires on the other world's compare value.
+    cntkctl: CNTKCTL_EL1,
+    cntv_cval: CNTV_CVAL_EL0,
+    cntv_ctl: CNTV_CTL_EL0,
+    cntp_cval: CNTP_CVAL_EL0,
+    cntp_ctl: CNTP_CTL_EL0,
 }
 
 /// FP/SIMD registers: V0..V31, then FPCR and FPSR (layout fixed by the assembly).

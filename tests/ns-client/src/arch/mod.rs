@@ -20,9 +20,10 @@ mod entry;
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 
-use aarch64_cpu::asm::barrier::{SY, dsb};
+use aarch64_cpu::asm::barrier::{SY, dsb, isb};
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTPCT_EL0, ELR_EL1, ESR_EL1, FAR_EL1, ID_AA64ISAR1_EL1, Readable,
+    CNTFRQ_EL0, CNTPCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTVCT_EL0, ELR_EL1, ESR_EL1, FAR_EL1,
+    ID_AA64ISAR1_EL1, Readable, Writeable,
 };
 use arm_pl011_uart::{PL011Registers, Uart};
 use arm_psci::FunctionId;
@@ -146,12 +147,92 @@ impl SlotCell for Slot {
 /// The scenarios' view of this client.
 struct QemuClient {
     fault: Option<HarnessFault>,
+    /// Each core's timer deadline, as [`local::ARM_TIMER`] set it.
+    deadlines: [u64; CPUS],
+}
+
+/// Registers from a prefix.
+fn regs_of(prefix: &[u64]) -> Regs {
+    let mut regs = [0; 18];
+    for (r, v) in regs.iter_mut().zip(prefix) {
+        *r = *v;
+    }
+    regs
+}
+
+/// Calls the client serves on the core a call names instead of making an SMC: its own timer,
+/// which only that core reaches. Wider than 32 bits, so no SMC function ID is one of them.
+mod local {
+    /// Arm the virtual timer; x1 = ticks from now. Answers x0 = 1, x1 = the compare value.
+    pub const ARM_TIMER: u64 = 0xc11e_0000_0000_0001;
+    /// Wait for the timer to expire, then answer x0 = 1 if it is still armed at x1 with its
+    /// interrupt masked and has expired (it is disabled afterwards).
+    pub const TIMER_EXPIRED: u64 = 0xc11e_0000_0000_0002;
+}
+
+/// The client's own answer to a [`local`] call, or None for a call that goes to EL3.
+fn local_call(regs: &Regs) -> Option<Regs> {
+    let mut answer = [0; 18];
+    match regs[0] {
+        local::ARM_TIMER => {
+            let deadline = CNTVCT_EL0.get().saturating_add(regs[1]);
+            CNTV_CVAL_EL0.set(deadline);
+            CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::SET);
+            isb(SY);
+            answer[0] = 1;
+            answer[1] = deadline;
+        }
+        local::TIMER_EXPIRED => {
+            let deadline = regs[1];
+            // The status bit may follow the counter with a lag (QEMU updates it from a host
+            // timer): wait for it, a second past the deadline at most.
+            let limit = deadline.saturating_add(CNTFRQ_EL0.get());
+            while !CNTV_CTL_EL0.is_set(CNTV_CTL_EL0::ISTATUS) && CNTVCT_EL0.get() < limit {
+                core::hint::spin_loop();
+            }
+            isb(SY);
+            let intact = CNTV_CVAL_EL0.get() == deadline
+                && CNTV_CTL_EL0.matches_all(
+                    CNTV_CTL_EL0::ENABLE::SET
+                        + CNTV_CTL_EL0::IMASK::SET
+                        + CNTV_CTL_EL0::ISTATUS::SET,
+                );
+            CNTV_CTL_EL0.set(0);
+            answer[0] = u64::from(intact);
+        }
+        _ => return None,
+    }
+    Some(answer)
+}
+
+/// An SMC, or the client's own [`local`] call.
+fn call_here(regs: &Regs) -> Regs {
+    local_call(regs).unwrap_or_else(|| smc(regs))
 }
 
 impl scenarios::Client for QemuClient {
+    fn arm_timer(&mut self, cpu: u16) -> bool {
+        // A millisecond: long enough to outlast the arming, short enough to wait for.
+        let ticks = (CNTFRQ_EL0.get() / 1000).max(1);
+        let answer = self.call_on(cpu, &regs_of(&[local::ARM_TIMER, ticks]));
+        if answer[0] != 1 {
+            return false;
+        }
+        if let Some(slot) = self.deadlines.get_mut(usize::from(cpu)) {
+            *slot = answer[1];
+        }
+        true
+    }
+
+    fn timer_expired(&mut self, cpu: u16) -> Option<bool> {
+        let deadline = *self.deadlines.get(usize::from(cpu))?;
+        let answer = self.call_on(cpu, &regs_of(&[local::TIMER_EXPIRED, deadline]));
+        Some(answer[0] == 1)
+    }
+
     fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
         if cpu == 0 {
-            return smc(regs);
+            return call_here(regs);
         }
         let result = slot_of(usize::from(cpu))
             .ok_or(SlotError::Offline)
@@ -314,7 +395,10 @@ extern "C" fn primary_main(proxy_failures: u64) -> ! {
     let list = core::str::from_utf8(&list[..len]).unwrap_or("?");
     println!("[client] cpus in their work loop: {}", list.trim_end());
 
-    let mut client = QemuClient { fault: None };
+    let mut client = QemuClient {
+        fault: None,
+        deadlines: [0; CPUS],
+    };
     run::run_selected(selector, &mut client, &mut Console);
     system_off()
 }
@@ -324,7 +408,7 @@ extern "C" fn secondary_main(cpu: usize) -> ! {
     let Some(slot) = slot_of(cpu) else { park() };
     slot::announce(&slot);
     loop {
-        slot::serve(&slot, smc);
+        slot::serve(&slot, call_here);
     }
 }
 
