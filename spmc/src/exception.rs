@@ -10,6 +10,8 @@ pub mod ec {
     pub const HVC64: u8 = 0x16;
     /// SMC from AArch64 (trapped by HCR_EL2.TSC).
     pub const SMC64: u8 = 0x17;
+    /// MSR, MRS or SYS instruction trapped (HCR_EL2.TACR, MDCR_EL2.TPM, ...).
+    pub const SYSREG: u8 = 0x18;
     /// Instruction abort from a lower exception level.
     pub const IABT_LOWER: u8 = 0x20;
     /// Instruction abort taken without a change of level.
@@ -49,6 +51,8 @@ pub enum Trap {
         /// Instruction fetch (else data access).
         instruction: bool,
     },
+    /// A system-register access or system instruction the SPMC traps (MSR/MRS/SYS).
+    SystemRegister,
     /// Anything else: the partition cannot go on.
     Other(u8),
 }
@@ -65,6 +69,7 @@ pub const fn classify(esr: u64) -> Trap {
         ec::HVC64 => Trap::Hvc,
         ec::IABT_LOWER => Trap::Abort { instruction: true },
         ec::DABT_LOWER => Trap::Abort { instruction: false },
+        ec::SYSREG => Trap::SystemRegister,
         other => Trap::Other(other),
     }
 }
@@ -80,7 +85,7 @@ pub const fn class_name(ec: u8) -> &'static str {
         0x15 => "SVC",
         ec::HVC64 => "HVC",
         ec::SMC64 => "SMC",
-        0x18 => "system register access",
+        ec::SYSREG => "system register access",
         0x19 => "SVE access",
         ec::IABT_LOWER | ec::IABT_SAME => "instruction abort",
         0x22 => "PC alignment",
@@ -137,17 +142,21 @@ pub enum Uninjectable {
     InsideHandler,
     /// It ran in AArch32 or at an EL/stack the SPMC does not inject to.
     BadState(u64),
-    /// The trap was not an abort.
-    NotAnAbort,
+    /// The trap is not one the SPMC hands to the partition.
+    NotInjectable,
 }
 
-/// The abort to inject for the stage-2 fault `f`. `last` is the injection made last into this
-/// context, if any: a fault while the context still has exactly that exception state (its
-/// ELR_EL1 and SPSR_EL1 unchanged and PSTATE still the injected one) means its handler could
-/// not take it, and repeating would loop.
+/// The exception to inject for the trap `f`: for a stage-2 fault, the abort (its ISS and
+/// address kept); for a trapped system-register access, an Unknown-reason exception, as if
+/// the register did not exist (no address: FAR_EL1 is 0). `last` is the injection made last
+/// into this context, if any: a trap while the context still has exactly that exception state
+/// (its ELR_EL1 and SPSR_EL1 unchanged and PSTATE still the injected one) means its handler
+/// could not take it, and repeating would loop.
 pub fn inject(f: &FaultState, last: Option<&Injection>) -> Result<Injection, Uninjectable> {
-    let Trap::Abort { instruction } = classify(f.esr) else {
-        return Err(Uninjectable::NotAnAbort);
+    let abort = match classify(f.esr) {
+        Trap::Abort { instruction } => Some(instruction),
+        Trap::SystemRegister => None,
+        _ => return Err(Uninjectable::NotInjectable),
     };
     if f.vbar == 0 {
         return Err(Uninjectable::NoVector);
@@ -169,16 +178,22 @@ pub fn inject(f: &FaultState, last: Option<&Injection>) -> Result<Injection, Uni
         MODE_EL0T => (0x400, false),
         _ => return Err(Uninjectable::BadState(f.pstate)),
     };
-    let class = match (instruction, same_level) {
-        (true, true) => ec::IABT_SAME,
-        (true, false) => ec::IABT_LOWER,
-        (false, true) => ec::DABT_SAME,
-        (false, false) => ec::DABT_LOWER,
+    let (esr_el1, far_el1) = match abort {
+        Some(instruction) => {
+            let class = match (instruction, same_level) {
+                (true, true) => ec::IABT_SAME,
+                (true, false) => ec::IABT_LOWER,
+                (false, true) => ec::DABT_SAME,
+                (false, false) => ec::DABT_LOWER,
+            };
+            ((u64::from(class) << 26) | (f.esr & (IL | ISS_MASK)), f.far)
+        }
+        None => ((u64::from(ec::UNKNOWN) << 26) | (f.esr & IL), 0),
     };
     let pc = f.vbar.checked_add(offset).ok_or(Uninjectable::NoVector)?;
     Ok(Injection {
-        esr_el1: (u64::from(class) << 26) | (f.esr & (IL | ISS_MASK)),
-        far_el1: f.far,
+        esr_el1,
+        far_el1,
         elr_el1: f.pc,
         spsr_el1: f.pstate,
         pc,
@@ -213,6 +228,7 @@ mod tests {
         assert_eq!(classify(0x8200_000f), Trap::Abort { instruction: true });
         assert_eq!(classify(0x0200_0000), Trap::Other(0));
         assert_eq!(classify(0x1fe0_0000), Trap::Other(0x07));
+        assert_eq!(classify(0x6232_3c02), Trap::SystemRegister);
         assert_eq!(class_name(class(0x1fe0_0000)), "FP/SIMD access");
     }
 
@@ -274,9 +290,26 @@ mod tests {
         assert!(inject(&again, Some(&first)).is_ok());
         let mut smc = fault();
         smc.esr = 0x5e00_0000;
-        assert_eq!(inject(&smc, None), Err(Uninjectable::NotAnAbort));
+        assert_eq!(inject(&smc, None), Err(Uninjectable::NotInjectable));
         let mut wrap = fault();
         wrap.vbar = u64::MAX - 0x100;
         assert_eq!(inject(&wrap, None), Err(Uninjectable::NoVector));
+    }
+
+    #[test]
+    fn a_trapped_system_register_access_is_an_unknown_exception_without_an_address() {
+        // MRS x2, PMCR_EL0 trapped by MDCR_EL2.TPMCR, from EL1h and from EL0.
+        let mut f = fault();
+        f.esr = (0x18 << 26) | IL | 0x32_3c42;
+        let i = inject(&f, None).expect("injected");
+        assert_eq!(i.esr_el1, IL, "EC 0 (Unknown reason), no ISS");
+        assert_eq!(i.far_el1, 0, "nothing of the SPMC's FAR");
+        assert_eq!((i.elr_el1, i.spsr_el1), (f.pc, f.pstate));
+        assert_eq!((i.pc, i.pstate), (f.vbar + 0x200, ENTRY_PSTATE));
+        f.pstate = MODE_EL0T;
+        assert_eq!(inject(&f, None).map(|i| i.pc), Ok(f.vbar + 0x400));
+        // No vector, or a trap inside its own handler: the partition is aborted.
+        f.vbar = 0;
+        assert_eq!(inject(&f, None), Err(Uninjectable::NoVector));
     }
 }

@@ -27,11 +27,6 @@ pub const TCR_EL2: u64 =
     crate::pagetable::T0SZ | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 16) | (1 << 23) | (1 << 31);
 /// SCTLR_EL2: MMU, data and instruction caches, SP alignment check; RES1 bits.
 pub const SCTLR_EL2: u64 = 0x30c5_0830 | 1 | (1 << 2) | (1 << 3) | (1 << 12);
-/// CPTR_EL2: RES1 bits; SVE and SME trapped, FP/SIMD not (partitions may use it; the SPMC
-/// switches its state).
-pub const CPTR_EL2: u64 = 0x33ff;
-/// HCR_EL2 while the SPMC itself runs: lower levels are AArch64.
-pub const HCR_EL2_IDLE: u64 = 1 << 31;
 
 /// Offsets in `GuestRegs` the assembly uses.
 pub const OFF_ELR: usize = 31 * 8;
@@ -122,15 +117,11 @@ spmc_set_stack:
     mov     sp, x0
     ret
 
-// Vectors, FP/SIMD not trapped at EL2, lower levels AArch64. Clobbers x0.
+// Vectors. Clobbers x0. The trap controls follow in Rust (`traps::init`), first thing.
 spmc_el2_defaults:
     adrp    x0, spmc_vectors
     add     x0, x0, :lo12:spmc_vectors
     msr     vbar_el2, x0
-    mov     x0, #{cptr}
-    msr     cptr_el2, x0
-    mov     x0, #{hcr_idle}
-    msr     hcr_el2, x0
     isb
     ret
 
@@ -319,8 +310,6 @@ spmc_fp_restore:
 "#,
     max_cores = const MAX_CORES,
     stack_size = const STACK_SIZE,
-    cptr = const CPTR_EL2,
-    hcr_idle = const HCR_EL2_IDLE,
     mair = const MAIR_EL2,
     tcr = const TCR_EL2,
     sctlr = const SCTLR_EL2,

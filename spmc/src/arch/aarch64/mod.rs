@@ -6,6 +6,7 @@ pub mod console;
 pub mod mmu;
 pub mod platform;
 pub mod run;
+pub mod traps;
 pub mod vcpu;
 
 pub use run::panicked;

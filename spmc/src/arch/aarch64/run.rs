@@ -9,8 +9,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTHCTL_EL2, CNTPCT_EL0, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, Readable,
-    VMPIDR_EL2, Writeable,
+    CNTFRQ_EL0, CNTPCT_EL0, CNTVOFF_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
 };
 use ffa::{EndpointId, FfaError, Interface, SecondaryEpRegisterAddr};
 use heapless::{String, Vec};
@@ -28,21 +27,15 @@ use crate::println;
 use crate::spmc::{Caller, CpuId, Outcome, Spmc};
 
 use super::asm::{
-    HCR_EL2_IDLE, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
+    exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
 };
-use super::console;
+use super::{console, traps};
 use super::mmu::{self, MANIFEST_PAGE_SIZE, NS_RAM, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
 
 /// Cores the SPMC serves (QEMU virt `-smp 4`).
 pub const CPU_COUNT: u16 = 4;
-
-/// HCR_EL2 while a partition runs: stage 2 on (VM), set/way invalidation as clean+invalidate
-/// (SWIO), its TLB and barrier instructions broadcast inner shareable (FB, BSU = IS: a UP
-/// context migrates between cores), SMC trapped (TSC), EL1 is AArch64 (RW). Interrupts stay
-/// with EL1 (AMO/IMO/FMO clear), where partitions keep them masked for now; WFI/WFE run.
-const HCR_EL2_PARTITION: u64 = 1 | (1 << 1) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 31);
 
 /// The core, shared by all cores.
 static CORE: TicketMutex<Option<Spmc<ArchPlatform>>> = TicketMutex::new(None);
@@ -153,8 +146,7 @@ fn core_init() {
     // SAFETY: VPIDR_EL2 is what EL1 reads as MIDR_EL1; the real value, so partitions see
     // the CPU they run on. No effect on EL2.
     unsafe { core::arch::asm!("msr vpidr_el2, {v}", v = in(reg) MIDR_EL1.get(), options(nostack)) };
-    // EL1 may read the physical counter and use its timer; no virtual offset.
-    CNTHCTL_EL2.set(0b11);
+    // No virtual offset (EL1 timer access: `traps::init`).
     CNTVOFF_EL2.set(0);
 }
 
@@ -191,6 +183,7 @@ impl fmt::Display for BootError {
 /// Cold boot (from the entry assembly, MMU off, on the core the SPMD booted us on).
 #[unsafe(no_mangle)]
 extern "C" fn spmc_cold_main(manifest: u64, core: u64) -> ! {
+    traps::init();
     // SAFETY: first thing on the only running core; nothing else uses the pool yet.
     let maps = match unsafe { mmu::build_stage1(manifest) } {
         Ok(maps) => maps,
@@ -326,6 +319,7 @@ fn log_partition(p: &crate::partition::Partition) {
 /// Warm boot of a core the normal world powered on (the SPMD entered our secondary entry).
 #[unsafe(no_mangle)]
 extern "C" fn spmc_warm_main(core: u64) -> ! {
+    traps::init();
     core_init();
     let cpu = CpuId(core as u16);
     if let Some(nw) = normal_world(cpu) {
@@ -436,13 +430,13 @@ fn run_partition(
         state.el1.restore();
         // SAFETY: `fp` is a valid FpState.
         unsafe { spmc_fp_restore(&state.fp) };
-        HCR_EL2.set(HCR_EL2_PARTITION);
+        traps::enter_partition();
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
         // SAFETY: `regs` is this context's register file, used by this core alone; the
         // partition runs at EL1 behind its own stage 2 (set above), so it cannot reach the
         // SPMC's memory; the call returns at its next exception with the file updated.
         let kind = unsafe { spmc_vcpu_run(&mut state.regs) };
-        HCR_EL2.set(HCR_EL2_IDLE);
+        traps::enter_spmc();
         state.el1.save();
         // SAFETY: `fp` is a valid FpState to write.
         unsafe { spmc_fp_save(&mut state.fp) };
@@ -511,11 +505,38 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
                         Uninjectable::NoVector => "no exception vector (VBAR_EL1 = 0)",
                         Uninjectable::InsideHandler => "fault inside its own abort handler",
                         Uninjectable::BadState(_) => "state the SPMC cannot inject into",
-                        Uninjectable::NotAnAbort => "not an abort",
+                        Uninjectable::NotInjectable => "not injectable",
                     };
                     println!(
                         "spmc: partition {:#06x}/{vcpu} on core {}: {what} abort at {:#x} (address {:#x}, IPA {ipa:#x}, ESR {:#x}), {reason}: aborted",
                         id.0, cpu.0, r.elr, r.far, r.esr
+                    );
+                    Exit::Abort
+                }
+            }
+        }
+        Trap::SystemRegister => {
+            let (vbar, elr_el1, spsr_el1) = state.exception_regs();
+            let trap = FaultState {
+                esr: r.esr,
+                far: 0,
+                pc: r.elr,
+                pstate: r.spsr,
+                vbar,
+                elr_el1,
+                spsr_el1,
+            };
+            match inject(&trap, state.injected.as_ref()) {
+                // Quietly, as on a CPU without that register: a partition must not be able to
+                // fill the console by trapping in a loop.
+                Ok(injection) => {
+                    state.apply(&injection);
+                    Exit::Resume
+                }
+                Err(_) => {
+                    println!(
+                        "spmc: partition {:#06x}/{vcpu} on core {}: system register access (ESR {:#x}) at {:#x} with no way to take the exception: aborted",
+                        id.0, cpu.0, r.esr, r.elr
                     );
                     Exit::Abort
                 }

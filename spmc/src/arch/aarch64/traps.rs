@@ -1,0 +1,98 @@
+//! What a partition may touch without the SPMC: every EL2 trap and routing control the SPMC
+//! sets, in one place, with named fields.
+//!
+//! - HCR_EL2 while a partition runs: stage 2 on (VM); SMCs trapped (TSC); ACTLR_EL1 (TACR)
+//!   and IMPLEMENTATION DEFINED registers (TIDCP) trapped; a stage-1 walk that reaches Device
+//!   memory faults (PTW); RAS error records trapped where RAS exists (TERR); TLB maintenance
+//!   and barriers broadcast inner shareable (FB, BSU: a UP context migrates between cores);
+//!   set/way invalidation cleans too (SWIO). Not yet: interrupts stay with EL1 (IMO, FMO,
+//!   AMO clear: the SPMC does not handle physical interrupts yet), and WFI/WFE run untrapped.
+//!   While the SPMC runs, only RW (lower levels are AArch64).
+//! - MDCR_EL2: the PMU (TPM, TPMCR) and debug registers (TDA, TDOSA, TDRA) trapped.
+//! - CPTR_EL2: trace (TTA), activity monitors (TAM), SVE (TZ) and SME (TSM) trapped;
+//!   FP/SIMD not (the SPMC switches that state).
+//! - CNTHCTL_EL2: EL1 may use the physical counter and timer; the world switch saves both
+//!   EL1 timers (`vcpu::El1Regs`).
+//!
+//! A trapped system-register access is answered as Hafnium answers most: an Unknown-reason
+//! exception injected at the partition's own vector (`crate::exception::inject`).
+
+use aarch64_cpu::registers::{
+    CNTHCTL_EL2, CPTR_EL2, HCR_EL2, ID_AA64PFR0_EL1, MDCR_EL2, ReadWriteable, Readable, Writeable,
+};
+use tock_registers::fields::FieldValue;
+use tock_registers::{LocalRegisterCopy, register_bitfields};
+
+register_bitfields! {u64,
+    /// CPTR_EL2 with HCR_EL2.E2H clear (aarch64-cpu names TAM only).
+    Cptr [
+        TAM OFFSET(30) NUMBITS(1) [],
+        TTA OFFSET(20) NUMBITS(1) [],
+        RES1_13 OFFSET(13) NUMBITS(1) [],
+        TSM OFFSET(12) NUMBITS(1) [],
+        TFP OFFSET(10) NUMBITS(1) [],
+        RES1_9 OFFSET(9) NUMBITS(1) [],
+        TZ OFFSET(8) NUMBITS(1) [],
+        RES1_7_0 OFFSET(0) NUMBITS(8) [],
+    ],
+    /// The ID_AA64PFR0_EL1 field aarch64-cpu lacks.
+    Pfr0 [
+        RAS OFFSET(28) NUMBITS(4) [],
+    ]
+}
+
+/// HCR_EL2 while a partition runs.
+fn partition_hcr() -> FieldValue<u64, HCR_EL2::Register> {
+    let base = HCR_EL2::VM::Enable
+        + HCR_EL2::SWIO::SET
+        + HCR_EL2::PTW::SET
+        + HCR_EL2::FB::SET
+        + HCR_EL2::BSU::InnerShareable
+        + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
+        + HCR_EL2::TIDCP::SET
+        + HCR_EL2::TACR::SET
+        + HCR_EL2::RW::EL1IsAarch64;
+    let pfr0: LocalRegisterCopy<u64, Pfr0::Register> =
+        LocalRegisterCopy::new(ID_AA64PFR0_EL1.get());
+    // TERR is RES0 without RAS.
+    if pfr0.read(Pfr0::RAS) != 0 {
+        base + HCR_EL2::TERR::SET
+    } else {
+        base
+    }
+}
+
+/// Sets this core's EL2 traps and controls for the SPMC (at every cold and warm boot).
+pub fn init() {
+    CPTR_EL2.set(
+        (Cptr::TAM::SET
+            + Cptr::TTA::SET
+            + Cptr::RES1_13::SET
+            + Cptr::TSM::SET
+            + Cptr::TFP::CLEAR
+            + Cptr::RES1_9::SET
+            + Cptr::TZ::SET
+            + Cptr::RES1_7_0.val(0xff))
+        .value,
+    );
+    // HPMN (the counters EL1 may own) stays as EL3 left it: TPM traps them all anyway.
+    MDCR_EL2.modify(
+        MDCR_EL2::TPM::SET
+            + MDCR_EL2::TPMCR::SET
+            + MDCR_EL2::TDA::SET
+            + MDCR_EL2::TDOSA::SET
+            + MDCR_EL2::TDRA::SET,
+    );
+    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    enter_spmc();
+}
+
+/// HCR_EL2 for running a partition.
+pub fn enter_partition() {
+    HCR_EL2.write(partition_hcr());
+}
+
+/// HCR_EL2 while the SPMC itself runs.
+pub fn enter_spmc() {
+    HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
+}
