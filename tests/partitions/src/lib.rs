@@ -46,6 +46,13 @@ pub trait SpEnv {
     /// partition would. On hardware the SPMC must keep the normal world's own; in-process
     /// there is no such state, and nothing happens.
     fn clobber_cpu_state(&mut self) {}
+    /// Tries accesses the SPMC must trap (x = bit): PMCR_EL0 read (0), DBGBVR0_EL1 read (1),
+    /// ACTLR_EL1 write (2); a bit is set when that access took an Unknown-reason exception at
+    /// the partition's own vector, as on a CPU without the register. None where there is no
+    /// CPU to try them on (in-process).
+    fn trapped_registers(&mut self) -> Option<u8> {
+        None
+    }
 }
 
 /// A synchronous data abort the partition's own exception handler took (FAR_EL1, ESR_EL1).

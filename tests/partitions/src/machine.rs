@@ -435,6 +435,12 @@ impl Machine {
                 words[0] = self.status(code::OK);
                 self.respond(&req, &words)
             }
+            Command::TrappedRegisters => {
+                let mask = env
+                    .trapped_registers()
+                    .map_or(crate::protocol::NOT_ON_THIS_CPU, u64::from);
+                self.respond(&req, &[self.status(code::OK), mask])
+            }
             Command::Clobber => {
                 env.clobber_cpu_state();
                 self.respond(&req, &[self.status(code::OK)])

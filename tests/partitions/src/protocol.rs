@@ -77,10 +77,16 @@ pub enum Command {
     /// Overwrite the CPU state the normal world shares with partitions unless the SPMC
     /// switches it (`SpEnv::clobber_cpu_state`), then answer.
     Clobber = 0x5350_0010,
+    /// Try the register accesses the SPMC traps (`SpEnv::trapped_registers`) and report the
+    /// mask, or [`NOT_ON_THIS_CPU`] where they cannot be tried.
+    TrappedRegisters = 0x5350_0011,
 }
 
+/// TRAPPED_REGISTERS' answer where there is no CPU to try the accesses on (in-process).
+pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
+
 impl Command {
-    const ALL: [Command; 16] = [
+    const ALL: [Command; 17] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -97,6 +103,7 @@ impl Command {
         Command::Crash,
         Command::Upper,
         Command::Clobber,
+        Command::TrappedRegisters,
     ];
 
     /// Its payload word.

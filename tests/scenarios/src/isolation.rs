@@ -19,7 +19,7 @@
 
 use ffa::{FfaError, Uuid, Version};
 use test_partitions::definitions::{ECHO, LEGACY, RELAY};
-use test_partitions::protocol::{CallStatus, Command, Reply, probe, request};
+use test_partitions::protocol::{CallStatus, Command, NOT_ON_THIS_CPU, Reply, probe, request};
 use test_partitions::{ECHO_ID, Fault, LEGACY_ID, LEGACY_UUID, RELAY_ID};
 
 use crate::Client;
@@ -205,6 +205,33 @@ pub fn partition_timer_writes_stay_in_the_partition(c: &mut dyn Client) -> Resul
             expect_eq(kept, 1, u64::from(expired == Some(true)))?;
         }
         still_answers(c, "ECHO after the timer writes", cpu, dst)?;
+    }
+    Ok(())
+}
+
+/// echo (UP) and relay (MP) read PMCR_EL0 and DBGBVR0_EL1 and write ACTLR_EL1: the SPMC
+/// traps each access (PMU, debug, auxiliary control) and answers it with an Unknown-reason
+/// exception at the partition's own vector, as on a CPU without those registers; the
+/// partitions take it and go on. In-process there is no CPU, and the partitions say so.
+pub fn partition_register_accesses_trap(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, V1_2)?;
+    let expected = if c.on_hardware() {
+        0b111
+    } else {
+        NOT_ON_THIS_CPU
+    };
+    for (cpu, dst, what) in [
+        (0, ECHO_ID, "echo tries PMCR_EL0, DBGBVR0_EL1 and ACTLR_EL1"),
+        (1, RELAY_ID, "relay tries the same on CPU 1"),
+    ] {
+        let words = command32_on(c, cpu, what, dst, Command::TrappedRegisters, &[])?;
+        expect_eq(
+            "accesses answered with an Unknown-reason exception (PMCR_EL0 bit 0, DBGBVR0_EL1 \
+             bit 1, ACTLR_EL1 bit 2)",
+            expected,
+            words[1],
+        )?;
+        still_answers(c, "ECHO after the trapped accesses", cpu, dst)?;
     }
     Ok(())
 }

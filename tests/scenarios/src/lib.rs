@@ -79,6 +79,11 @@ pub trait Client {
     fn core(&self, cpu: u16) -> u16 {
         cpu
     }
+    /// Whether the stack runs on a (virtual) machine, where partitions execute on a real CPU:
+    /// false in-process, where what only hardware shows cannot be checked.
+    fn on_hardware(&self) -> bool {
+        false
+    }
     /// Arms this client's own EL1 virtual timer on CPU `cpu` to expire shortly (its interrupt
     /// masked at the timer); false where the client has no timer (in-process).
     fn arm_timer(&mut self, _cpu: u16) -> bool {
@@ -161,6 +166,9 @@ impl Client for OnCore<'_> {
     }
     fn behind_proxy(&self) -> bool {
         self.inner.behind_proxy()
+    }
+    fn on_hardware(&self) -> bool {
+        self.inner.on_hardware()
     }
     fn arm_timer(&mut self, cpu: u16) -> bool {
         let core = self.moved(cpu);
@@ -290,6 +298,7 @@ pub const ALL: &[Scenario] = scenarios![
     isolation::isolation_read_spmc provokes [InjectedAbort],
     isolation::isolation_read_own_memory,
     isolation::partition_timer_writes_stay_in_the_partition,
+    isolation::partition_register_accesses_trap,
     isolation::aborted_partition provokes [PartitionAborted],
     isolation::aborted_partition_in_chain provokes [PartitionAborted],
     isolation::aborted_partition_deep_in_chain provokes [PartitionAborted],

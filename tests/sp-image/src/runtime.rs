@@ -11,9 +11,10 @@
 //! vectors, x0..x17 saved on the stack, and `sp_main` (the bin's, from [`partition_image!`])
 //! runs [`run`].
 //!
-//! Faults: a synchronous exception at the PROBE load (`sp_probe_load`) is recorded (ESR, FAR)
-//! and skipped; any other exception is logged and the partition crashes on purpose, so the
-//! SPMC aborts it and its callers get ABORTED rather than a hang.
+//! Faults: a synchronous exception at the PROBE load (`sp_probe_load`) or at one of the
+//! register accesses TRAPPED_REGISTERS tries (`sp_try_*_insn`) is recorded (ESR, FAR) and
+//! skipped; any other exception is logged and the partition crashes on purpose, so the SPMC
+//! aborts it and its callers get ABORTED rather than a hang.
 
 use core::arch::{asm, global_asm};
 use core::fmt::Write;
@@ -102,8 +103,17 @@ sp_vector_sync:
     mrs     x9, elr_el1
     adr     x10, sp_probe_load
     cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_pmcr_insn
+    cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_dbgbvr0_insn
+    cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_actlr_insn
+    cmp     x9, x10
     b.ne    1f
-    mrs     x2, esr_el1
+2:  mrs     x2, esr_el1
     mrs     x3, far_el1
     mov     x1, #1
     add     x9, x9, #4
@@ -125,6 +135,34 @@ sp_probe:
     mov     x3, #0
 sp_probe_load:
     ldr     x0, [x0]
+    ret
+
+// Register accesses the SPMC must trap: each returns x1 = 1 with x2 = ESR_EL1 if it faulted.
+    .global sp_try_pmcr
+sp_try_pmcr:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_pmcr_insn:
+    mrs     x0, pmcr_el0
+    ret
+
+    .global sp_try_dbgbvr0
+sp_try_dbgbvr0:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_dbgbvr0_insn:
+    mrs     x0, dbgbvr0_el1
+    ret
+
+    .global sp_try_actlr
+sp_try_actlr:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_actlr_insn:
+    msr     actlr_el1, xzr
     ret
 "#,
     max_contexts = const MAX_CONTEXTS,
@@ -296,6 +334,19 @@ impl SpEnv for OwnMemory {
     fn crash(&mut self) {
         crash();
     }
+
+    fn trapped_registers(&mut self) -> Option<u8> {
+        let mut mask = 0;
+        for (bit, faulted) in [try_pmcr(), try_dbgbvr0(), try_actlr()]
+            .into_iter()
+            .enumerate()
+        {
+            if faulted {
+                mask |= 1 << bit;
+            }
+        }
+        Some(mask)
+    }
 }
 
 /// Takes a fault with no exception vector: the SPMC aborts the partition and never resumes
@@ -320,6 +371,36 @@ fn crash() {
         );
     }
 }
+
+/// Calls one of the `sp_try_*` accesses: whether it took an Unknown-reason exception.
+macro_rules! try_access {
+    ($name:ident, $symbol:literal) => {
+        fn $name() -> bool {
+            let (faulted, esr): (u64, u64);
+            // SAFETY: the routine makes one system-register access and changes no memory; if
+            // the access faults, our synchronous vector records it in x1..x3 and returns past
+            // it (x9, x10 clobbered). ACTLR_EL1 = 0 is harmless where the write goes through.
+            unsafe {
+                asm!(
+                    concat!("bl ", $symbol),
+                    out("x0") _,
+                    out("x1") faulted,
+                    out("x2") esr,
+                    out("x3") _,
+                    out("x9") _,
+                    out("x10") _,
+                    out("x30") _,
+                    options(nostack),
+                );
+            }
+            faulted != 0 && (esr >> 26) & 0x3f == 0
+        }
+    };
+}
+
+try_access!(try_pmcr, "sp_try_pmcr");
+try_access!(try_dbgbvr0, "sp_try_dbgbvr0");
+try_access!(try_actlr, "sp_try_actlr");
 
 /// Waits forever.
 fn park() -> ! {

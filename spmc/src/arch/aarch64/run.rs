@@ -29,10 +29,10 @@ use crate::spmc::{Caller, CpuId, Outcome, Spmc};
 use super::asm::{
     exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
 };
-use super::{console, traps};
 use super::mmu::{self, MANIFEST_PAGE_SIZE, NS_RAM, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
+use super::{console, traps};
 
 /// Cores the SPMC serves (QEMU virt `-smp 4`).
 pub const CPU_COUNT: u16 = 4;

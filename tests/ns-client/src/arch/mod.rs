@@ -211,6 +211,10 @@ fn call_here(regs: &Regs) -> Regs {
 }
 
 impl scenarios::Client for QemuClient {
+    fn on_hardware(&self) -> bool {
+        true
+    }
+
     fn arm_timer(&mut self, cpu: u16) -> bool {
         // A millisecond: long enough to outlast the arming, short enough to wait for.
         let ticks = (CNTFRQ_EL0.get() / 1000).max(1);
