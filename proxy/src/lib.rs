@@ -127,9 +127,11 @@ impl Proxy {
             HostStep::Answer(answer) => answer,
             HostStep::Forward => conduit.call(regs),
             HostStep::Version => self.host_version(regs, conduit),
-            HostStep::Stateful(version, call) => {
-                self.stateful_call(version, &call, regs, conduit, mem)
-            }
+            HostStep::Stateful(version) => match ffa::call::decode(regs, version) {
+                Decoded::Call(call) => self.stateful_call(version, &call, regs, conduit, mem),
+                // `first_step` decoded it already; this cannot be reached.
+                _ => reply::error(FfaError::NotSupported, regs),
+            },
         }
     }
 
@@ -186,7 +188,7 @@ impl Proxy {
                 direct_msg::check(src_id, dst_id, None)
             }
             _ if route == route::Route::Forward => Ok(()),
-            _ => return HostStep::Stateful(version, call),
+            _ => return HostStep::Stateful(version),
         };
         match checked {
             Ok(()) => HostStep::Forward,
@@ -232,6 +234,7 @@ pub enum HostStep {
     Forward,
     /// FFA_VERSION: the proxy's version negotiation.
     Version,
-    /// A call that reads or changes the proxy's state, decoded at the negotiated version.
-    Stateful(ffa::Version, Interface),
+    /// A call that reads or changes the proxy's state, decoded at this negotiated version.
+    /// (The step carries no decoded call: it stays small on the direct-request path.)
+    Stateful(ffa::Version),
 }

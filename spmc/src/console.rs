@@ -124,6 +124,11 @@ impl Console {
         });
     }
 
+    /// Whether finished lines wait (the arch layer reads its clock only then).
+    pub fn has_lines(&self) -> bool {
+        !self.done.is_empty()
+    }
+
     /// The oldest finished line its partition may print at `now_ms` (a millisecond clock
     /// that does not go backwards); lines over a partition's allowance are dropped and
     /// counted in its next printed line.

@@ -301,6 +301,11 @@ impl<P: Platform> Spmc<P> {
         self.partitions.rejected()
     }
 
+    /// Whether finished FFA_CONSOLE_LOG lines wait to be printed.
+    pub fn has_console_lines(&self) -> bool {
+        self.console.has_lines()
+    }
+
     /// The oldest finished FFA_CONSOLE_LOG line its partition may print at `now_ms`, for the
     /// arch layer to print (see [`crate::console`]).
     pub fn take_console_line(&mut self, now_ms: u64) -> Option<ConsoleLine> {

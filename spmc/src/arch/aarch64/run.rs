@@ -78,9 +78,7 @@ const LINES_PER_CALL: usize = 4;
 
 /// Milliseconds of the system counter, for the console's per-partition allowance.
 fn now_ms() -> u64 {
-    let frequency = u128::from(CNTFRQ_EL0.get()).max(1);
-    let ms = u128::from(CNTPCT_EL0.get()) * 1000 / frequency;
-    u64::try_from(ms).unwrap_or(u64::MAX)
+    CNTPCT_EL0.get() / (CNTFRQ_EL0.get() / 1000).max(1)
 }
 
 /// Calls the core under the lock, then, with the lock released (other cores go on meanwhile),
@@ -94,12 +92,14 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
             return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
         };
         let outcome = f(spmc);
-        let now = now_ms();
-        while !lines.is_full() {
-            let Some(line) = spmc.take_console_line(now) else {
-                break;
-            };
-            let _ = lines.push(line);
+        if spmc.has_console_lines() {
+            let now = now_ms();
+            while !lines.is_full() {
+                let Some(line) = spmc.take_console_line(now) else {
+                    break;
+                };
+                let _ = lines.push(line);
+            }
         }
         for (index, p) in spmc.partitions.iter().enumerate() {
             let bit = 1u32 << (index % 32);

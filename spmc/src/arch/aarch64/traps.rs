@@ -20,6 +20,8 @@
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CPTR_EL2, HCR_EL2, ID_AA64PFR0_EL1, MDCR_EL2, ReadWriteable, Readable, Writeable,
 };
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use tock_registers::fields::FieldValue;
 use tock_registers::{LocalRegisterCopy, register_bitfields};
 
@@ -40,6 +42,9 @@ register_bitfields! {u64,
         RAS OFFSET(28) NUMBITS(4) [],
     ]
 }
+
+/// HCR_EL2 while a partition runs, as [`init`] found it for this CPU (the same on every core).
+static PARTITION_HCR: AtomicU64 = AtomicU64::new(0);
 
 /// HCR_EL2 while a partition runs.
 fn partition_hcr() -> FieldValue<u64, HCR_EL2::Register> {
@@ -84,12 +89,13 @@ pub fn init() {
             + MDCR_EL2::TDRA::SET,
     );
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    PARTITION_HCR.store(partition_hcr().value, Ordering::Relaxed);
     enter_spmc();
 }
 
-/// HCR_EL2 for running a partition.
+/// HCR_EL2 for running a partition (computed once, it is on every world switch).
 pub fn enter_partition() {
-    HCR_EL2.write(partition_hcr());
+    HCR_EL2.set(PARTITION_HCR.load(Ordering::Relaxed));
 }
 
 /// HCR_EL2 while the SPMC itself runs.
