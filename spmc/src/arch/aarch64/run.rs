@@ -17,8 +17,9 @@ use spin::Once;
 use spin::mutex::TicketMutex;
 
 use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
-use crate::loader::{LoadError, load_config};
-use crate::manifest::{MAX_PARTITIONS, ManifestError, parse_spmc_manifest};
+use crate::loader::{self, LoadError};
+use crate::manifest::MAX_PARTITIONS;
+use crate::memory_map::{MemoryKind, MemoryMap, PlatformMemory};
 use crate::pagetable::MapError;
 use crate::partition::MAX_CPUS;
 use crate::platform::Space;
@@ -28,10 +29,10 @@ use crate::spmc::{Caller, CpuId, Outcome, Spmc};
 use super::asm::{
     HCR_EL2_IDLE, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
 };
-use super::console;
-use super::mmu::{self, MANIFEST_PAGE_SIZE, NS_RAM, Stage2};
+use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
+use super::{board, console};
 
 /// Cores the SPMC serves (QEMU virt `-smp 4`).
 pub const CPU_COUNT: u16 = 4;
@@ -127,8 +128,6 @@ fn current_core() -> u64 {
 
 /// Why cold boot could not configure the SPMC.
 enum BootError {
-    Stage1(MapError),
-    Manifest(ManifestError),
     Window(u16, MapError),
     Load(LoadError),
     Stage2(EndpointId, MapError),
@@ -138,8 +137,6 @@ enum BootError {
 impl fmt::Display for BootError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Stage1(e) => write!(f, "stage-1 map: {e:?}"),
-            Self::Manifest(e) => write!(f, "SPMC manifest: {e}"),
             Self::Window(vm, e) => write!(f, "vm{vm}: its memory cannot be mapped: {e:?}"),
             Self::Load(e) => write!(f, "{e}"),
             Self::Stage2(id, e) => write!(f, "partition {:#06x}: stage 2: {e:?}", id.0),
@@ -215,19 +212,31 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         *b = unsafe { core::ptr::read_volatile((manifest + i as u64) as *const u8) };
     }
     let bytes = &*bytes;
-    let (_, vms) = parse_spmc_manifest(bytes).map_err(BootError::Manifest)?;
+    let reserved = board::reserved(manifest);
+    let memory = PlatformMemory {
+        reserved: &reserved,
+        default_non_secure: board::DEFAULT_NS_RAM,
+    };
+    let plan = loader::plan(bytes, &memory).map_err(BootError::Load)?;
+    log_memory_map(&plan.map);
     let mut platform = ArchPlatform::new();
-    for vm in &vms {
+    // Only packages inside secure memory and away from the SPMC are mapped and read.
+    for vm in &plan.admitted {
         mmu::map_window(vm.load_address, vm.mem_size)
             .map_err(|e| BootError::Window(vm.index, e))?;
         platform
             .add_window(Space::Secure, vm.load_address, vm.mem_size)
             .map_err(|_| BootError::Window(vm.index, MapError::OutOfRange))?;
     }
-    platform
-        .add_window(Space::NonSecure, NS_RAM.0, NS_RAM.1)
-        .map_err(|_| BootError::Stage1(MapError::OutOfRange))?;
-    let (config, _) = load_config(&platform, bytes).map_err(BootError::Load)?;
+    // Normal-world buffers are trusted only inside these ranges.
+    for range in plan.map.ranges(MemoryKind::NonSecure) {
+        let mapped = mmu::map_ns_window(range.start(), range.len());
+        match mapped.map(|()| platform.add_window(Space::NonSecure, range.start(), range.len())) {
+            Ok(Ok(())) => {}
+            failed => println!("spmc: ns-memory {range} not usable ({failed:?}): left out"),
+        }
+    }
+    let config = loader::load(&platform, &plan).map_err(BootError::Load)?;
     println!(
         "spmc: SPMC ID {:#06x}, manifest FF-A v{}.{}, {} partition(s)",
         config.attributes.spmc_id.0,
@@ -248,6 +257,9 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         });
         log_partition(p);
     }
+    for refusal in spmc.refused_partitions() {
+        println!("spmc: {refusal}");
+    }
     for (id, why) in spmc.rejected_partitions() {
         println!("spmc: partition {:#06x} refused: {why:?}", id.0);
     }
@@ -265,6 +277,24 @@ fn configure(manifest: u64) -> Result<(), BootError> {
     }
     println!("spmc: secondary entry {entry:#x} registered");
     Ok(())
+}
+
+fn log_memory_map(map: &MemoryMap<'_>) {
+    if map.non_secure_is_default() {
+        println!(
+            "spmc: the SPMC manifest has no ns-memory node: default NS window {}",
+            board::DEFAULT_NS_RAM
+        );
+    }
+    for kind in MemoryKind::ALL {
+        let ranges = map.ranges(kind);
+        if ranges.is_empty() {
+            println!("spmc: memory map: {}: none", kind.device_type());
+        }
+        for range in ranges {
+            println!("spmc: memory map: {}: {range}", kind.device_type());
+        }
+    }
 }
 
 fn log_partition(p: &crate::partition::Partition) {
