@@ -16,6 +16,7 @@ use heapless::Vec;
 use spin::Once;
 use spin::mutex::TicketMutex;
 
+use crate::cpu_map::{Affinity, CpuMap, CpuMapError};
 use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
 use crate::loader::{self, LoadError};
 use crate::manifest::MAX_PARTITIONS;
@@ -27,15 +28,13 @@ use crate::println;
 use crate::spmc::{Caller, CpuId, Outcome, Spmc};
 
 use super::asm::{
-    HCR_EL2_IDLE, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
+    self, HCR_EL2_IDLE, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run,
+    spmc_warm_entry,
 };
 use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
 use super::{board, console};
-
-/// Cores the SPMC serves (QEMU virt `-smp 4`).
-pub const CPU_COUNT: u16 = 4;
 
 /// HCR_EL2 while a partition runs: stage 2 on (VM), set/way invalidation as clean+invalidate
 /// (SWIO), its TLB and barrier instructions broadcast inner shareable (FB, BSU = IS: a UP
@@ -56,6 +55,9 @@ struct PartitionArch {
 
 /// Written once at cold boot, before any partition runs.
 static PARTITIONS: Once<Vec<PartitionArch, MAX_PARTITIONS>> = Once::new();
+
+/// The cores the SPMC serves, by index; set at cold boot before any other core enters.
+static CPUS: Once<CpuMap> = Once::new();
 
 /// Per-context and per-core machine state. Each entry is used by one core at a time: a
 /// context's by the core the core last entered it on (the core hands a context to one CPU at a
@@ -122,14 +124,24 @@ fn core_init() {
     CNTVOFF_EL2.set(0);
 }
 
-fn current_core() -> u64 {
-    MPIDR_EL1.get() & 0xff
+/// This core, for reports: its index if the CPU map has it, and its affinity.
+struct CurrentCore;
+
+impl fmt::Display for CurrentCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = asm::affinity(MPIDR_EL1.get());
+        match CPUS.get().and_then(|map| map.index_of(core)) {
+            Some(cpu) => write!(f, "{} ({core})", cpu.0),
+            None => write!(f, "{core}"),
+        }
+    }
 }
 
 /// Why cold boot could not configure the SPMC.
 enum BootError {
     Window(u16, MapError),
     Load(LoadError),
+    Cpus(CpuMapError),
     Stage2(EndpointId, MapError),
     SecondaryEntry(u64),
 }
@@ -139,6 +151,7 @@ impl fmt::Display for BootError {
         match self {
             Self::Window(vm, e) => write!(f, "vm{vm}: its memory cannot be mapped: {e:?}"),
             Self::Load(e) => write!(f, "{e}"),
+            Self::Cpus(e) => write!(f, "{e}"),
             Self::Stage2(id, e) => write!(f, "partition {:#06x}: stage 2: {e:?}", id.0),
             Self::SecondaryEntry(w0) => write!(
                 f,
@@ -148,9 +161,10 @@ impl fmt::Display for BootError {
     }
 }
 
-/// Cold boot (from the entry assembly, MMU off, on the core the SPMD booted us on).
+/// Cold boot (from the entry assembly, MMU off, on the core the SPMD booted us on; `mpidr` is
+/// its MPIDR_EL1 affinity).
 #[unsafe(no_mangle)]
-extern "C" fn spmc_cold_main(manifest: u64, core: u64) -> ! {
+extern "C" fn spmc_cold_main(manifest: u64, mpidr: u64) -> ! {
     // SAFETY: first thing on the only running core; nothing else uses the pool yet.
     let maps = match unsafe { mmu::build_stage1(manifest) } {
         Ok(maps) => maps,
@@ -162,21 +176,21 @@ extern "C" fn spmc_cold_main(manifest: u64, core: u64) -> ! {
     unsafe { spmc_mmu_on(maps.stage1_root()) };
     mmu::install(maps);
     console::init();
+    let boot = asm::affinity(mpidr);
     println!(
-        "spmc {}: S-EL2 SPMC, FF-A v{}.{}, cold boot on core {core}, manifest at {manifest:#x}",
+        "spmc {}: S-EL2 SPMC, FF-A v{}.{}, cold boot on {boot}, manifest at {manifest:#x}",
         env!("CARGO_PKG_VERSION"),
         ffa::version::OURS.0,
         ffa::version::OURS.1
     );
     core_init();
-    let cpu = CpuId(core as u16);
-    match configure(manifest) {
-        Ok(()) => {}
+    let cpu = match configure(manifest, boot) {
+        Ok(cpu) => cpu,
         Err(e) => {
             println!("spmc: initialisation failed: {e}");
             init_failed()
         }
-    }
+    };
     let outcome = core_call(cpu, |s| s.boot(cpu));
     run(cpu, outcome)
 }
@@ -201,8 +215,9 @@ fn args_of(regs: &ffa::Regs) -> [u64; 17] {
 }
 
 /// Reads the manifest and the packages, maps the partitions' memory, builds their stage 2,
-/// creates the core and registers the secondary entry point.
-fn configure(manifest: u64) -> Result<(), BootError> {
+/// creates the core, publishes the CPU map and registers the secondary entry point. Returns
+/// the boot core's index (0).
+fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
     let mut page = [0u8; MANIFEST_PAGE_SIZE as usize];
     let len = (MANIFEST_PAGE_SIZE - (manifest % MANIFEST_PAGE_SIZE)) as usize;
     let bytes = page.get_mut(..len).unwrap_or_default();
@@ -218,6 +233,11 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         default_non_secure: board::DEFAULT_NS_RAM,
     };
     let plan = loader::plan(bytes, &memory).map_err(BootError::Load)?;
+    let cpus = CpuMap::new(plan.manifest.cpus.as_ref(), boot).map_err(BootError::Cpus)?;
+    let cpu = cpus
+        .index_of(boot)
+        .ok_or(BootError::Cpus(CpuMapError::BootCpuNotListed(boot)))?;
+    log_cpus(&cpus);
     log_memory_map(&plan.map);
     let mut platform = ArchPlatform::new();
     // Only packages inside secure memory and away from the SPMC are mapped and read.
@@ -245,7 +265,7 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         config.partitions.len()
     );
     let mut guard = CORE.lock();
-    let spmc = guard.insert(Spmc::new(config, platform, CPU_COUNT));
+    let spmc = guard.insert(Spmc::new(config, platform, cpus.len()));
     let mut arch = Vec::new();
     for (index, p) in spmc.partitions.iter().enumerate() {
         let vmid = u8::try_from(index + 1).unwrap_or(u8::MAX);
@@ -266,6 +286,7 @@ fn configure(manifest: u64) -> Result<(), BootError> {
     drop(guard);
     PARTITIONS.call_once(|| arch);
     println!("spmc: {} page-table pages used", mmu::pool_used());
+    asm::publish_cpu_map(CPUS.call_once(|| cpus));
 
     let entry = spmc_warm_entry as *const () as u64;
     let regs = ffa::call::encode(&Interface::SecondaryEpRegister {
@@ -276,7 +297,16 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         return Err(BootError::SecondaryEntry(answer[0]));
     }
     println!("spmc: secondary entry {entry:#x} registered");
-    Ok(())
+    Ok(cpu)
+}
+
+fn log_cpus(cpus: &CpuMap) {
+    if cpus.is_default() {
+        println!("spmc: the SPMC manifest has no cpus node: 4 cores, index = MPIDR Aff0");
+    }
+    for (cpu, core) in cpus.iter() {
+        println!("spmc: core {}: {core}", cpu.0);
+    }
 }
 
 fn log_memory_map(map: &MemoryMap<'_>) {
@@ -316,16 +346,33 @@ fn log_partition(p: &crate::partition::Partition) {
     }
 }
 
-/// Warm boot of a core the normal world powered on (the SPMD entered our secondary entry).
+/// Warm boot of a core the normal world powered on (the SPMD entered our secondary entry):
+/// the entry assembly found its affinity `mpidr` at `index` of the CPU map.
 #[unsafe(no_mangle)]
-extern "C" fn spmc_warm_main(core: u64) -> ! {
+extern "C" fn spmc_warm_main(index: u64, mpidr: u64) -> ! {
     core_init();
-    let cpu = CpuId(core as u16);
+    let cpu = CpuId(index as u16);
+    let core = asm::affinity(mpidr);
+    if CPUS.get().and_then(|map| map.index_of(core)) != Some(cpu) {
+        // The assembly's lookup and the map disagree: no state of this core can be trusted.
+        println!("spmc: core {core} refused: not at index {index} of the CPU map; core parked");
+        init_failed()
+    }
     if let Some(nw) = normal_world(cpu) {
         nw.saved = false;
     }
     let outcome = core_call(cpu, |s| s.cpu_on(cpu));
     run(cpu, outcome)
+}
+
+/// Reports a core the CPU map does not list (from the entry assembly, on the shared refusal
+/// stack); the assembly then answers the SPMD's CPU_ON with FFA_ERROR and parks the core.
+#[unsafe(no_mangle)]
+extern "C" fn spmc_warm_refused(mpidr: u64) {
+    println!(
+        "spmc: core {} refused: not in the SPMC manifest's cpus node; FFA_ERROR to the SPMD, core parked",
+        asm::affinity(mpidr)
+    );
 }
 
 /// This core's normal-world slot.
@@ -540,7 +587,7 @@ fn call_regs(x: &[u64; 31]) -> ffa::Regs {
 extern "C" fn spmc_el2_fault(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
     console::line_forced(format_args!(
         "spmc: PANIC: exception in the SPMC on core {} (kind {kind}, {}): ESR {esr:#x}, ELR {elr:#x}, FAR {far:#x}; core parked",
-        current_core(),
+        CurrentCore,
         class_name(class(esr))
     ));
     park()
@@ -550,7 +597,7 @@ extern "C" fn spmc_el2_fault(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
 pub fn panicked(info: &core::panic::PanicInfo) -> ! {
     console::line_forced(format_args!(
         "spmc: PANIC on core {}: {info}; core parked",
-        current_core()
+        CurrentCore
     ));
     park()
 }
