@@ -945,19 +945,19 @@ impl SpmcConfig {
     /// BL2 loaded each package whether or not its partition is hosted. Partitions are checked
     /// in boot order, so of two that claim the same memory the later one is refused.
     pub fn enforce_memory_map(&mut self, map: &MemoryMap<'_>, packages: &[VmNode]) {
-        let candidates = core::mem::take(&mut self.partitions);
-        for partition in candidates {
-            let hosted = self.partitions.iter().map(|p| (p.id, &p.config));
-            // Both lists together hold at most the MAX_PARTITIONS vmN nodes: pushes fit.
+        // In place: the partitions before `next` are the hosted ones.
+        let mut next = 0;
+        while let Some(partition) = self.partitions.get(next) {
+            let hosted = self.partitions[..next].iter().map(|p| (p.id, &p.config));
             match map.check_regions(&partition.config, packages, hosted) {
-                Ok(()) => {
-                    let _ = self.partitions.push(partition);
-                }
+                Ok(()) => next += 1,
                 Err(why) => {
+                    let partition = self.partitions.remove(next);
+                    // Both lists together hold at most the MAX_PARTITIONS vmN nodes.
                     let _ = self.refused.push(Refusal {
                         partition: Refused::Partition {
                             id: partition.id,
-                            name: partition.config.name.clone(),
+                            name: partition.config.name,
                         },
                         why,
                     });

@@ -35,6 +35,8 @@ unsafe extern "C" {
     static __image_end: u8;
     static __pagetables_start: u8;
     static __pagetables_end: u8;
+    static __stacks_start: u8;
+    static __stacks_end: u8;
 }
 
 fn symbol(s: *const u8) -> u64 {
@@ -121,6 +123,14 @@ pub fn image() -> (u64, u64) {
     (
         symbol(addr_of!(__text_start)),
         symbol(addr_of!(__image_end)),
+    )
+}
+
+/// The cores' stacks: `[start, end)`, core 0's at the top.
+pub fn stacks() -> (u64, u64) {
+    (
+        symbol(addr_of!(__stacks_start)),
+        symbol(addr_of!(__stacks_end)),
     )
 }
 

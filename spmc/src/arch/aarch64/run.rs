@@ -4,6 +4,7 @@
 //! The core (`Spmc`) sits behind one lock shared by all cores, held only around core calls,
 //! never across a world switch.
 
+use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -144,6 +145,7 @@ enum BootError {
     Cpus(CpuMapError),
     Stage2(EndpointId, MapError),
     SecondaryEntry(u64),
+    StackOverflow,
 }
 
 impl fmt::Display for BootError {
@@ -157,6 +159,7 @@ impl fmt::Display for BootError {
                 f,
                 "FFA_SECONDARY_EP_REGISTER refused by the SPMD (w0 = {w0:#x})"
             ),
+            Self::StackOverflow => f.write_str("configuration overflowed the stacks area"),
         }
     }
 }
@@ -184,7 +187,7 @@ extern "C" fn spmc_cold_main(manifest: u64, mpidr: u64) -> ! {
         ffa::version::OURS.1
     );
     core_init();
-    let cpu = match configure(manifest, boot) {
+    let cpu = match configure_on_all_stacks(manifest, boot) {
         Ok(cpu) => cpu,
         Err(e) => {
             println!("spmc: initialisation failed: {e}");
@@ -193,6 +196,53 @@ extern "C" fn spmc_cold_main(manifest: u64, mpidr: u64) -> ! {
     };
     let outcome = core_call(cpu, |s| s.boot(cpu));
     run(cpu, outcome)
+}
+
+/// What the stacks area is filled with before cold boot's configuration.
+const STACK_PAINT: u64 = 0x5354_4143_4b5f_5350;
+
+/// Runs [`configure`] with the whole stacks area below this frame as its stack, and checks it
+/// stayed inside. Configuration (manifests, the configuration and the core built by value)
+/// needs more than one core's stack; it runs before any other core can enter the SPMC (the
+/// entry it registers is only used at the normal world's CPU_ON, after cold boot ends), so it
+/// may grow from the boot core's stack down through the others'. It returns before the boot
+/// core's run loop starts, which then lives in the boot core's own stack.
+fn configure_on_all_stacks(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
+    let (start, end) = mmu::stacks();
+    paint_below_sp(start);
+    let result = configure(manifest, boot);
+    // SAFETY: [start, end) is the stacks area, mapped RW; only this core uses it yet, and
+    // nothing below this frame is live.
+    let untouched = (start..end)
+        .step_by(8)
+        .take_while(|a| unsafe { core::ptr::read_volatile(*a as *const u64) } == STACK_PAINT)
+        .count() as u64
+        * 8;
+    if untouched == 0 {
+        return Err(BootError::StackOverflow);
+    }
+    println!(
+        "spmc: cold boot configuration used {} KiB of the {} KiB stacks area",
+        (end - start - untouched).div_ceil(1024),
+        (end - start) / 1024
+    );
+    result
+}
+
+/// Fills `[start, sp)` with [`STACK_PAINT`]. Inlined never, so that its own frame is above the
+/// SP it reads.
+#[inline(never)]
+fn paint_below_sp(start: u64) {
+    let sp: u64;
+    // SAFETY: reads SP only.
+    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    let mut at = start;
+    while at < sp {
+        // SAFETY: [start, sp) is the stacks area below this frame (the caller checks `start`
+        // is its bottom), mapped RW and used by no one: no other core runs yet.
+        unsafe { core::ptr::write_volatile(at as *mut u64, STACK_PAINT) };
+        at += 8;
+    }
 }
 
 /// Tells the SPMD that initialisation failed (TF-A then boots on without an SPMC).
@@ -216,7 +266,8 @@ fn args_of(regs: &ffa::Regs) -> [u64; 17] {
 
 /// Reads the manifest and the packages, maps the partitions' memory, builds their stage 2,
 /// creates the core, publishes the CPU map and registers the secondary entry point. Returns
-/// the boot core's index (0).
+/// the boot core's index (0). Inlined never: its frames must be gone before the run loop.
+#[inline(never)]
 fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
     let mut page = [0u8; MANIFEST_PAGE_SIZE as usize];
     let len = (MANIFEST_PAGE_SIZE - (manifest % MANIFEST_PAGE_SIZE)) as usize;
