@@ -177,6 +177,7 @@ fn config() -> SpmcConfig {
             version: Version(1, 2),
         },
         partitions: partitions.into_iter().collect(),
+        refused: Vec::new(),
     }
 }
 

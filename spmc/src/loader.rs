@@ -2,6 +2,12 @@
 //! each of its `vmN` nodes, the SPKG package at the node's load address (header, then the
 //! partition manifest DTB it points at). Memory is read through [`Platform`], so the same code
 //! runs on the host over a fake memory.
+//!
+//! Boot goes in two steps. [`plan`] parses the SPMC manifest and checks each `vmN` node's
+//! memory against the memory map: only admitted packages may be mapped and read. [`load`]
+//! reads those packages and [`Plan::assemble`] completes the configuration, leaving out the
+//! partitions whose regions break the map. Refused partitions are listed in
+//! [`SpmcConfig::refused`]; the others boot.
 
 use core::fmt;
 
@@ -9,9 +15,10 @@ use heapless::Vec;
 
 use crate::boot_info::{PackageError, SPKG_HEADER_SIZE, parse_spkg_header};
 use crate::manifest::{
-    ConfigError, MAX_PARTITIONS, ManifestError, PartitionConfig, SpmcConfig, VmNode,
+    ConfigError, MAX_PARTITIONS, ManifestError, PartitionConfig, SpmcConfig, SpmcManifest, VmNode,
     apply_vm_nodes, parse_partition, parse_spmc_manifest,
 };
+use crate::memory_map::{MemoryMap, PlatformMemory, Refusal};
 use crate::platform::{Platform, Space};
 
 /// Largest partition manifest read: it sits between the package's header page and its image
@@ -117,14 +124,66 @@ pub fn load_partition<P: Platform>(
     })
 }
 
-/// The SPMC's configuration from its manifest `spmc_manifest` and the packages it names.
-pub fn load_config<P: Platform>(
-    platform: &P,
+/// The SPMC manifest, parsed and checked against the memory map.
+#[derive(Clone, Debug)]
+pub struct Plan<'a> {
+    /// The manifest.
+    pub manifest: SpmcManifest,
+    /// The memory map of the manifest and the platform.
+    pub map: MemoryMap<'a>,
+    /// The `vmN` nodes whose package and memory lie in secure memory away from the SPMC: the
+    /// packages to map and read.
+    pub admitted: Vec<VmNode, MAX_PARTITIONS>,
+    /// The other `vmN` nodes.
+    pub refused: Vec<Refusal, MAX_PARTITIONS>,
+}
+
+/// Parses the SPMC manifest `spmc_manifest` and checks its `vmN` nodes against the memory map
+/// it and `platform` describe.
+pub fn plan<'a>(
     spmc_manifest: &[u8],
-) -> Result<(SpmcConfig, Vec<VmNode, MAX_PARTITIONS>), LoadError> {
-    let (attributes, vms) = parse_spmc_manifest(spmc_manifest).map_err(LoadError::SpmcManifest)?;
+    platform: &PlatformMemory<'a>,
+) -> Result<Plan<'a>, LoadError> {
+    let manifest = parse_spmc_manifest(spmc_manifest).map_err(LoadError::SpmcManifest)?;
+    let map = MemoryMap::new(&manifest.memory, manifest.image, platform);
+    let (admitted, refused) = map.admit_vms(&manifest.vms);
+    Ok(Plan {
+        manifest,
+        map,
+        admitted,
+        refused,
+    })
+}
+
+impl Plan<'_> {
+    /// The configuration of `partitions` (one per admitted `vmN` node): nodes applied, IDs
+    /// settled, and the partitions whose regions break the map left out
+    /// ([`SpmcConfig::enforce_memory_map`]).
+    pub fn assemble(
+        &self,
+        partitions: impl IntoIterator<Item = PartitionConfig>,
+    ) -> Result<SpmcConfig, LoadError> {
+        let mut configs: Vec<PartitionConfig, MAX_PARTITIONS> = Vec::new();
+        for config in partitions {
+            configs.push(config).map_err(|_| {
+                LoadError::Config(ConfigError::TooManyPartitions {
+                    max: MAX_PARTITIONS,
+                })
+            })?;
+        }
+        apply_vm_nodes(&mut configs, &self.admitted).map_err(LoadError::Config)?;
+        let mut config = SpmcConfig::new(self.manifest.attributes.clone(), configs)
+            .map_err(LoadError::Config)?;
+        config.refused = self.refused.clone();
+        config.enforce_memory_map(&self.map, &self.manifest.vms);
+        Ok(config)
+    }
+}
+
+/// Reads the admitted packages of `plan` and assembles the configuration.
+pub fn load<P: Platform>(platform: &P, plan: &Plan<'_>) -> Result<SpmcConfig, LoadError> {
     let mut partitions: Vec<PartitionConfig, MAX_PARTITIONS> = Vec::new();
-    for vm in &vms {
+    for vm in &plan.admitted {
         let config = load_partition(platform, vm)?;
         // Cannot fail: at most MAX_PARTITIONS vm nodes.
         partitions.push(config).map_err(|_| {
@@ -133,7 +192,14 @@ pub fn load_config<P: Platform>(
             })
         })?;
     }
-    apply_vm_nodes(&mut partitions, &vms).map_err(LoadError::Config)?;
-    let config = SpmcConfig::new(attributes, partitions).map_err(LoadError::Config)?;
-    Ok((config, vms))
+    plan.assemble(partitions)
+}
+
+/// [`plan`] then [`load`], in one step.
+pub fn load_config<P: Platform>(
+    platform: &P,
+    spmc_manifest: &[u8],
+    memory: &PlatformMemory<'_>,
+) -> Result<SpmcConfig, LoadError> {
+    load(platform, &plan(spmc_manifest, memory)?)
 }

@@ -11,6 +11,11 @@ use dtoolkit::{Node, Property};
 use ffa::{EndpointId, Uuid, UuidHelper, Version};
 use heapless::{String, Vec};
 
+use crate::cpu_map::{Affinity, CpuList, MAX_CPUS};
+use crate::memory_map::{
+    MAX_MEMORY_RANGES, ManifestMemory, MemoryKind, MemoryMap, Range, Refusal, Refused,
+};
+
 /// Most partitions one SPMC hosts (TF-A loads at most 8 SP packages).
 pub const MAX_PARTITIONS: usize = 8;
 /// Most UUIDs one partition may declare.
@@ -164,6 +169,26 @@ pub struct SpmcConfig {
     pub attributes: SpmcAttributes,
     /// The partitions, sorted by boot order (then by ID).
     pub partitions: Vec<Partition, MAX_PARTITIONS>,
+    /// Partitions left out because their memory breaks the memory map
+    /// ([`SpmcConfig::enforce_memory_map`], [`MemoryMap::admit_vms`]).
+    pub refused: Vec<Refusal, MAX_PARTITIONS>,
+}
+
+/// The SPMC manifest (TOS_FW_CONFIG), parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpmcManifest {
+    /// `/attribute`.
+    pub attributes: SpmcAttributes,
+    /// `/attribute` `load_address` and `binary_size`: the SPMC's image window (its code,
+    /// data, stacks and page tables), when both are given.
+    pub image: Option<Range>,
+    /// The `/hypervisor/vmN` nodes, sorted by `N`.
+    pub vms: Vec<VmNode, MAX_PARTITIONS>,
+    /// The memory nodes (`device_type` "memory", "ns-memory", "device-memory",
+    /// "ns-device-memory").
+    pub memory: ManifestMemory,
+    /// The cores `/cpus` lists; `None` without a `/cpus` node.
+    pub cpus: Option<CpuList>,
 }
 
 /// One `/hypervisor/vmN` node of the SPMC manifest (Hafnium's format): where BL2 put a
@@ -202,6 +227,12 @@ pub enum ManifestNode {
     MemoryRegion(usize),
     /// The n-th (from 0) child of `device-regions`.
     DeviceRegion(usize),
+    /// The SPMC manifest's memory nodes of one `device_type`.
+    Memory(MemoryKind),
+    /// The SPMC manifest's `/cpus`.
+    Cpus,
+    /// The n-th (from 0) child of `/cpus`.
+    Cpu(usize),
 }
 
 impl fmt::Display for ManifestNode {
@@ -215,6 +246,9 @@ impl fmt::Display for ManifestNode {
             Self::DeviceRegions => f.write_str("/device-regions"),
             Self::MemoryRegion(i) => write!(f, "/memory-regions, region {i}"),
             Self::DeviceRegion(i) => write!(f, "/device-regions, region {i}"),
+            Self::Memory(kind) => write!(f, "memory node (device_type \"{}\")", kind.device_type()),
+            Self::Cpus => f.write_str("/cpus"),
+            Self::Cpu(i) => write!(f, "/cpus, child {i}"),
         }
     }
 }
@@ -275,12 +309,22 @@ pub enum ManifestError {
         /// The most accepted.
         max: usize,
     },
-    /// Two address ranges overlap (regions of one partition, or two `vmN` nodes).
+    /// Two address ranges overlap (regions of one partition, two `vmN` nodes, or two memory
+    /// ranges of the SPMC manifest).
     Overlap {
         /// One.
         first: ManifestNode,
         /// The other.
         second: ManifestNode,
+    },
+    /// A value that must be unique appears twice (a core in `/cpus`).
+    Duplicate {
+        /// Where.
+        node: ManifestNode,
+        /// The property.
+        property: &'static str,
+        /// The value.
+        value: u64,
     },
 }
 
@@ -291,7 +335,8 @@ impl ManifestError {
             Self::Missing { property, .. }
             | Self::Malformed { property, .. }
             | Self::OutOfRange { property, .. }
-            | Self::Conflict { property, .. } => Some(property),
+            | Self::Conflict { property, .. }
+            | Self::Duplicate { property, .. } => Some(property),
             _ => None,
         }
     }
@@ -330,6 +375,11 @@ impl fmt::Display for ManifestError {
             Self::Overlap { first, second } => {
                 write!(f, "{first} and {second} overlap")
             }
+            Self::Duplicate {
+                node,
+                property,
+                value,
+            } => write!(f, "{node}: `{property}` value {value:#x} appears twice"),
         }
     }
 }
@@ -552,13 +602,12 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
 }
 
 /// Parses the SPMC manifest (TOS_FW_CONFIG, `arm,ffa-core-manifest-1.0`, Hafnium's format):
-/// the SPMC's attributes and the `/hypervisor/vmN` nodes, sorted by `N`.
+/// the SPMC's attributes and image window, the `/hypervisor/vmN` nodes sorted by `N`, the
+/// memory nodes and the `/cpus` node.
 ///
 /// A manifest without `/hypervisor` has no partitions. Every `vmN` node must be an FF-A
 /// partition (`is_ffa_partition`): this SPMC loads nothing else.
-pub fn parse_spmc_manifest(
-    dtb: &[u8],
-) -> Result<(SpmcAttributes, Vec<VmNode, MAX_PARTITIONS>), ManifestError> {
+pub fn parse_spmc_manifest(dtb: &[u8]) -> Result<SpmcManifest, ManifestError> {
     let fdt = open(dtb)?;
     let root = Props::new(fdt.root(), ManifestNode::Root);
     root.require_compatible("arm,ffa-core-manifest-1.0")?;
@@ -566,7 +615,9 @@ pub fn parse_spmc_manifest(
     let attribute = fdt
         .find_node("/attribute")
         .ok_or(ManifestError::MissingNode(ManifestNode::Attribute))?;
-    let attributes = parse_attributes(&Props::new(attribute, ManifestNode::Attribute))?;
+    let attribute = Props::new(attribute, ManifestNode::Attribute);
+    let attributes = parse_attributes(&attribute)?;
+    let image = parse_image(&attribute)?;
 
     let mut vms: Vec<VmNode, MAX_PARTITIONS> = Vec::new();
     if let Some(hypervisor) = fdt.find_node("/hypervisor") {
@@ -601,7 +652,130 @@ pub fn parse_spmc_manifest(
         }
     }
     vms.sort_unstable_by_key(|vm| vm.index);
-    Ok((attributes, vms))
+    Ok(SpmcManifest {
+        attributes,
+        image,
+        vms,
+        memory: parse_memory(&fdt, &root)?,
+        cpus: parse_cpus(&fdt)?,
+    })
+}
+
+/// `load_address` and `binary_size`: both or neither (the SPMD treats them as optional).
+fn parse_image(props: &Props<'_>) -> Result<Option<Range>, ManifestError> {
+    match (props.int("load_address")?, props.int("binary_size")?) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(props.missing("binary_size")),
+        (None, Some(_)) => Err(props.missing("load_address")),
+        (Some(base), Some(size)) => Range::new(base, size)
+            .map(Some)
+            .ok_or(props.out_of_range("binary_size", size)),
+    }
+}
+
+/// `#address-cells` or `#size-cells` of a node: 1 or 2 (a 64-bit value at most), `default`
+/// when absent.
+fn cell_count(
+    props: &Props<'_>,
+    property: &'static str,
+    default: u64,
+) -> Result<usize, ManifestError> {
+    Ok(props.ranged(property, 1, 2)?.unwrap_or(default) as usize)
+}
+
+/// A big-endian number of one or two cells.
+fn read_cells(bytes: &[u8]) -> Option<u64> {
+    if let Ok(cell) = <[u8; 4]>::try_from(bytes) {
+        Some(u32::from_be_bytes(cell).into())
+    } else {
+        <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+    }
+}
+
+/// The memory nodes: root children whose `device_type` names a [`MemoryKind`], each `reg` a
+/// list of (address, size) pairs in the root's `#address-cells` and `#size-cells` (2 and 1
+/// when absent, the devicetree defaults). Ranges must be page aligned and disjoint.
+fn parse_memory(fdt: &Fdt<'_>, root: &Props<'_>) -> Result<ManifestMemory, ManifestError> {
+    let address_bytes = cell_count(root, "#address-cells", 2)? * 4;
+    let entry = address_bytes + cell_count(root, "#size-cells", 1)? * 4;
+    let mut memory = ManifestMemory::default();
+    for child in fdt.root().children() {
+        let kind = Props::new(child, ManifestNode::Root)
+            .bytes("device_type")
+            .and_then(|name| name.strip_suffix(&[0]))
+            .and_then(MemoryKind::from_device_type);
+        let Some(kind) = kind else { continue };
+        let props = Props::new(child, ManifestNode::Memory(kind));
+        let reg = props.bytes("reg").ok_or(props.missing("reg"))?;
+        if reg.is_empty() || !reg.len().is_multiple_of(entry) {
+            return Err(props.malformed("reg"));
+        }
+        memory.declare(kind);
+        for pair in reg.chunks_exact(entry) {
+            let (base, size) = pair.split_at(address_bytes);
+            let base = read_cells(base).ok_or(props.malformed("reg"))?;
+            let size = read_cells(size).ok_or(props.malformed("reg"))?;
+            if !base.is_multiple_of(PAGE_SIZE) {
+                return Err(props.out_of_range("reg", base));
+            }
+            let range = Range::new(base, size)
+                .filter(|_| size.is_multiple_of(PAGE_SIZE))
+                .ok_or(props.out_of_range("reg", size))?;
+            if let Some((other, _)) = memory.iter().find(|(_, r)| r.overlaps(&range)) {
+                return Err(ManifestError::Overlap {
+                    first: ManifestNode::Memory(other),
+                    second: ManifestNode::Memory(kind),
+                });
+            }
+            memory
+                .push(kind, range)
+                .map_err(|_| ManifestError::TooMany {
+                    node: ManifestNode::Memory(kind),
+                    what: "ranges",
+                    max: MAX_MEMORY_RANGES,
+                })?;
+        }
+    }
+    Ok(memory)
+}
+
+/// `/cpus`: the children with `device_type = "cpu"`, each `reg` one or more MPIDR affinity
+/// values in the node's `#address-cells` (2 when absent). Other children are skipped.
+fn parse_cpus(fdt: &Fdt<'_>) -> Result<Option<CpuList>, ManifestError> {
+    let Some(node) = fdt.find_node("/cpus") else {
+        return Ok(None);
+    };
+    let value_bytes = cell_count(&Props::new(node, ManifestNode::Cpus), "#address-cells", 2)? * 4;
+    let mut cores: Vec<Affinity, MAX_CPUS> = Vec::new();
+    for (i, child) in node.children().enumerate() {
+        let props = Props::new(child, ManifestNode::Cpu(i));
+        if props.bytes("device_type") != Some(b"cpu\0") {
+            continue;
+        }
+        let reg = props.bytes("reg").ok_or(props.missing("reg"))?;
+        if reg.is_empty() || !reg.len().is_multiple_of(value_bytes) {
+            return Err(props.malformed("reg"));
+        }
+        for value in reg.chunks_exact(value_bytes) {
+            let value = read_cells(value).ok_or(props.malformed("reg"))?;
+            let core = Affinity::from_mpidr(value).ok_or(props.out_of_range("reg", value))?;
+            if cores.contains(&core) {
+                return Err(ManifestError::Duplicate {
+                    node: ManifestNode::Cpu(i),
+                    property: "reg",
+                    value,
+                });
+            }
+            cores.push(core).map_err(|_| ManifestError::TooMany {
+                node: ManifestNode::Cpus,
+                what: "CPUs",
+                max: MAX_CPUS,
+            })?;
+        }
+    }
+    CpuList::new(&cores)
+        .map(Some)
+        .ok_or(ManifestError::MissingNode(ManifestNode::Cpu(0)))
 }
 
 impl VmNode {
@@ -760,7 +934,36 @@ impl SpmcConfig {
         Ok(SpmcConfig {
             attributes,
             partitions: settled,
+            refused: Vec::new(),
         })
+    }
+}
+
+impl SpmcConfig {
+    /// Leaves out, into [`SpmcConfig::refused`], every partition whose memory or device
+    /// regions break `map` ([`MemoryMap::check_regions`]). `packages` are all the `vmN` nodes:
+    /// BL2 loaded each package whether or not its partition is hosted. Partitions are checked
+    /// in boot order, so of two that claim the same memory the later one is refused.
+    pub fn enforce_memory_map(&mut self, map: &MemoryMap<'_>, packages: &[VmNode]) {
+        // In place: the partitions before `next` are the hosted ones.
+        let mut next = 0;
+        while let Some(partition) = self.partitions.get(next) {
+            let hosted = self.partitions[..next].iter().map(|p| (p.id, &p.config));
+            match map.check_regions(&partition.config, packages, hosted) {
+                Ok(()) => next += 1,
+                Err(why) => {
+                    let partition = self.partitions.remove(next);
+                    // Both lists together hold at most the MAX_PARTITIONS vmN nodes.
+                    let _ = self.refused.push(Refusal {
+                        partition: Refused::Partition {
+                            id: partition.id,
+                            name: partition.config.name,
+                        },
+                        why,
+                    });
+                }
+            }
+        }
     }
 }
 

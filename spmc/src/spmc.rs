@@ -2,7 +2,8 @@
 //!
 //! API contract (used by the arch layer and the in-process harness):
 //! - [`Spmc::new`] builds the partition table from validated configuration; partitions it
-//!   cannot host are left out ([`Spmc::rejected_partitions`]).
+//!   cannot host are left out ([`Spmc::rejected_partitions`]), as are those the configuration
+//!   refused for their memory ([`Spmc::refused_partitions`]).
 //! - [`Spmc::boot`] on the primary CPU starts partitions in configuration order (boot order):
 //!   it returns [`Outcome::Enter`] for the first partition's context for that CPU, at its
 //!   entry point. A partition whose manifest has `gp-register-num` = n gets x\[n\] = its FF-A
@@ -50,13 +51,14 @@ use ffa::{EndpointId, FfaError, FuncId, Interface, Regs, Version};
 
 use crate::call_chain;
 use crate::console::{Console, ConsoleLine};
-use crate::manifest::{SpmcAttributes, SpmcConfig};
+use crate::manifest::{MAX_PARTITIONS, SpmcAttributes, SpmcConfig};
+use crate::memory_map::Refusal;
 use crate::partition::{AbortReason, MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
 use crate::platform::Platform;
 use crate::vcpu::{CtxRef, ExecutionContext, RuntimeModel, RuntimeState};
 use crate::version::NegotiatedVersion;
 
-/// A physical CPU, by TF-A's linear core index.
+/// A physical CPU, by its index in the SPMC manifest's cpus map ([`crate::cpu_map::CpuMap`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CpuId(pub u16);
 
@@ -126,6 +128,8 @@ pub struct Spmc<P: Platform> {
     /// Whether cold boot finished (the last partition waited); later starts are warm boots.
     pub(crate) cold_boot_done: bool,
     pub(crate) console: Console,
+    /// Partitions the configuration refused for their memory.
+    refused: heapless::Vec<Refusal, MAX_PARTITIONS>,
 }
 
 /// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
@@ -149,6 +153,7 @@ impl<P: Platform> Spmc<P> {
         let SpmcConfig {
             attributes,
             partitions,
+            refused,
         } = config;
         let partitions = PartitionTable::new(
             &attributes,
@@ -168,6 +173,7 @@ impl<P: Platform> Spmc<P> {
             boot_cpu: None,
             cold_boot_done: false,
             console: Console::default(),
+            refused,
         }
     }
 
@@ -299,6 +305,12 @@ impl<P: Platform> Spmc<P> {
     /// Partitions of the configuration the SPMC does not host, and why.
     pub fn rejected_partitions(&self) -> &[(EndpointId, Rejected)] {
         self.partitions.rejected()
+    }
+
+    /// Partitions the configuration refused because their memory breaks the memory map
+    /// ([`SpmcConfig::refused`]).
+    pub fn refused_partitions(&self) -> &[Refusal] {
+        &self.refused
     }
 
     /// Whether finished FFA_CONSOLE_LOG lines wait to be printed.

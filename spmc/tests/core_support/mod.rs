@@ -230,6 +230,7 @@ pub fn config_of<const N: usize>(partitions: [Partition; N]) -> SpmcConfig {
             version: Version(1, 2),
         },
         partitions: list,
+        refused: Vec::new(),
     }
 }
 

@@ -183,7 +183,37 @@ pub fn vm_named(
         .set("mem_size", Cell(mem_size as u32))
 }
 
-/// A valid SPMC manifest with two partitions.
+/// A memory node of the SPMC manifest: `device_type` and `reg` cells.
+pub fn memory_node(name: &str, device_type: &str, reg: &[u32]) -> NodeBuilder {
+    NodeBuilder::new(name)
+        .set("device_type", Str(device_type))
+        .set("reg", Cells(reg))
+}
+
+/// A `cpu@N` node whose `reg` holds `mpidrs` (two cells each).
+pub fn cpu_node(name: &str, mpidrs: &[u64]) -> NodeBuilder {
+    let cells: Vec<u32> = mpidrs
+        .iter()
+        .flat_map(|m| [(m >> 32) as u32, *m as u32])
+        .collect();
+    NodeBuilder::new(name)
+        .set("device_type", Str("cpu"))
+        .set("reg", Cells(&cells))
+}
+
+/// A `/cpus` node listing `mpidrs`, one `cpu@N` child each.
+pub fn cpus_node(mpidrs: &[u64]) -> NodeBuilder {
+    let mut cpus = NodeBuilder::new("cpus")
+        .set("#address-cells", Cell(2))
+        .set("#size-cells", Cell(0));
+    for mpidr in mpidrs {
+        cpus = cpus.child(cpu_node(&format!("cpu@{mpidr:x}"), &[*mpidr]));
+    }
+    cpus
+}
+
+/// A valid SPMC manifest with two partitions, secure memory from 0x0e10_0000 (16 MiB less
+/// one), 1 GiB of NS memory at 0x4000_0000, and two cores.
 pub fn spmc_manifest() -> TreeBuilder {
     TreeBuilder::new()
         .set("compatible", Str("arm,ffa-core-manifest-1.0"))
@@ -205,4 +235,15 @@ pub fn spmc_manifest() -> TreeBuilder {
                 .child(vm(1, "first", 0x0e30_0000, 1, 0x10_0000))
                 .child(vm(2, "second", 0x0e40_0000, 4, 0x10_0000)),
         )
+        .child(cpus_node(&[0, 1]))
+        .child(memory_node(
+            "memory@e100000",
+            "memory",
+            &[0, 0x0e10_0000, 0xf0_0000],
+        ))
+        .child(memory_node(
+            "memory@40000000",
+            "ns-memory",
+            &[0, 0x4000_0000, 0x4000_0000],
+        ))
 }

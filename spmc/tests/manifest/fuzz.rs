@@ -3,6 +3,7 @@
 
 use crate::builder::*;
 use proptest::prelude::*;
+use spmc::cpu_map::MAX_CPUS;
 use spmc::manifest::{MAX_UUIDS, PartitionConfig, parse_partition, parse_spmc_manifest};
 
 /// What every accepted partition manifest guarantees.
@@ -55,6 +56,12 @@ const SPMC_PROPERTIES: &[(&str, &str)] = &[
     ("hypervisor/vm1", "load_address"),
     ("hypervisor/vm1", "vcpu_count"),
     ("hypervisor/vm2", "mem_size"),
+    ("memory@e100000", "device_type"),
+    ("memory@e100000", "reg"),
+    ("memory@40000000", "reg"),
+    ("cpus", "#address-cells"),
+    ("cpus/cpu@1", "device_type"),
+    ("cpus/cpu@1", "reg"),
 ];
 
 /// Small values are likelier to pass the size checks and reach the range checks.
@@ -127,11 +134,20 @@ proptest! {
         for ((node, name), bytes) in &edits {
             tree = tree.edit(node, |n| n.set(name, Bytes(bytes)));
         }
-        if let Ok((attributes, vms)) = parse_spmc_manifest(&tree.dtb()) {
-            prop_assert!(attributes.spmc_id.is_secure());
-            for vm in &vms {
+        if let Ok(manifest) = parse_spmc_manifest(&tree.dtb()) {
+            prop_assert!(manifest.attributes.spmc_id.is_secure());
+            for vm in &manifest.vms {
                 prop_assert!(vm.vcpu_count >= 1 && vm.mem_size >= 1);
                 prop_assert!(vm.load_address.checked_add(vm.mem_size).is_some());
+            }
+            let ranges: Vec<_> = manifest.memory.iter().collect();
+            for (i, (_, r)) in ranges.iter().enumerate() {
+                prop_assert!(r.start().is_multiple_of(4096) && r.len().is_multiple_of(4096));
+                prop_assert!(ranges[i + 1..].iter().all(|(_, o)| !o.overlaps(r)));
+            }
+            if let Some(cpus) = &manifest.cpus {
+                let cores = cpus.as_slice();
+                prop_assert!(!cores.is_empty() && cores.len() <= MAX_CPUS);
             }
         }
     }

@@ -1,11 +1,16 @@
 //! loader: the SPMC manifest and SP packages read from (fake) memory, as the SPMC does at boot.
 
 use crate::dts;
+use crate::sources::qemu_platform;
 use ffa::EndpointId;
 use spmc::boot_info::PackageError;
 use spmc::loader::{LoadError, MAX_PARTITION_MANIFEST, load_config};
-use spmc::manifest::ConfigError;
+use spmc::manifest::{ConfigError, SpmcConfig};
+use spmc::memory_map::{
+    Claim, MemoryKind, PlatformMemory, Range, Refusal, Refused, SpmcResource, Violation,
+};
 use spmc::platform::{MemFault, Platform, Space};
+use spmc::{CpuId, Outcome, Spmc};
 use std::path::PathBuf;
 
 /// Secure memory from 0x0e30_0000 to 0x0e60_0000, as BL2 leaves it.
@@ -54,8 +59,14 @@ impl Platform for Memory {
         Ok(())
     }
 
-    fn write(&mut self, _: Space, _: u64, _: &[u8]) -> Result<(), MemFault> {
-        Err(MemFault)
+    fn write(&mut self, space: Space, addr: u64, data: &[u8]) -> Result<(), MemFault> {
+        let o = addr.checked_sub(self.base).ok_or(MemFault)? as usize;
+        let dst = self.bytes.get_mut(o..o + data.len()).ok_or(MemFault)?;
+        if space != Space::Secure {
+            return Err(MemFault);
+        }
+        dst.copy_from_slice(data);
+        Ok(())
     }
 }
 
@@ -66,24 +77,31 @@ fn dtb(name: &str) -> Vec<u8> {
     dts::compile(&std::fs::read_to_string(path).unwrap()).to_dtb()
 }
 
+const PACKAGES: [(u64, &str); 3] = [
+    (0x0e30_0000, "echo.dts"),
+    (0x0e40_0000, "relay.dts"),
+    (0x0e50_0000, "legacy.dts"),
+];
+
 fn loaded() -> Memory {
     let mut m = Memory::new();
-    for (at, name) in [
-        (0x0e30_0000, "echo.dts"),
-        (0x0e40_0000, "relay.dts"),
-        (0x0e50_0000, "legacy.dts"),
-    ] {
+    for (at, name) in PACKAGES {
         let d = dtb(name);
         m.package(at, &d, d.len() as u32);
     }
     m
 }
 
+/// The SPMC's configuration from `spmc_manifest` and the packages in `m`, on QEMU's platform.
+fn load(m: &Memory, spmc_manifest: &[u8]) -> Result<SpmcConfig, LoadError> {
+    load_config(m, spmc_manifest, &qemu_platform())
+}
+
 #[test]
 fn the_project_packages_load() {
     let m = loaded();
-    let (config, vms) = load_config(&m, &dtb("spmc_manifest.dts")).unwrap();
-    assert_eq!(vms.len(), 3);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(config.refused, []);
     let got: Vec<_> = config
         .partitions
         .iter()
@@ -111,7 +129,7 @@ fn the_project_packages_load() {
 fn a_bad_package_names_its_vm_node() {
     let mut m = loaded();
     m.put(0x0e40_0000, b"SPKX");
-    let e = load_config(&m, &dtb("spmc_manifest.dts")).unwrap_err();
+    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
     assert!(
         matches!(
             e,
@@ -135,16 +153,16 @@ fn oversized_unreadable_or_invalid_manifests_are_refused() {
     let big = (MAX_PARTITION_MANIFEST + 1) as u32;
     m.put(0x0e50_000c, &big.to_le_bytes());
     // The header check itself refuses a manifest running into the image first.
-    let e = load_config(&m, &dtb("spmc_manifest.dts")).unwrap_err();
+    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
     assert!(matches!(e, LoadError::Package { vm: 3, .. }), "{e:?}");
     // With the image further on, the size limit of the copy applies.
     m.put(0x0e50_0010, &0x8000u32.to_le_bytes());
-    let e = load_config(&m, &dtb("spmc_manifest.dts")).unwrap_err();
+    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
     assert_eq!(e, LoadError::ManifestTooLarge { vm: 3, size: big });
 
     let mut m = loaded();
     m.put(0x0e50_1000, &[0xff; 64]);
-    let e = load_config(&m, &dtb("spmc_manifest.dts")).unwrap_err();
+    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
     assert!(
         matches!(e, LoadError::PartitionManifest { vm: 3, .. }),
         "{e:?}"
@@ -156,7 +174,7 @@ fn oversized_unreadable_or_invalid_manifests_are_refused() {
     )
     .unwrap()
     .replace("load_address = <0xe500000>", "load_address = <0xe700000>");
-    let e = load_config(&loaded(), &dts::compile(&manifest).to_dtb()).unwrap_err();
+    let e = load(&loaded(), &dts::compile(&manifest).to_dtb()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -180,7 +198,7 @@ fn packages_and_spmc_manifest_must_agree() {
     .replace("load-address = <0xe400000>", "load-address = <0xe480000>");
     let d = dts::compile(&relay).to_dtb();
     m.package(0x0e40_0000, &d, d.len() as u32);
-    let e = load_config(&m, &dtb("spmc_manifest.dts")).unwrap_err();
+    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
     assert!(
         matches!(
             e,
@@ -191,7 +209,397 @@ fn packages_and_spmc_manifest_must_agree() {
         "{e:?}"
     );
     assert!(matches!(
-        load_config(&loaded(), b"not a dtb"),
+        load(&loaded(), b"not a dtb"),
         Err(LoadError::SpmcManifest(_))
+    ));
+}
+
+fn source(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../sp-manifests")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// The project's packages, with `extra` (DTS text of child nodes) added to the manifest in
+/// `file`.
+fn loaded_with(changes: &[(&str, String)]) -> Memory {
+    let mut m = loaded();
+    for (file, extra) in changes {
+        let (at, _) = PACKAGES.iter().find(|(_, f)| f == file).unwrap();
+        let text = source(file);
+        let end = text.rfind("};").unwrap();
+        let text = format!("{}{extra}\n{}", &text[..end], &text[end..]);
+        let d = dts::compile(&text).to_dtb();
+        m.package(*at, &d, d.len() as u32);
+    }
+    m
+}
+
+fn cells(value: u64) -> String {
+    format!("<{:#x} {:#x}>", value >> 32, value as u32)
+}
+
+fn memory_region(base: u64, pages: u32, non_secure: bool) -> String {
+    let attributes = 0x3 | if non_secure { 0x8 } else { 0 };
+    format!(
+        "memory-regions {{ compatible = \"arm,ffa-manifest-memory-regions\";
+            r {{ base-address = {}; pages-count = <{pages}>; attributes = <{attributes:#x}>; }}; }};",
+        cells(base)
+    )
+}
+
+fn device_regions(bases: &[u64]) -> String {
+    let mut text =
+        String::from("device-regions { compatible = \"arm,ffa-manifest-device-regions\";");
+    for (i, base) in bases.iter().enumerate() {
+        text += &format!(
+            " d{i} {{ base-address = {}; pages-count = <1>; attributes = <0x3>; }};",
+            cells(*base)
+        );
+    }
+    text + " };"
+}
+
+/// The project's SPMC manifest with `edit` applied to its text.
+fn spmc_manifest_with(edit: impl FnOnce(String) -> String) -> Vec<u8> {
+    dts::compile(&edit(source("spmc_manifest.dts"))).to_dtb()
+}
+
+fn names(config: &SpmcConfig) -> Vec<&str> {
+    config
+        .partitions
+        .iter()
+        .map(|p| p.config.name.as_str())
+        .collect()
+}
+
+fn range(start: u64, len: u64) -> Range {
+    Range::new(start, len).unwrap()
+}
+
+fn refused(id: u16, name: &str, why: Violation) -> Refusal {
+    Refusal {
+        partition: Refused::Partition {
+            id: EndpointId(id),
+            name: name.try_into().unwrap(),
+        },
+        why,
+    }
+}
+
+#[test]
+fn a_region_over_the_spmc_image_is_refused_and_the_others_boot() {
+    // Inside secure memory, but in the SPMC's window: its code, stacks and page tables.
+    let m = loaded_with(&[("relay.dts", memory_region(0x0e1f_0000, 1, false))]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(names(&config), ["echo", "legacy"]);
+    let why = Violation::Spmc {
+        claim: Claim::MemoryRegion(0),
+        range: range(0x0e1f_0000, 0x1000),
+        resource: SpmcResource::Image,
+    };
+    assert_eq!(config.refused, [refused(0x8002, "relay", why)]);
+    assert_eq!(
+        config.refused[0].to_string(),
+        "partition 0x8002 refused: memory region 0 [0xe1f0000, 0xe1f1000) overlaps the SPMC \
+         image (\"relay\")"
+    );
+    // IDs were settled with relay still there: legacy keeps the one it always gets.
+    assert_eq!(config.partitions[1].id, EndpointId(0x8003));
+
+    // Boot goes on with the other two, and the SPMC reports the refusal.
+    let mut s = Spmc::new(config, m, 4);
+    assert_eq!(s.refused_partitions().len(), 1);
+    let enter = |o: Outcome| match o {
+        Outcome::Enter {
+            partition, start, ..
+        } => (partition.0, start),
+        other => panic!("{other:?}"),
+    };
+    let msg_wait = [
+        0x8400_006b,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    assert_eq!(enter(s.boot(CpuId(0))), (0x8001, Some(0x0e30_4000)));
+    let next = s.handle(
+        CpuId(0),
+        spmc::Caller::Partition(EndpointId(0x8001)),
+        &msg_wait,
+    );
+    assert_eq!(enter(next), (0x8003, Some(0x0e50_4000)));
+    let done = s.handle(
+        CpuId(0),
+        spmc::Caller::Partition(EndpointId(0x8003)),
+        &msg_wait,
+    );
+    assert!(
+        matches!(done, Outcome::ToSpmd(r) if r[0] == 0x8400_006b),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn a_region_over_a_package_is_refused() {
+    // echo claims relay's package; legacy claims a page of its own (stage 2 maps a page once).
+    let m = loaded_with(&[
+        ("echo.dts", memory_region(0x0e40_0000, 1, false)),
+        ("legacy.dts", memory_region(0x0e5f_f000, 1, false)),
+    ]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(names(&config), ["relay"]);
+    assert_eq!(
+        config.refused,
+        [
+            refused(
+                0x8001,
+                "echo",
+                Violation::Package {
+                    claim: Claim::MemoryRegion(0),
+                    range: range(0x0e40_0000, 0x1000),
+                    vm: 2
+                }
+            ),
+            refused(
+                0x8003,
+                "legacy",
+                Violation::Package {
+                    claim: Claim::MemoryRegion(0),
+                    range: range(0x0e5f_f000, 0x1000),
+                    vm: 3
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn of_two_partitions_claiming_a_region_the_later_is_refused() {
+    let m = loaded_with(&[
+        ("echo.dts", memory_region(0x0e80_0000, 2, false)),
+        ("relay.dts", memory_region(0x0e80_1000, 1, false)),
+    ]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(names(&config), ["echo", "legacy"]);
+    assert_eq!(
+        config.refused,
+        [refused(
+            0x8002,
+            "relay",
+            Violation::Region {
+                claim: Claim::MemoryRegion(0),
+                range: range(0x0e80_1000, 0x1000),
+                owner: EndpointId(0x8001)
+            }
+        )]
+    );
+}
+
+#[test]
+fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
+    // The project's manifest has no device-memory: no device at all.
+    let m = loaded_with(&[("echo.dts", device_regions(&[0x0904_0000]))]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(names(&config), ["relay", "legacy"]);
+    assert_eq!(
+        config.refused[0].why,
+        Violation::OutsideMap {
+            claim: Claim::DeviceRegion(0),
+            range: range(0x0904_0000, 0x1000),
+            kind: MemoryKind::Device
+        }
+    );
+
+    // With all of QEMU's device space described, the SPMC's own devices stay its own.
+    let spmc = spmc_manifest_with(|text| {
+        let end = text.rfind("};").unwrap();
+        format!(
+            "{}memory@8000000 {{ device_type = \"device-memory\"; reg = <0x0 0x8000000 0x2000000>; }};\n{}",
+            &text[..end],
+            &text[end..]
+        )
+    });
+    let m = loaded_with(&[
+        ("echo.dts", device_regions(&[0x0910_0000, 0x0904_0000])),
+        ("relay.dts", device_regions(&[0x0800_0000])),
+        ("legacy.dts", device_regions(&[0x0810_0000])),
+    ]);
+    let config = load(&m, &spmc).unwrap();
+    assert_eq!(names(&config), Vec::<&str>::new());
+    let why: Vec<_> = config.refused.iter().map(|r| r.why).collect();
+    assert_eq!(
+        why,
+        [
+            Violation::Spmc {
+                claim: Claim::DeviceRegion(1),
+                range: range(0x0904_0000, 0x1000),
+                resource: SpmcResource::Uart
+            },
+            Violation::Spmc {
+                claim: Claim::DeviceRegion(0),
+                range: range(0x0800_0000, 0x1000),
+                resource: SpmcResource::GicDistributor
+            },
+            Violation::Spmc {
+                claim: Claim::DeviceRegion(0),
+                range: range(0x0810_0000, 0x1000),
+                resource: SpmcResource::GicRedistributors
+            },
+        ]
+    );
+    // A device nobody else uses is fine.
+    let m = loaded_with(&[("echo.dts", device_regions(&[0x0910_0000]))]);
+    let config = load(&m, &spmc).unwrap();
+    assert_eq!(names(&config), ["echo", "relay", "legacy"]);
+}
+
+#[test]
+fn secure_regions_outside_secure_memory_are_refused() {
+    for (base, pages) in [
+        // Past the end, across the end, in TF-A's secure SRAM, in normal-world RAM.
+        (0x0f00_0000, 1),
+        (0x0eff_f000, 2),
+        (0x0e04_0000, 1),
+        (0x4800_0000, 1),
+    ] {
+        let m = loaded_with(&[("legacy.dts", memory_region(base, pages, false))]);
+        let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+        assert_eq!(names(&config), ["echo", "relay"], "{base:#x}");
+        assert_eq!(
+            config.refused[0].why,
+            Violation::OutsideMap {
+                claim: Claim::MemoryRegion(0),
+                range: range(base, u64::from(pages) * 0x1000),
+                kind: MemoryKind::Secure
+            }
+        );
+    }
+}
+
+#[test]
+fn ns_regions_must_lie_in_ns_memory() {
+    let m = loaded_with(&[
+        ("echo.dts", memory_region(0x4800_0000, 1, true)),
+        ("legacy.dts", memory_region(0x8000_0000, 1, true)),
+    ]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(names(&config), ["echo", "relay"]);
+    assert_eq!(
+        config.refused[0].why,
+        Violation::OutsideMap {
+            claim: Claim::MemoryRegion(0),
+            range: range(0x8000_0000, 0x1000),
+            kind: MemoryKind::NonSecure
+        }
+    );
+
+    // A smaller ns-memory node is what counts...
+    let small = spmc_manifest_with(|t| t.replace("0x40000000 0x40000000", "0x40000000 0x8000000"));
+    let config = load(&m, &small).unwrap();
+    assert_eq!(names(&config), ["relay"]);
+    // ... and without one, the platform's default window.
+    let plan = spmc::loader::plan(
+        &spmc_manifest_with(|t| t.replace("\"ns-memory\"", "\"unused\"")),
+        &PlatformMemory {
+            default_non_secure: range(0x4800_0000, 0x1000),
+            ..qemu_platform()
+        },
+    )
+    .unwrap();
+    assert!(plan.map.non_secure_is_default());
+    assert_eq!(
+        plan.map.ranges(MemoryKind::NonSecure),
+        [range(0x4800_0000, 0x1000)]
+    );
+    let config = spmc::loader::load(&m, &plan).unwrap();
+    assert_eq!(names(&config), ["echo", "relay"]);
+}
+
+#[test]
+fn vm_nodes_outside_secure_memory_or_over_the_spmc_are_refused_unread() {
+    // The fake memory holds nothing below 0x0e30_0000: reading these packages would fail.
+    for (address, why) in [
+        (
+            "0xe200000",
+            Violation::Spmc {
+                claim: Claim::Package,
+                range: range(0x0e20_0000, 0x10_0000),
+                resource: SpmcResource::Image,
+            },
+        ),
+        (
+            "0xe000000",
+            Violation::OutsideMap {
+                claim: Claim::Package,
+                range: range(0x0e00_0000, 0x10_0000),
+                kind: MemoryKind::Secure,
+            },
+        ),
+        (
+            "0x48000000",
+            Violation::OutsideMap {
+                claim: Claim::Package,
+                range: range(0x4800_0000, 0x10_0000),
+                kind: MemoryKind::Secure,
+            },
+        ),
+    ] {
+        let spmc = spmc_manifest_with(|t| {
+            t.replace(
+                "load_address = <0xe500000>",
+                &format!("load_address = <{address}>"),
+            )
+        });
+        let config = load(&loaded(), &spmc).unwrap();
+        assert_eq!(names(&config), ["echo", "relay"], "{address}");
+        assert_eq!(
+            config.refused,
+            [Refusal {
+                partition: Refused::Vm {
+                    index: 3,
+                    name: "legacy".try_into().unwrap()
+                },
+                why
+            }]
+        );
+        assert!(
+            config.refused[0]
+                .to_string()
+                .starts_with("vm3 refused: package ["),
+            "{}",
+            config.refused[0]
+        );
+    }
+    // The manifest page too, even where the map would allow it.
+    let platform = PlatformMemory {
+        reserved: &[(SpmcResource::Manifest, range(0x0e50_2000, 0x1000))],
+        ..qemu_platform()
+    };
+    let config = load_config(&loaded(), &dtb("spmc_manifest.dts"), &platform).unwrap();
+    assert_eq!(names(&config), ["echo", "relay"]);
+    assert!(matches!(
+        config.refused[0].why,
+        Violation::Spmc {
+            resource: SpmcResource::Manifest,
+            ..
+        }
     ));
 }

@@ -4,10 +4,12 @@
 
 use crate::dts;
 use ffa::{EndpointId, Uuid, Version};
+use spmc::cpu_map::{Affinity, CpuMap};
+use spmc::loader::plan;
 use spmc::manifest::{
-    ExceptionLevel, MessagingMethod, PartitionConfig, SpmcConfig, apply_vm_nodes, parse_partition,
-    parse_spmc_manifest,
+    ExceptionLevel, MessagingMethod, PartitionConfig, parse_partition, parse_spmc_manifest,
 };
+use spmc::memory_map::{MemoryKind, PlatformMemory, Range, SpmcResource};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -20,6 +22,32 @@ fn source(name: &str) -> String {
 
 fn dtb(name: &str) -> Vec<u8> {
     dts::compile(&source(name)).to_dtb()
+}
+
+/// What the arch layer reserves on QEMU virt: the manifest page, the secure UART, the GIC.
+pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = [
+    (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
+    (SpmcResource::Uart, range(0x0904_0000, 0x1000)),
+    (SpmcResource::GicDistributor, range(0x0800_0000, 0x1_0000)),
+    (
+        SpmcResource::GicRedistributors,
+        range(0x080a_0000, 0xf6_0000),
+    ),
+];
+
+/// [`QEMU_RESERVED`] and the default NS window the arch layer falls back to.
+pub fn qemu_platform() -> PlatformMemory<'static> {
+    PlatformMemory {
+        reserved: &QEMU_RESERVED,
+        default_non_secure: range(0x4000_0000, 0x4000_0000),
+    }
+}
+
+const fn range(start: u64, len: u64) -> Range {
+    match Range::new(start, len) {
+        Some(r) => r,
+        None => panic!("empty range"),
+    }
 }
 
 struct Expected {
@@ -103,11 +131,8 @@ fn partition_manifests_hold_the_fixed_values() {
         );
         assert_eq!(config.gp_register_num, Some(0), "{file}");
         assert!(config.memory_regions.is_empty(), "{file}");
-        let uart = &config.device_regions;
-        assert_eq!(uart.len(), 1, "{file}");
-        assert_eq!(uart[0].base, Some(0x0904_0000), "{file}");
-        assert_eq!(uart[0].pages, 1, "{file}");
-        assert!(!uart[0].non_secure, "{file}");
+        // They print through FFA_CONSOLE_LOG: the secure UART is the SPMC's alone.
+        assert!(config.device_regions.is_empty(), "{file}");
     }
 }
 
@@ -181,11 +206,12 @@ fn spmc_manifest_matches_the_partitions() {
         "TOS_FW_CONFIG is {} bytes; the SPMD maps one page",
         blob.len()
     );
-    let (attributes, vms) = parse_spmc_manifest(&blob).unwrap();
-    assert_eq!(attributes.spmc_id, EndpointId(0x8000));
-    assert_eq!(attributes.version, Version(1, 2));
-    assert_eq!(vms.len(), PARTITIONS.len());
-    for (vm, expected) in vms.iter().zip(&PARTITIONS) {
+    let manifest = parse_spmc_manifest(&blob).unwrap();
+    assert_eq!(manifest.attributes.spmc_id, EndpointId(0x8000));
+    assert_eq!(manifest.attributes.version, Version(1, 2));
+    assert_eq!(manifest.image, Range::new(0x0e10_0000, 0x20_0000));
+    assert_eq!(manifest.vms.len(), PARTITIONS.len());
+    for (vm, expected) in manifest.vms.iter().zip(&PARTITIONS) {
         assert_eq!(vm.debug_name.as_str(), expected.name);
         assert_eq!(vm.load_address, expected.load_address);
         assert_eq!(vm.vcpu_count, expected.contexts);
@@ -207,21 +233,34 @@ fn spmc_manifest_matches_the_partitions() {
         .children()
         .map(|c| c.name().to_string())
         .collect();
-    assert_eq!(cpus, ["cpu@0", "cpu@1", "cpu@2", "cpu@3"]);
-    let memory = tree.find_node("/memory@e000000").unwrap();
-    let reg: Vec<u8> = [0u32, 0x0e00_0000, 0x0100_0000]
-        .iter()
-        .flat_map(|c| c.to_be_bytes())
-        .collect();
-    assert_eq!(memory.property("reg").unwrap().value(), reg.as_slice());
+    // Hafnium's order: the boot core, then the others in reverse.
+    assert_eq!(cpus, ["cpu@0", "cpu@3", "cpu@2", "cpu@1"]);
+    // Each core's index is its Aff0, as TF-A numbers QEMU's cores.
+    let map = CpuMap::new(manifest.cpus.as_ref(), Affinity::aff0(0)).unwrap();
+    assert!(!map.is_default());
+    let by_index: Vec<_> = map.iter().map(|(cpu, a)| (cpu.0, a.to_mpidr())).collect();
+    assert_eq!(by_index, [(0, 0), (1, 1), (2, 2), (3, 3)]);
+
+    // TF-A's secure DRAM (the first MiB of secure RAM is EL3's), 1 GiB of NS RAM, no device.
+    let memory = &manifest.memory;
+    assert_eq!(
+        memory.ranges(MemoryKind::Secure),
+        Some(&[Range::new(0x0e10_0000, 0xf0_0000).unwrap()][..])
+    );
+    assert_eq!(
+        memory.ranges(MemoryKind::NonSecure),
+        Some(&[Range::new(0x4000_0000, 0x4000_0000).unwrap()][..])
+    );
+    assert_eq!(memory.ranges(MemoryKind::Device), None);
+    assert_eq!(memory.ranges(MemoryKind::NonSecureDevice), None);
 }
 
 #[test]
 fn the_whole_set_boots_with_the_documented_ids() {
-    let (attributes, vms) = parse_spmc_manifest(&dtb("spmc_manifest.dts")).unwrap();
-    let mut partitions: Vec<PartitionConfig> = PARTITIONS.iter().map(parsed).collect();
-    apply_vm_nodes(&mut partitions, &vms).unwrap();
-    let config = SpmcConfig::new(attributes, partitions).unwrap();
+    let plan = plan(&dtb("spmc_manifest.dts"), &qemu_platform()).unwrap();
+    assert!(plan.refused.is_empty());
+    let config = plan.assemble(PARTITIONS.iter().map(parsed)).unwrap();
+    assert_eq!(config.refused, []);
     let booted: Vec<(&str, u16, u64)> = config
         .partitions
         .iter()

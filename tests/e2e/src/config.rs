@@ -3,7 +3,9 @@
 
 use dtoolkit::model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty};
 use ffa::{Uuid, UuidHelper, Version};
+use spmc::loader;
 use spmc::manifest::{self, PartitionConfig, SpmcConfig};
+use spmc::memory_map::{PlatformMemory, Range, SpmcResource};
 
 use crate::error::HarnessError;
 
@@ -52,16 +54,6 @@ pub struct DeviceRegionSpec {
     pub attributes: u32,
 }
 
-/// The secure UART every test partition declares (QEMU virt's UART1).
-pub fn secure_uart() -> DeviceRegionSpec {
-    DeviceRegionSpec {
-        name: "uart1".into(),
-        base: 0x0904_0000,
-        pages: 1,
-        attributes: 0x3,
-    }
-}
-
 impl ManifestSpec {
     /// The manifest of a test partition, as `sp-manifests/<name>.dts` writes it.
     pub fn from_definition(def: &test_partitions::Definition) -> Self {
@@ -78,7 +70,8 @@ impl ManifestSpec {
             entrypoint_offset: def.entrypoint_offset,
             memory_size: def.memory_size,
             gp_register_num: def.boot_info_register,
-            device_regions: vec![secure_uart()],
+            // They print through FFA_CONSOLE_LOG: no device.
+            device_regions: Vec::new(),
         }
     }
 }
@@ -197,7 +190,56 @@ pub fn spmc_manifest_dtb(
         hypervisor.add_child(vm);
     }
     root.add_child(hypervisor);
+    // The boot core first, then the others in reverse: index = Aff0.
+    let mut cpus = node("cpus")?;
+    cpus.add_property(prop("#address-cells", 2u32)?);
+    cpus.add_property(prop("#size-cells", 0u32)?);
+    for aff0 in [0u32, 3, 2, 1] {
+        let mut cpu = node(&format!("cpu@{aff0}"))?;
+        cpu.add_property(prop("device_type", "cpu")?);
+        cpu.add_property(prop("reg", [0, aff0])?);
+        cpus.add_child(cpu);
+    }
+    root.add_child(cpus);
+    for (name, device_type, range) in [
+        ("memory@e100000", "memory", SECURE_MEMORY),
+        ("memory@40000000", "ns-memory", NS_MEMORY),
+    ] {
+        let mut memory = node(name)?;
+        memory.add_property(prop("device_type", device_type)?);
+        let (start, len) = (range.start(), range.len());
+        memory.add_property(prop(
+            "reg",
+            [(start >> 32) as u32, start as u32, len as u32],
+        )?);
+        root.add_child(memory);
+    }
     Ok(tree.to_dtb())
+}
+
+/// The secure memory partitions may have, as sp-manifests/spmc_manifest.dts says: TF-A's
+/// secure DRAM.
+pub const SECURE_MEMORY: Range = range(0x0e10_0000, 0xf0_0000);
+/// Normal-world RAM (QEMU's `-m 1024`).
+pub const NS_MEMORY: Range = range(0x4000_0000, 0x4000_0000);
+
+/// What the SPMC image reserves on QEMU (spmc/src/arch): its manifest page, the secure UART,
+/// the GIC distributor and redistributors.
+pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = [
+    (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
+    (SpmcResource::Uart, range(0x0904_0000, 0x1000)),
+    (SpmcResource::GicDistributor, range(0x0800_0000, 0x1_0000)),
+    (
+        SpmcResource::GicRedistributors,
+        range(0x080a_0000, 0xf6_0000),
+    ),
+];
+
+const fn range(start: u64, len: u64) -> Range {
+    match Range::new(start, len) {
+        Some(r) => r,
+        None => panic!("empty range"),
+    }
 }
 
 /// Writes every manifest, parses them with the SPMC's parser and validates the set.
@@ -207,18 +249,29 @@ pub fn build_spmc_config(
     specs: &[ManifestSpec],
 ) -> Result<SpmcConfig, HarnessError> {
     let spmc_dtb = spmc_manifest_dtb(spmc_id, version, specs)?;
-    let (attributes, vms) = manifest::parse_spmc_manifest(&spmc_dtb)
+    let platform = PlatformMemory {
+        reserved: &QEMU_RESERVED,
+        default_non_secure: NS_MEMORY,
+    };
+    let plan = loader::plan(&spmc_dtb, &platform)
         .map_err(|e| HarnessError::Config(format!("SPMC manifest: {e}")))?;
+    // The packages the SPMC would read: those of admitted vmN nodes.
     let mut partitions: Vec<PartitionConfig> = Vec::with_capacity(specs.len());
     for spec in specs {
+        if !plan
+            .admitted
+            .iter()
+            .any(|vm| vm.load_address == spec.load_address)
+        {
+            continue;
+        }
         let dtb = partition_manifest_dtb(spec)?;
         let parsed = manifest::parse_partition(&dtb)
             .map_err(|e| HarnessError::Config(format!("manifest of {}: {e}", spec.name)))?;
         partitions.push(parsed);
     }
-    manifest::apply_vm_nodes(&mut partitions, &vms)
-        .map_err(|e| HarnessError::Config(e.to_string()))?;
-    SpmcConfig::new(attributes, partitions).map_err(|e| HarnessError::Config(e.to_string()))
+    plan.assemble(partitions)
+        .map_err(|e| HarnessError::Config(e.to_string()))
 }
 
 #[cfg(test)]
@@ -297,14 +350,43 @@ mod tests {
             assert_eq!(p.config.memory_size, def.memory_size);
             assert_eq!(p.config.entrypoint_offset, def.entrypoint_offset);
             assert_eq!(p.config.gp_register_num, Some(0));
-            assert_eq!(p.config.device_regions.len(), 1);
-            assert_eq!(p.config.device_regions[0].base, Some(0x0904_0000));
+            assert!(p.config.device_regions.is_empty());
         }
         assert_eq!(
             config.partitions[2].config.id, None,
             "legacy has no manifest ID"
         );
         assert_eq!(config.partitions[2].id.0, 0x8003);
+        assert!(config.refused.is_empty());
+    }
+
+    #[test]
+    fn a_partition_given_the_secure_uart_is_refused() {
+        let mut specs: Vec<ManifestSpec> = test_partitions::DEFINITIONS
+            .iter()
+            .map(ManifestSpec::from_definition)
+            .collect();
+        specs[1].device_regions.push(DeviceRegionSpec {
+            name: "uart1".into(),
+            base: 0x0904_0000,
+            pages: 1,
+            attributes: 0x3,
+        });
+        let config = build_spmc_config(test_partitions::SPMC_ID, Version(1, 2), &specs).unwrap();
+        let hosted: Vec<&str> = config
+            .partitions
+            .iter()
+            .map(|p| p.config.name.as_str())
+            .collect();
+        assert_eq!(hosted, ["echo", "legacy"]);
+        assert_eq!(config.refused.len(), 1);
+        assert!(
+            config.refused[0]
+                .to_string()
+                .contains("refused: device region 0"),
+            "{}",
+            config.refused[0]
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Entry points, exception vectors and the world switch, in assembly.
 //!
 //! - `spmc_entry` (cold boot, the image's first byte): the SPMD enters it once, on the
-//!   primary core, with x0 = the SPMC manifest and the MMU off. Stack from MPIDR, BSS zeroed,
-//!   EL2 defaults, then `spmc_cold_main(manifest, core)`.
+//!   primary core, with x0 = the SPMC manifest and the MMU off. Stack 0 (the boot core is
+//!   index 0 of the CPU map), BSS zeroed, EL2 defaults, then
+//!   `spmc_cold_main(manifest, mpidr affinity)`.
 //! - `spmc_warm_entry`: what FFA_SECONDARY_EP_REGISTER names; the SPMD enters it on a core the
-//!   normal world powered on. Stack, MMU on with the stage-1 tables the primary built, then
-//!   `spmc_warm_main(core)`.
+//!   normal world powered on. EL2 defaults, MMU on with the stage-1 tables the primary built,
+//!   then the core's index: its place in [`SPMC_CORE_AFFINITY`], which cold boot filled from
+//!   the CPU map before registering this entry. Its stack, then
+//!   `spmc_warm_main(index, mpidr affinity)`. A core the table does not list reports itself
+//!   (`spmc_warm_refused`, on a shared stack taken under a lock) and answers the SPMD with
+//!   FFA_ERROR from then on: it never runs the SPMC.
 //! - `spmc_vcpu_run(regs)`: loads a partition context's general registers, ELR_EL2, SPSR_EL2
 //!   and ERETs; the next exception from the lower level saves them back (with ESR, FAR,
 //!   HPFAR) and returns from this call with the kind of exception. The SPMC's callee-saved
@@ -13,13 +18,72 @@
 //! - Exceptions of the SPMC itself go to `spmc_el2_fault`, which prints and parks the core.
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicU64, Ordering};
 
+use aarch64_cpu::registers::MPIDR_EL1;
+use ffa::{FfaError, FuncId};
+
+use crate::cpu_map::{Affinity, CpuMap};
 use crate::pagetable::MAIR_EL2;
 
 /// Stack bytes per core.
 pub const STACK_SIZE: usize = 128 * 1024;
-/// Cores with a stack; a core with a higher index parks.
-pub const MAX_CORES: usize = crate::partition::MAX_CPUS;
+/// Cores with a stack: the most a CPU map holds.
+pub const MAX_CORES: usize = crate::cpu_map::MAX_CPUS;
+
+/// MPIDR_EL1's affinity fields, the part of it that names a core.
+const AFFINITY: u64 = (MPIDR_EL1::Aff3.mask << MPIDR_EL1::Aff3.shift)
+    | (MPIDR_EL1::Aff2.mask << MPIDR_EL1::Aff2.shift)
+    | (MPIDR_EL1::Aff1.mask << MPIDR_EL1::Aff1.shift)
+    | (MPIDR_EL1::Aff0.mask << MPIDR_EL1::Aff0.shift);
+
+// The table holds `Affinity::to_mpidr` values; the assembly compares MPIDR_EL1 & AFFINITY.
+const _: () = assert!(
+    AFFINITY
+        == Affinity {
+            aff3: u8::MAX,
+            aff2: u8::MAX,
+            aff1: u8::MAX,
+            aff0: u8::MAX
+        }
+        .to_mpidr()
+);
+
+/// An unused slot of [`SPMC_CORE_AFFINITY`]: bits outside the affinity fields, so it never
+/// equals a masked MPIDR.
+const NO_CORE: u64 = u64::MAX;
+
+/// Each core's affinity by index, as the CPU map gives them; read by `spmc_warm_entry` (MMU
+/// on, so it sees what cold boot stored).
+#[unsafe(no_mangle)]
+static SPMC_CORE_AFFINITY: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(NO_CORE) }; MAX_CORES];
+
+/// Fills the table warm boots look cores up in. Cold boot calls it once, before it registers
+/// the secondary entry point (no core can enter it before).
+pub fn publish_cpu_map(map: &CpuMap) {
+    for (cpu, core) in map.iter() {
+        if let Some(slot) = SPMC_CORE_AFFINITY.get(usize::from(cpu.0)) {
+            slot.store(core.to_mpidr(), Ordering::Relaxed);
+        }
+    }
+    // The stores reach the inner-shareable domain before the SMC that registers the entry.
+    aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISH);
+}
+
+/// The affinity fields of an MPIDR_EL1 value.
+pub fn affinity(mpidr: u64) -> Affinity {
+    Affinity {
+        aff3: MPIDR_EL1::Aff3.read(mpidr) as u8,
+        aff2: MPIDR_EL1::Aff2.read(mpidr) as u8,
+        aff1: MPIDR_EL1::Aff1.read(mpidr) as u8,
+        aff0: MPIDR_EL1::Aff0.read(mpidr) as u8,
+    }
+}
+
+/// FFA_ERROR's function ID and the codes an unlisted core answers with.
+const FFA_ERROR: u64 = FuncId::Error32 as u64;
+const INVALID_PARAMETERS: u64 = FfaError::InvalidParameters as i32 as u32 as u64;
+const DENIED: u64 = FfaError::Denied as i32 as u32 as u64;
 
 /// TCR_EL2: T0SZ = 32, inner/outer write-back write-allocate walks, inner shareable, 4 KiB
 /// granule, 36-bit physical addresses, RES1 bits 23 and 31.
@@ -54,11 +118,11 @@ global_asm!(
 .section .text.entry, "ax"
 .global spmc_entry
 spmc_entry:
-    mov     x20, x0
+    mov     x21, x0
     mrs     x19, mpidr_el1
-    and     x19, x19, #0xff
-    cmp     x19, #{max_cores}
-    b.hs    spmc_park
+    ldr     x0, ={affinity}
+    and     x19, x19, x0
+    mov     x20, #0
     bl      spmc_set_stack
     bl      spmc_el2_defaults
 
@@ -86,7 +150,7 @@ spmc_entry:
     str     xzr, [x0], #8
     b       2b
 3:
-    mov     x0, x20
+    mov     x0, x21
     mov     x1, x19
     bl      spmc_cold_main
     b       spmc_park
@@ -95,25 +159,75 @@ spmc_entry:
 .balign 8
 .global spmc_warm_entry
 spmc_warm_entry:
-    mrs     x19, mpidr_el1
-    and     x19, x19, #0xff
-    cmp     x19, #{max_cores}
-    b.hs    spmc_park
-    bl      spmc_set_stack
     bl      spmc_el2_defaults
     adrp    x0, __pagetables_start
     add     x0, x0, :lo12:__pagetables_start
     bl      spmc_mmu_on
-    mov     x0, x19
+    // x20 = this core's index: where its affinity is in SPMC_CORE_AFFINITY.
+    mrs     x19, mpidr_el1
+    ldr     x0, ={affinity}
+    and     x19, x19, x0
+    adrp    x1, SPMC_CORE_AFFINITY
+    add     x1, x1, :lo12:SPMC_CORE_AFFINITY
+    mov     x20, #0
+1:  ldr     x2, [x1, x20, lsl #3]
+    cmp     x2, x19
+    b.eq    2f
+    add     x20, x20, #1
+    cmp     x20, #{max_cores}
+    b.lo    1b
+    b       spmc_warm_unlisted
+2:  bl      spmc_set_stack
+    mov     x0, x20
+    mov     x1, x19
     bl      spmc_warm_main
     b       spmc_park
 
-// sp = top of core x19's stack. Clobbers x0, x1.
+// A core the CPU map does not list (x19 = its affinity). One such core at a time reports
+// itself on the refusal stack; then it answers every entry from the SPMD (this CPU_ON, and
+// whatever the SPMD sends later) with FFA_ERROR, never running the SPMC.
+spmc_warm_unlisted:
+    adrp    x21, spmc_refusal_lock
+    add     x21, x21, :lo12:spmc_refusal_lock
+    mov     w2, #1
+3:  ldaxr   w1, [x21]
+    cbnz    w1, 4f
+    stxr    w3, w2, [x21]
+    cbnz    w3, 3b
+    b       5f
+4:  wfe
+    b       3b
+5:  adrp    x0, __refusal_stack_end
+    add     x0, x0, :lo12:__refusal_stack_end
+    mov     sp, x0
+    mov     x0, x19
+    bl      spmc_warm_refused
+    stlr    wzr, [x21]
+    sev
+    ldr     x2, ={invalid_parameters}
+6:  ldr     x0, ={ffa_error}
+    mov     x1, xzr
+    mov     x3, xzr
+    mov     x4, xzr
+    mov     x5, xzr
+    mov     x6, xzr
+    mov     x7, xzr
+    smc     #0
+    ldr     x2, ={denied}
+    b       6b
+
+.section .bss.spmc_refusal_lock, "aw", %nobits
+.balign 4
+spmc_refusal_lock:
+    .zero   4
+
+.section .text.spmc_warm, "ax"
+// sp = top of core x20's stack. Clobbers x0, x1.
 spmc_set_stack:
     adrp    x0, __stacks_end
     add     x0, x0, :lo12:__stacks_end
     mov     x1, #{stack_size}
-    msub    x0, x19, x1, x0
+    msub    x0, x20, x1, x0
     mov     sp, x0
     ret
 
@@ -309,6 +423,10 @@ spmc_fp_restore:
     ret
 "#,
     max_cores = const MAX_CORES,
+    affinity = const AFFINITY,
+    ffa_error = const FFA_ERROR,
+    invalid_parameters = const INVALID_PARAMETERS,
+    denied = const DENIED,
     stack_size = const STACK_SIZE,
     mair = const MAIR_EL2,
     tcr = const TCR_EL2,

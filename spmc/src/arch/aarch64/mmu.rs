@@ -2,13 +2,14 @@
 //! the linker script reserves in the image window.
 //!
 //! Stage 1 (identity): the image (text RX, rodata R, the rest RW and never executable), the
-//! SPMC manifest page (R), the secure UART (device), normal-world RAM as non-secure memory
-//! (for mailbox copies), and, once the manifest is parsed, each partition's window (RW).
+//! SPMC manifest page (R), the secure UART (device), and, once the manifest is parsed and
+//! checked, each admitted partition's window (RW) and the manifest's non-secure memory ranges
+//! as non-secure memory (for mailbox copies).
 //!
 //! Stage 2, per partition: its secure IPA space (VSTTBR_EL2) maps exactly its own memory
 //! `[load, load + mem_size)`, its manifest's memory regions and its device regions (device
-//! memory) to the same addresses; its non-secure IPA space (VTTBR_EL2) is empty until memory
-//! sharing exists. Each partition has its own VMID.
+//! memory) to the same addresses, all checked against the memory map at boot; its non-secure
+//! IPA space (VTTBR_EL2) is empty until memory sharing exists. Each partition has its own VMID.
 
 use core::arch::asm;
 use core::ptr::addr_of;
@@ -22,8 +23,6 @@ use super::console::UART_BASE;
 
 /// Pages the linker script reserves for translation tables.
 pub const POOL_PAGES: usize = 64;
-/// Normal-world RAM the SPMC may copy from and to (QEMU virt, `-m` up to 1 GiB).
-pub const NS_RAM: (u64, u64) = (0x4000_0000, 0x4000_0000);
 /// The SPMC manifest page (TOS_FW_CONFIG) BL2 leaves for us.
 pub const MANIFEST_PAGE_SIZE: u64 = 0x1000;
 
@@ -36,6 +35,8 @@ unsafe extern "C" {
     static __image_end: u8;
     static __pagetables_start: u8;
     static __pagetables_end: u8;
+    static __stacks_start: u8;
+    static __stacks_end: u8;
 }
 
 fn symbol(s: *const u8) -> u64 {
@@ -110,16 +111,27 @@ pub unsafe fn build_stage1(manifest: u64) -> Result<Maps, MapError> {
     let page = manifest & !(MANIFEST_PAGE_SIZE - 1);
     pool.map(&stage1, page, page, MANIFEST_PAGE_SIZE, Attributes::RODATA)?;
     pool.map(&stage1, UART_BASE, UART_BASE, 0x1000, Attributes::DEVICE)?;
-    let ns = Attributes {
-        non_secure: true,
-        ..Attributes::DATA
-    };
-    pool.map(&stage1, NS_RAM.0, NS_RAM.0, NS_RAM.1, ns)?;
     Ok(Maps {
         pool,
         stage1,
         empty_ns: None,
     })
+}
+
+/// The image as linked: `[start, end)`, code to page tables.
+pub fn image() -> (u64, u64) {
+    (
+        symbol(addr_of!(__text_start)),
+        symbol(addr_of!(__image_end)),
+    )
+}
+
+/// The cores' stacks: `[start, end)`, core 0's at the top.
+pub fn stacks() -> (u64, u64) {
+    (
+        symbol(addr_of!(__stacks_start)),
+        symbol(addr_of!(__stacks_end)),
+    )
 }
 
 impl Maps {
@@ -136,10 +148,23 @@ pub fn install(maps: Maps) {
 
 /// Adds `[base, base + len)` (secure, RW, never executable) to the stage-1 map.
 pub fn map_window(base: u64, len: u64) -> Result<(), MapError> {
+    map_stage1(base, len, Attributes::DATA)
+}
+
+/// Adds `[base, base + len)` of the non-secure space (RW, never executable) to the stage-1 map.
+pub fn map_ns_window(base: u64, len: u64) -> Result<(), MapError> {
+    let ns = Attributes {
+        non_secure: true,
+        ..Attributes::DATA
+    };
+    map_stage1(base, len, ns)
+}
+
+fn map_stage1(base: u64, len: u64, attributes: Attributes) -> Result<(), MapError> {
     let mut maps = MAPS.lock();
     let maps = maps.as_mut().ok_or(MapError::PoolExhausted)?;
     let stage1 = maps.stage1;
-    maps.pool.map(&stage1, base, base, len, Attributes::DATA)?;
+    maps.pool.map(&stage1, base, base, len, attributes)?;
     // New mappings over invalid entries need no TLB maintenance, only ordering.
     // SAFETY: barriers only.
     unsafe { asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
@@ -195,6 +220,11 @@ pub fn build_stage2(config: &PartitionConfig, vmid: u8) -> Result<Stage2, MapErr
     }
     for region in &config.device_regions {
         let Some(base) = region.base else { continue };
+        // Stage 2 cannot output to the non-secure space yet: not mapped rather than mapped to
+        // the secure alias the map check did not look at.
+        if region.non_secure {
+            continue;
+        }
         maps.pool.map(
             &secure,
             base,

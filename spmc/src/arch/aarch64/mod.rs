@@ -2,6 +2,7 @@
 //! platform. `unsafe` lives here only, each block with its reason.
 
 pub mod asm;
+pub mod board;
 pub mod console;
 pub mod mmu;
 pub mod platform;

@@ -1,6 +1,6 @@
 //! The core's [`Platform`]: copies to and from physical memory through the stage-1 identity
-//! map, only inside the windows that map holds for that purpose (partitions' memory in the
-//! secure space, normal-world RAM in the non-secure one).
+//! map, only inside the windows that map holds for that purpose (admitted partitions' memory
+//! in the secure space, the manifest's `ns-memory` ranges in the non-secure one).
 
 use core::arch::asm;
 
@@ -8,6 +8,7 @@ use aarch64_cpu::asm::barrier;
 use heapless::Vec;
 
 use crate::manifest::MAX_PARTITIONS;
+use crate::memory_map::MAX_MEMORY_RANGES;
 use crate::platform::{MemFault, Platform, Space};
 
 /// One window: a physical range of one space the stage-1 map covers (identity, RW).
@@ -21,7 +22,7 @@ struct Window {
 /// Physical memory the SPMC may copy.
 #[derive(Debug, Default)]
 pub struct ArchPlatform {
-    windows: Vec<Window, { MAX_PARTITIONS + 1 }>,
+    windows: Vec<Window, { MAX_PARTITIONS + MAX_MEMORY_RANGES }>,
 }
 
 impl ArchPlatform {

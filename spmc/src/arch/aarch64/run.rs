@@ -4,6 +4,7 @@
 //! The core (`Spmc`) sits behind one lock shared by all cores, held only around core calls,
 //! never across a world switch.
 
+use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -17,9 +18,11 @@ use spin::Once;
 use spin::mutex::TicketMutex;
 
 use crate::console::ConsoleLine;
+use crate::cpu_map::{Affinity, CpuMap, CpuMapError};
 use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
-use crate::loader::{LoadError, load_config};
-use crate::manifest::{MAX_PARTITIONS, ManifestError, parse_spmc_manifest};
+use crate::loader::{self, LoadError};
+use crate::manifest::MAX_PARTITIONS;
+use crate::memory_map::{MemoryKind, MemoryMap, PlatformMemory};
 use crate::pagetable::MapError;
 use crate::partition::{AbortReason, MAX_CPUS};
 use crate::platform::Space;
@@ -27,15 +30,12 @@ use crate::println;
 use crate::spmc::{Caller, CpuId, Outcome, Spmc};
 
 use super::asm::{
-    exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
+    self, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
 };
-use super::mmu::{self, MANIFEST_PAGE_SIZE, NS_RAM, Stage2};
+use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
-use super::{console, traps};
-
-/// Cores the SPMC serves (QEMU virt `-smp 4`).
-pub const CPU_COUNT: u16 = 4;
+use super::{board, console, traps};
 
 /// The core, shared by all cores.
 static CORE: TicketMutex<Option<Spmc<ArchPlatform>>> = TicketMutex::new(None);
@@ -50,6 +50,9 @@ struct PartitionArch {
 
 /// Written once at cold boot, before any partition runs.
 static PARTITIONS: Once<Vec<PartitionArch, MAX_PARTITIONS>> = Once::new();
+
+/// The cores the SPMC serves, by index; set at cold boot before any other core enters.
+static CPUS: Once<CpuMap> = Once::new();
 
 /// Per-context and per-core machine state. Each entry is used by one core at a time: a
 /// context's by the core the core last entered it on (the core hands a context to one CPU at a
@@ -150,39 +153,49 @@ fn core_init() {
     CNTVOFF_EL2.set(0);
 }
 
-fn current_core() -> u64 {
-    MPIDR_EL1.get() & 0xff
+/// This core, for reports: its index if the CPU map has it, and its affinity.
+struct CurrentCore;
+
+impl fmt::Display for CurrentCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = asm::affinity(MPIDR_EL1.get());
+        match CPUS.get().and_then(|map| map.index_of(core)) {
+            Some(cpu) => write!(f, "{} ({core})", cpu.0),
+            None => write!(f, "{core}"),
+        }
+    }
 }
 
 /// Why cold boot could not configure the SPMC.
 enum BootError {
-    Stage1(MapError),
-    Manifest(ManifestError),
     Window(u16, MapError),
     Load(LoadError),
+    Cpus(CpuMapError),
     Stage2(EndpointId, MapError),
     SecondaryEntry(u64),
+    StackOverflow,
 }
 
 impl fmt::Display for BootError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Stage1(e) => write!(f, "stage-1 map: {e:?}"),
-            Self::Manifest(e) => write!(f, "SPMC manifest: {e}"),
             Self::Window(vm, e) => write!(f, "vm{vm}: its memory cannot be mapped: {e:?}"),
             Self::Load(e) => write!(f, "{e}"),
+            Self::Cpus(e) => write!(f, "{e}"),
             Self::Stage2(id, e) => write!(f, "partition {:#06x}: stage 2: {e:?}", id.0),
             Self::SecondaryEntry(w0) => write!(
                 f,
                 "FFA_SECONDARY_EP_REGISTER refused by the SPMD (w0 = {w0:#x})"
             ),
+            Self::StackOverflow => f.write_str("configuration overflowed the stacks area"),
         }
     }
 }
 
-/// Cold boot (from the entry assembly, MMU off, on the core the SPMD booted us on).
+/// Cold boot (from the entry assembly, MMU off, on the core the SPMD booted us on; `mpidr` is
+/// its MPIDR_EL1 affinity).
 #[unsafe(no_mangle)]
-extern "C" fn spmc_cold_main(manifest: u64, core: u64) -> ! {
+extern "C" fn spmc_cold_main(manifest: u64, mpidr: u64) -> ! {
     traps::init();
     // SAFETY: first thing on the only running core; nothing else uses the pool yet.
     let maps = match unsafe { mmu::build_stage1(manifest) } {
@@ -195,23 +208,70 @@ extern "C" fn spmc_cold_main(manifest: u64, core: u64) -> ! {
     unsafe { spmc_mmu_on(maps.stage1_root()) };
     mmu::install(maps);
     console::init();
+    let boot = asm::affinity(mpidr);
     println!(
-        "spmc {}: S-EL2 SPMC, FF-A v{}.{}, cold boot on core {core}, manifest at {manifest:#x}",
+        "spmc {}: S-EL2 SPMC, FF-A v{}.{}, cold boot on {boot}, manifest at {manifest:#x}",
         env!("CARGO_PKG_VERSION"),
         ffa::version::OURS.0,
         ffa::version::OURS.1
     );
     core_init();
-    let cpu = CpuId(core as u16);
-    match configure(manifest) {
-        Ok(()) => {}
+    let cpu = match configure_on_all_stacks(manifest, boot) {
+        Ok(cpu) => cpu,
         Err(e) => {
             println!("spmc: initialisation failed: {e}");
             init_failed()
         }
-    }
+    };
     let outcome = core_call(cpu, |s| s.boot(cpu));
     run(cpu, outcome)
+}
+
+/// What the stacks area is filled with before cold boot's configuration.
+const STACK_PAINT: u64 = 0x5354_4143_4b5f_5350;
+
+/// Runs [`configure`] with the whole stacks area below this frame as its stack, and checks it
+/// stayed inside. Configuration (manifests, the configuration and the core built by value)
+/// needs more than one core's stack; it runs before any other core can enter the SPMC (the
+/// entry it registers is only used at the normal world's CPU_ON, after cold boot ends), so it
+/// may grow from the boot core's stack down through the others'. It returns before the boot
+/// core's run loop starts, which then lives in the boot core's own stack.
+fn configure_on_all_stacks(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
+    let (start, end) = mmu::stacks();
+    paint_below_sp(start);
+    let result = configure(manifest, boot);
+    // SAFETY: [start, end) is the stacks area, mapped RW; only this core uses it yet, and
+    // nothing below this frame is live.
+    let untouched = (start..end)
+        .step_by(8)
+        .take_while(|a| unsafe { core::ptr::read_volatile(*a as *const u64) } == STACK_PAINT)
+        .count() as u64
+        * 8;
+    if untouched == 0 {
+        return Err(BootError::StackOverflow);
+    }
+    println!(
+        "spmc: cold boot configuration used {} KiB of the {} KiB stacks area",
+        (end - start - untouched).div_ceil(1024),
+        (end - start) / 1024
+    );
+    result
+}
+
+/// Fills `[start, sp)` with [`STACK_PAINT`]. Inlined never, so that its own frame is above the
+/// SP it reads.
+#[inline(never)]
+fn paint_below_sp(start: u64) {
+    let sp: u64;
+    // SAFETY: reads SP only.
+    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    let mut at = start;
+    while at < sp {
+        // SAFETY: [start, sp) is the stacks area below this frame (the caller checks `start`
+        // is its bottom), mapped RW and used by no one: no other core runs yet.
+        unsafe { core::ptr::write_volatile(at as *mut u64, STACK_PAINT) };
+        at += 8;
+    }
 }
 
 /// Tells the SPMD that initialisation failed (TF-A then boots on without an SPMC).
@@ -234,8 +294,10 @@ fn args_of(regs: &ffa::Regs) -> [u64; 17] {
 }
 
 /// Reads the manifest and the packages, maps the partitions' memory, builds their stage 2,
-/// creates the core and registers the secondary entry point.
-fn configure(manifest: u64) -> Result<(), BootError> {
+/// creates the core, publishes the CPU map and registers the secondary entry point. Returns
+/// the boot core's index (0). Inlined never: its frames must be gone before the run loop.
+#[inline(never)]
+fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
     let mut page = [0u8; MANIFEST_PAGE_SIZE as usize];
     let len = (MANIFEST_PAGE_SIZE - (manifest % MANIFEST_PAGE_SIZE)) as usize;
     let bytes = page.get_mut(..len).unwrap_or_default();
@@ -245,19 +307,36 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         *b = unsafe { core::ptr::read_volatile((manifest + i as u64) as *const u8) };
     }
     let bytes = &*bytes;
-    let (_, vms) = parse_spmc_manifest(bytes).map_err(BootError::Manifest)?;
+    let reserved = board::reserved(manifest);
+    let memory = PlatformMemory {
+        reserved: &reserved,
+        default_non_secure: board::DEFAULT_NS_RAM,
+    };
+    let plan = loader::plan(bytes, &memory).map_err(BootError::Load)?;
+    let cpus = CpuMap::new(plan.manifest.cpus.as_ref(), boot).map_err(BootError::Cpus)?;
+    let cpu = cpus
+        .index_of(boot)
+        .ok_or(BootError::Cpus(CpuMapError::BootCpuNotListed(boot)))?;
+    log_cpus(&cpus);
+    log_memory_map(&plan.map);
     let mut platform = ArchPlatform::new();
-    for vm in &vms {
+    // Only packages inside secure memory and away from the SPMC are mapped and read.
+    for vm in &plan.admitted {
         mmu::map_window(vm.load_address, vm.mem_size)
             .map_err(|e| BootError::Window(vm.index, e))?;
         platform
             .add_window(Space::Secure, vm.load_address, vm.mem_size)
             .map_err(|_| BootError::Window(vm.index, MapError::OutOfRange))?;
     }
-    platform
-        .add_window(Space::NonSecure, NS_RAM.0, NS_RAM.1)
-        .map_err(|_| BootError::Stage1(MapError::OutOfRange))?;
-    let (config, _) = load_config(&platform, bytes).map_err(BootError::Load)?;
+    // Normal-world buffers are trusted only inside these ranges.
+    for range in plan.map.ranges(MemoryKind::NonSecure) {
+        let mapped = mmu::map_ns_window(range.start(), range.len());
+        match mapped.map(|()| platform.add_window(Space::NonSecure, range.start(), range.len())) {
+            Ok(Ok(())) => {}
+            failed => println!("spmc: ns-memory {range} not usable ({failed:?}): left out"),
+        }
+    }
+    let config = loader::load(&platform, &plan).map_err(BootError::Load)?;
     println!(
         "spmc: SPMC ID {:#06x}, manifest FF-A v{}.{}, {} partition(s)",
         config.attributes.spmc_id.0,
@@ -266,7 +345,7 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         config.partitions.len()
     );
     let mut guard = CORE.lock();
-    let spmc = guard.insert(Spmc::new(config, platform, CPU_COUNT));
+    let spmc = guard.insert(Spmc::new(config, platform, cpus.len()));
     let mut arch = Vec::new();
     for (index, p) in spmc.partitions.iter().enumerate() {
         let vmid = u8::try_from(index + 1).unwrap_or(u8::MAX);
@@ -278,12 +357,16 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         });
         log_partition(p);
     }
+    for refusal in spmc.refused_partitions() {
+        println!("spmc: {refusal}");
+    }
     for (id, why) in spmc.rejected_partitions() {
         println!("spmc: partition {:#06x} refused: {why:?}", id.0);
     }
     drop(guard);
     PARTITIONS.call_once(|| arch);
     println!("spmc: {} page-table pages used", mmu::pool_used());
+    asm::publish_cpu_map(CPUS.call_once(|| cpus));
 
     let entry = spmc_warm_entry as *const () as u64;
     let regs = ffa::call::encode(&Interface::SecondaryEpRegister {
@@ -294,7 +377,34 @@ fn configure(manifest: u64) -> Result<(), BootError> {
         return Err(BootError::SecondaryEntry(answer[0]));
     }
     println!("spmc: secondary entry {entry:#x} registered");
-    Ok(())
+    Ok(cpu)
+}
+
+fn log_cpus(cpus: &CpuMap) {
+    if cpus.is_default() {
+        println!("spmc: the SPMC manifest has no cpus node: 4 cores, index = MPIDR Aff0");
+    }
+    for (cpu, core) in cpus.iter() {
+        println!("spmc: core {}: {core}", cpu.0);
+    }
+}
+
+fn log_memory_map(map: &MemoryMap<'_>) {
+    if map.non_secure_is_default() {
+        println!(
+            "spmc: the SPMC manifest has no ns-memory node: default NS window {}",
+            board::DEFAULT_NS_RAM
+        );
+    }
+    for kind in MemoryKind::ALL {
+        let ranges = map.ranges(kind);
+        if ranges.is_empty() {
+            println!("spmc: memory map: {}: none", kind.device_type());
+        }
+        for range in ranges {
+            println!("spmc: memory map: {}: {range}", kind.device_type());
+        }
+    }
 }
 
 fn log_partition(p: &crate::partition::Partition) {
@@ -316,17 +426,34 @@ fn log_partition(p: &crate::partition::Partition) {
     }
 }
 
-/// Warm boot of a core the normal world powered on (the SPMD entered our secondary entry).
+/// Warm boot of a core the normal world powered on (the SPMD entered our secondary entry):
+/// the entry assembly found its affinity `mpidr` at `index` of the CPU map.
 #[unsafe(no_mangle)]
-extern "C" fn spmc_warm_main(core: u64) -> ! {
+extern "C" fn spmc_warm_main(index: u64, mpidr: u64) -> ! {
     traps::init();
     core_init();
-    let cpu = CpuId(core as u16);
+    let cpu = CpuId(index as u16);
+    let core = asm::affinity(mpidr);
+    if CPUS.get().and_then(|map| map.index_of(core)) != Some(cpu) {
+        // The assembly's lookup and the map disagree: no state of this core can be trusted.
+        println!("spmc: core {core} refused: not at index {index} of the CPU map; core parked");
+        init_failed()
+    }
     if let Some(nw) = normal_world(cpu) {
         nw.saved = false;
     }
     let outcome = core_call(cpu, |s| s.cpu_on(cpu));
     run(cpu, outcome)
+}
+
+/// Reports a core the CPU map does not list (from the entry assembly, on the shared refusal
+/// stack); the assembly then answers the SPMD's CPU_ON with FFA_ERROR and parks the core.
+#[unsafe(no_mangle)]
+extern "C" fn spmc_warm_refused(mpidr: u64) {
+    println!(
+        "spmc: core {} refused: not in the SPMC manifest's cpus node; FFA_ERROR to the SPMD, core parked",
+        asm::affinity(mpidr)
+    );
 }
 
 /// This core's normal-world slot.
@@ -568,7 +695,7 @@ fn call_regs(x: &[u64; 31]) -> ffa::Regs {
 extern "C" fn spmc_el2_fault(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
     console::line_forced(format_args!(
         "spmc: PANIC: exception in the SPMC on core {} (kind {kind}, {}): ESR {esr:#x}, ELR {elr:#x}, FAR {far:#x}; core parked",
-        current_core(),
+        CurrentCore,
         class_name(class(esr))
     ));
     park()
@@ -578,7 +705,7 @@ extern "C" fn spmc_el2_fault(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
 pub fn panicked(info: &core::panic::PanicInfo) -> ! {
     console::line_forced(format_args!(
         "spmc: PANIC on core {}: {info}; core parked",
-        current_core()
+        CurrentCore
     ));
     park()
 }
