@@ -552,7 +552,7 @@ fn run_partition(
     }
     mmu::switch_stage2(&arch.stage2);
     let aff0 = if arch.mp { u64::from(vcpu) } else { 0 };
-    VMPIDR_EL2.set((1 << 31) | aff0);
+    VMPIDR_EL2.write(VMPIDR_EL2::RES1::SET + VMPIDR_EL2::Aff0.val(aff0));
     loop {
         state.el1.restore();
         // SAFETY: `fp` is a valid FpState.
