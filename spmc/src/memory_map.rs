@@ -489,3 +489,32 @@ impl<'a> MemoryMap<'a> {
         Ok(())
     }
 }
+
+/// QEMU virt as the SPMC uses it: the devices it keeps for itself and the normal-world RAM it
+/// assumes without an `ns-memory` node. The arch layer adds its image and manifest page; the
+/// host tests and the in-process stack use the same values.
+pub mod qemu_virt {
+    use super::{Range, SpmcResource};
+
+    const fn range(start: u64, len: u64) -> Range {
+        match Range::new(start, len) {
+            Some(r) => r,
+            None => panic!("empty range"),
+        }
+    }
+
+    /// The secure UART (UART1): its register page.
+    pub const UART: Range = range(0x0904_0000, 0x1000);
+    /// The devices the SPMC keeps: its UART, the GICv3 distributor (`VIRT_GIC_DIST`) and the
+    /// redistributor region (`VIRT_GIC_REDIST`, room for 123 cores).
+    pub const DEVICES: [(SpmcResource, Range); 3] = [
+        (SpmcResource::Uart, UART),
+        (SpmcResource::GicDistributor, range(0x0800_0000, 0x1_0000)),
+        (
+            SpmcResource::GicRedistributors,
+            range(0x080a_0000, 0xf6_0000),
+        ),
+    ];
+    /// Normal-world RAM without an `ns-memory` node: RAM at 1 GiB, `-m` up to 1 GiB.
+    pub const DEFAULT_NS_RAM: Range = range(0x4000_0000, 0x4000_0000);
+}

@@ -9,7 +9,7 @@ use spmc::loader::plan;
 use spmc::manifest::{
     ExceptionLevel, MessagingMethod, PartitionConfig, parse_partition, parse_spmc_manifest,
 };
-use spmc::memory_map::{MemoryKind, PlatformMemory, Range, SpmcResource};
+use spmc::memory_map::{MemoryKind, PlatformMemory, Range, SpmcResource, qemu_virt};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -25,21 +25,21 @@ fn dtb(name: &str) -> Vec<u8> {
 }
 
 /// What the arch layer reserves on QEMU virt: the manifest page, the secure UART, the GIC.
-pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = [
-    (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
-    (SpmcResource::Uart, range(0x0904_0000, 0x1000)),
-    (SpmcResource::GicDistributor, range(0x0800_0000, 0x1_0000)),
-    (
-        SpmcResource::GicRedistributors,
-        range(0x080a_0000, 0xf6_0000),
-    ),
-];
+pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = {
+    let [uart, gicd, gicr] = qemu_virt::DEVICES;
+    [
+        (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
+        uart,
+        gicd,
+        gicr,
+    ]
+};
 
 /// [`QEMU_RESERVED`] and the default NS window the arch layer falls back to.
 pub fn qemu_platform() -> PlatformMemory<'static> {
     PlatformMemory {
         reserved: &QEMU_RESERVED,
-        default_non_secure: range(0x4000_0000, 0x4000_0000),
+        default_non_secure: qemu_virt::DEFAULT_NS_RAM,
     }
 }
 

@@ -5,7 +5,7 @@ use dtoolkit::model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty};
 use ffa::{Uuid, UuidHelper, Version};
 use spmc::loader;
 use spmc::manifest::{self, PartitionConfig, SpmcConfig};
-use spmc::memory_map::{PlatformMemory, Range, SpmcResource};
+use spmc::memory_map::{PlatformMemory, Range, SpmcResource, qemu_virt};
 
 use crate::error::HarnessError;
 
@@ -221,19 +221,19 @@ pub fn spmc_manifest_dtb(
 /// secure DRAM.
 pub const SECURE_MEMORY: Range = range(0x0e10_0000, 0xf0_0000);
 /// Normal-world RAM (QEMU's `-m 1024`).
-pub const NS_MEMORY: Range = range(0x4000_0000, 0x4000_0000);
+pub const NS_MEMORY: Range = qemu_virt::DEFAULT_NS_RAM;
 
 /// What the SPMC image reserves on QEMU (spmc/src/arch): its manifest page, the secure UART,
 /// the GIC distributor and redistributors.
-pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = [
-    (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
-    (SpmcResource::Uart, range(0x0904_0000, 0x1000)),
-    (SpmcResource::GicDistributor, range(0x0800_0000, 0x1_0000)),
-    (
-        SpmcResource::GicRedistributors,
-        range(0x080a_0000, 0xf6_0000),
-    ),
-];
+pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = {
+    let [uart, gicd, gicr] = qemu_virt::DEVICES;
+    [
+        (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
+        uart,
+        gicd,
+        gicr,
+    ]
+};
 
 const fn range(start: u64, len: u64) -> Range {
     match Range::new(start, len) {

@@ -9,7 +9,7 @@ use safe_mmio::UniqueMmioPointer;
 use spin::mutex::TicketMutex;
 
 /// The secure PL011 (QEMU virt UART1).
-pub const UART_BASE: u64 = 0x0904_0000;
+pub const UART_BASE: u64 = crate::memory_map::qemu_virt::UART.start();
 /// Its reference clock on QEMU virt.
 const UART_CLOCK: u32 = 24_000_000;
 
