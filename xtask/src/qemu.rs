@@ -20,6 +20,10 @@ pub const GDB_PORT: u16 = 1234;
 
 /// How long QEMU may take to power off after the client's verdict before it counts as hung.
 const POWER_OFF_GRACE: Duration = Duration::from_secs(5);
+/// How long a boot runs on after a fault report no scenario provokes (a panic, FATAL, a TF-A
+/// error) before it is stopped: long enough for the lines around it, short enough that a
+/// stack broken everywhere fails every run in seconds rather than at its timeout.
+const FAULT_GRACE: Duration = Duration::from_secs(2);
 /// How often the UART files are read.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -235,6 +239,8 @@ pub enum End {
     Timeout,
     /// The client gave its verdict but QEMU did not power off in time; it was killed.
     NoPowerOff,
+    /// A fault report no scenario provokes came, and QEMU was stopped shortly after.
+    Fault,
 }
 
 /// What one boot produced.
@@ -291,22 +297,18 @@ pub fn boot(
     ];
     let mut normal = Vec::new();
     let mut secure = Vec::new();
-    let mut verdict_at: Option<Instant> = None;
-    let mut collect = |world: World, line: &str, verdict_at: &mut Option<Instant>| {
+    let mut watch = Watch::default();
+    let mut collect = |world: World, line: &str, watch: &mut Watch| {
         on_line(world, line);
+        watch.observe(world, line);
         match world {
-            World::Normal => {
-                if verdict_at.is_none() && matches!(parse_line(line), Some(Line::Verdict(_))) {
-                    *verdict_at = Some(Instant::now());
-                }
-                normal.push(line.to_owned());
-            }
+            World::Normal => normal.push(line.to_owned()),
             World::Secure => secure.push(line.to_owned()),
         }
     };
     let end = loop {
         for tail in &mut tails {
-            tail.poll(&mut |w, l| collect(w, l, &mut verdict_at));
+            tail.poll(&mut |w, l| collect(w, l, &mut watch));
         }
         match child.try_wait() {
             Ok(Some(status)) => break End::Exited(status),
@@ -316,9 +318,16 @@ pub fn boot(
                 return Err(Error::new(format!("cannot watch QEMU: {e}")));
             }
         }
-        if verdict_at.is_some_and(|at| at.elapsed() > POWER_OFF_GRACE) {
+        if watch
+            .verdict_at
+            .is_some_and(|at| at.elapsed() > POWER_OFF_GRACE)
+        {
             stop(&mut child);
             break End::NoPowerOff;
+        }
+        if watch.fault_at.is_some_and(|at| at.elapsed() > FAULT_GRACE) {
+            stop(&mut child);
+            break End::Fault;
         }
         if timeout.is_some_and(|limit| start.elapsed() > limit) {
             stop(&mut child);
@@ -327,8 +336,8 @@ pub fn boot(
         std::thread::sleep(POLL);
     };
     for tail in &mut tails {
-        tail.poll(&mut |w, l| collect(w, l, &mut verdict_at));
-        tail.finish(&mut |w, l| collect(w, l, &mut verdict_at));
+        tail.poll(&mut |w, l| collect(w, l, &mut watch));
+        tail.finish(&mut |w, l| collect(w, l, &mut watch));
     }
     let (normal, secure, powered_off) = uart_log::without_power_off(&normal, &secure);
     Ok(Boot {
@@ -362,6 +371,41 @@ impl Boot {
             End::Exited(_) => None,
             End::Timeout => Some("timeout".into()),
             End::NoPowerOff => Some("no power-off after the verdict".into()),
+            End::Fault => Some("stopped after a fault report".into()),
+        }
+    }
+}
+
+/// What a running boot has shown so far that decides when to stop it.
+#[derive(Debug, Default)]
+struct Watch {
+    /// When the client's verdict came.
+    verdict_at: Option<Instant>,
+    /// When the first fault report no scenario provokes came.
+    fault_at: Option<Instant>,
+    /// Whether TF-A's power-off began (its ERROR line; the panic dump follows).
+    powering_off: bool,
+}
+
+impl Watch {
+    fn observe(&mut self, world: World, line: &str) {
+        if world == World::Normal {
+            if self.verdict_at.is_none() && matches!(parse_line(line), Some(Line::Verdict(_))) {
+                self.verdict_at = Some(Instant::now());
+            }
+            if line.trim_end() == uart_log::POWER_OFF_LINE {
+                self.powering_off = true;
+                return;
+            }
+        }
+        let fault = matches!(
+            uart_log::classify(line),
+            Some(report) if !matches!(report, uart_log::Report::Provoked(_))
+        );
+        // The power-off's own panic dump may be read before its ERROR line: QEMU exits
+        // within the grace anyway, and the judge looks at the whole sequence.
+        if fault && !self.powering_off && self.fault_at.is_none() {
+            self.fault_at = Some(Instant::now());
         }
     }
 }
@@ -619,6 +663,39 @@ mod tests {
         let line = gdb.args().join(" ");
         assert!(line.ends_with("-s -S"));
         assert!(!line.contains("loader"));
+    }
+
+    #[test]
+    fn a_boot_is_stopped_soon_after_a_fault_no_scenario_provokes() {
+        let mut watch = Watch::default();
+        watch.observe(
+            World::Normal,
+            "[proxy] core 0: refused FF-A call 0x84000060: NotSupported",
+        );
+        watch.observe(
+            World::Secure,
+            "spmc: partition 0x8001/0 on core 0: data abort at 0xe304fd4 (address 0xe400000, \
+             IPA 0xe400000, ESR 0x93c08006): injected at 0xe304a00",
+        );
+        watch.observe(World::Normal, "verdict: PASS");
+        assert!(watch.verdict_at.is_some());
+        assert_eq!(watch.fault_at, None, "ordinary and provoked lines");
+        // TF-A's power-off is no fault.
+        watch.observe(World::Normal, uart_log::POWER_OFF_LINE);
+        watch.observe(World::Secure, "PANIC in EL3.");
+        assert_eq!(watch.fault_at, None);
+        let mut watch = Watch::default();
+        watch.observe(
+            World::Normal,
+            "[proxy] FATAL: core 0: host exception (ESR 0x62300922)",
+        );
+        assert!(watch.fault_at.is_some());
+        let mut watch = Watch::default();
+        watch.observe(World::Secure, "PANIC in EL3.");
+        assert!(
+            watch.fault_at.is_some(),
+            "a panic with no power-off before it"
+        );
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub fn judge(expected: &str, provokes: &[Provoked], boot: &Boot) -> Outcome {
         End::NoPowerOff => {
             return Outcome::Timeout("no power-off after the verdict".into());
         }
+        End::Fault => return Outcome::Fail("stopped after a fault report".into()),
         End::Exited(status) if !status.success() => {
             return Outcome::Fail(format!("QEMU exited with {status}"));
         }
