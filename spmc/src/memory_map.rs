@@ -517,4 +517,12 @@ pub mod qemu_virt {
     ];
     /// Normal-world RAM without an `ns-memory` node: RAM at 1 GiB, `-m` up to 1 GiB.
     pub const DEFAULT_NS_RAM: Range = range(0x4000_0000, 0x4000_0000);
+    /// The page BL2 loads the SPMC manifest (TOS_FW_CONFIG) to on QEMU.
+    pub const MANIFEST_PAGE: Range = range(0x0e00_2000, 0x1000);
+    /// What the SPMC image reserves besides its image window when its manifest is at
+    /// [`MANIFEST_PAGE`] (the arch layer builds the same from the address it was given).
+    pub const RESERVED: [(SpmcResource, Range); 4] = {
+        let [uart, gicd, gicr] = DEVICES;
+        [(SpmcResource::Manifest, MANIFEST_PAGE), uart, gicd, gicr]
+    };
 }

@@ -25,28 +25,13 @@ fn dtb(name: &str) -> Vec<u8> {
 }
 
 /// What the arch layer reserves on QEMU virt: the manifest page, the secure UART, the GIC.
-pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = {
-    let [uart, gicd, gicr] = qemu_virt::DEVICES;
-    [
-        (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
-        uart,
-        gicd,
-        gicr,
-    ]
-};
+pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = qemu_virt::RESERVED;
 
 /// [`QEMU_RESERVED`] and the default NS window the arch layer falls back to.
 pub fn qemu_platform() -> PlatformMemory<'static> {
     PlatformMemory {
         reserved: &QEMU_RESERVED,
         default_non_secure: qemu_virt::DEFAULT_NS_RAM,
-    }
-}
-
-const fn range(start: u64, len: u64) -> Range {
-    match Range::new(start, len) {
-        Some(r) => r,
-        None => panic!("empty range"),
     }
 }
 

@@ -225,15 +225,7 @@ pub const NS_MEMORY: Range = qemu_virt::DEFAULT_NS_RAM;
 
 /// What the SPMC image reserves on QEMU (spmc/src/arch): its manifest page, the secure UART,
 /// the GIC distributor and redistributors.
-pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = {
-    let [uart, gicd, gicr] = qemu_virt::DEVICES;
-    [
-        (SpmcResource::Manifest, range(0x0e00_2000, 0x1000)),
-        uart,
-        gicd,
-        gicr,
-    ]
-};
+pub const QEMU_RESERVED: [(SpmcResource, Range); 4] = qemu_virt::RESERVED;
 
 const fn range(start: u64, len: u64) -> Range {
     match Range::new(start, len) {
