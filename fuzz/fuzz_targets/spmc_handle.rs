@@ -125,6 +125,7 @@ fn partition(
             entrypoint_offset: 0x4000,
             memory_size: SP_SIZE,
             gp_register_num: Some(0),
+            ns_interrupts: Default::default(),
             memory_regions,
             device_regions: Vec::new(),
         },

@@ -142,6 +142,23 @@ pub struct PartitionConfig {
     pub memory_regions: Vec<Region, MAX_REGIONS>,
     /// `device-regions`.
     pub device_regions: Vec<Region, MAX_REGIONS>,
+    /// What a non-secure interrupt does while the partition runs (`ns-interrupts-action`,
+    /// or FF-A v1.0's `managed-exit` flag).
+    pub ns_interrupts: NsInterruptsAction,
+}
+
+/// What a non-secure interrupt does to a partition it interrupts (FF-A v1.2 §9.3, the
+/// manifest's `ns-interrupts-action`; Signaled when absent, as in Hafnium).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NsInterruptsAction {
+    /// 0: the interrupt waits until the partition gives the CPU back.
+    Queued,
+    /// 1: the partition is told (managed exit) and gives the CPU back. This SPMC preempts it
+    /// as for Signaled: it resumes untouched when the normal world runs it again.
+    ManagedExit,
+    /// 2: the partition is preempted; the normal world gets FFA_INTERRUPT.
+    #[default]
+    Signaled,
 }
 
 /// The SPMC's own manifest attributes (TOS_FW_CONFIG `/attribute`).
@@ -579,6 +596,13 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
     let memory_regions = RegionKind::Memory.parse_all(&fdt, load_address)?;
     let device_regions = RegionKind::Device.parse_all(&fdt, load_address)?;
     check_regions_disjoint(&memory_regions, &device_regions)?;
+    let ns_interrupts = match root.ranged("ns-interrupts-action", 0, 2)? {
+        // FF-A v1.0's flag wins, as in Hafnium.
+        _ if root.flag("managed-exit")? => NsInterruptsAction::ManagedExit,
+        Some(0) => NsInterruptsAction::Queued,
+        Some(1) => NsInterruptsAction::ManagedExit,
+        _ => NsInterruptsAction::Signaled,
+    };
 
     Ok(PartitionConfig {
         name: root
@@ -598,6 +622,7 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
         gp_register_num,
         memory_regions,
         device_regions,
+        ns_interrupts,
     })
 }
 

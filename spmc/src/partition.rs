@@ -282,6 +282,7 @@ pub(crate) mod tests {
             entrypoint_offset: 0x4000,
             memory_size: 0x10_0000,
             gp_register_num: None,
+            ns_interrupts: Default::default(),
             memory_regions: Vec::new(),
             device_regions: Vec::new(),
         }

@@ -38,6 +38,9 @@
 //!   entry, or the first after CPU_OFF powered it off): the arch layer resets its vCPU state.
 //!   With `start: None` it resumes the context where it trapped. Either way x0..x17 are set
 //!   from the outcome (its own x8..x17 are given back where the answer does not use them).
+//! - [`Spmc::ns_interrupt`]: a non-secure interrupt ended the run of the context on `cpu`
+//!   ([`crate::interrupts`]); [`Outcome::Resume`] resumes a context with its registers
+//!   untouched (after such an interrupt).
 //! - [`Spmc::abort_running`]: the context running on `cpu` faulted and cannot take the fault
 //!   itself; its partition is Aborted and its requester answered ABORTED ([`crate::abort`]).
 //!   A call from a context whose partition was aborted from another CPU while it ran is
@@ -87,6 +90,16 @@ pub enum Outcome {
         regs: Regs,
         /// `Some(pc)`: start the context afresh at `pc`; `None`: resume it where it trapped.
         start: Option<u64>,
+    },
+    /// Resume an execution context where an interrupt stopped it, its registers untouched.
+    Resume {
+        /// The partition.
+        partition: EndpointId,
+        /// Its execution-context index.
+        vcpu: u16,
+        /// Keep non-secure interrupts masked until this run of the context ends (it may not
+        /// be preempted: [`crate::interrupts`]).
+        mask_ns_interrupts: bool,
     },
 }
 

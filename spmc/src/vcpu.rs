@@ -122,6 +122,9 @@ pub struct ExecutionContext {
     /// The context its direct request went to was powered off (CPU_OFF): it is Preempted
     /// instead of Blocked, and the request is answered FFA_ERROR(ABORTED) when it is run.
     pub callee_lost: bool,
+    /// Preempted by a non-secure interrupt rather than by FFA_YIELD: FFA_RUN resumes it with
+    /// its registers untouched.
+    pub interrupted: bool,
 }
 
 impl ExecutionContext {
@@ -135,6 +138,7 @@ impl ExecutionContext {
             own_saved: [0; 10],
             nwd_saved: [0; 10],
             callee_lost: false,
+            interrupted: false,
         }
     }
 
@@ -244,7 +248,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// FFA_RUN from the normal world: resumes a Preempted context (its FFA_YIELD returns
-    /// FFA_SUCCESS) or gives cycles to a Waiting one (its FFA_MSG_WAIT returns FFA_RUN).
+    /// FFA_SUCCESS; one a non-secure interrupt preempted goes on untouched) or gives cycles to a Waiting one (its FFA_MSG_WAIT returns FFA_RUN).
     /// Errors (TF-A's EL3 SPMC and Hafnium): unknown partition, context index out of range or,
     /// for an MP partition, not this CPU's → INVALID_PARAMETERS; Running or Blocked → BUSY;
     /// never started or powered off with its CPU → DENIED; Aborted → ABORTED; a Preempted
@@ -294,9 +298,25 @@ impl<P: Platform> Spmc<P> {
                     return Err(FfaError::Denied);
                 }
                 let callee_lost = c.callee_lost;
+                let interrupted = c.interrupted;
                 let root = call_chain::root(&self.partitions, ctx);
                 if let Some(r) = self.partitions.ctx_mut(root) {
                     r.nwd_saved = saved;
+                }
+                if interrupted {
+                    let c = self
+                        .partitions
+                        .ctx_mut(ctx)
+                        .ok_or(FfaError::InvalidParameters)?;
+                    c.state = RuntimeState::Running;
+                    c.cpu = Some(call.cpu);
+                    c.interrupted = false;
+                    self.set_running(call.cpu, Some(ctx));
+                    return Ok(Outcome::Resume {
+                        partition: EndpointId(target.endpoint_id),
+                        vcpu: ctx.vcpu,
+                        mask_ns_interrupts: false,
+                    });
                 }
                 regs = if callee_lost {
                     ffa::call::error(FfaError::Aborted)

@@ -54,11 +54,12 @@ struct Step {
     raw_w1: Option<u64>,
     args: [u64; 6],
     upper: u64,
-    /// Instead of a call: 13 = abort what runs on `cpu`, 14 = CPU_ON of `cpu`, 15 = the
-    /// SPMD's CPU_OFF message for it.
+    /// Instead of a call: 12 = a non-secure interrupt ends the run on `cpu`, 13 = abort
+    /// what runs on `cpu`, 14 = CPU_ON of `cpu`, 15 = the SPMD's CPU_OFF message for it.
     power: u8,
 }
 
+const INTERRUPT: u8 = 12;
 const ABORT: u8 = 13;
 const POWER_ON: u8 = 14;
 const POWER_OFF: u8 = 15;
@@ -165,6 +166,38 @@ proptest! {
                         prop_assert!(start.is_some(), "CPU_ON resumed a context");
                         prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
                     }
+                    Outcome::Resume { .. } => {
+                        return Err(TestCaseError::fail("CPU_ON resumed an interrupted context"));
+                    }
+                }
+                check_consistency(&s)?;
+                continue;
+            }
+            if st.power == INTERRUPT {
+                let before = states(&s);
+                let was_running = s.running_on(cpu);
+                match s.ns_interrupt(cpu) {
+                    Outcome::ToSpmd(answer) => {
+                        prop_assert_eq!(s.running_on(cpu), None);
+                        if answer[0] == fid::ERROR {
+                            prop_assert_eq!(states(&s), before);
+                        } else if answer[0] == fid::INTERRUPT {
+                            let (id, v) = was_running.expect("interrupted nothing");
+                            prop_assert_eq!(answer[1], w1(id.0, v));
+                            prop_assert_eq!(
+                                s.context_state(id, v),
+                                Some(RuntimeState::Preempted)
+                            );
+                        }
+                    }
+                    Outcome::Resume { partition, vcpu, .. } => {
+                        prop_assert_eq!(was_running, Some((partition, vcpu)));
+                        prop_assert_eq!(states(&s), before);
+                    }
+                    Outcome::Enter { partition, vcpu, .. } => {
+                        // An aborted context unwinding to its requester.
+                        prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
+                    }
                 }
                 check_consistency(&s)?;
                 continue;
@@ -186,6 +219,9 @@ proptest! {
                             s.context_state(partition, vcpu),
                             Some(RuntimeState::Running)
                         );
+                    }
+                    Outcome::Resume { .. } => {
+                        return Err(TestCaseError::fail("an abort resumed an interrupted context"));
                     }
                 }
                 if let Some((id, v)) = was_running {
@@ -222,6 +258,12 @@ proptest! {
             }
             match outcome {
                 Outcome::Enter { partition, vcpu, .. } => {
+                    prop_assert_eq!(s.context_state(partition, vcpu), Some(RuntimeState::Running));
+                    prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
+                }
+                Outcome::Resume { partition, vcpu, .. } => {
+                    // Only FFA_RUN of a context an interrupt preempted resumes it.
+                    prop_assert_eq!(r[0] & 0xffff_ffff, fid::RUN & 0xffff_ffff);
                     prop_assert_eq!(s.context_state(partition, vcpu), Some(RuntimeState::Running));
                     prop_assert_eq!(s.running_on(cpu), Some((partition, vcpu)));
                 }

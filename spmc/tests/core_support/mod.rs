@@ -172,6 +172,7 @@ pub fn partition(
             entrypoint_offset: 0x4000,
             memory_size: SP_MEM,
             gp_register_num: None,
+            ns_interrupts: Default::default(),
             memory_regions: Vec::new(),
             device_regions: Vec::new(),
         },

@@ -3,7 +3,8 @@
 use crate::builder::*;
 use ffa::{EndpointId, Uuid, Version};
 use spmc::manifest::{
-    ExceptionLevel, MAX_REGIONS, ManifestError, ManifestNode, MessagingMethod, Region,
+    ExceptionLevel, MAX_REGIONS, ManifestError, ManifestNode, MessagingMethod, NsInterruptsAction,
+    Region,
     parse_partition,
 };
 
@@ -607,4 +608,26 @@ fn errors_display_where_and_what() {
     );
     let error = err(full_partition().remove("uuid"));
     assert_eq!(error.to_string(), "/: mandatory property `uuid` missing");
+}
+
+#[test]
+fn ns_interrupts_action_default_values_and_managed_exit_flag() {
+    let action = |tree: TreeBuilder| parse_partition(&tree.dtb()).unwrap().ns_interrupts;
+    assert_eq!(action(minimal_partition()), NsInterruptsAction::Signaled);
+    for (value, expected) in [
+        (0, NsInterruptsAction::Queued),
+        (1, NsInterruptsAction::ManagedExit),
+        (2, NsInterruptsAction::Signaled),
+    ] {
+        let tree = minimal_partition().set("ns-interrupts-action", Cell(value));
+        assert_eq!(action(tree), expected, "ns-interrupts-action = {value}");
+    }
+    let tree = minimal_partition()
+        .set("ns-interrupts-action", Cell(0))
+        .set("managed-exit", FLAG);
+    assert_eq!(action(tree), NsInterruptsAction::ManagedExit);
+    assert_eq!(
+        err(minimal_partition().set("ns-interrupts-action", Cell(3))),
+        out_of_range(ROOT, "ns-interrupts-action", 3)
+    );
 }

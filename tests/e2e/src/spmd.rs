@@ -634,6 +634,16 @@ impl<S: SecureCore> Spmd<S> {
                     self.drain_console(cpu);
                     next
                 }
+                // Only an interrupt's preemption is resumed this way, and nothing interrupts a
+                // partition in-process.
+                Outcome::Resume {
+                    partition, vcpu, ..
+                } => {
+                    return Err(HarnessError::Protocol(format!(
+                        "SPMC resumed {:#06x}/{vcpu} after an interrupt, and none happened",
+                        partition.0
+                    )));
+                }
                 Outcome::ToSpmd(regs) => {
                     self.trace.hop(cpu, Agent::Spmc, Agent::El3, &regs);
                     match self.secure_smc(cpu, &regs)? {
