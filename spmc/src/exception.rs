@@ -6,6 +6,8 @@
 pub mod ec {
     /// Unknown reason (an undefined instruction, among others).
     pub const UNKNOWN: u8 = 0x00;
+    /// WFI or WFE trapped (HCR_EL2.TWI, TWE).
+    pub const WFX: u8 = 0x01;
     /// HVC from AArch64.
     pub const HVC64: u8 = 0x16;
     /// SMC from AArch64 (trapped by HCR_EL2.TSC).
@@ -53,6 +55,9 @@ pub enum Trap {
     },
     /// A system-register access or system instruction the SPMC traps (MSR/MRS/SYS).
     SystemRegister,
+    /// WFI or WFE (ELR points at it): a hint the SPMC completes at once, so a partition
+    /// cannot idle a CPU the normal world lent it.
+    Wait,
     /// Anything else: the partition cannot go on.
     Other(u8),
 }
@@ -70,6 +75,7 @@ pub const fn classify(esr: u64) -> Trap {
         ec::IABT_LOWER => Trap::Abort { instruction: true },
         ec::DABT_LOWER => Trap::Abort { instruction: false },
         ec::SYSREG => Trap::SystemRegister,
+        ec::WFX => Trap::Wait,
         other => Trap::Other(other),
     }
 }
@@ -78,7 +84,7 @@ pub const fn classify(esr: u64) -> Trap {
 pub const fn class_name(ec: u8) -> &'static str {
     match ec {
         ec::UNKNOWN => "unknown/undefined instruction",
-        0x01 => "WFI/WFE",
+        ec::WFX => "WFI/WFE",
         0x07 => "FP/SIMD access",
         0x09 => "pointer authentication",
         0x0e => "illegal execution state",
@@ -229,6 +235,9 @@ mod tests {
         assert_eq!(classify(0x0200_0000), Trap::Other(0));
         assert_eq!(classify(0x1fe0_0000), Trap::Other(0x07));
         assert_eq!(classify(0x6232_3c02), Trap::SystemRegister);
+        // WFI (TI = 0) and WFE (TI = 1), 32-bit instructions.
+        assert_eq!(classify(0x0600_0000), Trap::Wait);
+        assert_eq!(classify(0x0600_0001), Trap::Wait);
         assert_eq!(class_name(class(0x1fe0_0000)), "FP/SIMD access");
     }
 

@@ -48,7 +48,12 @@ impl<P: Platform> Spmc<P> {
             .partitions
             .get(ctx.partition)
             .is_some_and(|p| p.config.ns_interrupts == NsInterruptsAction::Queued);
-        if queued || !matches!(c.model, Some(RuntimeModel::DirectRequest | RuntimeModel::Run)) {
+        if queued
+            || !matches!(
+                c.model,
+                Some(RuntimeModel::DirectRequest | RuntimeModel::Run)
+            )
+        {
             return Outcome::Resume {
                 partition: id,
                 vcpu: ctx.vcpu,

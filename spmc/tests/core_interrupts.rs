@@ -79,7 +79,10 @@ fn interrupted_run_model_context_is_preempted_too() {
     let r = to_spmd(s.ns_interrupt(CpuId(0)));
     assert_eq!(&r[..2], &[fid::INTERRUPT, w1(0x8001, 0)]);
     resumed_untouched(nwd(&mut s, 0, &run), SP1, 0, false);
-    assert_eq!(to_spmd(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])))[0], fid::MSG_WAIT);
+    assert_eq!(
+        to_spmd(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])))[0],
+        fid::MSG_WAIT
+    );
 }
 
 #[test]

@@ -4,8 +4,7 @@ use crate::builder::*;
 use ffa::{EndpointId, Uuid, Version};
 use spmc::manifest::{
     ExceptionLevel, MAX_REGIONS, ManifestError, ManifestNode, MessagingMethod, NsInterruptsAction,
-    Region,
-    parse_partition,
+    Region, parse_partition,
 };
 
 fn uuid(text: &str) -> Uuid {

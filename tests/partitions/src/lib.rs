@@ -47,12 +47,30 @@ pub trait SpEnv {
     /// there is no such state, and nothing happens.
     fn clobber_cpu_state(&mut self) {}
     /// Tries accesses the SPMC must trap (x = bit): PMCR_EL0 read (0), DBGBVR0_EL1 read (1),
-    /// ACTLR_EL1 write (2); a bit is set when that access took an Unknown-reason exception at
-    /// the partition's own vector, as on a CPU without the register. None where there is no
-    /// CPU to try them on (in-process).
+    /// ACTLR_EL1 write (2), ICC_SGI1R_EL1 write of an SGI to no core (3); a bit is set when
+    /// that access took an Unknown-reason exception at the partition's own vector, as on a CPU
+    /// without the register. Bit 4: a write of 0 to ICC_SRE_EL1 trapped, or left SRE set
+    /// (a GIC that fixes it, as QEMU's does, cannot trap it). None where there is no CPU to
+    /// try them on (in-process).
     fn trapped_registers(&mut self) -> Option<u8> {
         None
     }
+    /// Writes ICC_PMR_EL1 = 0, as a partition silencing the CPU's interrupts would, then spins
+    /// for `ms` milliseconds of the system counter with known values in x1..x15. None where
+    /// there is no CPU (in-process).
+    fn spin(&mut self, _ms: u64) -> Option<Spin> {
+        None
+    }
+}
+
+/// What SPIN saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spin {
+    /// How many of x1..x15 no longer held their value after the spin (0: an interruption,
+    /// if any, gave them back).
+    pub changed_registers: u64,
+    /// The ICC_PMR_EL1 write took an exception (the partition has no GIC interface).
+    pub pmr_write_faulted: bool,
 }
 
 /// A synchronous data abort the partition's own exception handler took (FAR_EL1, ESR_EL1).

@@ -441,6 +441,15 @@ impl Machine {
                     .map_or(crate::protocol::NOT_ON_THIS_CPU, u64::from);
                 self.respond(&req, &[self.status(code::OK), mask])
             }
+            Command::Spin => {
+                let ms = p[1].min(crate::protocol::MAX_SPIN_MS);
+                let (changed, faulted) = env
+                    .spin(ms)
+                    .map_or((crate::protocol::NOT_ON_THIS_CPU, 0), |spin| {
+                        (spin.changed_registers, u64::from(spin.pmr_write_faulted))
+                    });
+                self.respond(&req, &[self.status(code::OK), changed, faulted])
+            }
             Command::Clobber => {
                 env.clobber_cpu_state();
                 self.respond(&req, &[self.status(code::OK)])

@@ -23,6 +23,10 @@
 //! | BOOT_INFO | – | address of the boot-information blob it was started with, the manifest address and size the blob gave, the blob's version (FFA_VERSION encoding); all 0 if it got none (a warm start) |
 //! | PROBE | address bits \[31:0\], \[63:32\] (8-byte aligned) | [`probe::READ`], the word read (bits \[31:0\], \[63:32\]); or [`probe::FAULTED`], the fault address (FAR, same split), the syndrome (ESR bits \[31:0\]) |
 //! | CRASH | – | none: the partition takes a fault it has no vector for, and the SPMC aborts it (should it come back, status [`code::CRASH_SURVIVED`]) |
+//! | UPPER | – | which of x8..x17 the request entered with differ from the partition's own (a bit per register) |
+//! | CLOBBER | – | none: it overwrites the EL1 timers first |
+//! | TRAPPED_REGISTERS | – | which register accesses took an Unknown exception (a bit each), or [`NOT_ON_THIS_CPU`] |
+//! | SPIN | milliseconds (at most [`MAX_SPIN_MS`]) | how many of x1..x15 changed across the spin, or [`NOT_ON_THIS_CPU`]; 1 if its ICC_PMR_EL1 = 0 write first faulted |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
@@ -80,13 +84,19 @@ pub enum Command {
     /// Try the register accesses the SPMC traps (`SpEnv::trapped_registers`) and report the
     /// mask, or [`NOT_ON_THIS_CPU`] where they cannot be tried.
     TrappedRegisters = 0x5350_0011,
+    /// Write ICC_PMR_EL1 = 0 (masking every interrupt, were it the physical mask), then spin
+    /// on the counter with known values in x1..x15 (`SpEnv::spin`), then answer.
+    Spin = 0x5350_0012,
 }
+
+/// The longest SPIN a request may ask for.
+pub const MAX_SPIN_MS: u64 = 1000;
 
 /// TRAPPED_REGISTERS' answer where there is no CPU to try the accesses on (in-process).
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
 impl Command {
-    const ALL: [Command; 17] = [
+    const ALL: [Command; 18] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -104,6 +114,7 @@ impl Command {
         Command::Upper,
         Command::Clobber,
         Command::TrappedRegisters,
+        Command::Spin,
     ];
 
     /// Its payload word.

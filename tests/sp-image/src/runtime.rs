@@ -20,7 +20,7 @@ use core::arch::{asm, global_asm};
 use core::fmt::Write;
 
 pub use smc_call::smc;
-use test_partitions::{Definition, Fault, Instance, SpEnv, TestPartition};
+use test_partitions::{Definition, Fault, Instance, SpEnv, Spin, TestPartition};
 
 use crate::Regs;
 use crate::console::Line;
@@ -112,6 +112,18 @@ sp_vector_sync:
     b.eq    2f
     adr     x10, sp_try_actlr_insn
     cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_sgi1r_insn
+    cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_sre_insn
+    cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_pmr_insn
+    cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_read_sre_insn
+    cmp     x9, x10
     b.ne    1f
 2:  mrs     x2, esr_el1
     mrs     x3, far_el1
@@ -163,6 +175,68 @@ sp_try_actlr:
     mov     x3, #0
 sp_try_actlr_insn:
     msr     actlr_el1, xzr
+    ret
+
+// An SGI to an empty target list: were the write to reach the GIC, it would signal no core.
+    .global sp_try_sgi1r
+sp_try_sgi1r:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_sgi1r_insn:
+    msr     icc_sgi1r_el1, xzr
+    ret
+
+// Turning the system-register interface off: hostile, and harmless where it is fixed on.
+    .global sp_try_sre
+sp_try_sre:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_sre_insn:
+    msr     icc_sre_el1, xzr
+    ret
+
+// x0 = ICC_SRE_EL1, or x1 = 1 if the read faulted.
+    .global sp_read_sre
+sp_read_sre:
+    mov     x0, #0
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_read_sre_insn:
+    mrs     x0, icc_sre_el1
+    ret
+
+    .global sp_try_pmr
+sp_try_pmr:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_pmr_insn:
+    msr     icc_pmr_el1, xzr
+    ret
+
+// Spins until CNTPCT_EL0 >= x0 with x1..x15 = n | n << 32; returns in x0 how many of them
+// then differ (x16, x17 are the loop's own).
+    .global sp_spin
+sp_spin:
+    .irp    n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    mov     x\n, #\n
+    orr     x\n, x\n, x\n, lsl #32
+    .endr
+1:  isb
+    mrs     x16, cntpct_el0
+    cmp     x16, x0
+    b.lo    1b
+    mov     x17, #0
+    .irp    n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    mov     x16, #\n
+    orr     x16, x16, x16, lsl #32
+    cmp     x\n, x16
+    cinc    x17, x17, ne
+    .endr
+    mov     x0, x17
     ret
 "#,
     max_contexts = const MAX_CONTEXTS,
@@ -335,11 +409,52 @@ impl SpEnv for OwnMemory {
         crash();
     }
 
+    fn spin(&mut self, ms: u64) -> Option<Spin> {
+        // Any exception counts: without a GIC interface the write is simply undefined.
+        let pmr_write_faulted = try_pmr_any();
+        let (now, frequency): (u64, u64);
+        // SAFETY: reads the physical counter and its frequency (CNTHCTL_EL2 lets EL1 do so).
+        unsafe {
+            asm!(
+                "isb",
+                "mrs {now}, cntpct_el0",
+                "mrs {frequency}, cntfrq_el0",
+                now = out(reg) now,
+                frequency = out(reg) frequency,
+                options(nomem, nostack, preserves_flags),
+            )
+        };
+        let deadline = now.saturating_add(ms.saturating_mul(frequency / 1000));
+        let changed: u64;
+        // SAFETY: `sp_spin` only reads the counter and uses x0..x17; it touches no memory.
+        unsafe {
+            asm!(
+                "bl sp_spin",
+                inout("x0") deadline => changed,
+                out("x1") _, out("x2") _, out("x3") _, out("x4") _, out("x5") _,
+                out("x6") _, out("x7") _, out("x8") _, out("x9") _, out("x10") _,
+                out("x11") _, out("x12") _, out("x13") _, out("x14") _, out("x15") _,
+                out("x16") _, out("x17") _, out("x30") _,
+                options(nomem, nostack),
+            )
+        };
+        Some(Spin {
+            changed_registers: changed,
+            pmr_write_faulted,
+        })
+    }
+
     fn trapped_registers(&mut self) -> Option<u8> {
         let mut mask = 0;
-        for (bit, faulted) in [try_pmcr(), try_dbgbvr0(), try_actlr()]
-            .into_iter()
-            .enumerate()
+        for (bit, faulted) in [
+            try_pmcr(),
+            try_dbgbvr0(),
+            try_actlr(),
+            try_sgi1r(),
+            try_sre() || sre_still_on(),
+        ]
+        .into_iter()
+        .enumerate()
         {
             if faulted {
                 mask |= 1 << bit;
@@ -401,6 +516,49 @@ macro_rules! try_access {
 try_access!(try_pmcr, "sp_try_pmcr");
 try_access!(try_dbgbvr0, "sp_try_dbgbvr0");
 try_access!(try_actlr, "sp_try_actlr");
+try_access!(try_sgi1r, "sp_try_sgi1r");
+try_access!(try_sre, "sp_try_sre");
+
+/// After a write of 0 went through: whether ICC_SRE_EL1.SRE still reads 1 (the GIC fixes
+/// it) or the read traps.
+fn sre_still_on() -> bool {
+    let (value, faulted): (u64, u64);
+    // SAFETY: as in `try_access!`: one register read, no memory touched.
+    unsafe {
+        asm!(
+            "bl sp_read_sre",
+            out("x0") value,
+            out("x1") faulted,
+            out("x2") _,
+            out("x3") _,
+            out("x9") _,
+            out("x10") _,
+            out("x30") _,
+            options(nostack),
+        );
+    }
+    faulted != 0 || value & 1 == 1
+}
+
+/// Writes ICC_PMR_EL1 = 0; true if that took any exception.
+fn try_pmr_any() -> bool {
+    let faulted: u64;
+    // SAFETY: as in `try_access!`; a mask of 0 only matters to whoever's interface it is.
+    unsafe {
+        asm!(
+            "bl sp_try_pmr",
+            out("x0") _,
+            out("x1") faulted,
+            out("x2") _,
+            out("x3") _,
+            out("x9") _,
+            out("x10") _,
+            out("x30") _,
+            options(nostack),
+        );
+    }
+    faulted != 0
+}
 
 /// Waits forever.
 fn park() -> ! {

@@ -12,6 +12,8 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use aarch64_cpu::registers::{
     CNTFRQ_EL0, CNTPCT_EL0, CNTVOFF_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
 };
+use arm_gic::InterruptGroup;
+use arm_gic::gicv3::GicCpuInterface;
 use ffa::{EndpointId, FfaError, Interface, SecondaryEpRegisterAddr};
 use heapless::{String, Vec};
 use spin::Once;
@@ -496,7 +498,18 @@ fn run(cpu: CpuId, mut outcome: Outcome) -> ! {
                 vcpu,
                 regs,
                 start,
-            } => run_partition(cpu, partition, vcpu, &regs, start),
+            } => {
+                let entry = match start {
+                    Some(pc) => Entry::Start(pc, &regs),
+                    None => Entry::Answer(&regs),
+                };
+                run_partition(cpu, partition, vcpu, entry, false)
+            }
+            Outcome::Resume {
+                partition,
+                vcpu,
+                mask_ns_interrupts,
+            } => run_partition(cpu, partition, vcpu, Entry::Resume, mask_ns_interrupts),
         };
     }
 }
@@ -513,24 +526,36 @@ fn restore_normal_world(cpu: CpuId) {
     }
 }
 
+/// How a context is entered.
+enum Entry<'a> {
+    /// Afresh at this address, with these x0..x17.
+    Start(u64, &'a ffa::Regs),
+    /// Where it trapped, with an answer in x0..x17.
+    Answer(&'a ffa::Regs),
+    /// Where an interrupt stopped it, registers untouched.
+    Resume,
+}
+
+/// Priority mask that lets secure interrupts through and holds back every non-secure one
+/// (as seen from the secure state, non-secure priorities are 0x80 and up).
+const MASK_NS_INTERRUPTS: u8 = 0x80;
+
 /// What a partition's exit asks for.
 enum Exit {
-    /// Resume it (an abort was injected, or a spurious interrupt exit).
+    /// Resume it (an abort or an Unknown exception was injected, a WFI/WFE completed, or a
+    /// secure interrupt nobody owns was dropped).
     Resume,
+    /// A non-secure interrupt is pending: the core decides whether the run ends.
+    NsInterrupt,
     /// A call to the core with these registers.
     Call(ffa::Regs),
     /// It cannot go on.
     Abort,
 }
 
-/// Enters a partition context and runs it until it makes a call the core must answer.
-fn run_partition(
-    cpu: CpuId,
-    id: EndpointId,
-    vcpu: u16,
-    regs: &ffa::Regs,
-    start: Option<u64>,
-) -> Outcome {
+/// Enters a partition context and runs it until it makes a call the core must answer or a
+/// non-secure interrupt arrives (held back while `mask_ns` holds, for this run only).
+fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: bool) -> Outcome {
     let Some((state, arch)) = vcpu_state(id, vcpu) else {
         println!(
             "spmc: core {}: no state for partition {:#06x}/{vcpu}",
@@ -538,9 +563,10 @@ fn run_partition(
         );
         return core_call(cpu, |s| s.abort_running(cpu));
     };
-    match start {
-        Some(pc) => state.reset(pc, regs),
-        None => state.regs.x[..18].copy_from_slice(regs),
+    match entry {
+        Entry::Start(pc, regs) => state.reset(pc, regs),
+        Entry::Answer(regs) => state.regs.x[..18].copy_from_slice(regs),
+        Entry::Resume => {}
     }
     if let Some(nw) = normal_world(cpu)
         && !nw.saved
@@ -553,6 +579,21 @@ fn run_partition(
     mmu::switch_stage2(&arch.stage2);
     let aff0 = if arch.mp { u64::from(vcpu) } else { 0 };
     VMPIDR_EL2.write(VMPIDR_EL2::RES1::SET + VMPIDR_EL2::Aff0.val(aff0));
+    // Only the SPMC writes the physical mask (partitions reach the virtual one), so the value
+    // found here is the normal world's, put back when this run ends.
+    let unmasked = GicCpuInterface::get_priority_mask();
+    if mask_ns && unmasked > MASK_NS_INTERRUPTS {
+        GicCpuInterface::set_priority_mask(MASK_NS_INTERRUPTS);
+    }
+    let outcome = run_until_exit(cpu, id, vcpu, state);
+    if mask_ns && unmasked > MASK_NS_INTERRUPTS {
+        GicCpuInterface::set_priority_mask(unmasked);
+    }
+    outcome
+}
+
+/// Runs a context until an exit the core must see.
+fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) -> Outcome {
     loop {
         state.el1.restore();
         // SAFETY: `fp` is a valid FpState.
@@ -572,6 +613,7 @@ fn run_partition(
             Exit::Call(call) => {
                 return core_call(cpu, |s| s.handle(cpu, Caller::Partition(id), &call));
             }
+            Exit::NsInterrupt => return core_call(cpu, |s| s.ns_interrupt(cpu)),
             Exit::Abort => return core_call(cpu, |s| s.abort_running(cpu)),
         }
     }
@@ -581,7 +623,19 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
     let r = state.regs;
     match kind {
         exit::SYNC => {}
-        exit::IRQ | exit::FIQ => return Exit::Resume,
+        // In the secure state a Non-secure Group 1 interrupt is signalled as FIQ (Group 0
+        // goes to EL3), Secure Group 1 as IRQ.
+        exit::FIQ => return Exit::NsInterrupt,
+        exit::IRQ => {
+            // No partition owns a secure interrupt yet: acknowledged and dropped, so it
+            // cannot fire forever.
+            if let Some(intid) =
+                GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+            {
+                GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+            }
+            return Exit::Resume;
+        }
         _ => {
             println!(
                 "spmc: partition {:#06x}/{vcpu} on core {}: {} exception (ESR {:#x}, ELR {:#x}): aborted",
@@ -668,6 +722,10 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
                     Exit::Abort
                 }
             }
+        }
+        Trap::Wait => {
+            state.regs.elr = r.elr.wrapping_add(4);
+            Exit::Resume
         }
         Trap::Other(ec) => {
             println!(

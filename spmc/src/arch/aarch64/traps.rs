@@ -1,13 +1,17 @@
 //! What a partition may touch without the SPMC: every EL2 trap and routing control the SPMC
 //! sets, in one place, with named fields.
 //!
-//! - HCR_EL2 while a partition runs: stage 2 on (VM); SMCs trapped (TSC); ACTLR_EL1 (TACR)
-//!   and IMPLEMENTATION DEFINED registers (TIDCP) trapped; a stage-1 walk that reaches Device
-//!   memory faults (PTW); RAS error records trapped where RAS exists (TERR); TLB maintenance
-//!   and barriers broadcast inner shareable (FB, BSU: a UP context migrates between cores);
-//!   set/way invalidation cleans too (SWIO). Not yet: interrupts stay with EL1 (IMO, FMO,
-//!   AMO clear: the SPMC does not handle physical interrupts yet), and WFI/WFE run untrapped.
+//! - HCR_EL2 while a partition runs: stage 2 on (VM); physical IRQ, FIQ and SError taken to
+//!   S-EL2 (IMO, FMO, AMO), which also gives EL1 the virtual GIC CPU interface, so its
+//!   ICC_PMR_EL1 is not the physical one and its SGI writes trap; WFI and WFE trapped (TWI,
+//!   TWE) and completed at once, as a partition may not idle a CPU the normal world lent it;
+//!   SMCs trapped (TSC); ACTLR_EL1 (TACR) and IMPLEMENTATION DEFINED registers (TIDCP)
+//!   trapped; a stage-1 walk that reaches Device memory faults (PTW); RAS error records
+//!   trapped where RAS exists (TERR); TLB maintenance and barriers broadcast inner shareable
+//!   (FB, BSU: a UP context migrates between cores); set/way invalidation cleans too (SWIO).
 //!   While the SPMC runs, only RW (lower levels are AArch64).
+//! - ICC_SRE_EL2: the system-register GIC interface for S-EL2 (SRE), EL1's ICC_SRE_EL1
+//!   trapped (Enable clear: TF-A leaves it set).
 //! - MDCR_EL2: the PMU (TPM, TPMCR) and debug registers (TDA, TDOSA, TDRA) trapped.
 //! - CPTR_EL2: trace (TTA), activity monitors (TAM), SVE (TZ) and SME (TSM) trapped;
 //!   FP/SIMD not (the SPMC switches that state).
@@ -20,6 +24,7 @@
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CPTR_EL2, HCR_EL2, ID_AA64PFR0_EL1, MDCR_EL2, ReadWriteable, Readable, Writeable,
 };
+use arm_gic::gicv3::GicCpuInterface;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use tock_registers::fields::FieldValue;
@@ -49,6 +54,11 @@ static PARTITION_HCR: AtomicU64 = AtomicU64::new(0);
 /// HCR_EL2 while a partition runs.
 fn partition_hcr() -> FieldValue<u64, HCR_EL2::Register> {
     let base = HCR_EL2::VM::Enable
+        + HCR_EL2::IMO::EnableVirtualIRQ
+        + HCR_EL2::FMO::EnableVirtualFIQ
+        + HCR_EL2::AMO::SET
+        + HCR_EL2::TWI::SET
+        + HCR_EL2::TWE::SET
         + HCR_EL2::SWIO::SET
         + HCR_EL2::PTW::SET
         + HCR_EL2::FB::SET
@@ -89,6 +99,7 @@ pub fn init() {
             + MDCR_EL2::TDRA::SET,
     );
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    GicCpuInterface::enable_system_register_el2(false);
     PARTITION_HCR.store(partition_hcr().value, Ordering::Relaxed);
     enter_spmc();
 }
