@@ -41,6 +41,7 @@ pub mod boot_info;
 pub mod calls;
 pub mod check;
 pub mod discovery;
+pub mod interrupts;
 pub mod isolation;
 pub mod mailbox;
 pub mod messaging;
@@ -92,6 +93,17 @@ pub trait Client {
     /// After [`Client::arm_timer`] on `cpu`: waits past the deadline and says whether the
     /// timer kept its settings and expired. None where the client has no timer.
     fn timer_expired(&mut self, _cpu: u16) -> Option<bool> {
+        None
+    }
+    /// Makes a non-secure interrupt pending on CPU `cpu` that the client does not take (its
+    /// interrupts stay masked), so the next partition run there is interrupted; false where
+    /// the client has no interrupt controller (in-process).
+    fn pend_interrupt(&mut self, _cpu: u16) -> bool {
+        false
+    }
+    /// Acknowledges and ends the interrupt pending on CPU `cpu`: its INTID, or None if none
+    /// was (or there is no interrupt controller).
+    fn take_interrupt(&mut self, _cpu: u16) -> Option<u32> {
         None
     }
 }
@@ -177,6 +189,14 @@ impl Client for OnCore<'_> {
     fn timer_expired(&mut self, cpu: u16) -> Option<bool> {
         let core = self.moved(cpu);
         self.inner.timer_expired(core)
+    }
+    fn pend_interrupt(&mut self, cpu: u16) -> bool {
+        let core = self.moved(cpu);
+        self.inner.pend_interrupt(core)
+    }
+    fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
+        let core = self.moved(cpu);
+        self.inner.take_interrupt(core)
     }
 }
 
@@ -302,6 +322,7 @@ pub const ALL: &[Scenario] = scenarios![
     isolation::aborted_partition provokes [PartitionAborted],
     isolation::aborted_partition_in_chain provokes [PartitionAborted],
     isolation::aborted_partition_deep_in_chain provokes [PartitionAborted],
+    interrupts::spinning_partition_is_preempted,
 ];
 
 /// The scenario called `name`.

@@ -4,6 +4,10 @@ use crate::ProxyConfig;
 
 /// UART0, the normal world's PL011 (one page).
 pub const UART0: (u64, u64) = (0x0900_0000, 0x0900_1000);
+/// The GICv3 distributor: the host owns the interrupt controller, as under pKVM.
+pub const GICD: (u64, u64) = (0x0800_0000, 0x0801_0000);
+/// The four cores' GICv3 redistributors (two 64 KiB frames each).
+pub const GICR: (u64, u64) = (0x080a_0000, 0x080a_0000 + 4 * 0x2_0000);
 /// The memory the host runs in and may hand the proxy (QEMU's DTB sits at its start).
 pub const HOST_RAM: (u64, u64) = (0x4000_0000, 0x6000_0000);
 /// Where QEMU puts its DTB (the host gets this address in x0, as from a boot loader).

@@ -189,8 +189,8 @@ pub fn enable_stage1() -> Result<(), MapError> {
     Ok(())
 }
 
-/// Builds the host's stage-2: host RAM (Normal, RW, executable) and UART0 (Device), nothing
-/// of the proxy's own memory. Returns the VTTBR_EL2 value (VMID 0).
+/// Builds the host's stage-2: host RAM (Normal, RW, executable), UART0 and the GIC's
+/// distributor and redistributors (Device), nothing of the proxy's own memory. Returns the VTTBR_EL2 value (VMID 0).
 pub fn build_stage2() -> Result<u64, MapError> {
     assert!(
         !STAGE2_TAKEN.swap(true, Ordering::AcqRel),
@@ -200,6 +200,8 @@ pub fn build_stage2() -> Result<u64, MapError> {
     let mut table = RootTable::new(pool, 1, Stage2);
     map(&mut table, layout::HOST_RAM, HOST_NORMAL)?;
     map(&mut table, layout::UART0, HOST_DEVICE)?;
+    map(&mut table, layout::GICD, HOST_DEVICE)?;
+    map(&mut table, layout::GICR, HOST_DEVICE)?;
     let root = table.to_physical().0 as u64;
     core::mem::forget(table);
     // Make the tables visible to every core's walker before any core uses them.

@@ -579,16 +579,16 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
     mmu::switch_stage2(&arch.stage2);
     let aff0 = if arch.mp { u64::from(vcpu) } else { 0 };
     VMPIDR_EL2.write(VMPIDR_EL2::RES1::SET + VMPIDR_EL2::Aff0.val(aff0));
-    // Only the SPMC writes the physical mask (partitions reach the virtual one), so the value
-    // found here is the normal world's, put back when this run ends.
+    // The mask found here is the normal world's: every run puts it back when it ends. A
+    // partition reaches only the virtual mask (HCR_EL2.IMO/FMO), but QEMU does not redirect
+    // Secure EL1's accesses to the virtual interface, so there its write reaches the physical
+    // mask for the rest of its run; it must not outlive it.
     let unmasked = GicCpuInterface::get_priority_mask();
     if mask_ns && unmasked > MASK_NS_INTERRUPTS {
         GicCpuInterface::set_priority_mask(MASK_NS_INTERRUPTS);
     }
     let outcome = run_until_exit(cpu, id, vcpu, state);
-    if mask_ns && unmasked > MASK_NS_INTERRUPTS {
-        GicCpuInterface::set_priority_mask(unmasked);
-    }
+    GicCpuInterface::set_priority_mask(unmasked);
     outcome
 }
 

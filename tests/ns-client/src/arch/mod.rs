@@ -23,8 +23,11 @@ use core::ptr::NonNull;
 use aarch64_cpu::asm::barrier::{SY, dsb, isb};
 use aarch64_cpu::registers::{
     CNTFRQ_EL0, CNTPCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTVCT_EL0, ELR_EL1, ESR_EL1, FAR_EL1,
-    ID_AA64ISAR1_EL1, Readable, Writeable,
+    ID_AA64ISAR1_EL1, MPIDR_EL1, Readable, Writeable,
 };
+use arm_gic::gicv3::registers::{Gicd, GicdCtlr, GicrSgi};
+use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget, SgiTargetGroup};
+use arm_gic::{IntId, InterruptGroup};
 use arm_pl011_uart::{PL011Registers, Uart};
 use arm_psci::FunctionId;
 use ffa::Regs;
@@ -168,6 +171,67 @@ mod local {
     /// Wait for the timer to expire, then answer x0 = 1 if it is still armed at x1 with its
     /// interrupt masked and has expired (it is disabled afterwards).
     pub const TIMER_EXPIRED: u64 = 0xc11e_0000_0000_0002;
+    /// Send [`super::SGI`] to this core with the core's interrupts masked (PSTATE), so it
+    /// stays pending; answers x0 = 1 once the CPU interface shows it pending.
+    pub const PEND_SGI: u64 = 0xc11e_0000_0000_0003;
+    /// Acknowledge and end the highest-priority pending Group 1 interrupt; answers x0 = 1 and
+    /// x1 = its INTID, or x0 = 0 if none was pending.
+    pub const TAKE_INTERRUPT: u64 = 0xc11e_0000_0000_0004;
+}
+
+/// The non-secure SGI the client sends itself.
+const SGI: u32 = 1;
+/// The GICv3 distributor and the redistributors (QEMU virt).
+const GICD: usize = 0x0800_0000;
+const GICR: usize = 0x080a_0000;
+
+/// Enables the GIC for this core's non-secure Group 1 interrupts (as a host kernel does),
+/// sends [`SGI`] to this core and waits for it to show pending.
+fn pend_sgi() -> bool {
+    let core = (MPIDR_EL1.get() & 0xff) as usize;
+    let (Some(gicd), Some(gicr)) = (
+        NonNull::new(GICD as *mut Gicd),
+        NonNull::new(GICR as *mut GicrSgi),
+    ) else {
+        return false;
+    };
+    // SAFETY: GICD and GICR are the GIC's frames, mapped as Device by the client's stage-2
+    // (stage 1 is off); the driver is short-lived, and the one other user, another core of
+    // this client, touches only its own redistributor and the distributor's control bits.
+    let gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, CPUS) };
+    let Ok(mut gic) = gic else {
+        return false;
+    };
+    gic.gicd_set_control(GicdCtlr::EnableGrp1NS);
+    if gic
+        .enable_interrupt(IntId::sgi(SGI), Some(core), true)
+        .is_err()
+    {
+        return false;
+    }
+    GicCpuInterface::enable_system_register_el1();
+    GicCpuInterface::set_priority_mask(0xff);
+    GicCpuInterface::enable_group1(true);
+    isb(SY);
+    let target = SgiTarget::List {
+        affinity3: 0,
+        affinity2: 0,
+        affinity1: 0,
+        target_list: 1 << core,
+    };
+    if GicCpuInterface::send_sgi(IntId::sgi(SGI), target, SgiTargetGroup::CurrentGroup1).is_err() {
+        return false;
+    }
+    isb(SY);
+    // Delivery to the CPU interface takes a moment: a second of the counter at most.
+    let limit = CNTPCT_EL0.get().saturating_add(CNTFRQ_EL0.get());
+    while CNTPCT_EL0.get() < limit {
+        if GicCpuInterface::get_pending_interrupt(InterruptGroup::Group1) == Some(IntId::sgi(SGI)) {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
 }
 
 /// The client's own answer to a [`local`] call, or None for a call that goes to EL3.
@@ -199,6 +263,16 @@ fn local_call(regs: &Regs) -> Option<Regs> {
                 );
             CNTV_CTL_EL0.set(0);
             answer[0] = u64::from(intact);
+        }
+        local::PEND_SGI => answer[0] = u64::from(pend_sgi()),
+        local::TAKE_INTERRUPT => {
+            if let Some(intid) =
+                GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+            {
+                GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+                answer[0] = 1;
+                answer[1] = u64::from(u32::from(intid));
+            }
         }
         _ => return None,
     }
@@ -232,6 +306,15 @@ impl scenarios::Client for QemuClient {
         let deadline = *self.deadlines.get(usize::from(cpu))?;
         let answer = self.call_on(cpu, &regs_of(&[local::TIMER_EXPIRED, deadline]));
         Some(answer[0] == 1)
+    }
+
+    fn pend_interrupt(&mut self, cpu: u16) -> bool {
+        self.call_on(cpu, &regs_of(&[local::PEND_SGI]))[0] == 1
+    }
+
+    fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
+        let answer = self.call_on(cpu, &regs_of(&[local::TAKE_INTERRUPT]));
+        (answer[0] == 1).then_some(answer[1] as u32)
     }
 
     fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
