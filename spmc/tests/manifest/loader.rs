@@ -498,7 +498,7 @@ fn secure_regions_outside_secure_memory_are_refused() {
 fn ns_regions_must_lie_in_ns_memory() {
     let m = loaded_with(&[
         ("echo.dts", memory_region(0x4800_0000, 1, true)),
-        ("legacy.dts", memory_region(0x8000_0000, 1, true)),
+        ("legacy.dts", memory_region(0x8010_0000, 1, true)),
     ]);
     let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
     assert_eq!(names(&config), ["echo", "relay"]);
@@ -506,7 +506,7 @@ fn ns_regions_must_lie_in_ns_memory() {
         config.refused[0].why,
         Violation::OutsideMap {
             claim: Claim::MemoryRegion(0),
-            range: range(0x8000_0000, 0x1000),
+            range: range(0x8010_0000, 0x1000),
             kind: MemoryKind::NonSecure
         }
     );

@@ -226,7 +226,8 @@ fn spmc_manifest_matches_the_partitions() {
     let by_index: Vec<_> = map.iter().map(|(cpu, a)| (cpu.0, a.to_mpidr())).collect();
     assert_eq!(by_index, [(0, 0), (1, 1), (2, 2), (3, 3)]);
 
-    // TF-A's secure DRAM (the first MiB of secure RAM is EL3's), 1 GiB of NS RAM, no device.
+    // TF-A's secure DRAM (the first MiB of secure RAM is EL3's), 1 GiB of NS RAM and the
+    // unbacked MiB past it (scenario hostile_hypervisor_buffers), no device.
     let memory = &manifest.memory;
     assert_eq!(
         memory.ranges(MemoryKind::Secure),
@@ -234,7 +235,12 @@ fn spmc_manifest_matches_the_partitions() {
     );
     assert_eq!(
         memory.ranges(MemoryKind::NonSecure),
-        Some(&[Range::new(0x4000_0000, 0x4000_0000).unwrap()][..])
+        Some(
+            &[
+                Range::new(0x4000_0000, 0x4000_0000).unwrap(),
+                Range::new(0x8000_0000, 0x10_0000).unwrap()
+            ][..]
+        )
     );
     assert_eq!(memory.ranges(MemoryKind::Device), None);
     assert_eq!(memory.ranges(MemoryKind::NonSecureDevice), None);

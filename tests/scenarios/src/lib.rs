@@ -41,6 +41,7 @@ pub mod boot_info;
 pub mod calls;
 pub mod check;
 pub mod discovery;
+pub mod hypervisor;
 pub mod interrupts;
 pub mod isolation;
 pub mod mailbox;
@@ -104,6 +105,11 @@ pub trait Client {
     /// Acknowledges and ends the interrupt pending on CPU `cpu`: its INTID, or None if none
     /// was (or there is no interrupt controller).
     fn take_interrupt(&mut self, _cpu: u16) -> Option<u32> {
+        None
+    }
+    /// What the hypervisor reported of its hostile-buffer check at boot
+    /// ([`hypervisor::report`]), where it made one (on QEMU, when that scenario runs).
+    fn hypervisor_report(&self) -> Option<u64> {
         None
     }
 }
@@ -193,6 +199,9 @@ impl Client for OnCore<'_> {
     fn pend_interrupt(&mut self, cpu: u16) -> bool {
         let core = self.moved(cpu);
         self.inner.pend_interrupt(core)
+    }
+    fn hypervisor_report(&self) -> Option<u64> {
+        self.inner.hypervisor_report()
     }
     fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
         let core = self.moved(cpu);
@@ -323,6 +332,7 @@ pub const ALL: &[Scenario] = scenarios![
     isolation::aborted_partition_in_chain provokes [PartitionAborted],
     isolation::aborted_partition_deep_in_chain provokes [PartitionAborted],
     interrupts::spinning_partition_is_preempted,
+    hypervisor::hostile_hypervisor_buffers,
 ];
 
 /// The scenario called `name`.

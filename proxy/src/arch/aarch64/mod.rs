@@ -17,6 +17,9 @@
 //!
 //! Bench mode (the selector word asks for it): before the client runs, the primary times rows
 //! (a)–(c) of `cargo xtask bench` ([`bench`]) and enters the client with x1 = how many failed.
+//! The hostile-hypervisor scenario (the selector names it): before the proxy maps its own
+//! mailbox, the primary asks the SPMC to map a pair in memory nothing answers at
+//! ([`hostile`]) and enters the client with x1 = the answer word.
 
 mod bench;
 /// The bench mode's requests, checks, statistics and lines, shared with the client so both
@@ -25,6 +28,7 @@ use scenarios::bench as bench_rows;
 mod console;
 mod entry;
 mod host;
+mod hostile;
 mod layout;
 mod mmu;
 
@@ -91,6 +95,8 @@ extern "C" fn primary_main(x0: u64) -> ! {
     *HOST_VTTBR.lock() = vttbr;
     *POWER.lock() = Some(PowerRecords::new(entry::warm_entry(), layout::HOST_RAM));
 
+    // Before the proxy's own mailbox exists: the check's pair must be the first one tried.
+    let hostile_report = hostile::selected().then(hostile::run);
     let mut proxy = Proxy::new(layout::CONFIG);
     match proxy.init(&mut SmcConduit) {
         Ok(version) => println!("FF-A {version} behind EL3: proxy ready"),
@@ -99,6 +105,8 @@ extern "C" fn primary_main(x0: u64) -> ! {
     *PROXY.lock() = Some(proxy);
     // The rows time the proxy's own calls to EL3: nothing else runs yet.
     let bench_failures = if bench::selected() { bench::run() } else { 0 };
+    // What the client gets in x1: the bench rows that failed, or the check's answer.
+    let report = hostile_report.unwrap_or(bench_failures);
 
     if CLIENT_IMAGE.is_empty() {
         fatal(format_args!(
@@ -130,7 +138,7 @@ extern "C" fn primary_main(x0: u64) -> ! {
             entry: layout::CLIENT_LOAD,
             context: layout::QEMU_DTB,
         },
-        bench_failures,
+        report,
     )
 }
 

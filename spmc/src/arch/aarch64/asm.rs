@@ -15,7 +15,12 @@
 //!   and ERETs; the next exception from the lower level saves them back (with ESR, FAR,
 //!   HPFAR) and returns from this call with the kind of exception. The SPMC's callee-saved
 //!   registers wait on its own stack meanwhile (SP_EL2 is not touched by the partition).
-//! - Exceptions of the SPMC itself go to `spmc_el2_fault`, which prints and parks the core.
+//! - `spmc_copy(dst, src, len)`: copies bytes between the SPMC's own memory and a window of
+//!   partition or normal-world memory. A data abort at one of its two accesses (an external
+//!   abort from memory the platform protects, say) does not reach `spmc_el2_fault`: the
+//!   vector resumes the copy at its failure exit, and the call returns 1 instead of 0.
+//! - Other exceptions of the SPMC itself go to `spmc_el2_fault`, which prints and parks the
+//!   core.
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +37,7 @@ pub const STACK_SIZE: usize = 128 * 1024;
 pub const MAX_CORES: usize = crate::cpu_map::MAX_CPUS;
 
 /// MPIDR_EL1's affinity fields, the part of it that names a core.
-const AFFINITY: u64 = (MPIDR_EL1::Aff3.mask << MPIDR_EL1::Aff3.shift)
+pub const AFFINITY: u64 = (MPIDR_EL1::Aff3.mask << MPIDR_EL1::Aff3.shift)
     | (MPIDR_EL1::Aff2.mask << MPIDR_EL1::Aff2.shift)
     | (MPIDR_EL1::Aff1.mask << MPIDR_EL1::Aff1.shift)
     | (MPIDR_EL1::Aff0.mask << MPIDR_EL1::Aff0.shift);
@@ -357,7 +362,28 @@ spmc_vectors:
     self_vector 1
     self_vector 2
     self_vector 3
-    self_vector 0
+    // Synchronous, SP_EL2: a data abort at a `spmc_copy` access resumes at its failure exit
+    // (x16, x17: scratch for the copy's caller; clobbered anyway on the way to the report).
+    .balign 0x80
+    mrs     x16, elr_el2
+    adr     x17, spmc_copy_load
+    cmp     x16, x17
+    b.eq    1f
+    adr     x17, spmc_copy_store
+    cmp     x16, x17
+    b.ne    2f
+1:  mrs     x17, esr_el2
+    lsr     x17, x17, #26
+    cmp     x17, #{ec_data_abort_same}
+    b.ne    2f
+    adr     x17, spmc_copy_failed
+    msr     elr_el2, x17
+    eret
+2:  mov     x0, #0
+    mrs     x1, esr_el2
+    mrs     x2, elr_el2
+    mrs     x3, far_el2
+    b       spmc_el2_fault
     self_vector 1
     self_vector 2
     self_vector 3
@@ -369,6 +395,24 @@ spmc_vectors:
     guest_vector {aarch32}
     guest_vector {aarch32}
     guest_vector {aarch32}
+
+// x0 = destination, x1 = source, x2 = bytes. Returns x0 = 0, or 1 if an access aborted.
+.section .text.spmc_copy, "ax"
+.global spmc_copy
+spmc_copy:
+    cbz     x2, 2f
+1:
+spmc_copy_load:
+    ldrb    w3, [x1], #1
+spmc_copy_store:
+    strb    w3, [x0], #1
+    subs    x2, x2, #1
+    b.ne    1b
+2:  mov     x0, #0
+    ret
+spmc_copy_failed:
+    mov     x0, #1
+    ret
 
 // FP/SIMD state: x0 = 32 x 16 bytes of V registers, then FPCR, FPSR.
 .arch_extension fp
@@ -439,6 +483,7 @@ spmc_fp_restore:
     fiq = const exit::FIQ,
     serror = const exit::SERROR,
     aarch32 = const exit::AARCH32,
+    ec_data_abort_same = const crate::exception::ec::DABT_SAME,
 );
 
 unsafe extern "C" {
@@ -448,6 +493,9 @@ unsafe extern "C" {
     pub fn spmc_fp_save(state: *mut super::vcpu::FpState);
     /// Loads the FP/SIMD registers from `state`.
     pub fn spmc_fp_restore(state: *const super::vcpu::FpState);
+    /// Copies `len` bytes from `src` to `dst`; 0, or 1 if a load or store took a data abort
+    /// (the copy stops there).
+    pub fn spmc_copy(dst: *mut u8, src: *const u8, len: usize) -> u64;
     /// Turns the MMU on with `root` as TTBR0_EL2.
     pub fn spmc_mmu_on(root: u64);
     /// The secondary entry point, registered with the SPMD.

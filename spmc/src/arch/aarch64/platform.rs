@@ -1,6 +1,8 @@
 //! The core's [`Platform`]: copies to and from physical memory through the stage-1 identity
 //! map, only inside the windows that map holds for that purpose (admitted partitions' memory
-//! in the secure space, the manifest's `ns-memory` ranges in the non-secure one).
+//! in the secure space, the manifest's `ns-memory` ranges in the non-secure one). Copies go
+//! through `spmc_copy`, which survives a synchronous external abort: memory the platform
+//! protects inside a window answers the caller with an FF-A error instead of parking the core.
 
 use core::arch::asm;
 
@@ -10,6 +12,8 @@ use heapless::Vec;
 use crate::manifest::MAX_PARTITIONS;
 use crate::memory_map::MAX_MEMORY_RANGES;
 use crate::platform::{MemFault, Platform, Space};
+
+use super::asm::spmc_copy;
 
 /// One window: a physical range of one space the stage-1 map covers (identity, RW).
 #[derive(Clone, Copy, Debug)]
@@ -56,22 +60,22 @@ impl ArchPlatform {
 impl Platform for ArchPlatform {
     fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), MemFault> {
         self.check(space, addr, buf.len())?;
-        for (i, b) in buf.iter_mut().enumerate() {
-            // SAFETY: `check` put [addr, addr + len) inside a window the stage-1 map holds as
-            // readable normal memory at that address (NS windows in the NS space). Other
-            // cores (partitions, the normal world) may write it concurrently: volatile byte
-            // reads give whatever is there without assuming anything about it.
-            *b = unsafe { core::ptr::read_volatile((addr + i as u64) as *const u8) };
-        }
-        Ok(())
+        // SAFETY: `check` put [addr, addr + len) inside a window the stage-1 map holds as
+        // readable normal memory at that address (NS windows in the NS space); `buf` is ours.
+        // Other cores (partitions, the normal world) may write the window meanwhile: the
+        // copy's byte loads give whatever is there, and the core checks the copy, never the
+        // source. A load that aborts (memory the platform protects) ends the copy with 1.
+        let failed = unsafe { spmc_copy(buf.as_mut_ptr(), addr as *const u8, buf.len()) };
+        if failed == 0 { Ok(()) } else { Err(MemFault) }
     }
 
     fn write(&mut self, space: Space, addr: u64, data: &[u8]) -> Result<(), MemFault> {
         self.check(space, addr, data.len())?;
-        for (i, b) in data.iter().enumerate() {
-            // SAFETY: as for `read`; the windows are mapped writable and never hold the
-            // SPMC's own memory (the stage-1 map refuses overlaps with the image).
-            unsafe { core::ptr::write_volatile((addr + i as u64) as *mut u8, *b) };
+        // SAFETY: as for `read`; the windows are mapped writable and never hold the SPMC's
+        // own memory (the stage-1 map refuses overlaps with the image).
+        let failed = unsafe { spmc_copy(addr as *mut u8, data.as_ptr(), data.len()) };
+        if failed != 0 {
+            return Err(MemFault);
         }
         if space == Space::Secure {
             clean_to_poc(addr, data.len());

@@ -7,7 +7,7 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{
     CNTFRQ_EL0, CNTPCT_EL0, CNTVOFF_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
@@ -72,6 +72,30 @@ static MACHINE: MachineState = MachineState {
     normal_world: UnsafeCell::new([NormalWorldState::EMPTY; MAX_CPUS]),
 };
 
+/// The affinity of the core inside [`CORE`] (MPIDR_EL1's affinity fields), or [`NO_HOLDER`].
+static CORE_HOLDER: AtomicU64 = AtomicU64::new(NO_HOLDER);
+/// No core holds [`CORE`] (bits outside the affinity fields).
+const NO_HOLDER: u64 = u64::MAX;
+/// A core faulted inside [`CORE`]: the core's state may be half changed, so every later
+/// call is answered ABORTED instead of trusting it (the lock itself was released).
+static CORE_LOST: AtomicBool = AtomicBool::new(false);
+
+/// Called by a core about to park after a fault of the SPMC itself: if it was inside the
+/// core, the other cores must not wait for it forever.
+fn release_core_if_held() -> bool {
+    let me = MPIDR_EL1.get() & asm::AFFINITY;
+    if CORE_HOLDER.load(Ordering::Relaxed) != me {
+        return false;
+    }
+    CORE_LOST.store(true, Ordering::Release);
+    CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
+    // SAFETY: this core holds the lock (it recorded itself as holder after taking it and
+    // clears that before releasing it) and never returns to the frame that owns the guard:
+    // it parks. Later holders see CORE_LOST and do not touch the core.
+    unsafe { CORE.force_unlock() };
+    true
+}
+
 /// Partitions (by table index) whose abort was logged.
 static ABORTS_REPORTED: AtomicU32 = AtomicU32::new(0);
 /// Whether the end of cold boot was logged.
@@ -93,9 +117,14 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
     let mut aborted: Vec<(EndpointId, String<32>, AbortReason), MAX_PARTITIONS> = Vec::new();
     let (outcome, boot_done) = {
         let mut guard = CORE.lock();
+        if CORE_LOST.load(Ordering::Acquire) {
+            return Outcome::ToSpmd(ffa::call::error(FfaError::Aborted));
+        }
         let Some(spmc) = guard.as_mut() else {
             return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
         };
+        let me = MPIDR_EL1.get() & asm::AFFINITY;
+        CORE_HOLDER.store(me, Ordering::Relaxed);
         let outcome = f(spmc);
         if spmc.has_console_lines() {
             let now = now_ms();
@@ -115,6 +144,7 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
             }
         }
         let boot_done = spmc.cold_boot_done && !BOOT_REPORTED.swap(true, Ordering::Relaxed);
+        CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
         (outcome, boot_done)
     };
     for line in &lines {
@@ -748,22 +778,29 @@ fn call_regs(x: &[u64; 31]) -> ffa::Regs {
     regs
 }
 
+/// What a fault report adds when the faulting core was inside the core.
+const LOST: &str = "; it held the core: its lock released, every later call answered ABORTED";
+
 /// An exception of the SPMC itself (from the vectors): report it and park this core.
 #[unsafe(no_mangle)]
 extern "C" fn spmc_el2_fault(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
+    let released = release_core_if_held();
     console::line_forced(format_args!(
-        "spmc: PANIC: exception in the SPMC on core {} (kind {kind}, {}): ESR {esr:#x}, ELR {elr:#x}, FAR {far:#x}; core parked",
+        "spmc: PANIC: exception in the SPMC on core {} (kind {kind}, {}): ESR {esr:#x}, ELR {elr:#x}, FAR {far:#x}; core parked{}",
         CurrentCore,
-        class_name(class(esr))
+        class_name(class(esr)),
+        if released { LOST } else { "" }
     ));
     park()
 }
 
 /// The panic handler's report.
 pub fn panicked(info: &core::panic::PanicInfo) -> ! {
+    let released = release_core_if_held();
     console::line_forced(format_args!(
-        "spmc: PANIC on core {}: {info}; core parked",
-        CurrentCore
+        "spmc: PANIC on core {}: {info}; core parked{}",
+        CurrentCore,
+        if released { LOST } else { "" }
     ));
     park()
 }

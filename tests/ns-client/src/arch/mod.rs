@@ -150,6 +150,8 @@ impl SlotCell for Slot {
 /// The scenarios' view of this client.
 struct QemuClient {
     fault: Option<HarnessFault>,
+    /// The proxy's hostile-hypervisor answer (x1 at entry), when the scenario asked for it.
+    hypervisor_report: Option<u64>,
     /// Each core's timer deadline, as [`local::ARM_TIMER`] set it.
     deadlines: [u64; CPUS],
 }
@@ -365,6 +367,10 @@ impl scenarios::Client for QemuClient {
     fn behind_proxy(&self) -> bool {
         true
     }
+
+    fn hypervisor_report(&self) -> Option<u64> {
+        self.hypervisor_report
+    }
 }
 
 impl Harness for QemuClient {
@@ -449,7 +455,8 @@ fn bench_mode(proxy_failures: u64) -> ! {
     system_off()
 }
 
-/// Core 0, from `client_entry` (`proxy_failures`: the proxy's failed bench rows, from x1).
+/// Core 0, from `client_entry` (`proxy_failures`: the proxy's failed bench rows, or its
+/// hostile-hypervisor answer when that scenario runs; from x1).
 extern "C" fn primary_main(proxy_failures: u64) -> ! {
     println!("[client] NS-EL1 client on cpu 0 (MMU off)");
     let version = psci(FunctionId::PsciVersion, &[]);
@@ -484,6 +491,7 @@ extern "C" fn primary_main(proxy_failures: u64) -> ! {
 
     let mut client = QemuClient {
         fault: None,
+        hypervisor_report: scenarios::hypervisor::selected(selector).then_some(proxy_failures),
         deadlines: [0; CPUS],
     };
     run::run_selected(selector, &mut client, &mut Console);
