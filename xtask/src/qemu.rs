@@ -69,11 +69,18 @@ fn hardware_args(smp: u32, bench: bool) -> Vec<String> {
         // A fixed device-tree seed, and MTE as the peers were measured with it.
         machine.push_str(",dtb-randomness=off,mte=on");
     }
+    // Scenario boots have SVE, so the SPMC must keep the normal world's SVE state; the bench
+    // machine has none, as the peers were measured.
+    let cpu = if bench {
+        "max,pauth-impdef=on,sve=off,sme=off"
+    } else {
+        "max,pauth-impdef=on,sve=on,sme=off"
+    };
     let mut args: Vec<String> = vec![
         "-machine".into(),
         machine,
         "-cpu".into(),
-        "max,pauth-impdef=on,sve=off,sme=off".into(),
+        cpu.into(),
         "-smp".into(),
         smp.to_string(),
         "-m".into(),
@@ -632,7 +639,7 @@ mod tests {
         assert_eq!(
             line,
             "-machine virt,secure=on,virtualization=on,gic-version=3,acpi=off \
-             -cpu max,pauth-impdef=on,sve=off,sme=off -smp 4 -m 1024 -nic none -bios /b/qemu_fw.bios \
+             -cpu max,pauth-impdef=on,sve=on,sme=off -smp 4 -m 1024 -nic none -bios /b/qemu_fw.bios \
              -display none -monitor none -serial file:/b/qemu/x/uart0-ns.log \
              -serial file:/b/qemu/x/uart1-secure.log -d unimp,guest_errors -D /b/qemu/x/qemu-d.log \
              -device loader,addr=0x47000000,data=0x3,data-len=4"

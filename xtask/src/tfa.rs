@@ -47,6 +47,11 @@ impl Profile {
                 "ENABLE_FEAT_SEL2=1",
                 "QEMU_USE_GIC_DRIVER=QEMU_GICV3",
                 "BL32_RAM_LOCATION=tdram",
+                // SVE for the normal world where the CPU has it, and for S-EL2, which saves
+                // the normal world's SVE state (without it EL3 traps FP/SIMD in the secure
+                // world on a CPU with SVE).
+                "ENABLE_SVE_FOR_NS=2",
+                "ENABLE_SVE_FOR_SWD=1",
             ],
             Self::Bench => &[
                 "PLAT=qemu",
@@ -499,6 +504,8 @@ mod tests {
             "SPMD_SPM_AT_SEL2=1",
             "QEMU_USE_GIC_DRIVER=QEMU_GICV3",
             "BL32_RAM_LOCATION=tdram",
+            "ENABLE_SVE_FOR_NS=2",
+            "ENABLE_SVE_FOR_SWD=1",
             "BUILD_BASE=/r/build/tf-a/debug",
             "BL32=/r/build/spmc.bin",
             "BL33=/r/build/bl33.bin",

@@ -107,6 +107,13 @@ pub trait Client {
     fn take_interrupt(&mut self, _cpu: u16) -> Option<u32> {
         None
     }
+    /// Makes the FF-A call `regs` on CPU `cpu` with known values in every SVE register, and
+    /// returns which did not come back (bit n: Z<n>, bit 32 + n: P<n>, bit 48: FFR; with the
+    /// SVE hint in `regs`, only the low 128 bits of Z count) and the call's answer (x0..x16). None
+    /// where the CPU has no SVE (in-process).
+    fn sve_call(&mut self, _cpu: u16, _regs: &Regs) -> Option<(u64, Regs)> {
+        None
+    }
     /// What the hypervisor reported of its hostile-buffer check at boot
     /// ([`hypervisor::report`]), where it made one (on QEMU, when that scenario runs).
     fn hypervisor_report(&self) -> Option<u64> {
@@ -202,6 +209,10 @@ impl Client for OnCore<'_> {
     }
     fn hypervisor_report(&self) -> Option<u64> {
         self.inner.hypervisor_report()
+    }
+    fn sve_call(&mut self, cpu: u16, regs: &Regs) -> Option<(u64, Regs)> {
+        let core = self.moved(cpu);
+        self.inner.sve_call(core, regs)
     }
     fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
         let core = self.moved(cpu);
@@ -323,6 +334,7 @@ pub const ALL: &[Scenario] = scenarios![
     passthrough::secure_only_calls_from_normal_world,
     registers::smc32_calls_preserve_x8_to_x17,
     registers::direct_req_receiver_sees_its_own_x8_to_x17,
+    registers::normal_world_sve_state_survives,
     isolation::isolation_read_other_partition provokes [InjectedAbort],
     isolation::isolation_read_spmc provokes [InjectedAbort],
     isolation::isolation_read_own_memory,

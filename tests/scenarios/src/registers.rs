@@ -91,3 +91,76 @@ pub fn direct_req_receiver_sees_its_own_x8_to_x17(c: &mut dyn Client) -> Result<
     }
     Ok(())
 }
+
+/// Bit 16 of a function ID (SMCCC, FF-A v1.2 §10.5): no SVE state beyond FP/SIMD is live.
+const SVE_HINT: u64 = 1 << 16;
+
+/// A DIRECT_REQ_32 to echo (UP, on CPUs 0 and 1) and to relay (MP) made with known values in
+/// every SVE register: the SPMC loads the partitions' FP/SIMD registers, which on its own
+/// would zero everything above bit 127 of each Z register, so it must save and restore the
+/// normal world's whole SVE state. With the SVE hint the caller promises nothing beyond
+/// FP/SIMD is live, and only that part must come back. Where the CPU has no SVE (in-process)
+/// there is nothing to check; the scenario machine on QEMU has SVE.
+pub fn normal_world_sve_state_survives(c: &mut dyn Client) -> Result<(), Failure> {
+    start(c, Version(1, 2))?;
+    let mut features = [0; 18];
+    features[0] = u64::from(u32::from(FuncId::Features));
+    features[1] = u64::from(u32::from(FuncId::Version));
+    if let Some((lost, answer)) = c.sve_call(0, &features) {
+        expect_success("FFA_FEATURES made with SVE state", &answer)?;
+        expect_eq(
+            "SVE registers lost across FFA_FEATURES (answered by the SPMC)",
+            0,
+            lost,
+        )?;
+    }
+    for (cpu, dst, hint, what) in [
+        (
+            0,
+            ECHO_ID,
+            false,
+            "SVE registers lost across a DIRECT_REQ to echo",
+        ),
+        (
+            1,
+            ECHO_ID,
+            false,
+            "SVE registers lost across a DIRECT_REQ to echo on CPU 1",
+        ),
+        (
+            0,
+            RELAY_ID,
+            false,
+            "SVE registers lost across a DIRECT_REQ to relay",
+        ),
+        (
+            0,
+            ECHO_ID,
+            true,
+            "FP/SIMD parts lost across a DIRECT_REQ to echo with the SVE hint",
+        ),
+    ] {
+        let mut call = encode(&Interface::MsgSendDirectReq {
+            src_id: HOST_ID,
+            dst_id: dst,
+            args: DirectMsgArgs::Args32([Command::Echo as u32, 5, 6, 7, 8]),
+        });
+        if hint {
+            call[0] |= SVE_HINT;
+        }
+        let Some((lost, answer)) = c.sve_call(cpu, &call) else {
+            // The scenario machine on QEMU has SVE: only in-process may it be missing.
+            expect_eq(
+                "a client on QEMU without SVE (1: yes)",
+                0,
+                u64::from(c.on_hardware()),
+            )?;
+            return Ok(());
+        };
+        let words = response32("ECHO made with SVE state", &answer, dst)?;
+        expect_status("ECHO's status", words[0], Status::OK)?;
+        expect_words("ECHO's words", &[5, 6, 7, 8], &words[1..])?;
+        expect_eq(what, 0, lost)?;
+    }
+    Ok(())
+}

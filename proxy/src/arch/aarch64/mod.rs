@@ -36,8 +36,9 @@ use core::arch::asm;
 use core::fmt;
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, MIDR_EL1, MPIDR_EL1,
-    Readable, SCTLR_EL1, TPIDR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
+    CNTHCTL_EL2, CNTVOFF_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, ID_AA64PFR0_EL1,
+    MIDR_EL1, MPIDR_EL1, Readable, SCTLR_EL1, TPIDR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
+    Writeable,
 };
 use spin::Mutex;
 
@@ -162,6 +163,13 @@ fn enter_host(core: usize, client: ClientEntry, x1: u64) -> ! {
     VMPIDR_EL2.set(MPIDR_EL1.get());
     CNTHCTL_EL2.set(CNTHCTL);
     CNTVOFF_EL2.set(0);
+    if ID_AA64PFR0_EL1.read(ID_AA64PFR0_EL1::SVE) != 0 {
+        // The host may use the longest vector the CPU and EL3 allow (pKVM gives the host its
+        // maximum too); ZCR_EL2 resets to an unknown length. LEN = 0xf asks for 2048 bits.
+        // SAFETY: ZCR_EL2 (by encoding) only sets the SVE vector length for EL2 and below;
+        // TF-A leaves CPTR_EL2.TZ clear for the normal world, so the write does not trap.
+        unsafe { asm!("msr S3_4_C1_C2_0, {}", in(reg) 0xf_u64, options(nomem, nostack)) };
+    }
     SCTLR_EL1.set(SCTLR_EL1_MMU_OFF);
     VTCR_EL2.set(mmu::VTCR);
     VTTBR_EL2.set(vttbr);

@@ -396,6 +396,36 @@ spmc_vectors:
     guest_vector {aarch32}
     guest_vector {aarch32}
 
+// x0 = the save area: Z0..Z31 at the vector length's stride, then (at {sve_p_offset}) P0..P15
+// and FFR at the predicate length's stride. FFR goes through P0, saved before it.
+.arch_extension sve
+.section .text.spmc_sve, "ax"
+.global spmc_sve_save
+spmc_sve_save:
+    .irp    n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    str     z\n, [x0, #\n, mul vl]
+    .endr
+    add     x1, x0, #{sve_p_offset}
+    .irp    n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    str     p\n, [x1, #\n, mul vl]
+    .endr
+    rdffr   p0.b
+    str     p0, [x1, #16, mul vl]
+    ret
+
+.global spmc_sve_restore
+spmc_sve_restore:
+    add     x1, x0, #{sve_p_offset}
+    ldr     p0, [x1, #16, mul vl]
+    wrffr   p0.b
+    .irp    n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    ldr     p\n, [x1, #\n, mul vl]
+    .endr
+    .irp    n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    ldr     z\n, [x0, #\n, mul vl]
+    .endr
+    ret
+
 // x0 = destination, x1 = source, x2 = bytes. Returns x0 = 0, or 1 if an access aborted.
 .section .text.spmc_copy, "ax"
 .global spmc_copy
@@ -484,6 +514,7 @@ spmc_fp_restore:
     serror = const exit::SERROR,
     aarch32 = const exit::AARCH32,
     ec_data_abort_same = const crate::exception::ec::DABT_SAME,
+    sve_p_offset = const super::sve::P_OFFSET,
 );
 
 unsafe extern "C" {
@@ -496,6 +527,10 @@ unsafe extern "C" {
     /// Copies `len` bytes from `src` to `dst`; 0, or 1 if a load or store took a data abort
     /// (the copy stops there).
     pub fn spmc_copy(dst: *mut u8, src: *const u8, len: usize) -> u64;
+    /// Saves Z0..Z31, P0..P15 and FFR at `area` (`sve::SveState`'s layout; P0 clobbered).
+    pub fn spmc_sve_save(area: *mut u8);
+    /// Loads what `spmc_sve_save` saved at `area`, at the same vector length.
+    pub fn spmc_sve_restore(area: *const u8);
     /// Turns the MMU on with `root` as TTBR0_EL2.
     pub fn spmc_mmu_on(root: u64);
     /// The secondary entry point, registered with the SPMD.

@@ -7,6 +7,7 @@ pub mod console;
 pub mod mmu;
 pub mod platform;
 pub mod run;
+pub mod sve;
 pub mod traps;
 pub mod vcpu;
 

@@ -37,7 +37,7 @@ use super::asm::{
 use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
-use super::{board, console, traps};
+use super::{board, console, sve, traps};
 
 /// The core, shared by all cores.
 static CORE: TicketMutex<Option<Spmc<ArchPlatform>>> = TicketMutex::new(None);
@@ -100,6 +100,10 @@ fn release_core_if_held() -> bool {
 static ABORTS_REPORTED: AtomicU32 = AtomicU32::new(0);
 /// Whether the end of cold boot was logged.
 static BOOT_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Bit 16 of a function ID from the normal world (FF-A v1.2 §10.5, passed on by the SPMD):
+/// no SVE state beyond FP/SIMD is live.
+const SVE_HINT: u64 = 1 << 16;
 
 /// Console lines one core call prints at most; the rest wait for the next call (on any core),
 /// so what a call costs its own core in UART time is bounded.
@@ -521,6 +525,9 @@ fn run(cpu: CpuId, mut outcome: Outcome) -> ! {
             Outcome::ToSpmd(regs) => {
                 restore_normal_world(cpu);
                 let answer = smccc::smc64(regs[0] as u32, args_of(&regs));
+                if let Some(nw) = normal_world(cpu) {
+                    nw.sve_hint = answer[0] & SVE_HINT != 0;
+                }
                 core_call(cpu, |s| s.handle(cpu, Caller::Spmd, &answer))
             }
             Outcome::Enter {
@@ -552,6 +559,10 @@ fn restore_normal_world(cpu: CpuId) {
         nw.el1.restore();
         // SAFETY: `fp` is a valid FpState; the assembly writes only the FP registers.
         unsafe { spmc_fp_restore(&nw.fp) };
+        if nw.sve_saved {
+            sve::restore(&nw.sve);
+            nw.sve_saved = false;
+        }
         nw.saved = false;
     }
 }
@@ -604,6 +615,10 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
         nw.el1.save();
         // SAFETY: `fp` is a valid FpState to write.
         unsafe { spmc_fp_save(&mut nw.fp) };
+        if !nw.sve_hint && sve::present() {
+            sve::save(&mut nw.sve);
+            nw.sve_saved = true;
+        }
         nw.saved = true;
     }
     mmu::switch_stage2(&arch.stage2);

@@ -13,8 +13,12 @@
 //! - ICC_SRE_EL2: the system-register GIC interface for S-EL2 (SRE), EL1's ICC_SRE_EL1
 //!   trapped (Enable clear: TF-A leaves it set).
 //! - MDCR_EL2: the PMU (TPM, TPMCR) and debug registers (TDA, TDOSA, TDRA) trapped.
-//! - CPTR_EL2: trace (TTA), activity monitors (TAM), SVE (TZ) and SME (TSM) trapped;
-//!   FP/SIMD not (the SPMC switches that state).
+//! - CPTR_EL2: trace (TTA), activity monitors (TAM) and SME (TSM) trapped; FP/SIMD not (the
+//!   SPMC switches that state). SVE (TZ) is trapped while a partition runs, and not while
+//!   the SPMC does: with SVE trapped at S-EL2 the effective vector length there would be 128
+//!   bits, and entering S-EL2 would cut the normal world's Z and P registers to that before
+//!   the SPMC could save them (`super::sve`). EL3 keeps S-EL2's CPTR_EL2 across its world
+//!   switches, so the value the SPMC leaves is the one it is entered with.
 //! - CNTHCTL_EL2: EL1 may use the physical counter and timer; the world switch saves both
 //!   EL1 timers (`vcpu::El1Regs`).
 //!
@@ -25,7 +29,7 @@ use aarch64_cpu::registers::{
     CNTHCTL_EL2, CPTR_EL2, HCR_EL2, ID_AA64PFR0_EL1, MDCR_EL2, ReadWriteable, Readable, Writeable,
 };
 use arm_gic::gicv3::GicCpuInterface;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tock_registers::fields::FieldValue;
 use tock_registers::{LocalRegisterCopy, register_bitfields};
@@ -42,9 +46,10 @@ register_bitfields! {u64,
         TZ OFFSET(8) NUMBITS(1) [],
         RES1_7_0 OFFSET(0) NUMBITS(8) [],
     ],
-    /// The ID_AA64PFR0_EL1 field aarch64-cpu lacks.
+    /// ID_AA64PFR0_EL1 fields, read as one copy.
     Pfr0 [
         RAS OFFSET(28) NUMBITS(4) [],
+        SVE OFFSET(32) NUMBITS(4) [],
     ]
 }
 
@@ -79,17 +84,10 @@ fn partition_hcr() -> FieldValue<u64, HCR_EL2::Register> {
 
 /// Sets this core's EL2 traps and controls for the SPMC (at every cold and warm boot).
 pub fn init() {
-    CPTR_EL2.set(
-        (Cptr::TAM::SET
-            + Cptr::TTA::SET
-            + Cptr::RES1_13::SET
-            + Cptr::TSM::SET
-            + Cptr::TFP::CLEAR
-            + Cptr::RES1_9::SET
-            + Cptr::TZ::SET
-            + Cptr::RES1_7_0.val(0xff))
-        .value,
-    );
+    let pfr0: LocalRegisterCopy<u64, Pfr0::Register> =
+        LocalRegisterCopy::new(ID_AA64PFR0_EL1.get());
+    SVE.store(pfr0.read(Pfr0::SVE) != 0, Ordering::Relaxed);
+    CPTR_EL2.set(cptr(false).value);
     // HPMN (the counters EL1 may own) stays as EL3 left it: TPM traps them all anyway.
     MDCR_EL2.modify(
         MDCR_EL2::TPM::SET
@@ -104,12 +102,45 @@ pub fn init() {
     enter_spmc();
 }
 
-/// HCR_EL2 for running a partition (computed once, it is on every world switch).
-pub fn enter_partition() {
-    HCR_EL2.set(PARTITION_HCR.load(Ordering::Relaxed));
+/// Whether the CPU has SVE (the same on every core).
+static SVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the CPU has SVE.
+pub fn has_sve() -> bool {
+    SVE.load(Ordering::Relaxed)
 }
 
-/// HCR_EL2 while the SPMC itself runs.
+/// CPTR_EL2 for a partition (`partition`) or the SPMC: TZ traps SVE for partitions only
+/// (without SVE the bit is RES1).
+fn cptr(partition: bool) -> FieldValue<u64, Cptr::Register> {
+    let sve = if partition || !has_sve() {
+        Cptr::TZ::SET
+    } else {
+        Cptr::TZ::CLEAR
+    };
+    Cptr::TAM::SET
+        + Cptr::TTA::SET
+        + Cptr::RES1_13::SET
+        + Cptr::TSM::SET
+        + Cptr::TFP::CLEAR
+        + Cptr::RES1_9::SET
+        + sve
+        + Cptr::RES1_7_0.val(0xff)
+}
+
+/// HCR_EL2 (computed once, it is on every world switch) and, with SVE, CPTR_EL2 for running
+/// a partition.
+pub fn enter_partition() {
+    HCR_EL2.set(PARTITION_HCR.load(Ordering::Relaxed));
+    if has_sve() {
+        CPTR_EL2.set(cptr(true).value);
+    }
+}
+
+/// HCR_EL2 and CPTR_EL2 while the SPMC itself runs.
 pub fn enter_spmc() {
     HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
+    if has_sve() {
+        CPTR_EL2.set(cptr(false).value);
+    }
 }

@@ -14,6 +14,8 @@ use aarch64_cpu::registers::{
 
 use crate::exception::{ENTRY_PSTATE, ENTRY_SCTLR_EL1, Injection};
 
+use super::sve::SveState;
+
 /// General registers and the exception state `spmc_vcpu_run` loads and saves (layout fixed
 /// by the assembly: see `asm::OFF_*`).
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +188,13 @@ pub struct NormalWorldState {
     pub el1: El1Regs,
     /// FP/SIMD registers.
     pub fp: FpState,
+    /// The last call from the normal world set the SVE hint: no SVE state beyond FP/SIMD is
+    /// live. Without it, a CPU with SVE has that state saved with the rest.
+    pub sve_hint: bool,
+    /// Whether `sve` holds the normal world's SVE state (saved with `fp`).
+    pub sve_saved: bool,
+    /// SVE registers (`super::sve`).
+    pub sve: SveState,
 }
 
 impl NormalWorldState {
@@ -194,5 +203,8 @@ impl NormalWorldState {
         saved: false,
         el1: El1Regs::ZERO,
         fp: FpState::ZERO,
+        sve_hint: false,
+        sve_saved: false,
+        sve: SveState::ZERO,
     };
 }

@@ -16,6 +16,7 @@
 //! accesses and DSBs.
 
 mod entry;
+mod sve;
 
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
@@ -179,6 +180,10 @@ mod local {
     /// Acknowledge and end the highest-priority pending Group 1 interrupt; answers x0 = 1 and
     /// x1 = its INTID, or x0 = 0 if none was pending.
     pub const TAKE_INTERRUPT: u64 = 0xc11e_0000_0000_0004;
+    /// Make the FF-A call x1..x17 (as its x0..x16) with every SVE register set
+    /// (`super::sve`); answers x0 = which did not come back (`sve::round_trip`'s mask; u64::MAX: no SVE) and
+    /// x1..x17 = the call's answer x0..x16.
+    pub const SVE_CALL: u64 = 0xc11e_0000_0000_0005;
 }
 
 /// The non-secure SGI the client sends itself.
@@ -267,6 +272,17 @@ fn local_call(regs: &Regs) -> Option<Regs> {
             answer[0] = u64::from(intact);
         }
         local::PEND_SGI => answer[0] = u64::from(pend_sgi()),
+        local::SVE_CALL => {
+            let mut call = [0; 18];
+            call[..17].copy_from_slice(&regs[1..]);
+            match sve::round_trip(&call) {
+                Some((lost, result)) => {
+                    answer[0] = lost;
+                    answer[1..].copy_from_slice(&result[..17]);
+                }
+                None => answer[0] = u64::MAX,
+            }
+        }
         local::TAKE_INTERRUPT => {
             if let Some(intid) =
                 GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
@@ -317,6 +333,19 @@ impl scenarios::Client for QemuClient {
     fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
         let answer = self.call_on(cpu, &regs_of(&[local::TAKE_INTERRUPT]));
         (answer[0] == 1).then_some(answer[1] as u32)
+    }
+
+    fn sve_call(&mut self, cpu: u16, regs: &Regs) -> Option<(u64, Regs)> {
+        let mut local = [0; 18];
+        local[0] = local::SVE_CALL;
+        local[1..].copy_from_slice(&regs[..17]);
+        let answer = self.call_on(cpu, &local);
+        if answer[0] == u64::MAX {
+            return None;
+        }
+        let mut result = [0; 18];
+        result[..17].copy_from_slice(&answer[1..]);
+        Some((answer[0], result))
     }
 
     fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
