@@ -7,12 +7,18 @@
 //!   TWE) and completed at once, as a partition may not idle a CPU the normal world lent it;
 //!   SMCs trapped (TSC); ACTLR_EL1 (TACR) and IMPLEMENTATION DEFINED registers (TIDCP)
 //!   trapped; a stage-1 walk that reaches Device memory faults (PTW); RAS error records
-//!   trapped where RAS exists (TERR); TLB maintenance and barriers broadcast inner shareable
-//!   (FB, BSU: a UP context migrates between cores); set/way invalidation cleans too (SWIO).
+//!   trapped where RAS exists (TERR), LORegions where they exist (TLOR); TLB maintenance and
+//!   barriers broadcast inner shareable (FB, BSU: a UP context migrates between cores);
+//!   set/way invalidation cleans too (SWIO).
 //!   While the SPMC runs, only RW (lower levels are AArch64).
 //! - ICC_SRE_EL2: the system-register GIC interface for S-EL2 (SRE), EL1's ICC_SRE_EL1
-//!   trapped (Enable clear: TF-A leaves it set).
-//! - MDCR_EL2: the PMU (TPM, TPMCR) and debug registers (TDA, TDOSA, TDRA) trapped.
+//!   trapped (Enable clear: TF-A leaves it set; QEMU fixes it at 1, and SRE with it).
+//!   QEMU does not give Secure EL1 the virtual CPU interface either: there a partition's
+//!   ICC_PMR_EL1 write reaches the physical mask, which the SPMC puts back after each run
+//!   (`super::run`).
+//! - MDCR_EL2: the PMU (TPM, TPMCR) and debug registers (TDA, TDOSA, TDRA) trapped, and
+//!   where the CPU has them trace filter controls (TTRF) and statistical profiling (TPMS,
+//!   E2PB = 0: its buffer controls trap too), as Hafnium traps them.
 //! - CPTR_EL2: trace (TTA), activity monitors (TAM) and SME (TSM) trapped; FP/SIMD not (the
 //!   SPMC switches that state). SVE (TZ) is trapped while a partition runs, and not while
 //!   the SPMC does: with SVE trapped at S-EL2 the effective vector length there would be 128
@@ -26,7 +32,8 @@
 //! exception injected at the partition's own vector (`crate::exception::inject`).
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CPTR_EL2, HCR_EL2, ID_AA64PFR0_EL1, MDCR_EL2, ReadWriteable, Readable, Writeable,
+    CNTHCTL_EL2, CPTR_EL2, HCR_EL2, ID_AA64DFR0_EL1, ID_AA64MMFR1_EL1, ID_AA64PFR0_EL1, MDCR_EL2,
+    ReadWriteable, Readable, Writeable,
 };
 use arm_gic::gicv3::GicCpuInterface;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,12 +81,18 @@ fn partition_hcr() -> FieldValue<u64, HCR_EL2::Register> {
         + HCR_EL2::RW::EL1IsAarch64;
     let pfr0: LocalRegisterCopy<u64, Pfr0::Register> =
         LocalRegisterCopy::new(ID_AA64PFR0_EL1.get());
-    // TERR is RES0 without RAS.
-    if pfr0.read(Pfr0::RAS) != 0 {
-        base + HCR_EL2::TERR::SET
+    // TERR is RES0 without RAS, TLOR without LORegions.
+    let ras = if pfr0.read(Pfr0::RAS) != 0 {
+        HCR_EL2::TERR::SET
     } else {
-        base
-    }
+        HCR_EL2::TERR::CLEAR
+    };
+    let lor = if ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::LO) != 0 {
+        HCR_EL2::TLOR::SET
+    } else {
+        HCR_EL2::TLOR::CLEAR
+    };
+    base + ras + lor
 }
 
 /// Sets this core's EL2 traps and controls for the SPMC (at every cold and warm boot).
@@ -89,13 +102,24 @@ pub fn init() {
     SVE.store(pfr0.read(Pfr0::SVE) != 0, Ordering::Relaxed);
     CPTR_EL2.set(cptr(false).value);
     // HPMN (the counters EL1 may own) stays as EL3 left it: TPM traps them all anyway.
-    MDCR_EL2.modify(
-        MDCR_EL2::TPM::SET
-            + MDCR_EL2::TPMCR::SET
-            + MDCR_EL2::TDA::SET
-            + MDCR_EL2::TDOSA::SET
-            + MDCR_EL2::TDRA::SET,
-    );
+    let debug = MDCR_EL2::TPM::SET
+        + MDCR_EL2::TPMCR::SET
+        + MDCR_EL2::TDA::SET
+        + MDCR_EL2::TDOSA::SET
+        + MDCR_EL2::TDRA::SET;
+    let dfr0 = ID_AA64DFR0_EL1.extract();
+    // Each is RES0 where the CPU lacks the feature.
+    let trace = if dfr0.read(ID_AA64DFR0_EL1::TraceFilt) != 0 {
+        MDCR_EL2::TTRF::SET
+    } else {
+        MDCR_EL2::TTRF::CLEAR
+    };
+    let profiling = if dfr0.read(ID_AA64DFR0_EL1::PMSVer) != 0 {
+        MDCR_EL2::TPMS::SET + MDCR_EL2::E2PB::OwnedByEL2OrEL1
+    } else {
+        MDCR_EL2::TPMS::CLEAR
+    };
+    MDCR_EL2.modify(debug + trace + profiling);
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
     GicCpuInterface::enable_system_register_el2(false);
     PARTITION_HCR.store(partition_hcr().value, Ordering::Relaxed);
