@@ -41,6 +41,14 @@ use aarch64_cpu::registers::{
     Writeable,
 };
 use spin::Mutex;
+use tock_registers::{LocalRegisterCopy, register_bitfields};
+
+register_bitfields! {u64,
+    /// ZCR_EL2 (aarch64-cpu has no definition): LEN all ones asks for the longest vector.
+    Zcr [
+        LEN OFFSET(0) NUMBITS(4) [],
+    ]
+}
 
 use crate::psci::{ClientEntry, PowerRecords, Step};
 use crate::trap::{HostTrap, SMCCC_NOT_SUPPORTED};
@@ -165,10 +173,12 @@ fn enter_host(core: usize, client: ClientEntry, x1: u64) -> ! {
     CNTVOFF_EL2.set(0);
     if ID_AA64PFR0_EL1.read(ID_AA64PFR0_EL1::SVE) != 0 {
         // The host may use the longest vector the CPU and EL3 allow (pKVM gives the host its
-        // maximum too); ZCR_EL2 resets to an unknown length. LEN = 0xf asks for 2048 bits.
+        // maximum too); ZCR_EL2 resets to an unknown length.
+        let mut zcr: LocalRegisterCopy<u64, Zcr::Register> = LocalRegisterCopy::new(0);
+        zcr.modify(Zcr::LEN.val(Zcr::LEN.mask));
         // SAFETY: ZCR_EL2 (by encoding) only sets the SVE vector length for EL2 and below;
         // TF-A leaves CPTR_EL2.TZ clear for the normal world, so the write does not trap.
-        unsafe { asm!("msr S3_4_C1_C2_0, {}", in(reg) 0xf_u64, options(nomem, nostack)) };
+        unsafe { asm!("msr S3_4_C1_C2_0, {}", in(reg) zcr.get(), options(nomem, nostack)) };
     }
     SCTLR_EL1.set(SCTLR_EL1_MMU_OFF);
     VTCR_EL2.set(mmu::VTCR);

@@ -76,7 +76,7 @@ fn write_zcr_el2(value: u64) {
 /// The longest vector length ZCR_EL2 can ask for.
 fn longest() -> u64 {
     let mut zcr: LocalRegisterCopy<u64, Zcr::Register> = LocalRegisterCopy::new(0);
-    zcr.modify(Zcr::LEN.val(0xf));
+    zcr.modify(Zcr::LEN.val(Zcr::LEN.mask));
     zcr.get()
 }
 

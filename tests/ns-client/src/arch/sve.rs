@@ -98,7 +98,7 @@ pub fn round_trip(regs: &Regs) -> Option<(u64, Regs)> {
     }
     CPACR_EL1.modify(CPACR_EL1::FPEN::TrapNothing + CPACR_EL1::ZEN::TrapNothing);
     let mut zcr: LocalRegisterCopy<u64, Zcr::Register> = LocalRegisterCopy::new(0);
-    zcr.modify(Zcr::LEN.val(0xf));
+    zcr.modify(Zcr::LEN.val(Zcr::LEN.mask));
     // SAFETY: ZCR_EL1 (by encoding) only sets EL1's SVE vector length; the ISB applies it.
     unsafe {
         core::arch::asm!("msr S3_0_C1_C2_0, {}", "isb", in(reg) zcr.get(), options(nomem, nostack))
