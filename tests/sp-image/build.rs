@@ -5,7 +5,7 @@
 use std::env;
 use std::path::PathBuf;
 
-const IMAGES: [&str; 3] = ["echo", "relay", "legacy"];
+const IMAGES: [&str; 4] = ["echo", "relay", "legacy", "hostile"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -8,7 +8,7 @@ use crate::console::{self, Error, Event, Result};
 use crate::toolchain::BARE_METAL_TARGET;
 
 /// The SP images, in `sp_layout.json` order.
-pub const SP_IMAGES: &[&str] = &["echo", "relay", "legacy"];
+pub const SP_IMAGES: &[&str] = &["echo", "relay", "legacy", "hostile"];
 
 /// SPMC image window (manifest binary_size).
 const SPMC_WINDOW: u64 = 0x20_0000;

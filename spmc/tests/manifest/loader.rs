@@ -13,7 +13,7 @@ use spmc::platform::{MemFault, Platform, Space};
 use spmc::{CpuId, Outcome, Spmc};
 use std::path::PathBuf;
 
-/// Secure memory from 0x0e30_0000 to 0x0e60_0000, as BL2 leaves it.
+/// Secure memory from 0x0e30_0000 to 0x0e70_0000, as BL2 leaves it.
 struct Memory {
     base: u64,
     bytes: Vec<u8>,
@@ -23,7 +23,7 @@ impl Memory {
     fn new() -> Self {
         Self {
             base: 0x0e30_0000,
-            bytes: vec![0; 0x30_0000],
+            bytes: vec![0; 0x40_0000],
         }
     }
 
@@ -77,10 +77,11 @@ fn dtb(name: &str) -> Vec<u8> {
     dts::compile(&std::fs::read_to_string(path).unwrap()).to_dtb()
 }
 
-const PACKAGES: [(u64, &str); 3] = [
+const PACKAGES: [(u64, &str); 4] = [
     (0x0e30_0000, "echo.dts"),
     (0x0e40_0000, "relay.dts"),
     (0x0e50_0000, "legacy.dts"),
+    (0x0e60_0000, "hostile.dts"),
 ];
 
 fn loaded() -> Memory {
@@ -120,6 +121,7 @@ fn the_project_packages_load() {
             (EndpointId(0x8001), "echo".into(), 0x0e30_0000, 0x10_0000),
             (EndpointId(0x8002), "relay".into(), 0x0e40_0000, 0x10_0000),
             (EndpointId(0x8003), "legacy".into(), 0x0e50_0000, 0x10_0000),
+            (EndpointId(0x8004), "hostile".into(), 0x0e60_0000, 0x10_0000),
         ]
     );
     assert_eq!(config.attributes.spmc_id, EndpointId(0x8000));
@@ -295,7 +297,7 @@ fn a_region_over_the_spmc_image_is_refused_and_the_others_boot() {
     // Inside secure memory, but in the SPMC's window: its code, stacks and page tables.
     let m = loaded_with(&[("relay.dts", memory_region(0x0e1f_0000, 1, false))]);
     let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
-    assert_eq!(names(&config), ["echo", "legacy"]);
+    assert_eq!(names(&config), ["echo", "legacy", "hostile"]);
     let why = Violation::Spmc {
         claim: Claim::MemoryRegion(0),
         range: range(0x0e1f_0000, 0x1000),
@@ -346,9 +348,15 @@ fn a_region_over_the_spmc_image_is_refused_and_the_others_boot() {
         &msg_wait,
     );
     assert_eq!(enter(next), (0x8003, Some(0x0e50_4000)));
-    let done = s.handle(
+    let next = s.handle(
         CpuId(0),
         spmc::Caller::Partition(EndpointId(0x8003)),
+        &msg_wait,
+    );
+    assert_eq!(enter(next), (0x8004, Some(0x0e60_4000)));
+    let done = s.handle(
+        CpuId(0),
+        spmc::Caller::Partition(EndpointId(0x8004)),
         &msg_wait,
     );
     assert!(
@@ -365,7 +373,7 @@ fn a_region_over_a_package_is_refused() {
         ("legacy.dts", memory_region(0x0e5f_f000, 1, false)),
     ]);
     let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
-    assert_eq!(names(&config), ["relay"]);
+    assert_eq!(names(&config), ["relay", "hostile"]);
     assert_eq!(
         config.refused,
         [
@@ -398,7 +406,7 @@ fn of_two_partitions_claiming_a_region_the_later_is_refused() {
         ("relay.dts", memory_region(0x0e80_1000, 1, false)),
     ]);
     let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
-    assert_eq!(names(&config), ["echo", "legacy"]);
+    assert_eq!(names(&config), ["echo", "legacy", "hostile"]);
     assert_eq!(
         config.refused,
         [refused(
@@ -418,7 +426,7 @@ fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
     // The project's manifest has no device-memory: no device at all.
     let m = loaded_with(&[("echo.dts", device_regions(&[0x0904_0000]))]);
     let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
-    assert_eq!(names(&config), ["relay", "legacy"]);
+    assert_eq!(names(&config), ["relay", "legacy", "hostile"]);
     assert_eq!(
         config.refused[0].why,
         Violation::OutsideMap {
@@ -443,7 +451,7 @@ fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
         ("legacy.dts", device_regions(&[0x0810_0000])),
     ]);
     let config = load(&m, &spmc).unwrap();
-    assert_eq!(names(&config), Vec::<&str>::new());
+    assert_eq!(names(&config), ["hostile"]);
     let why: Vec<_> = config.refused.iter().map(|r| r.why).collect();
     assert_eq!(
         why,
@@ -468,7 +476,7 @@ fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
     // A device nobody else uses is fine.
     let m = loaded_with(&[("echo.dts", device_regions(&[0x0910_0000]))]);
     let config = load(&m, &spmc).unwrap();
-    assert_eq!(names(&config), ["echo", "relay", "legacy"]);
+    assert_eq!(names(&config), ["echo", "relay", "legacy", "hostile"]);
 }
 
 #[test]
@@ -482,7 +490,7 @@ fn secure_regions_outside_secure_memory_are_refused() {
     ] {
         let m = loaded_with(&[("legacy.dts", memory_region(base, pages, false))]);
         let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
-        assert_eq!(names(&config), ["echo", "relay"], "{base:#x}");
+        assert_eq!(names(&config), ["echo", "relay", "hostile"], "{base:#x}");
         assert_eq!(
             config.refused[0].why,
             Violation::OutsideMap {
@@ -501,7 +509,7 @@ fn ns_regions_must_lie_in_ns_memory() {
         ("legacy.dts", memory_region(0x8010_0000, 1, true)),
     ]);
     let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
-    assert_eq!(names(&config), ["echo", "relay"]);
+    assert_eq!(names(&config), ["echo", "relay", "hostile"]);
     assert_eq!(
         config.refused[0].why,
         Violation::OutsideMap {
@@ -514,7 +522,7 @@ fn ns_regions_must_lie_in_ns_memory() {
     // A smaller ns-memory node is what counts...
     let small = spmc_manifest_with(|t| t.replace("0x40000000 0x40000000", "0x40000000 0x8000000"));
     let config = load(&m, &small).unwrap();
-    assert_eq!(names(&config), ["relay"]);
+    assert_eq!(names(&config), ["relay", "hostile"]);
     // ... and without one, the platform's default window.
     let plan = spmc::loader::plan(
         &spmc_manifest_with(|t| t.replace("\"ns-memory\"", "\"unused\"")),
@@ -530,7 +538,7 @@ fn ns_regions_must_lie_in_ns_memory() {
         [range(0x4800_0000, 0x1000)]
     );
     let config = spmc::loader::load(&m, &plan).unwrap();
-    assert_eq!(names(&config), ["echo", "relay"]);
+    assert_eq!(names(&config), ["echo", "relay", "hostile"]);
 }
 
 #[test]
@@ -569,7 +577,7 @@ fn vm_nodes_outside_secure_memory_or_over_the_spmc_are_refused_unread() {
             )
         });
         let config = load(&loaded(), &spmc).unwrap();
-        assert_eq!(names(&config), ["echo", "relay"], "{address}");
+        assert_eq!(names(&config), ["echo", "relay", "hostile"], "{address}");
         assert_eq!(
             config.refused,
             [Refusal {
@@ -594,7 +602,7 @@ fn vm_nodes_outside_secure_memory_or_over_the_spmc_are_refused_unread() {
         ..qemu_platform()
     };
     let config = load_config(&loaded(), &dtb("spmc_manifest.dts"), &platform).unwrap();
-    assert_eq!(names(&config), ["echo", "relay"]);
+    assert_eq!(names(&config), ["echo", "relay", "hostile"]);
     assert!(matches!(
         config.refused[0].why,
         Violation::Spmc {

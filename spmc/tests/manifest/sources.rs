@@ -47,7 +47,7 @@ struct Expected {
     messaging: u32,
 }
 
-const PARTITIONS: [Expected; 3] = [
+const PARTITIONS: [Expected; 4] = [
     Expected {
         file: "echo.dts",
         name: "echo",
@@ -82,6 +82,17 @@ const PARTITIONS: [Expected; 3] = [
         contexts: 1,
         load_address: 0x0e50_0000,
         boot_order: 2,
+        messaging: 0x3,
+    },
+    Expected {
+        file: "hostile.dts",
+        name: "hostile",
+        id: Some(0x8004),
+        uuids: &["6b0571e0-3c2d-4a9b-b1f4-0d6e8a7c5b13"],
+        version: Version(1, 2),
+        contexts: 1,
+        load_address: 0x0e60_0000,
+        boot_order: 3,
         messaging: 0x3,
     },
 ];
@@ -262,7 +273,8 @@ fn the_whole_set_boots_with_the_documented_ids() {
         [
             ("echo", 0x8001, 0x10_0000),
             ("relay", 0x8002, 0x10_0000),
-            ("legacy", 0x8003, 0x10_0000)
+            ("legacy", 0x8003, 0x10_0000),
+            ("hostile", 0x8004, 0x10_0000)
         ]
     );
 }
@@ -313,7 +325,7 @@ fn layout_entry(json: &str, sp: &str, key: &str) -> String {
 #[test]
 fn sp_layout_maps_packages_to_images_and_manifests() {
     let json = source("sp_layout.json");
-    let images = ["echo", "relay", "legacy"];
+    let images = ["echo", "relay", "legacy", "hostile"];
     for (i, (expected, image)) in PARTITIONS.iter().zip(images).enumerate() {
         let sp = format!("sp{}", i + 1);
         assert_eq!(
@@ -324,5 +336,5 @@ fn sp_layout_maps_packages_to_images_and_manifests() {
         assert_eq!(pm, expected.file);
         assert!(dir().join(&pm).is_file(), "{pm}");
     }
-    assert!(!json.contains("\"sp4\""));
+    assert!(!json.contains("\"sp5\""));
 }

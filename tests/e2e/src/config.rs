@@ -370,7 +370,7 @@ mod tests {
             .iter()
             .map(|p| p.config.name.as_str())
             .collect();
-        assert_eq!(hosted, ["echo", "legacy"]);
+        assert_eq!(hosted, ["echo", "legacy", "hostile"]);
         assert_eq!(config.refused.len(), 1);
         assert!(
             config.refused[0]

@@ -13,7 +13,9 @@ use spmc::boot_info::{BootInfoFailure, PackageError};
 use spmc::partition::AbortReason;
 use spmc::vcpu::RuntimeState;
 use test_partitions::definitions::RELAY;
-use test_partitions::{DEFINITIONS, ECHO_ID, LEGACY_ID, RELAY_ID, SpEnv, TestPartition};
+use test_partitions::{
+    DEFINITIONS, ECHO_ID, HOSTILE_ID, LEGACY_ID, RELAY_ID, SpEnv, TestPartition,
+};
 
 fn regs(x: &[u64]) -> Regs {
     let mut r = [0u64; 18];
@@ -46,15 +48,19 @@ fn boot_enters_echo_relay_legacy_in_order_then_waits() {
         .iter()
         .map(|d| (0, d.endpoint_id, 0, d.entry_point()))
         .collect();
-    assert_eq!(starts[..3], cold[..]);
-    assert_eq!(starts.len(), 3 + 3, "then one start per secondary CPU");
+    assert_eq!(starts[..DEFINITIONS.len()], cold[..]);
+    assert_eq!(
+        starts.len(),
+        DEFINITIONS.len() + 3,
+        "then one start per secondary CPU"
+    );
     let mut first_entries: Vec<u16> = Vec::new();
     for entry in spmd.entries().iter().filter(|e| e.cpu == 0) {
         if first_entries.last() != Some(&entry.partition.0) {
             first_entries.push(entry.partition.0);
         }
     }
-    assert_eq!(first_entries, [ECHO_ID, RELAY_ID, LEGACY_ID]);
+    assert_eq!(first_entries, [ECHO_ID, RELAY_ID, LEGACY_ID, HOSTILE_ID]);
     assert!(spmd.log().is_empty(), "{:?}", spmd.log());
     assert_eq!(stack.partition_id("legacy").map(|id| id.0), Some(LEGACY_ID));
 }

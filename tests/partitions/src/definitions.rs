@@ -14,6 +14,9 @@ pub enum Kind {
     Relay,
     /// FF-A v1.1 UP partition without a manifest ID, DIRECT_REQ only.
     Legacy,
+    /// FF-A v1.2 UP partition the scenarios use to attack the SPMC, the other partitions and
+    /// the normal world (`scenarios::isolation::hostile_partition_is_contained`).
+    Hostile,
 }
 
 /// One test partition's manifest values.
@@ -62,6 +65,9 @@ pub const RELAY_ID: u16 = 0x8002;
 /// after the manifest IDs.
 pub const LEGACY_ID: u16 = 0x8003;
 
+/// hostile's endpoint ID.
+pub const HOSTILE_ID: u16 = 0x8004;
+
 /// echo's UUID.
 pub const ECHO_UUID: Uuid = Uuid::from_u128(0x2f6d6c1a_9b3e_4c4f_8e2a_5d7b1c0a9e31);
 /// relay's first (primary) UUID.
@@ -70,6 +76,8 @@ pub const RELAY_UUID_A: Uuid = Uuid::from_u128(0x7c1f3a2e_5d4b_4e6a_9f80_1b2c3d4
 pub const RELAY_UUID_B: Uuid = Uuid::from_u128(0xa9e8d7c6_b5a4_4392_8170_6f5e4d3c2b1a);
 /// legacy's UUID.
 pub const LEGACY_UUID: Uuid = Uuid::from_u128(0x0d1e2f30_4152_4637_8899_aabbccddeeff);
+/// hostile's UUID.
+pub const HOSTILE_UUID: Uuid = Uuid::from_u128(0x6b05_71e0_3c2d_4a9b_b1f4_0d6e_8a7c_5b13);
 /// A UUID no partition has (for the "unknown UUID" rejections).
 pub const FOREIGN_UUID: Uuid = Uuid::from_u128(0x5ca1ab1e_0000_4000_8000_0000deadbeef);
 
@@ -148,8 +156,26 @@ pub const LEGACY: Definition = Definition {
     secondary_entry_offset: None,
 };
 
+/// hostile: what any partition may do, done on purpose (the scenarios drive its attacks).
+pub const HOSTILE: Definition = Definition {
+    name: "hostile",
+    kind: Kind::Hostile,
+    id: Some(HOSTILE_ID),
+    endpoint_id: HOSTILE_ID,
+    uuids: &[HOSTILE_UUID],
+    ffa_version: Version(1, 2),
+    exec_ctx_count: 1,
+    messaging: DIRECT_REQ_RECV | DIRECT_REQ_SEND,
+    boot_order: 3,
+    load_address: 0x0e60_0000,
+    memory_size: 0x10_0000,
+    entrypoint_offset: 0x4000,
+    boot_info_register: Some(0),
+    secondary_entry_offset: None,
+};
+
 /// Every test partition, in boot order.
-pub const DEFINITIONS: &[Definition] = &[ECHO, RELAY, LEGACY];
+pub const DEFINITIONS: &[Definition] = &[ECHO, RELAY, LEGACY, HOSTILE];
 
 /// The partition running with endpoint ID `id`.
 pub fn by_id(id: u16) -> Option<&'static Definition> {

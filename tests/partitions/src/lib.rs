@@ -18,8 +18,8 @@ mod machine;
 pub mod protocol;
 
 pub use definitions::{
-    DEFINITIONS, Definition, ECHO_ID, ECHO_UUID, FOREIGN_UUID, Kind, LEGACY_ID, LEGACY_UUID,
-    RELAY_ID, RELAY_UUID_A, RELAY_UUID_B, SPMC_ID,
+    DEFINITIONS, Definition, ECHO_ID, ECHO_UUID, FOREIGN_UUID, HOSTILE_ID, HOSTILE_UUID, Kind,
+    LEGACY_ID, LEGACY_UUID, RELAY_ID, RELAY_UUID_A, RELAY_UUID_B, SPMC_ID,
 };
 pub use ffa::Regs;
 pub use machine::{BootInfoSeen, Machine};
@@ -140,6 +140,8 @@ pub enum Instance {
     Relay(Machine),
     /// legacy: v1.1, DIRECT_REQ only.
     Legacy(Machine),
+    /// hostile: v1.2, DIRECT_REQ only; the attacks are its commands.
+    Hostile(Machine),
 }
 
 impl Instance {
@@ -155,6 +157,7 @@ impl Instance {
             Kind::Echo => Self::Echo(machine),
             Kind::Relay => Self::Relay(machine),
             Kind::Legacy => Self::Legacy(machine),
+            Kind::Hostile => Self::Hostile(machine),
         }
     }
 
@@ -166,13 +169,13 @@ impl Instance {
     /// The state machine behind it.
     pub fn machine(&self) -> &Machine {
         match self {
-            Self::Echo(m) | Self::Relay(m) | Self::Legacy(m) => m,
+            Self::Echo(m) | Self::Relay(m) | Self::Legacy(m) | Self::Hostile(m) => m,
         }
     }
 
     fn machine_mut(&mut self) -> &mut Machine {
         match self {
-            Self::Echo(m) | Self::Relay(m) | Self::Legacy(m) => m,
+            Self::Echo(m) | Self::Relay(m) | Self::Legacy(m) | Self::Hostile(m) => m,
         }
     }
 }

@@ -88,6 +88,29 @@ enum Pending {
         results: [u64; 4],
     },
     Call,
+    /// FLOOD: console lines still to send, and how many were refused so far.
+    Flood {
+        left: u32,
+        refused: u32,
+    },
+}
+
+/// The line FLOOD sends, one FFA_CONSOLE_LOG_32 each (newline included).
+const FLOOD_LINE: &[u8] = b"hostile: flood\n";
+
+/// FFA_CONSOLE_LOG_32 of `chars` (at most 24), packed four to a register, first in the low
+/// byte.
+fn console_log(chars: &[u8]) -> Regs {
+    let mut regs = [0; 18];
+    regs[0] = u64::from(u32::from(FuncId::ConsoleLog32));
+    regs[1] = chars.len().min(24) as u64;
+    for (reg, word) in regs[2..8].iter_mut().zip(chars.chunks(4)) {
+        *reg = word
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    }
+    regs
 }
 
 /// Where the partition is.
@@ -576,6 +599,17 @@ impl Machine {
                 call[..4].copy_from_slice(&p[1..5]);
                 (serving(Pending::Call), call)
             }
+            Command::Flood => {
+                let lines = p[1].min(crate::protocol::MAX_FLOOD_LINES) as u32;
+                if lines == 0 {
+                    return self.respond(&req, &[self.status(code::OK), 0]);
+                }
+                let pending = Pending::Flood {
+                    left: lines - 1,
+                    refused: 0,
+                };
+                (serving(pending), console_log(FLOOD_LINE))
+            }
             Command::Probe => {
                 let addr = (p[2] & 0xffff_ffff) << 32 | (p[1] & 0xffff_ffff);
                 if !addr.is_multiple_of(8) {
@@ -623,6 +657,17 @@ impl Machine {
             Pending::Report => {
                 let words = [self.status(code::OK), CallStatus::of(answer).word()];
                 self.respond(&req, &words)
+            }
+            Pending::Flood { left, refused } => {
+                let refused = refused + u32::from(!ffa::call::is_success(answer));
+                if left == 0 {
+                    return self.respond(&req, &[self.status(code::OK), u64::from(refused)]);
+                }
+                let pending = Pending::Flood {
+                    left: left - 1,
+                    refused,
+                };
+                (serving(pending), console_log(FLOOD_LINE))
             }
             Pending::Yield => {
                 let words = [

@@ -27,6 +27,7 @@
 //! | CLOBBER | – | none: it overwrites the EL1 timers first |
 //! | TRAPPED_REGISTERS | – | which register accesses took an Unknown exception (a bit each), or [`NOT_ON_THIS_CPU`] |
 //! | SPIN | milliseconds (at most [`MAX_SPIN_MS`]) | how many of x1..x15 changed across the spin, or [`NOT_ON_THIS_CPU`]; 1 if its ICC_PMR_EL1 = 0 write first faulted |
+//! | FLOOD | lines (at most [`MAX_FLOOD_LINES`]) | how many of its FFA_CONSOLE_LOG calls (one line each) were refused |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
@@ -87,7 +88,12 @@ pub enum Command {
     /// Write ICC_PMR_EL1 = 0 (masking every interrupt, were it the physical mask), then spin
     /// on the counter with known values in x1..x15 (`SpEnv::spin`), then answer.
     Spin = 0x5350_0012,
+    /// Send that many console lines with FFA_CONSOLE_LOG as fast as it can.
+    Flood = 0x5350_0013,
 }
+
+/// The most lines one FLOOD sends.
+pub const MAX_FLOOD_LINES: u64 = 2000;
 
 /// The longest SPIN a request may ask for.
 pub const MAX_SPIN_MS: u64 = 1000;
@@ -96,7 +102,7 @@ pub const MAX_SPIN_MS: u64 = 1000;
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
 impl Command {
-    const ALL: [Command; 18] = [
+    const ALL: [Command; 19] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -115,6 +121,7 @@ impl Command {
         Command::Clobber,
         Command::TrappedRegisters,
         Command::Spin,
+        Command::Flood,
     ];
 
     /// Its payload word.

@@ -46,7 +46,7 @@ pub fn spinning_partition_is_preempted(c: &mut dyn Client) -> Result<(), Failure
     Ok(())
 }
 
-fn spin_preempted(
+pub(crate) fn spin_preempted(
     c: &mut dyn Client,
     cpu: u16,
     def: &Definition,

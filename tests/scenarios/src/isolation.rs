@@ -18,9 +18,9 @@
 //! partition it hosts.
 
 use ffa::{FfaError, Uuid, Version};
-use test_partitions::definitions::{ECHO, LEGACY, RELAY};
+use test_partitions::definitions::{ECHO, HOSTILE, LEGACY, RELAY};
 use test_partitions::protocol::{CallStatus, Command, NOT_ON_THIS_CPU, Reply, probe, request};
-use test_partitions::{ECHO_ID, Fault, LEGACY_ID, LEGACY_UUID, RELAY_ID};
+use test_partitions::{ECHO_ID, Fault, HOSTILE_ID, LEGACY_ID, LEGACY_UUID, RELAY_ID};
 
 use crate::Client;
 use crate::calls::{
@@ -362,4 +362,103 @@ pub fn aborted_partition_deep_in_chain(c: &mut dyn Client) -> Result<(), Failure
         &direct_req32(c, HOST_ID, LEGACY_ID, request(Command::Echo, &[])),
         FfaError::Aborted,
     )
+}
+
+/// What FLOOD asks of hostile: well past its console burst, so most lines are dropped.
+const FLOOD_LINES: u64 = 600;
+/// SMCCC's "unknown function" in w0.
+const SMCCC_UNKNOWN: u64 = 0xffff_ffff;
+/// PSCI SYSTEM_OFF.
+const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
+
+/// hostile attacks everything a partition can reach, one attack after another, and each
+/// fails while the rest keeps working: it reads the SPMC's, echo's and the normal world's
+/// memory (each load faults into its own handler), tries the registers the SPMC traps, writes
+/// the EL1 timers while the normal world's is armed, writes ICC_PMR_EL1 = 0 and spins with the
+/// normal world's interrupt pending (preempted, resumed untouched), sends as echo (refused),
+/// asks EL3 to power the machine off (PSCI is not a partition's: SMCCC's unknown function)
+/// and floods the console (lines dropped past its allowance, no call refused). Then every
+/// partition answers on every core. In-process the register, timer and interrupt attacks
+/// have no CPU to run on and say so.
+pub fn hostile_partition_is_contained(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, V1_2)?;
+    expect_fault(c, "hostile reads the SPMC's image", HOSTILE_ID, SPMC_IMAGE)?;
+    expect_fault(
+        c,
+        "hostile reads echo's memory",
+        HOSTILE_ID,
+        ECHO.load_address,
+    )?;
+    let tx = c.tx_addr();
+    expect_fault(c, "hostile reads the normal world's memory", HOSTILE_ID, tx)?;
+
+    let words = command32(
+        c,
+        "hostile tries the trapped registers",
+        HOSTILE_ID,
+        Command::TrappedRegisters,
+        &[],
+    )?;
+    let trapped = if c.on_hardware() {
+        0b1_1111
+    } else {
+        NOT_ON_THIS_CPU
+    };
+    expect_eq("hostile's trapped register accesses", trapped, words[1])?;
+
+    let armed = c.arm_timer(0);
+    command32(
+        c,
+        "hostile overwrites the EL1 timers",
+        HOSTILE_ID,
+        Command::Clobber,
+        &[],
+    )?;
+    if armed {
+        expect_eq(
+            "the normal world's timer, after hostile's writes, expired as set (1: yes)",
+            1,
+            u64::from(c.timer_expired(0) == Some(true)),
+        )?;
+    }
+
+    crate::interrupts::spin_preempted(c, 0, &HOSTILE, ECHO_ID)?;
+
+    let words = command32(
+        c,
+        "hostile sends as echo",
+        HOSTILE_ID,
+        Command::Spoof,
+        &[u64::from(RELAY_ID), u64::from(ECHO_ID)],
+    )?;
+    expect_call(
+        "hostile's DIRECT_REQ as echo",
+        words[1],
+        CallStatus::error(FfaError::InvalidParameters),
+    )?;
+
+    let words = command32(
+        c,
+        "hostile calls PSCI SYSTEM_OFF",
+        HOSTILE_ID,
+        Command::Call,
+        &[PSCI_SYSTEM_OFF],
+    )?;
+    expect_eq("w0 of hostile's PSCI SYSTEM_OFF", SMCCC_UNKNOWN, words[1])?;
+
+    let words = command32(
+        c,
+        "hostile floods the console",
+        HOSTILE_ID,
+        Command::Flood,
+        &[FLOOD_LINES],
+    )?;
+    expect_eq("FFA_CONSOLE_LOG calls of the flood refused", 0, words[1])?;
+
+    for cpu in 0..crate::CPUS {
+        for dst in [ECHO_ID, RELAY_ID, LEGACY_ID, HOSTILE_ID] {
+            still_answers(c, "ECHO on each core after hostile's attacks", cpu, dst)?;
+        }
+    }
+    Ok(())
 }

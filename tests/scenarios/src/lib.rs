@@ -343,6 +343,7 @@ pub const ALL: &[Scenario] = scenarios![
     isolation::aborted_partition provokes [PartitionAborted],
     isolation::aborted_partition_in_chain provokes [PartitionAborted],
     isolation::aborted_partition_deep_in_chain provokes [PartitionAborted],
+    isolation::hostile_partition_is_contained provokes [InjectedAbort],
     interrupts::spinning_partition_is_preempted,
     hypervisor::hostile_hypervisor_buffers,
 ];

@@ -323,6 +323,12 @@ impl Model {
             self.sps[sp].version_locked = true;
         }
         let answer = match decoded {
+            // Not an FF-A call (PSCI, say): SMCCC's unknown function, the rest untouched.
+            _ if !ffa::call::is_ffa(ffa::call::function_id(call)) => {
+                let mut unknown = *call;
+                unknown[0] = u64::MAX;
+                unknown
+            }
             Decoded::Call(Interface::Version { input_version, .. }) => {
                 let s = &mut self.sps[sp];
                 if input_version.0 != OURS.0 || (s.version_locked && input_version != s.version) {
@@ -333,6 +339,8 @@ impl Model {
                 }
             }
             Decoded::Call(Interface::IdGet) => success(u32::from(own), 0),
+            // Printed or, past the partition's allowance, dropped: answered SUCCESS either way.
+            Decoded::Call(Interface::ConsoleLog { .. }) => success(0, 0),
             Decoded::Call(Interface::SecondaryEpRegister { entrypoint }) => {
                 let entry = match entrypoint {
                     ffa::SecondaryEpRegisterAddr::Addr32(a) => u64::from(a),
