@@ -52,7 +52,20 @@ pub const ROWS: &[Row] = &[
         operation: "(d) the same from the NS-EL1 client through the proxy",
         timed_by: "client, NS-EL1",
     },
+    Row {
+        name: "sve:direct_req_echo_el2",
+        operation: "(e) (c) on CPUs with SVE (`sve=on`), the normal world's SVE state live (no hint)",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "sve:direct_req_echo_el1",
+        operation: "(f) (d) on CPUs with SVE, no hint",
+        timed_by: "client, NS-EL1",
+    },
 ];
+
+/// What the rows of the second boot (CPUs with SVE) are named in [`ROWS`].
+const SVE_PREFIX: &str = "sve:";
 
 /// CPUs of the bench boot: one, so nothing else runs between a call's counter reads.
 pub const SMP: u32 = 1;
@@ -71,27 +84,70 @@ pub struct BenchArgs {
     pub verbose: bool,
 }
 
-/// `cargo xtask bench`.
+/// `cargo xtask bench`: a boot on CPUs without SVE (as the peers were measured), then one on
+/// CPUs with it.
 pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let built = stack::prepare(root, tfa::Profile::Bench, args.no_build)?;
-    console::header("bench boot: -smp 1 -icount shift=0,sleep=off (1 tick = 1 instruction)");
     console::note(&format!(
         "TF-A {} built with {}",
         built.tfa_version,
         tfa::describe_flags(tfa::Profile::Bench)
     ));
     let flash = stack::Flash::of(root, &built)?;
-    let machine = Machine {
-        bios: flash.path().to_path_buf(),
-        smp: SMP,
-        selector: Some(qemu::BENCH_SELECTOR),
-        bench: true,
-        gdb: false,
-        log_dir: qemu::log_dir(root, "bench"),
-    };
+    let mut samples = Vec::new();
+    let mut failures = Vec::new();
+    for sve in [false, true] {
+        console::header(&format!(
+            "bench boot: -smp 1 -icount shift=0,sleep=off (1 tick = 1 instruction), sve={}",
+            if sve { "on" } else { "off" }
+        ));
+        let machine = Machine {
+            bios: flash.path().to_path_buf(),
+            smp: SMP,
+            selector: Some(qemu::BENCH_SELECTOR),
+            bench: true,
+            sve,
+            gdb: false,
+            log_dir: qemu::log_dir(root, if sve { "bench-sve" } else { "bench" }),
+        };
+        let (boot_samples, failure) = boot_once(&machine, args)?;
+        let prefix = if sve { SVE_PREFIX } else { "" };
+        samples.extend(
+            boot_samples
+                .into_iter()
+                .map(|(name, sample)| (format!("{prefix}{name}"), sample)),
+        );
+        failures.extend(failure);
+    }
+    let table = table(&samples);
+    match &table {
+        Ok(text) => {
+            console::header("bench results (guest instructions)");
+            print!("{text}");
+            let out = root.join("build").join("bench.md");
+            std::fs::write(&out, text)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
+            console::note(&format!("table saved to {}", out.display()));
+        }
+        Err(e) => console::note(&format!("no table: {e}")),
+    }
+    if !failures.is_empty() {
+        return Err(Error::new(failures.join("; ")));
+    }
+    table.map(|_| ())
+}
+
+/// One bench boot: its bench lines, and why it failed if it did.
+fn boot_once(
+    machine: &Machine,
+    args: &BenchArgs,
+) -> Result<(
+    Vec<(String, std::result::Result<Sample, String>)>,
+    Option<String>,
+)> {
     let mut filter = LiveFilter::default();
     let boot = qemu::boot(
-        &machine,
+        machine,
         Some(Duration::from_secs(args.timeout)),
         &mut |world, line| {
             let wanted = matches!(
@@ -121,34 +177,18 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
             Some(Line::Verdict(v)) => Some(v),
             _ => None,
         });
-    let table = table(&samples);
-    match &table {
-        Ok(text) => {
-            console::header("bench results (guest instructions)");
-            print!("{text}");
-            let out = root.join("build").join("bench.md");
-            std::fs::write(&out, text)
-                .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
-            console::note(&format!("table saved to {}", out.display()));
-        }
-        Err(e) => console::note(&format!("no table: {e}")),
-    }
-    if let Some(why) = ended {
-        return Err(Error::new(format!(
+    let failure = match (ended, verdict) {
+        (Some(why), _) => Some(format!(
             "the bench boot failed: {why} (logs in {})",
             boot.log_dir.display()
-        )));
-    }
-    match verdict {
-        Some(Verdict::Pass) => {}
-        other => {
-            return Err(Error::new(format!(
-                "the bench boot ended with verdict {other:?} (logs in {})",
-                boot.log_dir.display()
-            )));
-        }
-    }
-    table.map(|_| ())
+        )),
+        (None, Some(Verdict::Pass)) => None,
+        (None, other) => Some(format!(
+            "the bench boot ended with verdict {other:?} (logs in {})",
+            boot.log_dir.display()
+        )),
+    };
+    Ok((samples, failure))
 }
 
 /// The bench lines of a boot, by name, in order of appearance.
@@ -246,13 +286,38 @@ verdict: PASS
         text.lines().map(str::to_owned).collect()
     }
 
+    /// The samples of both boots: `text` without SVE, `sve` with it.
+    fn both(text: &str, sve: &str) -> Vec<(String, std::result::Result<Sample, String>)> {
+        let mut samples = collect(&lines(text));
+        samples.extend(
+            collect(&lines(sve))
+                .into_iter()
+                .map(|(name, sample)| (format!("{SVE_PREFIX}{name}"), sample)),
+        );
+        samples
+    }
+
     #[test]
     fn table_of_a_complete_run() {
-        let samples = collect(&lines(SAMPLE));
-        assert_eq!(samples.len(), 4);
+        let sve = SAMPLE
+            .replace("median 3100 min 3096", "median 3400 min 3390")
+            .replace("median 3700 min 3690", "median 4000 min 3990");
+        let samples = both(SAMPLE, &sve);
+        assert_eq!(samples.len(), 8);
         let text = table(&samples).expect("table");
         let rows: Vec<&str> = text.lines().collect();
-        assert_eq!(rows.len(), 6);
+        assert_eq!(rows.len(), 8);
+        assert!(rows[6].starts_with("| (e) "), "{}", rows[6]);
+        assert!(
+            rows[6].ends_with("| 3,400 | 3,390 | 1000 | 11.49× |"),
+            "{}",
+            rows[6]
+        );
+        assert!(
+            rows[7].ends_with("| 4,000 | 3,990 | 1000 | 13.51× |"),
+            "{}",
+            rows[7]
+        );
         assert_eq!(
             rows[2],
             "| (a) FFA_ID_GET, answered by the SPMD at EL3 (the floor) | proxy, NS-EL2 | 296 | 292 | 1000 | 1.00× |"

@@ -214,9 +214,10 @@ pub fn host_codename() -> Result<String> {
 /// is well; installs what is missing as root; otherwise prints the commands and fails.
 pub fn ensure() -> Result<Found> {
     let found = install_missing()?;
-    // The scenario boots' machine and the bench's.
-    qemu::check_starts(suite::SMP, false)?;
-    qemu::check_starts(bench::SMP, true)?;
+    // The scenario boots' machine and the bench's two.
+    qemu::check_starts(suite::SMP, false, true)?;
+    qemu::check_starts(bench::SMP, true, false)?;
+    qemu::check_starts(bench::SMP, true, true)?;
     Ok(found)
 }
 

@@ -61,20 +61,18 @@ impl World {
     }
 }
 
-/// The virtual hardware of a boot with `smp` CPUs (`bench`: instruction-counted): machine,
-/// CPUs, memory and devices, without firmware or consoles.
-fn hardware_args(smp: u32, bench: bool) -> Vec<String> {
+/// The virtual hardware of a boot with `smp` CPUs (`bench`: instruction-counted; `sve`: the
+/// CPUs have SVE): machine, CPUs, memory and devices, without firmware or consoles.
+fn hardware_args(smp: u32, bench: bool, sve: bool) -> Vec<String> {
     let mut machine = String::from("virt,secure=on,virtualization=on,gic-version=3,acpi=off");
     if bench {
         // A fixed device-tree seed, and MTE as the peers were measured with it.
         machine.push_str(",dtb-randomness=off,mte=on");
     }
-    // Scenario boots have SVE, so the SPMC must keep the normal world's SVE state; the bench
-    // machine has none, as the peers were measured.
-    let cpu = if bench {
-        "max,pauth-impdef=on,sve=off,sme=off"
-    } else {
+    let cpu = if sve {
         "max,pauth-impdef=on,sve=on,sme=off"
+    } else {
+        "max,pauth-impdef=on,sve=off,sme=off"
     };
     let mut args: Vec<String> = vec![
         "-machine".into(),
@@ -107,6 +105,9 @@ pub struct Machine {
     pub selector: Option<u32>,
     /// Instruction-counted timing (docs: performance.md §Method).
     pub bench: bool,
+    /// The CPUs have SVE (scenario boots do, so the SPMC must keep the normal world's SVE
+    /// state; the bench boots without it, as the peers were measured, and again with it).
+    pub sve: bool,
     /// Wait for gdb on [`GDB_PORT`] before the first instruction.
     pub gdb: bool,
     /// Where the UART logs and QEMU's own output go.
@@ -121,7 +122,7 @@ impl Machine {
 
     /// QEMU's arguments.
     pub fn args(&self) -> Vec<String> {
-        let mut args = hardware_args(self.smp, self.bench);
+        let mut args = hardware_args(self.smp, self.bench, self.sve);
         args.extend([
             "-bios".into(),
             self.bios.display().to_string(),
@@ -187,12 +188,12 @@ fn start_failure(cmd: &str, status: &str, stderr: &str) -> String {
     text
 }
 
-/// Creates the hardware of a boot with `smp` CPUs (`bench`: instruction-counted) halted, with
-/// no firmware, and quits through the monitor at once: proves the installed QEMU has every ROM
-/// and device such a boot needs.
-pub fn check_starts(smp: u32, bench: bool) -> Result<()> {
+/// Creates the hardware of a boot with `smp` CPUs (`bench`: instruction-counted; `sve`) halted,
+/// with no firmware, and quits through the monitor at once: proves the installed QEMU has every
+/// ROM and device such a boot needs.
+pub fn check_starts(smp: u32, bench: bool, sve: bool) -> Result<()> {
     let mut cmd = Command::new("qemu-system-aarch64");
-    cmd.args(hardware_args(smp, bench))
+    cmd.args(hardware_args(smp, bench, sve))
         .args([
             "-display", "none", "-serial", "none", "-monitor", "stdio", "-S",
         ])
@@ -628,6 +629,7 @@ mod tests {
             smp: 4,
             selector: Some(3),
             bench: false,
+            sve: true,
             gdb: false,
             log_dir: "/b/qemu/x".into(),
         }
@@ -652,9 +654,11 @@ mod tests {
             smp: 1,
             selector: Some(BENCH_SELECTOR),
             bench: true,
+            sve: false,
             ..machine()
         };
         let line = bench.args().join(" ");
+        assert!(line.contains("sve=off"));
         assert!(line.contains(
             "-machine virt,secure=on,virtualization=on,gic-version=3,acpi=off,dtb-randomness=off,mte=on"
         ));
@@ -726,7 +730,7 @@ mod tests {
         );
         // The boots' hardware is what the check starts.
         assert!(
-            hardware_args(4, false)
+            hardware_args(4, false, true)
                 .iter()
                 .all(|a| machine().args().contains(a))
         );

@@ -159,6 +159,7 @@ fn machine(root: &Path, bios: &Path, scenario: &Scenario, home: u16, gdb: bool) 
         smp: SMP,
         selector: selector(scenario, home),
         bench: false,
+        sve: true,
         gdb,
         log_dir: qemu::log_dir(root, &key(scenario.name, home)),
     }
