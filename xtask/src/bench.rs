@@ -64,6 +64,9 @@ pub const ROWS: &[Row] = &[
     },
 ];
 
+/// A boot's bench lines: each row's name and its sample or why it failed.
+type Samples = Vec<(String, std::result::Result<Sample, String>)>;
+
 /// What the rows of the second boot (CPUs with SVE) are named in [`ROWS`].
 const SVE_PREFIX: &str = "sve:";
 
@@ -138,13 +141,7 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
 }
 
 /// One bench boot: its bench lines, and why it failed if it did.
-fn boot_once(
-    machine: &Machine,
-    args: &BenchArgs,
-) -> Result<(
-    Vec<(String, std::result::Result<Sample, String>)>,
-    Option<String>,
-)> {
+fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Samples, Option<String>)> {
     let mut filter = LiveFilter::default();
     let boot = qemu::boot(
         machine,
@@ -192,7 +189,7 @@ fn boot_once(
 }
 
 /// The bench lines of a boot, by name, in order of appearance.
-pub fn collect(lines: &[String]) -> Vec<(String, std::result::Result<Sample, String>)> {
+pub fn collect(lines: &[String]) -> Samples {
     lines
         .iter()
         .filter_map(|line| match qemu::parse_line(line) {
@@ -287,7 +284,7 @@ verdict: PASS
     }
 
     /// The samples of both boots: `text` without SVE, `sve` with it.
-    fn both(text: &str, sve: &str) -> Vec<(String, std::result::Result<Sample, String>)> {
+    fn both(text: &str, sve: &str) -> Samples {
         let mut samples = collect(&lines(text));
         samples.extend(
             collect(&lines(sve))
