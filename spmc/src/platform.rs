@@ -20,3 +20,36 @@ pub trait Platform {
     /// Copies `data` to `addr` in `space`.
     fn write(&mut self, space: Space, addr: u64, data: &[u8]) -> Result<(), MemFault>;
 }
+
+/// The start of every cache line of `line` bytes (a power of two) that `[addr, addr + len)`
+/// touches: what cleaning that range to the point of coherency walks (the arch layer cleans
+/// what the SPMC writes into a partition that starts with its caches off).
+pub fn cache_lines(addr: u64, len: usize, line: u64) -> impl Iterator<Item = u64> {
+    let line = line.max(1);
+    let end = addr.saturating_add(len as u64);
+    let first = addr & !(line - 1);
+    let count = if len == 0 {
+        0
+    } else {
+        end.saturating_sub(first).div_ceil(line)
+    };
+    (0..count).map(move |i| first + i * line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_lines;
+
+    #[test]
+    fn cache_lines_cover_partial_first_and_last_lines() {
+        let lines: heapless::Vec<u64, 8> = cache_lines(0x1030, 0x60, 64).collect();
+        assert_eq!(lines.as_slice(), &[0x1000, 0x1040, 0x1080]);
+        let one: heapless::Vec<u64, 8> = cache_lines(0x1000, 1, 64).collect();
+        assert_eq!(one.as_slice(), &[0x1000]);
+        let exact: heapless::Vec<u64, 8> = cache_lines(0x1000, 128, 64).collect();
+        assert_eq!(exact.as_slice(), &[0x1000, 0x1040]);
+        assert_eq!(cache_lines(0x1000, 0, 64).count(), 0);
+        // A blob of a partition's boot information: one 4 KiB page, 64-byte lines.
+        assert_eq!(cache_lines(0x0e30_0000, 4096, 64).count(), 64);
+    }
+}

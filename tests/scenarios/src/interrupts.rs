@@ -7,7 +7,7 @@
 //! owns physical interrupts while partitions run, so the run ends at once: the normal world
 //! gets FFA_INTERRUPT naming the partition's context (FF-A v1.2 §9.3, `ns-interrupts-action`
 //! Signaled, the default), takes its interrupt, finds the CPU its own (the preempted partition
-//! is BUSY, another answers), and resumes the partition with FFA_RUN, which goes on where it
+//! is BUSY, another answers, there and on the next core), and resumes the partition with FFA_RUN, which goes on where it
 //! stopped, registers untouched, and answers the request. A second round on the same CPU
 //! shows the partition's priority-mask write did not outlive its run: the next interrupt
 //! preempts it again. (Architecturally the write reaches only the virtual interface; QEMU
@@ -95,6 +95,20 @@ pub(crate) fn spin_preempted(
         expect_words(
             "ECHO while one is preempted",
             &[0x51, 0x52, 0x53, 0x54],
+            &words[1..],
+        )?;
+        let next = (cpu + 1) % crate::CPUS;
+        let words = command32_on(
+            c,
+            next,
+            "ECHO on the next core while one is preempted",
+            other,
+            Command::Echo,
+            &[0x61, 0x62, 0x63, 0x64],
+        )?;
+        expect_words(
+            "ECHO on the next core while one is preempted",
+            &[0x61, 0x62, 0x63, 0x64],
             &words[1..],
         )?;
         answer = run_on(c, cpu, dst, ctx);

@@ -11,7 +11,7 @@ use heapless::Vec;
 
 use crate::manifest::MAX_PARTITIONS;
 use crate::memory_map::MAX_MEMORY_RANGES;
-use crate::platform::{MemFault, Platform, Space};
+use crate::platform::{MemFault, Platform, Space, cache_lines};
 
 use super::asm::spmc_copy;
 
@@ -96,14 +96,10 @@ fn data_cache_line() -> u64 {
 /// off (as it starts): it then reads memory, and must find there what the SPMC wrote through
 /// its cacheable map (the boot-information blob, its RX buffer).
 fn clean_to_poc(addr: u64, len: usize) {
-    let line = data_cache_line();
-    let end = addr.saturating_add(len as u64);
-    let mut at = addr & !(line - 1);
-    while at < end {
-        // SAFETY: `at` lies in a window the caller checked, mapped by the stage-1 map; DC CVAC
-        // writes a cache line back to memory and changes no data.
+    for at in cache_lines(addr, len, data_cache_line()) {
+        // SAFETY: `at` starts a line of a range in a window the caller checked, mapped by the
+        // stage-1 map; DC CVAC writes a cache line back to memory and changes no data.
         unsafe { asm!("dc cvac, {}", in(reg) at, options(nostack, preserves_flags)) };
-        at += line;
     }
     barrier::dsb(barrier::SY);
 }
