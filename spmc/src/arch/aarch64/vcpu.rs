@@ -7,9 +7,9 @@
 
 use aarch64_cpu::registers::{
     AFSR0_EL1, AFSR1_EL1, AMAIR_EL1, CNTKCTL_EL1, CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTV_CTL_EL0,
-    CNTV_CVAL_EL0, CONTEXTIDR_EL1, CPACR_EL1, CSSELR_EL1, ELR_EL1, ESR_EL1, FAR_EL1, MAIR_EL1,
-    MDSCR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1, TCR_EL1, TPIDR_EL0,
-    TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
+    CNTV_CVAL_EL0, CONTEXTIDR_EL1, CPACR_EL1, CSSELR_EL1, ELR_EL1, ESR_EL1, FAR_EL1, ICH_VMCR_EL2,
+    MAIR_EL1, MDSCR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1, TCR_EL1,
+    TPIDR_EL0, TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
 };
 
 use crate::exception::{ENTRY_PSTATE, ENTRY_SCTLR_EL1, Injection};
@@ -108,6 +108,9 @@ el1_registers! {
     cntv_ctl: CNTV_CTL_EL0,
     cntp_cval: CNTP_CVAL_EL0,
     cntp_ctl: CNTP_CTL_EL0,
+    // What EL1 wrote to its virtual GIC CPU interface (HCR_EL2.IMO/FMO: its ICC_PMR_EL1 and
+    // group enables land here), so one partition never sees another's.
+    ich_vmcr: ICH_VMCR_EL2,
 }
 
 /// FP/SIMD registers: V0..V31, then FPCR and FPSR (layout fixed by the assembly).
