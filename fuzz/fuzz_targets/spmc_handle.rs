@@ -82,6 +82,9 @@ impl Platform for FakePlatform {
         };
         window.write(addr, data).then_some(()).ok_or(MemFault)
     }
+
+    // No caches modelled.
+    fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }
 
 fn name(text: &str) -> String<32> {

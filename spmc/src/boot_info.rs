@@ -146,6 +146,8 @@ impl<P: Platform> Spmc<P> {
         self.platform
             .write(Space::Secure, load, data)
             .map_err(|_| BootInfoFailure::Unwritable)?;
+        // The partition reads it with its caches off.
+        self.platform.clean_to_poc(Space::Secure, load, data.len());
         Ok(load)
     }
 }

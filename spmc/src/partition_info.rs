@@ -148,6 +148,10 @@ impl<P: Platform> Spmc<P> {
         self.platform
             .write(space, rx.rx, data)
             .map_err(|_| FfaError::Aborted)?;
+        if space == Space::Secure {
+            // A partition may read its RX buffer with its caches off.
+            self.platform.clean_to_poc(space, rx.rx, data.len());
+        }
         // Re-borrow: the platform write needed `self`.
         let mailbox = match call.from {
             Endpoint::NormalWorld => &mut self.normal_world.mailbox,

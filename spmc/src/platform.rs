@@ -19,6 +19,10 @@ pub trait Platform {
     fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), MemFault>;
     /// Copies `data` to `addr` in `space`.
     fn write(&mut self, space: Space, addr: u64, data: &[u8]) -> Result<(), MemFault>;
+    /// Makes what was written to `[addr, addr + len)` of `space` visible to a reader with its
+    /// caches off (cleans it to the point of coherency): partitions start, and may run, with
+    /// their caches off. Called by the core after each write into partition memory.
+    fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize);
 }
 
 /// The start of every cache line of `line` bytes (a power of two) that `[addr, addr + len)`

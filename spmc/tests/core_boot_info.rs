@@ -44,6 +44,9 @@ fn spmc_with_packages(config: SpmcConfig, headers: [Vec<u8>; 3]) -> TestSpmc {
         s.platform_mut()
             .write(Space::Secure, load, &header)
             .unwrap();
+        // BL2 cleans what it loads.
+        s.platform_mut()
+            .clean_to_poc(Space::Secure, load, header.len());
     }
     s
 }
@@ -66,6 +69,11 @@ fn the_blob_replaces_the_package_header_and_its_register_points_at_it() {
         let mut want = regs(&[]);
         want[reg] = load;
         assert_eq!(r, want, "{id:x?}: x{reg} = the blob, the rest 0");
+        assert_eq!(
+            s.platform().dirty(),
+            [],
+            "{id:x?} starts with its caches off: the blob must be cleaned before"
+        );
         let blob = blob_at(&s, load);
         assert_eq!(
             find_manifest(&blob),

@@ -75,6 +75,9 @@ pub const UNKNOWN: Uuid = Uuid::from_u128(0xdead_beef_0000_1111_2222_5555_5555_5
 pub struct FakeMemory {
     ranges: std::vec::Vec<(Space, u64, u64)>,
     bytes: HashMap<(bool, u64), u8>,
+    /// Secure bytes written and not cleaned to the point of coherency yet: a partition
+    /// running with its caches off would not see them.
+    dirty: std::collections::BTreeSet<u64>,
     /// Refuse every write (to test the SPMC's answer when the platform faults).
     pub fail_writes: bool,
 }
@@ -101,6 +104,12 @@ impl FakeMemory {
         self.ranges
             .iter()
             .any(|&(s, base, size)| s == space && addr >= base && end <= base + size)
+    }
+
+    /// Secure bytes written but never cleaned (what a partition with its caches off would
+    /// miss), lowest first.
+    pub fn dirty(&self) -> std::vec::Vec<u64> {
+        self.dirty.iter().copied().collect()
     }
 
     pub fn peek(&self, space: Space, addr: u64, len: usize) -> std::vec::Vec<u8> {
@@ -136,8 +145,19 @@ impl Platform for FakeMemory {
         for (i, b) in data.iter().enumerate() {
             self.bytes
                 .insert((space == Space::Secure, addr + i as u64), *b);
+            if space == Space::Secure {
+                self.dirty.insert(addr + i as u64);
+            }
         }
         Ok(())
+    }
+
+    fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {
+        if space == Space::Secure {
+            for a in addr..addr.saturating_add(len as u64) {
+                self.dirty.remove(&a);
+            }
+        }
     }
 }
 

@@ -68,6 +68,9 @@ impl Platform for Memory {
         dst.copy_from_slice(data);
         Ok(())
     }
+
+    // No caches modelled: what is written is what a reader sees.
+    fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }
 
 fn dtb(name: &str) -> Vec<u8> {

@@ -205,6 +205,9 @@ impl spmc::platform::Platform for SecureView {
             .write(space, addr, data)
             .map_err(|_| spmc::platform::MemFault)
     }
+
+    // No caches modelled: partitions read what was written.
+    fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }
 
 /// The proxy's view: `proxy::HostMemory` over non-secure RAM.

@@ -74,13 +74,14 @@ impl Platform for ArchPlatform {
         // SAFETY: as for `read`; the windows are mapped writable and never hold the SPMC's
         // own memory (the stage-1 map refuses overlaps with the image).
         let failed = unsafe { spmc_copy(addr as *mut u8, data.as_ptr(), data.len()) };
-        if failed != 0 {
-            return Err(MemFault);
+        if failed == 0 { Ok(()) } else { Err(MemFault) }
+    }
+
+    fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {
+        // Only a range the SPMC may copy (it just wrote it).
+        if self.check(space, addr, len).is_ok() {
+            clean_lines(addr, len);
         }
-        if space == Space::Secure {
-            clean_to_poc(addr, data.len());
-        }
-        Ok(())
     }
 }
 
@@ -95,7 +96,7 @@ fn data_cache_line() -> u64 {
 /// Cleans `[addr, addr + len)` to the point of coherency. A partition may run with its caches
 /// off (as it starts): it then reads memory, and must find there what the SPMC wrote through
 /// its cacheable map (the boot-information blob, its RX buffer).
-fn clean_to_poc(addr: u64, len: usize) {
+fn clean_lines(addr: u64, len: usize) {
     for at in cache_lines(addr, len, data_cache_line()) {
         // SAFETY: `at` starts a line of a range in a window the caller checked, mapped by the
         // stage-1 map; DC CVAC writes a cache line back to memory and changes no data.
