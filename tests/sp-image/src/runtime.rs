@@ -411,7 +411,7 @@ impl SpEnv for OwnMemory {
 
     fn spin(&mut self, ms: u64) -> Option<Spin> {
         // Any exception counts: without a GIC interface the write is simply undefined.
-        let pmr_write_faulted = try_pmr_any();
+        let pmr_write_faulted = try_pmr().faulted;
         let (now, frequency): (u64, u64);
         // SAFETY: reads the physical counter and its frequency (CNTHCTL_EL2 lets EL1 do so).
         unsafe {
@@ -447,11 +447,11 @@ impl SpEnv for OwnMemory {
     fn trapped_registers(&mut self) -> Option<u8> {
         let mut mask = 0;
         for (bit, faulted) in [
-            try_pmcr(),
-            try_dbgbvr0(),
-            try_actlr(),
-            try_sgi1r(),
-            try_sre() || sre_still_on(),
+            try_pmcr().unknown(),
+            try_dbgbvr0().unknown(),
+            try_actlr().unknown(),
+            try_sgi1r().unknown(),
+            try_sre().unknown() || sre_still_on(),
         ]
         .into_iter()
         .enumerate()
@@ -487,18 +487,34 @@ fn crash() {
     }
 }
 
-/// Calls one of the `sp_try_*` accesses: whether it took an Unknown-reason exception.
-macro_rules! try_access {
+/// What one of the `sp_try_*`/`sp_read_*` routines saw: x0 (a value read), whether the
+/// access faulted, and ESR_EL1 if it did.
+struct Tried {
+    value: u64,
+    faulted: bool,
+    esr: u64,
+}
+
+impl Tried {
+    /// It took an Unknown-reason exception (the SPMC's answer to a trapped access).
+    fn unknown(&self) -> bool {
+        self.faulted && (self.esr >> 26) & 0x3f == 0
+    }
+}
+
+/// Defines a function calling the routine `$symbol`, which makes one system-register access.
+macro_rules! try_routine {
     ($name:ident, $symbol:literal) => {
-        fn $name() -> bool {
-            let (faulted, esr): (u64, u64);
+        fn $name() -> Tried {
+            let (value, faulted, esr): (u64, u64, u64);
             // SAFETY: the routine makes one system-register access and changes no memory; if
             // the access faults, our synchronous vector records it in x1..x3 and returns past
-            // it (x9, x10 clobbered). ACTLR_EL1 = 0 is harmless where the write goes through.
+            // it (x9, x10 clobbered). The values written (ACTLR_EL1 = 0, an SGI to no core, a
+            // priority mask of 0) only matter to a CPU interface the SPMC does not give us.
             unsafe {
                 asm!(
                     concat!("bl ", $symbol),
-                    out("x0") _,
+                    out("x0") value,
                     out("x1") faulted,
                     out("x2") esr,
                     out("x3") _,
@@ -508,56 +524,28 @@ macro_rules! try_access {
                     options(nostack),
                 );
             }
-            faulted != 0 && (esr >> 26) & 0x3f == 0
+            Tried {
+                value,
+                faulted: faulted != 0,
+                esr,
+            }
         }
     };
 }
 
-try_access!(try_pmcr, "sp_try_pmcr");
-try_access!(try_dbgbvr0, "sp_try_dbgbvr0");
-try_access!(try_actlr, "sp_try_actlr");
-try_access!(try_sgi1r, "sp_try_sgi1r");
-try_access!(try_sre, "sp_try_sre");
+try_routine!(try_pmcr, "sp_try_pmcr");
+try_routine!(try_dbgbvr0, "sp_try_dbgbvr0");
+try_routine!(try_actlr, "sp_try_actlr");
+try_routine!(try_sgi1r, "sp_try_sgi1r");
+try_routine!(try_sre, "sp_try_sre");
+try_routine!(read_sre, "sp_read_sre");
+try_routine!(try_pmr, "sp_try_pmr");
 
 /// After a write of 0 went through: whether ICC_SRE_EL1.SRE still reads 1 (the GIC fixes
 /// it) or the read traps.
 fn sre_still_on() -> bool {
-    let (value, faulted): (u64, u64);
-    // SAFETY: as in `try_access!`: one register read, no memory touched.
-    unsafe {
-        asm!(
-            "bl sp_read_sre",
-            out("x0") value,
-            out("x1") faulted,
-            out("x2") _,
-            out("x3") _,
-            out("x9") _,
-            out("x10") _,
-            out("x30") _,
-            options(nostack),
-        );
-    }
-    faulted != 0 || value & 1 == 1
-}
-
-/// Writes ICC_PMR_EL1 = 0; true if that took any exception.
-fn try_pmr_any() -> bool {
-    let faulted: u64;
-    // SAFETY: as in `try_access!`; a mask of 0 only matters to whoever's interface it is.
-    unsafe {
-        asm!(
-            "bl sp_try_pmr",
-            out("x0") _,
-            out("x1") faulted,
-            out("x2") _,
-            out("x3") _,
-            out("x9") _,
-            out("x10") _,
-            out("x30") _,
-            options(nostack),
-        );
-    }
-    faulted != 0
+    let read = read_sre();
+    read.faulted || read.value & 1 == 1
 }
 
 /// Waits forever.
