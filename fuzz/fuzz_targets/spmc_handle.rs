@@ -83,6 +83,15 @@ impl Platform for FakePlatform {
         window.write(addr, data).then_some(()).ok_or(MemFault)
     }
 
+    fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
+        let window = match space {
+            Space::Secure => &self.secure,
+            Space::NonSecure => &self.non_secure,
+        };
+        let (base, size) = window.span();
+        addr >= base && addr.checked_add(len).is_some_and(|end| end <= base + size)
+    }
+
     // No caches modelled.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }

@@ -22,6 +22,7 @@ pub mod interrupts;
 pub mod loader;
 pub mod mailbox;
 pub mod manifest;
+pub mod memory;
 pub mod memory_map;
 pub mod pagetable;
 pub mod partition;

@@ -19,6 +19,9 @@ pub trait Platform {
     fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), MemFault>;
     /// Copies `data` to `addr` in `space`.
     fn write(&mut self, space: Space, addr: u64, data: &[u8]) -> Result<(), MemFault>;
+    /// Whether `[addr, addr + len)` of `space` is memory the SPMC may copy (for the normal
+    /// world: inside the SPMC manifest's `ns-memory`), without touching it.
+    fn covers(&self, space: Space, addr: u64, len: u64) -> bool;
     /// Makes what was written to `[addr, addr + len)` of `space` visible to a reader with its
     /// caches off (cleans it to the point of coherency): partitions start, and may run, with
     /// their caches off. Called by the core after each write into partition memory.

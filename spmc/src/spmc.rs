@@ -55,6 +55,7 @@ use ffa::{EndpointId, FfaError, FuncId, Interface, Regs, Version};
 use crate::call_chain;
 use crate::console::{Console, ConsoleLine};
 use crate::manifest::{MAX_PARTITIONS, SpmcAttributes, SpmcConfig};
+use crate::memory::ledger::Kind;
 use crate::memory_map::Refusal;
 use crate::partition::{AbortReason, MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
 use crate::platform::Platform;
@@ -143,6 +144,8 @@ pub struct Spmc<P: Platform> {
     pub(crate) console: Console,
     /// Partitions the configuration refused for their memory.
     refused: heapless::Vec<Refusal, MAX_PARTITIONS>,
+    /// Outstanding memory transactions.
+    pub(crate) ledger: crate::memory::ledger::Ledger,
 }
 
 /// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
@@ -187,6 +190,7 @@ impl<P: Platform> Spmc<P> {
             cold_boot_done: false,
             console: Console::default(),
             refused,
+            ledger: crate::memory::ledger::Ledger::new(),
         }
     }
 
@@ -480,6 +484,10 @@ impl<P: Platform> Spmc<P> {
                 self.secondary_ep_register(call, entrypoint)
             }
             Interface::ConsoleLog { .. } => self.console_log(call),
+            Interface::MemShare { .. } => self.mem_send(call, Kind::Share, &interface),
+            Interface::MemLend { .. } => self.mem_send(call, Kind::Lend, &interface),
+            Interface::MemDonate { .. } => self.mem_send(call, Kind::Donate, &interface),
+            Interface::MemReclaim { .. } => self.mem_reclaim(call),
             // FFA_ERROR outside initialisation, memory sharing, notifications, MSG_SEND2...
             _ => self.fail(call, FfaError::NotSupported),
         }

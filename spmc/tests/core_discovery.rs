@@ -165,7 +165,7 @@ fn id_get_and_spm_id_get() {
 fn unimplemented_and_misplaced_calls_are_not_supported() {
     let mut s = booted();
     for call in [
-        regs(&[fid::MEM_SHARE32, 0x100, 0x100]),
+        regs(&[fid::NOTIFICATION_SET]),
         regs(&[fid::MSG_SEND2]),
         regs(&[fid::MSG_WAIT]),
         regs(&[fid::YIELD]),

@@ -13,7 +13,7 @@ use spmc::{Caller, CpuId, Outcome};
 const CPUS: u16 = 2;
 const IDS: [EndpointId; 4] = [SP1, SP2, SP3, EndpointId(0x8009)];
 
-const FIDS: [u64; 26] = [
+const FIDS: [u64; 28] = [
     fid::ERROR,
     fid::SUCCESS32,
     fid::VERSION,
@@ -40,6 +40,9 @@ const FIDS: [u64; 26] = [
     fid::REQ2,
     fid::RESP2,
     fid::MEM_SHARE32,
+    // FFA_MEM_LEND_64, FFA_MEM_RECLAIM.
+    0xc400_0072,
+    0x8400_0077,
 ];
 
 #[derive(Clone, Debug)]

@@ -152,6 +152,10 @@ impl Platform for FakeMemory {
         Ok(())
     }
 
+    fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
+        usize::try_from(len).is_ok_and(|len| self.reachable(space, addr, len))
+    }
+
     fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {
         if space == Space::Secure {
             for a in addr..addr.saturating_add(len as u64) {

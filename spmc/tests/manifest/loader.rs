@@ -69,6 +69,13 @@ impl Platform for Memory {
         Ok(())
     }
 
+    fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
+        let end = self.base + self.bytes.len() as u64;
+        space == Space::Secure
+            && addr >= self.base
+            && addr.checked_add(len).is_some_and(|e| e <= end)
+    }
+
     // No caches modelled: what is written is what a reader sees.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }

@@ -206,6 +206,10 @@ impl spmc::platform::Platform for SecureView {
             .map_err(|_| spmc::platform::MemFault)
     }
 
+    fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
+        usize::try_from(len).is_ok_and(|len| contains(&ram(space), addr, len))
+    }
+
     // No caches modelled: partitions read what was written.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }

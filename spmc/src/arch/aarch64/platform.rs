@@ -77,6 +77,10 @@ impl Platform for ArchPlatform {
         if failed == 0 { Ok(()) } else { Err(MemFault) }
     }
 
+    fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
+        usize::try_from(len).is_ok_and(|len| self.check(space, addr, len).is_ok())
+    }
+
     fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {
         // Only a range the SPMC may copy (it just wrote it).
         if self.check(space, addr, len).is_ok() {

@@ -1,0 +1,252 @@
+//! Memory management (FF-A v1.2 §11): FFA_MEM_SHARE, FFA_MEM_LEND and FFA_MEM_DONATE from the
+//! normal world, and FFA_MEM_RECLAIM.
+//!
+//! A send reads the transaction descriptor from the caller's TX buffer (in the layout of the
+//! caller's FF-A version), copies it before checking anything, and records it in the
+//! [`ledger::Ledger`] under a handle the SPMC allocates, answered in FFA_SUCCESS w2 (low half)
+//! and w3 (high half). Error codes, as Hafnium's `ffa_memory.c` gives them:
+//! - INVALID_PARAMETERS: a malformed descriptor (`ffa::memory::DescError`); a buffer address
+//!   other than the TX buffer; a length beyond the TX buffer or a fragment longer than the
+//!   whole; a sender that is not the caller; a nonzero handle; a receiver that is not a hosted
+//!   partition, or the sender itself; DONATE to more than one receiver; permissions that grant
+//!   no data access or grant execution; memory attributes a send may not use (device memory, the
+//!   NS bit, anything but unspecified or normal write-back memory for a lend or donate, anything
+//!   but normal write-back inner shareable memory for a share); flags a send does not define,
+//!   or "zero the memory" on a share; overlapping ranges; a range outside the lender's memory.
+//! - DENIED: a range already in an outstanding transaction; no TX buffer mapped.
+//! - NO_MEMORY: more ranges or receivers than the SPMC's tables hold, or the ledger is full.
+//! - NOT_SUPPORTED (not yet): a descriptor sent in fragments (FFA_MEM_FRAG_TX); a partition as
+//!   the sender.
+//!
+//! FFA_MEM_RECLAIM (w1/w2 = the handle, w3 = flags) by the lender forgets the transaction once
+//! no borrower holds the memory (DENIED otherwise); an unknown handle, another lender's handle
+//! or undefined flags are INVALID_PARAMETERS; "zero the memory" is honoured for a lend or
+//! donate (INVALID_PARAMETERS for a share).
+
+pub mod ledger;
+
+use ffa::memory::{Layout, MAX_ENCODED_LEN, MemTransaction, attributes, flags, permissions};
+use ffa::{FfaError, Interface, MemOpBuf, PAGE_SIZE};
+use heapless::Vec;
+
+use crate::platform::{Platform, Space};
+use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use ledger::{Borrower, Handle, Holding, Kind, LedgerError, Transaction};
+
+/// The flags a send may set: zero the memory before a borrower maps it (lend and donate only).
+const SEND_FLAGS: u32 = flags::CLEAR;
+
+/// FFA_MEM_RECLAIM's flags: zero the memory before the lender gets it back.
+const RECLAIM_ZERO: u32 = 1 << 0;
+
+impl From<LedgerError> for FfaError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Full | LedgerError::NoHandle => FfaError::NoMemory,
+            LedgerError::AlreadyShared => FfaError::Denied,
+            LedgerError::Overlapping => FfaError::InvalidParameters,
+        }
+    }
+}
+
+impl<P: Platform> Spmc<P> {
+    /// FFA_MEM_SHARE, FFA_MEM_LEND or FFA_MEM_DONATE (either width).
+    pub(crate) fn mem_send(&mut self, call: &Call, kind: Kind, interface: &Interface) -> Outcome {
+        match self.send(call, kind, interface) {
+            Ok(handle) => {
+                let h = handle.0;
+                self.succeed(call, [h as u32, (h >> 32) as u32, 0, 0, 0, 0])
+            }
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn send(&mut self, call: &Call, kind: Kind, interface: &Interface) -> Result<Handle, FfaError> {
+        let (total_len, frag_len, buf) = match *interface {
+            Interface::MemShare {
+                total_len,
+                frag_len,
+                buf,
+            }
+            | Interface::MemLend {
+                total_len,
+                frag_len,
+                buf,
+            }
+            | Interface::MemDonate {
+                total_len,
+                frag_len,
+                buf,
+            } => (total_len, frag_len, buf),
+            _ => return Err(FfaError::InvalidParameters),
+        };
+        if call.from != Endpoint::NormalWorld {
+            return Err(FfaError::NotSupported);
+        }
+        let in_tx_buffer = match buf {
+            None => true,
+            Some(MemOpBuf::Buf32 { addr, page_cnt }) => addr == 0 && page_cnt == 0,
+            Some(MemOpBuf::Buf64 { addr, page_cnt }) => addr == 0 && page_cnt == 0,
+        };
+        if !in_tx_buffer || frag_len > total_len || frag_len == 0 {
+            return Err(FfaError::InvalidParameters);
+        }
+        if frag_len != total_len {
+            return Err(FfaError::NotSupported);
+        }
+        let tx = self
+            .normal_world
+            .mailbox
+            .buffers()
+            .ok_or(FfaError::Denied)?;
+        let len = usize::try_from(total_len).map_err(|_| FfaError::InvalidParameters)?;
+        if len as u64 > tx.len() {
+            return Err(FfaError::InvalidParameters);
+        }
+        if len > MAX_ENCODED_LEN {
+            return Err(FfaError::NoMemory);
+        }
+        // Copied out of the shared buffer before anything is checked.
+        let mut bytes = [0u8; MAX_ENCODED_LEN];
+        let copy = bytes.get_mut(..len).ok_or(FfaError::InvalidParameters)?;
+        self.platform
+            .read(Space::NonSecure, tx.tx, copy)
+            .map_err(|_| FfaError::InvalidParameters)?;
+        let layout = Layout::for_version(self.normal_world.version.version());
+        let txn = MemTransaction::parse(copy, layout)?;
+        let transaction = self.check_send(kind, &txn)?;
+        let clear = txn.flags & flags::CLEAR != 0;
+        // Ranges and ledger first: nothing is zeroed for a send that is refused.
+        self.ledger
+            .check_ranges(transaction.space, &transaction.ranges)?;
+        if clear {
+            self.zero(transaction.space, &transaction.ranges)?;
+        }
+        Ok(self.ledger.insert(transaction)?)
+    }
+
+    /// The checks of a send from the normal world that need the SPMC's state.
+    fn check_send(&self, kind: Kind, txn: &MemTransaction) -> Result<Transaction, FfaError> {
+        if txn.sender.is_secure() || txn.handle != 0 {
+            return Err(FfaError::InvalidParameters);
+        }
+        if txn.flags & !SEND_FLAGS != 0 || (kind == Kind::Share && txn.flags & flags::CLEAR != 0) {
+            return Err(FfaError::InvalidParameters);
+        }
+        if !attributes_allowed(kind, txn.attributes) {
+            return Err(FfaError::InvalidParameters);
+        }
+        if kind == Kind::Donate && txn.receivers.len() != 1 {
+            return Err(FfaError::InvalidParameters);
+        }
+        let mut borrowers = Vec::new();
+        for r in txn.receivers.iter() {
+            if r.id == txn.sender || self.partitions.find(r.id).is_none() {
+                return Err(FfaError::InvalidParameters);
+            }
+            let data = r.permissions & permissions::DATA_MASK;
+            let instruction = r.permissions & permissions::INSTRUCTION_MASK;
+            if data == permissions::DATA_NOT_SPECIFIED || instruction == permissions::INSTRUCTION_X
+            {
+                return Err(FfaError::InvalidParameters);
+            }
+            borrowers
+                .push(Borrower {
+                    id: r.id,
+                    permissions: r.permissions,
+                    holding: Holding::Granted,
+                })
+                .map_err(|_| FfaError::NoMemory)?;
+        }
+        if txn.ranges.is_empty() {
+            return Err(FfaError::InvalidParameters);
+        }
+        for r in txn.ranges.iter() {
+            let len = u64::from(r.pages).saturating_mul(PAGE_SIZE as u64);
+            if !self.platform.covers(Space::NonSecure, r.address, len) {
+                return Err(FfaError::InvalidParameters);
+            }
+        }
+        Ok(Transaction {
+            handle: Handle(0),
+            kind,
+            lender: txn.sender,
+            space: Space::NonSecure,
+            attributes: txn.attributes,
+            tag: txn.tag,
+            borrowers,
+            ranges: txn.ranges,
+        })
+    }
+
+    /// Writes zeros over `ranges` of `space`.
+    fn zero(&mut self, space: Space, ranges: &[ffa::memory::AddressRange]) -> Result<(), FfaError> {
+        const ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+        for r in ranges {
+            for page in 0..u64::from(r.pages) {
+                let at = r.address + page * PAGE_SIZE as u64;
+                self.platform
+                    .write(space, at, &ZEROS)
+                    .map_err(|_| FfaError::Aborted)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// FFA_MEM_RECLAIM.
+    pub(crate) fn mem_reclaim(&mut self, call: &Call) -> Outcome {
+        match self.reclaim(call) {
+            Ok(()) => self.succeed(call, [0; 6]),
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn reclaim(&mut self, call: &Call) -> Result<(), FfaError> {
+        let handle = Handle((call.regs[1] & 0xffff_ffff) | (call.regs[2] & 0xffff_ffff) << 32);
+        let reclaim_flags = (call.regs[3] & 0xffff_ffff) as u32;
+        if call.from != Endpoint::NormalWorld || reclaim_flags & !RECLAIM_ZERO != 0 {
+            return Err(FfaError::InvalidParameters);
+        }
+        let txn = self.ledger.get(handle).ok_or(FfaError::InvalidParameters)?;
+        if txn.lender.is_secure() {
+            return Err(FfaError::InvalidParameters);
+        }
+        if txn.held() {
+            return Err(FfaError::Denied);
+        }
+        let zero = reclaim_flags & RECLAIM_ZERO != 0;
+        if zero && txn.kind == Kind::Share {
+            return Err(FfaError::InvalidParameters);
+        }
+        let (space, ranges) = (txn.space, txn.ranges);
+        if zero {
+            self.zero(space, &ranges)?;
+        }
+        self.ledger.remove(handle);
+        Ok(())
+    }
+
+    /// The outstanding memory transactions (for tests and the arch layer's log).
+    pub fn memory_transactions(&self) -> impl Iterator<Item = &Transaction> {
+        self.ledger.iter()
+    }
+}
+
+/// Whether a send of `kind` may carry `attrs` (FF-A v1.2 §11.10.1): no device memory and no NS
+/// bit from a sender; a share names normal write-back inner-shareable memory (the borrower must
+/// not map it any other way while the lender has it too); a lend or donate may leave the type
+/// to the borrower, or name the same.
+fn attributes_allowed(kind: Kind, attrs: u16) -> bool {
+    let normal_wb_inner =
+        attributes::TYPE_NORMAL | attributes::WRITE_BACK | attributes::INNER_SHAREABLE;
+    if attrs & attributes::NON_SECURE != 0 {
+        return false;
+    }
+    match kind {
+        Kind::Share => attrs == normal_wb_inner,
+        Kind::Lend | Kind::Donate => {
+            attrs & attributes::TYPE_MASK == attributes::TYPE_NOT_SPECIFIED
+                || attrs == normal_wb_inner
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! FFA_MEM_SHARE, FFA_MEM_LEND, FFA_MEM_DONATE from the normal world and FFA_MEM_RECLAIM.
+
+mod core_support;
+
+use core_support::*;
+use ffa::memory::{
+    AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes, flags, permissions,
+};
+use ffa::{EndpointId, FfaError, Version};
+use proptest::prelude::*;
+use spmc::{CpuId, Regs};
+use spmc::memory::ledger::{HANDLE_ALLOCATED_BY_SPMC, Kind};
+use spmc::platform::{Platform, Space};
+
+const MEM_LEND32: u64 = 0x8400_0072;
+const MEM_DONATE32: u64 = 0x8400_0071;
+const MEM_SHARE64: u64 = 0xc400_0073;
+const MEM_RECLAIM: u64 = 0x8400_0077;
+/// The normal world's sender ID (pKVM's host, or a host without hypervisor).
+const HOST: EndpointId = EndpointId(0);
+/// Normal-world memory the tests give away (inside the SPMC's NS window, away from the
+/// mailbox at its start).
+const BASE: u64 = NS_BASE + 0x1_0000;
+const PAGE: u64 = 0x1000;
+
+const SHARE_ATTRS: u16 =
+    attributes::TYPE_NORMAL | attributes::WRITE_BACK | attributes::INNER_SHAREABLE;
+const RW: u8 = permissions::DATA_RW | permissions::INSTRUCTION_NX;
+
+fn range(address: u64, pages: u32) -> AddressRange {
+    AddressRange { address, pages }
+}
+
+fn txn(receivers: &[EndpointId], ranges: &[AddressRange]) -> MemTransaction {
+    let mut rs = BoundedVec::new();
+    for id in receivers {
+        rs.push(Receiver {
+            id: *id,
+            permissions: RW,
+            ..Receiver::default()
+        })
+        .unwrap();
+    }
+    let mut list = BoundedVec::new();
+    for r in ranges {
+        list.push(*r).unwrap();
+    }
+    MemTransaction {
+        sender: HOST,
+        attributes: SHARE_ATTRS,
+        flags: 0,
+        handle: 0,
+        tag: 0x7a6,
+        receivers: rs,
+        ranges: list,
+    }
+}
+
+/// A booted SPMC whose normal world negotiated `version` and mapped its pair.
+fn ready(version: Version) -> TestSpmc {
+    let mut s = booted();
+    let v = (u64::from(version.0) << 16) | u64::from(version.1);
+    to_spmd(nwd(&mut s, 0, &regs(&[fid::VERSION, v])));
+    let r = to_spmd(nwd(&mut s, 0, &regs(&[fid::RXTX_MAP64, NWD_TX, NWD_RX, 1])));
+    assert_success(&r);
+    s
+}
+
+/// Writes `t` into the normal world's TX buffer in `layout`; returns its length.
+fn put(s: &mut TestSpmc, t: &MemTransaction, layout: Layout) -> u64 {
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = t.write(&mut buf, layout).unwrap();
+    s.platform_mut()
+        .write(Space::NonSecure, NWD_TX, &buf[..len])
+        .unwrap();
+    len as u64
+}
+
+fn send(s: &mut TestSpmc, fid: u64, t: &MemTransaction, layout: Layout) -> Regs {
+    let len = put(s, t, layout);
+    to_spmd(nwd(s, 0, &regs(&[fid, len, len, 0, 0])))
+}
+
+fn handle_of(r: &Regs) -> u64 {
+    assert_success(r);
+    (r[2] & 0xffff_ffff) | (r[3] & 0xffff_ffff) << 32
+}
+
+fn reclaim(s: &mut TestSpmc, handle: u64, flags: u64) -> Regs {
+    to_spmd(nwd(
+        s,
+        0,
+        &regs(&[MEM_RECLAIM, handle & 0xffff_ffff, handle >> 32, flags]),
+    ))
+}
+
+#[test]
+fn share_and_reclaim_in_every_layout() {
+    for (version, layout) in [
+        (Version(1, 0), Layout::V1_0),
+        (Version(1, 1), Layout::V1_1),
+        (Version(1, 2), Layout::V1_2),
+    ] {
+        let mut s = ready(version);
+        let r = send(
+            &mut s,
+            fid::MEM_SHARE32,
+            &txn(&[SP1], &[range(BASE, 1)]),
+            layout,
+        );
+        let handle = handle_of(&r);
+        assert_ne!(handle & HANDLE_ALLOCATED_BY_SPMC, 0, "{version:?}");
+        let recorded: Vec<_> = s.memory_transactions().collect();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].kind, Kind::Share);
+        assert_eq!(recorded[0].lender, HOST);
+        assert_eq!(recorded[0].tag, 0x7a6);
+        assert_eq!(recorded[0].borrowers[0].id, SP1);
+        assert_success(&reclaim(&mut s, handle, 0));
+        assert_eq!(s.memory_transactions().count(), 0);
+        // A reclaimed handle is stale.
+        assert_error(&reclaim(&mut s, handle, 0), FfaError::InvalidParameters);
+    }
+}
+
+#[test]
+fn lend_and_donate_with_several_ranges_and_borrowers() {
+    let mut s = ready(Version(1, 2));
+    let mut lend = txn(&[SP1, SP2], &[range(BASE, 2), range(BASE + 0x8000, 1)]);
+    lend.attributes = attributes::TYPE_NOT_SPECIFIED;
+    let a = handle_of(&send(&mut s, MEM_LEND32, &lend, Layout::V1_2));
+    let donate = txn(&[SP3], &[range(BASE + 0x1_0000, 4)]);
+    let b = handle_of(&send(&mut s, MEM_DONATE32, &donate, Layout::V1_2));
+    assert_ne!(a, b);
+    let kinds: Vec<_> = s.memory_transactions().map(|t| t.kind).collect();
+    assert_eq!(kinds, [Kind::Lend, Kind::Donate]);
+    // 64-bit SHARE with the TX buffer named by address 0.
+    let c = handle_of(&send(
+        &mut s,
+        MEM_SHARE64,
+        &txn(&[SP2], &[range(BASE + 0x2_0000, 1)]),
+        Layout::V1_2,
+    ));
+    assert_eq!(s.memory_transactions().count(), 3);
+    for h in [b, a, c] {
+        assert_success(&reclaim(&mut s, h, 0));
+    }
+}
+
+#[test]
+fn clear_flags_zero_the_memory() {
+    let mut s = ready(Version(1, 2));
+    let pattern = [0xa5u8; 0x2000];
+    s.platform_mut()
+        .write(Space::NonSecure, BASE, &pattern)
+        .unwrap();
+    let mut lend = txn(&[SP1], &[range(BASE, 1)]);
+    lend.flags = flags::CLEAR;
+    let h = handle_of(&send(&mut s, MEM_LEND32, &lend, Layout::V1_2));
+    assert!(
+        s.platform()
+            .peek(Space::NonSecure, BASE, 0x1000)
+            .iter()
+            .all(|b| *b == 0)
+    );
+    assert_eq!(
+        s.platform().peek(Space::NonSecure, BASE + 0x1000, 1),
+        [0xa5]
+    );
+    s.platform_mut()
+        .write(Space::NonSecure, BASE, &pattern[..0x1000])
+        .unwrap();
+    assert_success(&reclaim(&mut s, h, 1));
+    assert!(
+        s.platform()
+            .peek(Space::NonSecure, BASE, 0x1000)
+            .iter()
+            .all(|b| *b == 0)
+    );
+    // Neither for a share.
+    let mut share = txn(&[SP1], &[range(BASE, 1)]);
+    share.flags = flags::CLEAR;
+    assert_error(
+        &send(&mut s, fid::MEM_SHARE32, &share, Layout::V1_2),
+        FfaError::InvalidParameters,
+    );
+    let h = handle_of(&send(
+        &mut s,
+        fid::MEM_SHARE32,
+        &txn(&[SP1], &[range(BASE, 1)]),
+        Layout::V1_2,
+    ));
+    assert_error(&reclaim(&mut s, h, 1), FfaError::InvalidParameters);
+    assert_error(&reclaim(&mut s, h, 4), FfaError::InvalidParameters);
+    assert_success(&reclaim(&mut s, h, 0));
+}
+
+#[test]
+fn sends_the_spmc_refuses() {
+    let mut s = ready(Version(1, 2));
+    let one = || txn(&[SP1], &[range(BASE, 1)]);
+    let mut cases: Vec<(&str, MemTransaction, FfaError)> = vec![
+        (
+            "overlapping ranges",
+            txn(&[SP1], &[range(BASE, 2), range(BASE + PAGE, 1)]),
+            FfaError::InvalidParameters,
+        ),
+        (
+            "outside the normal world's memory",
+            txn(&[SP1], &[range(NS_BASE + NS_LEN, 1)]),
+            FfaError::InvalidParameters,
+        ),
+        (
+            "secure memory",
+            txn(&[SP1], &[range(SP2_LOAD, 1)]),
+            FfaError::InvalidParameters,
+        ),
+        (
+            "an unknown borrower",
+            txn(&[EndpointId(0x8009)], &[range(BASE, 1)]),
+            FfaError::InvalidParameters,
+        ),
+        (
+            "the sender as borrower",
+            txn(&[HOST], &[range(BASE, 1)]),
+            FfaError::InvalidParameters,
+        ),
+    ];
+    let mut wrong_sender = one();
+    wrong_sender.sender = SP2;
+    cases.push((
+        "a partition's ID as sender",
+        wrong_sender,
+        FfaError::InvalidParameters,
+    ));
+    let mut handle = one();
+    handle.handle = 5;
+    cases.push(("a handle in a send", handle, FfaError::InvalidParameters));
+    let mut device = one();
+    device.attributes = attributes::TYPE_DEVICE;
+    cases.push(("device memory", device, FfaError::InvalidParameters));
+    let mut ns = one();
+    ns.attributes |= attributes::NON_SECURE;
+    cases.push(("the NS bit", ns, FfaError::InvalidParameters));
+    let mut no_access = one();
+    no_access.receivers = {
+        let mut r = BoundedVec::new();
+        r.push(Receiver {
+            id: SP1,
+            permissions: permissions::INSTRUCTION_NX,
+            ..Receiver::default()
+        })
+        .unwrap();
+        r
+    };
+    cases.push(("no data access", no_access, FfaError::InvalidParameters));
+    let mut exec = one();
+    exec.receivers = {
+        let mut r = BoundedVec::new();
+        r.push(Receiver {
+            id: SP1,
+            permissions: permissions::DATA_RO | permissions::INSTRUCTION_X,
+            ..Receiver::default()
+        })
+        .unwrap();
+        r
+    };
+    cases.push(("execute access", exec, FfaError::InvalidParameters));
+    let mut undefined_flag = one();
+    undefined_flag.flags = flags::TIME_SLICE;
+    cases.push((
+        "a flag a send does not define",
+        undefined_flag,
+        FfaError::InvalidParameters,
+    ));
+    for (what, t, code) in cases {
+        assert_error(&send(&mut s, fid::MEM_SHARE32, &t, Layout::V1_2), code);
+        assert_eq!(s.memory_transactions().count(), 0, "{what}");
+    }
+    assert_error(
+        &send(
+            &mut s,
+            MEM_DONATE32,
+            &txn(&[SP1, SP2], &[range(BASE, 1)]),
+            Layout::V1_2,
+        ),
+        FfaError::InvalidParameters,
+    );
+    // Zero pages and misalignment are refused by the descriptor check: write them by hand.
+    let len = put(&mut s, &one(), Layout::V1_2);
+    let constituent = NWD_TX + len - 16;
+    for (offset, bytes, what) in [
+        (8u64, 0u32.to_le_bytes(), "zero pages"),
+        (0, 0x0600_0800u32.to_le_bytes(), "misaligned"),
+    ] {
+        let _ = put(&mut s, &one(), Layout::V1_2);
+        s.platform_mut()
+            .write(Space::NonSecure, constituent + offset, &bytes)
+            .unwrap();
+        let r = to_spmd(nwd(&mut s, 0, &regs(&[fid::MEM_SHARE32, len, len, 0, 0])));
+        assert_error(&r, FfaError::InvalidParameters);
+        assert_eq!(s.memory_transactions().count(), 0, "{what}");
+    }
+}
+
+#[test]
+fn buffers_and_lengths_the_spmc_refuses() {
+    let mut s = booted();
+    // No TX buffer mapped.
+    let t = txn(&[SP1], &[range(BASE, 1)]);
+    let r = to_spmd(nwd(&mut s, 0, &regs(&[fid::MEM_SHARE32, 96, 96, 0, 0])));
+    assert_error(&r, FfaError::Denied);
+    let mut s = ready(Version(1, 2));
+    let len = put(&mut s, &t, Layout::V1_2);
+    for (call, code) in [
+        // A buffer other than the TX buffer.
+        (
+            regs(&[fid::MEM_SHARE32, len, len, NS_BASE + 0x8000, 1]),
+            FfaError::InvalidParameters,
+        ),
+        // A fragment longer than the whole, an empty one, a length past the TX buffer.
+        (
+            regs(&[fid::MEM_SHARE32, len, len + 16, 0, 0]),
+            FfaError::InvalidParameters,
+        ),
+        (
+            regs(&[fid::MEM_SHARE32, len, 0, 0, 0]),
+            FfaError::InvalidParameters,
+        ),
+        (
+            regs(&[fid::MEM_SHARE32, 0x2000, 0x2000, 0, 0]),
+            FfaError::InvalidParameters,
+        ),
+        // The descriptor in fragments: not yet.
+        (
+            regs(&[fid::MEM_SHARE32, len + 16, len, 0, 0]),
+            FfaError::NotSupported,
+        ),
+    ] {
+        assert_error(&to_spmd(nwd(&mut s, 0, &call)), code);
+    }
+    assert_eq!(s.memory_transactions().count(), 0);
+    // A partition as sender: not yet.
+    let mut s = new_spmc(config(), 2);
+    entered(s.boot(CpuId(0)), SP1, 0);
+    let r = entered(
+        sp(&mut s, 0, SP1, &regs(&[fid::MEM_SHARE32, len, len, 0, 0])),
+        SP1,
+        0,
+    );
+    assert_error(&r, FfaError::NotSupported);
+}
+
+#[test]
+fn a_page_is_shared_once_and_only_its_lender_reclaims() {
+    let mut s = ready(Version(1, 2));
+    let h = handle_of(&send(
+        &mut s,
+        fid::MEM_SHARE32,
+        &txn(&[SP1], &[range(BASE, 4)]),
+        Layout::V1_2,
+    ));
+    assert_error(
+        &send(
+            &mut s,
+            MEM_LEND32,
+            &txn(&[SP2], &[range(BASE + 3 * PAGE, 1)]),
+            Layout::V1_2,
+        ),
+        FfaError::Denied,
+    );
+    assert_error(&reclaim(&mut s, h ^ 1, 0), FfaError::InvalidParameters);
+    // A partition cannot reclaim the normal world's memory.
+    let mut s2 = new_spmc(config(), 2);
+    entered(s2.boot(CpuId(0)), SP1, 0);
+    let r = entered(
+        sp(
+            &mut s2,
+            0,
+            SP1,
+            &regs(&[MEM_RECLAIM, h & 0xffff_ffff, h >> 32, 0]),
+        ),
+        SP1,
+        0,
+    );
+    assert_error(&r, FfaError::InvalidParameters);
+    assert_success(&reclaim(&mut s, h, 0));
+    // Free again.
+    handle_of(&send(
+        &mut s,
+        MEM_LEND32,
+        &txn(&[SP2], &[range(BASE + 3 * PAGE, 1)]),
+        Layout::V1_2,
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    /// Random shares and reclaims: every page the SPMC accepted is in one outstanding
+    /// transaction, every handle it returned is reclaimable once, and a send is accepted
+    /// exactly when its pages are free.
+    #[test]
+    fn random_shares_and_reclaims_keep_pages_owned_once(
+        steps in proptest::collection::vec((0u32..24, 1u32..4, any::<bool>(), 0usize..8), 1..40)
+    ) {
+        let mut s = ready(Version(1, 2));
+        let mut owned: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
+        for (first, pages, is_send, pick) in steps {
+            if is_send || owned.is_empty() {
+                let pages_list: Vec<u32> = (first..first + pages).collect();
+                let free = pages_list.iter().all(|p| owned.values().all(|o| !o.contains(p)));
+                let t = txn(&[SP1], &[range(BASE + u64::from(first) * PAGE, pages)]);
+                let r = send(&mut s, fid::MEM_SHARE32, &t, Layout::V1_2);
+                if free && owned.len() < spmc::memory::ledger::MAX_TRANSACTIONS {
+                    let h = handle_of(&r);
+                    prop_assert!(owned.insert(h, pages_list).is_none());
+                } else {
+                    prop_assert_eq!(r[0], fid::ERROR);
+                }
+            } else {
+                let h = *owned.keys().nth(pick % owned.len()).unwrap();
+                assert_success(&reclaim(&mut s, h, 0));
+                owned.remove(&h);
+                assert_error(&reclaim(&mut s, h, 0), FfaError::InvalidParameters);
+            }
+            let recorded: Vec<u64> = s.memory_transactions().map(|t| t.handle.0).collect();
+            let expected: Vec<u64> = owned.keys().copied().collect();
+            prop_assert_eq!(recorded, expected);
+        }
+    }
+}
