@@ -92,6 +92,20 @@ impl Platform for FakePlatform {
         addr >= base && addr.checked_add(len).is_some_and(|end| end <= base + size)
     }
 
+    // Mappings are the arch layer's; the fuzzer checks the core's bookkeeping.
+    fn map_for(
+        &mut self,
+        _partition: ffa::EndpointId,
+        _space: Space,
+        _addr: u64,
+        _len: u64,
+        _permissions: u8,
+    ) -> Result<(), MemFault> {
+        Ok(())
+    }
+
+    fn unmap_for(&mut self, _partition: ffa::EndpointId, _space: Space, _addr: u64, _len: u64) {}
+
     // No caches modelled.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }

@@ -1,4 +1,7 @@
-//! What the core asks of the machine: copies to and from physical memory.
+//! What the core asks of the machine: copies to and from physical memory, cache cleaning, and
+//! the stage-2 mappings memory sharing makes.
+
+use ffa::EndpointId;
 
 /// A physical address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,20 @@ pub trait Platform {
     /// Whether `[addr, addr + len)` of `space` is memory the SPMC may copy (for the normal
     /// world: inside the SPMC manifest's `ns-memory`), without touching it.
     fn covers(&self, space: Space, addr: u64, len: u64) -> bool;
+    /// Gives partition `partition` access to `[addr, addr + len)` of `space` at the same
+    /// address of its IPA space of that security state (the normal world's memory in its
+    /// non-secure IPA space), as `permissions` (`ffa::memory::permissions`) allow: a borrower
+    /// that retrieved memory. Err if the platform cannot map it.
+    fn map_for(
+        &mut self,
+        partition: EndpointId,
+        space: Space,
+        addr: u64,
+        len: u64,
+        permissions: u8,
+    ) -> Result<(), MemFault>;
+    /// Takes that access away again, from every core's TLBs too.
+    fn unmap_for(&mut self, partition: EndpointId, space: Space, addr: u64, len: u64);
     /// Makes what was written to `[addr, addr + len)` of `space` visible to a reader with its
     /// caches off (cleans it to the point of coherency): partitions start, and may run, with
     /// their caches off. Called by the core after each write into partition memory.

@@ -488,6 +488,8 @@ impl<P: Platform> Spmc<P> {
             Interface::MemLend { .. } => self.mem_send(call, Kind::Lend, &interface),
             Interface::MemDonate { .. } => self.mem_send(call, Kind::Donate, &interface),
             Interface::MemReclaim { .. } => self.mem_reclaim(call),
+            Interface::MemRetrieveReq { .. } => self.mem_retrieve(call, &interface),
+            Interface::MemRelinquish => self.mem_relinquish(call),
             // FFA_ERROR outside initialisation, memory sharing, notifications, MSG_SEND2...
             _ => self.fail(call, FfaError::NotSupported),
         }

@@ -13,7 +13,7 @@ use spmc::{Caller, CpuId, Outcome};
 const CPUS: u16 = 2;
 const IDS: [EndpointId; 4] = [SP1, SP2, SP3, EndpointId(0x8009)];
 
-const FIDS: [u64; 28] = [
+const FIDS: [u64; 30] = [
     fid::ERROR,
     fid::SUCCESS32,
     fid::VERSION,
@@ -40,9 +40,11 @@ const FIDS: [u64; 28] = [
     fid::REQ2,
     fid::RESP2,
     fid::MEM_SHARE32,
-    // FFA_MEM_LEND_64, FFA_MEM_RECLAIM.
+    // FFA_MEM_LEND_64, FFA_MEM_RECLAIM, FFA_MEM_RETRIEVE_REQ_32, FFA_MEM_RELINQUISH.
     0xc400_0072,
     0x8400_0077,
+    0x8400_0074,
+    0x8400_0076,
 ];
 
 #[derive(Clone, Debug)]

@@ -8,9 +8,9 @@ use ffa::memory::{
 };
 use ffa::{EndpointId, FfaError, Version};
 use proptest::prelude::*;
-use spmc::{CpuId, Regs};
 use spmc::memory::ledger::{HANDLE_ALLOCATED_BY_SPMC, Kind};
 use spmc::platform::{Platform, Space};
+use spmc::{CpuId, Regs};
 
 const MEM_LEND32: u64 = 0x8400_0072;
 const MEM_DONATE32: u64 = 0x8400_0071;
@@ -428,4 +428,249 @@ proptest! {
             prop_assert_eq!(recorded, expected);
         }
     }
+}
+
+const MEM_RETRIEVE_REQ32: u64 = 0x8400_0074;
+const MEM_RETRIEVE_RESP: u64 = 0x8400_0075;
+const MEM_RELINQUISH: u64 = 0x8400_0076;
+
+/// A partition's buffers in these tests (inside its memory).
+fn sp_tx(load: u64) -> u64 {
+    load + 0x8000
+}
+
+fn sp_rx(load: u64) -> u64 {
+    load + 0x9000
+}
+
+/// The normal world sends `id` a direct request; `id` maps its pair. Leaves `id` running.
+fn run_partition(s: &mut TestSpmc, id: EndpointId, load: u64) {
+    entered(nwd(s, 0, &req32(0, id, [0; 5])), id, 0);
+    let map = regs(&[fid::RXTX_MAP64, sp_tx(load), sp_rx(load), 1]);
+    assert_success(&entered(sp(s, 0, id, &map), id, 0));
+}
+
+/// A retrieve request for `handle` by `who` asking `access`.
+fn request(handle: u64, who: EndpointId, access: u8) -> MemTransaction {
+    let mut t = txn(&[who], &[]);
+    t.handle = handle;
+    t.attributes = 0;
+    t.receivers = {
+        let mut r = BoundedVec::new();
+        r.push(Receiver {
+            id: who,
+            permissions: access,
+            ..Receiver::default()
+        })
+        .unwrap();
+        r
+    };
+    t
+}
+
+fn retrieve(s: &mut TestSpmc, id: EndpointId, load: u64, req: &MemTransaction) -> Regs {
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = req.write(&mut buf, Layout::V1_2).unwrap();
+    s.platform_mut()
+        .write(Space::Secure, sp_tx(load), &buf[..len])
+        .unwrap();
+    // The partition's own stores: not the SPMC's to clean.
+    s.platform_mut()
+        .clean_to_poc(Space::Secure, sp_tx(load), len);
+    let len = len as u64;
+    entered(
+        sp(s, 0, id, &regs(&[MEM_RETRIEVE_REQ32, len, len, 0, 0])),
+        id,
+        0,
+    )
+}
+
+fn relinquish(s: &mut TestSpmc, id: EndpointId, load: u64, handle: u64, flags: u32) -> Regs {
+    let mut d = Vec::new();
+    d.extend_from_slice(&handle.to_le_bytes());
+    d.extend_from_slice(&flags.to_le_bytes());
+    d.extend_from_slice(&1u32.to_le_bytes());
+    d.extend_from_slice(&id.0.to_le_bytes());
+    s.platform_mut()
+        .write(Space::Secure, sp_tx(load), &d)
+        .unwrap();
+    entered(sp(s, 0, id, &regs(&[MEM_RELINQUISH])), id, 0)
+}
+
+fn mapped_pages(s: &TestSpmc, id: EndpointId) -> Vec<(u64, u8)> {
+    s.platform()
+        .mapped
+        .iter()
+        .filter(|((p, secure, _), _)| *p == id && !*secure)
+        .map(|((_, _, page), perms)| (*page, *perms))
+        .collect()
+}
+
+#[test]
+fn a_borrower_retrieves_relinquishes_and_the_lender_reclaims() {
+    let mut s = ready(Version(1, 2));
+    let ranges = [range(BASE, 2), range(BASE + 0x8000, 1)];
+    let h = handle_of(&send(
+        &mut s,
+        fid::MEM_SHARE32,
+        &txn(&[SP1, SP3], &ranges),
+        Layout::V1_2,
+    ));
+    run_partition(&mut s, SP1, SP1_LOAD);
+    let r = retrieve(
+        &mut s,
+        SP1,
+        SP1_LOAD,
+        &request(h, SP1, permissions::DATA_RW),
+    );
+    assert_eq!(r[0], MEM_RETRIEVE_RESP, "{r:x?}");
+    assert_eq!(r[1], r[2], "one fragment");
+    // The whole transaction in its RX buffer, the memory marked non-secure.
+    let rx = s
+        .platform()
+        .peek(Space::Secure, sp_rx(SP1_LOAD), r[1] as usize);
+    let resp = MemTransaction::parse(&rx, Layout::V1_2).unwrap();
+    assert_eq!((resp.handle, resp.sender, resp.tag), (h, HOST, 0x7a6));
+    assert_eq!(resp.ranges.as_ref(), &ranges);
+    assert_eq!(resp.receivers.len(), 2);
+    assert_ne!(resp.attributes & attributes::NON_SECURE, 0);
+    assert_eq!(resp.flags & flags::TYPE_MASK, flags::TYPE_SHARE);
+    let rw_nx = permissions::DATA_RW | permissions::INSTRUCTION_NX;
+    assert_eq!(
+        mapped_pages(&s, SP1),
+        [
+            (BASE, rw_nx),
+            (BASE + 0x1000, rw_nx),
+            (BASE + 0x8000, rw_nx)
+        ]
+    );
+    assert_eq!(
+        s.platform().dirty(),
+        [],
+        "the response is cleaned for a caches-off reader"
+    );
+    // Held: no reclaim (from the normal world on CPU 1: CPU 0 is SP1's); no second retrieve.
+    let r = to_spmd(nwd(
+        &mut s,
+        1,
+        &regs(&[MEM_RECLAIM, h & 0xffff_ffff, h >> 32, 0]),
+    ));
+    assert_error(&r, FfaError::Denied);
+    let r = retrieve(
+        &mut s,
+        SP1,
+        SP1_LOAD,
+        &request(h, SP1, permissions::DATA_RW),
+    );
+    assert_error(&r, FfaError::Denied);
+    assert_success(&relinquish(&mut s, SP1, SP1_LOAD, h, 0));
+    assert_eq!(mapped_pages(&s, SP1), []);
+    assert_error(&relinquish(&mut s, SP1, SP1_LOAD, h, 0), FfaError::Denied);
+    to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+    assert_success(&reclaim(&mut s, h, 0));
+    assert!(s.platform().mapped.is_empty());
+}
+
+#[test]
+fn retrieves_the_spmc_refuses() {
+    let mut s = ready(Version(1, 2));
+    let mut t = txn(&[SP1], &[range(BASE, 1)]);
+    t.receivers = {
+        let mut r = BoundedVec::new();
+        r.push(Receiver {
+            id: SP1,
+            permissions: permissions::DATA_RO | permissions::INSTRUCTION_NX,
+            ..Receiver::default()
+        })
+        .unwrap();
+        r
+    };
+    let h = handle_of(&send(&mut s, MEM_LEND32, &t, Layout::V1_2));
+    run_partition(&mut s, SP1, SP1_LOAD);
+    let cases: Vec<(&str, MemTransaction, FfaError)> = vec![
+        (
+            "a stale handle",
+            request(h ^ 1, SP1, 0),
+            FfaError::InvalidParameters,
+        ),
+        (
+            "more access than granted",
+            request(h, SP1, permissions::DATA_RW),
+            FfaError::Denied,
+        ),
+        (
+            "execute access",
+            request(h, SP1, permissions::DATA_RO | permissions::INSTRUCTION_X),
+            FfaError::Denied,
+        ),
+        (
+            "another borrower named",
+            request(h, SP2, 0),
+            FfaError::InvalidParameters,
+        ),
+        {
+            let mut r = request(h, SP1, 0);
+            r.sender = EndpointId(5);
+            ("another lender", r, FfaError::InvalidParameters)
+        },
+        {
+            let mut r = request(h, SP1, 0);
+            r.tag = 1;
+            ("another tag", r, FfaError::InvalidParameters)
+        },
+        {
+            let mut r = request(h, SP1, 0);
+            r.flags = flags::TYPE_SHARE;
+            ("the wrong transaction type", r, FfaError::InvalidParameters)
+        },
+    ];
+    for (what, req, code) in cases {
+        let r = retrieve(&mut s, SP1, SP1_LOAD, &req);
+        assert_error(&r, code);
+        assert_eq!(mapped_pages(&s, SP1), [], "{what}");
+    }
+    // A mapping the platform refuses leaves nothing mapped and the memory not held.
+    s.platform_mut().fail_maps = true;
+    assert_error(
+        &retrieve(&mut s, SP1, SP1_LOAD, &request(h, SP1, 0)),
+        FfaError::NoMemory,
+    );
+    s.platform_mut().fail_maps = false;
+    // Read-only, as granted (no data access asked: what was granted).
+    let r = retrieve(&mut s, SP1, SP1_LOAD, &request(h, SP1, 0));
+    assert_eq!(r[0], MEM_RETRIEVE_RESP);
+    assert_eq!(
+        mapped_pages(&s, SP1),
+        [(BASE, permissions::DATA_RO | permissions::INSTRUCTION_NX)]
+    );
+    // A non-borrower, from its own context.
+    to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+    run_partition(&mut s, SP3, SP3_LOAD);
+    let mut by_sp3 = request(h, SP3, 0);
+    by_sp3.receivers = {
+        let mut r = BoundedVec::new();
+        r.push(Receiver {
+            id: SP3,
+            permissions: permissions::DATA_RO,
+            ..Receiver::default()
+        })
+        .unwrap();
+        r
+    };
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = by_sp3.write(&mut buf, Layout::V1_1).unwrap();
+    s.platform_mut()
+        .write(Space::Secure, sp_tx(SP3_LOAD), &buf[..len])
+        .unwrap();
+    let len = len as u64;
+    let r = entered(
+        sp(&mut s, 0, SP3, &regs(&[MEM_RETRIEVE_REQ32, len, len, 0, 0])),
+        SP3,
+        0,
+    );
+    assert_error(&r, FfaError::InvalidParameters);
+    // The normal world cannot retrieve (the hypervisor retrieve request: not yet).
+    to_spmd(sp(&mut s, 0, SP3, &resp32(SP3, 0, [0; 5])));
+    let r = to_spmd(nwd(&mut s, 0, &regs(&[MEM_RETRIEVE_REQ32, 64, 64, 0, 0])));
+    assert_error(&r, FfaError::NotSupported);
 }

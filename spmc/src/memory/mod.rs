@@ -1,5 +1,6 @@
 //! Memory management (FF-A v1.2 §11): FFA_MEM_SHARE, FFA_MEM_LEND and FFA_MEM_DONATE from the
-//! normal world, and FFA_MEM_RECLAIM.
+//! normal world, FFA_MEM_RECLAIM, and the borrowers' side ([`retrieve`]: FFA_MEM_RETRIEVE_REQ,
+//! FFA_MEM_RELINQUISH).
 //!
 //! A send reads the transaction descriptor from the caller's TX buffer (in the layout of the
 //! caller's FF-A version), copies it before checking anything, and records it in the
@@ -24,6 +25,7 @@
 //! donate (INVALID_PARAMETERS for a share).
 
 pub mod ledger;
+pub mod retrieve;
 
 use ffa::memory::{Layout, MAX_ENCODED_LEN, MemTransaction, attributes, flags, permissions};
 use ffa::{FfaError, Interface, MemOpBuf, PAGE_SIZE};
@@ -180,7 +182,11 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// Writes zeros over `ranges` of `space`.
-    fn zero(&mut self, space: Space, ranges: &[ffa::memory::AddressRange]) -> Result<(), FfaError> {
+    pub(crate) fn zero(
+        &mut self,
+        space: Space,
+        ranges: &[ffa::memory::AddressRange],
+    ) -> Result<(), FfaError> {
         const ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
         for r in ranges {
             for page in 0..u64::from(r.pages) {

@@ -80,6 +80,10 @@ pub struct FakeMemory {
     dirty: std::collections::BTreeSet<u64>,
     /// Refuse every write (to test the SPMC's answer when the platform faults).
     pub fail_writes: bool,
+    /// Pages mapped for borrowers: (partition, secure, page address) → permissions.
+    pub mapped: std::collections::BTreeMap<(EndpointId, bool, u64), u8>,
+    /// Refuse every mapping.
+    pub fail_maps: bool,
 }
 
 impl FakeMemory {
@@ -154,6 +158,34 @@ impl Platform for FakeMemory {
 
     fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
         usize::try_from(len).is_ok_and(|len| self.reachable(space, addr, len))
+    }
+
+    fn map_for(
+        &mut self,
+        partition: EndpointId,
+        space: Space,
+        addr: u64,
+        len: u64,
+        permissions: u8,
+    ) -> Result<(), MemFault> {
+        if self.fail_maps {
+            return Err(MemFault);
+        }
+        for page in (addr..addr + len).step_by(0x1000) {
+            let key = (partition, space == Space::Secure, page);
+            assert!(
+                self.mapped.insert(key, permissions).is_none(),
+                "{key:x?} mapped twice"
+            );
+        }
+        Ok(())
+    }
+
+    fn unmap_for(&mut self, partition: EndpointId, space: Space, addr: u64, len: u64) {
+        for page in (addr..addr + len).step_by(0x1000) {
+            self.mapped
+                .remove(&(partition, space == Space::Secure, page));
+        }
     }
 
     fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {

@@ -76,6 +76,20 @@ impl Platform for Memory {
             && addr.checked_add(len).is_some_and(|e| e <= end)
     }
 
+    // No partition runs here.
+    fn map_for(
+        &mut self,
+        _partition: EndpointId,
+        _space: Space,
+        _addr: u64,
+        _len: u64,
+        _permissions: u8,
+    ) -> Result<(), MemFault> {
+        Err(MemFault)
+    }
+
+    fn unmap_for(&mut self, _partition: EndpointId, _space: Space, _addr: u64, _len: u64) {}
+
     // No caches modelled: what is written is what a reader sees.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }

@@ -210,6 +210,20 @@ impl spmc::platform::Platform for SecureView {
         usize::try_from(len).is_ok_and(|len| contains(&ram(space), addr, len))
     }
 
+    // Not yet in-process: the harness's partitions reach only their own memory and regions.
+    fn map_for(
+        &mut self,
+        _partition: ffa::EndpointId,
+        _space: Space,
+        _addr: u64,
+        _len: u64,
+        _permissions: u8,
+    ) -> Result<(), spmc::platform::MemFault> {
+        Err(spmc::platform::MemFault)
+    }
+
+    fn unmap_for(&mut self, _partition: ffa::EndpointId, _space: Space, _addr: u64, _len: u64) {}
+
     // No caches modelled: partitions read what was written.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
 }

@@ -7,6 +7,7 @@
 use core::arch::asm;
 
 use aarch64_cpu::asm::barrier;
+use ffa::EndpointId;
 use heapless::Vec;
 
 use crate::manifest::MAX_PARTITIONS;
@@ -80,6 +81,22 @@ impl Platform for ArchPlatform {
     fn covers(&self, space: Space, addr: u64, len: u64) -> bool {
         usize::try_from(len).is_ok_and(|len| self.check(space, addr, len).is_ok())
     }
+
+    // Not yet: stage-2 tables are built at boot only, so memory cannot be mapped for a
+    // borrower at run time and a retrieve is answered NO_MEMORY (docs/ffa-support-matrix.md).
+    fn map_for(
+        &mut self,
+        _partition: EndpointId,
+        _space: Space,
+        _addr: u64,
+        _len: u64,
+        _permissions: u8,
+    ) -> Result<(), MemFault> {
+        Err(MemFault)
+    }
+
+    // Nothing was mapped.
+    fn unmap_for(&mut self, _partition: EndpointId, _space: Space, _addr: u64, _len: u64) {}
 
     fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {
         // Only a range the SPMC may copy (it just wrote it).
