@@ -340,7 +340,7 @@ fn buffers_and_lengths_the_spmc_refuses() {
         assert_error(&to_spmd(nwd(&mut s, 0, &call)), code);
     }
     assert_eq!(s.memory_transactions().count(), 0);
-    // A partition as sender: not yet.
+    // A partition without a TX buffer.
     let mut s = new_spmc(config(), 2);
     entered(s.boot(CpuId(0)), SP1, 0);
     let r = entered(
@@ -348,7 +348,7 @@ fn buffers_and_lengths_the_spmc_refuses() {
         SP1,
         0,
     );
-    assert_error(&r, FfaError::NotSupported);
+    assert_error(&r, FfaError::Denied);
 }
 
 #[test]
@@ -469,8 +469,18 @@ fn request(handle: u64, who: EndpointId, access: u8) -> MemTransaction {
 }
 
 fn retrieve(s: &mut TestSpmc, id: EndpointId, load: u64, req: &MemTransaction) -> Regs {
+    retrieve_in(s, id, load, req, Layout::V1_2)
+}
+
+fn retrieve_in(
+    s: &mut TestSpmc,
+    id: EndpointId,
+    load: u64,
+    req: &MemTransaction,
+    layout: Layout,
+) -> Regs {
     let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
-    let len = req.write(&mut buf, Layout::V1_2).unwrap();
+    let len = req.write(&mut buf, layout).unwrap();
     s.platform_mut()
         .write(Space::Secure, sp_tx(load), &buf[..len])
         .unwrap();
@@ -673,4 +683,89 @@ fn retrieves_the_spmc_refuses() {
     to_spmd(sp(&mut s, 0, SP3, &resp32(SP3, 0, [0; 5])));
     let r = to_spmd(nwd(&mut s, 0, &regs(&[MEM_RETRIEVE_REQ32, 64, 64, 0, 0])));
     assert_error(&r, FfaError::NotSupported);
+}
+
+/// `t` from partition `id` (running, its pair mapped), by `fid`, in `layout`.
+fn send_from(s: &mut TestSpmc, id: EndpointId, load: u64, fid: u64, t: &MemTransaction) -> Regs {
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = t.write(&mut buf, Layout::V1_2).unwrap();
+    s.platform_mut()
+        .write(Space::Secure, sp_tx(load), &buf[..len])
+        .unwrap();
+    s.platform_mut()
+        .clean_to_poc(Space::Secure, sp_tx(load), len);
+    let len = len as u64;
+    entered(sp(s, 0, id, &regs(&[fid, len, len, 0, 0])), id, 0)
+}
+
+#[test]
+fn a_partition_lends_its_own_memory_to_another() {
+    let mut s = ready(Version(1, 2));
+    run_partition(&mut s, SP1, SP1_LOAD);
+    let page = SP1_LOAD + 0xa_0000;
+    let mut lend = txn(&[SP3], &[range(page, 1)]);
+    lend.sender = SP1;
+    lend.attributes = attributes::TYPE_NOT_SPECIFIED;
+    // Not its memory, or not its name.
+    let mut elsewhere = lend.clone();
+    elsewhere.ranges = {
+        let mut r = BoundedVec::new();
+        r.push(range(SP2_LOAD, 1)).unwrap();
+        r
+    };
+    assert_error(
+        &send_from(&mut s, SP1, SP1_LOAD, MEM_LEND32, &elsewhere),
+        FfaError::InvalidParameters,
+    );
+    let mut as_sp2 = lend.clone();
+    as_sp2.sender = SP2;
+    assert_error(
+        &send_from(&mut s, SP1, SP1_LOAD, MEM_LEND32, &as_sp2),
+        FfaError::InvalidParameters,
+    );
+    let h = handle_of(&send_from(&mut s, SP1, SP1_LOAD, MEM_LEND32, &lend));
+    let t = s.memory_transactions().next().unwrap().clone();
+    assert_eq!(
+        (t.lender, t.space, t.kind),
+        (SP1, Space::Secure, Kind::Lend)
+    );
+    to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+
+    // SP3 retrieves it into its secure IPA space, without the NS bit.
+    run_partition(&mut s, SP3, SP3_LOAD);
+    let mut req = request(h, SP3, 0);
+    req.sender = SP1;
+    // SP3 speaks v1.1, the version of its manifest.
+    let r = retrieve_in(&mut s, SP3, SP3_LOAD, &req, Layout::V1_1);
+    assert_eq!(r[0], MEM_RETRIEVE_RESP, "{r:x?}");
+    let rx = s
+        .platform()
+        .peek(Space::Secure, sp_rx(SP3_LOAD), r[1] as usize);
+    let resp = MemTransaction::parse(&rx, Layout::V1_1).unwrap();
+    assert_eq!(resp.attributes & attributes::NON_SECURE, 0);
+    let key = (SP3, true, page);
+    assert_eq!(
+        s.platform().mapped.get(&key),
+        Some(&(permissions::DATA_RW | permissions::INSTRUCTION_NX))
+    );
+    assert_success(&relinquish(&mut s, SP3, SP3_LOAD, h, 0));
+    assert_eq!(s.platform().mapped.get(&key), None);
+    to_spmd(sp(&mut s, 0, SP3, &resp32(SP3, 0, [0; 5])));
+
+    // Only SP1 reclaims it, and gets its access back.
+    assert_error(&reclaim(&mut s, h, 0), FfaError::InvalidParameters);
+    entered(nwd(&mut s, 0, &req32(0, SP1, [0; 5])), SP1, 0);
+    let r = entered(
+        sp(
+            &mut s,
+            0,
+            SP1,
+            &regs(&[MEM_RECLAIM, h & 0xffff_ffff, h >> 32, 0]),
+        ),
+        SP1,
+        0,
+    );
+    assert_success(&r);
+    assert!(s.platform().mapped.contains_key(&(SP1, true, page)));
+    assert_eq!(s.memory_transactions().count(), 0);
 }

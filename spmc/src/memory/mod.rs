@@ -16,10 +16,14 @@
 //!   or "zero the memory" on a share; overlapping ranges; a range outside the lender's memory.
 //! - DENIED: a range already in an outstanding transaction; no TX buffer mapped.
 //! - NO_MEMORY: more ranges or receivers than the SPMC's tables hold, or the ledger is full.
-//! - NOT_SUPPORTED (not yet): a descriptor sent in fragments (FFA_MEM_FRAG_TX); a partition as
-//!   the sender.
+//! - NOT_SUPPORTED (not yet): a descriptor sent in fragments (FFA_MEM_FRAG_TX).
 //!
-//! FFA_MEM_RECLAIM (w1/w2 = the handle, w3 = flags) by the lender forgets the transaction once
+//! A partition may give memory of its own window (its secure memory) to other partitions; a
+//! lend or donate takes the lender's own access away (`Platform::unmap_for`) until it
+//! reclaims.
+//!
+//! FFA_MEM_RECLAIM (w1/w2 = the handle, w3 = flags) by the lender (the normal world, or the
+//! partition that sent it) forgets the transaction once
 //! no borrower holds the memory (DENIED otherwise); an unknown handle, another lender's handle
 //! or undefined flags are INVALID_PARAMETERS; "zero the memory" is honoured for a lend or
 //! donate (INVALID_PARAMETERS for a share).
@@ -82,9 +86,6 @@ impl<P: Platform> Spmc<P> {
             } => (total_len, frag_len, buf),
             _ => return Err(FfaError::InvalidParameters),
         };
-        if call.from != Endpoint::NormalWorld {
-            return Err(FfaError::NotSupported);
-        }
         let in_tx_buffer = match buf {
             None => true,
             Some(MemOpBuf::Buf32 { addr, page_cnt }) => addr == 0 && page_cnt == 0,
@@ -96,11 +97,21 @@ impl<P: Platform> Spmc<P> {
         if frag_len != total_len {
             return Err(FfaError::NotSupported);
         }
-        let tx = self
-            .normal_world
-            .mailbox
-            .buffers()
-            .ok_or(FfaError::Denied)?;
+        let (mailbox, space, version) = match call.from {
+            Endpoint::NormalWorld => (
+                &self.normal_world.mailbox,
+                Space::NonSecure,
+                self.normal_world.version.version(),
+            ),
+            Endpoint::Partition(ctx) => {
+                let p = self
+                    .partitions
+                    .get(ctx.partition)
+                    .ok_or(FfaError::InvalidParameters)?;
+                (&p.mailbox, Space::Secure, p.version.version())
+            }
+        };
+        let tx = mailbox.buffers().ok_or(FfaError::Denied)?;
         let len = usize::try_from(total_len).map_err(|_| FfaError::InvalidParameters)?;
         if len as u64 > tx.len() {
             return Err(FfaError::InvalidParameters);
@@ -112,24 +123,52 @@ impl<P: Platform> Spmc<P> {
         let mut bytes = [0u8; MAX_ENCODED_LEN];
         let copy = bytes.get_mut(..len).ok_or(FfaError::InvalidParameters)?;
         self.platform
-            .read(Space::NonSecure, tx.tx, copy)
+            .read(space, tx.tx, copy)
             .map_err(|_| FfaError::InvalidParameters)?;
-        let layout = Layout::for_version(self.normal_world.version.version());
+        let layout = Layout::for_version(version);
         let txn = MemTransaction::parse(copy, layout)?;
-        let transaction = self.check_send(kind, &txn)?;
+        let transaction = self.check_send(call.from, kind, &txn)?;
         let clear = txn.flags & flags::CLEAR != 0;
-        // Ranges and ledger first: nothing is zeroed for a send that is refused.
+        // Ranges and ledger first: nothing is zeroed or unmapped for a send that is refused.
         self.ledger
             .check_ranges(transaction.space, &transaction.ranges)?;
         if clear {
             self.zero(transaction.space, &transaction.ranges)?;
         }
+        if transaction.lender.is_secure() && kind != Kind::Share {
+            // A partition that lends or donates loses its own access.
+            for r in transaction.ranges.iter() {
+                let len = u64::from(r.pages) * PAGE_SIZE as u64;
+                self.platform
+                    .unmap_for(transaction.lender, Space::Secure, r.address, len);
+            }
+        }
         Ok(self.ledger.insert(transaction)?)
     }
 
-    /// The checks of a send from the normal world that need the SPMC's state.
-    fn check_send(&self, kind: Kind, txn: &MemTransaction) -> Result<Transaction, FfaError> {
-        if txn.sender.is_secure() || txn.handle != 0 {
+    /// The checks of a send that need the SPMC's state: the normal world gives its own memory
+    /// (inside `ns-memory`), a partition memory of its own window.
+    fn check_send(
+        &self,
+        from: Endpoint,
+        kind: Kind,
+        txn: &MemTransaction,
+    ) -> Result<Transaction, FfaError> {
+        let (space, own) = match from {
+            Endpoint::NormalWorld => (Space::NonSecure, None),
+            Endpoint::Partition(ctx) => {
+                let p = self
+                    .partitions
+                    .get(ctx.partition)
+                    .ok_or(FfaError::InvalidParameters)?;
+                (Space::Secure, Some(p))
+            }
+        };
+        let sender_ok = match own {
+            None => !txn.sender.is_secure(),
+            Some(p) => txn.sender == p.id,
+        };
+        if !sender_ok || txn.handle != 0 {
             return Err(FfaError::InvalidParameters);
         }
         if txn.flags & !SEND_FLAGS != 0 || (kind == Kind::Share && txn.flags & flags::CLEAR != 0) {
@@ -165,7 +204,17 @@ impl<P: Platform> Spmc<P> {
         }
         for r in txn.ranges.iter() {
             let len = u64::from(r.pages).saturating_mul(PAGE_SIZE as u64);
-            if !self.platform.covers(Space::NonSecure, r.address, len) {
+            let inside = match own {
+                None => self.platform.covers(Space::NonSecure, r.address, len),
+                Some(p) => {
+                    let (start, size) = (p.config.load_address, p.config.memory_size);
+                    r.address >= start
+                        && r.address
+                            .checked_add(len)
+                            .is_some_and(|end| end <= start.saturating_add(size))
+                }
+            };
+            if !inside {
                 return Err(FfaError::InvalidParameters);
             }
         }
@@ -173,7 +222,7 @@ impl<P: Platform> Spmc<P> {
             handle: Handle(0),
             kind,
             lender: txn.sender,
-            space: Space::NonSecure,
+            space,
             attributes: txn.attributes,
             tag: txn.tag,
             borrowers,
@@ -210,11 +259,23 @@ impl<P: Platform> Spmc<P> {
     fn reclaim(&mut self, call: &Call) -> Result<(), FfaError> {
         let handle = Handle((call.regs[1] & 0xffff_ffff) | (call.regs[2] & 0xffff_ffff) << 32);
         let reclaim_flags = (call.regs[3] & 0xffff_ffff) as u32;
-        if call.from != Endpoint::NormalWorld || reclaim_flags & !RECLAIM_ZERO != 0 {
+        if reclaim_flags & !RECLAIM_ZERO != 0 {
             return Err(FfaError::InvalidParameters);
         }
+        let caller = match call.from {
+            Endpoint::NormalWorld => None,
+            Endpoint::Partition(ctx) => Some(
+                self.partitions
+                    .id_of(ctx)
+                    .ok_or(FfaError::InvalidParameters)?,
+            ),
+        };
         let txn = self.ledger.get(handle).ok_or(FfaError::InvalidParameters)?;
-        if txn.lender.is_secure() {
+        let own = match caller {
+            None => !txn.lender.is_secure(),
+            Some(id) => txn.lender == id,
+        };
+        if !own {
             return Err(FfaError::InvalidParameters);
         }
         if txn.held() {
@@ -224,9 +285,19 @@ impl<P: Platform> Spmc<P> {
         if zero && txn.kind == Kind::Share {
             return Err(FfaError::InvalidParameters);
         }
-        let (space, ranges) = (txn.space, txn.ranges);
+        let (space, ranges, kind, lender) = (txn.space, txn.ranges, txn.kind, txn.lender);
         if zero {
             self.zero(space, &ranges)?;
+        }
+        if lender.is_secure() && kind != Kind::Share {
+            // The lender's own access comes back, as its window had it.
+            let own = permissions::DATA_RW | permissions::INSTRUCTION_X;
+            for r in ranges.iter() {
+                let len = u64::from(r.pages) * PAGE_SIZE as u64;
+                self.platform
+                    .map_for(lender, Space::Secure, r.address, len, own)
+                    .map_err(|_| FfaError::NoMemory)?;
+            }
         }
         self.ledger.remove(handle);
         Ok(())
