@@ -5,7 +5,8 @@
 //! page; this module only fills arrays of descriptors with plain stores, so the arch layer can
 //! build its stage-1 map before its MMU is on (no atomics, which the MMU-off Device memory
 //! does not support). Ranges are mapped once: mapping over a valid entry is refused, so two
-//! windows can never silently alias.
+//! windows can never silently alias. What may be unmapped at run time (memory lent by or to a
+//! partition) is mapped by pages, so unmapping never splits a block.
 
 /// Entries per table.
 pub const ENTRIES: usize = 512;
@@ -113,6 +114,8 @@ pub enum MapError {
     PoolExhausted,
     /// The attributes do not exist in this regime (NS at stage 2).
     BadAttributes,
+    /// Part of the range to unmap is not mapped by pages.
+    NotMapped,
 }
 
 /// A pool of table pages at a known physical address.
@@ -193,6 +196,79 @@ impl<'a> Pool<'a> {
         len: u64,
         attributes: Attributes,
     ) -> Result<(), MapError> {
+        self.map_with(tables, input, output, len, attributes, false)
+    }
+
+    /// As [`Pool::map`], with 4 KiB pages only: what may later be unmapped page by page
+    /// ([`Pool::unmap`]) without splitting a block under a running partition.
+    pub fn map_pages(
+        &mut self,
+        tables: &Tables,
+        input: u64,
+        output: u64,
+        len: u64,
+        attributes: Attributes,
+    ) -> Result<(), MapError> {
+        self.map_with(tables, input, output, len, attributes, true)
+    }
+
+    /// Unmaps `[input, input + len)`, which must be mapped by pages (not blocks) throughout;
+    /// nothing changes otherwise. Table pages stay allocated; the caller invalidates TLBs.
+    pub fn unmap(&mut self, tables: &Tables, input: u64, len: u64) -> Result<(), MapError> {
+        if len == 0 || !input.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Unaligned);
+        }
+        let end = input.checked_add(len).ok_or(MapError::OutOfRange)?;
+        if end > INPUT_LIMIT {
+            return Err(MapError::OutOfRange);
+        }
+        let mut at = input;
+        while at < end {
+            self.page_slot(tables, at)?;
+            at += PAGE_SIZE;
+        }
+        let mut at = input;
+        while at < end {
+            let (table, slot) = self.page_slot(tables, at)?;
+            self.set_entry(table, slot, 0)?;
+            at += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// The level-3 table and slot of the page mapping `input`: `NotMapped` if it has none, or
+    /// a block maps it.
+    fn page_slot(&self, tables: &Tables, input: u64) -> Result<(usize, usize), MapError> {
+        let mut table = tables.root;
+        for level in 1..=3 {
+            let size = block_size(level);
+            let slot = ((input / size) % ENTRIES as u64) as usize;
+            let entry = self.entry(table, slot)?;
+            if entry & VALID == 0 {
+                return Err(MapError::NotMapped);
+            }
+            if level == 3 {
+                return Ok((table, slot));
+            }
+            if entry & TABLE == 0 {
+                return Err(MapError::NotMapped);
+            }
+            table = self
+                .index_of(entry & ADDRESS_MASK)
+                .ok_or(MapError::NotMapped)?;
+        }
+        Err(MapError::NotMapped)
+    }
+
+    fn map_with(
+        &mut self,
+        tables: &Tables,
+        input: u64,
+        output: u64,
+        len: u64,
+        attributes: Attributes,
+        pages_only: bool,
+    ) -> Result<(), MapError> {
         if len == 0
             || !input.is_multiple_of(PAGE_SIZE)
             || !output.is_multiple_of(PAGE_SIZE)
@@ -222,12 +298,13 @@ impl<'a> Pool<'a> {
         while offset < len {
             let (va, pa) = (input + offset, output + offset);
             let left = len - offset;
-            offset += self.map_one(tables.root, 1, va, pa, left, leaf)?;
+            offset += self.map_one(tables.root, 1, va, pa, left, leaf, pages_only)?;
         }
         Ok(())
     }
 
     /// Maps the largest block that fits at `va` from level `level` down; returns its size.
+    #[allow(clippy::too_many_arguments)]
     fn map_one(
         &mut self,
         table: usize,
@@ -236,11 +313,13 @@ impl<'a> Pool<'a> {
         pa: u64,
         left: u64,
         leaf: u64,
+        pages_only: bool,
     ) -> Result<u64, MapError> {
         let size = block_size(level);
         let slot = ((va / size) % ENTRIES as u64) as usize;
         let entry = self.entry(table, slot)?;
-        let fits = va.is_multiple_of(size) && pa.is_multiple_of(size) && left >= size;
+        let fits =
+            !pages_only && va.is_multiple_of(size) && pa.is_multiple_of(size) && left >= size;
         if entry & VALID == 0 && (level == 3 || fits) {
             let kind = if level == 3 { TABLE | VALID } else { VALID };
             self.set_entry(table, slot, (pa & ADDRESS_MASK) | leaf | kind)?;
@@ -258,7 +337,7 @@ impl<'a> Pool<'a> {
             self.index_of(entry & ADDRESS_MASK)
                 .ok_or(MapError::Overlap)?
         };
-        self.map_one(next, level + 1, va, pa, left, leaf)
+        self.map_one(next, level + 1, va, pa, left, leaf, pages_only)
     }
 
     fn entry(&self, table: usize, slot: usize) -> Result<u64, MapError> {
@@ -385,6 +464,48 @@ mod tests {
 
     fn pool(pages: &mut [TablePage]) -> Pool<'_> {
         Pool::new(pages, BASE)
+    }
+
+    #[test]
+    fn page_mappings_unmap_and_map_again() {
+        let mut pages = vec![TablePage::EMPTY; 16];
+        let mut p = pool(&mut pages);
+        let t = p.new_tables(Regime::Stage2).unwrap();
+        p.map_pages(&t, 0x0e30_0000, 0x0e30_0000, 0x10_0000, Attributes::RWX)
+            .unwrap();
+        let used = p.used();
+        p.unmap(&t, 0x0e3a_0000, 0x2000).unwrap();
+        assert_eq!(p.translate(&t, 0x0e3a_0000), None);
+        assert_eq!(p.translate(&t, 0x0e3a_1000), None);
+        assert_eq!(p.translate(&t, 0x0e3a_2000).map(|x| x.0), Some(0x0e3a_2000));
+        assert_eq!(p.translate(&t, 0x0e39_f000).map(|x| x.0), Some(0x0e39_f000));
+        // Unmapping what is not mapped changes nothing.
+        assert_eq!(p.unmap(&t, 0x0e39_f000, 0x2000), Err(MapError::NotMapped));
+        assert_eq!(p.translate(&t, 0x0e39_f000).map(|x| x.0), Some(0x0e39_f000));
+        // A page back, read-only; no new table needed.
+        let ro = Attributes {
+            write: false,
+            ..Attributes::DATA
+        };
+        p.map_pages(&t, 0x0e3a_0000, 0x0e3a_0000, 0x1000, ro)
+            .unwrap();
+        let (_, d) = p.translate(&t, 0x0e3a_0000).unwrap();
+        assert!(!fields::s2_writable(d));
+        assert_eq!(p.used(), used);
+        // Blocks are never unmapped piecewise.
+        let blocks = p.new_tables(Regime::Stage2).unwrap();
+        p.map(
+            &blocks,
+            0x4000_0000,
+            0x4000_0000,
+            0x20_0000,
+            Attributes::DATA,
+        )
+        .unwrap();
+        assert_eq!(
+            p.unmap(&blocks, 0x4000_0000, 0x1000),
+            Err(MapError::NotMapped)
+        );
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! as non-secure memory (for mailbox copies).
 //!
 //! Stage 2, per partition: its secure IPA space (VSTTBR_EL2) maps exactly its own memory
-//! `[load, load + mem_size)`, its manifest's memory regions and its device regions (device
-//! memory) to the same addresses, all checked against the memory map at boot; its non-secure
-//! IPA space (VTTBR_EL2) is empty until memory sharing exists. Each partition has its own VMID.
+//! `[load, load + mem_size)` (by pages: it may lend any of it), its manifest's memory regions
+//! and its device regions (device memory) to the same addresses, all checked against the
+//! memory map at boot; its non-secure IPA space (VTTBR_EL2) starts empty. Memory sharing maps
+//! and unmaps pages in either at run time (`map_shared`, `unmap_shared`). Each partition has
+//! its own VMID.
 
 use core::arch::asm;
 use core::ptr::addr_of;
@@ -47,19 +49,21 @@ fn symbol(s: *const u8) -> u64 {
 pub struct Maps {
     pool: Pool<'static>,
     stage1: Tables,
-    /// The non-secure IPA space every partition has for now: no mapping.
-    empty_ns: Option<Tables>,
 }
 
 static MAPS: TicketMutex<Option<Maps>> = TicketMutex::new(None);
 
-/// A partition's translation regime registers.
+/// A partition's translation regime registers, and its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stage2 {
     /// VSTTBR_EL2: the secure IPA space's root.
     pub vsttbr: u64,
     /// VTTBR_EL2: the non-secure IPA space's root and the VMID.
     pub vttbr: u64,
+    /// The secure IPA space's tables.
+    secure: Tables,
+    /// The non-secure IPA space's tables (memory the normal world shares with it).
+    non_secure: Tables,
 }
 
 /// VTCR_EL2: T0SZ = 32, level-1 start, write-back walks, inner shareable, 4 KiB granule,
@@ -111,11 +115,7 @@ pub unsafe fn build_stage1(manifest: u64) -> Result<Maps, MapError> {
     let page = manifest & !(MANIFEST_PAGE_SIZE - 1);
     pool.map(&stage1, page, page, MANIFEST_PAGE_SIZE, Attributes::RODATA)?;
     pool.map(&stage1, UART_BASE, UART_BASE, 0x1000, Attributes::DEVICE)?;
-    Ok(Maps {
-        pool,
-        stage1,
-        empty_ns: None,
-    })
+    Ok(Maps { pool, stage1 })
 }
 
 /// The image as linked: `[start, end)`, code to page tables.
@@ -188,16 +188,10 @@ fn region_attributes(r: &Region, device: bool) -> Attributes {
 pub fn build_stage2(config: &PartitionConfig, vmid: u8) -> Result<Stage2, MapError> {
     let mut guard = MAPS.lock();
     let maps = guard.as_mut().ok_or(MapError::PoolExhausted)?;
-    let empty_ns = match maps.empty_ns {
-        Some(t) => t,
-        None => {
-            let t = maps.pool.new_tables(Regime::Stage2)?;
-            maps.empty_ns = Some(t);
-            t
-        }
-    };
+    let non_secure = maps.pool.new_tables(Regime::Stage2)?;
     let secure = maps.pool.new_tables(Regime::Stage2)?;
-    maps.pool.map(
+    // By pages: the partition may lend or donate any of it later.
+    maps.pool.map_pages(
         &secure,
         config.load_address,
         config.load_address,
@@ -237,8 +231,67 @@ pub fn build_stage2(config: &PartitionConfig, vmid: u8) -> Result<Stage2, MapErr
     unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
     Ok(Stage2 {
         vsttbr: maps.pool.root_address(&secure),
-        vttbr: maps.pool.root_address(&empty_ns) | (u64::from(vmid) << 48),
+        vttbr: maps.pool.root_address(&non_secure) | (u64::from(vmid) << 48),
+        secure,
+        non_secure,
     })
+}
+
+/// Maps `[addr, addr + len)` at the same address of `s2`'s secure or non-secure IPA space, by
+/// pages: memory a partition retrieved, or a lender's own memory back after a reclaim.
+pub fn map_shared(
+    s2: &Stage2,
+    non_secure: bool,
+    addr: u64,
+    len: u64,
+    attributes: Attributes,
+) -> Result<(), MapError> {
+    let mut guard = MAPS.lock();
+    let maps = guard.as_mut().ok_or(MapError::PoolExhausted)?;
+    let tables = if non_secure {
+        &s2.non_secure
+    } else {
+        &s2.secure
+    };
+    maps.pool.map_pages(tables, addr, addr, len, attributes)?;
+    // New entries replace invalid ones: no TLB entry can hold them yet. The stores reach
+    // every walker before the partition runs again.
+    // SAFETY: a barrier only.
+    unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+    Ok(())
+}
+
+/// Unmaps `[addr, addr + len)` from `s2`'s secure or non-secure IPA space and drops every
+/// TLB entry of its VMID on every core (a context of it may run on another core right now).
+pub fn unmap_shared(s2: &Stage2, non_secure: bool, addr: u64, len: u64) -> Result<(), MapError> {
+    let mut guard = MAPS.lock();
+    let maps = guard.as_mut().ok_or(MapError::PoolExhausted)?;
+    let tables = if non_secure {
+        &s2.non_secure
+    } else {
+        &s2.secure
+    };
+    maps.pool.unmap(tables, addr, len)?;
+    // SAFETY: the entries are invalid in memory (DSB) before the invalidation, which is
+    // broadcast (IS) and waited for; TLBI by VMID takes the VMID from VTTBR_EL2, set to the
+    // partition's for the invalidation and put back after. VTTBR_EL2 only matters to EL1&0
+    // translations, none of which run on this core meanwhile.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "mrs {old}, vttbr_el2",
+            "msr vttbr_el2, {vttbr}",
+            "isb",
+            "tlbi vmalls12e1is",
+            "dsb ish",
+            "msr vttbr_el2, {old}",
+            "isb",
+            old = out(reg) _,
+            vttbr = in(reg) s2.vttbr,
+            options(nostack, preserves_flags),
+        )
+    };
+    Ok(())
 }
 
 /// Tables used, for the boot log.

@@ -15,6 +15,10 @@ use crate::memory_map::MAX_MEMORY_RANGES;
 use crate::platform::{MemFault, Platform, Space, cache_lines};
 
 use super::asm::spmc_copy;
+use super::mmu::{map_shared, unmap_shared};
+use super::run::stage2_of;
+use crate::pagetable::{Attributes, MemType};
+use ffa::memory::permissions as perm;
 
 /// One window: a physical range of one space the stage-1 map covers (identity, RW).
 #[derive(Clone, Copy, Debug)]
@@ -82,21 +86,30 @@ impl Platform for ArchPlatform {
         usize::try_from(len).is_ok_and(|len| self.check(space, addr, len).is_ok())
     }
 
-    // Not yet: stage-2 tables are built at boot only, so memory cannot be mapped for a
-    // borrower at run time and a retrieve is answered NO_MEMORY (docs/ffa-support-matrix.md).
     fn map_for(
         &mut self,
-        _partition: EndpointId,
-        _space: Space,
-        _addr: u64,
-        _len: u64,
-        _permissions: u8,
+        partition: EndpointId,
+        space: Space,
+        addr: u64,
+        len: u64,
+        permissions: u8,
     ) -> Result<(), MemFault> {
-        Err(MemFault)
+        let s2 = stage2_of(partition).ok_or(MemFault)?;
+        let attributes = Attributes {
+            mem: MemType::Normal,
+            write: permissions & perm::DATA_MASK == perm::DATA_RW,
+            exec: permissions & perm::INSTRUCTION_MASK == perm::INSTRUCTION_X,
+            non_secure: false,
+        };
+        map_shared(&s2, space == Space::NonSecure, addr, len, attributes).map_err(|_| MemFault)
     }
 
-    // Nothing was mapped.
-    fn unmap_for(&mut self, _partition: EndpointId, _space: Space, _addr: u64, _len: u64) {}
+    fn unmap_for(&mut self, partition: EndpointId, space: Space, addr: u64, len: u64) {
+        // The core unmaps only what it mapped, or a lender's own window (mapped by pages).
+        if let Some(s2) = stage2_of(partition) {
+            let _ = unmap_shared(&s2, space == Space::NonSecure, addr, len);
+        }
+    }
 
     fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize) {
         // Only a range the SPMC may copy (it just wrote it).

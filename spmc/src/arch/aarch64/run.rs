@@ -53,6 +53,15 @@ struct PartitionArch {
 /// Written once at cold boot, before any partition runs.
 static PARTITIONS: Once<Vec<PartitionArch, MAX_PARTITIONS>> = Once::new();
 
+/// The stage 2 of partition `id`, once cold boot built them.
+pub(super) fn stage2_of(id: EndpointId) -> Option<Stage2> {
+    PARTITIONS
+        .get()?
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.stage2)
+}
+
 /// The cores the SPMC serves, by index; set at cold boot before any other core enters.
 static CPUS: Once<CpuMap> = Once::new();
 
