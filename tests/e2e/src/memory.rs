@@ -44,6 +44,11 @@ impl std::fmt::Display for Fault {
 
 struct Pages {
     pages: HashMap<(SpaceKey, u64), Box<[u8; PAGE as usize]>>,
+    /// Secure pages the SPMC mapped for a partition at run time (memory it retrieved), by
+    /// (partition, page): writable or not.
+    shared: std::collections::BTreeMap<(u16, u64), bool>,
+    /// Pages of a partition's own window the SPMC took away (memory it lent).
+    withdrawn: std::collections::BTreeSet<(u16, u64)>,
 }
 
 // `Space` does not implement Hash; this mirrors it for the page map key.
@@ -97,6 +102,8 @@ impl SimMemory {
         Self {
             inner: Rc::new(RefCell::new(Pages {
                 pages: HashMap::new(),
+                shared: Default::default(),
+                withdrawn: Default::default(),
             })),
         }
     }
@@ -210,19 +217,41 @@ impl spmc::platform::Platform for SecureView {
         usize::try_from(len).is_ok_and(|len| contains(&ram(space), addr, len))
     }
 
-    // Not yet in-process: the harness's partitions reach only their own memory and regions.
+    // The harness's partitions run with stage 1 off, as on QEMU: they reach the secure IPA
+    // space only, so only secure mappings are recorded for them (see `PartitionMemory`).
     fn map_for(
         &mut self,
-        _partition: ffa::EndpointId,
-        _space: Space,
-        _addr: u64,
-        _len: u64,
-        _permissions: u8,
+        partition: ffa::EndpointId,
+        space: Space,
+        addr: u64,
+        len: u64,
+        permissions: u8,
     ) -> Result<(), spmc::platform::MemFault> {
-        Err(spmc::platform::MemFault)
+        if space == Space::Secure {
+            let write = permissions & ffa::memory::permissions::DATA_MASK
+                == ffa::memory::permissions::DATA_RW;
+            let mut pages = self.mem.inner.borrow_mut();
+            for page in (addr..addr.saturating_add(len)).step_by(PAGE as usize) {
+                // A lender's own page comes back; anything else is mapped for it.
+                if !pages.withdrawn.remove(&(partition.0, page)) {
+                    pages.shared.insert((partition.0, page), write);
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn unmap_for(&mut self, _partition: ffa::EndpointId, _space: Space, _addr: u64, _len: u64) {}
+    fn unmap_for(&mut self, partition: ffa::EndpointId, space: Space, addr: u64, len: u64) {
+        if space != Space::Secure {
+            return;
+        }
+        let mut pages = self.mem.inner.borrow_mut();
+        for page in (addr..addr.saturating_add(len)).step_by(PAGE as usize) {
+            if pages.shared.remove(&(partition.0, page)).is_none() {
+                pages.withdrawn.insert((partition.0, page));
+            }
+        }
+    }
 
     // No caches modelled: partitions read what was written.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
@@ -296,6 +325,8 @@ pub struct PartitionMemory {
     own: RangeView,
     regions: Vec<(Space, Range<u64>)>,
     crashed: bool,
+    /// Its endpoint ID, for what the SPMC maps or takes away at run time (None: nothing).
+    id: Option<u16>,
 }
 
 impl PartitionMemory {
@@ -305,7 +336,29 @@ impl PartitionMemory {
             own,
             regions,
             crashed: false,
+            id: None,
         }
+    }
+
+    /// The same for partition `id`: what the SPMC maps for it or takes away from its window
+    /// at run time (memory sharing) applies to its raw loads and stores.
+    pub fn with_id(mut self, id: u16) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Whether the SPMC took the page of `addr` away from it, and whether (and how) it mapped
+    /// that page for it: (withdrawn, Some(writable)).
+    fn run_time(&self, addr: u64) -> (bool, Option<bool>) {
+        let Some(id) = self.id else {
+            return (false, None);
+        };
+        let page = addr & !(PAGE - 1);
+        let pages = self.own.mem.inner.borrow();
+        (
+            pages.withdrawn.contains(&(id, page)),
+            pages.shared.get(&(id, page)).copied(),
+        )
     }
 
     /// Its own memory.
@@ -322,6 +375,14 @@ impl PartitionMemory {
     /// mapped but the harness simulates no device: a load there faults as unbacked memory.
     fn load(&self, addr: u64) -> Option<u64> {
         let mut word = [0u8; 8];
+        let (withdrawn, shared) = self.run_time(addr);
+        if withdrawn {
+            return None;
+        }
+        if shared.is_some() {
+            self.own.mem.read(Space::Secure, addr, &mut word).ok()?;
+            return Some(u64::from_le_bytes(word));
+        }
         if self.own.read(addr, &mut word).is_ok() {
             return Some(u64::from_le_bytes(word));
         }
@@ -345,6 +406,21 @@ impl test_partitions::SpEnv for PartitionMemory {
 
     fn probe(&mut self, addr: u64) -> Result<u64, test_partitions::Fault> {
         self.load(addr)
+            .ok_or(test_partitions::Fault::unmapped_read(addr))
+    }
+
+    fn poke(&mut self, addr: u64, value: u64) -> Result<(), test_partitions::Fault> {
+        let bytes = value.to_le_bytes();
+        let stored = match self.run_time(addr) {
+            (true, _) => false,
+            (false, Some(write)) => {
+                write && self.own.mem.write(Space::Secure, addr, &bytes).is_ok()
+            }
+            (false, None) => self.own.write(addr, &bytes).is_ok(),
+        };
+        // A refused store: the abort its handler would take (reported as a read's shape).
+        stored
+            .then_some(())
             .ok_or(test_partitions::Fault::unmapped_read(addr))
     }
 

@@ -231,7 +231,8 @@ enum FromSecure {
 
 /// TF-A's SPMD with an S-EL2 SPMC, and the secure CPU under it.
 pub struct Spmd<S: SecureCore> {
-    core: S,
+    /// Boxed: the SPMC core is tens of KiB, moved around by value otherwise.
+    core: Box<S>,
     partitions: BTreeMap<EndpointId, HostedPartition>,
     attrs: SpmcManifestAttributes,
     cpus: Vec<CoreState>,
@@ -254,7 +255,7 @@ impl<S: SecureCore> Spmd<S> {
         trace: Trace,
     ) -> Self {
         Self {
-            core,
+            core: Box::new(core),
             partitions,
             attrs,
             cpus: vec![CoreState::Reset; usize::from(cpu_count)],

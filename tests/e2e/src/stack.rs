@@ -115,7 +115,8 @@ impl Stack {
                     env: PartitionMemory::new(
                         memory.range_view(Space::Secure, start..end),
                         stage2_regions(&settled.config),
-                    ),
+                    )
+                    .with_id(settled.id.0),
                 },
             );
         }

@@ -55,6 +55,10 @@ pub trait SpEnv {
     fn trapped_registers(&mut self) -> Option<u8> {
         None
     }
+    /// Stores `value` at `addr` (8-byte aligned) without the check [`SpEnv::write`] makes,
+    /// as [`SpEnv::probe`] loads: what its stage 2 maps (memory it retrieved), or the data
+    /// abort its own handler took.
+    fn poke(&mut self, addr: u64, value: u64) -> Result<(), Fault>;
     /// Writes ICC_PMR_EL1 = 0, as a partition silencing the CPU's interrupts would, then spins
     /// for `ms` milliseconds of the system counter with known values in x1..x15. None where
     /// there is no CPU (in-process).

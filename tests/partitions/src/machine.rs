@@ -18,6 +18,10 @@ use crate::protocol::{
     uuid_selector,
 };
 use crate::{Fault, SpEnv};
+use ffa::memory::{
+    AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes as mem_attributes,
+    permissions as mem_permissions,
+};
 
 /// PSCI_E_SUCCESS, the answer to a PSCI power-management framework message.
 const PSCI_SUCCESS: i32 = 0;
@@ -92,6 +96,23 @@ enum Pending {
     Flood {
         left: u32,
         refused: u32,
+    },
+    /// LEND: its FFA_MEM_SHARE/LEND.
+    Lend,
+    /// RETRIEVE: its FFA_MEM_RETRIEVE_REQ, with the value to store.
+    Retrieve {
+        value: u64,
+    },
+    /// RETRIEVE: the FFA_RX_RELEASE after reading the response.
+    RetrieveRelease {
+        handle: u64,
+        address: u64,
+        readback: u64,
+    },
+    /// RETRIEVE: the FFA_MEM_RELINQUISH.
+    Relinquish {
+        address: u64,
+        readback: u64,
     },
 }
 
@@ -599,6 +620,30 @@ impl Machine {
                 call[..4].copy_from_slice(&p[1..5]);
                 (serving(Pending::Call), call)
             }
+            Command::Lend => {
+                let (kind, page, borrower) = (p[1], p[2], p[3]);
+                if page >= crate::protocol::SHARE_PAGES
+                    || borrower > 0xffff
+                    || kind > crate::protocol::lend::LEND
+                {
+                    return bad_argument(self);
+                }
+                let address = self.def.load_address + crate::protocol::SHARE_OFFSET + page * 0x1000;
+                match self.lend(env, kind, address, borrower as u16) {
+                    Some(call) => (serving(Pending::Lend), call),
+                    None => self.respond(&req, &[self.status(code::MEMORY_FAULT)]),
+                }
+            }
+            Command::Retrieve => {
+                let handle = (p[2] & 0xffff_ffff) << 32 | (p[1] & 0xffff_ffff);
+                let Ok(lender) = u16::try_from(p[3]) else {
+                    return bad_argument(self);
+                };
+                match self.retrieve_request(env, handle, lender) {
+                    Some(call) => (serving(Pending::Retrieve { value: p[4] }), call),
+                    None => self.respond(&req, &[self.status(code::MEMORY_FAULT)]),
+                }
+            }
             Command::Flood => {
                 let lines = p[1].min(crate::protocol::MAX_FLOOD_LINES) as u32;
                 if lines == 0 {
@@ -656,6 +701,73 @@ impl Machine {
             }
             Pending::Report => {
                 let words = [self.status(code::OK), CallStatus::of(answer).word()];
+                self.respond(&req, &words)
+            }
+            Pending::Lend => {
+                let words = [
+                    self.status(code::OK),
+                    CallStatus::of(answer).word(),
+                    answer[2] & 0xffff_ffff,
+                    answer[3] & 0xffff_ffff,
+                ];
+                self.respond(&req, &words)
+            }
+            Pending::Retrieve { value } => {
+                if function_id(answer) != u32::from(FuncId::MemRetrieveResp) {
+                    let words = [self.status(code::OK), CallStatus::of(answer).word()];
+                    return self.respond(&req, &words);
+                }
+                let len = usize::try_from(answer[1] & 0xffff_ffff).unwrap_or(usize::MAX);
+                let mut bytes = [0u8; ffa::memory::MAX_ENCODED_LEN];
+                let Some(buf) = bytes.get_mut(..len) else {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                };
+                if !env.read(self.def.rx_buffer(), buf) {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                }
+                let layout = Layout::for_version(self.def.ffa_version);
+                let Some((handle, address)) = MemTransaction::parse(buf, layout)
+                    .ok()
+                    .and_then(|t| Some((t.handle, t.ranges.first()?.address)))
+                else {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                };
+                let readback = match env.poke(address, value) {
+                    Ok(()) => env.probe(address).unwrap_or(u64::MAX),
+                    Err(_) => u64::MAX,
+                };
+                let pending = Pending::RetrieveRelease {
+                    handle,
+                    address,
+                    readback,
+                };
+                let release = encode(&Interface::RxRelease { vm_id: 0 });
+                (serving(pending), release)
+            }
+            Pending::RetrieveRelease {
+                handle,
+                address,
+                readback,
+            } => {
+                let mut d = [0u8; 18];
+                d[..8].copy_from_slice(&handle.to_le_bytes());
+                d[12..16].copy_from_slice(&1u32.to_le_bytes());
+                d[16..18].copy_from_slice(&self.own_id.to_le_bytes());
+                if !env.write(self.def.tx_buffer(), &d) {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                }
+                let mut call = [0; 18];
+                call[0] = u64::from(u32::from(FuncId::MemRelinquish));
+                (serving(Pending::Relinquish { address, readback }), call)
+            }
+            Pending::Relinquish { address, readback } => {
+                let words = [
+                    self.status(code::OK),
+                    CallStatus::Success.word(),
+                    address & 0xffff_ffff,
+                    readback & 0xffff_ffff,
+                    CallStatus::of(answer).word(),
+                ];
                 self.respond(&req, &words)
             }
             Pending::Flood { left, refused } => {
@@ -816,6 +928,85 @@ impl Machine {
     }
 
     /// Answers `req` with `words` (zero-padded, cut to what the transport carries).
+    /// Writes a share (or lend) of the page at `address` to `borrower` into its TX buffer and
+    /// returns the call that sends it; None if the buffer cannot be written.
+    fn lend(&self, env: &mut dyn SpEnv, kind: u64, address: u64, borrower: u16) -> Option<Regs> {
+        let share = kind == crate::protocol::lend::SHARE;
+        let mut receivers = BoundedVec::new();
+        receivers
+            .push(Receiver {
+                id: ffa::EndpointId(borrower),
+                permissions: mem_permissions::DATA_RW | mem_permissions::INSTRUCTION_NX,
+                ..Receiver::default()
+            })
+            .ok()?;
+        let mut ranges = BoundedVec::new();
+        ranges.push(AddressRange { address, pages: 1 }).ok()?;
+        let txn = MemTransaction {
+            sender: ffa::EndpointId(self.own_id),
+            attributes: if share {
+                mem_attributes::TYPE_NORMAL
+                    | mem_attributes::WRITE_BACK
+                    | mem_attributes::INNER_SHAREABLE
+            } else {
+                mem_attributes::TYPE_NOT_SPECIFIED
+            },
+            flags: 0,
+            handle: 0,
+            tag: 0,
+            receivers,
+            ranges,
+        };
+        let len = self.put_descriptor(env, &txn)?;
+        let fid = if share {
+            FuncId::MemShare32
+        } else {
+            FuncId::MemLend32
+        };
+        let mut call = [0; 18];
+        call[0] = u64::from(u32::from(fid));
+        call[1] = len;
+        call[2] = len;
+        Some(call)
+    }
+
+    /// Writes a retrieve request for `handle` (lent by `lender`, tag 0) into its TX buffer and
+    /// returns FFA_MEM_RETRIEVE_REQ_32 for it.
+    fn retrieve_request(&self, env: &mut dyn SpEnv, handle: u64, lender: u16) -> Option<Regs> {
+        let mut receivers = BoundedVec::new();
+        receivers
+            .push(Receiver {
+                id: ffa::EndpointId(self.own_id),
+                permissions: mem_permissions::DATA_RW,
+                ..Receiver::default()
+            })
+            .ok()?;
+        let txn = MemTransaction {
+            sender: ffa::EndpointId(lender),
+            attributes: 0,
+            flags: 0,
+            handle,
+            tag: 0,
+            receivers,
+            ranges: BoundedVec::new(),
+        };
+        let len = self.put_descriptor(env, &txn)?;
+        let mut call = [0; 18];
+        call[0] = u64::from(u32::from(FuncId::MemRetrieveReq32));
+        call[1] = len;
+        call[2] = len;
+        Some(call)
+    }
+
+    /// Writes `txn` into its TX buffer in its version's layout; returns its length.
+    fn put_descriptor(&self, env: &mut dyn SpEnv, txn: &MemTransaction) -> Option<u64> {
+        let mut bytes = [0u8; ffa::memory::MAX_ENCODED_LEN];
+        let layout = Layout::for_version(self.def.ffa_version);
+        let len = txn.write(&mut bytes, layout).ok()?;
+        env.write(self.def.tx_buffer(), bytes.get(..len)?)
+            .then_some(len as u64)
+    }
+
     fn respond(&self, req: &Request, words: &[u64]) -> (State, Regs) {
         (State::Waiting, self.response_to(req, req.src, words))
     }

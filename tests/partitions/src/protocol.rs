@@ -28,6 +28,8 @@
 //! | TRAPPED_REGISTERS | – | which register accesses took an Unknown exception (a bit each), or [`NOT_ON_THIS_CPU`] |
 //! | SPIN | milliseconds (at most [`MAX_SPIN_MS`]) | how many of x1..x15 changed across the spin, or [`NOT_ON_THIS_CPU`]; 1 if its ICC_PMR_EL1 = 0 write first faulted |
 //! | FLOOD | lines (at most [`MAX_FLOOD_LINES`]) | how many of its FFA_CONSOLE_LOG calls (one line each) were refused |
+//! | LEND | [`lend`] kind, page index below [`SHARE_PAGES`], borrower ID | [`CallStatus`] of its FFA_MEM_SHARE/LEND_32 of that page of its own memory ([`SHARE_OFFSET`]), the handle (w2, w3) |
+//! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID, a value | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE) |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
@@ -90,6 +92,24 @@ pub enum Command {
     Spin = 0x5350_0012,
     /// Send that many console lines with FFA_CONSOLE_LOG as fast as it can.
     Flood = 0x5350_0013,
+    /// Share or lend one page of its own memory to another partition.
+    Lend = 0x5350_0014,
+    /// Retrieve memory, store a value in its first page, read it back, relinquish it.
+    Retrieve = 0x5350_0015,
+}
+
+/// Where in a partition's own memory LEND's pages are (after its image and buffers, below its
+/// stacks).
+pub const SHARE_OFFSET: u64 = 0xa_0000;
+/// How many pages LEND may give.
+pub const SHARE_PAGES: u64 = 16;
+
+/// LEND's kinds (argument 1).
+pub mod lend {
+    /// FFA_MEM_SHARE: the partition keeps its access.
+    pub const SHARE: u64 = 0;
+    /// FFA_MEM_LEND: its access goes until it reclaims.
+    pub const LEND: u64 = 1;
 }
 
 /// The most lines one FLOOD sends.
@@ -102,7 +122,7 @@ pub const MAX_SPIN_MS: u64 = 1000;
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
 impl Command {
-    const ALL: [Command; 19] = [
+    const ALL: [Command; 21] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -122,6 +142,8 @@ impl Command {
         Command::TrappedRegisters,
         Command::Spin,
         Command::Flood,
+        Command::Lend,
+        Command::Retrieve,
     ];
 
     /// Its payload word.

@@ -45,6 +45,7 @@ pub mod hypervisor;
 pub mod interrupts;
 pub mod isolation;
 pub mod mailbox;
+pub mod memory;
 pub mod messaging;
 pub mod partition_calls;
 pub mod passthrough;
@@ -346,6 +347,7 @@ pub const ALL: &[Scenario] = scenarios![
     isolation::hostile_partition_is_contained provokes [InjectedAbort],
     interrupts::spinning_partition_is_preempted,
     hypervisor::hostile_hypervisor_buffers,
+    memory::partitions_lend_and_share_memory provokes [InjectedAbort],
 ];
 
 /// The scenario called `name`.

@@ -74,6 +74,14 @@ impl SpEnv for Mem {
             Err(Fault::unmapped_read(addr))
         }
     }
+    /// Nothing but its own memory: the model does not share memory (see `NOT_MODELLED`).
+    fn poke(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
+        if self.write(addr, &value.to_le_bytes()) {
+            Ok(())
+        } else {
+            Err(Fault::unmapped_read(addr))
+        }
+    }
     fn crash(&mut self) {
         self.crashed = true;
     }
@@ -851,11 +859,24 @@ impl Client for ModelClient {
     }
 }
 
+/// Scenarios of what this model leaves out, and why: they run on the real SPMC core
+/// (in-process and on QEMU) only.
+const NOT_MODELLED: &[(&str, &str)] = &[(
+    "partitions_lend_and_share_memory",
+    "memory sharing: the model keeps each partition's memory apart and has no ledger",
+)];
+
 #[test]
 fn every_scenario_passes_against_the_reference_model() {
+    for (name, _) in NOT_MODELLED {
+        assert!(ALL.iter().any(|s| s.name == *name), "{name} is no scenario");
+    }
     let mut failures = Vec::new();
     for proxy in [false, true] {
-        for s in ALL {
+        for s in ALL
+            .iter()
+            .filter(|s| !NOT_MODELLED.iter().any(|(name, _)| *name == s.name))
+        {
             for home in 0..CPUS {
                 let mut model = ModelClient(Model::boot(proxy));
                 let mut client = OnCore {

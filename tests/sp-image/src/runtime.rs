@@ -104,6 +104,9 @@ sp_vector_sync:
     adr     x10, sp_probe_load
     cmp     x9, x10
     b.eq    2f
+    adr     x10, sp_poke_store
+    cmp     x9, x10
+    b.eq    2f
     adr     x10, sp_try_pmcr_insn
     cmp     x9, x10
     b.eq    2f
@@ -147,6 +150,16 @@ sp_probe:
     mov     x3, #0
 sp_probe_load:
     ldr     x0, [x0]
+    ret
+
+    .global sp_poke
+sp_poke:
+    mov     x2, #0
+    mov     x3, #0
+    mov     x4, x1
+    mov     x1, #0
+sp_poke_store:
+    str     x4, [x0]
     ret
 
 // Register accesses the SPMC must trap: each returns x1 = 1 with x2 = ESR_EL1 if it faulted.
@@ -397,6 +410,36 @@ impl SpEnv for OwnMemory {
         }
         if faulted == 0 {
             Ok(value)
+        } else {
+            Err(Fault {
+                address: far,
+                syndrome: esr,
+            })
+        }
+    }
+
+    fn poke(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
+        let (faulted, esr, far): (u64, u64, u64);
+        // SAFETY: `sp_poke` stores one aligned word at `addr` (the caller checked the
+        // alignment) and touches nothing else; a fault at that store is taken by our
+        // synchronous vector, which sets x1..x3 and returns past it (x9, x10 clobbered). The
+        // address is memory the scenario gave it (retrieved), or the fault is the point.
+        unsafe {
+            asm!(
+                "bl sp_poke",
+                inout("x0") addr => _,
+                inout("x1") value => faulted,
+                out("x2") esr,
+                out("x3") far,
+                out("x4") _,
+                out("x9") _,
+                out("x10") _,
+                out("x30") _,
+                options(nostack),
+            );
+        }
+        if faulted == 0 {
+            Ok(())
         } else {
             Err(Fault {
                 address: far,

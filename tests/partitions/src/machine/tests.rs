@@ -67,6 +67,14 @@ impl SpEnv for Memory {
         }
     }
 
+    fn poke(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
+        if self.write(addr, &value.to_le_bytes()) {
+            Ok(())
+        } else {
+            Err(Fault::unmapped_read(addr))
+        }
+    }
+
     fn crash(&mut self) {
         self.crashes += 1;
     }
@@ -83,6 +91,9 @@ impl SpEnv for NoMemory {
         false
     }
     fn probe(&mut self, addr: u64) -> Result<u64, Fault> {
+        Err(Fault::unmapped_read(addr))
+    }
+    fn poke(&mut self, addr: u64, _: u64) -> Result<(), Fault> {
         Err(Fault::unmapped_read(addr))
     }
     fn crash(&mut self) {}

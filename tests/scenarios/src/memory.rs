@@ -1,0 +1,150 @@
+//! Memory sharing between partitions: a partition shares or lends a page of its own memory,
+//! another retrieves it, stores through it and relinquishes it, and the lender reclaims it and
+//! finds what was stored (FF-A v1.2 §11). The SPMC maps the page into the borrower's stage 2
+//! for as long as it holds it, and takes a lent page away from the lender until it reclaims
+//! it: the loads of a partition that does not hold the page fault into its own handler. The
+//! normal world's side of memory sharing (through the proxy) comes later.
+
+use ffa::{FfaError, Version};
+use test_partitions::definitions::ECHO;
+use test_partitions::protocol::{CallStatus, Command, SHARE_OFFSET, lend, probe};
+use test_partitions::{ECHO_ID, LEGACY_ID, RELAY_ID};
+
+use crate::Client;
+use crate::calls::negotiate;
+use crate::check::{Failure, expect_call, expect_eq};
+use crate::sp::{command32, command32_on};
+
+/// FFA_MEM_RECLAIM, FFA_SUCCESS_32 and FFA_ERROR (w0).
+const MEM_RECLAIM: u64 = 0x8400_0077;
+const SUCCESS32: u64 = 0x8400_0061;
+const ERROR: u64 = 0x8400_0060;
+
+/// `from` gives page `page` of its memory to `to` (`kind`); returns the handle.
+fn give(c: &mut dyn Client, from: u16, kind: u64, page: u64, to: u16) -> Result<u64, Failure> {
+    let words = command32(c, "LEND", from, Command::Lend, &[kind, page, u64::from(to)])?;
+    expect_call(
+        "FFA_MEM_SHARE/LEND of its own page",
+        words[1],
+        CallStatus::Success,
+    )?;
+    Ok(words[2] | words[3] << 32)
+}
+
+/// `who` retrieves `handle` from `lender` on `cpu`, stores `value` in it and relinquishes it;
+/// returns the address it got.
+fn borrow(
+    c: &mut dyn Client,
+    cpu: u16,
+    who: u16,
+    handle: u64,
+    lender: u16,
+    value: u64,
+) -> Result<u64, Failure> {
+    let words = command32_on(
+        c,
+        cpu,
+        "RETRIEVE",
+        who,
+        Command::Retrieve,
+        &[handle & 0xffff_ffff, handle >> 32, u64::from(lender), value],
+    )?;
+    expect_call("FFA_MEM_RETRIEVE_REQ", words[1], CallStatus::Success)?;
+    expect_eq(
+        "the value read back through the retrieved page",
+        value,
+        words[3],
+    )?;
+    expect_call("FFA_MEM_RELINQUISH", words[4], CallStatus::Success)?;
+    Ok(words[2])
+}
+
+/// `who` loads the word at `addr`: the value, or None if the load faulted.
+fn load(c: &mut dyn Client, who: u16, addr: u64) -> Result<Option<u64>, Failure> {
+    let words = command32(
+        c,
+        "PROBE",
+        who,
+        Command::Probe,
+        &[addr & 0xffff_ffff, addr >> 32],
+    )?;
+    Ok((words[1] == probe::READ).then_some(words[2] | words[3] << 32))
+}
+
+fn reclaim(c: &mut dyn Client, who: u16, handle: u64) -> Result<[u64; 5], Failure> {
+    command32(
+        c,
+        "CALL FFA_MEM_RECLAIM",
+        who,
+        Command::Call,
+        &[MEM_RECLAIM, handle & 0xffff_ffff, handle >> 32, 0],
+    )
+}
+
+/// echo lends a page to legacy (v1.1) and shares another with relay (MP): each borrower
+/// stores through its page and gives it back; echo has no access to the lent page meanwhile
+/// and keeps access to the shared one; after the reclaims echo reads what the borrowers
+/// stored, and their own access is gone. A reclaimed handle is stale for everyone.
+pub fn partitions_lend_and_share_memory(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, Version(1, 2))?;
+    let page0 = ECHO.load_address + SHARE_OFFSET;
+    let page1 = page0 + 0x1000;
+
+    let lent = give(c, ECHO_ID, lend::LEND, 0, LEGACY_ID)?;
+    expect_eq(
+        "echo's load of the page it lent faulted (1: yes)",
+        1,
+        u64::from(load(c, ECHO_ID, page0)?.is_none()),
+    )?;
+    let at = borrow(c, 0, LEGACY_ID, lent, ECHO_ID, 0x5a5a_1234)?;
+    expect_eq("the page legacy got", page0, at)?;
+    expect_eq(
+        "legacy's load after it relinquished faulted (1: yes)",
+        1,
+        u64::from(load(c, LEGACY_ID, page0)?.is_none()),
+    )?;
+    let words = reclaim(c, ECHO_ID, lent)?;
+    expect_eq("w0 of echo's FFA_MEM_RECLAIM", SUCCESS32, words[1])?;
+    expect_eq(
+        "what echo reads back after the reclaim",
+        0x5a5a_1234,
+        load(c, ECHO_ID, page0)?.unwrap_or(u64::MAX),
+    )?;
+
+    let shared = give(c, ECHO_ID, lend::SHARE, 1, RELAY_ID)?;
+    expect_eq(
+        "echo still reads the page it shares (1: yes)",
+        1,
+        u64::from(load(c, ECHO_ID, page1)?.is_some()),
+    )?;
+    let at = borrow(c, 0, RELAY_ID, shared, ECHO_ID, 0x0bad_cafe)?;
+    expect_eq("the page relay got", page1, at)?;
+    let words = reclaim(c, ECHO_ID, shared)?;
+    expect_eq("w0 of echo's second FFA_MEM_RECLAIM", SUCCESS32, words[1])?;
+    expect_eq(
+        "what echo reads back",
+        0x0bad_cafe,
+        load(c, ECHO_ID, page1)?.unwrap_or(u64::MAX),
+    )?;
+
+    let words = command32(
+        c,
+        "RETRIEVE of a reclaimed handle",
+        LEGACY_ID,
+        Command::Retrieve,
+        &[lent & 0xffff_ffff, lent >> 32, u64::from(ECHO_ID), 1],
+    )?;
+    expect_call(
+        "retrieve of a reclaimed handle",
+        words[1],
+        CallStatus::error(FfaError::InvalidParameters),
+    )?;
+    let words = reclaim(c, ECHO_ID, lent)?;
+    expect_eq("w0 of a second reclaim", ERROR, words[1])?;
+    expect_eq(
+        "w2 of a second reclaim",
+        u64::from(i32::from(FfaError::InvalidParameters) as u32),
+        words[3],
+    )?;
+    Ok(())
+}
