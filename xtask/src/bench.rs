@@ -62,6 +62,21 @@ pub const ROWS: &[Row] = &[
         operation: "(f) (d) on CPUs with SVE, no hint",
         timed_by: "client, NS-EL1",
     },
+    Row {
+        name: "mem_share_1",
+        operation: "(g) FFA_MEM_SHARE_32 of 1 page to echo (reclaimed after each, untimed)",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "mem_reclaim_1",
+        operation: "(h) FFA_MEM_RECLAIM of that share (shared before each, untimed)",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "mem_share_16",
+        operation: "(i) FFA_MEM_SHARE_32 of 16 scattered pages (one range each) to echo",
+        timed_by: "proxy, NS-EL2",
+    },
 ];
 
 /// A boot's bench lines: each row's name and its sample or why it failed.
@@ -274,6 +289,9 @@ proxy: bench mode
 bench id_get_el3 median 296 min 292 iterations 1000
 bench features_spmc median 1480 min 1477 iterations 1000
 bench direct_req_echo_el2 median 3100 min 3096 iterations 1000
+bench mem_share_1 median 2960 min 2960 iterations 1000
+bench mem_reclaim_1 median 1480 min 1480 iterations 1000
+bench mem_share_16 median 5920 min 5920 iterations 1000
 client: bench mode
 bench direct_req_echo_el1 median 3700 min 3690 iterations 1000
 verdict: PASS
@@ -300,10 +318,16 @@ verdict: PASS
             .replace("median 3100 min 3096", "median 3400 min 3390")
             .replace("median 3700 min 3690", "median 4000 min 3990");
         let samples = both(SAMPLE, &sve);
-        assert_eq!(samples.len(), 8);
+        assert_eq!(samples.len(), 14);
         let text = table(&samples).expect("table");
         let rows: Vec<&str> = text.lines().collect();
-        assert_eq!(rows.len(), 8);
+        assert_eq!(rows.len(), 11);
+        assert!(rows[8].starts_with("| (g) "), "{}", rows[8]);
+        assert!(
+            rows[10].ends_with("| 5,920 | 5,920 | 1000 | 20.00× |"),
+            "{}",
+            rows[10]
+        );
         assert!(rows[6].starts_with("| (e) "), "{}", rows[6]);
         assert!(
             rows[6].ends_with("| 3,400 | 3,390 | 1000 | 11.49× |"),
@@ -340,7 +364,10 @@ verdict: PASS
                 "bench features_spmc median 1480 min 1477 iterations 1000",
                 "bench features_spmc FAIL FFA_ERROR(NOT_SUPPORTED)",
             )
-            .replace("iterations 1000\nclient", "iterations 999\nclient")
+            .replace(
+                "bench direct_req_echo_el2 median 3100 min 3096 iterations 1000",
+                "bench direct_req_echo_el2 median 3100 min 3096 iterations 999",
+            )
             .replace(
                 "bench direct_req_echo_el1 median 3700 min 3690 iterations 1000\n",
                 "",

@@ -114,7 +114,7 @@ pub fn run_bench<W: Write>(
     let row = bench::DIRECT_REQ_ECHO_EL1;
     let (answer, _) = timed(&bench::version_request());
     let result = bench::check_version(&answer)
-        .and_then(|()| bench::measure(row.operation, ticks, &mut timed));
+        .and_then(|()| bench::measure(row.operation, 0, ticks, &mut timed));
     let _ = writeln!(
         out,
         "{}",

@@ -4,12 +4,16 @@
 //! what is tested is that every real answer passes the checks and the lines come out right.
 
 use e2e::client::ProxiedClient;
+use e2e::memory::Space;
 use e2e::stack::{PRIMARY_CPU, Stack};
 use e2e::trace::{Agent, Trace};
 use ffa::Regs;
 use ns_client::bench::{self, Failure, Line, Operation, Summary};
 use ns_client::run::{Verdict, run_bench};
 use scenarios::Client;
+
+/// The proxy's TX buffer (its RX follows).
+const PROXY_TX: u64 = 0x6100_0000;
 
 /// Ticks that repeat 300, 301, 302, …: summaries are predictable.
 fn ticker() -> impl FnMut() -> u64 {
@@ -29,10 +33,45 @@ fn proxy_rows_pass_against_the_spmd_spmc_and_echo() {
         .nwd_call(PRIMARY_CPU, Agent::Proxy, &bench::version_request())
         .expect("version");
     assert_eq!(bench::check_version(&version), Ok(()));
+    // Its own pair, as its init maps it.
+    let map = [
+        0xc400_0066,
+        PROXY_TX,
+        PROXY_TX + 0x1000,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    let answer = stack
+        .nwd_call(PRIMARY_CPU, Agent::Proxy, &map)
+        .expect("RXTX_MAP");
+    assert_eq!(answer[0], 0x8400_0061, "{answer:x?}");
     let mut tick = ticker();
-    for row in bench::PROXY_ROWS {
+    for (row, pages) in bench::PROXY_ROWS {
+        let mut share_len = 0;
+        if pages > 0 {
+            let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+            let len = bench::share_descriptor(pages, &mut buf).expect("descriptor");
+            stack
+                .memory()
+                .write(Space::NonSecure, PROXY_TX, &buf[..len])
+                .unwrap();
+            share_len = len as u32;
+        }
         let mut ticks = [0u64; 30];
-        let result = bench::measure(row.operation, &mut ticks, |regs: &Regs| {
+        let result = bench::measure(row.operation, share_len, &mut ticks, |regs: &Regs| {
             let answer = stack
                 .nwd_call(PRIMARY_CPU, Agent::Proxy, regs)
                 .expect("call reaches the stack");
@@ -119,11 +158,16 @@ fn a_direct_request_to_an_absent_partition_is_a_failed_row() {
     let stack = Stack::standard(Trace::new(false)).expect("stack boots");
     let mut client = ProxiedClient::new(stack).expect("proxy starts");
     client.call_on(0, &bench::version_request());
-    let result = bench::measure(Operation::DirectReqEcho, &mut [0u64; 5], |regs: &Regs| {
-        let mut wrong = *regs;
-        wrong[1] = 0x80ff;
-        (client.call_on(0, &wrong), 1)
-    });
+    let result = bench::measure(
+        Operation::DirectReqEcho,
+        0,
+        &mut [0u64; 5],
+        |regs: &Regs| {
+            let mut wrong = *regs;
+            wrong[1] = 0x80ff;
+            (client.call_on(0, &wrong), 1)
+        },
+    );
     let failure = result.expect_err("no such partition");
     assert!(
         matches!(failure, Failure::Answer { call: 0, .. }),

@@ -37,6 +37,52 @@ pub enum Operation {
     /// FFA_MSG_SEND_DIRECT_REQ_32 from [`HOST_ID`] to the echo partition with ECHO: a round
     /// trip through the SPMC and the partition.
     DirectReqEcho,
+    /// FFA_MEM_SHARE_32 of the descriptor the caller put in its TX buffer
+    /// ([`share_descriptor`]) to echo; reclaimed after each call, untimed.
+    MemShare,
+    /// FFA_MEM_RECLAIM of a share made just before it, untimed.
+    MemReclaim,
+}
+
+/// Pages of the normal world's memory the memory rows share: 16, each 2 MiB from the last
+/// (scattered: one range each), from 0x5000_0000 (host RAM the client does not use).
+pub const SHARE_BASE: u64 = 0x5000_0000;
+/// The distance between the scattered pages.
+pub const SHARE_STRIDE: u64 = 0x20_0000;
+
+/// The transaction descriptor (v1.2 layout) of a share of `pages` scattered pages from
+/// [`HOST_ID`] to echo, read-write, into `buf`; returns its length.
+pub fn share_descriptor(pages: u32, buf: &mut [u8]) -> Option<usize> {
+    use ffa::memory::{
+        AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes, permissions,
+    };
+    let mut receivers = BoundedVec::new();
+    receivers
+        .push(Receiver {
+            id: ffa::EndpointId(ECHO_ID),
+            permissions: permissions::DATA_RW | permissions::INSTRUCTION_NX,
+            ..Receiver::default()
+        })
+        .ok()?;
+    let mut ranges = BoundedVec::new();
+    for i in 0..u64::from(pages) {
+        ranges
+            .push(AddressRange {
+                address: SHARE_BASE + i * SHARE_STRIDE,
+                pages: 1,
+            })
+            .ok()?;
+    }
+    let txn = MemTransaction {
+        sender: ffa::EndpointId(HOST_ID),
+        attributes: attributes::TYPE_NORMAL | attributes::WRITE_BACK | attributes::INNER_SHAREABLE,
+        flags: 0,
+        handle: 0,
+        tag: 0,
+        receivers,
+        ranges,
+    };
+    txn.write(buf, Layout::V1_2).ok()
 }
 
 /// One row of the table: its name in the `bench` line and what it times.
@@ -68,8 +114,31 @@ pub const DIRECT_REQ_ECHO_EL1: Row = Row {
     name: "direct_req_echo_el1",
     operation: Operation::DirectReqEcho,
 };
-/// The rows the proxy times, in order.
-pub const PROXY_ROWS: [Row; 3] = [ID_GET_EL3, FEATURES_SPMC, DIRECT_REQ_ECHO_EL2];
+/// Row (g), timed by the proxy: a share of 1 page.
+pub const MEM_SHARE_1: Row = Row {
+    name: "mem_share_1",
+    operation: Operation::MemShare,
+};
+/// Row (h), timed by the proxy: the reclaim of a share of 1 page.
+pub const MEM_RECLAIM_1: Row = Row {
+    name: "mem_reclaim_1",
+    operation: Operation::MemReclaim,
+};
+/// Row (i), timed by the proxy: a share of 16 scattered pages.
+pub const MEM_SHARE_16: Row = Row {
+    name: "mem_share_16",
+    operation: Operation::MemShare,
+};
+/// The rows the proxy times, in order, with the pages of the share each memory row puts in
+/// its TX buffer first (0: none).
+pub const PROXY_ROWS: [(Row, u32); 6] = [
+    (ID_GET_EL3, 0),
+    (FEATURES_SPMC, 0),
+    (DIRECT_REQ_ECHO_EL2, 0),
+    (MEM_SHARE_1, 1),
+    (MEM_RECLAIM_1, 1),
+    (MEM_SHARE_16, 16),
+];
 
 fn regs(func: FuncId, args: &[u64]) -> Regs {
     let mut regs = [0u64; 18];
@@ -182,10 +251,38 @@ fn expect_register(answer: &Regs, index: u8, expected: u32) -> Result<(), Wrong>
 }
 
 impl Operation {
-    /// The registers of timed call number `call` (payloads differ from call to call, so a
-    /// stale answer cannot pass the check).
-    pub fn request(self, call: u32) -> Regs {
+    /// The untimed call made before each timed one, if any: the share a reclaim undoes.
+    fn before(self) -> Option<Regs> {
         match self {
+            Operation::MemReclaim => Some(self.share()),
+            _ => None,
+        }
+    }
+
+    /// FFA_MEM_SHARE_32 of the descriptor in the TX buffer (its length is the caller's: see
+    /// [`measure`]).
+    fn share(self) -> Regs {
+        regs(FuncId::MemShare32, &[])
+    }
+
+    /// The untimed call made after each timed one, if any: the reclaim of what it shared.
+    fn after(self, answer: &Regs) -> Option<Regs> {
+        match self {
+            Operation::MemShare => Some(reclaim(answer)),
+            _ => None,
+        }
+    }
+
+    /// The registers of timed call number `call` (payloads differ from call to call, so a
+    /// stale answer cannot pass the check), `before` the answer to [`Operation::before`].
+    pub fn request(self, call: u32) -> Regs {
+        self.request_after(call, None)
+    }
+
+    fn request_after(self, call: u32, before: Option<&Regs>) -> Regs {
+        match self {
+            Operation::MemShare => self.share(),
+            Operation::MemReclaim => reclaim(before.unwrap_or(&[0; 18])),
             Operation::IdGet => regs(FuncId::IdGet, &[]),
             Operation::FeaturesDirectReq32 => regs(
                 FuncId::Features,
@@ -217,7 +314,9 @@ impl Operation {
                 // The ID of the normal-world caller: the host's, shared with the hypervisor.
                 expect_register(answer, 2, u32::from(HOST_ID))
             }
-            Operation::FeaturesDirectReq32 => expect_function(answer, FuncId::Success32),
+            Operation::FeaturesDirectReq32 | Operation::MemShare | Operation::MemReclaim => {
+                expect_function(answer, FuncId::Success32)
+            }
             Operation::DirectReqEcho => {
                 expect_function(answer, FuncId::MsgSendDirectResp32)?;
                 // Sender in w1[31:16], receiver in w1[15:0]: from echo back to the host.
@@ -232,6 +331,14 @@ impl Operation {
             }
         }
     }
+}
+
+/// FFA_MEM_RECLAIM of the handle a share was answered with (w2, w3).
+fn reclaim(share: &Regs) -> Regs {
+    regs(
+        FuncId::MemReclaim,
+        &[u64::from(w(share, 2)), u64::from(w(share, 3)), 0],
+    )
 }
 
 /// ECHO's four argument words for call number `call`.
@@ -292,22 +399,47 @@ impl Summary {
 
 /// Times `operation` once per element of `ticks`, after [`WARM_UP`] uncounted calls, through
 /// `timed` (which makes the call and returns the answer and the ticks it took), checking every
-/// answer outside the timed bracket. Stops at the first wrong answer.
+/// answer outside the timed bracket. A memory row's share names a descriptor of `share_len`
+/// bytes the caller put in its TX buffer; the share a reclaim undoes, and the reclaim that
+/// undoes a share, go through `timed` too, their ticks dropped. Stops at the first wrong
+/// answer.
 pub fn measure(
     operation: Operation,
+    share_len: u32,
     ticks: &mut [u64],
     mut timed: impl FnMut(&Regs) -> (Regs, u64),
 ) -> Result<Summary, Failure> {
     if ticks.is_empty() {
         return Err(Failure::NoSamples);
     }
+    let with_len = |mut regs: Regs| {
+        if ffa::call::function_id(&regs) == u32::from(FuncId::MemShare32) {
+            regs[1] = u64::from(share_len);
+            regs[2] = u64::from(share_len);
+        }
+        regs
+    };
     let mut call = 0u32;
     let mut made = |call: u32| -> Result<u64, Failure> {
-        let request = operation.request(call);
+        let before = match operation.before() {
+            Some(setup) => {
+                let (answer, _) = timed(&with_len(setup));
+                expect_function(&answer, FuncId::Success32)
+                    .map_err(|wrong| Failure::Answer { call, wrong })?;
+                Some(answer)
+            }
+            None => None,
+        };
+        let request = with_len(operation.request_after(call, before.as_ref()));
         let (answer, took) = timed(&request);
         operation
             .check(&request, &answer)
             .map_err(|wrong| Failure::Answer { call, wrong })?;
+        if let Some(undo) = operation.after(&answer) {
+            let (answer, _) = timed(&undo);
+            expect_function(&answer, FuncId::Success32)
+                .map_err(|wrong| Failure::Answer { call, wrong })?;
+        }
         Ok(took)
     };
     for _ in 0..WARM_UP {
@@ -430,7 +562,7 @@ mod tests {
         let mut ticks = [0u64; 10];
         let mut seen = Vec::new();
         let mut timed = fake(None);
-        let result = measure(Operation::DirectReqEcho, &mut ticks, |req| {
+        let result = measure(Operation::DirectReqEcho, 0, &mut ticks, |req| {
             seen.push(req[4] as u32);
             timed(req)
         });
@@ -449,7 +581,7 @@ mod tests {
     #[test]
     fn a_wrong_answer_stops_the_row_and_names_the_call() {
         let mut ticks = [0u64; 10];
-        let result = measure(Operation::DirectReqEcho, &mut ticks, fake(Some(12)));
+        let result = measure(Operation::DirectReqEcho, 0, &mut ticks, fake(Some(12)));
         let failure = result.expect_err("call 12 answers wrongly");
         assert_eq!(
             failure,
@@ -472,9 +604,9 @@ mod tests {
             "bench direct_req_echo_el2 FAIL call 12: w2 is 0x1, expected 0x0"
         );
         // A warm-up call's failure counts too.
-        assert!(measure(Operation::IdGet, &mut ticks, fake(Some(0))).is_err());
+        assert!(measure(Operation::IdGet, 0, &mut ticks, fake(Some(0))).is_err());
         assert_eq!(
-            measure(Operation::IdGet, &mut [], fake(None)),
+            measure(Operation::IdGet, 0, &mut [], fake(None)),
             Err(Failure::NoSamples)
         );
     }
@@ -586,10 +718,17 @@ mod tests {
             .to_string(),
             "bench id_get_el3 median 296 min 292 iterations 1000"
         );
-        let names: Vec<&str> = PROXY_ROWS.iter().map(|r| r.name).collect();
+        let names: Vec<&str> = PROXY_ROWS.iter().map(|(r, _)| r.name).collect();
         assert_eq!(
             names,
-            ["id_get_el3", "features_spmc", "direct_req_echo_el2"]
+            [
+                "id_get_el3",
+                "features_spmc",
+                "direct_req_echo_el2",
+                "mem_share_1",
+                "mem_reclaim_1",
+                "mem_share_16"
+            ]
         );
     }
 }

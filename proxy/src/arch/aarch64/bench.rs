@@ -6,9 +6,13 @@
 use smc_call::timed_smc;
 use spin::Mutex;
 
+use ffa::memory::MAX_ENCODED_LEN;
+
 use super::bench_rows::{self, Line};
 use super::console;
+use super::host::PhysMemory;
 use super::layout;
+use crate::HostMemory;
 
 /// The samples of the row being timed (in .bss: 8 KB would crowd the 16 KiB boot stack).
 static TICKS: Mutex<[u64; bench_rows::ITERATIONS]> = Mutex::new([0; bench_rows::ITERATIONS]);
@@ -22,14 +26,28 @@ pub fn selected() -> bool {
     u32::from_le(word) == bench_rows::SELECTOR
 }
 
-/// Times rows (a)–(c) and prints their lines on UART0 (no prefix: xtask parses them);
-/// returns how many failed.
+/// Times rows (a)–(c) and the memory rows, and prints their lines on UART0 (no prefix: xtask
+/// parses them); returns how many failed.
 pub fn run() -> u64 {
     console::print_bare_line(format_args!("proxy: bench mode"));
     let mut ticks = TICKS.lock();
     let mut failed = 0;
-    for row in bench_rows::PROXY_ROWS {
-        let result = bench_rows::measure(row.operation, &mut ticks[..], timed_smc);
+    for (row, pages) in bench_rows::PROXY_ROWS {
+        let mut share_len = 0;
+        if pages > 0 {
+            // The memory rows share from the proxy's own TX buffer (as a hypervisor would
+            // after copying the host's descriptor there).
+            let mut buf = [0u8; MAX_ENCODED_LEN];
+            let written = bench_rows::share_descriptor(pages, &mut buf).and_then(|len| {
+                let data = buf.get(..len)?;
+                PhysMemory::new(&layout::CONFIG)
+                    .write(layout::CONFIG.tx, data)
+                    .ok()?;
+                Some(len)
+            });
+            share_len = written.unwrap_or(0) as u32;
+        }
+        let result = bench_rows::measure(row.operation, share_len, &mut ticks[..], timed_smc);
         if result.is_err() {
             failed += 1;
         }
