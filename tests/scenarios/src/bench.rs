@@ -210,6 +210,8 @@ pub enum Failure {
     Version(u32),
     /// No sample buffer to time into.
     NoSamples,
+    /// The memory rows' mailbox could not be mapped.
+    NoMailbox,
 }
 
 impl fmt::Display for Failure {
@@ -218,6 +220,7 @@ impl fmt::Display for Failure {
             Failure::Answer { call, wrong } => write!(f, "call {call}: {wrong}"),
             Failure::Version(w0) => write!(f, "FFA_VERSION(1.2) answered {w0:#x}"),
             Failure::NoSamples => f.write_str("no samples to time"),
+            Failure::NoMailbox => f.write_str("FFA_RXTX_MAP of the mailbox the shares use failed"),
         }
     }
 }

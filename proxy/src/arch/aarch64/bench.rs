@@ -32,6 +32,14 @@ pub fn run() -> u64 {
     console::print_bare_line(format_args!("proxy: bench mode"));
     let mut ticks = TICKS.lock();
     let mut failed = 0;
+    // The memory rows share from the proxy's own mailbox, which it maps at EL3 only when
+    // the host maps its buffers: mapped here for them, and unmapped after.
+    let mut map = [0u64; 18];
+    map[0] = u64::from(u32::from(ffa::FuncId::RxTxMap64));
+    map[1] = layout::CONFIG.tx;
+    map[2] = layout::CONFIG.rx;
+    map[3] = u64::from(layout::CONFIG.pages);
+    let mapped = ffa::call::is_success(&smc_call::smc(&map));
     for (row, pages) in bench_rows::PROXY_ROWS {
         let mut share_len = 0;
         if pages > 0 {
@@ -47,7 +55,11 @@ pub fn run() -> u64 {
             });
             share_len = written.unwrap_or(0) as u32;
         }
-        let result = bench_rows::measure(row.operation, share_len, &mut ticks[..], timed_smc);
+        let result = if pages > 0 && !mapped {
+            Err(bench_rows::Failure::NoMailbox)
+        } else {
+            bench_rows::measure(row.operation, share_len, &mut ticks[..], timed_smc)
+        };
         if result.is_err() {
             failed += 1;
         }
@@ -58,6 +70,11 @@ pub fn run() -> u64 {
                 result: &result
             }
         ));
+    }
+    if mapped {
+        let mut unmap = [0u64; 18];
+        unmap[0] = u64::from(u32::from(ffa::FuncId::RxTxUnmap));
+        smc_call::smc(&unmap);
     }
     failed
 }
