@@ -18,6 +18,9 @@
 //! use on another CPU (Running, or Blocked on a callee running there) is marked Aborted but
 //! keeps its request: the next call it makes, or the response its callee sends it, unwinds
 //! that CPU's chain the same way ([`Spmc::unwind`]).
+//!
+//! Memory the dead partition retrieved is unmapped and counts as relinquished, so its lenders
+//! can reclaim it; memory it lent stays with its borrowers until they relinquish it.
 
 use ffa::FfaError;
 
@@ -50,7 +53,8 @@ impl<P: Platform> Spmc<P> {
             return;
         };
         p.abort_reason.get_or_insert(why);
-        let count = p.contexts.len();
+        let (id, count) = (p.id, p.contexts.len());
+        self.release_memory_of(id);
         for vcpu in 0..count {
             let ctx = CtxRef {
                 partition: index,

@@ -769,3 +769,22 @@ fn a_partition_lends_its_own_memory_to_another() {
     assert!(s.platform().mapped.contains_key(&(SP1, true, page)));
     assert_eq!(s.memory_transactions().count(), 0);
 }
+
+#[test]
+fn a_borrower_that_dies_gives_the_memory_back() {
+    let mut s = ready(Version(1, 2));
+    let h = handle_of(&send(
+        &mut s,
+        fid::MEM_SHARE32,
+        &txn(&[SP1], &[range(BASE, 2)]),
+        Layout::V1_2,
+    ));
+    run_partition(&mut s, SP1, SP1_LOAD);
+    let r = retrieve(&mut s, SP1, SP1_LOAD, &request(h, SP1, 0));
+    assert_eq!(r[0], MEM_RETRIEVE_RESP);
+    assert_eq!(mapped_pages(&s, SP1).len(), 2);
+    // SP1 faults with no way to handle it: its request is answered ABORTED.
+    assert_error(&to_spmd(s.abort_running(CpuId(0))), FfaError::Aborted);
+    assert_eq!(mapped_pages(&s, SP1), []);
+    assert_success(&reclaim(&mut s, h, 0));
+}

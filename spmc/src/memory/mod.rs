@@ -303,6 +303,32 @@ impl<P: Platform> Spmc<P> {
         Ok(())
     }
 
+    /// A partition that dies gives back what it retrieved: unmapped, no longer held.
+    pub(crate) fn release_memory_of(&mut self, borrower: ffa::EndpointId) {
+        let mut held: heapless::Vec<Handle, { ledger::MAX_TRANSACTIONS }> = heapless::Vec::new();
+        for t in self.ledger.iter() {
+            if t.borrowers
+                .iter()
+                .any(|b| b.id == borrower && b.holding == Holding::Retrieved)
+            {
+                let _ = held.push(t.handle);
+            }
+        }
+        for handle in held {
+            let Some(t) = self.ledger.get_mut(handle) else {
+                continue;
+            };
+            if let Some(b) = t.borrower_mut(borrower) {
+                b.holding = Holding::Granted;
+            }
+            let (space, ranges) = (t.space, t.ranges);
+            for r in ranges.iter() {
+                let len = u64::from(r.pages) * PAGE_SIZE as u64;
+                self.platform.unmap_for(borrower, space, r.address, len);
+            }
+        }
+    }
+
     /// The outstanding memory transactions (for tests and the arch layer's log).
     pub fn memory_transactions(&self) -> impl Iterator<Item = &Transaction> {
         self.ledger.iter()
