@@ -2,17 +2,21 @@
 //!
 //! FFA_FEATURES reports SUCCESS for exactly the functions this SPMC implements for the
 //! caller's world at the caller's version, NOT_SUPPORTED for everything else: functions not
-//! implemented yet (memory sharing, notifications, MSG_SEND2...), functions newer than the
-//! caller's version, unknown IDs, FFA_INTERRUPT and every feature ID (NPI, SRI, MEI): no interrupt is
-//! delivered yet. Input properties: FF-A defines them only for FFA_MEM_RETRIEVE_REQ (not implemented
-//! here); for other functions they are SBZ, and we ignore them as Hafnium does (TF-A's EL3
-//! SPMC answers NOT_SUPPORTED instead).
+//! implemented yet (fragments, notifications, MSG_SEND2...), functions newer than the caller's
+//! version, unknown IDs, FFA_INTERRUPT and every feature ID (NPI, SRI, MEI). Input properties:
+//! FF-A defines them only for FFA_MEM_RETRIEVE_REQ, where a v1.1+ caller must set bit 1 (it
+//! handles the NS bit) as Hafnium requires; for other functions they are SBZ, and we ignore
+//! them as Hafnium does (TF-A's EL3 SPMC answers NOT_SUPPORTED instead).
 
 use ffa::{Feature, FfaError, FuncId};
 
 use crate::mailbox::MAX_MAILBOX_PAGES;
 use crate::platform::Platform;
 use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+
+/// FFA_FEATURES(FFA_MEM_RETRIEVE_REQ) bit 1, in the input and the answer: the NS bit in
+/// retrieve responses.
+const RETRIEVE_NS_BIT: u32 = 1 << 1;
 
 /// Which world may use a function.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,7 +47,14 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::SpmIdGet
         | F::MsgSendDirectReq32
         | F::MsgSendDirectReq64
-        | F::MsgSendDirectReq64_2 => Worlds::Both,
+        | F::MsgSendDirectReq64_2
+        | F::MemShare32
+        | F::MemShare64
+        | F::MemLend32
+        | F::MemLend64
+        | F::MemDonate32
+        | F::MemDonate64
+        | F::MemReclaim => Worlds::Both,
         F::RxAcquire | F::Run32 => Worlds::NormalOnly,
         F::MsgWait32
         | F::Yield32
@@ -51,14 +62,17 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::MsgSendDirectResp64
         | F::MsgSendDirectResp64_2
         | F::ConsoleLog32
-        | F::ConsoleLog64 => Worlds::PartitionsOnly,
+        | F::ConsoleLog64
+        | F::MemRetrieveReq32
+        | F::MemRetrieveReq64
+        | F::MemRelinquish => Worlds::PartitionsOnly,
         F::SecondaryEpRegister32 | F::SecondaryEpRegister64 => Worlds::MpPartitionsOnly,
         _ => return None,
     })
 }
 
 impl<P: Platform> Spmc<P> {
-    pub(crate) fn ffa_features(&self, call: &Call, feature: Feature, _input: u32) -> Outcome {
+    pub(crate) fn ffa_features(&self, call: &Call, feature: Feature, input: u32) -> Outcome {
         let Feature::FuncId(func) = feature else {
             return self.fail(call, FfaError::NotSupported);
         };
@@ -82,12 +96,20 @@ impl<P: Platform> Spmc<P> {
         if !allowed {
             return self.fail(call, FfaError::NotSupported);
         }
+        let retrieve = matches!(func, FuncId::MemRetrieveReq32 | FuncId::MemRetrieveReq64);
+        if retrieve && version >= ffa::Version(1, 1) && input & RETRIEVE_NS_BIT == 0 {
+            // A v1.1 caller must say it handles the NS bit in retrieve responses (Hafnium).
+            return self.fail(call, FfaError::NotSupported);
+        }
         let w2 = match func {
             // w2[1:0] = 0: 4 KiB minimum size and alignment; v1.2 adds the maximum page
             // count in w2[31:16].
             FuncId::RxTxMap32 | FuncId::RxTxMap64 if version >= ffa::Version(1, 2) => {
                 MAX_MAILBOX_PAGES << 16
             }
+            // The TX buffer only (bit 0 clear), the NS bit set in responses from v1.1; no
+            // hypervisor retrieve request (bit 2) yet.
+            _ if retrieve && version >= ffa::Version(1, 1) => RETRIEVE_NS_BIT,
             _ => 0,
         };
         self.succeed(call, [w2, 0, 0, 0, 0, 0])

@@ -30,6 +30,11 @@ fn features_from_the_normal_world() {
         fid::GET_REGS,
         fid::RX_ACQUIRE,
         fid::RUN,
+        fid::MEM_SHARE32,
+        // FFA_MEM_LEND_64, FFA_MEM_DONATE_32, FFA_MEM_RECLAIM.
+        0xc400_0072,
+        0x8400_0071,
+        0x8400_0077,
     ] {
         let r = to_spmd(nwd(&mut s, 0, &features(f)));
         assert_success(&r);
@@ -47,7 +52,11 @@ fn features_from_the_normal_world() {
         fid::SEC_EP64,
         fid::CONSOLE32,
         fid::CONSOLE64,
-        fid::MEM_SHARE32,
+        // FFA_MEM_RETRIEVE_REQ (the hypervisor retrieve request: not yet), FFA_MEM_RELINQUISH,
+        // FFA_MEM_FRAG_TX.
+        0x8400_0074,
+        0x8400_0076,
+        0x8400_007b,
         fid::NOTIFICATION_SET,
         fid::MSG_SEND2,
         0x8400_00fe,
@@ -97,6 +106,15 @@ fn features_from_partitions_follow_world_version_and_shape() {
     }
     let r = entered(sp(&mut s, 0, SP1, &features(fid::RXTX_MAP64)), SP1, 0);
     assert_eq!(r[2], 4 << 16);
+    // Retrieving: a v1.1+ partition must say it handles the NS bit (input bit 1), and is
+    // told the SPMC sets it.
+    let retrieve = regs(&[fid::FEATURES, 0x8400_0074, 0b10]);
+    let r = entered(sp(&mut s, 0, SP1, &retrieve), SP1, 0);
+    assert_success(&r);
+    assert_eq!(r[2], 0b10);
+    let r = entered(sp(&mut s, 0, SP1, &features(0x8400_0074)), SP1, 0);
+    assert_error(&r, FfaError::NotSupported);
+    assert_success(&entered(sp(&mut s, 0, SP1, &features(0x8400_0076)), SP1, 0));
     // SP2: MP, may register a secondary entry point.
     entered(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])), SP2, 0);
     assert_success(&entered(
