@@ -12,6 +12,7 @@ mod el3;
 mod features;
 pub mod host_pages;
 mod mailbox;
+pub mod memory;
 pub mod memory_windows;
 mod partition_info;
 pub mod psci;
@@ -88,6 +89,8 @@ pub struct Proxy {
     link: version::Link,
     mailbox: Option<HostMailbox>,
     pages: HostPages<HOST_HOLDS>,
+    /// The host's shares not reclaimed yet.
+    shares: memory::HostShares,
 }
 
 impl Proxy {
@@ -98,6 +101,7 @@ impl Proxy {
             link: version::Link::Unprobed,
             mailbox: None,
             pages: HostPages::new(config.host_ram),
+            shares: memory::HostShares::new(),
         }
     }
 
@@ -219,6 +223,8 @@ impl Proxy {
             Interface::PartitionInfoGet { flags, .. } => {
                 self.partition_info_get(flags, version, regs, conduit, mem)
             }
+            Interface::MemShare { .. } => self.host_mem_share(call, version, regs, conduit, mem),
+            Interface::MemReclaim { .. } => self.host_mem_reclaim(regs, conduit),
             // A routed-to-proxy call without a handler: refuse rather than pass it on.
             _ => reply::error(FfaError::NotSupported, regs),
         }

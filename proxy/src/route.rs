@@ -29,7 +29,10 @@ pub const fn route(func: FuncId) -> Route {
         | F::PartitionInfoGet
         | F::MsgSendDirectReq32
         | F::MsgSendDirectReq64
-        | F::MsgSendDirectReq64_2 => Route::Proxy,
+        | F::MsgSendDirectReq64_2
+        | F::MemShare32
+        | F::MemShare64
+        | F::MemReclaim => Route::Proxy,
 
         // Scheduling and plain answers carry no host memory (pKVM passes them through too).
         F::Run32 | F::Run64 | F::SpmIdGet | F::Success32 | F::Success64 | F::Error32 | F::Error64 => {
@@ -38,18 +41,16 @@ pub const fn route(func: FuncId) -> Route {
 
         // One form of the map is enough; the proxy reissues it as RXTX_MAP_64 (pKVM blocks it too).
         F::RxTxMap32
-        // Memory transactions need page tracking: a later piece of work.
+        // Lending and donating take pages from the host's stage 2: a later piece of work, as
+        // are fragments; retrieving and relinquishing are the borrowers' (partitions').
         | F::MemDonate32
         | F::MemDonate64
         | F::MemLend32
         | F::MemLend64
-        | F::MemShare32
-        | F::MemShare64
         | F::MemRetrieveReq32
         | F::MemRetrieveReq64
         | F::MemRetrieveResp
         | F::MemRelinquish
-        | F::MemReclaim
         | F::MemOpPause
         | F::MemOpResume
         | F::MemFragRx

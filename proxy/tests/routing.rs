@@ -60,13 +60,10 @@ const BLOCKED: &[u32] = &[
     0xc400_0071, // MEM_DONATE_64
     0x8400_0072, // MEM_LEND_32
     0xc400_0072, // MEM_LEND_64
-    0x8400_0073, // MEM_SHARE_32
-    0xc400_0073, // MEM_SHARE_64
     0x8400_0074, // MEM_RETRIEVE_REQ_32
     0xc400_0074, // MEM_RETRIEVE_REQ_64
     0x8400_0075, // MEM_RETRIEVE_RESP
     0x8400_0076, // MEM_RELINQUISH
-    0x8400_0077, // MEM_RECLAIM
     0x8400_0078, // MEM_OP_PAUSE
     0x8400_0079, // MEM_OP_RESUME
     0x8400_007a, // MEM_FRAG_RX
@@ -114,8 +111,9 @@ fn blocked_and_unknown_functions_are_not_supported_locally() {
 #[test]
 fn the_sve_hint_does_not_unblock_or_change_routing() {
     let mut rig = Rig::negotiated(Version(1, 2));
+    // MEM_LEND_64 with the hint.
     assert_error(
-        &rig.call_local(&regs(&[0xc401_0073])),
+        &rig.call_local(&regs(&[0xc401_0072])),
         FfaError::NotSupported,
     );
     let answer = rig.call_local(&regs(&[0x8401_0069]));

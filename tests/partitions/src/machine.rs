@@ -732,9 +732,14 @@ impl Machine {
                 else {
                     return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
                 };
-                let readback = match env.poke(address, value) {
-                    Ok(()) => env.probe(address).unwrap_or(u64::MAX),
-                    Err(_) => u64::MAX,
+                // Value 0: retrieve only (memory it cannot reach with its MMU off, say).
+                let readback = if value == 0 {
+                    0
+                } else {
+                    match env.poke(address, value) {
+                        Ok(()) => env.probe(address).unwrap_or(u64::MAX),
+                        Err(_) => u64::MAX,
+                    }
                 };
                 let pending = Pending::RetrieveRelease {
                     handle,

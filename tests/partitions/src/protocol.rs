@@ -29,7 +29,7 @@
 //! | SPIN | milliseconds (at most [`MAX_SPIN_MS`]) | how many of x1..x15 changed across the spin, or [`NOT_ON_THIS_CPU`]; 1 if its ICC_PMR_EL1 = 0 write first faulted |
 //! | FLOOD | lines (at most [`MAX_FLOOD_LINES`]) | how many of its FFA_CONSOLE_LOG calls (one line each) were refused |
 //! | LEND | [`lend`] kind, page index below [`SHARE_PAGES`], borrower ID | [`CallStatus`] of its FFA_MEM_SHARE/LEND_32 of that page of its own memory ([`SHARE_OFFSET`]), the handle (w2, w3) |
-//! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID, a value | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE) |
+//! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID, a value (0: store nothing) | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE) |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.

@@ -348,6 +348,7 @@ pub const ALL: &[Scenario] = scenarios![
     interrupts::spinning_partition_is_preempted,
     hypervisor::hostile_hypervisor_buffers,
     memory::partitions_lend_and_share_memory provokes [InjectedAbort],
+    memory::normal_world_shares_memory,
 ];
 
 /// The scenario called `name`.

@@ -2,8 +2,12 @@
 //! another retrieves it, stores through it and relinquishes it, and the lender reclaims it and
 //! finds what was stored (FF-A v1.2 §11). The SPMC maps the page into the borrower's stage 2
 //! for as long as it holds it, and takes a lent page away from the lender until it reclaims
-//! it: the loads of a partition that does not hold the page fault into its own handler. The
-//! normal world's side of memory sharing (through the proxy) comes later.
+//! it: the loads of a partition that does not hold the page fault into its own handler.
+//!
+//! The normal world shares its own memory too (through the proxy, which holds the pages until
+//! it reclaims them): the borrower retrieves it into its non-secure IPA space. The test
+//! partitions run with their MMU off, so they reach only their secure IPA space: they
+//! retrieve and relinquish such memory without touching it.
 
 use ffa::{FfaError, Version};
 use test_partitions::definitions::ECHO;
@@ -11,7 +15,7 @@ use test_partitions::protocol::{CallStatus, Command, SHARE_OFFSET, lend, probe};
 use test_partitions::{ECHO_ID, LEGACY_ID, RELAY_ID};
 
 use crate::Client;
-use crate::calls::negotiate;
+use crate::calls::{HOST_ID, map_mailbox, negotiate};
 use crate::check::{Failure, expect_call, expect_eq};
 use crate::sp::{command32, command32_on};
 
@@ -147,4 +151,108 @@ pub fn partitions_lend_and_share_memory(c: &mut dyn Client) -> Result<(), Failur
         words[3],
     )?;
     Ok(())
+}
+
+/// Host memory the normal-world scenario shares (unused by the clients).
+const HOST_PAGE: u64 = 0x4900_0000;
+/// FFA_MEM_SHARE_64.
+const MEM_SHARE64: u64 = 0xc400_0073;
+
+/// The normal world shares a page with echo (v1.2 descriptors); echo retrieves and
+/// relinquishes it; the normal world reclaims it, once. A share naming another sender, or
+/// the same page while it is shared, is refused.
+pub fn normal_world_shares_memory(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, Version(1, 2))?;
+    map_mailbox(c)?;
+    let share = |c: &mut dyn Client, sender: u16| {
+        let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+        let len = share_descriptor(sender, &mut buf);
+        let tx = c.tx_addr();
+        c.write(tx, &buf[..len]);
+        let mut regs = [0u64; 18];
+        regs[0] = MEM_SHARE64;
+        regs[1] = len as u64;
+        regs[2] = len as u64;
+        c.call_on(0, &regs)
+    };
+    let answer = share(c, HOST_ID);
+    expect_eq(
+        "w0 of the normal world's FFA_MEM_SHARE",
+        SUCCESS32,
+        answer[0] & 0xffff_ffff,
+    )?;
+    let handle = (answer[2] & 0xffff_ffff) | (answer[3] & 0xffff_ffff) << 32;
+    let again = share(c, HOST_ID);
+    expect_eq(
+        "w0 of a share of a page already shared",
+        ERROR,
+        again[0] & 0xffff_ffff,
+    )?;
+    expect_eq(
+        "w2 of a share of a page already shared",
+        u64::from(i32::from(FfaError::Denied) as u32),
+        again[2] & 0xffff_ffff,
+    )?;
+    let words = command32(
+        c,
+        "RETRIEVE of the normal world's page",
+        ECHO_ID,
+        Command::Retrieve,
+        &[handle & 0xffff_ffff, handle >> 32, u64::from(HOST_ID), 0],
+    )?;
+    expect_call("echo's FFA_MEM_RETRIEVE_REQ", words[1], CallStatus::Success)?;
+    expect_eq("the page echo got", HOST_PAGE & 0xffff_ffff, words[2])?;
+    expect_call("echo's FFA_MEM_RELINQUISH", words[4], CallStatus::Success)?;
+    let mut reclaim = [0u64; 18];
+    reclaim[0] = MEM_RECLAIM;
+    reclaim[1] = handle & 0xffff_ffff;
+    reclaim[2] = handle >> 32;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq(
+        "w0 of the normal world's FFA_MEM_RECLAIM",
+        SUCCESS32,
+        answer[0] & 0xffff_ffff,
+    )?;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq("w0 of a second reclaim", ERROR, answer[0] & 0xffff_ffff)?;
+    let wrong = share(c, 0x8002);
+    expect_eq(
+        "w0 of a share naming another sender",
+        ERROR,
+        wrong[0] & 0xffff_ffff,
+    )?;
+    expect_eq(
+        "w2 of a share naming another sender",
+        u64::from(i32::from(FfaError::InvalidParameters) as u32),
+        wrong[2] & 0xffff_ffff,
+    )?;
+    Ok(())
+}
+
+/// A v1.2 share of [`HOST_PAGE`] from `sender` to echo, read-write, into `buf`.
+fn share_descriptor(sender: u16, buf: &mut [u8]) -> usize {
+    use ffa::memory::{
+        AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes, permissions,
+    };
+    let mut receivers = BoundedVec::new();
+    let _ = receivers.push(Receiver {
+        id: ffa::EndpointId(ECHO_ID),
+        permissions: permissions::DATA_RW | permissions::INSTRUCTION_NX,
+        ..Receiver::default()
+    });
+    let mut ranges = BoundedVec::new();
+    let _ = ranges.push(AddressRange {
+        address: HOST_PAGE,
+        pages: 1,
+    });
+    let txn = MemTransaction {
+        sender: ffa::EndpointId(sender),
+        attributes: attributes::TYPE_NORMAL | attributes::WRITE_BACK | attributes::INNER_SHAREABLE,
+        flags: 0,
+        handle: 0,
+        tag: 0,
+        receivers,
+        ranges,
+    };
+    txn.write(buf, Layout::V1_2).unwrap_or(0)
 }
