@@ -349,6 +349,8 @@ pub const ALL: &[Scenario] = scenarios![
     hypervisor::hostile_hypervisor_buffers,
     memory::partitions_lend_and_share_memory provokes [InjectedAbort],
     memory::normal_world_shares_memory,
+    memory::normal_world_shares_memory_v1_1,
+    memory::normal_world_shares_memory_v1_0,
 ];
 
 /// The scenario called `name`.

@@ -162,11 +162,26 @@ const MEM_SHARE64: u64 = 0xc400_0073;
 /// relinquishes it; the normal world reclaims it, once. A share naming another sender, or
 /// the same page while it is shared, is refused.
 pub fn normal_world_shares_memory(c: &mut dyn Client) -> Result<(), Failure> {
-    negotiate(c, Version(1, 2))?;
+    shares_at(c, Version(1, 2))
+}
+
+/// The same with FF-A v1.1's descriptors (16-byte access descriptors).
+pub fn normal_world_shares_memory_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
+    shares_at(c, Version(1, 1))
+}
+
+/// The same with FF-A v1.0's descriptors (the 32-byte header).
+pub fn normal_world_shares_memory_v1_0(c: &mut dyn Client) -> Result<(), Failure> {
+    shares_at(c, Version(1, 0))
+}
+
+fn shares_at(c: &mut dyn Client, version: Version) -> Result<(), Failure> {
+    negotiate(c, version)?;
     map_mailbox(c)?;
+    let layout = ffa::memory::Layout::for_version(version);
     let share = |c: &mut dyn Client, sender: u16| {
         let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
-        let len = share_descriptor(sender, &mut buf);
+        let len = share_descriptor(sender, layout, &mut buf);
         let tx = c.tx_addr();
         c.write(tx, &buf[..len]);
         let mut regs = [0u64; 18];
@@ -229,10 +244,10 @@ pub fn normal_world_shares_memory(c: &mut dyn Client) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A v1.2 share of [`HOST_PAGE`] from `sender` to echo, read-write, into `buf`.
-fn share_descriptor(sender: u16, buf: &mut [u8]) -> usize {
+/// A share of [`HOST_PAGE`] from `sender` to echo, read-write, in `layout`, into `buf`.
+fn share_descriptor(sender: u16, layout: ffa::memory::Layout, buf: &mut [u8]) -> usize {
     use ffa::memory::{
-        AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes, permissions,
+        AddressRange, BoundedVec, MemTransaction, Receiver, attributes, permissions,
     };
     let mut receivers = BoundedVec::new();
     let _ = receivers.push(Receiver {
@@ -254,5 +269,5 @@ fn share_descriptor(sender: u16, buf: &mut [u8]) -> usize {
         receivers,
         ranges,
     };
-    txn.write(buf, Layout::V1_2).unwrap_or(0)
+    txn.write(buf, layout).unwrap_or(0)
 }

@@ -870,6 +870,14 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "normal_world_shares_memory",
         "memory sharing: the model has no ledger and no retrieve",
     ),
+    (
+        "normal_world_shares_memory_v1_1",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
+    (
+        "normal_world_shares_memory_v1_0",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
 ];
 
 #[test]
