@@ -8,8 +8,9 @@
 //! is dropped again. The handle it answers names the ranges until the host reclaims them:
 //! a successful FFA_MEM_RECLAIM drops the hold. Errors: no mailbox → DENIED; a buffer other
 //! than the TX buffer, a length past either TX buffer, a fragment of a longer descriptor (not
-//! yet: FFA_MEM_FRAG_TX), a malformed descriptor, another sender, a range outside host RAM →
-//! INVALID_PARAMETERS; a page already held → DENIED; no room in the ledgers → NO_MEMORY.
+//! yet: FFA_MEM_FRAG_TX), a malformed descriptor, another sender, a range outside host RAM,
+//! ranges that overlap each other → INVALID_PARAMETERS; a page already held → DENIED; no room
+//! in the ledgers → NO_MEMORY.
 //!
 //! FFA_MEM_LEND and FFA_MEM_DONATE stay blocked: lent pages must leave the host's stage 2
 //! until they are reclaimed, which the proxy cannot do yet.
@@ -103,6 +104,13 @@ impl Proxy {
         for r in txn.ranges.iter() {
             let range = PageRange::new(r.address, u64::from(r.pages)).map_err(page_error)?;
             ranges.push(range).map_err(|_| FfaError::NoMemory)?;
+        }
+        // Ranges of one share that overlap each other are a malformed request (as the SPMC
+        // answers it); a page some other hold has is taken (DENIED, below).
+        for (i, r) in ranges.iter().enumerate() {
+            if ranges.iter().skip(i + 1).any(|o| o.overlaps(r)) {
+                return Err(FfaError::InvalidParameters);
+            }
         }
         if self.shares.is_full() {
             return Err(FfaError::NoMemory);

@@ -131,7 +131,7 @@ fn shares_the_proxy_refuses_itself() {
         (
             "a page twice",
             share_of(0, &[(PAGE_A, 2), (PAGE_A + 0x1000, 1)]),
-            FfaError::Denied,
+            FfaError::InvalidParameters,
         ),
     ];
     for (what, t, code) in cases {

@@ -99,15 +99,18 @@ enum Pending {
     },
     /// LEND: its FFA_MEM_SHARE/LEND.
     Lend,
-    /// RETRIEVE: its FFA_MEM_RETRIEVE_REQ, with the value to store.
+    /// RETRIEVE: its FFA_MEM_RETRIEVE_REQ, with the value to store, and whether to keep the
+    /// memory (no relinquish).
     Retrieve {
         value: u64,
+        keep: bool,
     },
     /// RETRIEVE: the FFA_RX_RELEASE after reading the response.
     RetrieveRelease {
         handle: u64,
         address: u64,
         readback: u64,
+        keep: bool,
     },
     /// RETRIEVE: the FFA_MEM_RELINQUISH.
     Relinquish {
@@ -636,11 +639,19 @@ impl Machine {
             }
             Command::Retrieve => {
                 let handle = (p[2] & 0xffff_ffff) << 32 | (p[1] & 0xffff_ffff);
-                let Ok(lender) = u16::try_from(p[3]) else {
+                let keep = p[3] & crate::protocol::RETRIEVE_KEEP != 0;
+                let Ok(lender) = u16::try_from(p[3] & !crate::protocol::RETRIEVE_KEEP) else {
                     return bad_argument(self);
                 };
                 match self.retrieve_request(env, handle, lender) {
-                    Some(call) => (serving(Pending::Retrieve { value: p[4] }), call),
+                    Some(call) => (serving(Pending::Retrieve { value: p[4], keep }), call),
+                    None => self.respond(&req, &[self.status(code::MEMORY_FAULT)]),
+                }
+            }
+            Command::Relinquish => {
+                let handle = (p[2] & 0xffff_ffff) << 32 | (p[1] & 0xffff_ffff);
+                match self.relinquish_call(env, handle) {
+                    Some(call) => (serving(Pending::Report), call),
                     None => self.respond(&req, &[self.status(code::MEMORY_FAULT)]),
                 }
             }
@@ -712,7 +723,7 @@ impl Machine {
                 ];
                 self.respond(&req, &words)
             }
-            Pending::Retrieve { value } => {
+            Pending::Retrieve { value, keep } => {
                 if function_id(answer) != u32::from(FuncId::MemRetrieveResp) {
                     let words = [self.status(code::OK), CallStatus::of(answer).word()];
                     return self.respond(&req, &words);
@@ -745,6 +756,7 @@ impl Machine {
                     handle,
                     address,
                     readback,
+                    keep,
                 };
                 let release = encode(&Interface::RxRelease { vm_id: 0 });
                 (serving(pending), release)
@@ -753,17 +765,22 @@ impl Machine {
                 handle,
                 address,
                 readback,
+                keep,
             } => {
-                let mut d = [0u8; 18];
-                d[..8].copy_from_slice(&handle.to_le_bytes());
-                d[12..16].copy_from_slice(&1u32.to_le_bytes());
-                d[16..18].copy_from_slice(&self.own_id.to_le_bytes());
-                if !env.write(self.def.tx_buffer(), &d) {
-                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                if keep {
+                    let words = [
+                        self.status(code::OK),
+                        CallStatus::Success.word(),
+                        address & 0xffff_ffff,
+                        readback & 0xffff_ffff,
+                        CallStatus::NotCalled.word(),
+                    ];
+                    return self.respond(&req, &words);
                 }
-                let mut call = [0; 18];
-                call[0] = u64::from(u32::from(FuncId::MemRelinquish));
-                (serving(Pending::Relinquish { address, readback }), call)
+                match self.relinquish_call(env, handle) {
+                    Some(call) => (serving(Pending::Relinquish { address, readback }), call),
+                    None => self.respond(&req, &[self.status(code::MEMORY_FAULT)]),
+                }
             }
             Pending::Relinquish { address, readback } => {
                 let words = [
@@ -1000,6 +1017,21 @@ impl Machine {
         call[0] = u64::from(u32::from(FuncId::MemRetrieveReq32));
         call[1] = len;
         call[2] = len;
+        Some(call)
+    }
+
+    /// Writes a relinquish descriptor for `handle` (itself as the one endpoint) into its TX
+    /// buffer and returns FFA_MEM_RELINQUISH.
+    fn relinquish_call(&self, env: &mut dyn SpEnv, handle: u64) -> Option<Regs> {
+        let mut d = [0u8; 18];
+        d[..8].copy_from_slice(&handle.to_le_bytes());
+        d[12..16].copy_from_slice(&1u32.to_le_bytes());
+        d[16..18].copy_from_slice(&self.own_id.to_le_bytes());
+        if !env.write(self.def.tx_buffer(), &d) {
+            return None;
+        }
+        let mut call = [0; 18];
+        call[0] = u64::from(u32::from(FuncId::MemRelinquish));
         Some(call)
     }
 

@@ -29,7 +29,8 @@
 //! | SPIN | milliseconds (at most [`MAX_SPIN_MS`]) | how many of x1..x15 changed across the spin, or [`NOT_ON_THIS_CPU`]; 1 if its ICC_PMR_EL1 = 0 write first faulted |
 //! | FLOOD | lines (at most [`MAX_FLOOD_LINES`]) | how many of its FFA_CONSOLE_LOG calls (one line each) were refused |
 //! | LEND | [`lend`] kind, page index below [`SHARE_PAGES`], borrower ID | [`CallStatus`] of its FFA_MEM_SHARE/LEND_32 of that page of its own memory ([`SHARE_OFFSET`]), the handle (w2, w3) |
-//! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID, a value (0: store nothing) | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE) |
+//! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID (\| [`RETRIEVE_KEEP`]: no relinquish), a value (0: store nothing) | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE; NOT_CALLED when kept) |
+//! | RELINQUISH | handle \[31:0\], \[63:32\] | [`CallStatus`] of FFA_MEM_RELINQUISH |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
@@ -96,7 +97,12 @@ pub enum Command {
     Lend = 0x5350_0014,
     /// Retrieve memory, store a value in its first page, read it back, relinquish it.
     Retrieve = 0x5350_0015,
+    /// Relinquish memory it retrieved and kept.
+    Relinquish = 0x5350_0016,
 }
+
+/// RETRIEVE's lender argument with this bit: keep the memory (relinquish it later).
+pub const RETRIEVE_KEEP: u64 = 1 << 16;
 
 /// Where in a partition's own memory LEND's pages are (after its image and buffers, below its
 /// stacks).
@@ -122,7 +128,7 @@ pub const MAX_SPIN_MS: u64 = 1000;
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
 impl Command {
-    const ALL: [Command; 21] = [
+    const ALL: [Command; 22] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -144,6 +150,7 @@ impl Command {
         Command::Flood,
         Command::Lend,
         Command::Retrieve,
+        Command::Relinquish,
     ];
 
     /// Its payload word.

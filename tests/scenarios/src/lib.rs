@@ -351,6 +351,7 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_shares_memory,
     memory::normal_world_shares_memory_v1_1,
     memory::normal_world_shares_memory_v1_0,
+    memory::memory_sharing_rejections,
 ];
 
 /// The scenario called `name`.

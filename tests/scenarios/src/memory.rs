@@ -11,7 +11,7 @@
 
 use ffa::{FfaError, Version};
 use test_partitions::definitions::ECHO;
-use test_partitions::protocol::{CallStatus, Command, SHARE_OFFSET, lend, probe};
+use test_partitions::protocol::{CallStatus, Command, RETRIEVE_KEEP, SHARE_OFFSET, lend, probe};
 use test_partitions::{ECHO_ID, LEGACY_ID, RELAY_ID};
 
 use crate::Client;
@@ -270,4 +270,167 @@ fn share_descriptor(sender: u16, layout: ffa::memory::Layout, buf: &mut [u8]) ->
         ranges,
     };
     txn.write(buf, layout).unwrap_or(0)
+}
+
+/// A v1.2 share from the host of `ranges` to `borrower`, read-write, into `buf`; its length.
+fn descriptor_of(ranges: &[(u64, u32)], borrower: u16, buf: &mut [u8]) -> usize {
+    use ffa::memory::{
+        AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes, permissions,
+    };
+    let mut receivers = BoundedVec::new();
+    let _ = receivers.push(Receiver {
+        id: ffa::EndpointId(borrower),
+        permissions: permissions::DATA_RW | permissions::INSTRUCTION_NX,
+        ..Receiver::default()
+    });
+    let mut list = BoundedVec::new();
+    for &(address, pages) in ranges {
+        let _ = list.push(AddressRange { address, pages });
+    }
+    let txn = MemTransaction {
+        sender: ffa::EndpointId(HOST_ID),
+        attributes: attributes::TYPE_NORMAL | attributes::WRITE_BACK | attributes::INNER_SHAREABLE,
+        flags: 0,
+        handle: 0,
+        tag: 0,
+        receivers,
+        ranges: list,
+    };
+    txn.write(buf, Layout::V1_2).unwrap_or(0)
+}
+
+/// FFA_MEM_SHARE_64 of `bytes` (put in the client's TX buffer) with these lengths.
+fn send_share(c: &mut dyn Client, bytes: &[u8], total: u64, fragment: u64) -> ffa::Regs {
+    let tx = c.tx_addr();
+    c.write(tx, bytes);
+    let mut regs = [0u64; 18];
+    regs[0] = MEM_SHARE64;
+    regs[1] = total;
+    regs[2] = fragment;
+    c.call_on(0, &regs)
+}
+
+fn expect_refused(what: &'static str, answer: &ffa::Regs, code: FfaError) -> Result<(), Failure> {
+    expect_eq(what, ERROR, answer[0] & 0xffff_ffff)?;
+    expect_eq(
+        what,
+        u64::from(i32::from(code) as u32),
+        answer[2] & 0xffff_ffff,
+    )
+}
+
+/// What the stack refuses around a share, whichever side refuses it (the proxy copies and
+/// checks the descriptor first, the SPMC again): ranges that overlap, a range of zero pages,
+/// a misaligned range, memory outside the normal world's, an unknown borrower, a fragment
+/// longer than the whole; a retrieve by a partition that is not a borrower; a reclaim while a
+/// borrower holds the memory; a second relinquish; a stale handle.
+pub fn memory_sharing_rejections(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, Version(1, 2))?;
+    map_mailbox(c)?;
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    for (what, ranges, borrower) in [
+        (
+            "a share of overlapping ranges",
+            &[(HOST_PAGE, 2), (HOST_PAGE + 0x1000, 1)][..],
+            ECHO_ID,
+        ),
+        (
+            "a share of memory outside the normal world's",
+            &[(0x9000_0000, 1)][..],
+            ECHO_ID,
+        ),
+        (
+            "a share to an unknown borrower",
+            &[(HOST_PAGE, 1)][..],
+            0x8009,
+        ),
+    ] {
+        let len = descriptor_of(ranges, borrower, &mut buf);
+        let answer = send_share(c, &buf[..len], len as u64, len as u64);
+        expect_refused(what, &answer, FfaError::InvalidParameters)?;
+    }
+    // Zero pages, and a misaligned address: the last constituent edited by hand.
+    for (what, offset, bytes) in [
+        (
+            "a share of a range of zero pages",
+            8usize,
+            0u64.to_le_bytes(),
+        ),
+        (
+            "a share of a misaligned range",
+            0,
+            (HOST_PAGE + 0x800).to_le_bytes(),
+        ),
+    ] {
+        let len = descriptor_of(&[(HOST_PAGE, 1)], ECHO_ID, &mut buf);
+        let at = len - 16 + offset;
+        let width = if offset == 8 { 4 } else { 8 };
+        buf[at..at + width].copy_from_slice(&bytes[..width]);
+        let answer = send_share(c, &buf[..len], len as u64, len as u64);
+        expect_refused(what, &answer, FfaError::InvalidParameters)?;
+    }
+    let len = descriptor_of(&[(HOST_PAGE, 1)], ECHO_ID, &mut buf);
+    let answer = send_share(c, &buf[..len], len as u64, len as u64 + 16);
+    expect_refused(
+        "a share whose fragment is longer than the whole",
+        &answer,
+        FfaError::InvalidParameters,
+    )?;
+
+    let answer = send_share(c, &buf[..len], len as u64, len as u64);
+    expect_eq("w0 of the share", SUCCESS32, answer[0] & 0xffff_ffff)?;
+    let handle = (answer[2] & 0xffff_ffff) | (answer[3] & 0xffff_ffff) << 32;
+    let (lo, hi) = (handle & 0xffff_ffff, handle >> 32);
+    let words = command32(
+        c,
+        "RETRIEVE by a partition that is not a borrower",
+        LEGACY_ID,
+        Command::Retrieve,
+        &[lo, hi, u64::from(HOST_ID), 0],
+    )?;
+    expect_call(
+        "legacy's retrieve of echo's memory",
+        words[1],
+        CallStatus::error(FfaError::InvalidParameters),
+    )?;
+    let words = command32(
+        c,
+        "RETRIEVE, kept",
+        ECHO_ID,
+        Command::Retrieve,
+        &[lo, hi, u64::from(HOST_ID) | RETRIEVE_KEEP, 0],
+    )?;
+    expect_call("echo's retrieve", words[1], CallStatus::Success)?;
+    let mut reclaim = [0u64; 18];
+    reclaim[0] = MEM_RECLAIM;
+    reclaim[1] = lo;
+    reclaim[2] = hi;
+    let answer = c.call_on(0, &reclaim);
+    expect_refused(
+        "a reclaim while echo holds the memory",
+        &answer,
+        FfaError::Denied,
+    )?;
+    let words = command32(c, "RELINQUISH", ECHO_ID, Command::Relinquish, &[lo, hi])?;
+    expect_call("echo's relinquish", words[1], CallStatus::Success)?;
+    let words = command32(
+        c,
+        "RELINQUISH again",
+        ECHO_ID,
+        Command::Relinquish,
+        &[lo, hi],
+    )?;
+    expect_call(
+        "echo's second relinquish",
+        words[1],
+        CallStatus::error(FfaError::Denied),
+    )?;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq("w0 of the reclaim", SUCCESS32, answer[0] & 0xffff_ffff)?;
+    let answer = c.call_on(0, &reclaim);
+    expect_refused(
+        "a reclaim of a stale handle",
+        &answer,
+        FfaError::InvalidParameters,
+    )
 }

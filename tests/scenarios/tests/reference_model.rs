@@ -878,6 +878,10 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "normal_world_shares_memory_v1_0",
         "memory sharing: the model has no ledger and no retrieve",
     ),
+    (
+        "memory_sharing_rejections",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
 ];
 
 #[test]
