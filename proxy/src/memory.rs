@@ -22,16 +22,18 @@ use heapless::Vec;
 use crate::host_pages::{Hold, PageError, PageRange};
 use crate::{Conduit, HOST_HOLDS, HOST_ID, HostMemory, Proxy, reply};
 
-/// A share the host made and has not reclaimed: its handle and its pages.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One range of a share the host made and has not reclaimed, with the SPMC's handle for it.
+/// (One entry per range: the ledger holds at most [`HOST_HOLDS`] ranges in all, and the proxy
+/// lives on a small boot stack.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HostShare {
     /// The SPMC's handle.
     pub handle: u64,
-    /// Its ranges, as held in the ledger.
-    pub ranges: Vec<PageRange, HOST_HOLDS>,
+    /// The range, as held in the ledger.
+    pub range: PageRange,
 }
 
-/// Outstanding host shares.
+/// Outstanding host shares, range by range.
 pub type HostShares = Vec<HostShare, HOST_HOLDS>;
 
 fn page_error(e: PageError) -> FfaError {
@@ -112,7 +114,7 @@ impl Proxy {
                 return Err(FfaError::InvalidParameters);
             }
         }
-        if self.shares.is_full() {
+        if ranges.len() > self.shares.capacity() - self.shares.len() {
             return Err(FfaError::NoMemory);
         }
         self.pages
@@ -131,9 +133,9 @@ impl Proxy {
             }
         };
         let handle = (answer[2] & 0xffff_ffff) | (answer[3] & 0xffff_ffff) << 32;
-        if self.shares.push(HostShare { handle, ranges }).is_err() {
-            // Checked above: unreachable. The share stands; its pages stay held.
-            return Err(FfaError::NoMemory);
+        for range in ranges {
+            // Room checked above; were it not there, the pages would merely stay held.
+            let _ = self.shares.push(HostShare { handle, range });
         }
         Ok(answer)
     }
@@ -144,10 +146,14 @@ impl Proxy {
         let answer = conduit.call(regs);
         if ffa::call::is_success(&answer) {
             let handle = (regs[1] & 0xffff_ffff) | (regs[2] & 0xffff_ffff) << 32;
-            if let Some(at) = self.shares.iter().position(|s| s.handle == handle) {
-                let share = self.shares.swap_remove(at);
-                let _ = self.pages.release(&share.ranges, Hold::SharedWithSecure);
-            }
+            let ranges: Vec<PageRange, HOST_HOLDS> = self
+                .shares
+                .iter()
+                .filter(|s| s.handle == handle)
+                .map(|s| s.range)
+                .collect();
+            let _ = self.pages.release(&ranges, Hold::SharedWithSecure);
+            self.shares.retain(|s| s.handle != handle);
         }
         answer
     }
