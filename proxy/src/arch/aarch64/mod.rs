@@ -89,6 +89,10 @@ pub fn fatal(args: fmt::Arguments) -> ! {
     park()
 }
 
+// The proxy core is built on the primary's 16 KiB boot stack before it moves into `PROXY`:
+// it must stay a small part of it (a share table of nested vectors once made it 17 KiB).
+const _: () = assert!(core::mem::size_of::<Proxy>() <= 4096);
+
 /// Primary core, from `proxy_entry` (MMU off, .bss zeroed, core 0's stack).
 extern "C" fn primary_main(x0: u64) -> ! {
     if mmu::enable_stage1().is_err() {
