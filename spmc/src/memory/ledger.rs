@@ -209,6 +209,17 @@ impl Ledger {
         let at = self.position(handle)?;
         Some(self.transactions.remove(at))
     }
+
+    /// Forgets the transaction `handle` without handing it back; false if there is none.
+    pub fn forget(&mut self, handle: Handle) -> bool {
+        match self.position(handle) {
+            Some(at) => {
+                self.transactions.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[cfg(test)]

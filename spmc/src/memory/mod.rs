@@ -285,11 +285,18 @@ impl<P: Platform> Spmc<P> {
         if zero && txn.kind == Kind::Share {
             return Err(FfaError::InvalidParameters);
         }
-        let (space, ranges, kind, lender) = (txn.space, txn.ranges, txn.kind, txn.lender);
+        let (kind, lender) = (txn.kind, txn.lender);
+        let restore = lender.is_secure() && kind != Kind::Share;
+        if !zero && !restore {
+            // The common case: nothing to do with the ranges (no copy of them either).
+            self.ledger.forget(handle);
+            return Ok(());
+        }
+        let (space, ranges) = (txn.space, txn.ranges);
         if zero {
             self.zero(space, &ranges)?;
         }
-        if lender.is_secure() && kind != Kind::Share {
+        if restore {
             // The lender's own access comes back, as its window had it.
             let own = permissions::DATA_RW | permissions::INSTRUCTION_X;
             for r in ranges.iter() {
@@ -299,7 +306,7 @@ impl<P: Platform> Spmc<P> {
                     .map_err(|_| FfaError::NoMemory)?;
             }
         }
-        self.ledger.remove(handle);
+        self.ledger.forget(handle);
         Ok(())
     }
 
