@@ -59,7 +59,6 @@ const HEADER_V1_1: usize = 48;
 const EMAD_V1_0: usize = 16;
 const EMAD_V1_2: usize = 32;
 const COMPOSITE_SIZE: usize = 16;
-const CONSTITUENT_SIZE: usize = 16;
 /// The composite offset's alignment (Hafnium and TF-A both require 16).
 const COMPOSITE_ALIGN: usize = 16;
 /// The access descriptor array offset's alignment (the spec's "16-byte aligned offset").
@@ -388,9 +387,32 @@ impl AddressRange {
     }
 }
 
-/// A memory transaction descriptor, whatever its layout.
+/// A composite memory region descriptor's header: how many constituents follow it, where, and
+/// the page count they add up to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Composite {
+    /// The total page count the descriptor states.
+    pub total_pages: u32,
+    /// The number of constituents, at least one.
+    pub count: u32,
+    /// Byte offset of the first constituent in the descriptor.
+    pub constituents_at: usize,
+}
+
+impl Composite {
+    /// The descriptor's length: it ends with its last constituent.
+    pub fn end(&self) -> Option<usize> {
+        to_usize(self.count)
+            .ok()?
+            .checked_mul(CONSTITUENT_SIZE)?
+            .checked_add(self.constituents_at)
+    }
+}
+
+/// Everything of a descriptor but its constituents: what the first fragment of a transaction
+/// holds at least (FFA_MEM_FRAG_TX and FFA_MEM_FRAG_RX carry constituents only).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemTransaction {
+pub struct DescriptorHead {
     /// The owner of the memory.
     pub sender: EndpointId,
     /// Memory region attributes (see [`attributes`]).
@@ -401,17 +423,32 @@ pub struct MemTransaction {
     pub handle: u64,
     /// The sender's tag.
     pub tag: u64,
-    /// The receivers, at least one, each named once.
+    /// The receivers, each named once; none only in a hypervisor retrieve request.
     pub receivers: BoundedVec<Receiver, MAX_RECEIVERS>,
-    /// The constituents; empty when the descriptor has no composite (a retrieve request).
-    pub ranges: BoundedVec<AddressRange, MAX_RANGES>,
+    /// The composite descriptor; `None` in a retrieve request.
+    pub composite: Option<Composite>,
 }
 
-impl MemTransaction {
-    /// Parses and validates a descriptor of `layout` occupying exactly `buf` (the transaction's
-    /// total length). A descriptor without a composite (a retrieve request) may be followed by
-    /// bytes that are ignored, as Hafnium allows.
-    pub fn parse(buf: &[u8], layout: Layout) -> Result<Self, DescError> {
+impl DescriptorHead {
+    /// Parses and validates the head of a descriptor of `layout` that is `total_len` bytes
+    /// long, from `buf`, its first fragment (which must hold the header, the access
+    /// descriptors and the composite header). A descriptor with a composite must end with its
+    /// last constituent; one without (a retrieve request) may be followed by bytes that are
+    /// ignored, as Hafnium allows.
+    pub fn parse(buf: &[u8], total_len: usize, layout: Layout) -> Result<Self, DescError> {
+        let head = Self::parse_any(buf, total_len, layout)?;
+        if head.receivers.is_empty() {
+            return Err(DescError::NoReceivers);
+        }
+        Ok(head)
+    }
+
+    /// [`parse`](Self::parse), but also taking a descriptor that names no receiver: the
+    /// hypervisor retrieve request (FF-A v1.1+ §11.4.3), which gives only the handle.
+    pub fn parse_any(buf: &[u8], total_len: usize, layout: Layout) -> Result<Self, DescError> {
+        if total_len < buf.len() {
+            return Err(DescError::TrailingBytes);
+        }
         let sender = EndpointId(rd_u16(buf, 0)?);
         let flags = rd_u32(buf, 4)?;
         let handle = rd_u64(buf, 8)?;
@@ -440,9 +477,6 @@ impl MemTransaction {
                 (attributes, to_usize(emad_size)?, rd_u32(buf, 28)?, offset)
             }
         };
-        if count == 0 {
-            return Err(DescError::NoReceivers);
-        }
         let count = to_usize(count)?;
         let receivers_end = count
             .checked_mul(emad_size)
@@ -456,7 +490,7 @@ impl MemTransaction {
         }
 
         let mut receivers = BoundedVec::new();
-        let mut composite = None;
+        let mut composite_offset = None;
         for i in 0..count {
             let at = i
                 .checked_mul(emad_size)
@@ -474,7 +508,7 @@ impl MemTransaction {
                 return Err(DescError::ReservedNonZero);
             }
             let offset = rd_u32(buf, at + 4)?;
-            if *composite.get_or_insert(offset) != offset {
+            if *composite_offset.get_or_insert(offset) != offset {
                 return Err(DescError::CompositeOffsetMismatch);
             }
             let receiver = Receiver {
@@ -488,29 +522,71 @@ impl MemTransaction {
                 .map_err(|_| DescError::TooManyReceivers)?;
         }
 
-        let ranges = match composite {
-            None | Some(0) => BoundedVec::new(),
-            Some(offset) => parse_composite(buf, to_usize(offset)?, receivers_end)?,
+        let composite = match composite_offset {
+            None | Some(0) => None,
+            Some(offset) => Some(parse_composite(
+                buf,
+                total_len,
+                to_usize(offset)?,
+                receivers_end,
+            )?),
         };
-
-        let txn = Self {
+        let head = Self {
             sender,
             attributes,
             flags,
             handle,
             tag,
             receivers,
-            ranges,
+            composite,
         };
-        txn.validate()?;
-        Ok(txn)
+        head.validate()?;
+        Ok(head)
     }
 
-    /// Writes the descriptor in `layout` at the start of `buf` and returns its length. The
-    /// value is validated as [`parse`](Self::parse) would; nothing is written on error.
+    /// The rules every head obeys whatever its layout and operation.
+    fn validate(&self) -> Result<(), DescError> {
+        if self.attributes & !attributes::DEFINED != 0 {
+            return Err(DescError::ReservedNonZero);
+        }
+        for (i, r) in self.receivers.iter().enumerate() {
+            if r.permissions & !permissions::DEFINED != 0 || r.flags & !receiver_flags::DEFINED != 0
+            {
+                return Err(DescError::ReservedNonZero);
+            }
+            let later = self.receivers.get(i + 1..).unwrap_or(&[]);
+            if later.iter().any(|o| o.id == r.id) {
+                return Err(DescError::DuplicateReceiver);
+            }
+        }
+        Ok(())
+    }
+
+    /// The length of the head in `layout`: where the first constituent goes.
+    pub fn len(&self, layout: Layout) -> usize {
+        let composite = if self.composite.is_some() {
+            COMPOSITE_SIZE
+        } else {
+            0
+        };
+        layout.header_size() + self.receivers.len() * layout.emad_size() + composite
+    }
+
+    /// The whole descriptor's length in `layout`, constituents included.
+    pub fn total_len(&self, layout: Layout) -> usize {
+        let count = self.composite.map_or(0, |c| c.count as usize);
+        self.len(layout) + count * CONSTITUENT_SIZE
+    }
+
+    /// Writes the head in `layout` at the start of `buf` (the composite's page and constituent
+    /// counts as `composite` says; its offset is this layout's) and returns its length, where
+    /// the constituents follow ([`write_constituent`]).
     pub fn write(&self, buf: &mut [u8], layout: Layout) -> Result<usize, DescError> {
         self.validate()?;
-        let len = self.encoded_len(layout);
+        if self.receivers.is_empty() {
+            return Err(DescError::NoReceivers);
+        }
+        let len = self.len(layout);
         let out = buf.get_mut(..len).ok_or(DescError::BufferTooSmall)?;
         out.fill(0);
 
@@ -536,10 +612,10 @@ impl MemTransaction {
         }
 
         let composite_offset = emad_offset + self.receivers.len() * emad_size;
-        let composite_field = if self.ranges.is_empty() {
-            0
-        } else {
+        let composite_field = if self.composite.is_some() {
             composite_offset as u32
+        } else {
+            0
         };
         for (i, r) in self.receivers.iter().enumerate() {
             let at = emad_offset + i * emad_size;
@@ -551,20 +627,154 @@ impl MemTransaction {
                 wr(out, at + 16, &r.impdef[1].to_le_bytes())?;
             }
         }
+        if let Some(c) = self.composite {
+            wr(out, composite_offset, &c.total_pages.to_le_bytes())?;
+            wr(out, composite_offset + 4, &c.count.to_le_bytes())?;
+        }
+        Ok(len)
+    }
+}
 
-        if !self.ranges.is_empty() {
-            let total = self.total_pages()?;
-            wr(out, composite_offset, &total.to_le_bytes())?;
-            wr(
-                out,
-                composite_offset + 4,
-                &(self.ranges.len() as u32).to_le_bytes(),
-            )?;
-            for (i, r) in self.ranges.iter().enumerate() {
-                let at = composite_offset + COMPOSITE_SIZE + i * CONSTITUENT_SIZE;
-                wr(out, at, &r.address.to_le_bytes())?;
-                wr(out, at + 8, &r.pages.to_le_bytes())?;
+/// Size of one constituent in every layout.
+pub const CONSTITUENT_SIZE: usize = 16;
+
+/// Reads the constituents in `bytes`, which must be a whole number of them; each is checked as
+/// [`AddressRange::check`] does.
+pub fn constituents(
+    bytes: &[u8],
+) -> Result<impl Iterator<Item = Result<AddressRange, DescError>> + '_, DescError> {
+    if !bytes.len().is_multiple_of(CONSTITUENT_SIZE) {
+        return Err(DescError::Truncated);
+    }
+    Ok(bytes.chunks_exact(CONSTITUENT_SIZE).map(|c| {
+        if rd_u32(c, 12)? != 0 {
+            return Err(DescError::ReservedNonZero);
+        }
+        let range = AddressRange {
+            address: rd_u64(c, 0)?,
+            pages: rd_u32(c, 8)?,
+        };
+        range.check()?;
+        Ok(range)
+    }))
+}
+
+/// Writes `range` as a constituent at the start of `out` (16 bytes).
+pub fn write_constituent(out: &mut [u8], range: &AddressRange) -> Result<(), DescError> {
+    wr(out, 0, &range.address.to_le_bytes())?;
+    wr(out, 8, &range.pages.to_le_bytes())?;
+    wr(out, 12, &0u32.to_le_bytes())
+}
+
+impl AddressRange {
+    /// The rules every constituent obeys: 4 KiB aligned, at least one page, inside the 64-bit
+    /// address space.
+    pub fn check(&self) -> Result<(), DescError> {
+        if self.address % PAGE != 0 {
+            return Err(DescError::UnalignedAddress);
+        }
+        if self.pages == 0 {
+            return Err(DescError::EmptyRange);
+        }
+        if self.end().is_none() {
+            return Err(DescError::RangeOverflow);
+        }
+        Ok(())
+    }
+}
+
+/// A memory transaction descriptor, whatever its layout, held whole: up to [`MAX_RANGES`]
+/// constituents (the proxy's and the test partitions' model; the SPMC streams larger ones
+/// through [`DescriptorHead`] and [`constituents`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemTransaction {
+    /// The owner of the memory.
+    pub sender: EndpointId,
+    /// Memory region attributes (see [`attributes`]).
+    pub attributes: u16,
+    /// Transaction flags (see [`flags`]).
+    pub flags: u32,
+    /// The memory region's handle (0 in a send).
+    pub handle: u64,
+    /// The sender's tag.
+    pub tag: u64,
+    /// The receivers, at least one, each named once.
+    pub receivers: BoundedVec<Receiver, MAX_RECEIVERS>,
+    /// The constituents; empty when the descriptor has no composite (a retrieve request).
+    pub ranges: BoundedVec<AddressRange, MAX_RANGES>,
+}
+
+impl MemTransaction {
+    /// Parses and validates a descriptor of `layout` occupying exactly `buf` (the transaction's
+    /// total length). A descriptor without a composite (a retrieve request) may be followed by
+    /// bytes that are ignored, as Hafnium allows.
+    pub fn parse(buf: &[u8], layout: Layout) -> Result<Self, DescError> {
+        let head = DescriptorHead::parse(buf, buf.len(), layout)?;
+        let mut ranges = BoundedVec::new();
+        if let Some(c) = head.composite {
+            if to_usize(c.count)? > MAX_RANGES {
+                return Err(DescError::TooManyRanges);
             }
+            let mut sum = 0u64;
+            for range in constituents(buf.get(c.constituents_at..).unwrap_or(&[]))? {
+                let range = range?;
+                sum += u64::from(range.pages);
+                ranges.push(range).map_err(|_| DescError::TooManyRanges)?;
+            }
+            if sum != u64::from(c.total_pages) {
+                return Err(DescError::PageCountMismatch);
+            }
+        }
+        Ok(Self {
+            sender: head.sender,
+            attributes: head.attributes,
+            flags: head.flags,
+            handle: head.handle,
+            tag: head.tag,
+            receivers: head.receivers,
+            ranges,
+        })
+    }
+
+    /// The head of this descriptor (its composite placed as `layout` places it).
+    pub fn head(&self, layout: Layout) -> Result<DescriptorHead, DescError> {
+        let mut head = DescriptorHead {
+            sender: self.sender,
+            attributes: self.attributes,
+            flags: self.flags,
+            handle: self.handle,
+            tag: self.tag,
+            receivers: self.receivers,
+            composite: None,
+        };
+        if !self.ranges.is_empty() {
+            let placeholder = Composite {
+                total_pages: self.total_pages()?,
+                count: self.ranges.len() as u32,
+                constituents_at: 0,
+            };
+            head.composite = Some(placeholder);
+            let at = head.len(layout);
+            head.composite = Some(Composite {
+                constituents_at: at,
+                ..placeholder
+            });
+        }
+        Ok(head)
+    }
+
+    /// Writes the descriptor in `layout` at the start of `buf` and returns its length. The
+    /// value is validated as [`parse`](Self::parse) would; nothing is written on error.
+    pub fn write(&self, buf: &mut [u8], layout: Layout) -> Result<usize, DescError> {
+        self.validate()?;
+        let len = self.encoded_len(layout);
+        let out = buf.get_mut(..len).ok_or(DescError::BufferTooSmall)?;
+        let at = self.head(layout)?.write(out, layout)?;
+        for (i, r) in self.ranges.iter().enumerate() {
+            let slot = out
+                .get_mut(at + i * CONSTITUENT_SIZE..)
+                .ok_or(DescError::BufferTooSmall)?;
+            write_constituent(slot, r)?;
         }
         Ok(len)
     }
@@ -602,40 +812,22 @@ impl MemTransaction {
         if self.receivers.is_empty() {
             return Err(DescError::NoReceivers);
         }
-        if self.attributes & !attributes::DEFINED != 0 {
-            return Err(DescError::ReservedNonZero);
-        }
-        for (i, r) in self.receivers.iter().enumerate() {
-            if r.permissions & !permissions::DEFINED != 0 || r.flags & !receiver_flags::DEFINED != 0
-            {
-                return Err(DescError::ReservedNonZero);
-            }
-            let later = self.receivers.get(i + 1..).unwrap_or(&[]);
-            if later.iter().any(|o| o.id == r.id) {
-                return Err(DescError::DuplicateReceiver);
-            }
-        }
+        self.head(Layout::V1_2)?.validate()?;
         for r in self.ranges.iter() {
-            if r.address % PAGE != 0 {
-                return Err(DescError::UnalignedAddress);
-            }
-            if r.pages == 0 {
-                return Err(DescError::EmptyRange);
-            }
-            if r.end().is_none() {
-                return Err(DescError::RangeOverflow);
-            }
+            r.check()?;
         }
         self.total_pages().map(|_| ())
     }
 }
 
-/// Reads the composite at `offset` and its constituents, which must end the buffer.
+/// Reads the composite header at `offset` of the first fragment `buf` of a descriptor
+/// `total_len` bytes long, which must end with the composite's last constituent.
 fn parse_composite(
     buf: &[u8],
+    total_len: usize,
     offset: usize,
     receivers_end: usize,
-) -> Result<BoundedVec<AddressRange, MAX_RANGES>, DescError> {
+) -> Result<Composite, DescError> {
     if offset < receivers_end || !offset.is_multiple_of(COMPOSITE_ALIGN) {
         return Err(DescError::BadCompositeOffset);
     }
@@ -646,44 +838,26 @@ fn parse_composite(
         return Err(DescError::CompositeOutOfRange);
     }
     let total_pages = rd_u32(buf, offset)?;
-    let count = to_usize(rd_u32(buf, offset + 4)?)?;
+    let count = rd_u32(buf, offset + 4)?;
     if rd_u64(buf, offset + 8)? != 0 {
         return Err(DescError::ReservedNonZero);
     }
     if count == 0 {
         return Err(DescError::NoRanges);
     }
-    let end = count
-        .checked_mul(CONSTITUENT_SIZE)
-        .and_then(|n| n.checked_add(first))
-        .ok_or(DescError::Truncated)?;
-    if end > buf.len() {
+    let composite = Composite {
+        total_pages,
+        count,
+        constituents_at: first,
+    };
+    let end = composite.end().ok_or(DescError::Truncated)?;
+    if end > total_len {
         return Err(DescError::Truncated);
     }
-    if end < buf.len() {
+    if end < total_len {
         return Err(DescError::TrailingBytes);
     }
-    if count > MAX_RANGES {
-        return Err(DescError::TooManyRanges);
-    }
-    let mut ranges = BoundedVec::new();
-    let mut sum = 0u64;
-    for i in 0..count {
-        let at = first + i * CONSTITUENT_SIZE;
-        if rd_u32(buf, at + 12)? != 0 {
-            return Err(DescError::ReservedNonZero);
-        }
-        let range = AddressRange {
-            address: rd_u64(buf, at)?,
-            pages: rd_u32(buf, at + 8)?,
-        };
-        sum += u64::from(range.pages);
-        ranges.push(range).map_err(|_| DescError::TooManyRanges)?;
-    }
-    if sum != u64::from(total_pages) {
-        return Err(DescError::PageCountMismatch);
-    }
-    Ok(ranges)
+    Ok(composite)
 }
 
 fn to_usize(v: u32) -> Result<usize, DescError> {

@@ -709,3 +709,86 @@ fn layout_follows_the_negotiated_version() {
     assert_eq!(Layout::V1_1.header_size(), 48);
     assert_eq!(Layout::V1_2.emad_size(), 32);
 }
+
+/// A descriptor of `count` one-page constituents, streamed: the head in the first fragment, the
+/// constituents in any number of whole-constituent fragments after it.
+#[test]
+fn a_head_parses_from_its_first_fragment_and_constituents_stream_after_it() {
+    use ffa::memory::{
+        CONSTITUENT_SIZE, Composite, DescriptorHead, constituents, write_constituent,
+    };
+    for layout in LAYOUTS {
+        let count = 600u32;
+        let head = DescriptorHead {
+            composite: Some(Composite {
+                total_pages: count,
+                count,
+                constituents_at: 0,
+            }),
+            ..share_v1_0().head(layout).unwrap()
+        };
+        let mut bytes = vec![0u8; head.total_len(layout)];
+        let at = head.write(&mut bytes, layout).unwrap();
+        assert_eq!(at, head.len(layout));
+        for i in 0..count as usize {
+            let r = range(0x9000_0000 + 0x2000 * i as u64, 1);
+            write_constituent(&mut bytes[at + i * CONSTITUENT_SIZE..], &r).unwrap();
+        }
+        // The first fragment: the head and 10 constituents.
+        let first = &bytes[..at + 10 * CONSTITUENT_SIZE];
+        let parsed = DescriptorHead::parse(first, bytes.len(), layout).unwrap();
+        let c = parsed.composite.unwrap();
+        assert_eq!(
+            (c.count, c.total_pages, c.constituents_at),
+            (count, count, at)
+        );
+        assert_eq!(parsed.receivers, head.receivers);
+        let all: Vec<AddressRange> = constituents(&bytes[at..])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(all.len(), count as usize);
+        assert_eq!(all[599], range(0x9000_0000 + 0x2000 * 599, 1));
+        // Too short or too long a whole for the count given.
+        assert_eq!(
+            DescriptorHead::parse(first, bytes.len() - 16, layout),
+            Err(DescError::Truncated)
+        );
+        assert_eq!(
+            DescriptorHead::parse(first, bytes.len() + 16, layout),
+            Err(DescError::TrailingBytes)
+        );
+        // A first fragment that stops inside the composite header.
+        assert_eq!(
+            DescriptorHead::parse(&bytes[..at - 8], bytes.len(), layout),
+            Err(DescError::CompositeOutOfRange)
+        );
+        // Constituents come whole and checked.
+        assert!(constituents(&bytes[at..at + 8]).is_err());
+        let mut bad = bytes[at..at + 16].to_vec();
+        bad[0] = 1;
+        assert_eq!(
+            constituents(&bad).unwrap().next(),
+            Some(Err(DescError::UnalignedAddress))
+        );
+    }
+}
+
+#[test]
+fn a_hypervisor_retrieve_request_names_no_receiver() {
+    use ffa::memory::DescriptorHead;
+    for layout in [Layout::V1_1, Layout::V1_2] {
+        let mut bytes = [0u8; 48];
+        bytes[8..16].copy_from_slice(&0x8000_0000_0000_0007u64.to_le_bytes());
+        bytes[24..28].copy_from_slice(&(layout.emad_size() as u32).to_le_bytes());
+        bytes[32..36].copy_from_slice(&48u32.to_le_bytes());
+        let head = DescriptorHead::parse_any(&bytes, bytes.len(), layout).unwrap();
+        assert_eq!(head.handle, 0x8000_0000_0000_0007);
+        assert!(head.receivers.is_empty() && head.composite.is_none());
+        // Not as an ordinary descriptor.
+        assert_eq!(
+            DescriptorHead::parse(&bytes, bytes.len(), layout),
+            Err(DescError::NoReceivers)
+        );
+    }
+}
