@@ -670,7 +670,7 @@ impl AddressRange {
     /// The rules every constituent obeys: 4 KiB aligned, at least one page, inside the 64-bit
     /// address space.
     pub fn check(&self) -> Result<(), DescError> {
-        if self.address % PAGE != 0 {
+        if !self.address.is_multiple_of(PAGE) {
             return Err(DescError::UnalignedAddress);
         }
         if self.pages == 0 {
