@@ -17,6 +17,8 @@ use crate::spmc::{Call, Endpoint, Outcome, Spmc};
 /// FFA_FEATURES(FFA_MEM_RETRIEVE_REQ) bit 1, in the input and the answer: the NS bit in
 /// retrieve responses.
 const RETRIEVE_NS_BIT: u32 = 1 << 1;
+/// FFA_FEATURES(FFA_MEM_RETRIEVE_REQ) w2 bit 2: the hypervisor retrieve request is supported.
+const RETRIEVE_HYPERVISOR_BIT: u32 = 1 << 2;
 
 /// Which world may use a function.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,7 +56,11 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::MemLend64
         | F::MemDonate32
         | F::MemDonate64
-        | F::MemReclaim => Worlds::Both,
+        | F::MemReclaim
+        | F::MemFragTx
+        | F::MemFragRx
+        | F::MemRetrieveReq32
+        | F::MemRetrieveReq64 => Worlds::Both,
         F::RxAcquire | F::Run32 => Worlds::NormalOnly,
         F::MsgWait32
         | F::Yield32
@@ -63,8 +69,6 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::MsgSendDirectResp64_2
         | F::ConsoleLog32
         | F::ConsoleLog64
-        | F::MemRetrieveReq32
-        | F::MemRetrieveReq64
         | F::MemRelinquish => Worlds::PartitionsOnly,
         F::SecondaryEpRegister32 | F::SecondaryEpRegister64 => Worlds::MpPartitionsOnly,
         _ => return None,
@@ -97,7 +101,8 @@ impl<P: Platform> Spmc<P> {
             return self.fail(call, FfaError::NotSupported);
         }
         let retrieve = matches!(func, FuncId::MemRetrieveReq32 | FuncId::MemRetrieveReq64);
-        if retrieve && version >= ffa::Version(1, 1) && input & RETRIEVE_NS_BIT == 0 {
+        let partition = call.from != Endpoint::NormalWorld;
+        if retrieve && partition && version >= ffa::Version(1, 1) && input & RETRIEVE_NS_BIT == 0 {
             // A v1.1 caller must say it handles the NS bit in retrieve responses (Hafnium).
             return self.fail(call, FfaError::NotSupported);
         }
@@ -107,9 +112,12 @@ impl<P: Platform> Spmc<P> {
             FuncId::RxTxMap32 | FuncId::RxTxMap64 if version >= ffa::Version(1, 2) => {
                 MAX_MAILBOX_PAGES << 16
             }
-            // The TX buffer only (bit 0 clear), the NS bit set in responses from v1.1; no
-            // hypervisor retrieve request (bit 2) yet.
-            _ if retrieve && version >= ffa::Version(1, 1) => RETRIEVE_NS_BIT,
+            // The TX buffer only (bit 0 clear), the NS bit set in responses from v1.1, and
+            // for the normal world the hypervisor retrieve request (bit 2).
+            _ if retrieve && version >= ffa::Version(1, 1) => match call.from {
+                Endpoint::NormalWorld => RETRIEVE_NS_BIT | RETRIEVE_HYPERVISOR_BIT,
+                Endpoint::Partition(_) => RETRIEVE_NS_BIT,
+            },
             _ => 0,
         };
         self.succeed(call, [w2, 0, 0, 0, 0, 0])

@@ -490,6 +490,8 @@ impl<P: Platform> Spmc<P> {
             Interface::MemReclaim { .. } => self.mem_reclaim(call),
             Interface::MemRetrieveReq { .. } => self.mem_retrieve(call, &interface),
             Interface::MemRelinquish => self.mem_relinquish(call),
+            Interface::MemFragTx { .. } => self.mem_frag_tx(call, &interface),
+            Interface::MemFragRx { .. } => self.mem_frag_rx(call, &interface),
             // FFA_ERROR outside initialisation, memory sharing, notifications, MSG_SEND2...
             _ => self.fail(call, FfaError::NotSupported),
         }

@@ -31,10 +31,13 @@ fn features_from_the_normal_world() {
         fid::RX_ACQUIRE,
         fid::RUN,
         fid::MEM_SHARE32,
-        // FFA_MEM_LEND_64, FFA_MEM_DONATE_32, FFA_MEM_RECLAIM.
+        // FFA_MEM_LEND_64, FFA_MEM_DONATE_32, FFA_MEM_RECLAIM, FFA_MEM_FRAG_RX,
+        // FFA_MEM_FRAG_TX.
         0xc400_0072,
         0x8400_0071,
         0x8400_0077,
+        0x8400_007a,
+        0x8400_007b,
     ] {
         let r = to_spmd(nwd(&mut s, 0, &features(f)));
         assert_success(&r);
@@ -52,11 +55,8 @@ fn features_from_the_normal_world() {
         fid::SEC_EP64,
         fid::CONSOLE32,
         fid::CONSOLE64,
-        // FFA_MEM_RETRIEVE_REQ (the hypervisor retrieve request: not yet), FFA_MEM_RELINQUISH,
-        // FFA_MEM_FRAG_TX.
-        0x8400_0074,
+        // FFA_MEM_RELINQUISH (the normal world borrows nothing).
         0x8400_0076,
-        0x8400_007b,
         fid::NOTIFICATION_SET,
         fid::MSG_SEND2,
         0x8400_00fe,
@@ -68,6 +68,17 @@ fn features_from_the_normal_world() {
         let r = to_spmd(nwd(&mut s, 0, &features(f)));
         assert_error(&r, FfaError::NotSupported);
         assert_eq!(&r[8..], &tagged(0x50));
+    }
+}
+
+#[test]
+fn the_normal_world_is_told_of_the_hypervisor_retrieve_request() {
+    let mut s = booted();
+    for f in [0x8400_0074, 0xc400_0074] {
+        let r = to_spmd(nwd(&mut s, 0, &features(f)));
+        assert_success(&r);
+        // Bit 1: the NS bit in responses; bit 2: the hypervisor retrieve request.
+        assert_eq!(r[2], 0b110, "{f:#x}");
     }
 }
 

@@ -331,10 +331,10 @@ fn buffers_and_lengths_the_spmc_refuses() {
             regs(&[fid::MEM_SHARE32, 0x2000, 0x2000, 0, 0]),
             FfaError::InvalidParameters,
         ),
-        // The descriptor in fragments: not yet.
+        // A total length the descriptor does not have (its composite ends it).
         (
             regs(&[fid::MEM_SHARE32, len + 16, len, 0, 0]),
-            FfaError::NotSupported,
+            FfaError::InvalidParameters,
         ),
     ] {
         assert_error(&to_spmd(nwd(&mut s, 0, &call)), code);
@@ -679,10 +679,10 @@ fn retrieves_the_spmc_refuses() {
         0,
     );
     assert_error(&r, FfaError::InvalidParameters);
-    // The normal world cannot retrieve (the hypervisor retrieve request: not yet).
+    // The normal world retrieves only as the hypervisor (naming no receiver).
     to_spmd(sp(&mut s, 0, SP3, &resp32(SP3, 0, [0; 5])));
     let r = to_spmd(nwd(&mut s, 0, &regs(&[MEM_RETRIEVE_REQ32, 64, 64, 0, 0])));
-    assert_error(&r, FfaError::NotSupported);
+    assert_error(&r, FfaError::InvalidParameters);
 }
 
 /// `t` from partition `id` (running, its pair mapped), by `fid`, in `layout`.

@@ -2,17 +2,28 @@
 //! whom, and whether each borrower holds it now.
 //!
 //! Handles are allocated here, counting up with bit 63 set (FF-A's "allocated by the SPMC"), so
-//! the table stays sorted by handle and a lookup is a binary search. A page of one address
-//! space is in at most one outstanding transaction.
+//! the table stays sorted by handle and a lookup is a binary search. The constituents of every
+//! transaction live in one pool, each transaction's together and in handle order; a second,
+//! sorted index of every committed range makes "is this page in a transaction already" a
+//! binary search. A page of one address space is in at most one outstanding transaction.
+//!
+//! A transaction is opened with room for all its constituents (a send's first fragment says
+//! how many), filled as fragments arrive, and committed once whole: only then are its ranges
+//! checked against each other and the index, and only a committed transaction can be
+//! retrieved or reclaimed.
 
-use ffa::memory::{AddressRange, BoundedVec, MAX_RANGES, MAX_RECEIVERS};
-use ffa::{EndpointId, PAGE_SIZE};
+use ffa::EndpointId;
+use ffa::memory::{AddressRange, MAX_RECEIVERS};
 use heapless::Vec;
 
 use crate::platform::Space;
 
 /// Most outstanding transactions. A send past it gets NO_MEMORY.
-pub const MAX_TRANSACTIONS: usize = 16;
+pub const MAX_TRANSACTIONS: usize = 64;
+
+/// Most constituents of all outstanding transactions together (16 bytes each in the pool and
+/// in the index). A send past it gets NO_MEMORY.
+pub const MAX_RANGES: usize = 4096;
 
 /// Bit 63 of a handle: the SPMC allocated it (FF-A v1.2 §11.2).
 pub const HANDLE_ALLOCATED_BY_SPMC: u64 = 1 << 63;
@@ -50,6 +61,24 @@ pub struct Borrower {
     pub permissions: u8,
     /// Whether it holds the memory now.
     pub holding: Holding,
+    /// Bytes of its retrieve response delivered so far (FFA_MEM_FRAG_RX continues there);
+    /// equal to the response's length once it has all of it.
+    pub delivered: u32,
+}
+
+/// A send still arriving in fragments (FFA_MEM_FRAG_TX).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arriving {
+    /// Bytes of the descriptor received so far.
+    pub received: u32,
+    /// The descriptor's whole length.
+    pub total: u32,
+    /// The page count its composite states (checked against the constituents at the end).
+    pub stated_pages: u32,
+    /// The pages of the constituents received so far.
+    pub pages: u64,
+    /// Whether the sender asked for the memory to be zeroed.
+    pub clear: bool,
 }
 
 /// One outstanding transaction.
@@ -69,11 +98,40 @@ pub struct Transaction {
     pub tag: u64,
     /// The borrowers, each once.
     pub borrowers: Vec<Borrower, MAX_RECEIVERS>,
-    /// The constituents, none overlapping another.
-    pub ranges: BoundedVec<AddressRange, MAX_RANGES>,
+    /// `Some` until its last fragment has arrived and it was committed.
+    pub arriving: Option<Arriving>,
+    /// Bytes of a hypervisor retrieve response delivered so far.
+    pub hypervisor_delivered: u32,
+    /// The pages of all its constituents (once committed).
+    pub pages: u32,
+    /// Where its constituents start in the pool.
+    first: usize,
+    /// Room reserved for its constituents.
+    count: usize,
+    /// Constituents filled in so far.
+    filled: usize,
 }
 
 impl Transaction {
+    /// A transaction of `kind` from `lender`, with no borrowers and no ranges yet.
+    pub fn new(kind: Kind, lender: EndpointId, space: Space, attributes: u16, tag: u64) -> Self {
+        Self {
+            handle: Handle(0),
+            kind,
+            lender,
+            space,
+            attributes,
+            tag,
+            borrowers: Vec::new(),
+            arriving: None,
+            hypervisor_delivered: 0,
+            pages: 0,
+            first: 0,
+            count: 0,
+            filled: 0,
+        }
+    }
+
     /// Whether any borrower holds the memory.
     pub fn held(&self) -> bool {
         self.borrowers
@@ -85,12 +143,17 @@ impl Transaction {
     pub fn borrower_mut(&mut self, id: EndpointId) -> Option<&mut Borrower> {
         self.borrowers.iter_mut().find(|b| b.id == id)
     }
+
+    /// The number of its constituents.
+    pub fn range_count(&self) -> usize {
+        self.count
+    }
 }
 
 /// Why the ledger refused a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LedgerError {
-    /// [`MAX_TRANSACTIONS`] are outstanding.
+    /// [`MAX_TRANSACTIONS`] transactions or [`MAX_RANGES`] ranges are outstanding.
     Full,
     /// A range is already in an outstanding transaction of the same space.
     AlreadyShared,
@@ -98,26 +161,51 @@ pub enum LedgerError {
     Overlapping,
     /// Handles ran out (never, in practice: 2^63 of them).
     NoHandle,
+    /// No such transaction (or not one in that state).
+    Unknown,
+    /// More constituents than the transaction said it has, or fewer at commit.
+    CountMismatch,
+}
+
+/// A committed range in the index: `[start, end)` of one space, the space in bit 63 of both
+/// (addresses are below 2^52), so one ordering sorts by space, then address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Taken {
+    start: u64,
+    end: u64,
+}
+
+const NON_SECURE_KEY: u64 = 1 << 63;
+
+fn taken(space: Space, r: &AddressRange) -> Taken {
+    let tag = match space {
+        Space::Secure => 0,
+        Space::NonSecure => NON_SECURE_KEY,
+    };
+    let len = u64::from(r.pages).saturating_mul(ffa::PAGE_SIZE as u64);
+    let start = r.address & !NON_SECURE_KEY;
+    Taken {
+        start: tag | start,
+        end: tag | start.saturating_add(len).min(!NON_SECURE_KEY),
+    }
 }
 
 /// The outstanding transactions, sorted by handle.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ledger {
     transactions: Vec<Transaction, MAX_TRANSACTIONS>,
+    /// Every transaction's constituents, in handle order.
+    pool: Vec<AddressRange, MAX_RANGES>,
+    /// Every committed constituent, sorted; no two overlap.
+    index: Vec<Taken, MAX_RANGES>,
     /// The counter part of the next handle.
     next: u64,
 }
 
-/// `[start, end)` of a range (ranges are validated: no overflow, at least one page).
-fn bounds(r: &AddressRange) -> (u64, u64) {
-    let len = u64::from(r.pages).saturating_mul(PAGE_SIZE as u64);
-    (r.address, r.address.saturating_add(len))
-}
-
-fn overlap(a: &AddressRange, b: &AddressRange) -> bool {
-    let (a0, a1) = bounds(a);
-    let (b0, b1) = bounds(b);
-    a0 < b1 && b0 < a1
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Ledger {
@@ -125,11 +213,13 @@ impl Ledger {
     pub const fn new() -> Self {
         Self {
             transactions: Vec::new(),
+            pool: Vec::new(),
+            index: Vec::new(),
             next: 1,
         }
     }
 
-    /// How many transactions are outstanding.
+    /// How many transactions are outstanding (committed or arriving).
     pub fn len(&self) -> usize {
         self.transactions.len()
     }
@@ -144,34 +234,15 @@ impl Ledger {
         self.transactions.iter()
     }
 
-    /// Checks that `ranges` overlap neither each other nor an outstanding transaction of
-    /// `space`.
-    pub fn check_ranges(&self, space: Space, ranges: &[AddressRange]) -> Result<(), LedgerError> {
-        for (i, r) in ranges.iter().enumerate() {
-            if ranges
-                .get(i + 1..)
-                .unwrap_or(&[])
-                .iter()
-                .any(|o| overlap(r, o))
-            {
-                return Err(LedgerError::Overlapping);
-            }
-            let taken = self
-                .transactions
-                .iter()
-                .filter(|t| t.space == space)
-                .any(|t| t.ranges.iter().any(|o| overlap(r, o)));
-            if taken {
-                return Err(LedgerError::AlreadyShared);
-            }
-        }
-        Ok(())
-    }
-
-    /// Records `transaction` (its handle is replaced by a new one) and returns the handle.
-    pub fn insert(&mut self, mut transaction: Transaction) -> Result<Handle, LedgerError> {
-        self.check_ranges(transaction.space, &transaction.ranges)?;
-        if self.transactions.is_full() {
+    /// Opens `transaction` with room for `count` constituents under a new handle, which it
+    /// returns. `arriving` says whether more fragments follow.
+    pub fn open(
+        &mut self,
+        mut transaction: Transaction,
+        count: usize,
+        arriving: Option<Arriving>,
+    ) -> Result<Handle, LedgerError> {
+        if self.transactions.is_full() || count > self.pool.capacity() - self.pool.len() {
             return Err(LedgerError::Full);
         }
         if self.next >= HANDLE_ALLOCATED_BY_SPMC {
@@ -180,11 +251,77 @@ impl Ledger {
         let handle = Handle(HANDLE_ALLOCATED_BY_SPMC | self.next);
         self.next += 1;
         transaction.handle = handle;
+        transaction.arriving = arriving;
+        // The newest handle: its ranges go at the end of the pool.
+        transaction.first = self.pool.len();
+        transaction.count = count;
+        transaction.filled = 0;
+        self.pool
+            .resize(self.pool.len() + count, AddressRange::default())
+            .map_err(|_| LedgerError::Full)?;
         // Handles only grow: pushing keeps the table sorted.
         self.transactions
             .push(transaction)
             .map_err(|_| LedgerError::Full)?;
         Ok(handle)
+    }
+
+    /// Adds constituents to the open transaction `handle`.
+    pub fn fill(
+        &mut self,
+        handle: Handle,
+        ranges: impl IntoIterator<Item = AddressRange>,
+    ) -> Result<(), LedgerError> {
+        let at = self.position(handle).ok_or(LedgerError::Unknown)?;
+        let t = self.transactions.get_mut(at).ok_or(LedgerError::Unknown)?;
+        for r in ranges {
+            if t.filled >= t.count {
+                return Err(LedgerError::CountMismatch);
+            }
+            let slot = self
+                .pool
+                .get_mut(t.first + t.filled)
+                .ok_or(LedgerError::Unknown)?;
+            *slot = r;
+            t.filled += 1;
+        }
+        Ok(())
+    }
+
+    /// Commits the open transaction `handle` once every constituent is in: its ranges must
+    /// overlap neither each other nor a committed transaction of its space. On error the
+    /// transaction stays open (the caller forgets it).
+    pub fn commit(&mut self, handle: Handle) -> Result<(), LedgerError> {
+        let t = self.get_any(handle).ok_or(LedgerError::Unknown)?;
+        if t.filled != t.count {
+            return Err(LedgerError::CountMismatch);
+        }
+        let (space, first, count) = (t.space, t.first, t.count);
+        let ranges = self.pool.get(first..first + count).unwrap_or(&[]);
+        let before = self.index.len();
+        if count > self.index.capacity() - before {
+            return Err(LedgerError::Full);
+        }
+        for r in ranges {
+            let _ = self.index.push(taken(space, r));
+        }
+        let (old, new) = self.index.split_at_mut(before);
+        new.sort_unstable();
+        let mut verdict = Ok(());
+        if new.windows(2).any(|w| w[0].end > w[1].start) {
+            verdict = Err(LedgerError::Overlapping);
+        } else if new.iter().any(|n| overlaps_any(old, n)) {
+            verdict = Err(LedgerError::AlreadyShared);
+        }
+        if verdict.is_err() {
+            self.index.truncate(before);
+            return verdict;
+        }
+        self.index.sort_unstable();
+        if let Some(t) = self.get_mut_any(handle) {
+            t.arriving = None;
+        }
+        Ok(())
     }
 
     fn position(&self, handle: Handle) -> Option<usize> {
@@ -193,109 +330,157 @@ impl Ledger {
             .ok()
     }
 
-    /// The transaction `handle`.
+    /// The committed transaction `handle`.
     pub fn get(&self, handle: Handle) -> Option<&Transaction> {
+        self.get_any(handle).filter(|t| t.arriving.is_none())
+    }
+
+    /// The committed transaction `handle`, to change a borrower's holding.
+    pub fn get_mut(&mut self, handle: Handle) -> Option<&mut Transaction> {
+        self.get_mut_any(handle).filter(|t| t.arriving.is_none())
+    }
+
+    /// The transaction `handle`, committed or arriving.
+    pub fn get_any(&self, handle: Handle) -> Option<&Transaction> {
         self.transactions.get(self.position(handle)?)
     }
 
-    /// The transaction `handle`, to change a borrower's holding.
-    pub fn get_mut(&mut self, handle: Handle) -> Option<&mut Transaction> {
+    /// The transaction `handle`, committed or arriving, mutably.
+    pub fn get_mut_any(&mut self, handle: Handle) -> Option<&mut Transaction> {
         let at = self.position(handle)?;
         self.transactions.get_mut(at)
     }
 
-    /// Forgets the transaction `handle`.
-    pub fn remove(&mut self, handle: Handle) -> Option<Transaction> {
-        let at = self.position(handle)?;
-        Some(self.transactions.remove(at))
-    }
-
-    /// Forgets the transaction `handle` without handing it back; false if there is none.
-    pub fn forget(&mut self, handle: Handle) -> bool {
-        match self.position(handle) {
-            Some(at) => {
-                self.transactions.remove(at);
-                true
-            }
-            None => false,
+    /// The constituents of `handle` filled in so far.
+    pub fn ranges(&self, handle: Handle) -> &[AddressRange] {
+        match self.get_any(handle) {
+            Some(t) => self.pool.get(t.first..t.first + t.filled).unwrap_or(&[]),
+            None => &[],
         }
     }
+
+    /// Forgets the transaction `handle` (committed or arriving); false if there is none.
+    pub fn forget(&mut self, handle: Handle) -> bool {
+        let Some(at) = self.position(handle) else {
+            return false;
+        };
+        let t = self.transactions.remove(at);
+        if t.arriving.is_none() {
+            // Its ranges leave the index: found by binary search, marked, then swept once.
+            let ranges = self.pool.get(t.first..t.first + t.count).unwrap_or(&[]);
+            for r in ranges {
+                let key = taken(t.space, r);
+                if let Ok(i) = self.index.binary_search(&key)
+                    && let Some(e) = self.index.get_mut(i)
+                {
+                    e.end = 0;
+                }
+            }
+            self.index.retain(|e| e.end != 0);
+        }
+        // Its pool segment closes up; later transactions' segments move down.
+        let (first, count) = (t.first, t.count);
+        let len = self.pool.len();
+        if let Some(tail) = self.pool.get_mut(first..len) {
+            tail.copy_within(count.min(tail.len()).., 0);
+        }
+        self.pool.truncate(len.saturating_sub(count));
+        for later in self.transactions.iter_mut().skip(at) {
+            later.first -= count;
+        }
+        true
+    }
+}
+
+/// Whether `n` overlaps a range of the sorted, disjoint `index`.
+fn overlaps_any(index: &[Taken], n: &Taken) -> bool {
+    // The first range starting at or after n, and the one before it, are the only candidates.
+    let i = index.partition_point(|e| e.start < n.start);
+    let next = index.get(i).is_some_and(|e| e.start < n.end);
+    let prev = i
+        .checked_sub(1)
+        .and_then(|p| index.get(p))
+        .is_some_and(|e| e.end > n.start);
+    next || prev
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     fn range(address: u64, pages: u32) -> AddressRange {
         AddressRange { address, pages }
     }
 
-    fn txn(space: Space, ranges: &[AddressRange]) -> Transaction {
-        let mut list = BoundedVec::new();
-        for r in ranges {
-            list.push(*r).unwrap();
-        }
-        let mut borrowers = Vec::new();
-        borrowers
+    fn txn(space: Space) -> Transaction {
+        let mut t = Transaction::new(Kind::Share, EndpointId(1), space, 0, 7);
+        t.borrowers
             .push(Borrower {
                 id: EndpointId(0x8001),
                 permissions: 0b10,
                 holding: Holding::Granted,
+                delivered: 0,
             })
             .unwrap();
-        Transaction {
-            handle: Handle(0),
-            kind: Kind::Share,
-            lender: EndpointId(1),
-            space,
-            attributes: 0,
-            tag: 7,
-            borrowers,
-            ranges: list,
+        t
+    }
+
+    fn insert(
+        l: &mut Ledger,
+        space: Space,
+        ranges: &[AddressRange],
+    ) -> Result<Handle, LedgerError> {
+        let h = l.open(txn(space), ranges.len(), None)?;
+        l.fill(h, ranges.iter().copied())?;
+        match l.commit(h) {
+            Ok(()) => Ok(h),
+            Err(e) => {
+                l.forget(h);
+                Err(e)
+            }
         }
     }
 
     #[test]
     fn handles_are_the_spmcs_increasing_and_found_again() {
         let mut l = Ledger::new();
-        let a = l
-            .insert(txn(Space::NonSecure, &[range(0x6000_0000, 1)]))
-            .unwrap();
-        let b = l
-            .insert(txn(Space::NonSecure, &[range(0x6000_1000, 2)]))
-            .unwrap();
+        let a = insert(&mut l, Space::NonSecure, &[range(0x6000_0000, 1)]).unwrap();
+        let b = insert(&mut l, Space::NonSecure, &[range(0x6000_1000, 2)]).unwrap();
         assert_eq!(a, Handle(HANDLE_ALLOCATED_BY_SPMC | 1));
         assert!(b > a);
-        assert_eq!(l.get(b).unwrap().ranges[0].pages, 2);
-        assert_eq!(l.remove(a).unwrap().handle, a);
+        assert_eq!(l.ranges(b)[0].pages, 2);
+        assert!(l.forget(a));
         assert_eq!(l.get(a), None);
         assert_eq!(l.get(b).unwrap().handle, b);
-        // A removed handle is never handed out again.
-        let c = l
-            .insert(txn(Space::NonSecure, &[range(0x6000_0000, 1)]))
-            .unwrap();
+        assert_eq!(l.ranges(b), &[range(0x6000_1000, 2)]);
+        // A removed handle is never handed out again, and its pages are free again.
+        let c = insert(&mut l, Space::NonSecure, &[range(0x6000_0000, 1)]).unwrap();
         assert!(c > b);
     }
 
     #[test]
     fn a_page_is_in_one_transaction_per_space() {
         let mut l = Ledger::new();
-        l.insert(txn(Space::NonSecure, &[range(0x6000_0000, 4)]))
-            .unwrap();
+        insert(&mut l, Space::NonSecure, &[range(0x6000_0000, 4)]).unwrap();
         assert_eq!(
-            l.insert(txn(Space::NonSecure, &[range(0x6000_3000, 1)])),
+            insert(&mut l, Space::NonSecure, &[range(0x6000_3000, 1)]),
+            Err(LedgerError::AlreadyShared)
+        );
+        assert_eq!(
+            insert(&mut l, Space::NonSecure, &[range(0x5fff_f000, 2)]),
             Err(LedgerError::AlreadyShared)
         );
         // Next to it, or the same address in the other space, is fine.
-        l.insert(txn(Space::NonSecure, &[range(0x6000_4000, 1)]))
-            .unwrap();
-        l.insert(txn(Space::Secure, &[range(0x6000_0000, 1)]))
-            .unwrap();
+        insert(&mut l, Space::NonSecure, &[range(0x6000_4000, 1)]).unwrap();
+        insert(&mut l, Space::Secure, &[range(0x6000_0000, 1)]).unwrap();
         assert_eq!(
-            l.insert(txn(
+            insert(
+                &mut l,
                 Space::NonSecure,
                 &[range(0x7000_0000, 2), range(0x7000_1000, 1)]
-            )),
+            ),
             Err(LedgerError::Overlapping)
         );
         assert_eq!(l.len(), 3);
@@ -305,12 +490,81 @@ mod tests {
     fn the_table_fills_up() {
         let mut l = Ledger::new();
         for i in 0..MAX_TRANSACTIONS as u64 {
-            l.insert(txn(Space::NonSecure, &[range(0x6000_0000 + i * 0x1000, 1)]))
-                .unwrap();
+            insert(
+                &mut l,
+                Space::NonSecure,
+                &[range(0x6000_0000 + i * 0x1000, 1)],
+            )
+            .unwrap();
         }
         assert_eq!(
-            l.insert(txn(Space::NonSecure, &[range(0x7000_0000, 1)])),
+            insert(&mut l, Space::NonSecure, &[range(0x7000_0000, 1)]),
             Err(LedgerError::Full)
         );
+        let mut l = Ledger::new();
+        assert_eq!(
+            l.open(txn(Space::NonSecure), MAX_RANGES + 1, None),
+            Err(LedgerError::Full)
+        );
+    }
+
+    #[test]
+    fn an_arriving_transaction_is_filled_in_pieces_and_hidden_until_committed() {
+        let mut l = Ledger::new();
+        let arriving = Arriving {
+            received: 0,
+            total: 0,
+            stated_pages: 3,
+            pages: 0,
+            clear: false,
+        };
+        let a = l.open(txn(Space::NonSecure), 3, Some(arriving)).unwrap();
+        // A newer transaction after it in the pool.
+        let b = insert(&mut l, Space::NonSecure, &[range(0x9000_0000, 1)]).unwrap();
+        l.fill(a, [range(0x6000_0000, 1)]).unwrap();
+        assert!(l.get(a).is_none() && l.get_any(a).is_some());
+        assert_eq!(l.commit(a), Err(LedgerError::CountMismatch));
+        l.fill(a, [range(0x6000_2000, 1), range(0x6000_4000, 1)])
+            .unwrap();
+        assert_eq!(
+            l.fill(a, [range(0x6000_6000, 1)]),
+            Err(LedgerError::CountMismatch)
+        );
+        l.commit(a).unwrap();
+        assert_eq!(l.ranges(a).len(), 3);
+        assert_eq!(l.ranges(b), &[range(0x9000_0000, 1)]);
+        assert!(l.forget(a));
+        assert_eq!(l.ranges(b), &[range(0x9000_0000, 1)]);
+        assert_eq!(l.pool.len(), 1);
+        assert_eq!(l.index.len(), 1);
+    }
+
+    #[test]
+    fn thousands_of_ranges_are_checked_by_the_index() {
+        let mut l = Ledger::new();
+        let scattered: std::vec::Vec<AddressRange> = (0..1500u64)
+            .map(|i| range(0x4000_0000 + i * 0x2000, 1))
+            .collect();
+        let a = insert(&mut l, Space::NonSecure, &scattered).unwrap();
+        // The gaps between them are free; any page of them is not.
+        let gaps: std::vec::Vec<AddressRange> = (0..1500u64)
+            .map(|i| range(0x4000_1000 + i * 0x2000, 1))
+            .collect();
+        insert(&mut l, Space::NonSecure, &gaps).unwrap();
+        assert_eq!(
+            insert(
+                &mut l,
+                Space::NonSecure,
+                &[range(0x4000_0000 + 1000 * 0x2000, 1)]
+            ),
+            Err(LedgerError::AlreadyShared)
+        );
+        assert!(l.forget(a));
+        insert(
+            &mut l,
+            Space::NonSecure,
+            &[range(0x4000_0000 + 1000 * 0x2000, 1)],
+        )
+        .unwrap();
     }
 }

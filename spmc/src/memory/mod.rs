@@ -31,13 +31,15 @@
 pub mod ledger;
 pub mod retrieve;
 
-use ffa::memory::{Layout, MAX_ENCODED_LEN, MemTransaction, attributes, flags, permissions};
-use ffa::{FfaError, Interface, MemOpBuf, PAGE_SIZE};
-use heapless::Vec;
+use ffa::memory::{
+    AddressRange, CONSTITUENT_SIZE, DescriptorHead, Layout, attributes, constituents, flags,
+    permissions,
+};
+use ffa::{EndpointId, FfaError, FuncId, Interface, MemOpBuf, PAGE_SIZE};
 
 use crate::platform::{Platform, Space};
 use crate::spmc::{Call, Endpoint, Outcome, Spmc};
-use ledger::{Borrower, Handle, Holding, Kind, LedgerError, Transaction};
+use ledger::{Arriving, Borrower, Handle, Holding, Kind, LedgerError, Transaction};
 
 /// The flags a send may set: zero the memory before a borrower maps it (lend and donate only).
 const SEND_FLAGS: u32 = flags::CLEAR;
@@ -45,29 +47,73 @@ const SEND_FLAGS: u32 = flags::CLEAR;
 /// FFA_MEM_RECLAIM's flags: zero the memory before the lender gets it back.
 const RECLAIM_ZERO: u32 = 1 << 0;
 
+/// Descriptors are copied out of a TX buffer, and written into an RX buffer, this many bytes at
+/// a time (a whole number of constituents; the head of a descriptor must fit in the first).
+pub(crate) const CHUNK: usize = 1024;
+
 impl From<LedgerError> for FfaError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::Full | LedgerError::NoHandle => FfaError::NoMemory,
             LedgerError::AlreadyShared => FfaError::Denied,
-            LedgerError::Overlapping => FfaError::InvalidParameters,
+            LedgerError::Overlapping | LedgerError::Unknown | LedgerError::CountMismatch => {
+                FfaError::InvalidParameters
+            }
         }
     }
+}
+
+/// Where a send stands after one fragment.
+enum Progress {
+    /// Committed under this handle.
+    Done(Handle),
+    /// More fragments to come; this many bytes have arrived.
+    More(Handle, u32),
 }
 
 impl<P: Platform> Spmc<P> {
     /// FFA_MEM_SHARE, FFA_MEM_LEND or FFA_MEM_DONATE (either width).
     pub(crate) fn mem_send(&mut self, call: &Call, kind: Kind, interface: &Interface) -> Outcome {
-        match self.send(call, kind, interface) {
-            Ok(handle) => {
+        let progress = self.send(call, kind, interface);
+        self.answer_send(call, progress)
+    }
+
+    /// FFA_MEM_FRAG_TX: the next fragment of a send.
+    pub(crate) fn mem_frag_tx(&mut self, call: &Call, interface: &Interface) -> Outcome {
+        let progress = self.frag_tx(call, interface);
+        self.answer_send(call, progress)
+    }
+
+    fn answer_send(&mut self, call: &Call, progress: Result<Progress, FfaError>) -> Outcome {
+        match progress {
+            Ok(Progress::Done(handle)) => {
                 let h = handle.0;
                 self.succeed(call, [h as u32, (h >> 32) as u32, 0, 0, 0, 0])
+            }
+            Ok(Progress::More(handle, received)) => {
+                // The normal world is told whose transaction it is (Hafnium does the same).
+                let sender = match (call.from, self.ledger.get_any(handle)) {
+                    (Endpoint::NormalWorld, Some(t)) => u64::from(t.lender.0) << 16,
+                    _ => 0,
+                };
+                let mut regs = [0; 18];
+                regs[0] = u64::from(u32::from(FuncId::MemFragRx));
+                regs[1] = handle.0 & 0xffff_ffff;
+                regs[2] = handle.0 >> 32;
+                regs[3] = u64::from(received);
+                regs[4] = sender;
+                self.reply(call, regs)
             }
             Err(code) => self.fail(call, code),
         }
     }
 
-    fn send(&mut self, call: &Call, kind: Kind, interface: &Interface) -> Result<Handle, FfaError> {
+    fn send(
+        &mut self,
+        call: &Call,
+        kind: Kind,
+        interface: &Interface,
+    ) -> Result<Progress, FfaError> {
         let (total_len, frag_len, buf) = match *interface {
             Interface::MemShare {
                 total_len,
@@ -94,10 +140,212 @@ impl<P: Platform> Spmc<P> {
         if !in_tx_buffer || frag_len > total_len || frag_len == 0 {
             return Err(FfaError::InvalidParameters);
         }
-        if frag_len != total_len {
-            return Err(FfaError::NotSupported);
+        let (tx, space, version) = self.tx_of(call.from)?;
+        let frag = usize::try_from(frag_len).map_err(|_| FfaError::InvalidParameters)?;
+        let total = usize::try_from(total_len).map_err(|_| FfaError::InvalidParameters)?;
+        if frag as u64 > tx.len() {
+            return Err(FfaError::InvalidParameters);
         }
-        let (mailbox, space, version) = match call.from {
+        // Copied out of the shared buffer before anything is checked.
+        let mut chunk = [0u8; CHUNK];
+        let first = chunk
+            .get_mut(..frag.min(CHUNK))
+            .ok_or(FfaError::InvalidParameters)?;
+        self.platform
+            .read(space, tx.tx, first)
+            .map_err(|_| FfaError::InvalidParameters)?;
+        let layout = Layout::for_version(version);
+        let head = DescriptorHead::parse(first, total, layout)?;
+        let composite = head.composite.ok_or(FfaError::InvalidParameters)?;
+        let transaction = self.check_send(call.from, kind, &head)?;
+        let arriving = Arriving {
+            received: 0,
+            total: total_len,
+            stated_pages: composite.total_pages,
+            pages: 0,
+            clear: head.flags & flags::CLEAR != 0,
+        };
+        let count = composite.count as usize;
+        let handle = self.ledger.open(transaction, count, Some(arriving))?;
+        let at = composite.constituents_at;
+        let progress = self.take_fragment(handle, tx.tx, at, frag, Some(&chunk));
+        self.after_fragment(handle, progress)
+    }
+
+    fn frag_tx(&mut self, call: &Call, interface: &Interface) -> Result<Progress, FfaError> {
+        let Interface::MemFragTx {
+            handle, frag_len, ..
+        } = *interface
+        else {
+            return Err(FfaError::InvalidParameters);
+        };
+        let handle = Handle(handle.0);
+        let t = self
+            .ledger
+            .get_any(handle)
+            .ok_or(FfaError::InvalidParameters)?;
+        let arriving = t.arriving.ok_or(FfaError::InvalidParameters)?;
+        if !self.is_lender(call.from, t.lender) {
+            // Not the sender's transaction: left alone.
+            return Err(FfaError::InvalidParameters);
+        }
+        let (tx, _, _) = self.tx_of(call.from)?;
+        let frag = usize::try_from(frag_len).map_err(|_| FfaError::InvalidParameters)?;
+        let fits = frag != 0
+            && frag as u64 <= tx.len()
+            && arriving
+                .received
+                .checked_add(frag_len)
+                .is_some_and(|n| n <= arriving.total);
+        let progress = if fits {
+            self.take_fragment(handle, tx.tx, 0, frag, None)
+        } else {
+            Err(FfaError::InvalidParameters)
+        };
+        self.after_fragment(handle, progress)
+    }
+
+    /// Reads the constituents at `[from, to)` of the fragment in the caller's TX buffer at
+    /// `tx` (`first` already holds its first chunk) into the open transaction `handle`.
+    fn take_fragment(
+        &mut self,
+        handle: Handle,
+        tx: u64,
+        from: usize,
+        to: usize,
+        first: Option<&[u8; CHUNK]>,
+    ) -> Result<(), FfaError> {
+        if from > to || !(to - from).is_multiple_of(CONSTITUENT_SIZE) {
+            // A fragment ends with a whole constituent.
+            return Err(FfaError::InvalidParameters);
+        }
+        let t = self
+            .ledger
+            .get_any(handle)
+            .ok_or(FfaError::InvalidParameters)?;
+        let (space, lender) = (t.space, t.lender);
+        let window = if lender.is_secure() {
+            let p = self
+                .partitions
+                .find(lender)
+                .and_then(|i| self.partitions.get(i))
+                .ok_or(FfaError::InvalidParameters)?;
+            Some((p.config.load_address, p.config.memory_size))
+        } else {
+            None
+        };
+        let mut chunk = [0u8; CHUNK];
+        let mut pages = 0u64;
+        let mut start = 0;
+        while start < to {
+            let end = (start + CHUNK).min(to);
+            let bytes = match (start, first) {
+                (0, Some(first)) => first.get(..end).ok_or(FfaError::InvalidParameters)?,
+                _ => {
+                    let dst = chunk.get_mut(..end - start).ok_or(FfaError::NoMemory)?;
+                    self.platform
+                        .read(space, tx + start as u64, dst)
+                        .map_err(|_| FfaError::InvalidParameters)?;
+                    chunk.get(..end - start).ok_or(FfaError::NoMemory)?
+                }
+            };
+            let skip = from.saturating_sub(start).min(bytes.len());
+            let mut ranges = [AddressRange::default(); CHUNK / CONSTITUENT_SIZE];
+            let mut n = 0;
+            for r in constituents(bytes.get(skip..).unwrap_or(&[]))? {
+                let r = r?;
+                let len = u64::from(r.pages) * PAGE_SIZE as u64;
+                let inside = match window {
+                    None => self.platform.covers(Space::NonSecure, r.address, len),
+                    Some((base, size)) => {
+                        r.address >= base
+                            && r.address
+                                .checked_add(len)
+                                .is_some_and(|end| end <= base.saturating_add(size))
+                    }
+                };
+                if !inside {
+                    return Err(FfaError::InvalidParameters);
+                }
+                pages += u64::from(r.pages);
+                if let Some(slot) = ranges.get_mut(n) {
+                    *slot = r;
+                    n += 1;
+                }
+            }
+            self.ledger
+                .fill(handle, ranges.get(..n).unwrap_or(&[]).iter().copied())?;
+            start = end;
+        }
+        let t = self
+            .ledger
+            .get_mut_any(handle)
+            .ok_or(FfaError::InvalidParameters)?;
+        let a = t.arriving.as_mut().ok_or(FfaError::InvalidParameters)?;
+        a.received = a.received.saturating_add(to as u32);
+        a.pages = a.pages.saturating_add(pages);
+        Ok(())
+    }
+
+    /// After a fragment: more to come, or the send is whole and committed; on any error the
+    /// transaction is forgotten (the sender starts again).
+    fn after_fragment(
+        &mut self,
+        handle: Handle,
+        taken: Result<(), FfaError>,
+    ) -> Result<Progress, FfaError> {
+        let result = taken.and_then(|()| {
+            let arriving = self
+                .ledger
+                .get_any(handle)
+                .and_then(|t| t.arriving)
+                .ok_or(FfaError::InvalidParameters)?;
+            if arriving.received < arriving.total {
+                return Ok(Progress::More(handle, arriving.received));
+            }
+            self.complete_send(handle, arriving)?;
+            Ok(Progress::Done(handle))
+        });
+        if result.is_err() {
+            self.ledger.forget(handle);
+        }
+        result
+    }
+
+    /// The last fragment arrived: the page count checked, the ranges committed, the memory
+    /// zeroed if asked, and a partition's lent or donated memory taken from it.
+    fn complete_send(&mut self, handle: Handle, arriving: Arriving) -> Result<(), FfaError> {
+        if arriving.pages != u64::from(arriving.stated_pages) {
+            return Err(FfaError::InvalidParameters);
+        }
+        // Ranges and ledger first: nothing is zeroed or unmapped for a send that is refused.
+        self.ledger.commit(handle)?;
+        let t = self
+            .ledger
+            .get_mut(handle)
+            .ok_or(FfaError::InvalidParameters)?;
+        t.pages = arriving.stated_pages;
+        let (space, lender, kind) = (t.space, t.lender, t.kind);
+        if arriving.clear {
+            self.zero(space, handle)?;
+        }
+        if lender.is_secure() && kind != Kind::Share {
+            // A partition that lends or donates loses its own access.
+            for r in self.ledger.ranges(handle) {
+                let len = u64::from(r.pages) * PAGE_SIZE as u64;
+                self.platform
+                    .unmap_for(lender, Space::Secure, r.address, len);
+            }
+        }
+        Ok(())
+    }
+
+    /// The caller's TX buffer, its address space and its FF-A version.
+    fn tx_of(
+        &self,
+        from: Endpoint,
+    ) -> Result<(crate::mailbox::Buffers, Space, ffa::Version), FfaError> {
+        let (mailbox, space, version) = match from {
             Endpoint::NormalWorld => (
                 &self.normal_world.mailbox,
                 Space::NonSecure,
@@ -112,77 +360,49 @@ impl<P: Platform> Spmc<P> {
             }
         };
         let tx = mailbox.buffers().ok_or(FfaError::Denied)?;
-        let len = usize::try_from(total_len).map_err(|_| FfaError::InvalidParameters)?;
-        if len as u64 > tx.len() {
-            return Err(FfaError::InvalidParameters);
-        }
-        if len > MAX_ENCODED_LEN {
-            return Err(FfaError::NoMemory);
-        }
-        // Copied out of the shared buffer before anything is checked.
-        let mut bytes = [0u8; MAX_ENCODED_LEN];
-        let copy = bytes.get_mut(..len).ok_or(FfaError::InvalidParameters)?;
-        self.platform
-            .read(space, tx.tx, copy)
-            .map_err(|_| FfaError::InvalidParameters)?;
-        let layout = Layout::for_version(version);
-        let txn = MemTransaction::parse(copy, layout)?;
-        let transaction = self.check_send(call.from, kind, &txn)?;
-        let clear = txn.flags & flags::CLEAR != 0;
-        // Ranges and ledger first: nothing is zeroed or unmapped for a send that is refused.
-        self.ledger
-            .check_ranges(transaction.space, &transaction.ranges)?;
-        if clear {
-            self.zero(transaction.space, &transaction.ranges)?;
-        }
-        if transaction.lender.is_secure() && kind != Kind::Share {
-            // A partition that lends or donates loses its own access.
-            for r in transaction.ranges.iter() {
-                let len = u64::from(r.pages) * PAGE_SIZE as u64;
-                self.platform
-                    .unmap_for(transaction.lender, Space::Secure, r.address, len);
-            }
-        }
-        Ok(self.ledger.insert(transaction)?)
+        Ok((tx, space, version))
     }
 
-    /// The checks of a send that need the SPMC's state: the normal world gives its own memory
-    /// (inside `ns-memory`), a partition memory of its own window.
+    /// Whether `from` is `lender` (the normal world stands for every non-secure endpoint).
+    fn is_lender(&self, from: Endpoint, lender: EndpointId) -> bool {
+        match from {
+            Endpoint::NormalWorld => !lender.is_secure(),
+            Endpoint::Partition(ctx) => self.partitions.id_of(ctx) == Some(lender),
+        }
+    }
+
+    /// The checks of a send's head that need the SPMC's state (its ranges are checked as they
+    /// arrive): the sender is the caller, the borrowers are hosted partitions.
     fn check_send(
         &self,
         from: Endpoint,
         kind: Kind,
-        txn: &MemTransaction,
+        head: &DescriptorHead,
     ) -> Result<Transaction, FfaError> {
-        let (space, own) = match from {
-            Endpoint::NormalWorld => (Space::NonSecure, None),
-            Endpoint::Partition(ctx) => {
-                let p = self
-                    .partitions
-                    .get(ctx.partition)
-                    .ok_or(FfaError::InvalidParameters)?;
-                (Space::Secure, Some(p))
-            }
+        let space = match from {
+            Endpoint::NormalWorld => Space::NonSecure,
+            Endpoint::Partition(_) => Space::Secure,
         };
-        let sender_ok = match own {
-            None => !txn.sender.is_secure(),
-            Some(p) => txn.sender == p.id,
+        let sender_ok = match from {
+            Endpoint::NormalWorld => !head.sender.is_secure(),
+            Endpoint::Partition(ctx) => self.partitions.id_of(ctx) == Some(head.sender),
         };
-        if !sender_ok || txn.handle != 0 {
+        if !sender_ok || head.handle != 0 {
             return Err(FfaError::InvalidParameters);
         }
-        if txn.flags & !SEND_FLAGS != 0 || (kind == Kind::Share && txn.flags & flags::CLEAR != 0) {
+        if head.flags & !SEND_FLAGS != 0 || (kind == Kind::Share && head.flags & flags::CLEAR != 0)
+        {
             return Err(FfaError::InvalidParameters);
         }
-        if !attributes_allowed(kind, txn.attributes) {
+        if !attributes_allowed(kind, head.attributes) {
             return Err(FfaError::InvalidParameters);
         }
-        if kind == Kind::Donate && txn.receivers.len() != 1 {
+        if kind == Kind::Donate && head.receivers.len() != 1 {
             return Err(FfaError::InvalidParameters);
         }
-        let mut borrowers = Vec::new();
-        for r in txn.receivers.iter() {
-            if r.id == txn.sender || self.partitions.find(r.id).is_none() {
+        let mut t = Transaction::new(kind, head.sender, space, head.attributes, head.tag);
+        for r in head.receivers.iter() {
+            if r.id == head.sender || self.partitions.find(r.id).is_none() {
                 return Err(FfaError::InvalidParameters);
             }
             let data = r.permissions & permissions::DATA_MASK;
@@ -191,56 +411,28 @@ impl<P: Platform> Spmc<P> {
             {
                 return Err(FfaError::InvalidParameters);
             }
-            borrowers
+            t.borrowers
                 .push(Borrower {
                     id: r.id,
                     permissions: r.permissions,
                     holding: Holding::Granted,
+                    delivered: 0,
                 })
                 .map_err(|_| FfaError::NoMemory)?;
         }
-        if txn.ranges.is_empty() {
-            return Err(FfaError::InvalidParameters);
-        }
-        for r in txn.ranges.iter() {
-            let len = u64::from(r.pages).saturating_mul(PAGE_SIZE as u64);
-            let inside = match own {
-                None => self.platform.covers(Space::NonSecure, r.address, len),
-                Some(p) => {
-                    let (start, size) = (p.config.load_address, p.config.memory_size);
-                    r.address >= start
-                        && r.address
-                            .checked_add(len)
-                            .is_some_and(|end| end <= start.saturating_add(size))
-                }
-            };
-            if !inside {
-                return Err(FfaError::InvalidParameters);
-            }
-        }
-        Ok(Transaction {
-            handle: Handle(0),
-            kind,
-            lender: txn.sender,
-            space,
-            attributes: txn.attributes,
-            tag: txn.tag,
-            borrowers,
-            ranges: txn.ranges,
-        })
+        Ok(t)
     }
 
-    /// Writes zeros over `ranges` of `space`.
-    pub(crate) fn zero(
-        &mut self,
-        space: Space,
-        ranges: &[ffa::memory::AddressRange],
-    ) -> Result<(), FfaError> {
+    /// Writes zeros over the ranges of transaction `handle`.
+    pub(crate) fn zero(&mut self, space: Space, handle: Handle) -> Result<(), FfaError> {
         const ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
-        for r in ranges {
+        let Self {
+            ledger, platform, ..
+        } = self;
+        for r in ledger.ranges(handle) {
             for page in 0..u64::from(r.pages) {
                 let at = r.address + page * PAGE_SIZE as u64;
-                self.platform
+                platform
                     .write(space, at, &ZEROS)
                     .map_err(|_| FfaError::Aborted)?;
             }
@@ -262,20 +454,8 @@ impl<P: Platform> Spmc<P> {
         if reclaim_flags & !RECLAIM_ZERO != 0 {
             return Err(FfaError::InvalidParameters);
         }
-        let caller = match call.from {
-            Endpoint::NormalWorld => None,
-            Endpoint::Partition(ctx) => Some(
-                self.partitions
-                    .id_of(ctx)
-                    .ok_or(FfaError::InvalidParameters)?,
-            ),
-        };
         let txn = self.ledger.get(handle).ok_or(FfaError::InvalidParameters)?;
-        let own = match caller {
-            None => !txn.lender.is_secure(),
-            Some(id) => txn.lender == id,
-        };
-        if !own {
+        if !self.is_lender(call.from, txn.lender) {
             return Err(FfaError::InvalidParameters);
         }
         if txn.held() {
@@ -285,23 +465,19 @@ impl<P: Platform> Spmc<P> {
         if zero && txn.kind == Kind::Share {
             return Err(FfaError::InvalidParameters);
         }
-        let (kind, lender) = (txn.kind, txn.lender);
-        let restore = lender.is_secure() && kind != Kind::Share;
-        if !zero && !restore {
-            // The common case: nothing to do with the ranges (no copy of them either).
-            self.ledger.forget(handle);
-            return Ok(());
-        }
-        let (space, ranges) = (txn.space, txn.ranges);
+        let (kind, lender, space) = (txn.kind, txn.lender, txn.space);
         if zero {
-            self.zero(space, &ranges)?;
+            self.zero(space, handle)?;
         }
-        if restore {
+        if lender.is_secure() && kind != Kind::Share {
             // The lender's own access comes back, as its window had it.
             let own = permissions::DATA_RW | permissions::INSTRUCTION_X;
-            for r in ranges.iter() {
+            let Self {
+                ledger, platform, ..
+            } = self;
+            for r in ledger.ranges(handle) {
                 let len = u64::from(r.pages) * PAGE_SIZE as u64;
-                self.platform
+                platform
                     .map_for(lender, Space::Secure, r.address, len, own)
                     .map_err(|_| FfaError::NoMemory)?;
             }
@@ -311,7 +487,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// A partition that dies gives back what it retrieved: unmapped, no longer held.
-    pub(crate) fn release_memory_of(&mut self, borrower: ffa::EndpointId) {
+    pub(crate) fn release_memory_of(&mut self, borrower: EndpointId) {
         let mut held: heapless::Vec<Handle, { ledger::MAX_TRANSACTIONS }> = heapless::Vec::new();
         for t in self.ledger.iter() {
             if t.borrowers
@@ -327,18 +503,38 @@ impl<P: Platform> Spmc<P> {
             };
             if let Some(b) = t.borrower_mut(borrower) {
                 b.holding = Holding::Granted;
+                b.delivered = 0;
             }
-            let (space, ranges) = (t.space, t.ranges);
-            for r in ranges.iter() {
-                let len = u64::from(r.pages) * PAGE_SIZE as u64;
-                self.platform.unmap_for(borrower, space, r.address, len);
-            }
+            let space = t.space;
+            self.unmap_all(borrower, space, handle, usize::MAX);
+        }
+    }
+
+    /// Unmaps the first `count` ranges of `handle` from `borrower`.
+    pub(crate) fn unmap_all(
+        &mut self,
+        borrower: EndpointId,
+        space: Space,
+        handle: Handle,
+        count: usize,
+    ) {
+        let Self {
+            ledger, platform, ..
+        } = self;
+        for r in ledger.ranges(handle).iter().take(count) {
+            let len = u64::from(r.pages) * PAGE_SIZE as u64;
+            platform.unmap_for(borrower, space, r.address, len);
         }
     }
 
     /// The outstanding memory transactions (for tests and the arch layer's log).
     pub fn memory_transactions(&self) -> impl Iterator<Item = &Transaction> {
         self.ledger.iter()
+    }
+
+    /// The constituents of transaction `handle` (for tests).
+    pub fn memory_ranges(&self, handle: u64) -> &[AddressRange] {
+        self.ledger.ranges(Handle(handle))
     }
 }
 

@@ -21,10 +21,13 @@
 //! retrieve it again. A caller that does not hold it is DENIED; "zero the memory" is honoured
 //! for a lend or donate.
 
-use ffa::memory::{BoundedVec, permissions};
-use ffa::memory::{Layout, MAX_ENCODED_LEN, MemTransaction, Receiver, attributes, flags};
+use ffa::memory::{
+    BoundedVec, CONSTITUENT_SIZE, Composite, DescriptorHead, Layout, Receiver, attributes, flags,
+    permissions, write_constituent,
+};
 use ffa::{EndpointId, FfaError, FuncId, Interface, MemOpBuf, PAGE_SIZE};
 
+use super::CHUNK;
 use super::ledger::{Handle, Holding, Kind, Transaction};
 use crate::platform::{Platform, Space};
 use crate::spmc::{Call, Endpoint, Outcome, Spmc};
@@ -38,10 +41,22 @@ const RELINQUISH_HEADER: usize = 16;
 /// Relinquish flags: zero the memory after unmapping it.
 const RELINQUISH_ZERO: u32 = 1 << 0;
 
+/// Where a retrieve response goes: an RX buffer of some address space.
+#[derive(Clone, Copy)]
+struct Rx {
+    space: Space,
+    addr: u64,
+    len: u64,
+}
+
 impl<P: Platform> Spmc<P> {
     /// FFA_MEM_RETRIEVE_REQ (either width).
     pub(crate) fn mem_retrieve(&mut self, call: &Call, interface: &Interface) -> Outcome {
-        match self.retrieve(call, interface) {
+        let answer = match call.from {
+            Endpoint::Partition(ctx) => self.retrieve(ctx, interface),
+            Endpoint::NormalWorld => self.hypervisor_retrieve(interface),
+        };
+        match answer {
             Ok((total, fragment)) => {
                 let mut regs = [0; 18];
                 regs[0] = u64::from(u32::from(FuncId::MemRetrieveResp));
@@ -53,7 +68,12 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    fn retrieve(&mut self, call: &Call, interface: &Interface) -> Result<(u32, u32), FfaError> {
+    /// Copies the retrieve request in the caller's TX buffer out and parses its head.
+    fn read_request(
+        &self,
+        from: Endpoint,
+        interface: &Interface,
+    ) -> Result<(DescriptorHead, Layout), FfaError> {
         let Interface::MemRetrieveReq {
             total_len,
             frag_len,
@@ -62,51 +82,59 @@ impl<P: Platform> Spmc<P> {
         else {
             return Err(FfaError::InvalidParameters);
         };
-        let Endpoint::Partition(ctx) = call.from else {
-            return Err(FfaError::NotSupported);
-        };
+        check_in_tx(buf, total_len, frag_len)?;
+        let (tx, space, version) = self.tx_of(from)?;
+        let total = usize::try_from(total_len).map_err(|_| FfaError::InvalidParameters)?;
+        if total as u64 > tx.len() {
+            return Err(FfaError::InvalidParameters);
+        }
+        let mut chunk = [0u8; CHUNK];
+        let bytes = chunk
+            .get_mut(..total.min(CHUNK))
+            .ok_or(FfaError::InvalidParameters)?;
+        self.platform
+            .read(space, tx.tx, bytes)
+            .map_err(|_| FfaError::InvalidParameters)?;
+        let layout = Layout::for_version(version);
+        Ok((DescriptorHead::parse_any(bytes, total, layout)?, layout))
+    }
+
+    fn retrieve(&mut self, ctx: CtxRef, interface: &Interface) -> Result<(u32, u32), FfaError> {
         let caller = self
             .partitions
             .id_of(ctx)
             .ok_or(FfaError::InvalidParameters)?;
-        check_in_tx(buf, total_len, frag_len)?;
-        let mut bytes = [0u8; MAX_ENCODED_LEN];
-        let len = self.read_tx(ctx, total_len, &mut bytes)?;
-        let layout = self.layout_of(ctx);
-        let request = MemTransaction::parse(bytes.get(..len).unwrap_or(&[]), layout)?;
+        let (request, layout) = self.read_request(Endpoint::Partition(ctx), interface)?;
         let handle = Handle(request.handle);
         let txn = self.ledger.get(handle).ok_or(FfaError::InvalidParameters)?;
         let access = check_request(txn, &request, caller)?;
-        let response = response(txn, layout);
-        let (space, ranges, kind) = (txn.space, txn.ranges, txn.kind);
-
-        let mailbox = &self
+        let head = response_head(txn, layout, txn.space == Space::NonSecure);
+        let (space, kind) = (txn.space, txn.kind);
+        let rx = self
             .partitions
             .get(ctx.partition)
             .ok_or(FfaError::InvalidParameters)?
-            .mailbox;
-        let rx = mailbox.rx_for_producer()?;
-        let mut out = [0u8; MAX_ENCODED_LEN];
-        let out_len = response
-            .write(&mut out, layout)
-            .map_err(|_| FfaError::NotSupported)?;
-        if out_len as u64 > rx.len() {
-            // A response past one RX buffer needs FFA_MEM_FRAG_RX: not yet.
-            return Err(FfaError::NotSupported);
-        }
+            .mailbox
+            .rx_for_producer()?;
         if request.flags & flags::CLEAR != 0 {
             if kind == Kind::Share {
                 return Err(FfaError::InvalidParameters);
             }
-            self.zero(space, &ranges)?;
+            self.zero(space, handle)?;
         }
-        self.map_all(caller, space, &ranges, access)?;
-        let data = out.get(..out_len).ok_or(FfaError::NoMemory)?;
-        if self.platform.write(Space::Secure, rx.rx, data).is_err() {
-            self.unmap_all(caller, space, &ranges);
-            return Err(FfaError::Aborted);
-        }
-        self.platform.clean_to_poc(Space::Secure, rx.rx, out_len);
+        self.map_all(caller, space, handle, access)?;
+        let to = Rx {
+            space: Space::Secure,
+            addr: rx.rx,
+            len: rx.len(),
+        };
+        let fragment = match self.write_fragment(handle, &head, layout, to, 0) {
+            Ok(n) => n,
+            Err(e) => {
+                self.unmap_all(caller, space, handle, usize::MAX);
+                return Err(e);
+            }
+        };
         if let Some(p) = self.partitions.get_mut(ctx.partition) {
             p.mailbox.producer_take()?;
         }
@@ -116,8 +144,194 @@ impl<P: Platform> Spmc<P> {
             .and_then(|t| t.borrower_mut(caller))
         {
             b.holding = Holding::Retrieved;
+            b.delivered = fragment;
         }
-        Ok((out_len as u32, out_len as u32))
+        Ok((head.total_len(layout) as u32, fragment))
+    }
+
+    /// The hypervisor retrieve request: the normal world (pKVM's proxy, before it reclaims)
+    /// asks for a transaction it lent by handle alone; nothing is mapped.
+    fn hypervisor_retrieve(&mut self, interface: &Interface) -> Result<(u32, u32), FfaError> {
+        let (request, layout) = self.read_request(Endpoint::NormalWorld, interface)?;
+        if !request.receivers.is_empty() || request.composite.is_some() {
+            // The normal world borrows nothing from partitions.
+            return Err(FfaError::InvalidParameters);
+        }
+        let handle = Handle(request.handle);
+        let txn = self.ledger.get(handle).ok_or(FfaError::InvalidParameters)?;
+        let sender_ok = request.sender == txn.lender || request.sender == EndpointId(0);
+        if txn.lender.is_secure() || !sender_ok {
+            return Err(FfaError::InvalidParameters);
+        }
+        let head = response_head(txn, layout, false);
+        let rx = self.normal_world.mailbox.rx_for_producer()?;
+        let to = Rx {
+            space: Space::NonSecure,
+            addr: rx.rx,
+            len: rx.len(),
+        };
+        let fragment = self.write_fragment(handle, &head, layout, to, 0)?;
+        self.normal_world.mailbox.producer_take()?;
+        if let Some(t) = self.ledger.get_mut(handle) {
+            t.hypervisor_delivered = fragment;
+        }
+        Ok((head.total_len(layout) as u32, fragment))
+    }
+
+    /// FFA_MEM_FRAG_RX: the next fragment of a retrieve response, into the caller's RX buffer
+    /// (which it must have released), answered FFA_MEM_FRAG_TX.
+    pub(crate) fn mem_frag_rx(&mut self, call: &Call, interface: &Interface) -> Outcome {
+        match self.frag_rx(call, interface) {
+            Ok((handle, fragment)) => {
+                let mut regs = [0; 18];
+                regs[0] = u64::from(u32::from(FuncId::MemFragTx));
+                regs[1] = handle.0 & 0xffff_ffff;
+                regs[2] = handle.0 >> 32;
+                regs[3] = u64::from(fragment);
+                self.reply(call, regs)
+            }
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn frag_rx(&mut self, call: &Call, interface: &Interface) -> Result<(Handle, u32), FfaError> {
+        let Interface::MemFragRx {
+            handle,
+            frag_offset,
+            ..
+        } = *interface
+        else {
+            return Err(FfaError::InvalidParameters);
+        };
+        let handle = Handle(handle.0);
+        let txn = self.ledger.get(handle).ok_or(FfaError::InvalidParameters)?;
+        let (caller, delivered) = match call.from {
+            Endpoint::Partition(ctx) => {
+                let id = self
+                    .partitions
+                    .id_of(ctx)
+                    .ok_or(FfaError::InvalidParameters)?;
+                let b = txn
+                    .borrowers
+                    .iter()
+                    .find(|b| b.id == id && b.holding == Holding::Retrieved)
+                    .ok_or(FfaError::InvalidParameters)?;
+                (Some((ctx, id)), b.delivered)
+            }
+            Endpoint::NormalWorld if !txn.lender.is_secure() => (None, txn.hypervisor_delivered),
+            Endpoint::NormalWorld => return Err(FfaError::InvalidParameters),
+        };
+        let (layout, for_partition) = match caller {
+            Some((ctx, _)) => (self.layout_of(ctx), true),
+            None => (
+                Layout::for_version(self.normal_world.version.version()),
+                false,
+            ),
+        };
+        let head = response_head(txn, layout, for_partition && txn.space == Space::NonSecure);
+        let total = head.total_len(layout) as u32;
+        if delivered == 0 || frag_offset != delivered || frag_offset >= total {
+            return Err(FfaError::InvalidParameters);
+        }
+        let mailbox = match caller {
+            Some((ctx, _)) => {
+                &self
+                    .partitions
+                    .get(ctx.partition)
+                    .ok_or(FfaError::InvalidParameters)?
+                    .mailbox
+            }
+            None => &self.normal_world.mailbox,
+        };
+        let rx = mailbox.rx_for_producer()?;
+        let to = Rx {
+            space: if for_partition {
+                Space::Secure
+            } else {
+                Space::NonSecure
+            },
+            addr: rx.rx,
+            len: rx.len(),
+        };
+        let fragment = self.write_fragment(handle, &head, layout, to, frag_offset)?;
+        match caller {
+            Some((ctx, id)) => {
+                if let Some(p) = self.partitions.get_mut(ctx.partition) {
+                    p.mailbox.producer_take()?;
+                }
+                if let Some(b) = self.ledger.get_mut(handle).and_then(|t| t.borrower_mut(id)) {
+                    b.delivered += fragment;
+                }
+            }
+            None => {
+                self.normal_world.mailbox.producer_take()?;
+                if let Some(t) = self.ledger.get_mut(handle) {
+                    t.hypervisor_delivered += fragment;
+                }
+            }
+        }
+        Ok((handle, fragment))
+    }
+
+    /// Writes the fragment of `handle`'s retrieve response (`head`, then its constituents)
+    /// that starts at byte `offset` into `rx`: as many whole constituents as fit. Returns its
+    /// length.
+    fn write_fragment(
+        &mut self,
+        handle: Handle,
+        head: &DescriptorHead,
+        layout: Layout,
+        rx: Rx,
+        offset: u32,
+    ) -> Result<u32, FfaError> {
+        let head_len = head.len(layout);
+        let total = head.total_len(layout);
+        let offset = offset as usize;
+        let capacity = usize::try_from(rx.len).unwrap_or(usize::MAX);
+        if offset != 0
+            && (offset < head_len || !(offset - head_len).is_multiple_of(CONSTITUENT_SIZE))
+        {
+            return Err(FfaError::InvalidParameters);
+        }
+        let end = total.min(offset.saturating_add(capacity));
+        if end < head_len {
+            // Not even the head fits the buffer.
+            return Err(FfaError::NoMemory);
+        }
+        let end = head_len + (end - head_len) / CONSTITUENT_SIZE * CONSTITUENT_SIZE;
+        let mut chunk = [0u8; CHUNK];
+        let mut filled = 0;
+        if offset == 0 {
+            filled = head.write(&mut chunk, layout)?;
+        }
+        let first = (offset.max(head_len) - head_len) / CONSTITUENT_SIZE;
+        let last = (end - head_len) / CONSTITUENT_SIZE;
+        let Self {
+            ledger, platform, ..
+        } = self;
+        let ranges = ledger.ranges(handle).get(first..last).unwrap_or(&[]);
+        let mut written = 0u64;
+        let mut flush = |chunk: &[u8], written: &mut u64| -> Result<(), FfaError> {
+            platform
+                .write(rx.space, rx.addr + *written, chunk)
+                .map_err(|_| FfaError::Aborted)?;
+            if rx.space == Space::Secure {
+                platform.clean_to_poc(rx.space, rx.addr + *written, chunk.len());
+            }
+            *written += chunk.len() as u64;
+            Ok(())
+        };
+        for r in ranges {
+            if filled + CONSTITUENT_SIZE > CHUNK {
+                flush(chunk.get(..filled).unwrap_or(&[]), &mut written)?;
+                filled = 0;
+            }
+            let slot = chunk.get_mut(filled..).ok_or(FfaError::NoMemory)?;
+            write_constituent(slot, r)?;
+            filled += CONSTITUENT_SIZE;
+        }
+        flush(chunk.get(..filled).unwrap_or(&[]), &mut written)?;
+        Ok((end - offset) as u32)
     }
 
     /// FFA_MEM_RELINQUISH.
@@ -163,10 +377,10 @@ impl<P: Platform> Spmc<P> {
         if zero && txn.kind == Kind::Share {
             return Err(FfaError::InvalidParameters);
         }
-        let (space, ranges) = (txn.space, txn.ranges);
-        self.unmap_all(caller, space, &ranges);
+        let space = txn.space;
+        self.unmap_all(caller, space, handle, usize::MAX);
         if zero {
-            self.zero(space, &ranges)?;
+            self.zero(space, handle)?;
         }
         if let Some(b) = self
             .ledger
@@ -174,6 +388,7 @@ impl<P: Platform> Spmc<P> {
             .and_then(|t| t.borrower_mut(caller))
         {
             b.holding = Holding::Granted;
+            b.delivered = 0;
         }
         Ok(())
     }
@@ -206,37 +421,35 @@ impl<P: Platform> Spmc<P> {
         )
     }
 
-    /// Maps every range for `borrower`, or none (undoing what was mapped) and NO_MEMORY.
+    /// Maps every range of `handle` for `borrower`, or none (undoing what was mapped) and
+    /// NO_MEMORY.
     fn map_all(
         &mut self,
         borrower: EndpointId,
         space: Space,
-        ranges: &[ffa::memory::AddressRange],
+        handle: Handle,
         access: u8,
     ) -> Result<(), FfaError> {
-        for (i, r) in ranges.iter().enumerate() {
+        let Self {
+            ledger, platform, ..
+        } = self;
+        let mut failed = None;
+        for (i, r) in ledger.ranges(handle).iter().enumerate() {
             let len = u64::from(r.pages) * PAGE_SIZE as u64;
-            if self
-                .platform
+            if platform
                 .map_for(borrower, space, r.address, len, access)
                 .is_err()
             {
-                self.unmap_all(borrower, space, ranges.get(..i).unwrap_or(&[]));
-                return Err(FfaError::NoMemory);
+                failed = Some(i);
+                break;
             }
         }
-        Ok(())
-    }
-
-    fn unmap_all(
-        &mut self,
-        borrower: EndpointId,
-        space: Space,
-        ranges: &[ffa::memory::AddressRange],
-    ) {
-        for r in ranges {
-            let len = u64::from(r.pages) * PAGE_SIZE as u64;
-            self.platform.unmap_for(borrower, space, r.address, len);
+        match failed {
+            None => Ok(()),
+            Some(i) => {
+                self.unmap_all(borrower, space, handle, i);
+                Err(FfaError::NoMemory)
+            }
         }
     }
 }
@@ -252,6 +465,7 @@ fn check_in_tx(buf: Option<MemOpBuf>, total_len: u32, frag_len: u32) -> Result<(
         return Err(FfaError::InvalidParameters);
     }
     if frag_len != total_len {
+        // A retrieve request is a few dozen bytes: never sent in fragments here.
         return Err(FfaError::NotSupported);
     }
     Ok(())
@@ -260,10 +474,13 @@ fn check_in_tx(buf: Option<MemOpBuf>, total_len: u32, frag_len: u32) -> Result<(
 /// Checks `request` by `caller` against `txn`; returns the access to map with.
 fn check_request(
     txn: &Transaction,
-    request: &MemTransaction,
+    request: &DescriptorHead,
     caller: EndpointId,
 ) -> Result<u8, FfaError> {
-    if request.sender != txn.lender || request.tag != txn.tag || !request.ranges.is_empty() {
+    if request.receivers.is_empty() {
+        return Err(FfaError::InvalidParameters);
+    }
+    if request.sender != txn.lender || request.tag != txn.tag || request.composite.is_some() {
         return Err(FfaError::InvalidParameters);
     }
     if request.flags & !RETRIEVE_FLAGS != 0 {
@@ -316,9 +533,9 @@ fn check_request(
     Ok(data | permissions::INSTRUCTION_NX)
 }
 
-/// The retrieve response: the whole transaction, in `layout`, with the NS bit where the layout
-/// has it and the memory is the normal world's.
-fn response(txn: &Transaction, layout: Layout) -> MemTransaction {
+/// The head of the retrieve response: the whole transaction in `layout`, with the NS bit where
+/// the layout has it and a partition receives the normal world's memory.
+fn response_head(txn: &Transaction, layout: Layout, ns_bit: bool) -> DescriptorHead {
     let mut receivers = BoundedVec::new();
     for b in &txn.borrowers {
         let _ = receivers.push(Receiver {
@@ -332,7 +549,7 @@ fn response(txn: &Transaction, layout: Layout) -> MemTransaction {
         // A lend or donate left the type to the SPMC: normal write-back memory.
         attrs = attributes::TYPE_NORMAL | attributes::WRITE_BACK | attributes::INNER_SHAREABLE;
     }
-    if txn.space == Space::NonSecure && layout != Layout::V1_0 {
+    if ns_bit && layout != Layout::V1_0 {
         attrs |= attributes::NON_SECURE;
     }
     let kind_flag = match txn.kind {
@@ -340,13 +557,24 @@ fn response(txn: &Transaction, layout: Layout) -> MemTransaction {
         Kind::Lend => flags::TYPE_LEND,
         Kind::Donate => flags::TYPE_DONATE,
     };
-    MemTransaction {
+    let mut head = DescriptorHead {
         sender: txn.lender,
         attributes: attrs,
         flags: kind_flag,
         handle: txn.handle.0,
         tag: txn.tag,
         receivers,
-        ranges: txn.ranges,
-    }
+        composite: None,
+    };
+    let composite = Composite {
+        total_pages: txn.pages,
+        count: txn.range_count() as u32,
+        constituents_at: 0,
+    };
+    head.composite = Some(composite);
+    head.composite = Some(Composite {
+        constituents_at: head.len(layout),
+        ..composite
+    });
+    head
 }
