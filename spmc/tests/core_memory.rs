@@ -788,3 +788,326 @@ fn a_borrower_that_dies_gives_the_memory_back() {
     assert_eq!(mapped_pages(&s, SP1), []);
     assert_success(&reclaim(&mut s, h, 0));
 }
+
+const MEM_FRAG_RX: u64 = 0x8400_007a;
+const MEM_FRAG_TX: u64 = 0x8400_007b;
+
+/// `count` one-page ranges two pages apart from `base`, in the normal world's layout `layout`,
+/// to SP1: the whole descriptor's bytes.
+fn scattered_share(count: u32, base: u64, layout: Layout) -> (Vec<u8>, Vec<AddressRange>) {
+    use ffa::memory::{CONSTITUENT_SIZE, Composite, write_constituent};
+    let ranges: Vec<AddressRange> = (0..u64::from(count))
+        .map(|i| range(base + 2 * i * PAGE, 1))
+        .collect();
+    let mut head = txn(&[SP1], &[range(base, 1)]).head(layout).unwrap();
+    head.composite = Some(Composite {
+        total_pages: count,
+        count,
+        constituents_at: 0,
+    });
+    let mut bytes = vec![0u8; head.total_len(layout)];
+    let at = head.write(&mut bytes, layout).unwrap();
+    for (i, r) in ranges.iter().enumerate() {
+        write_constituent(&mut bytes[at + i * CONSTITUENT_SIZE..], r).unwrap();
+    }
+    (bytes, ranges)
+}
+
+/// Sends `bytes` from the normal world in fragments of at most one TX buffer (whole
+/// constituents after the head), as Linux does; returns the last answer.
+fn send_in_fragments(s: &mut TestSpmc, fid: u64, bytes: &[u8], head_len: usize) -> Regs {
+    let total = bytes.len();
+    let first = head_len + (0x1000 - head_len) / 16 * 16;
+    let first = first.min(total);
+    s.platform_mut()
+        .write(Space::NonSecure, NWD_TX, &bytes[..first])
+        .unwrap();
+    let mut r = to_spmd(nwd(s, 0, &regs(&[fid, total as u64, first as u64, 0, 0])));
+    let mut sent = first;
+    while r[0] == MEM_FRAG_RX {
+        assert_eq!(r[3] as usize, sent, "the offset received so far");
+        let n = (total - sent).min(0x1000);
+        s.platform_mut()
+            .write(Space::NonSecure, NWD_TX, &bytes[sent..sent + n])
+            .unwrap();
+        let handle = (r[1] & 0xffff_ffff) | (r[2] & 0xffff_ffff) << 32;
+        r = to_spmd(nwd(
+            s,
+            0,
+            &regs(&[MEM_FRAG_TX, handle & 0xffff_ffff, handle >> 32, n as u64, 0]),
+        ));
+        sent += n;
+    }
+    r
+}
+
+/// Reads a retrieve response of `total` bytes whose first `first` bytes are in the RX buffer
+/// at `rx`, releasing RX and asking FFA_MEM_FRAG_RX for the rest, through `call`.
+fn gather_response(
+    s: &mut TestSpmc,
+    space: Space,
+    rx: u64,
+    handle: u64,
+    total: usize,
+    first: usize,
+    call: &mut dyn FnMut(&mut TestSpmc, &Regs) -> Regs,
+) -> Vec<u8> {
+    let mut bytes = s.platform().peek(space, rx, first);
+    while bytes.len() < total {
+        assert_success(&call(s, &regs(&[fid::RX_RELEASE])));
+        let r = call(
+            s,
+            &regs(&[
+                MEM_FRAG_RX,
+                handle & 0xffff_ffff,
+                handle >> 32,
+                bytes.len() as u64,
+                0,
+            ]),
+        );
+        assert_eq!(r[0], MEM_FRAG_TX, "{r:x?}");
+        assert_eq!((r[1] | r[2] << 32), handle);
+        let n = r[3] as usize;
+        assert!(n > 0 && n <= 0x1000 && n % 16 == 0, "{n:#x}");
+        bytes.extend(s.platform().peek(space, rx, n));
+    }
+    assert_eq!(bytes.len(), total);
+    bytes
+}
+
+fn parse_whole(bytes: &[u8], layout: Layout) -> (ffa::memory::DescriptorHead, Vec<AddressRange>) {
+    let head = ffa::memory::DescriptorHead::parse(bytes, bytes.len(), layout).unwrap();
+    let at = head.composite.unwrap().constituents_at;
+    let ranges = ffa::memory::constituents(&bytes[at..])
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (head, ranges)
+}
+
+#[test]
+fn six_hundred_ranges_arrive_in_fragments_and_are_retrieved_in_fragments() {
+    for (version, layout) in [
+        (Version(1, 0), Layout::V1_0),
+        (Version(1, 1), Layout::V1_1),
+        (Version(1, 2), Layout::V1_2),
+    ] {
+        let mut s = ready(version);
+        let (bytes, ranges) = scattered_share(600, BASE, layout);
+        let head_len = bytes.len() - 600 * 16;
+        let r = send_in_fragments(&mut s, fid::MEM_SHARE32, &bytes, head_len);
+        let h = handle_of(&r);
+        assert_eq!(s.memory_ranges(h), ranges.as_slice());
+
+        // The hypervisor learns the ranges by handle alone, in fragments of its RX buffer.
+        let mut req = [0u8; 48];
+        req[8..16].copy_from_slice(&h.to_le_bytes());
+        if layout != Layout::V1_0 {
+            req[24..28].copy_from_slice(&(layout.emad_size() as u32).to_le_bytes());
+            req[32..36].copy_from_slice(&48u32.to_le_bytes());
+        }
+        let req_len: u64 = if layout == Layout::V1_0 { 32 } else { 48 };
+        s.platform_mut()
+            .write(Space::NonSecure, NWD_TX, &req[..req_len as usize])
+            .unwrap();
+        let r = to_spmd(nwd(
+            &mut s,
+            0,
+            &regs(&[MEM_RETRIEVE_REQ32, req_len, req_len, 0, 0]),
+        ));
+        assert_eq!(r[0], MEM_RETRIEVE_RESP, "{r:x?}");
+        assert!(r[2] < r[1], "in fragments");
+        let whole = gather_response(
+            &mut s,
+            Space::NonSecure,
+            NWD_RX,
+            h,
+            r[1] as usize,
+            r[2] as usize,
+            &mut |s, call| to_spmd(nwd(s, 0, call)),
+        );
+        let (head, got) = parse_whole(&whole, layout);
+        assert_eq!((head.handle, head.sender), (h, HOST));
+        assert_eq!(head.receivers[0].id, SP1);
+        assert_eq!(got, ranges);
+        assert_success(&to_spmd(nwd(&mut s, 0, &regs(&[fid::RX_RELEASE]))));
+
+        // SP1 retrieves it: every page mapped, the response in fragments of its RX buffer.
+        run_partition(&mut s, SP1, SP1_LOAD);
+        let sp_layout = Layout::V1_2;
+        let r = retrieve_in(
+            &mut s,
+            SP1,
+            SP1_LOAD,
+            &request(h, SP1, permissions::DATA_RW),
+            sp_layout,
+        );
+        assert_eq!(r[0], MEM_RETRIEVE_RESP, "{r:x?}");
+        assert!(r[2] < r[1]);
+        // Asking for the next fragment before releasing RX is BUSY; a wrong offset is refused.
+        let next = |offset: u64| regs(&[MEM_FRAG_RX, h & 0xffff_ffff, h >> 32, offset, 0]);
+        assert_error(
+            &entered(sp(&mut s, 0, SP1, &next(r[2])), SP1, 0),
+            FfaError::Busy,
+        );
+        assert_success(&entered(
+            sp(&mut s, 0, SP1, &regs(&[fid::RX_RELEASE])),
+            SP1,
+            0,
+        ));
+        assert_error(
+            &entered(sp(&mut s, 0, SP1, &next(r[2] + 16)), SP1, 0),
+            FfaError::InvalidParameters,
+        );
+        let first = s
+            .platform()
+            .peek(Space::Secure, sp_rx(SP1_LOAD), r[2] as usize);
+        let mut whole = first;
+        while whole.len() < r[1] as usize {
+            let f = entered(sp(&mut s, 0, SP1, &next(whole.len() as u64)), SP1, 0);
+            assert_eq!(f[0], MEM_FRAG_TX, "{f:x?}");
+            whole.extend(
+                s.platform()
+                    .peek(Space::Secure, sp_rx(SP1_LOAD), f[3] as usize),
+            );
+            assert_success(&entered(
+                sp(&mut s, 0, SP1, &regs(&[fid::RX_RELEASE])),
+                SP1,
+                0,
+            ));
+        }
+        let (head, got) = parse_whole(&whole, sp_layout);
+        assert_ne!(head.attributes & attributes::NON_SECURE, 0);
+        assert_eq!(got, ranges);
+        assert_eq!(mapped_pages(&s, SP1).len(), 600);
+        // Past the end: nothing more.
+        assert_error(
+            &entered(sp(&mut s, 0, SP1, &next(whole.len() as u64)), SP1, 0),
+            FfaError::InvalidParameters,
+        );
+        assert_success(&relinquish(&mut s, SP1, SP1_LOAD, h, 0));
+        assert_eq!(mapped_pages(&s, SP1), []);
+        to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+        assert_success(&reclaim(&mut s, h, 0));
+        assert_eq!(s.memory_transactions().count(), 0);
+        // A stale handle.
+        assert_error(&reclaim(&mut s, h, 0), FfaError::InvalidParameters);
+    }
+}
+
+#[test]
+fn fragments_the_spmc_refuses() {
+    let layout = Layout::V1_2;
+    let mut s = ready(Version(1, 2));
+    let (bytes, _) = scattered_share(400, BASE, layout);
+    let head_len = bytes.len() - 400 * 16;
+    let first = head_len + (0x1000 - head_len) / 16 * 16;
+    let start = |s: &mut TestSpmc, bytes: &[u8]| {
+        s.platform_mut()
+            .write(Space::NonSecure, NWD_TX, &bytes[..first])
+            .unwrap();
+        let total = bytes.len() as u64;
+        let r = to_spmd(nwd(
+            s,
+            0,
+            &regs(&[fid::MEM_SHARE32, total, first as u64, 0, 0]),
+        ));
+        assert_eq!(r[0], MEM_FRAG_RX, "{r:x?}");
+        assert_eq!(r[4], 0, "the host's ID in w4[31:16]");
+        (r[1] & 0xffff_ffff) | (r[2] & 0xffff_ffff) << 32
+    };
+    let frag_tx = |s: &mut TestSpmc, h: u64, len: u64| {
+        to_spmd(nwd(
+            s,
+            0,
+            &regs(&[MEM_FRAG_TX, h & 0xffff_ffff, h >> 32, len, 0]),
+        ))
+    };
+    // A fragment that runs past the length the first one announced: refused, and the
+    // transaction is gone.
+    let h = start(&mut s, &bytes);
+    let rest = (bytes.len() - first) as u64;
+    assert_error(&frag_tx(&mut s, h, rest + 16), FfaError::InvalidParameters);
+    assert_error(&frag_tx(&mut s, h, 16), FfaError::InvalidParameters);
+    assert_eq!(s.memory_transactions().count(), 0);
+    // A fragment that is not a whole number of constituents.
+    let h = start(&mut s, &bytes);
+    assert_error(&frag_tx(&mut s, h, 24), FfaError::InvalidParameters);
+    assert_eq!(s.memory_transactions().count(), 0);
+    // Another endpoint's FRAG_TX leaves the transaction alone; an unknown handle is refused.
+    let h = start(&mut s, &bytes);
+    run_partition(&mut s, SP1, SP1_LOAD);
+    let r = entered(
+        sp(
+            &mut s,
+            0,
+            SP1,
+            &regs(&[MEM_FRAG_TX, h & 0xffff_ffff, h >> 32, 16, 0]),
+        ),
+        SP1,
+        0,
+    );
+    assert_error(&r, FfaError::InvalidParameters);
+    to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+    assert_error(&frag_tx(&mut s, h + 1, 16), FfaError::InvalidParameters);
+    assert_eq!(s.memory_transactions().count(), 1);
+    // An arriving transaction cannot be reclaimed or retrieved.
+    assert_error(&reclaim(&mut s, h, 0), FfaError::InvalidParameters);
+    // The rest arrives: done.
+    let mut sent = first;
+    let mut r = [0; 18];
+    while sent < bytes.len() {
+        let n = (bytes.len() - sent).min(0x1000);
+        s.platform_mut()
+            .write(Space::NonSecure, NWD_TX, &bytes[sent..sent + n])
+            .unwrap();
+        r = frag_tx(&mut s, h, n as u64);
+        sent += n;
+    }
+    assert_eq!(handle_of(&r), h);
+    assert_success(&reclaim(&mut s, h, 0));
+
+    // The last fragment repeats a page of the first: overlapping, refused at the end.
+    let mut overlapping = bytes.clone();
+    let last = overlapping.len() - 16;
+    overlapping.copy_within(head_len..head_len + 16, last);
+    let h = start(&mut s, &overlapping);
+    let rest = &overlapping[first..];
+    s.platform_mut()
+        .write(Space::NonSecure, NWD_TX, rest)
+        .unwrap();
+    assert_error(
+        &frag_tx(&mut s, h, rest.len() as u64),
+        FfaError::InvalidParameters,
+    );
+    // A total page count the constituents do not add up to.
+    let mut miscounted = bytes.clone();
+    let composite_at = head_len - 16;
+    miscounted[composite_at..composite_at + 4].copy_from_slice(&401u32.to_le_bytes());
+    let h = start(&mut s, &miscounted);
+    s.platform_mut()
+        .write(Space::NonSecure, NWD_TX, &miscounted[first..])
+        .unwrap();
+    assert_error(
+        &frag_tx(&mut s, h, (miscounted.len() - first) as u64),
+        FfaError::InvalidParameters,
+    );
+    assert_eq!(s.memory_transactions().count(), 0);
+    // Pages already shared, found when the last fragment commits the transaction: DENIED.
+    let first_page = handle_of(&send(
+        &mut s,
+        fid::MEM_SHARE32,
+        &txn(&[SP1], &[range(BASE + 2 * 399 * PAGE, 1)]),
+        Layout::V1_2,
+    ));
+    let h = start(&mut s, &bytes);
+    s.platform_mut()
+        .write(Space::NonSecure, NWD_TX, &bytes[first..])
+        .unwrap();
+    assert_error(
+        &frag_tx(&mut s, h, (bytes.len() - first) as u64),
+        FfaError::Denied,
+    );
+    assert_eq!(s.memory_transactions().count(), 1);
+    assert_success(&reclaim(&mut s, first_page, 0));
+}

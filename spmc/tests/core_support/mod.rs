@@ -60,7 +60,7 @@ pub const SP1_REGION: u64 = 0x0e80_0000;
 
 /// Normal-world memory the SPMC may reach.
 pub const NS_BASE: u64 = 0x6000_0000;
-pub const NS_LEN: u64 = 0x10_0000;
+pub const NS_LEN: u64 = 0x100_0000;
 pub const NWD_TX: u64 = NS_BASE;
 pub const NWD_RX: u64 = NS_BASE + 0x1000;
 
