@@ -868,7 +868,7 @@ fn gather_response(
         assert_eq!(r[0], MEM_FRAG_TX, "{r:x?}");
         assert_eq!((r[1] | r[2] << 32), handle);
         let n = r[3] as usize;
-        assert!(n > 0 && n <= 0x1000 && n % 16 == 0, "{n:#x}");
+        assert!(n > 0 && n <= 0x1000 && n.is_multiple_of(16), "{n:#x}");
         bytes.extend(s.platform().peek(space, rx, n));
     }
     assert_eq!(bytes.len(), total);
