@@ -39,8 +39,17 @@ use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
 use super::{board, console, sve, traps};
 
+/// The core, or nothing before `configure`. Not an `Option`: its `None` would live in a niche
+/// of `Spmc`, a nonzero byte that puts the whole static (the memory ledger's tables with it)
+/// into the loaded image instead of BSS.
+#[repr(u8)]
+enum CoreSlot {
+    Empty,
+    Ready(Spmc<ArchPlatform>),
+}
+
 /// The core, shared by all cores.
-static CORE: TicketMutex<Option<Spmc<ArchPlatform>>> = TicketMutex::new(None);
+static CORE: TicketMutex<CoreSlot> = TicketMutex::new(CoreSlot::Empty);
 
 /// What the arch layer keeps per partition (in the core's table order).
 #[derive(Clone, Copy, Debug)]
@@ -133,7 +142,7 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
         if CORE_LOST.load(Ordering::Acquire) {
             return Outcome::ToSpmd(ffa::call::error(FfaError::Aborted));
         }
-        let Some(spmc) = guard.as_mut() else {
+        let CoreSlot::Ready(spmc) = &mut *guard else {
             return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
         };
         let me = MPIDR_EL1.get() & asm::AFFINITY;
@@ -219,6 +228,7 @@ enum BootError {
     Stage2(EndpointId, MapError),
     SecondaryEntry(u64),
     StackOverflow,
+    Unconfigured,
 }
 
 impl fmt::Display for BootError {
@@ -233,6 +243,7 @@ impl fmt::Display for BootError {
                 "FFA_SECONDARY_EP_REGISTER refused by the SPMD (w0 = {w0:#x})"
             ),
             Self::StackOverflow => f.write_str("configuration overflowed the stacks area"),
+            Self::Unconfigured => f.write_str("the core was not stored"),
         }
     }
 }
@@ -390,7 +401,10 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
         config.partitions.len()
     );
     let mut guard = CORE.lock();
-    let spmc = guard.insert(Spmc::new(config, platform, cpus.len()));
+    *guard = CoreSlot::Ready(Spmc::new(config, platform, cpus.len()));
+    let CoreSlot::Ready(spmc) = &mut *guard else {
+        return Err(BootError::Unconfigured);
+    };
     let mut arch = Vec::new();
     for (index, p) in spmc.partitions.iter().enumerate() {
         let vmid = u8::try_from(index + 1).unwrap_or(u8::MAX);
