@@ -49,7 +49,7 @@ const RECLAIM_ZERO: u32 = 1 << 0;
 
 /// Descriptors are copied out of a TX buffer, and written into an RX buffer, this many bytes at
 /// a time (a whole number of constituents; the head of a descriptor must fit in the first).
-pub(crate) const CHUNK: usize = 1024;
+pub(crate) const CHUNK: usize = 512;
 
 impl From<LedgerError> for FfaError {
     fn from(e: LedgerError) -> Self {
@@ -168,7 +168,8 @@ impl<P: Platform> Spmc<P> {
         let count = composite.count as usize;
         let handle = self.ledger.open(transaction, count, Some(arriving))?;
         let at = composite.constituents_at;
-        let progress = self.take_fragment(handle, tx.tx, at, frag, Some(&chunk));
+        let loaded = frag.min(CHUNK);
+        let progress = self.take_fragment(handle, tx.tx, (at, frag), &mut chunk, loaded);
         self.after_fragment(handle, progress)
     }
 
@@ -198,7 +199,8 @@ impl<P: Platform> Spmc<P> {
                 .checked_add(frag_len)
                 .is_some_and(|n| n <= arriving.total);
         let progress = if fits {
-            self.take_fragment(handle, tx.tx, 0, frag, None)
+            let mut chunk = [0u8; CHUNK];
+            self.take_fragment(handle, tx.tx, (0, frag), &mut chunk, 0)
         } else {
             Err(FfaError::InvalidParameters)
         };
@@ -206,14 +208,15 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// Reads the constituents at `[from, to)` of the fragment in the caller's TX buffer at
-    /// `tx` (`first` already holds its first chunk) into the open transaction `handle`.
+    /// `tx` into the open transaction `handle`; `chunk` holds the fragment's first `loaded`
+    /// bytes already.
     fn take_fragment(
         &mut self,
         handle: Handle,
         tx: u64,
-        from: usize,
-        to: usize,
-        first: Option<&[u8; CHUNK]>,
+        (from, to): (usize, usize),
+        chunk: &mut [u8; CHUNK],
+        loaded: usize,
     ) -> Result<(), FfaError> {
         if from > to || !(to - from).is_multiple_of(CONSTITUENT_SIZE) {
             // A fragment ends with a whole constituent.
@@ -234,51 +237,54 @@ impl<P: Platform> Spmc<P> {
         } else {
             None
         };
-        let mut chunk = [0u8; CHUNK];
+        let Self {
+            ledger, platform, ..
+        } = self;
         let mut pages = 0u64;
         let mut start = 0;
         while start < to {
             let end = (start + CHUNK).min(to);
-            let bytes = match (start, first) {
-                (0, Some(first)) => first.get(..end).ok_or(FfaError::InvalidParameters)?,
-                _ => {
-                    let dst = chunk.get_mut(..end - start).ok_or(FfaError::NoMemory)?;
-                    self.platform
-                        .read(space, tx + start as u64, dst)
-                        .map_err(|_| FfaError::InvalidParameters)?;
-                    chunk.get(..end - start).ok_or(FfaError::NoMemory)?
-                }
-            };
+            let bytes = chunk.get_mut(..end - start).ok_or(FfaError::NoMemory)?;
+            if start != 0 || loaded < end {
+                platform
+                    .read(space, tx + start as u64, bytes)
+                    .map_err(|_| FfaError::InvalidParameters)?;
+            }
             let skip = from.saturating_sub(start).min(bytes.len());
-            let mut ranges = [AddressRange::default(); CHUNK / CONSTITUENT_SIZE];
-            let mut n = 0;
-            for r in constituents(bytes.get(skip..).unwrap_or(&[]))? {
-                let r = r?;
-                let len = u64::from(r.pages) * PAGE_SIZE as u64;
-                let inside = match window {
-                    None => self.platform.covers(Space::NonSecure, r.address, len),
-                    Some((base, size)) => {
-                        r.address >= base
-                            && r.address
-                                .checked_add(len)
-                                .is_some_and(|end| end <= base.saturating_add(size))
+            let mut refused = Ok(());
+            let checked = constituents(bytes.get(skip..).unwrap_or(&[]))?.map_while(|r| {
+                let inside = |r: &AddressRange| {
+                    let len = u64::from(r.pages) * PAGE_SIZE as u64;
+                    match window {
+                        None => platform.covers(Space::NonSecure, r.address, len),
+                        Some((base, size)) => {
+                            r.address >= base
+                                && r.address
+                                    .checked_add(len)
+                                    .is_some_and(|end| end <= base.saturating_add(size))
+                        }
                     }
                 };
-                if !inside {
-                    return Err(FfaError::InvalidParameters);
+                match r {
+                    Ok(r) if inside(&r) => {
+                        pages += u64::from(r.pages);
+                        Some(r)
+                    }
+                    Ok(_) => {
+                        refused = Err(FfaError::InvalidParameters);
+                        None
+                    }
+                    Err(e) => {
+                        refused = Err(e.into());
+                        None
+                    }
                 }
-                pages += u64::from(r.pages);
-                if let Some(slot) = ranges.get_mut(n) {
-                    *slot = r;
-                    n += 1;
-                }
-            }
-            self.ledger
-                .fill(handle, ranges.get(..n).unwrap_or(&[]).iter().copied())?;
+            });
+            ledger.fill(handle, checked)?;
+            refused?;
             start = end;
         }
-        let t = self
-            .ledger
+        let t = ledger
             .get_mut_any(handle)
             .ok_or(FfaError::InvalidParameters)?;
         let a = t.arriving.as_mut().ok_or(FfaError::InvalidParameters)?;

@@ -15,7 +15,7 @@
 //!   and ERETs; the next exception from the lower level saves them back (with ESR, FAR,
 //!   HPFAR) and returns from this call with the kind of exception. The SPMC's callee-saved
 //!   registers wait on its own stack meanwhile (SP_EL2 is not touched by the partition).
-//! - `spmc_copy(dst, src, len)`: copies bytes between the SPMC's own memory and a window of
+//! - `spmc_copy(dst, src, len)`: copies bytes (16 at a time where both ends allow) between the SPMC's own memory and a window of
 //!   partition or normal-world memory. A data abort at one of its two accesses (an external
 //!   abort from memory the platform protects, say) does not reach `spmc_el2_fault`: the
 //!   vector resumes the copy at its failure exit, and the call returns 1 instead of 0.
@@ -371,6 +371,12 @@ spmc_vectors:
     b.eq    1f
     adr     x17, spmc_copy_store
     cmp     x16, x17
+    b.eq    1f
+    adr     x17, spmc_copy_load16
+    cmp     x16, x17
+    b.eq    1f
+    adr     x17, spmc_copy_store16
+    cmp     x16, x17
     b.ne    2f
 1:  mrs     x17, esr_el2
     lsr     x17, x17, #26
@@ -430,8 +436,19 @@ spmc_sve_restore:
 .section .text.spmc_copy, "ax"
 .global spmc_copy
 spmc_copy:
-    cbz     x2, 2f
-1:
+    // 16 bytes a time while both ends are 8-byte aligned, then bytes.
+    orr     x3, x0, x1
+    tst     x3, #7
+    b.ne    1f
+3:  cmp     x2, #16
+    b.lo    1f
+spmc_copy_load16:
+    ldp     x3, x4, [x1], #16
+spmc_copy_store16:
+    stp     x3, x4, [x0], #16
+    sub     x2, x2, #16
+    b       3b
+1:  cbz     x2, 2f
 spmc_copy_load:
     ldrb    w3, [x1], #1
 spmc_copy_store:
