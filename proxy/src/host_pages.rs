@@ -30,6 +30,8 @@ pub enum PageError {
     TableFull,
     /// A release that does not match a hold exactly.
     NotHeld,
+    /// Two ranges of one transaction overlap.
+    Overlapping,
 }
 
 /// A non-empty run of whole 4 KiB pages, by frame number; its addresses never overflow.
@@ -41,7 +43,7 @@ pub struct PageRange {
 
 impl PageRange {
     /// The `pages` pages starting at physical `addr`.
-    pub fn new(addr: u64, pages: u64) -> Result<Self, PageError> {
+    pub const fn new(addr: u64, pages: u64) -> Result<Self, PageError> {
         if !addr.is_multiple_of(PAGE) {
             return Err(PageError::Misaligned);
         }
@@ -101,19 +103,29 @@ pub enum Hold {
     LentToSecure,
 }
 
-/// The ledger: at most `N` holds, none overlapping, all inside host RAM.
+/// The tag of holds that belong to no memory transaction (the host's mailbox).
+pub const UNTAGGED: u64 = 0;
+
+/// The ledger: at most `N` holds, none overlapping, all inside host RAM. Each hold carries a
+/// tag: the handle of the memory transaction it belongs to ([`UNTAGGED`] for the mailbox).
 #[derive(Clone, Debug)]
 pub struct HostPages<const N: usize> {
     ram_first: u64,
     ram_end: u64,
-    holds: Vec<(PageRange, Hold), N>,
+    holds: Vec<(PageRange, Hold, u64), N>,
 }
 
 impl<const N: usize> HostPages<N> {
     /// An empty ledger over host RAM `[ram.0, ram.1)`; partial pages at either end are not RAM.
-    pub fn new(ram: (u64, u64)) -> Self {
-        let ram_first = ram.0.div_ceil(PAGE).min(FRAME_LIMIT);
-        let ram_end = (ram.1 / PAGE).max(ram_first);
+    pub const fn new(ram: (u64, u64)) -> Self {
+        let mut ram_first = ram.0.div_ceil(PAGE);
+        if ram_first > FRAME_LIMIT {
+            ram_first = FRAME_LIMIT;
+        }
+        let mut ram_end = ram.1 / PAGE;
+        if ram_end < ram_first {
+            ram_end = ram_first;
+        }
         Self {
             ram_first,
             ram_end,
@@ -128,13 +140,36 @@ impl<const N: usize> HostPages<N> {
 
     /// Takes `hold` on every range, or on none of them.
     pub fn claim(&mut self, ranges: &[PageRange], hold: Hold) -> Result<(), PageError> {
+        self.claim_tagged(ranges, hold, UNTAGGED)
+    }
+
+    /// Takes `hold` on every range for transaction `tag`, or on none of them. A range that
+    /// overlaps another of the request, or a hold of the same transaction, is
+    /// [`PageError::Overlapping`]; one that overlaps any other hold is
+    /// [`PageError::AlreadyHeld`].
+    pub fn claim_tagged(
+        &mut self,
+        ranges: &[PageRange],
+        hold: Hold,
+        tag: u64,
+    ) -> Result<(), PageError> {
         for (i, range) in ranges.iter().enumerate() {
             if !self.in_ram(range) {
                 return Err(PageError::OutsideRam);
             }
-            let twice = ranges.iter().skip(i + 1).any(|r| r.overlaps(range));
-            if twice || self.holds.iter().any(|(held, _)| held.overlaps(range)) {
-                return Err(PageError::AlreadyHeld);
+            if ranges.iter().skip(i + 1).any(|r| r.overlaps(range)) {
+                return Err(if tag == UNTAGGED {
+                    PageError::AlreadyHeld
+                } else {
+                    PageError::Overlapping
+                });
+            }
+            if let Some((_, _, t)) = self.holds.iter().find(|(held, _, _)| held.overlaps(range)) {
+                return Err(if *t == tag && tag != UNTAGGED {
+                    PageError::Overlapping
+                } else {
+                    PageError::AlreadyHeld
+                });
             }
         }
         if ranges.len() > N - self.holds.len() {
@@ -142,7 +177,7 @@ impl<const N: usize> HostPages<N> {
         }
         let before = self.holds.len();
         for range in ranges {
-            if self.holds.push((*range, hold)).is_err() {
+            if self.holds.push((*range, hold, tag)).is_err() {
                 // Unreachable after the room check; undo rather than leave half a claim.
                 self.holds.truncate(before);
                 return Err(PageError::TableFull);
@@ -151,30 +186,53 @@ impl<const N: usize> HostPages<N> {
         Ok(())
     }
 
-    /// Drops `hold` from every range, or from none; each range must match one hold exactly.
+    /// Drops `hold` from every range, or from none; each range must match one untagged hold
+    /// exactly.
     pub fn release(&mut self, ranges: &[PageRange], hold: Hold) -> Result<(), PageError> {
         for (i, range) in ranges.iter().enumerate() {
             let twice = ranges.iter().skip(i + 1).any(|r| r == range);
-            if twice || !self.holds.contains(&(*range, hold)) {
+            if twice || !self.holds.contains(&(*range, hold, UNTAGGED)) {
                 return Err(PageError::NotHeld);
             }
         }
         self.holds
-            .retain(|(held, h)| !(*h == hold && ranges.contains(held)));
+            .retain(|(held, h, t)| !(*h == hold && *t == UNTAGGED && ranges.contains(held)));
         Ok(())
+    }
+
+    /// Drops every hold of transaction `tag`; returns how many there were.
+    pub fn release_tagged(&mut self, tag: u64) -> usize {
+        let before = self.holds.len();
+        self.holds.retain(|(_, _, t)| *t != tag);
+        before - self.holds.len()
+    }
+
+    /// Moves every hold of transaction `from` to transaction `to`.
+    pub fn retag(&mut self, from: u64, to: u64) {
+        for (_, _, t) in self.holds.iter_mut().filter(|(_, _, t)| *t == from) {
+            *t = to;
+        }
+    }
+
+    /// The holds of transaction `tag`.
+    pub fn tagged(&self, tag: u64) -> impl Iterator<Item = (PageRange, Hold)> + '_ {
+        self.holds
+            .iter()
+            .filter(move |(_, _, t)| *t == tag)
+            .map(|(r, h, _)| (*r, *h))
     }
 
     /// What holds the page at physical `addr`; `None` means the host alone owns it.
     pub fn holder(&self, addr: u64) -> Option<Hold> {
         self.holds
             .iter()
-            .find(|(range, _)| range.contains(addr))
-            .map(|(_, hold)| *hold)
+            .find(|(range, _, _)| range.contains(addr))
+            .map(|(_, hold, _)| *hold)
     }
 
     /// Every hold, in no particular order.
     pub fn holds(&self) -> impl Iterator<Item = (PageRange, Hold)> + '_ {
-        self.holds.iter().copied()
+        self.holds.iter().map(|(r, h, _)| (*r, *h))
     }
 
     /// Whether the proxy holds no page at all.

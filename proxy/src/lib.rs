@@ -35,8 +35,9 @@ pub use mailbox::HostMailbox;
 /// The host's FF-A ID: it shares ID 0 with the hypervisor, as under pKVM.
 pub const HOST_ID: EndpointId = EndpointId::HOST;
 
-/// How many page ranges the proxy can hold at once.
-pub const HOST_HOLDS: usize = 32;
+/// How many page ranges the proxy can hold at once (mailbox pages and the ranges of every
+/// outstanding transaction): 24 bytes each.
+pub const HOST_HOLDS: usize = 2048;
 
 /// The proxy's way to EL3: an SMC with x0..x17, returning x0..x17.
 pub trait Conduit {
@@ -89,19 +90,19 @@ pub struct Proxy {
     link: version::Link,
     mailbox: Option<HostMailbox>,
     pages: HostPages<HOST_HOLDS>,
-    /// The host's shares not reclaimed yet.
-    shares: memory::HostShares,
+    /// The host's send arriving in fragments, if any.
+    arriving: Option<memory::Arriving>,
 }
 
 impl Proxy {
     /// A proxy that has not seen the host yet; call [`Proxy::init`] before the host runs.
-    pub fn new(config: ProxyConfig) -> Self {
+    pub const fn new(config: ProxyConfig) -> Self {
         Self {
             config,
             link: version::Link::Unprobed,
             mailbox: None,
             pages: HostPages::new(config.host_ram),
-            shares: memory::HostShares::new(),
+            arriving: None,
         }
     }
 
@@ -223,8 +224,11 @@ impl Proxy {
             Interface::PartitionInfoGet { flags, .. } => {
                 self.partition_info_get(flags, version, regs, conduit, mem)
             }
-            Interface::MemShare { .. } => self.host_mem_share(call, version, regs, conduit, mem),
-            Interface::MemReclaim { .. } => self.host_mem_reclaim(regs, conduit),
+            Interface::MemShare { .. } | Interface::MemLend { .. } => {
+                self.host_mem_send(call, version, regs, conduit, mem)
+            }
+            Interface::MemFragTx { .. } => self.host_mem_frag_tx(regs, conduit, mem),
+            Interface::MemReclaim { .. } => self.host_mem_reclaim(version, regs, conduit, mem),
             // A routed-to-proxy call without a handler: refuse rather than pass it on.
             _ => reply::error(FfaError::NotSupported, regs),
         }

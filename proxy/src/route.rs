@@ -32,6 +32,9 @@ pub const fn route(func: FuncId) -> Route {
         | F::MsgSendDirectReq64_2
         | F::MemShare32
         | F::MemShare64
+        | F::MemLend32
+        | F::MemLend64
+        | F::MemFragTx
         | F::MemReclaim => Route::Proxy,
 
         // Scheduling and plain answers carry no host memory (pKVM passes them through too).
@@ -41,12 +44,11 @@ pub const fn route(func: FuncId) -> Route {
 
         // One form of the map is enough; the proxy reissues it as RXTX_MAP_64 (pKVM blocks it too).
         F::RxTxMap32
-        // Lending and donating take pages from the host's stage 2: a later piece of work, as
-        // are fragments; retrieving and relinquishing are the borrowers' (partitions').
+        // Donating gives pages away for good (the host would need them out of its stage 2);
+        // retrieving, relinquishing and asking for retrieve fragments are the borrowers'
+        // (partitions'), and the proxy's own.
         | F::MemDonate32
         | F::MemDonate64
-        | F::MemLend32
-        | F::MemLend64
         | F::MemRetrieveReq32
         | F::MemRetrieveReq64
         | F::MemRetrieveResp
@@ -54,7 +56,6 @@ pub const fn route(func: FuncId) -> Route {
         | F::MemOpPause
         | F::MemOpResume
         | F::MemFragRx
-        | F::MemFragTx
         // Notifications and indirect messages are not relayed.
         | F::NotificationBitmapCreate
         | F::NotificationBitmapDestroy

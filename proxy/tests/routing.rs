@@ -58,8 +58,6 @@ const BLOCKED: &[u32] = &[
     0xc400_008e, // MSG_SEND_DIRECT_RESP2
     0x8400_0071, // MEM_DONATE_32
     0xc400_0071, // MEM_DONATE_64
-    0x8400_0072, // MEM_LEND_32
-    0xc400_0072, // MEM_LEND_64
     0x8400_0074, // MEM_RETRIEVE_REQ_32
     0xc400_0074, // MEM_RETRIEVE_REQ_64
     0x8400_0075, // MEM_RETRIEVE_RESP
@@ -67,7 +65,6 @@ const BLOCKED: &[u32] = &[
     0x8400_0078, // MEM_OP_PAUSE
     0x8400_0079, // MEM_OP_RESUME
     0x8400_007a, // MEM_FRAG_RX
-    0x8400_007b, // MEM_FRAG_TX
     0x8400_007d, // NOTIFICATION_BITMAP_CREATE
     0x8400_007e, // NOTIFICATION_BITMAP_DESTROY
     0x8400_007f, // NOTIFICATION_BIND
@@ -111,9 +108,9 @@ fn blocked_and_unknown_functions_are_not_supported_locally() {
 #[test]
 fn the_sve_hint_does_not_unblock_or_change_routing() {
     let mut rig = Rig::negotiated(Version(1, 2));
-    // MEM_LEND_64 with the hint.
+    // MEM_DONATE_64 with the hint.
     assert_error(
-        &rig.call_local(&regs(&[0xc401_0072])),
+        &rig.call_local(&regs(&[0xc401_0071])),
         FfaError::NotSupported,
     );
     let answer = rig.call_local(&regs(&[0x8401_0069]));
