@@ -19,8 +19,8 @@ use crate::protocol::{
 };
 use crate::{Fault, SpEnv};
 use ffa::memory::{
-    AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes as mem_attributes,
-    permissions as mem_permissions,
+    AddressRange, BoundedVec, DescriptorHead, Layout, MemTransaction, Receiver,
+    attributes as mem_attributes, permissions as mem_permissions,
 };
 
 /// PSCI_E_SUCCESS, the answer to a PSCI power-management framework message.
@@ -105,18 +105,31 @@ enum Pending {
         value: u64,
         keep: bool,
     },
-    /// RETRIEVE: the FFA_RX_RELEASE after reading the response.
-    RetrieveRelease {
-        handle: u64,
-        address: u64,
-        readback: u64,
-        keep: bool,
-    },
+    /// RETRIEVE: the FFA_RX_RELEASE after reading a fragment of the response.
+    RetrieveRelease(Retrieving),
+    /// RETRIEVE: the FFA_MEM_FRAG_RX for the next fragment of the response.
+    RetrieveFragment(Retrieving),
     /// RETRIEVE: the FFA_MEM_RELINQUISH.
     Relinquish {
         address: u64,
         readback: u64,
     },
+}
+
+/// A retrieve response being read, fragment by fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retrieving {
+    handle: u64,
+    /// The first constituent's address.
+    address: u64,
+    /// The value read back (or, for a retrieve without a store, the constituents counted).
+    readback: u64,
+    /// Count the constituents into `readback` (a retrieve without a store).
+    count: bool,
+    keep: bool,
+    /// Bytes of the response read so far, of `total`.
+    delivered: u64,
+    total: u64,
 }
 
 /// The line FLOOD sends, one FFA_CONSOLE_LOG_32 each (newline included).
@@ -728,22 +741,34 @@ impl Machine {
                     let words = [self.status(code::OK), CallStatus::of(answer).word()];
                     return self.respond(&req, &words);
                 }
-                let len = usize::try_from(answer[1] & 0xffff_ffff).unwrap_or(usize::MAX);
-                let mut bytes = [0u8; ffa::memory::MAX_ENCODED_LEN];
-                let Some(buf) = bytes.get_mut(..len) else {
+                let total = answer[1] & 0xffff_ffff;
+                let fragment = answer[2] & 0xffff_ffff;
+                let layout = Layout::for_version(self.def.ffa_version);
+                let mut head = [0u8; 512];
+                let Some(buf) = usize::try_from(fragment.min(512))
+                    .ok()
+                    .and_then(|n| head.get_mut(..n))
+                else {
                     return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
                 };
                 if !env.read(self.def.rx_buffer(), buf) {
                     return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
                 }
-                let layout = Layout::for_version(self.def.ffa_version);
-                let Some((handle, address)) = MemTransaction::parse(buf, layout)
+                let parsed = usize::try_from(total)
                     .ok()
-                    .and_then(|t| Some((t.handle, t.ranges.first()?.address)))
-                else {
+                    .and_then(|total| DescriptorHead::parse(buf, total, layout).ok())
+                    .and_then(|h| Some((h.handle, h.composite?.constituents_at)));
+                let Some((handle, at)) = parsed else {
                     return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
                 };
-                // Value 0: retrieve only (memory it cannot reach with its MMU off, say).
+                let Some(first) = buf.get(at..at + 8) else {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                };
+                let mut word = [0u8; 8];
+                word.copy_from_slice(first);
+                let address = u64::from_le_bytes(word);
+                // Value 0: retrieve only (memory it cannot reach with its MMU off, say), and
+                // count the constituents of the whole response instead.
                 let readback = if value == 0 {
                     0
                 } else {
@@ -752,21 +777,46 @@ impl Machine {
                         Err(_) => u64::MAX,
                     }
                 };
-                let pending = Pending::RetrieveRelease {
+                let mut r = Retrieving {
+                    handle,
+                    address,
+                    readback,
+                    count: value == 0,
+                    keep,
+                    delivered: 0,
+                    total,
+                };
+                if !self.read_fragment(env, &mut r, at as u64, fragment) {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                }
+                let release = encode(&Interface::RxRelease { vm_id: 0 });
+                (serving(Pending::RetrieveRelease(r)), release)
+            }
+            Pending::RetrieveFragment(mut r) => {
+                if function_id(answer) != u32::from(FuncId::MemFragTx)
+                    || !self.read_fragment(env, &mut r, 0, answer[3] & 0xffff_ffff)
+                {
+                    return self.respond(&req, &[self.status(code::MEMORY_FAULT)]);
+                }
+                let release = encode(&Interface::RxRelease { vm_id: 0 });
+                (serving(Pending::RetrieveRelease(r)), release)
+            }
+            Pending::RetrieveRelease(r) => {
+                if r.delivered < r.total {
+                    let mut next = [0u64; 18];
+                    next[0] = u64::from(u32::from(FuncId::MemFragRx));
+                    next[1] = r.handle & 0xffff_ffff;
+                    next[2] = r.handle >> 32;
+                    next[3] = r.delivered;
+                    return (serving(Pending::RetrieveFragment(r)), next);
+                }
+                let Retrieving {
                     handle,
                     address,
                     readback,
                     keep,
-                };
-                let release = encode(&Interface::RxRelease { vm_id: 0 });
-                (serving(pending), release)
-            }
-            Pending::RetrieveRelease {
-                handle,
-                address,
-                readback,
-                keep,
-            } => {
+                    ..
+                } = r;
                 if keep {
                     let words = [
                         self.status(code::OK),
@@ -1022,6 +1072,36 @@ impl Machine {
 
     /// Writes a relinquish descriptor for `handle` (itself as the one endpoint) into its TX
     /// buffer and returns FFA_MEM_RELINQUISH.
+    /// Reads a retrieve response's fragment of `len` bytes from the RX buffer, counting its
+    /// constituents (from byte `from` on) into `r`. False if it cannot be read or parsed.
+    fn read_fragment(&self, env: &mut dyn SpEnv, r: &mut Retrieving, from: u64, len: u64) -> bool {
+        let mut chunk = [0u8; 512];
+        let mut at = from;
+        while at < len {
+            let n = (len - at).min(chunk.len() as u64);
+            let Some(buf) = usize::try_from(n).ok().and_then(|n| chunk.get_mut(..n)) else {
+                return false;
+            };
+            if !env.read(self.def.rx_buffer() + at, buf) {
+                return false;
+            }
+            let Ok(list) = ffa::memory::constituents(buf) else {
+                return false;
+            };
+            for range in list {
+                if range.is_err() {
+                    return false;
+                }
+                if r.count {
+                    r.readback += 1;
+                }
+            }
+            at += n;
+        }
+        r.delivered += len;
+        len != 0 && r.delivered <= r.total
+    }
+
     fn relinquish_call(&self, env: &mut dyn SpEnv, handle: u64) -> Option<Regs> {
         let mut d = [0u8; 18];
         d[..8].copy_from_slice(&handle.to_le_bytes());

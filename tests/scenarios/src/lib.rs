@@ -352,6 +352,7 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_shares_memory_v1_1,
     memory::normal_world_shares_memory_v1_0,
     memory::memory_sharing_rejections,
+    memory::normal_world_shares_600_ranges_in_fragments,
 ];
 
 /// The scenario called `name`.

@@ -434,3 +434,180 @@ pub fn memory_sharing_rejections(c: &mut dyn Client) -> Result<(), Failure> {
         FfaError::InvalidParameters,
     )
 }
+
+/// FFA_MEM_FRAG_RX and FFA_MEM_FRAG_TX (w0).
+const MEM_FRAG_RX: u64 = 0x8400_007a;
+const MEM_FRAG_TX: u64 = 0x8400_007b;
+/// How many one-page ranges the large share has, two pages apart from [`SCATTERED_BASE`].
+const SCATTERED: u64 = 600;
+const SCATTERED_BASE: u64 = 0x4a00_0000;
+
+/// The large share's constituent `i`.
+fn scattered(i: u64) -> (u64, u32) {
+    (SCATTERED_BASE + 2 * i * 0x1000, 1)
+}
+
+/// Writes the large share's head (v1.2, to echo) at the start of the TX buffer; returns the
+/// head's length and the descriptor's whole length.
+fn put_scattered_head(c: &mut dyn Client) -> Result<(u64, u64), Failure> {
+    use ffa::memory::{CONSTITUENT_SIZE, Composite, Layout};
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = descriptor_of(&[scattered(0)], ECHO_ID, &mut buf);
+    let head_len = len - CONSTITUENT_SIZE;
+    let parsed = ffa::memory::DescriptorHead::parse(&buf[..len], len, Layout::V1_2);
+    let Ok(mut head) = parsed else {
+        return Err(Failure::new(
+            "the large share's head parses",
+            crate::check::Value::Success,
+            crate::check::Value::Word(len as u64),
+        ));
+    };
+    head.composite = Some(Composite {
+        total_pages: SCATTERED as u32,
+        count: SCATTERED as u32,
+        constituents_at: head_len,
+    });
+    let _ = head.write(&mut buf, Layout::V1_2);
+    let tx = c.tx_addr();
+    c.write(tx, &buf[..head_len]);
+    let total = head_len as u64 + SCATTERED * CONSTITUENT_SIZE as u64;
+    Ok((head_len as u64, total))
+}
+
+/// Writes constituents `[from, to)` of the large share at `addr`.
+fn put_scattered(c: &mut dyn Client, addr: u64, from: u64, to: u64) {
+    let mut bytes = [0u8; 16];
+    for i in from..to {
+        let (address, pages) = scattered(i);
+        let _ = ffa::memory::write_constituent(
+            &mut bytes,
+            &ffa::memory::AddressRange { address, pages },
+        );
+        c.write(addr + (i - from) * 16, &bytes);
+    }
+}
+
+fn frag_tx(c: &mut dyn Client, handle: u64, len: u64) -> ffa::Regs {
+    let mut regs = [0u64; 18];
+    regs[0] = MEM_FRAG_TX;
+    regs[1] = handle & 0xffff_ffff;
+    regs[2] = handle >> 32;
+    regs[3] = len;
+    c.call_on(0, &regs)
+}
+
+/// The normal world shares 600 scattered pages with echo: the descriptor (9,7 KiB) goes in
+/// three fragments of its 4 KiB TX buffer (FFA_MEM_FRAG_TX, each answered FFA_MEM_FRAG_RX
+/// with the bytes so far, then FFA_SUCCESS with the handle). echo retrieves it, reading its
+/// response in fragments of its own RX buffer (FFA_MEM_FRAG_RX), counts all 600
+/// constituents and relinquishes it; the normal world reclaims it (through the proxy, which
+/// first reads the whole transaction back with the hypervisor retrieve request, in
+/// fragments). A fragment that runs past the whole is refused and the transaction dropped:
+/// its pages can be shared again.
+pub fn normal_world_shares_600_ranges_in_fragments(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, Version(1, 2))?;
+    map_mailbox(c)?;
+    // The head and as many constituents as fill the 4 KiB buffer.
+    let (head_len, total) = put_scattered_head(c)?;
+    let per_buffer = 0x1000 / 16;
+    let first = (0x1000 - head_len) / 16;
+    let tx = c.tx_addr();
+    put_scattered(c, tx + head_len, 0, first);
+    let answer = send_share(c, &[], total, head_len + first * 16);
+    expect_eq(
+        "w0 of the first fragment's answer",
+        MEM_FRAG_RX,
+        answer[0] & 0xffff_ffff,
+    )?;
+    let handle = (answer[1] & 0xffff_ffff) | (answer[2] & 0xffff_ffff) << 32;
+    expect_eq("w3: the bytes received", head_len + first * 16, answer[3])?;
+    let mut sent = first;
+    let mut answer = answer;
+    while sent < SCATTERED {
+        let n = (SCATTERED - sent).min(per_buffer);
+        put_scattered(c, tx, sent, sent + n);
+        answer = frag_tx(c, handle, n * 16);
+        sent += n;
+        if sent < SCATTERED {
+            expect_eq(
+                "w0 of FFA_MEM_FRAG_TX's answer",
+                MEM_FRAG_RX,
+                answer[0] & 0xffff_ffff,
+            )?;
+            expect_eq(
+                "w3 of FFA_MEM_FRAG_RX: the bytes received",
+                head_len + sent * 16,
+                answer[3],
+            )?;
+        }
+    }
+    expect_eq(
+        "w0 after the last fragment",
+        SUCCESS32,
+        answer[0] & 0xffff_ffff,
+    )?;
+    expect_eq(
+        "the handle after the last fragment",
+        handle,
+        (answer[2] & 0xffff_ffff) | (answer[3] & 0xffff_ffff) << 32,
+    )?;
+    let words = command32(
+        c,
+        "RETRIEVE of 600 ranges",
+        ECHO_ID,
+        Command::Retrieve,
+        &[handle & 0xffff_ffff, handle >> 32, u64::from(HOST_ID), 0],
+    )?;
+    expect_call("echo's FFA_MEM_RETRIEVE_REQ", words[1], CallStatus::Success)?;
+    expect_eq("the first page echo got", SCATTERED_BASE, words[2])?;
+    expect_eq(
+        "the constituents echo read in all fragments",
+        SCATTERED,
+        words[3],
+    )?;
+    expect_call("echo's FFA_MEM_RELINQUISH", words[4], CallStatus::Success)?;
+    let mut reclaim = [0u64; 18];
+    reclaim[0] = MEM_RECLAIM;
+    reclaim[1] = handle & 0xffff_ffff;
+    reclaim[2] = handle >> 32;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq("w0 of the reclaim", SUCCESS32, answer[0] & 0xffff_ffff)?;
+
+    // A fragment longer than what is left: refused, and the whole transaction is dropped.
+    let (head_len, total) = put_scattered_head(c)?;
+    put_scattered(c, tx + head_len, 0, first);
+    let answer = send_share(c, &[], total, head_len + first * 16);
+    expect_eq(
+        "w0 of a new first fragment",
+        MEM_FRAG_RX,
+        answer[0] & 0xffff_ffff,
+    )?;
+    let dropped = (answer[1] & 0xffff_ffff) | (answer[2] & 0xffff_ffff) << 32;
+    let left = total - (head_len + first * 16);
+    put_scattered(c, tx, first, first + per_buffer);
+    let answer = frag_tx(c, dropped, left + 16);
+    expect_refused(
+        "a fragment running past the whole",
+        &answer,
+        FfaError::InvalidParameters,
+    )?;
+    let answer = frag_tx(c, dropped, 16);
+    expect_refused(
+        "a fragment of a dropped transaction",
+        &answer,
+        FfaError::InvalidParameters,
+    )?;
+    // Its pages are free: a one-page share of the first succeeds.
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = descriptor_of(&[scattered(0)], ECHO_ID, &mut buf);
+    let answer = send_share(c, &buf[..len], len as u64, len as u64);
+    expect_eq(
+        "w0 of a share of a freed page",
+        SUCCESS32,
+        answer[0] & 0xffff_ffff,
+    )?;
+    reclaim[1] = answer[2] & 0xffff_ffff;
+    reclaim[2] = answer[3] & 0xffff_ffff;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq("w0 of its reclaim", SUCCESS32, answer[0] & 0xffff_ffff)
+}

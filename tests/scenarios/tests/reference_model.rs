@@ -882,6 +882,10 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "memory_sharing_rejections",
         "memory sharing: the model has no ledger and no retrieve",
     ),
+    (
+        "normal_world_shares_600_ranges_in_fragments",
+        "memory sharing: the model has no ledger and no fragments",
+    ),
 ];
 
 #[test]
