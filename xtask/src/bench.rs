@@ -79,6 +79,20 @@ pub const ROWS: &[Row] = &[
     },
 ];
 
+/// The cycle table's rows: name, pages, constituents.
+pub const CYCLE_ROWS: &[(&str, u64, u64)] = &[
+    ("cycle_1", 1, 1),
+    ("cycle_16_contiguous", 16, 1),
+    ("cycle_16_scattered", 16, 16),
+    ("cycle_256_contiguous", 256, 1),
+    ("cycle_256_scattered", 256, 256),
+    ("cycle_4096_contiguous", 4096, 1),
+    ("cycle_4096_scattered", 4096, 4096),
+];
+
+/// Fewest timed cycles per cycle row.
+pub const MIN_CYCLES: u64 = 16;
+
 /// A boot's bench lines: each row's name and its sample or why it failed.
 type Samples = Vec<(String, std::result::Result<Sample, String>)>;
 
@@ -137,7 +151,7 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         );
         failures.extend(failure);
     }
-    let table = table(&samples);
+    let table = table(&samples).and_then(|main| Ok(format!("{main}\n{}", cycle_table(&samples)?)));
     match &table {
         Ok(text) => {
             console::header("bench results (guest instructions)");
@@ -262,6 +276,49 @@ pub fn table(samples: &[(String, std::result::Result<Sample, String>)]) -> Resul
         );
     }
     Ok(text)
+}
+
+/// The Markdown table of the share + retrieve + relinquish + reclaim cycles (first boot's),
+/// with the cost per page; an error names each cycle row missing, failed or timed too few
+/// times.
+pub fn cycle_table(samples: &[(String, std::result::Result<Sample, String>)]) -> Result<String> {
+    let mut problems = Vec::new();
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "| share + retrieve + relinquish + reclaim, from NS-EL2 to echo | pages | ranges | median | min | cycles | per page |"
+    );
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|");
+    for &(name, pages, ranges) in CYCLE_ROWS {
+        match samples.iter().find(|(n, _)| n == name) {
+            None => problems.push(format!("no `bench {name}` line")),
+            Some((_, Err(why))) => problems.push(format!("{name} failed: {why}")),
+            Some((_, Ok(sample))) if sample.iterations < MIN_CYCLES => problems.push(format!(
+                "{name} timed {} cycles, fewer than {MIN_CYCLES}",
+                sample.iterations
+            )),
+            Some((_, Ok(sample))) => {
+                let layout = if ranges == 1 {
+                    "contiguous"
+                } else {
+                    "scattered"
+                };
+                let _ = writeln!(
+                    text,
+                    "| {name} ({layout}) | {pages} | {ranges} | {} | {} | {} | {} |",
+                    thousands(sample.median),
+                    thousands(sample.min),
+                    sample.iterations,
+                    thousands(sample.median / pages)
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(text)
+    } else {
+        Err(Error::new(problems.join("; ")))
+    }
 }
 
 /// `7830` → `7,830`.

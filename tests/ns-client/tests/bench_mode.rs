@@ -81,6 +81,33 @@ fn proxy_rows_pass_against_the_spmd_spmc_and_echo() {
         assert_eq!(summary.iterations, 30, "{}", row.name);
         assert_eq!(summary.min, 300, "{}", row.name);
     }
+    // The cycle table: every share (in fragments past 4 KiB), echo's retrieve (its response
+    // in fragments too), relinquish and reclaim answered as the checks want; the ticks of a
+    // cycle add up over its calls.
+    let memory = stack.memory().clone();
+    for cycle in bench::CYCLES {
+        let mut ticks = [0u64; bench::CYCLE_ITERATIONS];
+        let mut write_tx = |offset: usize, bytes: &[u8]| {
+            memory
+                .write(Space::NonSecure, PROXY_TX + offset as u64, bytes)
+                .is_ok()
+        };
+        let mut calls = 0u64;
+        let result = bench::measure_cycle(cycle, 0x1000, &mut write_tx, &mut ticks, |regs| {
+            calls += 1;
+            let answer = stack
+                .nwd_call(PRIMARY_CPU, Agent::Proxy, regs)
+                .expect("call reaches the stack");
+            (answer, 100)
+        });
+        let summary = result.unwrap_or_else(|e| panic!("{}: {e}", cycle.name));
+        let per_cycle = calls / (bench::CYCLE_ITERATIONS as u64 + 2);
+        assert_eq!(summary.median, 100 * per_cycle, "{}", cycle.name);
+        // Share (+ fragments), the direct request, the reclaim.
+        let fragments = (cycle.ranges() as u64 * 16 + 96).div_ceil(0x1000);
+        assert_eq!(per_cycle, fragments + 2, "{}", cycle.name);
+    }
+    assert_eq!(stack.spmd().core().memory_transactions().count(), 0);
 }
 
 #[test]

@@ -456,6 +456,205 @@ pub fn measure(
     Summary::of(ticks).ok_or(Failure::NoSamples)
 }
 
+/// One share + retrieve + relinquish + reclaim cycle of the cycle table: FFA_MEM_SHARE_32 of
+/// `pages` pages from 0x5000_0000 to echo (FFA_MEM_FRAG_TX for what does not fit the TX
+/// buffer), echo's RETRIEVE command (FFA_MEM_RETRIEVE_REQ, FFA_MEM_FRAG_RX for the rest of
+/// the response, FFA_MEM_RELINQUISH, inside one direct request), FFA_MEM_RECLAIM. The ticks
+/// of every call are added; what the caller does between calls (writing fragments) is not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cycle {
+    /// The name in the `bench` line.
+    pub name: &'static str,
+    /// Pages shared.
+    pub pages: u32,
+    /// One range per page, every other page (or one contiguous range).
+    pub scattered: bool,
+}
+
+/// The cycle table's rows.
+pub const CYCLES: [Cycle; 7] = [
+    Cycle {
+        name: "cycle_1",
+        pages: 1,
+        scattered: false,
+    },
+    Cycle {
+        name: "cycle_16_contiguous",
+        pages: 16,
+        scattered: false,
+    },
+    Cycle {
+        name: "cycle_16_scattered",
+        pages: 16,
+        scattered: true,
+    },
+    Cycle {
+        name: "cycle_256_contiguous",
+        pages: 256,
+        scattered: false,
+    },
+    Cycle {
+        name: "cycle_256_scattered",
+        pages: 256,
+        scattered: true,
+    },
+    Cycle {
+        name: "cycle_4096_contiguous",
+        pages: 4096,
+        scattered: false,
+    },
+    Cycle {
+        name: "cycle_4096_scattered",
+        pages: 4096,
+        scattered: true,
+    },
+];
+
+/// Timed cycles per row (after [`CYCLE_WARM_UP`]): a 4096-range cycle takes millions of
+/// instructions.
+pub const CYCLE_ITERATIONS: usize = 16;
+/// Cycles made before the timed ones.
+pub const CYCLE_WARM_UP: u32 = 2;
+
+impl Cycle {
+    /// Its constituents.
+    pub fn ranges(self) -> u32 {
+        if self.scattered { self.pages } else { 1 }
+    }
+
+    /// Constituent `i`.
+    fn range(self, i: u32) -> ffa::memory::AddressRange {
+        if self.scattered {
+            ffa::memory::AddressRange {
+                address: SHARE_BASE + 2 * u64::from(i) * 0x1000,
+                pages: 1,
+            }
+        } else {
+            ffa::memory::AddressRange {
+                address: SHARE_BASE,
+                pages: self.pages,
+            }
+        }
+    }
+
+    /// The share's head (v1.2): where the constituents start, and the whole length.
+    fn head(self, buf: &mut [u8]) -> Option<(usize, usize)> {
+        use ffa::memory::{CONSTITUENT_SIZE, Composite, DescriptorHead, Layout};
+        let len = share_descriptor(1, buf)?;
+        let mut head = DescriptorHead::parse(buf.get(..len)?, len, Layout::V1_2).ok()?;
+        let at = len - CONSTITUENT_SIZE;
+        head.composite = Some(Composite {
+            total_pages: self.pages,
+            count: self.ranges(),
+            constituents_at: at,
+        });
+        head.write(buf, Layout::V1_2).ok()?;
+        Some((at, at + self.ranges() as usize * CONSTITUENT_SIZE))
+    }
+}
+
+/// Times `cycle` once per element of `ticks` (after [`CYCLE_WARM_UP`]): the caller's TX
+/// buffer of `tx_len` bytes is written through `write_tx(offset, bytes)`; every answer is
+/// checked (echo must count every constituent of its retrieve response).
+pub fn measure_cycle(
+    cycle: Cycle,
+    tx_len: usize,
+    write_tx: &mut dyn FnMut(usize, &[u8]) -> bool,
+    ticks: &mut [u64],
+    mut timed: impl FnMut(&Regs) -> (Regs, u64),
+) -> Result<Summary, Failure> {
+    use ffa::memory::CONSTITUENT_SIZE;
+    use test_partitions::protocol::CallStatus;
+    if ticks.is_empty() {
+        return Err(Failure::NoSamples);
+    }
+    let mut head = [0u8; 256];
+    let (at, total) = cycle.head(&mut head).ok_or(Failure::NoMailbox)?;
+    let ranges = cycle.ranges() as usize;
+    // Fills the TX buffer with constituents [from, from + n) at `offset`.
+    let put = |write_tx: &mut dyn FnMut(usize, &[u8]) -> bool,
+               offset: usize,
+               from: usize,
+               n: usize|
+     -> Result<(), Failure> {
+        let mut bytes = [0u8; CONSTITUENT_SIZE];
+        for i in 0..n {
+            let r = cycle.range((from + i) as u32);
+            let _ = ffa::memory::write_constituent(&mut bytes, &r);
+            if !write_tx(offset + i * CONSTITUENT_SIZE, &bytes) {
+                return Err(Failure::NoMailbox);
+            }
+        }
+        Ok(())
+    };
+    let per_buffer = tx_len / CONSTITUENT_SIZE;
+    let first = ((tx_len - at) / CONSTITUENT_SIZE).min(ranges);
+    let mut one = |call: u32| -> Result<u64, Failure> {
+        let wrong = |wrong| Failure::Answer { call, wrong };
+        let mut spent = 0;
+        if !write_tx(0, head.get(..at).unwrap_or(&[])) {
+            return Err(Failure::NoMailbox);
+        }
+        put(write_tx, at, 0, first)?;
+        let mut share = regs(
+            FuncId::MemShare32,
+            &[total as u64, (at + first * 16) as u64],
+        );
+        let mut sent = first;
+        let answer = loop {
+            let (answer, took) = timed(&share);
+            spent += took;
+            if sent >= ranges {
+                break answer;
+            }
+            expect_function(&answer, FuncId::MemFragRx).map_err(wrong)?;
+            let n = (ranges - sent).min(per_buffer);
+            put(write_tx, 0, sent, n)?;
+            share = regs(
+                FuncId::MemFragTx,
+                &[answer[1], answer[2], (n * CONSTITUENT_SIZE) as u64],
+            );
+            sent += n;
+        };
+        expect_function(&answer, FuncId::Success32).map_err(wrong)?;
+        let (lo, hi) = (u64::from(w(&answer, 2)), u64::from(w(&answer, 3)));
+        let retrieve = regs(
+            FuncId::MsgSendDirectReq32,
+            &[
+                u64::from(HOST_ID) << 16 | u64::from(ECHO_ID),
+                0,
+                u64::from(Command::Retrieve as u32),
+                lo,
+                hi,
+                u64::from(HOST_ID),
+                0,
+            ],
+        );
+        let (answer, took) = timed(&retrieve);
+        spent += took;
+        expect_function(&answer, FuncId::MsgSendDirectResp32).map_err(wrong)?;
+        expect_register(&answer, 3, STATUS_OK).map_err(wrong)?;
+        let ok = CallStatus::Success.word() as u32;
+        expect_register(&answer, 4, ok).map_err(wrong)?;
+        expect_register(&answer, 6, cycle.ranges()).map_err(wrong)?;
+        expect_register(&answer, 7, ok).map_err(wrong)?;
+        let (answer, took) = timed(&regs(FuncId::MemReclaim, &[lo, hi, 0]));
+        spent += took;
+        expect_function(&answer, FuncId::Success32).map_err(wrong)?;
+        Ok(spent)
+    };
+    let mut call = 0u32;
+    for _ in 0..CYCLE_WARM_UP {
+        one(call)?;
+        call += 1;
+    }
+    for slot in ticks.iter_mut() {
+        *slot = one(call)?;
+        call += 1;
+    }
+    Summary::of(ticks).ok_or(Failure::NoSamples)
+}
+
 /// One `bench` line: `bench <name> median <n> min <n> iterations <n>` or
 /// `bench <name> FAIL <reason>`.
 pub struct Line<'a> {

@@ -26,7 +26,7 @@ pub fn selected() -> bool {
     u32::from_le(word) == bench_rows::SELECTOR
 }
 
-/// Times rows (a)–(c) and the memory rows, and prints their lines on UART0 (no prefix: xtask
+/// Times rows (a)–(c), the memory rows and the cycle table, and prints their lines on UART0 (no prefix: xtask
 /// parses them); returns how many failed.
 pub fn run() -> u64 {
     console::print_bare_line(format_args!("proxy: bench mode"));
@@ -67,6 +67,34 @@ pub fn run() -> u64 {
             "{}",
             Line {
                 name: row.name,
+                result: &result
+            }
+        ));
+    }
+    // The cycle table: share + retrieve + relinquish + reclaim, from 1 to 4096 pages.
+    let mut memory = PhysMemory::new(&layout::CONFIG);
+    let tx_len = layout::CONFIG.pages as usize * ffa::PAGE_SIZE;
+    for cycle in bench_rows::CYCLES {
+        let mut write_tx = |offset: usize, bytes: &[u8]| {
+            memory
+                .write(layout::CONFIG.tx + offset as u64, bytes)
+                .is_ok()
+        };
+        let samples = ticks
+            .get_mut(..bench_rows::CYCLE_ITERATIONS)
+            .unwrap_or(&mut []);
+        let result = if mapped {
+            bench_rows::measure_cycle(cycle, tx_len, &mut write_tx, samples, timed_smc)
+        } else {
+            Err(bench_rows::Failure::NoMailbox)
+        };
+        if result.is_err() {
+            failed += 1;
+        }
+        console::print_bare_line(format_args!(
+            "{}",
+            Line {
+                name: cycle.name,
                 result: &result
             }
         ));
