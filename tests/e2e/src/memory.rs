@@ -49,6 +49,9 @@ struct Pages {
     shared: std::collections::BTreeMap<(u16, u64), bool>,
     /// Pages of a partition's own window the SPMC took away (memory it lent).
     withdrawn: std::collections::BTreeSet<(u16, u64)>,
+    /// Non-secure pages the SPMC mapped for a partition (normal-world memory it retrieved),
+    /// by (partition, page): writable or not.
+    shared_ns: std::collections::BTreeMap<(u16, u64), bool>,
 }
 
 // `Space` does not implement Hash; this mirrors it for the page map key.
@@ -104,6 +107,7 @@ impl SimMemory {
                 pages: HashMap::new(),
                 shared: Default::default(),
                 withdrawn: Default::default(),
+                shared_ns: Default::default(),
             })),
         }
     }
@@ -227,27 +231,26 @@ impl spmc::platform::Platform for SecureView {
         len: u64,
         permissions: u8,
     ) -> Result<(), spmc::platform::MemFault> {
-        if space == Space::Secure {
-            let write = permissions & ffa::memory::permissions::DATA_MASK
-                == ffa::memory::permissions::DATA_RW;
-            let mut pages = self.mem.inner.borrow_mut();
-            for page in (addr..addr.saturating_add(len)).step_by(PAGE as usize) {
+        let write =
+            permissions & ffa::memory::permissions::DATA_MASK == ffa::memory::permissions::DATA_RW;
+        let mut pages = self.mem.inner.borrow_mut();
+        for page in (addr..addr.saturating_add(len)).step_by(PAGE as usize) {
+            if space == Space::NonSecure {
+                pages.shared_ns.insert((partition.0, page), write);
+            } else if !pages.withdrawn.remove(&(partition.0, page)) {
                 // A lender's own page comes back; anything else is mapped for it.
-                if !pages.withdrawn.remove(&(partition.0, page)) {
-                    pages.shared.insert((partition.0, page), write);
-                }
+                pages.shared.insert((partition.0, page), write);
             }
         }
         Ok(())
     }
 
     fn unmap_for(&mut self, partition: ffa::EndpointId, space: Space, addr: u64, len: u64) {
-        if space != Space::Secure {
-            return;
-        }
         let mut pages = self.mem.inner.borrow_mut();
         for page in (addr..addr.saturating_add(len)).step_by(PAGE as usize) {
-            if pages.shared.remove(&(partition.0, page)).is_none() {
+            if space == Space::NonSecure {
+                pages.shared_ns.remove(&(partition.0, page));
+            } else if pages.shared.remove(&(partition.0, page)).is_none() {
                 pages.withdrawn.insert((partition.0, page));
             }
         }
@@ -361,6 +364,26 @@ impl PartitionMemory {
         )
     }
 
+    /// For an address of its non-secure window (its stage 1 sends it to the non-secure IPA
+    /// space): whether the SPMC mapped that page for it, and writable.
+    fn non_secure(&self, addr: u64) -> Option<Option<bool>> {
+        let (start, end) = test_partitions::definitions::NON_SECURE_WINDOW;
+        if !(start..end).contains(&addr) {
+            return None;
+        }
+        let id = self.id?;
+        let page = addr & !(PAGE - 1);
+        Some(
+            self.own
+                .mem
+                .inner
+                .borrow()
+                .shared_ns
+                .get(&(id, page))
+                .copied(),
+        )
+    }
+
     /// Its own memory.
     pub fn own(&self) -> &RangeView {
         &self.own
@@ -375,6 +398,11 @@ impl PartitionMemory {
     /// mapped but the harness simulates no device: a load there faults as unbacked memory.
     fn load(&self, addr: u64) -> Option<u64> {
         let mut word = [0u8; 8];
+        if let Some(mapped) = self.non_secure(addr) {
+            mapped?;
+            self.own.mem.read(Space::NonSecure, addr, &mut word).ok()?;
+            return Some(u64::from_le_bytes(word));
+        }
         let (withdrawn, shared) = self.run_time(addr);
         if withdrawn {
             return None;
@@ -411,6 +439,13 @@ impl test_partitions::SpEnv for PartitionMemory {
 
     fn poke(&mut self, addr: u64, value: u64) -> Result<(), test_partitions::Fault> {
         let bytes = value.to_le_bytes();
+        if let Some(mapped) = self.non_secure(addr) {
+            let stored =
+                mapped == Some(true) && self.own.mem.write(Space::NonSecure, addr, &bytes).is_ok();
+            return stored
+                .then_some(())
+                .ok_or(test_partitions::Fault::unmapped_read(addr));
+        }
         let stored = match self.run_time(addr) {
             (true, _) => false,
             (false, Some(write)) => {

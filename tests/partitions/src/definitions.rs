@@ -90,6 +90,10 @@ pub const DIRECT_REQ2_RECV: u32 = 1 << 9;
 /// messaging-method: sends DIRECT_REQ2.
 pub const DIRECT_REQ2_SEND: u32 = 1 << 10;
 
+/// Virtual addresses `[start, end)` a partition's stage 1 maps to the non-secure IPA space
+/// (QEMU `virt`'s DRAM): where it reaches normal-world memory it retrieved.
+pub const NON_SECURE_WINDOW: (u64, u64) = (0x4000_0000, 0x8000_0000);
+
 /// Offset of each partition's RX buffer from its load address (after its image, inside its
 /// memory); the TX buffer follows it.
 pub const RX_OFFSET: u64 = 0x8_0000;

@@ -767,7 +767,7 @@ impl Machine {
                 let mut word = [0u8; 8];
                 word.copy_from_slice(first);
                 let address = u64::from_le_bytes(word);
-                // Value 0: retrieve only (memory it cannot reach with its MMU off, say), and
+                // Value 0: retrieve only (its 600-range share, say), and
                 // count the constituents of the whole response instead.
                 let readback = if value == 0 {
                     0

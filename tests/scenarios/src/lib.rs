@@ -353,6 +353,7 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_shares_memory_v1_0,
     memory::memory_sharing_rejections,
     memory::normal_world_shares_600_ranges_in_fragments,
+    memory::partition_writes_normal_world_memory provokes [InjectedAbort],
 ];
 
 /// The scenario called `name`.

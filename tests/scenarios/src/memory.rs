@@ -5,9 +5,9 @@
 //! it: the loads of a partition that does not hold the page fault into its own handler.
 //!
 //! The normal world shares its own memory too (through the proxy, which holds the pages until
-//! it reclaims them): the borrower retrieves it into its non-secure IPA space. The test
-//! partitions run with their MMU off, so they reach only their secure IPA space: they
-//! retrieve and relinquish such memory without touching it.
+//! it reclaims them): the borrower retrieves it into its non-secure IPA space, which the test
+//! partitions' stage 1 reaches through the NS bit (`NON_SECURE_WINDOW`): echo writes through
+//! such a page and the normal world reads the value back.
 
 use ffa::{FfaError, Version};
 use test_partitions::definitions::ECHO;
@@ -610,4 +610,66 @@ pub fn normal_world_shares_600_ranges_in_fragments(c: &mut dyn Client) -> Result
     reclaim[2] = answer[3] & 0xffff_ffff;
     let answer = c.call_on(0, &reclaim);
     expect_eq("w0 of its reclaim", SUCCESS32, answer[0] & 0xffff_ffff)
+}
+
+/// The page the write-through scenario shares (unused elsewhere).
+const WRITTEN_PAGE: u64 = 0x4910_0000;
+
+/// The normal world shares a page with echo; echo retrieves it into its non-secure IPA space,
+/// stores a value through it (its stage 1 names that space with the NS bit), reads it back and
+/// keeps it; the normal world finds the value in its page. echo relinquishes the page, the
+/// normal world reclaims it, and echo's load of the page then faults into echo's own handler:
+/// the SPMC contains it, and echo answers the next request.
+pub fn partition_writes_normal_world_memory(c: &mut dyn Client) -> Result<(), Failure> {
+    // One 32-bit argument word of the request.
+    const VALUE: u64 = 0xc0de_f00d;
+    negotiate(c, Version(1, 2))?;
+    map_mailbox(c)?;
+    c.write(WRITTEN_PAGE, &[0; 8]);
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = descriptor_of(&[(WRITTEN_PAGE, 1)], ECHO_ID, &mut buf);
+    let answer = send_share(c, &buf[..len], len as u64, len as u64);
+    expect_eq("w0 of the share", SUCCESS32, answer[0] & 0xffff_ffff)?;
+    let handle = (answer[2] & 0xffff_ffff) | (answer[3] & 0xffff_ffff) << 32;
+    let (lo, hi) = (handle & 0xffff_ffff, handle >> 32);
+    let words = command32(
+        c,
+        "RETRIEVE and store",
+        ECHO_ID,
+        Command::Retrieve,
+        &[lo, hi, u64::from(HOST_ID) | RETRIEVE_KEEP, VALUE],
+    )?;
+    expect_call("echo's FFA_MEM_RETRIEVE_REQ", words[1], CallStatus::Success)?;
+    expect_eq("the page echo got", WRITTEN_PAGE, words[2])?;
+    expect_eq("what echo read back through the page", VALUE, words[3])?;
+    let mut word = [0u8; 8];
+    c.read(WRITTEN_PAGE, &mut word);
+    expect_eq(
+        "what the normal world reads in the page echo wrote",
+        VALUE,
+        u64::from_le_bytes(word),
+    )?;
+    let words = command32(c, "RELINQUISH", ECHO_ID, Command::Relinquish, &[lo, hi])?;
+    expect_call("echo's relinquish", words[1], CallStatus::Success)?;
+    let mut reclaim = [0u64; 18];
+    reclaim[0] = MEM_RECLAIM;
+    reclaim[1] = lo;
+    reclaim[2] = hi;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq("w0 of the reclaim", SUCCESS32, answer[0] & 0xffff_ffff)?;
+    let after = load(c, ECHO_ID, WRITTEN_PAGE)?;
+    expect_eq(
+        "echo's load of the reclaimed page went through (1) or faulted (0)",
+        0,
+        u64::from(after.is_some()),
+    )?;
+    // Contained: echo still answers.
+    let words = command32(
+        c,
+        "PROBE of its own memory after the fault",
+        ECHO_ID,
+        Command::Probe,
+        &[ECHO.load_address & 0xffff_ffff, ECHO.load_address >> 32],
+    )?;
+    expect_eq("PROBE's outcome", probe::READ, words[1])
 }

@@ -886,6 +886,10 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "normal_world_shares_600_ranges_in_fragments",
         "memory sharing: the model has no ledger and no fragments",
     ),
+    (
+        "partition_writes_normal_world_memory",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
 ];
 
 #[test]

@@ -1,7 +1,8 @@
 //! The bare-metal side of an image: entry, exception vectors, `smc`, the partition's memory
 //! (with PROBE's raw load and CRASH's unhandled fault), console output and the panic handler.
 //!
-//! Entry (from the SPMC, MMU off, x0..x17 as the SPMC set them):
+//! Entry (from the SPMC, MMU off until [`crate::mmu::enable`], x0..x17 as the SPMC set
+//! them):
 //! - `sp_entry` (load + 0x4000): cold boot of context 0 (x0 = the boot-information blob);
 //! - `sp_warm_entry` (load + 0x4100): a context started at the warm-boot entry relay
 //!   registers; its index is MPIDR_EL1.Aff0.
@@ -295,6 +296,7 @@ macro_rules! partition_image {
 pub unsafe fn run(def: &'static Definition, regs: *const Regs, context: u64, warm: u64) -> ! {
     // SAFETY: the caller's contract.
     let mut regs: Regs = unsafe { core::ptr::read(regs) };
+    crate::mmu::enable();
     let Some(vcpu) = u16::try_from(context)
         .ok()
         .filter(|&v| v < def.exec_ctx_count)
@@ -341,8 +343,8 @@ pub fn log(line: &Line) {
     }
 }
 
-/// The partition's memory: its own window for checked copies (byte by byte: with the MMU
-/// off every access is to Device memory, which faults on misalignment).
+/// The partition's memory: its own window for checked copies (byte by byte: before its MMU is
+/// on every access is to Device memory, which faults on misalignment).
 struct OwnMemory {
     def: &'static Definition,
 }
