@@ -1111,3 +1111,218 @@ fn fragments_the_spmc_refuses() {
     assert_eq!(s.memory_transactions().count(), 1);
     assert_success(&reclaim(&mut s, first_page, 0));
 }
+
+/// One step of the random memory-sharing sequences.
+#[derive(Clone, Debug)]
+enum Step {
+    /// The normal world shares `count` one-page ranges `stride` pages apart from page
+    /// `first`, in fragments of its 4 KiB TX buffer when the descriptor is longer.
+    Share { first: u64, count: u32, stride: u64 },
+    /// A fragmented share whose second fragment runs past the whole: dropped.
+    BrokenFragments { first: u64 },
+    /// SP1 retrieves transaction number `pick` (reading every fragment of the response).
+    Retrieve { pick: usize },
+    /// SP1 relinquishes transaction number `pick`.
+    Relinquish { pick: usize },
+    /// The normal world reclaims transaction number `pick`.
+    Reclaim { pick: usize },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0u64..2048, 1u32..400, 1u64..4).prop_map(|(first, count, stride)| Step::Share {
+            first,
+            count,
+            stride
+        }),
+        (0u64..2048).prop_map(|first| Step::BrokenFragments { first }),
+        any::<usize>().prop_map(|pick| Step::Retrieve { pick }),
+        any::<usize>().prop_map(|pick| Step::Relinquish { pick }),
+        any::<usize>().prop_map(|pick| Step::Reclaim { pick }),
+    ]
+}
+
+/// The normal world (on CPU 1) sends `bytes` in fragments of at most 4 KiB; returns the last
+/// answer. With `overrun`, the second fragment claims 16 bytes more than are left.
+fn share_from_cpu1(s: &mut TestSpmc, bytes: &[u8], head_len: usize, overrun: bool) -> Regs {
+    let total = bytes.len();
+    let first = (head_len + (0x1000 - head_len) / 16 * 16).min(total);
+    s.platform_mut()
+        .write(Space::NonSecure, NWD_TX, &bytes[..first])
+        .unwrap();
+    let mut r = to_spmd(nwd(
+        s,
+        1,
+        &regs(&[fid::MEM_SHARE32, total as u64, first as u64, 0, 0]),
+    ));
+    let mut sent = first;
+    while r[0] == MEM_FRAG_RX {
+        let n = (total - sent).min(0x1000);
+        s.platform_mut()
+            .write(Space::NonSecure, NWD_TX, &bytes[sent..sent + n])
+            .unwrap();
+        let claimed = if overrun { total - sent + 16 } else { n };
+        let h = (r[1] & 0xffff_ffff) | (r[2] & 0xffff_ffff) << 32;
+        r = to_spmd(nwd(
+            s,
+            1,
+            &regs(&[MEM_FRAG_TX, h & 0xffff_ffff, h >> 32, claimed as u64, 0]),
+        ));
+        sent += n;
+    }
+    r
+}
+
+/// SP1 (running on CPU 0) retrieves `h` read-write and reads every fragment of the response;
+/// returns the first answer and the constituents it read.
+fn retrieve_whole(s: &mut TestSpmc, h: u64) -> (Regs, Vec<AddressRange>) {
+    let r = retrieve(s, SP1, SP1_LOAD, &request(h, SP1, permissions::DATA_RW));
+    if r[0] != MEM_RETRIEVE_RESP {
+        return (r, Vec::new());
+    }
+    let mut whole = s
+        .platform()
+        .peek(Space::Secure, sp_rx(SP1_LOAD), r[2] as usize);
+    loop {
+        assert_success(&entered(sp(s, 0, SP1, &regs(&[fid::RX_RELEASE])), SP1, 0));
+        if whole.len() >= r[1] as usize {
+            break;
+        }
+        let next = regs(&[MEM_FRAG_RX, h & 0xffff_ffff, h >> 32, whole.len() as u64, 0]);
+        let f = entered(sp(s, 0, SP1, &next), SP1, 0);
+        assert_eq!(f[0], MEM_FRAG_TX, "{f:x?}");
+        whole.extend(
+            s.platform()
+                .peek(Space::Secure, sp_rx(SP1_LOAD), f[3] as usize),
+        );
+    }
+    (r, parse_whole(&whole, Layout::V1_2).1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Random sequences of shares (whole and in fragments), broken fragments, retrieves (with
+    /// fragmented responses), relinquishes and reclaims: no page is in two transactions, the
+    /// borrower has exactly the pages of what it holds mapped, nothing is mapped for a
+    /// reclaimed transaction, every handle the SPMC returned is accounted for, and each call
+    /// is refused exactly when the model says so.
+    #[test]
+    fn random_sequences_keep_pages_owned_once_and_mappings_exact(
+        steps in proptest::collection::vec(step(), 1..24)
+    ) {
+        let mut s = ready(Version(1, 2));
+        run_partition(&mut s, SP1, SP1_LOAD);
+        // handle -> (pages, held by SP1)
+        let mut model: std::collections::BTreeMap<u64, (Vec<u64>, bool)> = Default::default();
+        for step in steps {
+            match step {
+                Step::Share { first, count, stride } => {
+                    let ranges: Vec<AddressRange> = (0..u64::from(count))
+                        .map(|i| range(BASE + (first + i * stride) * PAGE, 1))
+                        .collect();
+                    let pages: Vec<u64> = ranges.iter().map(|r| r.address).collect();
+                    let (bytes, _) = {
+                        use ffa::memory::{Composite, write_constituent};
+                        let mut head = txn(&[SP1], &ranges[..1]).head(Layout::V1_2).unwrap();
+                        head.composite = Some(Composite { total_pages: count, count, constituents_at: 0 });
+                        let mut bytes = vec![0u8; head.total_len(Layout::V1_2)];
+                        let at = head.write(&mut bytes, Layout::V1_2).unwrap();
+                        for (i, r) in ranges.iter().enumerate() {
+                            write_constituent(&mut bytes[at + i * 16..], r).unwrap();
+                        }
+                        (bytes, at)
+                    };
+                    let head_len = bytes.len() - ranges.len() * 16;
+                    let inside = pages.iter().all(|p| p + PAGE <= NS_BASE + NS_LEN);
+                    let free = pages.iter().all(|p| model.values().all(|(o, _)| !o.contains(p)));
+                    let room = model.len() < spmc::memory::ledger::MAX_TRANSACTIONS
+                        && model.values().map(|(o, _)| o.len()).sum::<usize>() + pages.len()
+                            <= spmc::memory::ledger::MAX_RANGES;
+                    let r = share_from_cpu1(&mut s, &bytes, head_len, false);
+                    if inside && free && room {
+                        let h = handle_of(&r);
+                        prop_assert!(model.insert(h, (pages, false)).is_none());
+                    } else {
+                        prop_assert_eq!(r[0], fid::ERROR, "{:x?}", r);
+                    }
+                }
+                Step::BrokenFragments { first } => {
+                    let ranges: Vec<AddressRange> =
+                        (0..300u64).map(|i| range(BASE + (first + i) * PAGE, 1)).collect();
+                    let mut bytes = Vec::new();
+                    {
+                        use ffa::memory::{Composite, write_constituent};
+                        let mut head = txn(&[SP1], &ranges[..1]).head(Layout::V1_2).unwrap();
+                        head.composite = Some(Composite { total_pages: 300, count: 300, constituents_at: 0 });
+                        bytes.resize(head.total_len(Layout::V1_2), 0);
+                        let at = head.write(&mut bytes, Layout::V1_2).unwrap();
+                        for (i, r) in ranges.iter().enumerate() {
+                            write_constituent(&mut bytes[at + i * 16..], r).unwrap();
+                        }
+                    }
+                    let head_len = bytes.len() - 300 * 16;
+                    let r = share_from_cpu1(&mut s, &bytes, head_len, true);
+                    prop_assert_eq!(r[0], fid::ERROR, "{:x?}", r);
+                }
+                Step::Retrieve { pick } if !model.is_empty() => {
+                    let h = *model.keys().nth(pick % model.len()).unwrap();
+                    let (r, got) = retrieve_whole(&mut s, h);
+                    let entry = model.get_mut(&h).unwrap();
+                    if entry.1 {
+                        assert_error(&r, FfaError::Denied);
+                    } else {
+                        prop_assert_eq!(r[0], MEM_RETRIEVE_RESP);
+                        let addresses: Vec<u64> = got.iter().map(|r| r.address).collect();
+                        prop_assert_eq!(&addresses, &entry.0);
+                        entry.1 = true;
+                    }
+                }
+                Step::Relinquish { pick } if !model.is_empty() => {
+                    let h = *model.keys().nth(pick % model.len()).unwrap();
+                    let r = relinquish(&mut s, SP1, SP1_LOAD, h, 0);
+                    let entry = model.get_mut(&h).unwrap();
+                    if entry.1 {
+                        assert_success(&r);
+                        entry.1 = false;
+                    } else {
+                        assert_error(&r, FfaError::Denied);
+                    }
+                }
+                Step::Reclaim { pick } if !model.is_empty() => {
+                    let h = *model.keys().nth(pick % model.len()).unwrap();
+                    let r = to_spmd(nwd(&mut s, 1, &regs(&[MEM_RECLAIM, h & 0xffff_ffff, h >> 32, 0])));
+                    if model[&h].1 {
+                        assert_error(&r, FfaError::Denied);
+                    } else {
+                        assert_success(&r);
+                        model.remove(&h);
+                        let again = to_spmd(nwd(&mut s, 1, &regs(&[MEM_RECLAIM, h & 0xffff_ffff, h >> 32, 0])));
+                        assert_error(&again, FfaError::InvalidParameters);
+                    }
+                }
+                _ => {}
+            }
+            // Every handle accounted for, no page owned twice, mappings exactly what SP1 holds.
+            let recorded: Vec<u64> = s.memory_transactions().map(|t| t.handle.0).collect();
+            let expected: Vec<u64> = model.keys().copied().collect();
+            prop_assert_eq!(recorded, expected);
+            let mut all: Vec<u64> = model
+                .keys()
+                .flat_map(|h| s.memory_ranges(*h).iter().map(|r| r.address))
+                .collect();
+            let n = all.len();
+            all.sort_unstable();
+            all.dedup();
+            prop_assert_eq!(all.len(), n, "a page in two transactions");
+            let mut held: Vec<u64> = model
+                .values()
+                .filter(|(_, held)| *held)
+                .flat_map(|(pages, _)| pages.iter().copied())
+                .collect();
+            held.sort_unstable();
+            let mut mapped: Vec<u64> = mapped_pages(&s, SP1).into_iter().map(|(p, _)| p).collect();
+            mapped.sort_unstable();
+            prop_assert_eq!(mapped, held);
+        }
+    }
+}
