@@ -55,6 +55,9 @@ pub trait HostMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemFault>;
     /// Copies `data` to physical `addr`.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemFault>;
+    /// Takes the `pages` pages of host RAM at `addr` out of the host's stage 2 (`on` false:
+    /// no core of the host reaches them once this returns) or gives them back (`on` true).
+    fn host_access(&mut self, addr: u64, pages: u64, on: bool) -> Result<(), MemFault>;
 }
 
 /// Where the proxy's own RX/TX buffers live (pages it owns, the host cannot reach).

@@ -22,9 +22,10 @@
 //! DENIED; no room in the ledger → NO_MEMORY; a second fragmented send while one is arriving
 //! → BUSY.
 //!
-//! The proxy has no stage 2 of its own to take lent pages from the host yet: a lend holds the
-//! pages (the host cannot share, lend or map them as a mailbox again until it reclaims) but
-//! the host can still touch them.
+//! Lent pages leave the host's stage 2 (`HostMemory::host_access`) as each fragment is
+//! checked, before the SPMC hears of them, and come back when the lend is refused or
+//! reclaimed: the host's accesses to them meanwhile fault (the arch layer injects the abort
+//! into the host, as pKVM does).
 
 use ffa::memory::{CONSTITUENT_SIZE, DescriptorHead, Layout, constituents};
 use ffa::{FfaError, FuncId, Interface, MemOpBuf, Regs, Version};
@@ -127,7 +128,7 @@ impl Proxy {
                 .constituents_at)
         });
         if let Err(e) = copied {
-            self.pages.release_tagged(UNNAMED);
+            self.drop_holds(UNNAMED, mem);
             return Err(e);
         }
         let answer = conduit.call(regs);
@@ -144,7 +145,7 @@ impl Proxy {
             self.pages.retag(UNNAMED, handle_of(answer[2], answer[3]));
         } else {
             // The SPMC refused (or answered nonsense): the pages are the host's again.
-            self.pages.release_tagged(UNNAMED);
+            self.drop_holds(UNNAMED, mem);
         }
         Ok(answer)
     }
@@ -194,7 +195,7 @@ impl Proxy {
         } else {
             self.arriving = None;
             if !ffa::call::is_success(&answer) {
-                self.pages.release_tagged(handle);
+                self.drop_holds(handle, mem);
             }
         }
         answer
@@ -242,6 +243,13 @@ impl Proxy {
             self.pages
                 .claim_tagged(&ranges, hold, tag)
                 .map_err(page_error)?;
+            if hold == Hold::LentToSecure {
+                // Lent pages leave the host before the SPMC hears of them.
+                for r in &ranges {
+                    mem.host_access(r.base(), r.pages(), false)
+                        .map_err(|_| FfaError::Aborted)?;
+                }
+            }
             mem.write(self.config.tx + start as u64, bytes)
                 .map_err(|_| FfaError::Aborted)?;
             start = end;
@@ -268,9 +276,20 @@ impl Proxy {
         }
         let answer = conduit.call(regs);
         if ffa::call::is_success(&answer) {
-            self.pages.release_tagged(handle);
+            self.drop_holds(handle, mem);
         }
         answer
+    }
+
+    /// Drops every hold of transaction `tag`, giving lent pages back to the host's stage 2.
+    fn drop_holds<M: HostMemory>(&mut self, tag: u64, mem: &mut M) {
+        for (range, hold) in self.pages.tagged(tag) {
+            if hold == Hold::LentToSecure {
+                // Mapping a page back cannot need a table the boot did not build.
+                let _ = mem.host_access(range.base(), range.pages(), true);
+            }
+        }
+        self.pages.release_tagged(tag);
     }
 
     /// Asks the SPMC for transaction `handle` (the hypervisor retrieve request, from the

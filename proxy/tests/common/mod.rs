@@ -145,6 +145,8 @@ pub struct FakeMemory {
     regions: Vec<(u64, Vec<u8>)>,
     /// Makes every access fault.
     pub faulty: bool,
+    /// Host pages out of the host's stage 2.
+    pub withdrawn: std::collections::BTreeSet<u64>,
 }
 
 impl FakeMemory {
@@ -157,6 +159,7 @@ impl FakeMemory {
                 (PROXY_TX, vec![0; proxy_len]),
             ],
             faulty: false,
+            withdrawn: Default::default(),
         }
     }
 
@@ -202,6 +205,17 @@ impl HostMemory for FakeMemory {
             .filter(|_| !self.faulty)
             .ok_or(MemFault)?;
         self.regions[i].1[off..off + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn host_access(&mut self, addr: u64, pages: u64, on: bool) -> Result<(), MemFault> {
+        for page in (0..pages).map(|i| addr + i * 0x1000) {
+            if on {
+                self.withdrawn.remove(&page);
+            } else {
+                self.withdrawn.insert(page);
+            }
+        }
         Ok(())
     }
 }

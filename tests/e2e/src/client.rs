@@ -261,6 +261,15 @@ impl<R: Route> Client for HostClient<R> {
         }
     }
 
+    fn probe(&mut self, addr: u64) -> Option<u64> {
+        if !self.stack.memory().host_reaches(addr) {
+            return None;
+        }
+        let mut word = [0u8; 8];
+        self.read(addr, &mut word);
+        Some(u64::from_le_bytes(word))
+    }
+
     fn behind_proxy(&self) -> bool {
         R::KIND == ClientKind::Proxied
     }

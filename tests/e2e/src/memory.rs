@@ -52,6 +52,8 @@ struct Pages {
     /// Non-secure pages the SPMC mapped for a partition (normal-world memory it retrieved),
     /// by (partition, page): writable or not.
     shared_ns: std::collections::BTreeMap<(u16, u64), bool>,
+    /// Host pages the proxy took out of the host's stage 2 (memory it lent).
+    host_withdrawn: std::collections::BTreeSet<u64>,
 }
 
 // `Space` does not implement Hash; this mirrors it for the page map key.
@@ -108,6 +110,7 @@ impl SimMemory {
                 shared: Default::default(),
                 withdrawn: Default::default(),
                 shared_ns: Default::default(),
+                host_withdrawn: Default::default(),
             })),
         }
     }
@@ -277,6 +280,30 @@ impl proxy::HostMemory for NsView {
         self.mem
             .write(Space::NonSecure, addr, data)
             .map_err(|_| proxy::MemFault)
+    }
+
+    fn host_access(&mut self, addr: u64, pages: u64, on: bool) -> Result<(), proxy::MemFault> {
+        let mut inner = self.mem.inner.borrow_mut();
+        for page in (0..pages).map(|i| addr + i * PAGE) {
+            if on {
+                inner.host_withdrawn.remove(&page);
+            } else {
+                inner.host_withdrawn.insert(page);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SimMemory {
+    /// Whether the host's stage 2 still maps the page of `addr` (the proxy takes lent pages
+    /// out of it).
+    pub fn host_reaches(&self, addr: u64) -> bool {
+        !self
+            .inner
+            .borrow()
+            .host_withdrawn
+            .contains(&(addr & !(PAGE - 1)))
     }
 }
 

@@ -73,6 +73,13 @@ pub trait Client {
     fn write(&mut self, addr: u64, data: &[u8]);
     /// Copies from this client's memory at physical `addr` (its RX buffer, say).
     fn read(&self, addr: u64, buf: &mut [u8]);
+    /// Loads the word at `addr` as the host: `None` if the access faulted (a page its
+    /// hypervisor took away, such as one it lent). Without a hypervisor every load succeeds.
+    fn probe(&mut self, addr: u64) -> Option<u64> {
+        let mut word = [0u8; 8];
+        self.read(addr, &mut word);
+        Some(u64::from_le_bytes(word))
+    }
     /// Whether the client's calls go through the EL2 proxy (some answers differ: the proxy
     /// answers FFA_ID_GET itself and refuses what it blocks).
     fn behind_proxy(&self) -> bool;
@@ -189,6 +196,9 @@ impl Client for OnCore<'_> {
     }
     fn read(&self, addr: u64, buf: &mut [u8]) {
         self.inner.read(addr, buf)
+    }
+    fn probe(&mut self, addr: u64) -> Option<u64> {
+        self.inner.probe(addr)
     }
     fn behind_proxy(&self) -> bool {
         self.inner.behind_proxy()
@@ -354,6 +364,7 @@ pub const ALL: &[Scenario] = scenarios![
     memory::memory_sharing_rejections,
     memory::normal_world_shares_600_ranges_in_fragments,
     memory::partition_writes_normal_world_memory provokes [InjectedAbort],
+    memory::normal_world_lends_memory,
 ];
 
 /// The scenario called `name`.

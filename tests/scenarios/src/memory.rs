@@ -673,3 +673,70 @@ pub fn partition_writes_normal_world_memory(c: &mut dyn Client) -> Result<(), Fa
     )?;
     expect_eq("PROBE's outcome", probe::READ, words[1])
 }
+
+/// The page the lend scenario lends (unused elsewhere).
+const LENT_PAGE: u64 = 0x4920_0000;
+/// FFA_MEM_LEND_64.
+const MEM_LEND64: u64 = 0xc400_0072;
+
+/// The normal world lends a page to echo. Behind the proxy the page leaves the host's stage 2
+/// at once: the host's own load of it faults (the proxy injects the abort into the host) until
+/// it reclaims the page. echo retrieves it (a lend), stores a value through it and
+/// relinquishes it; after the reclaim the host reads echo's value. (Without a hypervisor the
+/// host keeps reaching the page: nothing below it takes it away.)
+pub fn normal_world_lends_memory(c: &mut dyn Client) -> Result<(), Failure> {
+    const VALUE: u64 = 0x1e4d_5a9e;
+    negotiate(c, Version(1, 2))?;
+    map_mailbox(c)?;
+    c.write(LENT_PAGE, &[0; 8]);
+    let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
+    let len = descriptor_of(&[(LENT_PAGE, 1)], ECHO_ID, &mut buf);
+    let tx = c.tx_addr();
+    c.write(tx, &buf[..len]);
+    let mut lend = [0u64; 18];
+    lend[0] = MEM_LEND64;
+    lend[1] = len as u64;
+    lend[2] = len as u64;
+    let answer = c.call_on(0, &lend);
+    expect_eq("w0 of the lend", SUCCESS32, answer[0] & 0xffff_ffff)?;
+    let handle = (answer[2] & 0xffff_ffff) | (answer[3] & 0xffff_ffff) << 32;
+    let (lo, hi) = (handle & 0xffff_ffff, handle >> 32);
+    let reachable = u64::from(!c.behind_proxy());
+    expect_eq(
+        "the host's load of its lent page went through (1) or faulted (0)",
+        reachable,
+        u64::from(c.probe(LENT_PAGE).is_some()),
+    )?;
+    let words = command32(
+        c,
+        "RETRIEVE of the lent page and store",
+        ECHO_ID,
+        Command::Retrieve,
+        &[lo, hi, u64::from(HOST_ID), VALUE],
+    )?;
+    expect_call("echo's FFA_MEM_RETRIEVE_REQ", words[1], CallStatus::Success)?;
+    expect_eq("what echo read back through the page", VALUE, words[3])?;
+    expect_call("echo's FFA_MEM_RELINQUISH", words[4], CallStatus::Success)?;
+    expect_eq(
+        "the host's load of the page, relinquished but not reclaimed",
+        reachable,
+        u64::from(c.probe(LENT_PAGE).is_some()),
+    )?;
+    let mut reclaim = [0u64; 18];
+    reclaim[0] = MEM_RECLAIM;
+    reclaim[1] = lo;
+    reclaim[2] = hi;
+    let answer = c.call_on(0, &reclaim);
+    expect_eq("w0 of the reclaim", SUCCESS32, answer[0] & 0xffff_ffff)?;
+    let after = c.probe(LENT_PAGE);
+    expect_eq(
+        "the host's load of its page after the reclaim went through (1) or faulted (0)",
+        1,
+        u64::from(after.is_some()),
+    )?;
+    expect_eq(
+        "what the host loads from its page after the reclaim",
+        VALUE,
+        after.unwrap_or(0),
+    )
+}

@@ -890,6 +890,10 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "partition_writes_normal_world_memory",
         "memory sharing: the model has no ledger and no retrieve",
     ),
+    (
+        "normal_world_lends_memory",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
 ];
 
 #[test]

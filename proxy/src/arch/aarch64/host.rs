@@ -69,4 +69,12 @@ impl HostMemory for PhysMemory {
         }
         Ok(())
     }
+
+    fn host_access(&mut self, addr: u64, pages: u64, on: bool) -> Result<(), MemFault> {
+        let end = pages
+            .checked_mul(ffa::PAGE_SIZE as u64)
+            .and_then(|len| addr.checked_add(len))
+            .ok_or(MemFault)?;
+        super::mmu::host_pages(addr, end, on)
+    }
 }

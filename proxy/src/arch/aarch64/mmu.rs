@@ -18,6 +18,8 @@ use aarch64_paging::paging::{
     Constraints, El2, MemoryRegion, PageTable, RootTable, Stage2, Translation,
 };
 
+use spin::Mutex;
+
 use super::entry::WARM_PARAMS;
 use super::layout;
 
@@ -66,7 +68,9 @@ const HOST_DEVICE: Stage2Attributes = Stage2Attributes::VALID
     .union(Stage2Attributes::XN);
 
 static mut STAGE1_TABLES: [PageTable<El23Attributes>; 16] = [PageTable::EMPTY; 16];
-static mut STAGE2_TABLES: [PageTable<Stage2Attributes>; 8] = [PageTable::EMPTY; 8];
+/// The host's stage-2 tables: host RAM is mapped by pages (256 level-3 tables for its 512 MiB),
+/// so that a page can leave and come back without splitting a block under a running host.
+static mut STAGE2_TABLES: [PageTable<Stage2Attributes>; 272] = [PageTable::EMPTY; 272];
 static STAGE1_TAKEN: AtomicBool = AtomicBool::new(false);
 static STAGE2_TAKEN: AtomicBool = AtomicBool::new(false);
 
@@ -110,13 +114,76 @@ fn map<R: aarch64_paging::paging::TranslationRegime, T: Translation<R::Attribute
     (start, end): (u64, u64),
     flags: R::Attributes,
 ) -> Result<(), MapError> {
+    map_with(table, (start, end), flags, Constraints::empty())
+}
+
+fn map_with<R: aarch64_paging::paging::TranslationRegime, T: Translation<R::Attributes>>(
+    table: &mut RootTable<R, T>,
+    (start, end): (u64, u64),
+    flags: R::Attributes,
+    constraints: Constraints,
+) -> Result<(), MapError> {
     let region = MemoryRegion::new(start as usize, end as usize);
-    table.map_range(
-        &region,
-        PhysicalAddress(start as usize),
-        flags,
-        Constraints::empty(),
-    )
+    table.map_range(&region, PhysicalAddress(start as usize), flags, constraints)
+}
+
+/// The host's stage-2, kept to take pages away and give them back.
+struct HostStage2(RootTable<Stage2, TablePool<Stage2Attributes>>);
+
+// SAFETY: the tables are statics reached only through this value, which lives in a lock.
+unsafe impl Send for HostStage2 {}
+
+static HOST_STAGE2: Mutex<Option<HostStage2>> = Mutex::new(None);
+
+/// Takes host RAM `[start, end)` (whole pages) out of the host's stage-2 (`on` false: every
+/// core's TLBs forget it before this returns) or puts it back (`on` true). Host RAM is mapped
+/// by pages from boot, so no table is allocated or split here.
+pub fn host_pages(start: u64, end: u64, on: bool) -> Result<(), crate::MemFault> {
+    let (ram_start, ram_end) = layout::HOST_RAM;
+    let pages = start.is_multiple_of(4096) && end.is_multiple_of(4096);
+    if start >= end || start < ram_start || end > ram_end || !pages {
+        return Err(crate::MemFault);
+    }
+    let mut guard = HOST_STAGE2.lock();
+    let Some(HostStage2(table)) = guard.as_mut() else {
+        return Err(crate::MemFault);
+    };
+    let flags = if on {
+        HOST_NORMAL
+    } else {
+        Stage2Attributes::empty()
+    };
+    map_with(table, (start, end), flags, Constraints::NO_BLOCK_MAPPINGS)
+        .map_err(|_| crate::MemFault)?;
+    if on {
+        // Invalid to valid: no stale entry to remove; the walker must see the new one.
+        // SAFETY: barriers only.
+        unsafe { asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+    } else {
+        for page in (start..end).step_by(4096) {
+            // SAFETY: TLB maintenance by IPA for the current VMID (the host's, VTTBR_EL2 is
+            // set once at boot), broadcast to every core; touches no memory.
+            unsafe {
+                asm!(
+                    "dsb ishst",
+                    "tlbi ipas2e1is, {ipa}",
+                    ipa = in(reg) page >> 12,
+                    options(nostack, preserves_flags)
+                )
+            };
+        }
+        // SAFETY: completes the invalidations, then drops combined stage-1+2 entries.
+        unsafe {
+            asm!(
+                "dsb ish",
+                "tlbi vmalle1is",
+                "dsb ish",
+                "isb",
+                options(nostack, preserves_flags)
+            )
+        };
+    }
+    Ok(())
 }
 
 /// Builds the proxy's stage-1 and turns it on with caches, on the primary core (MMU still
@@ -198,12 +265,17 @@ pub fn build_stage2() -> Result<u64, MapError> {
     );
     let pool = TablePool::new(&raw mut STAGE2_TABLES);
     let mut table = RootTable::new(pool, 1, Stage2);
-    map(&mut table, layout::HOST_RAM, HOST_NORMAL)?;
+    map_with(
+        &mut table,
+        layout::HOST_RAM,
+        HOST_NORMAL,
+        Constraints::NO_BLOCK_MAPPINGS,
+    )?;
     map(&mut table, layout::UART0, HOST_DEVICE)?;
     map(&mut table, layout::GICD, HOST_DEVICE)?;
     map(&mut table, layout::GICR, HOST_DEVICE)?;
     let root = table.to_physical().0 as u64;
-    core::mem::forget(table);
+    *HOST_STAGE2.lock() = Some(HostStage2(table));
     // Make the tables visible to every core's walker before any core uses them.
     aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISH);
     Ok(root)

@@ -36,9 +36,9 @@ use core::arch::asm;
 use core::fmt;
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, ID_AA64PFR0_EL1,
-    MIDR_EL1, MPIDR_EL1, Readable, SCTLR_EL1, TPIDR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
-    Writeable,
+    CNTHCTL_EL2, CNTVOFF_EL2, ELR_EL1, ELR_EL2, ESR_EL1, ESR_EL2, FAR_EL1, FAR_EL2, HCR_EL2,
+    HPFAR_EL2, ID_AA64PFR0_EL1, MIDR_EL1, MPIDR_EL1, Readable, SCTLR_EL1, SPSR_EL1, SPSR_EL2,
+    TPIDR_EL2, VBAR_EL1, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
 use spin::Mutex;
 use tock_registers::{LocalRegisterCopy, register_bitfields};
@@ -282,20 +282,64 @@ extern "C" fn trap(kind: u64, frame: &mut Frame) {
             frame.x[..18].copy_from_slice(&answer);
         }
         HostTrap::Hvc64 { .. } => frame.x[0] = SMCCC_NOT_SUPPORTED,
-        other => {
-            let what = match other {
-                HostTrap::DataAbort { .. } => "data abort",
-                HostTrap::InstructionAbort { .. } => "instruction abort",
-                _ => "exception",
-            };
-            fatal(format_args!(
-                "core {core}: host {what} (ESR {esr:#x}) at ELR {:#x}, FAR {:#x}, HPFAR {:#x}: core stopped",
+        HostTrap::DataAbort { .. } | HostTrap::InstructionAbort { .. } => {
+            // Memory the host may not touch (a page it lent, say): the abort is the host's
+            // to handle, as under pKVM; the proxy and the other cores go on.
+            println!(
+                "core {core}: host abort (ESR {esr:#x}) at ELR {:#x}, FAR {:#x}, HPFAR {:#x}: injected into the host",
                 ELR_EL2.get(),
                 FAR_EL2.get(),
                 HPFAR_EL2.get()
-            ))
+            );
+            inject_host_abort(esr);
         }
+        _ => fatal(format_args!(
+            "core {core}: host exception (ESR {esr:#x}) at ELR {:#x}, FAR {:#x}: core stopped",
+            ELR_EL2.get(),
+            FAR_EL2.get()
+        )),
     }
+}
+
+/// Enters the host's synchronous exception vector with the stage-2 abort it just took, as an
+/// external abort of its own exception level (EL1's view of the same access): ESR_EL1,
+/// FAR_EL1, ELR_EL1 and SPSR_EL1 as the architecture sets them, the vector entry for where it
+/// was, and EL1h with every exception masked.
+fn inject_host_abort(esr: u64) {
+    let trapped = LocalRegisterCopy::<u64, ESR_EL2::Register>::new(esr);
+    let spsr = SPSR_EL2.extract();
+    let from_el0 = spsr.matches_all(SPSR_EL2::M::EL0t);
+    let class = match (trapped.read_as_enum(ESR_EL2::EC), from_el0) {
+        (Some(ESR_EL2::EC::Value::InstrAbortLowerEL), true) => ESR_EL1::EC::InstrAbortLowerEL,
+        (Some(ESR_EL2::EC::Value::InstrAbortLowerEL), false) => ESR_EL1::EC::InstrAbortCurrentEL,
+        (_, true) => ESR_EL1::EC::DataAbortLowerEL,
+        (_, false) => ESR_EL1::EC::DataAbortCurrentEL,
+    };
+    // The ISS keeps the access's shape (WnR and the rest) with the fault status "synchronous
+    // external abort, not on a translation table walk".
+    const FSC_MASK: u64 = 0x3f;
+    const SYNC_EXTERNAL_ABORT: u64 = 0x10;
+    let iss = (trapped.read(ESR_EL2::ISS) & !FSC_MASK) | SYNC_EXTERNAL_ABORT;
+    ESR_EL1.write(class + ESR_EL1::IL::SET + ESR_EL1::ISS.val(iss));
+    FAR_EL1.set(FAR_EL2.get());
+    ELR_EL1.set(ELR_EL2.get());
+    SPSR_EL1.set(spsr.get());
+    // Current EL with SP_EL0, current EL with SP_ELx, or a lower EL (AArch64).
+    let offset = if spsr.matches_all(SPSR_EL2::M::EL1t) {
+        0x000
+    } else if spsr.matches_all(SPSR_EL2::M::EL1h) {
+        0x200
+    } else {
+        0x400
+    };
+    ELR_EL2.set(VBAR_EL1.get().wrapping_add(offset));
+    SPSR_EL2.write(
+        SPSR_EL2::M::EL1h
+            + SPSR_EL2::D::Masked
+            + SPSR_EL2::A::Masked
+            + SPSR_EL2::I::Masked
+            + SPSR_EL2::F::Masked,
+    );
 }
 
 /// One SMC from the host on `core`.

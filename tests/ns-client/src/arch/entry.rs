@@ -7,7 +7,9 @@
 //! - `client_secondary_entry`: the entry the client gives PSCI CPU_ON for cores 1..3, with the
 //!   core's number as context ID (x0). Takes that core's stack and calls
 //!   [`super::secondary_main`].
-//! - `client_vectors`: any exception is fatal to the client: [`super::exception`] reports it.
+//! - `client_vectors`: an abort at `client_probe`'s load (injected by the proxy for memory the
+//!   host may not touch) returns from the probe with x1 = 1; any other exception is fatal to
+//!   the client: [`super::exception`] reports it.
 
 use core::arch::global_asm;
 
@@ -69,11 +71,42 @@ client_secondary_entry:
     .section .text.client_vectors, "ax"
     .balign 2048
 client_vectors:
-    .irp    kind, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .irp    kind, 0, 1, 2, 3
     .balign 128
     mov     x0, #\kind
     b       {exception}
     .endr
+    .balign 128
+    b       client_sync
+    .irp    kind, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .balign 128
+    mov     x0, #\kind
+    b       {exception}
+    .endr
+
+// A synchronous exception at EL1: at the probe's load (an abort the proxy injected), x1 = 1
+// and the load is skipped; anything else is fatal.
+client_sync:
+    mrs     x9, elr_el1
+    adr     x10, client_probe_load
+    cmp     x9, x10
+    b.ne    1f
+    add     x9, x9, #4
+    msr     elr_el1, x9
+    mov     x0, #0
+    mov     x1, #1
+    eret
+1:  mov     x0, #4
+    b       {exception}
+
+// x0 = address: loads the word there; x1 = 1 if the load faulted (x9, x10 clobbered then).
+    .section .text.client_probe, "ax"
+    .global client_probe
+client_probe:
+    mov     x1, #0
+client_probe_load:
+    ldr     x0, [x0]
+    ret
 "#,
     stack_shift = const STACK_SHIFT,
     cpus = const CPUS,

@@ -393,6 +393,25 @@ impl scenarios::Client for QemuClient {
         }
     }
 
+    fn probe(&mut self, addr: u64) -> Option<u64> {
+        let (value, faulted): (u64, u64);
+        // SAFETY: `client_probe` loads one aligned word (the scenario's address is a page of
+        // host RAM) and touches nothing else; an abort at that load comes back through our
+        // vector with x1 = 1 (x9, x10 clobbered).
+        unsafe {
+            core::arch::asm!(
+                "bl client_probe",
+                inout("x0") addr => value,
+                out("x1") faulted,
+                out("x9") _,
+                out("x10") _,
+                out("x30") _,
+                options(nostack, readonly),
+            );
+        }
+        (faulted == 0).then_some(value)
+    }
+
     fn behind_proxy(&self) -> bool {
         true
     }
