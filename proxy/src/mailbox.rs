@@ -154,6 +154,9 @@ mod tests {
         fn write(&mut self, _: u64, _: &[u8]) -> Result<(), MemFault> {
             Err(MemFault)
         }
+        fn host_access(&mut self, _: u64, _: u64, _: bool) -> Result<(), MemFault> {
+            Err(MemFault)
+        }
     }
 
     fn negotiated() -> Proxy {
