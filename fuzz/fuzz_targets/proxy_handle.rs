@@ -77,6 +77,8 @@ impl Conduit for ScriptedEl3<'_> {
 struct Memory {
     ram: Window,
     mailbox: Window,
+    /// Host pages out of the host's stage 2.
+    withdrawn: std::collections::BTreeSet<u64>,
 }
 
 impl HostMemory for Memory {
@@ -91,12 +93,24 @@ impl HostMemory for Memory {
             .then_some(())
             .ok_or(MemFault)
     }
+
+    fn host_access(&mut self, addr: u64, pages: u64, on: bool) -> Result<(), MemFault> {
+        for page in (0..pages).map(|i| addr + i * 0x1000) {
+            if on {
+                self.withdrawn.remove(&page);
+            } else {
+                self.withdrawn.insert(page);
+            }
+        }
+        Ok(())
+    }
 }
 
 fuzz_target!(|input: Input| {
     let mut mem = Memory {
         ram: Window::new(RAM_BASE, RAM_SIZE, &input.ram_seed),
         mailbox: Window::new(PROXY_TX, 0x2000, &input.mailbox_seed),
+        withdrawn: Default::default(),
     };
     let windows = [mem.ram.span(), mem.mailbox.span()];
     let mut el3 = ScriptedEl3 {
@@ -121,6 +135,22 @@ fuzz_target!(|input: Input| {
                 proxy.host_pages().in_ram(&range),
                 "{hold:?} holds {range:?} outside host RAM"
             );
+        }
+        // A page out of the host's stage 2 is exactly a page the proxy holds as lent.
+        for page in &mem.withdrawn {
+            assert_eq!(
+                proxy.host_pages().holder(*page),
+                Some(proxy::Hold::LentToSecure),
+                "{page:#x} withdrawn from the host"
+            );
+        }
+        for (range, hold) in proxy.host_pages().holds() {
+            if hold == proxy::Hold::LentToSecure {
+                assert!(
+                    mem.withdrawn.contains(&range.base()),
+                    "{range:?} lent but mapped"
+                );
+            }
         }
     }
 });
