@@ -1326,3 +1326,39 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_retrieved_donation_is_the_borrowers() {
+    let mut s = ready(Version(1, 2));
+    let mut t = txn(&[SP1], &[range(BASE, 2)]);
+    t.attributes = 0;
+    // Before anyone retrieves it, the donor may take it back.
+    let h = handle_of(&send(&mut s, MEM_DONATE32, &t, Layout::V1_2));
+    assert_success(&reclaim(&mut s, h, 0));
+    let h = handle_of(&send(&mut s, MEM_DONATE32, &t, Layout::V1_2));
+    run_partition(&mut s, SP1, SP1_LOAD);
+    let r = retrieve(
+        &mut s,
+        SP1,
+        SP1_LOAD,
+        &request(h, SP1, permissions::DATA_RW),
+    );
+    assert_eq!(r[0], MEM_RETRIEVE_RESP, "{r:x?}");
+    let resp = MemTransaction::parse(
+        &s.platform()
+            .peek(Space::Secure, sp_rx(SP1_LOAD), r[1] as usize),
+        Layout::V1_2,
+    )
+    .unwrap();
+    assert_eq!(resp.flags & flags::TYPE_MASK, flags::TYPE_DONATE);
+    // Retrieved whole: the transaction is over, the pages stay the borrower's.
+    assert_eq!(s.memory_transactions().count(), 0);
+    assert_eq!(mapped_pages(&s, SP1).len(), 2);
+    assert_error(
+        &relinquish(&mut s, SP1, SP1_LOAD, h, 0),
+        FfaError::InvalidParameters,
+    );
+    to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+    assert_error(&reclaim(&mut s, h, 0), FfaError::InvalidParameters);
+    assert_eq!(mapped_pages(&s, SP1).len(), 2);
+}

@@ -146,7 +146,18 @@ impl<P: Platform> Spmc<P> {
             b.holding = Holding::Retrieved;
             b.delivered = fragment;
         }
-        Ok((head.total_len(layout) as u32, fragment))
+        let total = head.total_len(layout) as u32;
+        self.settle_donation(handle, kind, fragment >= total);
+        Ok((total, fragment))
+    }
+
+    /// A donation whose borrower has the whole retrieve response is the borrower's: the
+    /// transaction ends (its handle goes stale; nothing to relinquish or reclaim) and the
+    /// memory stays mapped for the borrower alone.
+    fn settle_donation(&mut self, handle: Handle, kind: Kind, whole: bool) {
+        if kind == Kind::Donate && whole {
+            self.ledger.forget(handle);
+        }
     }
 
     /// The hypervisor retrieve request: the normal world (pKVM's proxy, before it reclaims)
@@ -253,6 +264,7 @@ impl<P: Platform> Spmc<P> {
             addr: rx.rx,
             len: rx.len(),
         };
+        let kind = txn.kind;
         let fragment = self.write_fragment(handle, &head, layout, to, frag_offset)?;
         match caller {
             Some((ctx, id)) => {
@@ -262,6 +274,7 @@ impl<P: Platform> Spmc<P> {
                 if let Some(b) = self.ledger.get_mut(handle).and_then(|t| t.borrower_mut(id)) {
                     b.delivered += fragment;
                 }
+                self.settle_donation(handle, kind, frag_offset + fragment >= total);
             }
             None => {
                 self.normal_world.mailbox.producer_take()?;

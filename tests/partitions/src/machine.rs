@@ -640,7 +640,7 @@ impl Machine {
                 let (kind, page, borrower) = (p[1], p[2], p[3]);
                 if page >= crate::protocol::SHARE_PAGES
                     || borrower > 0xffff
-                    || kind > crate::protocol::lend::LEND
+                    || kind > crate::protocol::lend::DONATE
                 {
                     return bad_argument(self);
                 }
@@ -1030,10 +1030,10 @@ impl Machine {
             ranges,
         };
         let len = self.put_descriptor(env, &txn)?;
-        let fid = if share {
-            FuncId::MemShare32
-        } else {
-            FuncId::MemLend32
+        let fid = match kind {
+            crate::protocol::lend::SHARE => FuncId::MemShare32,
+            crate::protocol::lend::LEND => FuncId::MemLend32,
+            _ => FuncId::MemDonate32,
         };
         let mut call = [0; 18];
         call[0] = u64::from(u32::from(fid));

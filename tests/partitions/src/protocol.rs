@@ -28,7 +28,7 @@
 //! | TRAPPED_REGISTERS | – | which register accesses took an Unknown exception (a bit each), or [`NOT_ON_THIS_CPU`] |
 //! | SPIN | milliseconds (at most [`MAX_SPIN_MS`]) | how many of x1..x15 changed across the spin, or [`NOT_ON_THIS_CPU`]; 1 if its ICC_PMR_EL1 = 0 write first faulted |
 //! | FLOOD | lines (at most [`MAX_FLOOD_LINES`]) | how many of its FFA_CONSOLE_LOG calls (one line each) were refused |
-//! | LEND | [`lend`] kind, page index below [`SHARE_PAGES`], borrower ID | [`CallStatus`] of its FFA_MEM_SHARE/LEND_32 of that page of its own memory ([`SHARE_OFFSET`]), the handle (w2, w3) |
+//! | LEND | [`lend`] kind, page index below [`SHARE_PAGES`], borrower ID | [`CallStatus`] of its FFA_MEM_SHARE/LEND/DONATE_32 of that page of its own memory ([`SHARE_OFFSET`]), the handle (w2, w3) |
 //! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID (\| [`RETRIEVE_KEEP`]: no relinquish), a value (0: store nothing) | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE; NOT_CALLED when kept) |
 //! | RELINQUISH | handle \[31:0\], \[63:32\] | [`CallStatus`] of FFA_MEM_RELINQUISH |
 //!
@@ -93,7 +93,7 @@ pub enum Command {
     Spin = 0x5350_0012,
     /// Send that many console lines with FFA_CONSOLE_LOG as fast as it can.
     Flood = 0x5350_0013,
-    /// Share or lend one page of its own memory to another partition.
+    /// Share, lend or donate one page of its own memory to another partition.
     Lend = 0x5350_0014,
     /// Retrieve memory, store a value in its first page, read it back, relinquish it.
     Retrieve = 0x5350_0015,
@@ -116,6 +116,8 @@ pub mod lend {
     pub const SHARE: u64 = 0;
     /// FFA_MEM_LEND: its access goes until it reclaims.
     pub const LEND: u64 = 1;
+    /// FFA_MEM_DONATE: its access goes for good once the borrower retrieves it.
+    pub const DONATE: u64 = 2;
 }
 
 /// The most lines one FLOOD sends.

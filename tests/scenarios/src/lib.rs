@@ -365,6 +365,9 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_shares_600_ranges_in_fragments,
     memory::partition_writes_normal_world_memory provokes [InjectedAbort],
     memory::normal_world_lends_memory,
+    memory::normal_world_lends_memory_v1_1,
+    memory::normal_world_lends_memory_v1_0,
+    memory::partition_donates_memory provokes [InjectedAbort],
 ];
 
 /// The scenario called `name`.

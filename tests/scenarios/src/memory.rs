@@ -274,8 +274,18 @@ fn share_descriptor(sender: u16, layout: ffa::memory::Layout, buf: &mut [u8]) ->
 
 /// A v1.2 share from the host of `ranges` to `borrower`, read-write, into `buf`; its length.
 fn descriptor_of(ranges: &[(u64, u32)], borrower: u16, buf: &mut [u8]) -> usize {
+    descriptor_in(ranges, borrower, ffa::memory::Layout::V1_2, buf)
+}
+
+/// The same in `layout`.
+fn descriptor_in(
+    ranges: &[(u64, u32)],
+    borrower: u16,
+    layout: ffa::memory::Layout,
+    buf: &mut [u8],
+) -> usize {
     use ffa::memory::{
-        AddressRange, BoundedVec, Layout, MemTransaction, Receiver, attributes, permissions,
+        AddressRange, BoundedVec, MemTransaction, Receiver, attributes, permissions,
     };
     let mut receivers = BoundedVec::new();
     let _ = receivers.push(Receiver {
@@ -296,7 +306,7 @@ fn descriptor_of(ranges: &[(u64, u32)], borrower: u16, buf: &mut [u8]) -> usize 
         receivers,
         ranges: list,
     };
-    txn.write(buf, Layout::V1_2).unwrap_or(0)
+    txn.write(buf, layout).unwrap_or(0)
 }
 
 /// FFA_MEM_SHARE_64 of `bytes` (put in the client's TX buffer) with these lengths.
@@ -685,12 +695,27 @@ const MEM_LEND64: u64 = 0xc400_0072;
 /// relinquishes it; after the reclaim the host reads echo's value. (Without a hypervisor the
 /// host keeps reaching the page: nothing below it takes it away.)
 pub fn normal_world_lends_memory(c: &mut dyn Client) -> Result<(), Failure> {
+    lends_at(c, Version(1, 2))
+}
+
+/// The same with FF-A v1.1's descriptors.
+pub fn normal_world_lends_memory_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
+    lends_at(c, Version(1, 1))
+}
+
+/// The same with FF-A v1.0's descriptors.
+pub fn normal_world_lends_memory_v1_0(c: &mut dyn Client) -> Result<(), Failure> {
+    lends_at(c, Version(1, 0))
+}
+
+fn lends_at(c: &mut dyn Client, version: Version) -> Result<(), Failure> {
     const VALUE: u64 = 0x1e4d_5a9e;
-    negotiate(c, Version(1, 2))?;
+    negotiate(c, version)?;
     map_mailbox(c)?;
     c.write(LENT_PAGE, &[0; 8]);
     let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
-    let len = descriptor_of(&[(LENT_PAGE, 1)], ECHO_ID, &mut buf);
+    let layout = ffa::memory::Layout::for_version(version);
+    let len = descriptor_in(&[(LENT_PAGE, 1)], ECHO_ID, layout, &mut buf);
     let tx = c.tx_addr();
     c.write(tx, &buf[..len]);
     let mut lend = [0u64; 18];
@@ -738,5 +763,54 @@ pub fn normal_world_lends_memory(c: &mut dyn Client) -> Result<(), Failure> {
         "what the host loads from its page after the reclaim",
         VALUE,
         after.unwrap_or(0),
+    )
+}
+
+/// echo donates a page of its own memory to legacy: echo's access goes at once; legacy
+/// retrieves it, stores through it and keeps it. A donation retrieved whole is legacy's: the
+/// handle is stale (legacy cannot relinquish it, echo cannot reclaim it) and legacy still
+/// reads its value while echo's loads keep faulting.
+pub fn partition_donates_memory(c: &mut dyn Client) -> Result<(), Failure> {
+    const VALUE: u64 = 0x00d0_4a7e;
+    negotiate(c, Version(1, 2))?;
+    let page = ECHO.load_address + SHARE_OFFSET + 2 * 0x1000;
+    let donated = give(c, ECHO_ID, lend::DONATE, 2, LEGACY_ID)?;
+    expect_eq(
+        "echo's load of the page it donated faulted (1: yes)",
+        1,
+        u64::from(load(c, ECHO_ID, page)?.is_none()),
+    )?;
+    let (lo, hi) = (donated & 0xffff_ffff, donated >> 32);
+    let words = command32(
+        c,
+        "RETRIEVE of the donation and store",
+        LEGACY_ID,
+        Command::Retrieve,
+        &[lo, hi, u64::from(ECHO_ID) | RETRIEVE_KEEP, VALUE],
+    )?;
+    expect_call(
+        "legacy's FFA_MEM_RETRIEVE_REQ",
+        words[1],
+        CallStatus::Success,
+    )?;
+    expect_eq("the page legacy got", page, words[2])?;
+    expect_eq("what legacy read back through the page", VALUE, words[3])?;
+    let words = command32(c, "RELINQUISH", LEGACY_ID, Command::Relinquish, &[lo, hi])?;
+    expect_call(
+        "legacy's relinquish of a donation it has",
+        words[1],
+        CallStatus::error(FfaError::InvalidParameters),
+    )?;
+    let words = reclaim(c, ECHO_ID, donated)?;
+    expect_eq("w0 of echo's reclaim of its donation", ERROR, words[1])?;
+    expect_eq(
+        "legacy still reads its page",
+        VALUE,
+        load(c, LEGACY_ID, page)?.unwrap_or(u64::MAX),
+    )?;
+    expect_eq(
+        "echo's load of the donated page still faults (1: yes)",
+        1,
+        u64::from(load(c, ECHO_ID, page)?.is_none()),
     )
 }

@@ -894,6 +894,18 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "normal_world_lends_memory",
         "memory sharing: the model has no ledger and no retrieve",
     ),
+    (
+        "normal_world_lends_memory_v1_1",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
+    (
+        "normal_world_lends_memory_v1_0",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
+    (
+        "partition_donates_memory",
+        "memory sharing: the model has no ledger and no retrieve",
+    ),
 ];
 
 #[test]
