@@ -363,6 +363,8 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_shares_memory_v1_0,
     memory::memory_sharing_rejections,
     memory::normal_world_shares_600_ranges_in_fragments,
+    memory::normal_world_shares_600_ranges_in_fragments_v1_1,
+    memory::normal_world_shares_600_ranges_in_fragments_v1_0,
     memory::partition_writes_normal_world_memory provokes [InjectedAbort],
     memory::normal_world_lends_memory,
     memory::normal_world_lends_memory_v1_1,

@@ -459,12 +459,15 @@ fn scattered(i: u64) -> (u64, u32) {
 
 /// Writes the large share's head (v1.2, to echo) at the start of the TX buffer; returns the
 /// head's length and the descriptor's whole length.
-fn put_scattered_head(c: &mut dyn Client) -> Result<(u64, u64), Failure> {
-    use ffa::memory::{CONSTITUENT_SIZE, Composite, Layout};
+fn put_scattered_head(
+    c: &mut dyn Client,
+    layout: ffa::memory::Layout,
+) -> Result<(u64, u64), Failure> {
+    use ffa::memory::{CONSTITUENT_SIZE, Composite};
     let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
-    let len = descriptor_of(&[scattered(0)], ECHO_ID, &mut buf);
+    let len = descriptor_in(&[scattered(0)], ECHO_ID, layout, &mut buf);
     let head_len = len - CONSTITUENT_SIZE;
-    let parsed = ffa::memory::DescriptorHead::parse(&buf[..len], len, Layout::V1_2);
+    let parsed = ffa::memory::DescriptorHead::parse(&buf[..len], len, layout);
     let Ok(mut head) = parsed else {
         return Err(Failure::new(
             "the large share's head parses",
@@ -477,7 +480,7 @@ fn put_scattered_head(c: &mut dyn Client) -> Result<(u64, u64), Failure> {
         count: SCATTERED as u32,
         constituents_at: head_len,
     });
-    let _ = head.write(&mut buf, Layout::V1_2);
+    let _ = head.write(&mut buf, layout);
     let tx = c.tx_addr();
     c.write(tx, &buf[..head_len]);
     let total = head_len as u64 + SCATTERED * CONSTITUENT_SIZE as u64;
@@ -515,10 +518,25 @@ fn frag_tx(c: &mut dyn Client, handle: u64, len: u64) -> ffa::Regs {
 /// fragments). A fragment that runs past the whole is refused and the transaction dropped:
 /// its pages can be shared again.
 pub fn normal_world_shares_600_ranges_in_fragments(c: &mut dyn Client) -> Result<(), Failure> {
-    negotiate(c, Version(1, 2))?;
+    scattered_at(c, Version(1, 2))
+}
+
+/// The same with FF-A v1.1's descriptors (the proxy's hypervisor retrieve request too).
+pub fn normal_world_shares_600_ranges_in_fragments_v1_1(c: &mut dyn Client) -> Result<(), Failure> {
+    scattered_at(c, Version(1, 1))
+}
+
+/// The same with FF-A v1.0's descriptors.
+pub fn normal_world_shares_600_ranges_in_fragments_v1_0(c: &mut dyn Client) -> Result<(), Failure> {
+    scattered_at(c, Version(1, 0))
+}
+
+fn scattered_at(c: &mut dyn Client, version: Version) -> Result<(), Failure> {
+    negotiate(c, version)?;
     map_mailbox(c)?;
+    let layout = ffa::memory::Layout::for_version(version);
     // The head and as many constituents as fill the 4 KiB buffer.
-    let (head_len, total) = put_scattered_head(c)?;
+    let (head_len, total) = put_scattered_head(c, layout)?;
     let per_buffer = 0x1000 / 16;
     let first = (0x1000 - head_len) / 16;
     let tx = c.tx_addr();
@@ -584,7 +602,7 @@ pub fn normal_world_shares_600_ranges_in_fragments(c: &mut dyn Client) -> Result
     expect_eq("w0 of the reclaim", SUCCESS32, answer[0] & 0xffff_ffff)?;
 
     // A fragment longer than what is left: refused, and the whole transaction is dropped.
-    let (head_len, total) = put_scattered_head(c)?;
+    let (head_len, total) = put_scattered_head(c, layout)?;
     put_scattered(c, tx + head_len, 0, first);
     let answer = send_share(c, &[], total, head_len + first * 16);
     expect_eq(
@@ -609,7 +627,7 @@ pub fn normal_world_shares_600_ranges_in_fragments(c: &mut dyn Client) -> Result
     )?;
     // Its pages are free: a one-page share of the first succeeds.
     let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
-    let len = descriptor_of(&[scattered(0)], ECHO_ID, &mut buf);
+    let len = descriptor_in(&[scattered(0)], ECHO_ID, layout, &mut buf);
     let answer = send_share(c, &buf[..len], len as u64, len as u64);
     expect_eq(
         "w0 of a share of a freed page",

@@ -887,6 +887,14 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "memory sharing: the model has no ledger and no fragments",
     ),
     (
+        "normal_world_shares_600_ranges_in_fragments_v1_1",
+        "memory sharing: the model has no ledger and no fragments",
+    ),
+    (
+        "normal_world_shares_600_ranges_in_fragments_v1_0",
+        "memory sharing: the model has no ledger and no fragments",
+    ),
+    (
         "partition_writes_normal_world_memory",
         "memory sharing: the model has no ledger and no retrieve",
     ),
