@@ -1362,3 +1362,67 @@ fn a_retrieved_donation_is_the_borrowers() {
     assert_error(&reclaim(&mut s, h, 0), FfaError::InvalidParameters);
     assert_eq!(mapped_pages(&s, SP1).len(), 2);
 }
+
+#[test]
+fn a_partition_of_each_version_retrieves_in_its_own_layout_and_fragments() {
+    for (version, layout) in [
+        (Version(1, 0), Layout::V1_0),
+        (Version(1, 1), Layout::V1_1),
+        (Version(1, 2), Layout::V1_2),
+    ] {
+        // SP1 at `version`; the normal world at v1.2.
+        let mut cfg = config();
+        cfg.partitions[0].config.ffa_version = version;
+        let mut s = booted_with(cfg, 2);
+        to_spmd(nwd(&mut s, 0, &regs(&[fid::VERSION, 0x1_0002])));
+        assert_success(&to_spmd(nwd(
+            &mut s,
+            0,
+            &regs(&[fid::RXTX_MAP64, NWD_TX, NWD_RX, 1]),
+        )));
+        let (bytes, ranges) = scattered_share(300, BASE, Layout::V1_2);
+        let head_len = bytes.len() - 300 * 16;
+        let h = handle_of(&send_in_fragments(
+            &mut s,
+            fid::MEM_SHARE32,
+            &bytes,
+            head_len,
+        ));
+        run_partition(&mut s, SP1, SP1_LOAD);
+        let r = retrieve_in(
+            &mut s,
+            SP1,
+            SP1_LOAD,
+            &request(h, SP1, permissions::DATA_RW),
+            layout,
+        );
+        assert_eq!(r[0], MEM_RETRIEVE_RESP, "{version:?}: {r:x?}");
+        assert!(r[2] < r[1], "{version:?}: in fragments");
+        let next = |offset: u64| regs(&[MEM_FRAG_RX, h & 0xffff_ffff, h >> 32, offset, 0]);
+        let mut whole = s
+            .platform()
+            .peek(Space::Secure, sp_rx(SP1_LOAD), r[2] as usize);
+        while whole.len() < r[1] as usize {
+            assert_success(&entered(
+                sp(&mut s, 0, SP1, &regs(&[fid::RX_RELEASE])),
+                SP1,
+                0,
+            ));
+            let f = entered(sp(&mut s, 0, SP1, &next(whole.len() as u64)), SP1, 0);
+            assert_eq!(f[0], MEM_FRAG_TX, "{version:?}: {f:x?}");
+            whole.extend(
+                s.platform()
+                    .peek(Space::Secure, sp_rx(SP1_LOAD), f[3] as usize),
+            );
+        }
+        let (head, got) = parse_whole(&whole, layout);
+        assert_eq!(got, ranges, "{version:?}");
+        // v1.0's 8-bit attributes have no NS bit; later layouts carry it.
+        let ns = head.attributes & attributes::NON_SECURE != 0;
+        assert_eq!(ns, layout != Layout::V1_0, "{version:?}");
+        assert_eq!(mapped_pages(&s, SP1).len(), 300, "{version:?}");
+        assert_success(&relinquish(&mut s, SP1, SP1_LOAD, h, 0));
+        to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
+        assert_success(&reclaim(&mut s, h, 0));
+    }
+}
