@@ -114,8 +114,13 @@ impl Region {
 pub struct PartitionConfig {
     /// The manifest's `description`, truncated.
     pub name: String<32>,
-    /// The manifest's `id`, if any. Honoured; partitions without one get a free ID at boot.
+    /// The manifest's `id`, if any. Honoured when it is a secure-world ID; partitions without
+    /// one get a free ID at boot.
     pub id: Option<EndpointId>,
+    /// A manifest `id` that is not a secure-world ID (OP-TEE/build's `id = <1>`): Hafnium
+    /// ignores it and gives the partition `0x8000 + N` of its `vmN` node, and so do we
+    /// ([`PartitionConfig::apply_vm_node`]); kept to say so in the boot log.
+    pub replaced_id: Option<EndpointId>,
     /// One or more UUIDs; the first is the partition's primary UUID.
     pub uuids: Vec<Uuid, MAX_UUIDS>,
     /// The FF-A version the partition was built for (`ffa-version`).
@@ -610,6 +615,7 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
             .map(truncate)
             .unwrap_or_default(),
         id,
+        replaced_id: None,
         uuids,
         ffa_version,
         exception_level,
@@ -834,6 +840,15 @@ impl PartitionConfig {
         if self.name.is_empty() {
             self.name = vm.debug_name.clone();
         }
+        if let Some(id) = self.id.filter(|id| !id.is_secure()) {
+            // Hafnium's rule for every partition: 0x8000 (its ID base) + N of vmN.
+            self.replaced_id = Some(id);
+            self.id = vm
+                .index
+                .checked_add(EndpointId::DEFAULT_SPMC.0)
+                .map(EndpointId)
+                .filter(|id| *id != EndpointId::DEFAULT_SPMC && *id != EndpointId::SPMD);
+        }
         Ok(())
     }
 }
@@ -861,6 +876,21 @@ pub fn apply_vm_nodes(
                 partition: PartitionRef::of(partition),
             })?;
         partition.apply_vm_node(vm)?;
+    }
+    // An ID given in place of a non-secure one yields to a partition's own: that partition
+    // gets the next free ID instead.
+    for i in 0..partitions.len() {
+        let Some(p) = partitions.get(i) else { continue };
+        if p.replaced_id.is_none() {
+            continue;
+        }
+        let claimed = partitions
+            .iter()
+            .enumerate()
+            .any(|(j, o)| j != i && o.replaced_id.is_none() && o.id.is_some() && o.id == p.id);
+        if claimed && let Some(p) = partitions.get_mut(i) {
+            p.id = None;
+        }
     }
     Ok(())
 }

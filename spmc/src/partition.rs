@@ -272,6 +272,7 @@ pub(crate) mod tests {
         PartitionConfig {
             name: heapless::String::new(),
             id: None,
+            replaced_id: None,
             uuids,
             ffa_version: Version(1, 2),
             exception_level: ExceptionLevel::SEl1,

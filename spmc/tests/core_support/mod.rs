@@ -218,6 +218,7 @@ pub fn partition(
         config: PartitionConfig {
             name: heapless::String::new(),
             id: Some(id),
+            replaced_id: None,
             uuids: uuids(uuid_list),
             ffa_version: version,
             exception_level: ExceptionLevel::SEl1,

@@ -635,3 +635,46 @@ fn vm_nodes_outside_secure_memory_or_over_the_spmc_are_refused_unread() {
         }
     ));
 }
+
+/// The project's packages with `from` replaced by `to` in the manifest text of `file`.
+fn loaded_replacing(changes: &[(&str, &str, &str)]) -> Memory {
+    let mut m = loaded();
+    for (file, from, to) in changes {
+        let (at, _) = PACKAGES.iter().find(|(_, f)| f == file).unwrap();
+        let text = source(file);
+        assert!(text.contains(from), "{file} has no {from}");
+        let d = dts::compile(&text.replace(from, to)).to_dtb();
+        m.package(*at, &d, d.len() as u32);
+    }
+    m
+}
+
+#[test]
+fn a_manifest_id_outside_the_secure_world_gets_hafniums_id() {
+    // OP-TEE/build's manifest says `id = <1>`: Hafnium ignores it and numbers the partition
+    // after its vmN node (0x8000 + N); so do we, and the boot goes on.
+    let m = loaded_replacing(&[("hostile.dts", "id = <0x8004>", "id = <1>")]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    let hostile = config
+        .partitions
+        .iter()
+        .find(|p| p.config.name.as_str() == "hostile")
+        .unwrap();
+    assert_eq!(hostile.id, EndpointId(0x8004));
+    assert_eq!(hostile.config.replaced_id, Some(EndpointId(1)));
+    assert_eq!(config.partitions.len(), 4);
+
+    // That ID yields to a partition that claims it in its own manifest: the next free one.
+    let m = loaded_replacing(&[
+        ("echo.dts", "id = <0x8001>", "id = <0x8002>"),
+        ("relay.dts", "id = <0x8002>", "id = <0x0002>"),
+    ]);
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    let ids: Vec<(String, u16)> = config
+        .partitions
+        .iter()
+        .map(|p| (p.config.name.to_string(), p.id.0))
+        .collect();
+    assert!(ids.contains(&("echo".into(), 0x8002)), "{ids:x?}");
+    assert!(ids.contains(&("relay".into(), 0x8001)), "{ids:x?}");
+}

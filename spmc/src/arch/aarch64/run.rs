@@ -480,6 +480,12 @@ fn log_partition(p: &crate::partition::Partition) {
         c.execution_ctx_count,
         c.uuids.len()
     );
+    if let Some(given) = c.replaced_id {
+        println!(
+            "spmc:   manifest ID {:#06x} is not a secure-world ID: {:#06x}, as Hafnium assigns it",
+            given.0, p.id.0
+        );
+    }
     for uuid in &c.uuids {
         println!("spmc:   uuid {uuid}");
     }
