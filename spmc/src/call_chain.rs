@@ -72,7 +72,7 @@ mod tests {
                 config(u128::from(i) + 1, 1, 0x1000_0000 * u64::from(i + 1)),
             )
         });
-        PartitionTable::new(&attributes, configs, 1)
+        PartitionTable::new(&attributes, configs)
     }
 
     fn at(partition: usize) -> CtxRef {

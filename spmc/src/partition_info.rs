@@ -215,7 +215,7 @@ mod tests {
             spmc_id: EndpointId(0x8000),
             version: Version(1, 2),
         };
-        PartitionTable::new(&attributes, [(EndpointId(0x8001), c)], 1)
+        PartitionTable::new(&attributes, [(EndpointId(0x8001), c)])
     }
 
     #[test]

@@ -174,7 +174,6 @@ impl<P: Platform> Spmc<P> {
         let partitions = PartitionTable::new(
             &attributes,
             partitions.into_iter().map(|p| (p.id, p.config)),
-            cpu_count,
         );
         Self {
             platform,

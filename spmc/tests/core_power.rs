@@ -338,3 +338,36 @@ fn a_request_from_a_powered_off_context_is_cancelled() {
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Waiting));
     resumed(nwd(&mut s, 0, &req32(1, SP1, [0; 5])), SP1, 0);
 }
+
+#[test]
+fn more_contexts_than_cpus_as_hafnium_allows_the_absent_ones_never_run() {
+    // OP-TEE/build's manifest asks for 8 contexts; QEMU has 4 cores.
+    let sp1 = partition(SP1, &[U1], Version(1, 2), 1, ALL_MSG, SP1_LOAD);
+    let sp2 = partition(SP2, &[U2A], Version(1, 2), 8, ALL_MSG, SP2_LOAD);
+    let mut s = new_spmc(config_of([sp1, sp2]), 4);
+    assert_eq!(s.rejected_partitions(), []);
+    started(s.boot(CpuId(0)), SP1, 0, SP1_LOAD + 0x4000);
+    started(
+        sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])),
+        SP2,
+        0,
+        SP2_LOAD + 0x4000,
+    );
+    to_spmd(sp(&mut s, 0, SP2, &regs(&[fid::MSG_WAIT])));
+    for cpu in 1..4u16 {
+        started(s.cpu_on(CpuId(cpu)), SP2, cpu, SP2_LOAD + 0x4000);
+        to_spmd(sp(&mut s, cpu, SP2, &regs(&[fid::MSG_WAIT])));
+        resumed(nwd(&mut s, cpu, &req32(cpu, SP2, [0; 5])), SP2, cpu);
+        to_spmd(sp(&mut s, cpu, SP2, &resp32(SP2, cpu, [0; 5])));
+    }
+    for v in 0..4 {
+        assert_eq!(s.context_state(SP2, v), Some(RuntimeState::Waiting), "{v}");
+    }
+    for v in 4..8 {
+        assert_eq!(
+            s.context_state(SP2, v),
+            Some(RuntimeState::NotStarted),
+            "{v}"
+        );
+    }
+}
