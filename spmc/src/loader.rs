@@ -18,7 +18,7 @@ use crate::manifest::{
     ConfigError, MAX_PARTITIONS, ManifestError, PartitionConfig, SpmcConfig, SpmcManifest, VmNode,
     apply_vm_nodes, parse_partition, parse_spmc_manifest,
 };
-use crate::memory_map::{MemoryMap, PlatformMemory, Refusal};
+use crate::memory_map::{MemoryMap, PlatformMemory, Refusal, Refused, Unloadable, Violation};
 use crate::platform::{Platform, Space};
 
 /// Largest partition manifest read: it sits between the package's header page and its image
@@ -163,6 +163,17 @@ impl Plan<'_> {
         &self,
         partitions: impl IntoIterator<Item = PartitionConfig>,
     ) -> Result<SpmcConfig, LoadError> {
+        self.assemble_loaded(partitions, &self.admitted, &[])
+    }
+
+    /// [`Plan::assemble`] for the partitions of `vms` (the admitted nodes whose packages
+    /// loaded), with `unloaded` (the others) added to the refusals.
+    fn assemble_loaded(
+        &self,
+        partitions: impl IntoIterator<Item = PartitionConfig>,
+        vms: &[VmNode],
+        unloaded: &[Refusal],
+    ) -> Result<SpmcConfig, LoadError> {
         let mut configs: Vec<PartitionConfig, MAX_PARTITIONS> = Vec::new();
         for config in partitions {
             configs.push(config).map_err(|_| {
@@ -171,28 +182,57 @@ impl Plan<'_> {
                 })
             })?;
         }
-        apply_vm_nodes(&mut configs, &self.admitted).map_err(LoadError::Config)?;
+        apply_vm_nodes(&mut configs, vms).map_err(LoadError::Config)?;
         let mut config = SpmcConfig::new(self.manifest.attributes.clone(), configs)
             .map_err(LoadError::Config)?;
         config.refused = self.refused.clone();
+        for refusal in unloaded {
+            // At most MAX_PARTITIONS vm nodes in all: it fits.
+            let _ = config.refused.push(refusal.clone());
+        }
         config.enforce_memory_map(&self.map, &self.manifest.vms);
         Ok(config)
     }
 }
 
-/// Reads the admitted packages of `plan` and assembles the configuration.
+/// Reads the admitted packages of `plan` and assembles the configuration. A package that
+/// cannot be loaded (unreadable, invalid header or manifest) is refused alone, as a `vmN`
+/// node: the others boot.
 pub fn load<P: Platform>(platform: &P, plan: &Plan<'_>) -> Result<SpmcConfig, LoadError> {
     let mut partitions: Vec<PartitionConfig, MAX_PARTITIONS> = Vec::new();
+    let mut loaded: Vec<VmNode, MAX_PARTITIONS> = Vec::new();
+    let mut unloaded: Vec<Refusal, MAX_PARTITIONS> = Vec::new();
     for vm in &plan.admitted {
-        let config = load_partition(platform, vm)?;
-        // Cannot fail: at most MAX_PARTITIONS vm nodes.
-        partitions.push(config).map_err(|_| {
-            LoadError::Config(ConfigError::TooManyPartitions {
-                max: MAX_PARTITIONS,
-            })
-        })?;
+        // At most MAX_PARTITIONS vm nodes: every push fits.
+        match load_partition(platform, vm) {
+            Ok(config) => {
+                let _ = partitions.push(config);
+                let _ = loaded.push(vm.clone());
+            }
+            Err(e) => {
+                let _ = unloaded.push(Refusal {
+                    partition: Refused::Vm {
+                        index: vm.index,
+                        name: vm.debug_name.clone(),
+                    },
+                    why: Violation::Unloadable(unloadable(e)),
+                });
+            }
+        }
     }
-    plan.assemble(partitions)
+    plan.assemble_loaded(partitions, &loaded, &unloaded)
+}
+
+/// What [`load_partition`] failed at, without the node (the refusal names it).
+fn unloadable(e: LoadError) -> Unloadable {
+    match e {
+        LoadError::Package { error, .. } => Unloadable::Package(error),
+        LoadError::ManifestTooLarge { size, .. } => Unloadable::ManifestTooLarge(size),
+        LoadError::PartitionManifest { error, .. } => Unloadable::Manifest(error),
+        LoadError::ManifestUnreadable { .. }
+        | LoadError::SpmcManifest(_)
+        | LoadError::Config(_) => Unloadable::ManifestUnreadable,
+    }
 }
 
 /// [`plan`] then [`load`], in one step.

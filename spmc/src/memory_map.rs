@@ -269,6 +269,22 @@ pub enum Violation {
         /// The other partition.
         owner: EndpointId,
     },
+    /// Its package or partition manifest could not be loaded (refused alone: the others
+    /// boot).
+    Unloadable(Unloadable),
+}
+
+/// Why a `vmN` node's package could not be loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unloadable {
+    /// The package header is unreadable or invalid.
+    Package(crate::boot_info::PackageError),
+    /// The partition manifest is larger than the loader reads.
+    ManifestTooLarge(u32),
+    /// The partition manifest could not be read.
+    ManifestUnreadable,
+    /// The partition manifest is invalid.
+    Manifest(crate::manifest::ManifestError),
 }
 
 impl fmt::Display for Violation {
@@ -296,6 +312,14 @@ impl fmt::Display for Violation {
                 "{claim} {range} overlaps a region of partition {:#06x}",
                 owner.0
             ),
+            Self::Unloadable(Unloadable::Package(e)) => write!(f, "its package: {e:?}"),
+            Self::Unloadable(Unloadable::ManifestTooLarge(size)) => {
+                write!(f, "its partition manifest of {size:#x} bytes is too large")
+            }
+            Self::Unloadable(Unloadable::ManifestUnreadable) => {
+                f.write_str("its partition manifest is unreadable")
+            }
+            Self::Unloadable(Unloadable::Manifest(e)) => write!(f, "its partition manifest: {e}"),
         }
     }
 }

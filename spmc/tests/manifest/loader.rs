@@ -7,7 +7,7 @@ use spmc::boot_info::PackageError;
 use spmc::loader::{LoadError, MAX_PARTITION_MANIFEST, load_config};
 use spmc::manifest::{ConfigError, SpmcConfig};
 use spmc::memory_map::{
-    Claim, MemoryKind, PlatformMemory, Range, Refusal, Refused, SpmcResource, Violation,
+    Claim, MemoryKind, PlatformMemory, Range, Refusal, Refused, SpmcResource, Unloadable, Violation,
 };
 use spmc::platform::{MemFault, Platform, Space};
 use spmc::{CpuId, Outcome, Spmc};
@@ -151,26 +151,35 @@ fn the_project_packages_load() {
     assert_eq!(config.attributes.spmc_id, EndpointId(0x8000));
 }
 
+/// The one refusal of `config`, for `vmN` node `vm`: why.
+fn only_refusal(config: &SpmcConfig, vm: u16) -> Violation {
+    assert_eq!(config.refused.len(), 1, "{:?}", config.refused);
+    let r = &config.refused[0];
+    assert!(
+        matches!(r.partition, Refused::Vm { index, .. } if index == vm),
+        "{r:?}"
+    );
+    r.why
+}
+
 #[test]
-fn a_bad_package_names_its_vm_node() {
+fn a_bad_package_is_refused_alone_and_names_its_vm_node() {
     let mut m = loaded();
     m.put(0x0e40_0000, b"SPKX");
-    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert!(matches!(
+        only_refusal(&config, 2),
+        Violation::Unloadable(Unloadable::Package(PackageError::BadMagic(_)))
+    ));
     assert!(
-        matches!(
-            e,
-            LoadError::Package {
-                vm: 2,
-                load_address: 0x0e40_0000,
-                error: PackageError::BadMagic(_)
-            }
-        ),
-        "{e:?}"
+        config.refused[0]
+            .to_string()
+            .starts_with("vm2 refused: its package: BadMagic"),
+        "{}",
+        config.refused[0]
     );
-    assert!(
-        e.to_string().starts_with("vm2: package at 0xe400000"),
-        "{e}"
-    );
+    // The others boot.
+    assert_eq!(names(&config), ["echo", "legacy", "hostile"]);
 }
 
 #[test]
@@ -179,20 +188,27 @@ fn oversized_unreadable_or_invalid_manifests_are_refused() {
     let big = (MAX_PARTITION_MANIFEST + 1) as u32;
     m.put(0x0e50_000c, &big.to_le_bytes());
     // The header check itself refuses a manifest running into the image first.
-    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
-    assert!(matches!(e, LoadError::Package { vm: 3, .. }), "{e:?}");
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert!(matches!(
+        only_refusal(&config, 3),
+        Violation::Unloadable(Unloadable::Package(_))
+    ));
     // With the image further on, the size limit of the copy applies.
     m.put(0x0e50_0010, &0x8000u32.to_le_bytes());
-    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
-    assert_eq!(e, LoadError::ManifestTooLarge { vm: 3, size: big });
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert_eq!(
+        only_refusal(&config, 3),
+        Violation::Unloadable(Unloadable::ManifestTooLarge(big))
+    );
 
     let mut m = loaded();
     m.put(0x0e50_1000, &[0xff; 64]);
-    let e = load(&m, &dtb("spmc_manifest.dts")).unwrap_err();
-    assert!(
-        matches!(e, LoadError::PartitionManifest { vm: 3, .. }),
-        "{e:?}"
-    );
+    let config = load(&m, &dtb("spmc_manifest.dts")).unwrap();
+    assert!(matches!(
+        only_refusal(&config, 3),
+        Violation::Unloadable(Unloadable::Manifest(_))
+    ));
+    assert_eq!(names(&config), ["echo", "relay", "hostile"]);
 
     // A vm node whose package lies outside readable memory.
     let manifest = std::fs::read_to_string(
@@ -200,17 +216,10 @@ fn oversized_unreadable_or_invalid_manifests_are_refused() {
     )
     .unwrap()
     .replace("load_address = <0xe500000>", "load_address = <0xe700000>");
-    let e = load(&loaded(), &dts::compile(&manifest).to_dtb()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            LoadError::Package {
-                vm: 3,
-                error: PackageError::Unreadable,
-                ..
-            }
-        ),
-        "{e:?}"
+    let config = load(&loaded(), &dts::compile(&manifest).to_dtb()).unwrap();
+    assert_eq!(
+        only_refusal(&config, 3),
+        Violation::Unloadable(Unloadable::Package(PackageError::Unreadable))
     );
 }
 

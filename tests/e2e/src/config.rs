@@ -383,9 +383,13 @@ mod tests {
 
     #[test]
     fn the_parser_rejects_what_the_writer_got_wrong() {
-        let mut bad = spec("echo", Some(0x0001), Some(0), 0x0e30_0000);
-        bad.id = Some(0x0001); // a normal-world ID
+        // The SPMC's own ID.
+        let bad = spec("echo", Some(0x8000), Some(0), 0x0e30_0000);
         let err = build_spmc_config(0x8000, Version(1, 2), &[bad]).unwrap_err();
         assert!(matches!(err, HarnessError::Config(_)), "{err:?}");
+        // A normal-world ID is replaced as Hafnium numbers partitions (vm1: 0x8001).
+        let ns = spec("echo", Some(0x0001), Some(0), 0x0e30_0000);
+        let config = build_spmc_config(0x8000, Version(1, 2), &[ns]).unwrap();
+        assert_eq!(config.partitions[0].id.0, 0x8001);
     }
 }

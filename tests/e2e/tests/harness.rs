@@ -255,8 +255,9 @@ fn a_partition_that_never_answers_a_request_is_a_hang() {
 #[test]
 fn a_manifest_the_parser_refuses_stops_the_stack() {
     let mut partitions = standard_partitions();
+    // The ID of the partition before it (echo's).
     partitions[1].manifest = ManifestSpec {
-        id: Some(0x0002),
+        id: Some(0x8001),
         ..partitions[1].manifest.clone()
     };
     assert!(matches!(
