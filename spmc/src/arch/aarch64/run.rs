@@ -23,7 +23,7 @@ use crate::console::ConsoleLine;
 use crate::cpu_map::{Affinity, CpuMap, CpuMapError};
 use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
 use crate::loader::{self, LoadError};
-use crate::manifest::MAX_PARTITIONS;
+use crate::manifest::{MAX_PARTITIONS, SpmcConfig};
 use crate::memory_map::{MemoryKind, MemoryMap, PlatformMemory};
 use crate::pagetable::MapError;
 use crate::partition::{AbortReason, MAX_CPUS};
@@ -392,7 +392,17 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
             failed => println!("spmc: ns-memory {range} not usable ({failed:?}): left out"),
         }
     }
-    let config = loader::load(&platform, &plan).map_err(BootError::Load)?;
+    let config = match loader::load(&platform, &plan) {
+        Ok(config) => config,
+        Err(e) => {
+            // The partitions cannot be hosted together: host none rather than fail the SPMD's
+            // init (after which TF-A would hand the normal world's FF-A calls to a parked
+            // SPMC, a hang). The normal world gets FF-A answers: no partition to reach.
+            println!("spmc: initialisation failed for the partitions, none hosted: {e}");
+            SpmcConfig::new(plan.manifest.attributes.clone(), [])
+                .map_err(|e| BootError::Load(LoadError::Config(e)))?
+        }
+    };
     println!(
         "spmc: SPMC ID {:#06x}, manifest FF-A v{}.{}, {} partition(s)",
         config.attributes.spmc_id.0,
