@@ -141,6 +141,7 @@ fn partition(
         config: PartitionConfig {
             name: name("fuzz-sp"),
             id: Some(EndpointId(id)),
+            replaced_id: None,
             uuids: uuids.iter().map(|&u| Uuid::from_u128(u)).collect(),
             ffa_version,
             exception_level,
