@@ -119,7 +119,12 @@ pub struct BenchArgs {
 /// `cargo xtask bench`: a boot on CPUs without SVE (as the peers were measured), then one on
 /// CPUs with it.
 pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
-    let built = stack::prepare(root, tfa::Profile::Bench, args.no_build)?;
+    let built = stack::prepare(
+        root,
+        tfa::Profile::Bench,
+        stack::Stack::Scenarios,
+        args.no_build,
+    )?;
     console::note(&format!(
         "TF-A {} built with {}",
         built.tfa_version,

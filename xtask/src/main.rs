@@ -13,6 +13,7 @@ mod bench;
 mod console;
 mod fuzz;
 mod images;
+mod optee;
 mod prereq;
 mod qemu;
 mod run;

@@ -133,27 +133,31 @@ fn on_qemu(
             "--gdb debugs one boot: name one run with --scenario <name>@cpu<k>",
         ));
     }
-    let built = stack::prepare(root, tfa::Profile::Debug, args.no_build)?;
-    let hint = args.gdb.then(|| qemu::gdb_hint(&built.images.elves));
-    let flash = stack::Flash::of(root, &built)?;
-    let runs = if args.verbose || chosen.len() == 1 {
-        let timeout = (!args.gdb).then(|| Duration::from_secs(args.timeout));
-        suite::run_in_turn(root, flash.path(), chosen, timeout, hint.as_deref())?
-    } else {
-        console::header(&format!(
-            "{} scenario runs on QEMU, one boot each, {} at a time (`--verbose` streams their \
-             UARTs; logs under build/qemu/)",
-            chosen.len(),
-            args.jobs.max(1)
-        ));
-        suite::run_parallel(
-            root,
-            flash.path(),
-            chosen,
-            args.jobs.max(1),
-            Duration::from_secs(args.timeout),
-        )?
-    };
+    let mut runs = Vec::new();
+    for (stack, chosen) in by_stack(chosen) {
+        let built = stack::prepare(root, tfa::Profile::Debug, stack, args.no_build)?;
+        let hint = args.gdb.then(|| qemu::gdb_hint(&built.images.elves));
+        let flash = stack::Flash::of(root, &built)?;
+        runs.extend(if args.verbose || chosen.len() == 1 {
+            let timeout = (!args.gdb).then(|| Duration::from_secs(args.timeout));
+            suite::run_in_turn(root, flash.path(), &chosen, timeout, hint.as_deref())?
+        } else {
+            console::header(&format!(
+                "{} scenario runs on QEMU ({}), one boot each, {} at a time (`--verbose` \
+                 streams their UARTs; logs under build/qemu/)",
+                chosen.len(),
+                stack.describe(),
+                args.jobs.max(1)
+            ));
+            suite::run_parallel(
+                root,
+                flash.path(),
+                &chosen,
+                args.jobs.max(1),
+                Duration::from_secs(args.timeout),
+            )?
+        });
+    }
     console::header("summary");
     let rows: Vec<suite::Row> = runs
         .iter()
@@ -184,6 +188,24 @@ fn on_qemu(
             runs.len()
         )))
     }
+}
+
+/// `chosen` split by the stack each run boots, in `stack::Stack` order, empty groups left out.
+pub fn by_stack(
+    chosen: &[(&'static scenarios::Scenario, u16)],
+) -> Vec<(stack::Stack, Vec<(&'static scenarios::Scenario, u16)>)> {
+    [stack::Stack::Scenarios, stack::Stack::Optee]
+        .into_iter()
+        .map(|stack| {
+            let runs = chosen
+                .iter()
+                .filter(|(s, _)| stack::Stack::of(s) == stack)
+                .copied()
+                .collect::<Vec<_>>();
+            (stack, runs)
+        })
+        .filter(|(_, runs)| !runs.is_empty())
+        .collect()
 }
 
 /// The in-process stack (the demo before the images existed).

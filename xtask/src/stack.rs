@@ -7,7 +7,49 @@ use std::time::{Duration, Instant};
 use crate::console::{self, Error, Result};
 use crate::images::{self, Images};
 use crate::toolchain::{self, BARE_METAL_TARGET};
-use crate::{prereq, tfa};
+use crate::{optee, prereq, tfa};
+
+/// Which secure world and BL33 a flash image holds.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// The test partitions under the proxy and the NS-EL1 client: the scenario matrix.
+    Scenarios,
+    /// The test partitions and OP-TEE OS, under the proxy and the NS-EL1 client.
+    Optee,
+}
+
+impl Stack {
+    /// The stack `scenario` runs on.
+    pub fn of(scenario: &scenarios::Scenario) -> Self {
+        match scenario.stack {
+            scenarios::Stack::TestPartitions => Self::Scenarios,
+            scenarios::Stack::Optee => Self::Optee,
+        }
+    }
+
+    /// What it holds, for headers.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Scenarios => "the test partitions",
+            Self::Optee => "the test partitions and OP-TEE OS",
+        }
+    }
+
+    fn manifests(self) -> tfa::ManifestSet {
+        match self {
+            Self::Scenarios => tfa::ManifestSet::SCENARIOS,
+            Self::Optee => tfa::ManifestSet::CLIENTS,
+        }
+    }
+
+    /// Its TF-A build's directory name.
+    fn build_name(self, profile: tfa::Profile) -> String {
+        match self {
+            Self::Scenarios => profile.name().to_owned(),
+            Self::Optee => format!("{}-optee", profile.name()),
+        }
+    }
+}
 
 /// Options of `cargo xtask build`.
 #[derive(clap::Args, Debug)]
@@ -15,6 +57,9 @@ pub struct BuildArgs {
     /// Build TF-A with the bench flag set (DEBUG=0, the peers' features) instead of debug.
     #[arg(long)]
     pub bench: bool,
+    /// Which stack.
+    #[arg(long, value_enum, default_value_t = Stack::Scenarios)]
+    pub stack: Stack,
 }
 
 /// A built stack.
@@ -36,14 +81,20 @@ pub fn command(root: &Path, args: &BuildArgs) -> Result<()> {
     } else {
         tfa::Profile::Debug
     };
-    let built = prepare(root, profile, false)?;
+    let built = prepare(root, profile, args.stack, false)?;
     console::header("built");
     console::note(&format!("flash image: {}", built.bios.display()));
     Ok(())
 }
 
-/// Everything a boot needs: host tools, images (unless `reuse_images`), TF-A.
-pub fn prepare(root: &Path, profile: tfa::Profile, reuse_images: bool) -> Result<Built> {
+/// Everything a boot of `stack` needs: host tools, images (unless `reuse_images`), OP-TEE OS
+/// where the stack has it, TF-A.
+pub fn prepare(
+    root: &Path,
+    profile: tfa::Profile,
+    stack: Stack,
+    reuse_images: bool,
+) -> Result<Built> {
     let _lock = build_lock(root)?;
     let mut timings = Vec::new();
     let start = Instant::now();
@@ -66,13 +117,32 @@ pub fn prepare(root: &Path, profile: tfa::Profile, reuse_images: bool) -> Result
     let source = tfa::source(root)?;
     timings.push(("TF-A source", start.elapsed()));
 
+    let mut sp_images = images.sp.clone();
+    if stack == Stack::Optee {
+        let start = Instant::now();
+        let source = optee::source(root)?;
+        console::header(&format!("OP-TEE OS {}", source.version));
+        let built = optee::build(root, &source)?;
+        console::note(&format!(
+            "OP-TEE OS {}: {}",
+            built.version,
+            built.image.display()
+        ));
+        sp_images.push(built.image);
+        timings.push(("OP-TEE OS", start.elapsed()));
+    }
+
     let start = Instant::now();
-    console::header(&format!("TF-A {} ({})", source.version, profile.name()));
+    let name = stack.build_name(profile);
+    console::header(&format!("TF-A {} ({name})", source.version));
     let inputs = tfa::Inputs {
         bl32: images.spmc.clone(),
         bl33: images.bl33.clone(),
-        sp_images: images.sp.clone(),
+        sp_images,
         manifests: root.join("sp-manifests"),
+        set: stack.manifests(),
+        name,
+        extra_flags: &[],
     };
     let built = tfa::build(root, &source, profile, &inputs)?;
     timings.push(("TF-A build", start.elapsed()));

@@ -315,7 +315,6 @@ fn host_tools(_: &mut Context<'_>) -> Result<Outcome> {
 }
 
 fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
-    let built = stack::prepare(cx.root, tfa::Profile::Debug, false)?;
     let chosen = run::chosen(&[])?;
     console::header(&format!(
         "{} scenario runs ({} scenarios × {} home cores) on QEMU, one boot each, {} at a time \
@@ -326,38 +325,52 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
         cx.qemu_jobs,
         cx.qemu_timeout
     ));
-    let start = Instant::now();
-    let flash = stack::Flash::of(cx.root, &built)?;
-    let runs = suite::run_parallel(
-        cx.root,
-        flash.path(),
-        &chosen,
-        cx.qemu_jobs,
-        Duration::from_secs(cx.qemu_timeout),
-    )?;
-    let boots = start.elapsed();
+    let mut runs = Vec::new();
+    let mut boots = Duration::ZERO;
+    let mut timings = Vec::new();
+    for (stack, chosen) in run::by_stack(&chosen) {
+        let built = stack::prepare(cx.root, tfa::Profile::Debug, stack, false)?;
+        timings.extend(built.timings.iter().copied());
+        let start = Instant::now();
+        let flash = stack::Flash::of(cx.root, &built)?;
+        if stack != stack::Stack::Scenarios {
+            console::header(&format!("{} runs on {}", chosen.len(), stack.describe()));
+        }
+        runs.extend(suite::run_parallel(
+            cx.root,
+            flash.path(),
+            &chosen,
+            cx.qemu_jobs,
+            Duration::from_secs(cx.qemu_timeout),
+        )?);
+        boots += start.elapsed();
+    }
 
     // The QEMU client sits behind the proxy: compare with the proxied in-process client, run
     // by run (the same scenario from the same home core).
     let rows: Vec<suite::Row> = runs
         .iter()
         .map(|r| {
-            let scenario = scenarios::by_name(r.name);
+            // Scenarios of a stack with OP-TEE have no in-process twin.
+            let scenario =
+                scenarios::by_name(r.name).filter(|s| s.stack == scenarios::Stack::TestPartitions);
             let in_process =
                 scenario.map(|s| e2e::runner::run_scenario(ClientKind::Proxied, s, r.home));
             suite::Row {
                 name: r.name.to_owned(),
                 home: r.home,
-                in_process: Some(in_process.map_or_else(
-                    || "-".to_owned(),
-                    |p| {
-                        if p.passed() {
-                            "PASS".into()
-                        } else {
-                            "FAIL".into()
-                        }
-                    },
-                )),
+                in_process: scenario.is_some().then(|| {
+                    in_process.map_or_else(
+                        || "-".to_owned(),
+                        |p| {
+                            if p.passed() {
+                                "PASS".into()
+                            } else {
+                                "FAIL".into()
+                            }
+                        },
+                    )
+                }),
                 qemu: r.outcome.to_string(),
                 took: Some(r.took),
             }
@@ -375,8 +388,7 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
     for failure in &failures {
         println!("  {failure}");
     }
-    let mut times: Vec<String> = built
-        .timings
+    let mut times: Vec<String> = timings
         .iter()
         .map(|(what, took)| format!("{what} {:.1}s", took.as_secs_f64()))
         .collect();
@@ -415,7 +427,7 @@ fn qemu_suite(cx: &mut Context<'_>) -> Result<Outcome> {
     }
     if let Some(row) = rows
         .iter()
-        .find(|r| r.in_process.as_deref() != Some("PASS"))
+        .find(|r| r.in_process.as_deref().is_some_and(|p| p != "PASS"))
     {
         return Err(Error::new(format!(
             "`{}` passes on QEMU but not in-process",

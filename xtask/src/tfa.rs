@@ -166,9 +166,13 @@ fn unpacked(src: &Path) -> Option<Source> {
     })
 }
 
-/// Writes `build/apt/` (configuration, deb-src entry for trixie from the machine's mirror, empty
-/// state) and returns the configuration file's path.
-fn private_apt(root: &Path) -> Result<PathBuf> {
+/// The suites whose sources the private APT configuration lists: TF-A's, and sid for OP-TEE
+/// OS (the newest `optee-os`).
+const SOURCE_SUITES: &[&str] = &[SOURCE_SUITE, "sid"];
+
+/// Writes `build/apt/` (configuration, deb-src entries of [`SOURCE_SUITES`] from the machine's
+/// mirror, empty state) and returns the configuration file's path.
+pub fn private_apt(root: &Path) -> Result<PathBuf> {
     let dir = root.join("build").join("apt");
     for sub in apt::PRIVATE_DIRS {
         mkdir(&dir.join(sub))?;
@@ -182,11 +186,13 @@ fn private_apt(root: &Path) -> Result<PathBuf> {
         ))
     })?;
     write(&dir.join("sources.list"), "")?;
-    write(
-        &dir.join("sources.list.d")
-            .join(format!("{SOURCE_SUITE}-src.sources")),
-        &mirror.entry("deb-src", SOURCE_SUITE),
-    )?;
+    for suite in SOURCE_SUITES {
+        write(
+            &dir.join("sources.list.d")
+                .join(format!("{suite}-src.sources")),
+            &mirror.entry("deb-src", suite),
+        )?;
+    }
     write(&dir.join("status"), "")?;
     let conf = dir.join("apt.conf");
     write(&conf, &apt::private_config(&dir, prereq::is_root()))?;
@@ -228,6 +234,38 @@ pub struct Inputs {
     pub sp_images: Vec<PathBuf>,
     /// `sp-manifests/`.
     pub manifests: PathBuf,
+    /// Which of its sets: the layout, SPMC manifest and TB_FW_CONFIG file names.
+    pub set: ManifestSet,
+    /// The build's directory under `build/tf-a/` (the profile's name for the scenario stack).
+    pub name: String,
+    /// Flags on top of the profile's.
+    pub extra_flags: &'static [&'static str],
+}
+
+/// The files of one stack's partitions in `sp-manifests/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ManifestSet {
+    /// The SP layout (`SP_LAYOUT_FILE`).
+    pub layout: &'static str,
+    /// The SPMC manifest (`QEMU_TOS_FW_CONFIG_DTS`).
+    pub spmc_manifest: &'static str,
+    /// BL2's list of packages (`QEMU_TB_FW_CONFIG_DTS`).
+    pub tb_fw_config: &'static str,
+}
+
+impl ManifestSet {
+    /// The test partitions the scenarios run against.
+    pub const SCENARIOS: Self = Self {
+        layout: "sp_layout.json",
+        spmc_manifest: "spmc_manifest.dts",
+        tb_fw_config: "tb_fw_config.dts",
+    };
+    /// The same partitions and OP-TEE OS.
+    pub const CLIENTS: Self = Self {
+        layout: "clients_sp_layout.json",
+        spmc_manifest: "clients_spmc_manifest.dts",
+        tb_fw_config: "clients_tb_fw_config.dts",
+    };
 }
 
 /// The full `make` argument list.
@@ -238,20 +276,21 @@ fn make_args(profile: Profile, inputs: &Inputs, build_base: &Path, jobs: usize) 
         "CROSS_COMPILE=aarch64-linux-gnu-".into(),
     ];
     args.extend(profile.flags().iter().map(|f| (*f).to_owned()));
+    args.extend(inputs.extra_flags.iter().map(|f| (*f).to_owned()));
     args.push(format!("BUILD_BASE={}", build_base.display()));
     args.push(format!("BL32={}", inputs.bl32.display()));
     args.push(format!("BL33={}", inputs.bl33.display()));
     args.push(format!(
         "SP_LAYOUT_FILE={}",
-        m.join("sp_layout.json").display()
+        m.join(inputs.set.layout).display()
     ));
     args.push(format!(
         "QEMU_TOS_FW_CONFIG_DTS={}",
-        m.join("spmc_manifest.dts").display()
+        m.join(inputs.set.spmc_manifest).display()
     ));
     args.push(format!(
         "QEMU_TB_FW_CONFIG_DTS={}",
-        m.join("tb_fw_config.dts").display()
+        m.join(inputs.set.tb_fw_config).display()
     ));
     args.extend(["all".into(), "fip".into()]);
     args
@@ -368,7 +407,7 @@ const KEY_FILE: &str = "xtask-inputs";
 
 /// Builds (or reuses) TF-A for `profile` around `inputs`.
 pub fn build(root: &Path, source: &Source, profile: Profile, inputs: &Inputs) -> Result<Built> {
-    let build_base = tfa_dir(root).join(profile.name());
+    let build_base = tfa_dir(root).join(&inputs.name);
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
     let args = make_args(profile, inputs, &build_base, jobs);
     // -jN does not change the output: keep it out of the key.
@@ -405,7 +444,7 @@ pub fn build(root: &Path, source: &Source, profile: Profile, inputs: &Inputs) ->
             console::note(&format!(
                 "TF-A {} ({}) up to date: {}",
                 source.version,
-                profile.name(),
+                inputs.name,
                 bios.display()
             ));
             return Ok(Built { bios });
@@ -482,6 +521,9 @@ mod tests {
             bl33: "/r/build/bl33.bin".into(),
             sp_images: vec!["/r/build/sp/echo.bin".into()],
             manifests: "/r/sp-manifests".into(),
+            set: ManifestSet::SCENARIOS,
+            name: "debug".into(),
+            extra_flags: &[],
         }
     }
 

@@ -47,6 +47,7 @@ pub mod isolation;
 pub mod mailbox;
 pub mod memory;
 pub mod messaging;
+pub mod optee;
 pub mod partition_calls;
 pub mod passthrough;
 pub mod registers;
@@ -280,6 +281,17 @@ pub struct Scenario {
     pub run: fn(&mut dyn Client) -> Result<(), Failure>,
     /// The faults it makes the SPMC report (none for most).
     pub provokes: &'static [Provoked],
+    /// The secure world it needs.
+    pub stack: Stack,
+}
+
+/// The secure world a scenario runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// The four test partitions (QEMU and in-process).
+    TestPartitions,
+    /// The test partitions and OP-TEE OS (QEMU only: the in-process stack has no OP-TEE).
+    Optee,
 }
 
 impl core::fmt::Debug for Scenario {
@@ -289,11 +301,14 @@ impl core::fmt::Debug for Scenario {
 }
 
 macro_rules! scenarios {
-    ($($module:ident :: $name:ident $(provokes [$($fault:ident),+])?),* $(,)?) => {
+    (@stack) => { Stack::TestPartitions };
+    (@stack $stack:ident) => { Stack::$stack };
+    ($($module:ident :: $name:ident $(provokes [$($fault:ident),+])? $(on $stack:ident)?),* $(,)?) => {
         &[$(Scenario {
             name: stringify!($name),
             run: $module::$name,
             provokes: &[$($(Provoked::$fault),+)?],
+            stack: scenarios!(@stack $($stack)?),
         }),*]
     };
 }
@@ -370,6 +385,7 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_lends_memory_v1_1,
     memory::normal_world_lends_memory_v1_0,
     memory::partition_donates_memory provokes [InjectedAbort],
+    optee::optee_answers_the_driver_probe on Optee,
 ];
 
 /// The scenario called `name`.
