@@ -465,16 +465,25 @@ impl DescriptorHead {
                 if rd_bytes(buf, 36, 12)?.iter().any(|&b| b != 0) {
                     return Err(DescError::ReservedNonZero);
                 }
-                let emad_size = rd_u32(buf, 24)?;
-                if !layout.accepts_emad_size(emad_size) {
-                    return Err(DescError::BadEmadSize);
+                let count = rd_u32(buf, 28)?;
+                if count == 0 {
+                    // A hypervisor retrieve request names no receiver, so its access-descriptor
+                    // size and offset describe nothing: pKVM leaves them zero, and Hafnium
+                    // does not look at them.
+                    let attributes = rd_u16(buf, 2)?;
+                    (attributes, EMAD_V1_2, 0, HEADER_V1_1)
+                } else {
+                    let emad_size = rd_u32(buf, 24)?;
+                    if !layout.accepts_emad_size(emad_size) {
+                        return Err(DescError::BadEmadSize);
+                    }
+                    let offset = to_usize(rd_u32(buf, 32)?)?;
+                    if offset < HEADER_V1_1 || !offset.is_multiple_of(EMAD_OFFSET_ALIGN) {
+                        return Err(DescError::BadEmadOffset);
+                    }
+                    let attributes = rd_u16(buf, 2)?;
+                    (attributes, to_usize(emad_size)?, count, offset)
                 }
-                let offset = to_usize(rd_u32(buf, 32)?)?;
-                if offset < HEADER_V1_1 || !offset.is_multiple_of(EMAD_OFFSET_ALIGN) {
-                    return Err(DescError::BadEmadOffset);
-                }
-                let attributes = rd_u16(buf, 2)?;
-                (attributes, to_usize(emad_size)?, rd_u32(buf, 28)?, offset)
             }
         };
         let count = to_usize(count)?;

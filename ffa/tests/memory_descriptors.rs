@@ -792,3 +792,23 @@ fn a_hypervisor_retrieve_request_names_no_receiver() {
         );
     }
 }
+
+/// pKVM's hypervisor retrieve request (`do_ffa_mem_reclaim`) sets only the sender and the
+/// handle: its access-descriptor size and offset stay zero, and Hafnium accepts it so.
+#[test]
+fn pkvms_hypervisor_retrieve_request_with_zero_sizes_is_accepted() {
+    use ffa::memory::DescriptorHead;
+    for layout in [Layout::V1_1, Layout::V1_2] {
+        let mut bytes = [0u8; 48];
+        bytes[8..16].copy_from_slice(&0x8000_0000_0000_0002u64.to_le_bytes());
+        let head = DescriptorHead::parse_any(&bytes, bytes.len(), layout).unwrap();
+        assert_eq!(head.handle, 0x8000_0000_0000_0002);
+        assert!(head.receivers.is_empty() && head.composite.is_none());
+        // With a receiver the sizes must be right.
+        bytes[28..32].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(
+            DescriptorHead::parse_any(&bytes, bytes.len(), layout),
+            Err(DescError::BadEmadSize)
+        );
+    }
+}
