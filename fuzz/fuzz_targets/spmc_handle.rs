@@ -155,6 +155,7 @@ fn partition(
             ns_interrupts: Default::default(),
             memory_regions,
             device_regions: Vec::new(),
+            interrupts: Vec::new(),
         },
     }
 }

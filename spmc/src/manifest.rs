@@ -12,8 +12,9 @@ use ffa::{EndpointId, Uuid, UuidHelper, Version};
 use heapless::{String, Vec};
 
 use crate::cpu_map::{Affinity, CpuList, MAX_CPUS};
+use crate::interrupts::declared::{BadInterrupt, DeclaredInterrupt, MAX_INTERRUPTS};
 use crate::memory_map::{
-    MAX_MEMORY_RANGES, ManifestMemory, MemoryKind, MemoryMap, Range, Refusal, Refused,
+    MAX_MEMORY_RANGES, ManifestMemory, MemoryKind, MemoryMap, Range, Refusal, Refused, Violation,
 };
 
 /// Most partitions one SPMC hosts (TF-A loads at most 8 SP packages).
@@ -147,6 +148,9 @@ pub struct PartitionConfig {
     pub memory_regions: Vec<Region, MAX_REGIONS>,
     /// `device-regions`.
     pub device_regions: Vec<Region, MAX_REGIONS>,
+    /// The interrupts the device regions declare (`interrupts`), in manifest order; each
+    /// INTID once.
+    pub interrupts: Vec<DeclaredInterrupt, MAX_INTERRUPTS>,
     /// What a non-secure interrupt does while the partition runs (`ns-interrupts-action`,
     /// or FF-A v1.0's `managed-exit` flag).
     pub ns_interrupts: NsInterruptsAction,
@@ -601,6 +605,7 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
     let memory_regions = RegionKind::Memory.parse_all(&fdt, load_address)?;
     let device_regions = RegionKind::Device.parse_all(&fdt, load_address)?;
     check_regions_disjoint(&memory_regions, &device_regions)?;
+    let interrupts = parse_interrupts(&fdt)?;
     let ns_interrupts = match root.ranged("ns-interrupts-action", 0, 2)? {
         // FF-A v1.0's flag wins, as in Hafnium.
         _ if root.flag("managed-exit")? => NsInterruptsAction::ManagedExit,
@@ -628,8 +633,60 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
         gp_register_num,
         memory_regions,
         device_regions,
+        interrupts,
         ns_interrupts,
     })
+}
+
+/// Each device region's `interrupts`: (INTID, attributes) pairs, decoded and validated
+/// ([`DeclaredInterrupt::from_manifest`]); an INTID declared twice is refused.
+/// `interrupts-target` is not read: interrupts go to the boot CPU until reconfigured.
+fn parse_interrupts(
+    fdt: &Fdt<'_>,
+) -> Result<Vec<DeclaredInterrupt, MAX_INTERRUPTS>, ManifestError> {
+    let mut declared: Vec<DeclaredInterrupt, MAX_INTERRUPTS> = Vec::new();
+    let Some(container) = fdt.find_node("/device-regions") else {
+        return Ok(declared);
+    };
+    for (index, child) in container.children().enumerate() {
+        let props = Props::new(child, ManifestNode::DeviceRegion(index));
+        let Some(bytes) = props.bytes("interrupts") else {
+            continue;
+        };
+        if !bytes.len().is_multiple_of(8) {
+            return Err(props.malformed("interrupts"));
+        }
+        for pair in bytes.chunks_exact(8) {
+            let cell = |at: usize| {
+                pair.get(at..at + 4)
+                    .and_then(|c| <[u8; 4]>::try_from(c).ok())
+                    .map(u32::from_be_bytes)
+                    .ok_or(props.malformed("interrupts"))
+            };
+            let (intid, attributes) = (cell(0)?, cell(4)?);
+            let interrupt = DeclaredInterrupt::from_manifest(intid, attributes).map_err(|e| {
+                let value = match e {
+                    BadInterrupt::IntId(v) | BadInterrupt::Attributes(v) => v,
+                };
+                props.out_of_range("interrupts", value.into())
+            })?;
+            if declared.iter().any(|d| d.intid == interrupt.intid) {
+                return Err(ManifestError::Duplicate {
+                    node: props.at,
+                    property: "interrupts",
+                    value: intid.into(),
+                });
+            }
+            declared
+                .push(interrupt)
+                .map_err(|_| ManifestError::TooMany {
+                    node: ManifestNode::DeviceRegions,
+                    what: "interrupts",
+                    max: MAX_INTERRUPTS,
+                })?;
+        }
+    }
+    Ok(declared)
 }
 
 /// Parses the SPMC manifest (TOS_FW_CONFIG, `arm,ffa-core-manifest-1.0`, Hafnium's format):
@@ -1004,7 +1061,10 @@ impl SpmcConfig {
         let mut next = 0;
         while let Some(partition) = self.partitions.get(next) {
             let hosted = self.partitions[..next].iter().map(|p| (p.id, &p.config));
-            match map.check_regions(&partition.config, packages, hosted) {
+            let checked = map
+                .check_regions(&partition.config, packages, hosted.clone())
+                .and_then(|()| interrupts_free(&partition.config, hosted));
+            match checked {
                 Ok(()) => next += 1,
                 Err(why) => {
                     let partition = self.partitions.remove(next);
@@ -1020,6 +1080,27 @@ impl SpmcConfig {
             }
         }
     }
+}
+
+/// Refuses a partition declaring an interrupt a partition hosted before it declared: one
+/// physical interrupt has one owner.
+fn interrupts_free<'p>(
+    config: &PartitionConfig,
+    mut hosted: impl Iterator<Item = (EndpointId, &'p PartitionConfig)>,
+) -> Result<(), Violation> {
+    hosted.try_for_each(|(owner, other)| {
+        match config
+            .interrupts
+            .iter()
+            .find(|d| other.interrupts.iter().any(|o| o.intid == d.intid))
+        {
+            Some(d) => Err(Violation::InterruptTaken {
+                intid: d.intid.get(),
+                owner,
+            }),
+            None => Ok(()),
+        }
+    })
 }
 
 fn memory_range(config: &PartitionConfig) -> (u64, u64) {

@@ -272,6 +272,14 @@ pub enum Violation {
     /// Its package or partition manifest could not be loaded (refused alone: the others
     /// boot).
     Unloadable(Unloadable),
+    /// It declares an interrupt a partition hosted before it declared (not memory, but
+    /// refused the same way, alone).
+    InterruptTaken {
+        /// The INTID.
+        intid: u32,
+        /// The partition that owns it.
+        owner: EndpointId,
+    },
 }
 
 /// Why a `vmN` node's package could not be loaded.
@@ -320,6 +328,11 @@ impl fmt::Display for Violation {
                 f.write_str("its partition manifest is unreadable")
             }
             Self::Unloadable(Unloadable::Manifest(e)) => write!(f, "its partition manifest: {e}"),
+            Self::InterruptTaken { intid, owner } => write!(
+                f,
+                "interrupt {intid} is already partition {:#06x}'s",
+                owner.0
+            ),
         }
     }
 }
@@ -366,6 +379,26 @@ impl fmt::Display for Refusal {
         };
         write!(f, " refused: {} (\"{name}\")", self.why)
     }
+}
+
+/// Whether `range`, claimed as `claim`, is the SPMC's console UART `reserved` (`what`) whole,
+/// as a device region: the one SPMC resource a partition may share.
+fn shares_console(claim: Claim, what: SpmcResource, reserved: Range, range: Range) -> bool {
+    matches!(claim, Claim::DeviceRegion(_)) && what == SpmcResource::Uart && reserved == range
+}
+
+/// The device regions of `config` that are the SPMC's console UART in `reserved`, shared
+/// with it (for the boot log).
+pub fn console_shares<'c>(
+    config: &'c PartitionConfig,
+    reserved: &'c [(SpmcResource, Range)],
+) -> impl Iterator<Item = Range> + 'c {
+    region_claims(config).filter_map(move |(claim, range, _)| {
+        reserved
+            .iter()
+            .any(|(what, r)| shares_console(claim, *what, *r, range))
+            .then_some(range)
+    })
 }
 
 /// The ranges of `config` that its stage 2 maps or will map: memory regions with a fixed base
@@ -438,7 +471,13 @@ impl<'a> MemoryMap<'a> {
             return Err(Violation::OutsideMap { claim, range, kind });
         }
         // Whatever its space: the manifest's map may be wrong, the SPMC's own list is not.
-        if let Some((resource, _)) = self.reserved().find(|(_, r)| r.overlaps(&range)) {
+        // The one exception: a device region that is exactly the SPMC's console UART (OP-TEE's
+        // console), shared; the SPMC only writes its transmit register.
+        if let Some((resource, _)) = self
+            .reserved()
+            .filter(|(what, r)| !shares_console(claim, *what, *r, range))
+            .find(|(_, r)| r.overlaps(&range))
+        {
             return Err(Violation::Spmc {
                 claim,
                 range,

@@ -286,6 +286,7 @@ pub(crate) mod tests {
             ns_interrupts: Default::default(),
             memory_regions: Vec::new(),
             device_regions: Vec::new(),
+            interrupts: Vec::new(),
         }
     }
 

@@ -232,6 +232,7 @@ pub fn partition(
             ns_interrupts: Default::default(),
             memory_regions: Vec::new(),
             device_regions: Vec::new(),
+            interrupts: Vec::new(),
         },
     }
 }

@@ -478,8 +478,12 @@ fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
             &text[end..]
         )
     });
+    // More than the UART's page: not the console shared, an overlap.
+    let uart_and_next = "device-regions { compatible = \"arm,ffa-manifest-device-regions\";
+        d0 { base-address = <0x0 0x9100000>; pages-count = <1>; attributes = <0x3>; };
+        d1 { base-address = <0x0 0x9040000>; pages-count = <2>; attributes = <0x3>; }; };";
     let m = loaded_with(&[
-        ("echo.dts", device_regions(&[0x0910_0000, 0x0904_0000])),
+        ("echo.dts", uart_and_next.to_string()),
         ("relay.dts", device_regions(&[0x0800_0000])),
         ("legacy.dts", device_regions(&[0x0810_0000])),
     ]);
@@ -491,7 +495,7 @@ fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
         [
             Violation::Spmc {
                 claim: Claim::DeviceRegion(1),
-                range: range(0x0904_0000, 0x1000),
+                range: range(0x0904_0000, 0x2000),
                 resource: SpmcResource::Uart
             },
             Violation::Spmc {
@@ -510,6 +514,100 @@ fn device_regions_need_device_memory_and_never_get_the_spmcs_devices() {
     let m = loaded_with(&[("echo.dts", device_regions(&[0x0910_0000]))]);
     let config = load(&m, &spmc).unwrap();
     assert_eq!(names(&config), ["echo", "relay", "legacy", "hostile"]);
+}
+
+/// A device region with `interrupts` = `pairs`.
+fn device_with_interrupts(base: u64, pairs: &[(u32, u32)]) -> String {
+    let list: Vec<String> = pairs
+        .iter()
+        .map(|(id, attr)| format!("{id:#x} {attr:#x}"))
+        .collect();
+    format!(
+        "device-regions {{ compatible = \"arm,ffa-manifest-device-regions\";
+            d0 {{ base-address = {}; pages-count = <1>; attributes = <0x3>; interrupts = <{}>; }}; }};",
+        cells(base),
+        list.join(" ")
+    )
+}
+
+/// The project's SPMC manifest with all of QEMU's device space as device-memory.
+fn spmc_with_devices() -> Vec<u8> {
+    spmc_manifest_with(|text| {
+        let end = text.rfind("};").unwrap();
+        format!(
+            "{}memory@8000000 {{ device_type = \"device-memory\"; reg = <0x0 0x8000000 0x2000000>; }};\n{}",
+            &text[..end],
+            &text[end..]
+        )
+    })
+}
+
+#[test]
+fn the_console_uart_is_shared_with_one_partition_as_optee_declares_it() {
+    // OP-TEE/build's uart1: exactly the SPMC's console page, with its interrupt 40.
+    let spmc = spmc_with_devices();
+    let m = loaded_with(&[(
+        "echo.dts",
+        device_with_interrupts(0x0904_0000, &[(40, 0x901)]),
+    )]);
+    let config = load(&m, &spmc).unwrap();
+    assert_eq!(names(&config), ["echo", "relay", "legacy", "hostile"]);
+    let echo = &config.partitions[0].config;
+    assert_eq!(echo.interrupts.len(), 1);
+    assert_eq!(echo.interrupts[0].intid.get(), 40);
+    assert_eq!(
+        spmc::memory_map::console_shares(echo, &spmc::memory_map::qemu_virt::RESERVED)
+            .collect::<Vec<_>>(),
+        [range(0x0904_0000, 0x1000)]
+    );
+    // A second partition claiming it overlaps the first one's region.
+    let m = loaded_with(&[
+        ("echo.dts", device_regions(&[0x0904_0000])),
+        ("relay.dts", device_regions(&[0x0904_0000])),
+    ]);
+    let config = load(&m, &spmc).unwrap();
+    assert_eq!(names(&config), ["echo", "legacy", "hostile"]);
+    assert_eq!(
+        config.refused[0].why,
+        Violation::Region {
+            claim: Claim::DeviceRegion(0),
+            range: range(0x0904_0000, 0x1000),
+            owner: EndpointId(0x8001)
+        }
+    );
+}
+
+#[test]
+fn an_interrupt_declared_by_an_earlier_partition_refuses_the_later_one_alone() {
+    let spmc = spmc_with_devices();
+    let m = loaded_with(&[
+        (
+            "echo.dts",
+            device_with_interrupts(0x0910_0000, &[(40, 0x901)]),
+        ),
+        (
+            "relay.dts",
+            device_with_interrupts(0x0911_0000, &[(41, 0x901), (40, 0xa01)]),
+        ),
+        (
+            "legacy.dts",
+            device_with_interrupts(0x0912_0000, &[(41, 0x901)]),
+        ),
+    ]);
+    let config = load(&m, &spmc).unwrap();
+    assert_eq!(names(&config), ["echo", "legacy", "hostile"]);
+    assert_eq!(config.refused.len(), 1);
+    assert_eq!(
+        config.refused[0].why,
+        Violation::InterruptTaken {
+            intid: 40,
+            owner: EndpointId(0x8001)
+        }
+    );
+    assert_eq!(
+        config.refused[0].to_string(),
+        "partition 0x8002 refused: interrupt 40 is already partition 0x8001's (\"relay\")"
+    );
 }
 
 #[test]

@@ -526,6 +526,82 @@ fn device_regions() {
 }
 
 #[test]
+fn device_region_interrupts() {
+    use spmc::interrupts::declared::{SecurityState, Trigger};
+    let at = ManifestNode::DeviceRegion(0);
+    let with = |cells: &'static [u32]| {
+        full_partition().edit("device-regions/uart1", move |n| {
+            n.set("interrupts", Cells(cells))
+        })
+    };
+    // OP-TEE/build's UART1 and a level PPI.
+    let parsed = parse_partition(&with(&[0x28, 0x901, 27, 0x680]).dtb()).unwrap();
+    let got: Vec<_> = parsed
+        .interrupts
+        .iter()
+        .map(|d| (d.intid.get(), d.priority, d.security, d.trigger))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (40, 1, SecurityState::Secure, Trigger::Edge),
+            (27, 0x80, SecurityState::NonSecure, Trigger::Level)
+        ]
+    );
+    assert!(
+        parse_partition(&full_partition().dtb())
+            .unwrap()
+            .interrupts
+            .is_empty()
+    );
+    // An odd cell count, an SGI, a special INTID, a type against the range, unknown bits.
+    assert_eq!(
+        err(with(&[0x28, 0x901, 0x29])),
+        ManifestError::Malformed {
+            node: at,
+            property: "interrupts"
+        }
+    );
+    assert_eq!(err(with(&[8, 0x100])), out_of_range(at, "interrupts", 8));
+    assert_eq!(
+        err(with(&[1023, 0x900])),
+        out_of_range(at, "interrupts", 1023)
+    );
+    assert_eq!(
+        err(with(&[40, 0x501])),
+        out_of_range(at, "interrupts", 0x501)
+    );
+    assert_eq!(
+        err(with(&[40, 0x1_0901])),
+        out_of_range(at, "interrupts", 0x1_0901)
+    );
+    // One INTID once.
+    assert_eq!(
+        err(with(&[40, 0x901, 40, 0x902])),
+        ManifestError::Duplicate {
+            node: at,
+            property: "interrupts",
+            value: 40
+        }
+    );
+    // At most 32.
+    static MANY: [u32; 66] = {
+        let mut cells = [0u32; 66];
+        let mut i = 0;
+        while i < 33 {
+            cells[2 * i] = 32 + i as u32;
+            cells[2 * i + 1] = 0x900;
+            i += 1;
+        }
+        cells
+    };
+    assert!(matches!(
+        err(with(&MANY)),
+        ManifestError::TooMany { max: 32, .. }
+    ));
+}
+
+#[test]
 fn overlapping_regions_rejected() {
     // The device region overlaps the memory region.
     let tree = full_partition().edit("device-regions/uart1", |n| {

@@ -24,7 +24,9 @@ use crate::cpu_map::{Affinity, CpuMap, CpuMapError};
 use crate::exception::{FaultState, Trap, Uninjectable, class, class_name, classify, inject};
 use crate::loader::{self, LoadError};
 use crate::manifest::{MAX_PARTITIONS, SpmcConfig};
-use crate::memory_map::{MemoryKind, MemoryMap, PlatformMemory};
+use crate::memory_map::{
+    MemoryKind, MemoryMap, PlatformMemory, Range, SpmcResource, console_shares,
+};
 use crate::pagetable::MapError;
 use crate::partition::{AbortReason, MAX_CPUS};
 use crate::platform::Space;
@@ -424,7 +426,7 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
             stage2,
             mp: p.is_mp(),
         });
-        log_partition(p);
+        log_partition(p, &reserved);
     }
     for refusal in spmc.refused_partitions() {
         println!("spmc: {refusal}");
@@ -476,7 +478,7 @@ fn log_memory_map(map: &MemoryMap<'_>) {
     }
 }
 
-fn log_partition(p: &crate::partition::Partition) {
+fn log_partition(p: &crate::partition::Partition, reserved: &[(SpmcResource, Range)]) {
     let c = &p.config;
     println!(
         "spmc: partition {:#06x} \"{}\": FF-A v{}.{}, load {:#x}, {:#x} bytes, entry +{:#x}, {} context(s), {} UUID(s)",
@@ -498,6 +500,17 @@ fn log_partition(p: &crate::partition::Partition) {
     }
     for uuid in &c.uuids {
         println!("spmc:   uuid {uuid}");
+    }
+    for range in console_shares(c, reserved) {
+        println!(
+            "spmc:   device region {range} is the SPMC's console UART: shared (the SPMC only writes its transmit register)"
+        );
+    }
+    for d in &c.interrupts {
+        println!(
+            "spmc:   interrupt {}: priority {:#x}, {:?}, {:?}",
+            d.intid, d.priority, d.security, d.trigger
+        );
     }
 }
 

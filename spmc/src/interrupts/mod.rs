@@ -1,5 +1,6 @@
-//! Interrupts: what a non-secure interrupt does to the partition it interrupts (FF-A v1.2 §9,
-//! the manifest's `ns-interrupts-action`).
+//! Interrupts. This module: what a non-secure interrupt does to the partition it interrupts
+//! (FF-A v1.2 §9, the manifest's `ns-interrupts-action`). Submodules: [`declared`], the
+//! interrupts partitions' manifests declare.
 //!
 //! The SPMC owns the physical interrupts while a partition runs (the arch layer routes them to
 //! S-EL2), so a partition cannot keep a CPU from the normal world by spinning. A non-secure
@@ -14,6 +15,8 @@
 //! - a context that is initialising (no normal world to hand the CPU to), or whose partition
 //!   asks for them to be Queued, is resumed at once with non-secure interrupts masked until its
 //!   run ends; the interrupt then reaches the normal world.
+
+pub mod declared;
 
 use ffa::{EndpointId, FfaError, FuncId, TargetInfo};
 
