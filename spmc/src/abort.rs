@@ -117,6 +117,7 @@ impl<P: Platform> Spmc<P> {
                 (Some(RuntimeModel::Init), _) => {
                     return self.start_from(cpu, dead.partition.saturating_add(1));
                 }
+                (Some(RuntimeModel::SecureInterrupt), _) => return self.interrupt_handled(cpu),
                 (Some(RuntimeModel::DirectRequest), Some(request)) => request.from,
                 _ => Requester::NormalWorld(ffa::EndpointId(0)),
             };

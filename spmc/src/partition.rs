@@ -5,6 +5,9 @@ use ffa::{EndpointId, Version};
 use heapless::Vec;
 
 use crate::boot_info::BootInfoFailure;
+use crate::interrupts::PhysicalInterrupt;
+use crate::interrupts::declared::MAX_INTERRUPTS;
+use crate::interrupts::virtual_state::VirtualInterrupts;
 use crate::mailbox::Mailbox;
 use crate::manifest::{MAX_PARTITIONS, PartitionConfig, SpmcAttributes};
 use crate::spmc::CpuId;
@@ -34,6 +37,10 @@ pub struct Partition {
     pub secondary_entry: Option<u64>,
     /// Why it (or one of its contexts) was aborted, first reason first.
     pub abort_reason: Option<AbortReason>,
+    /// Its physical interrupts (declared in its manifest), as it configured them.
+    pub interrupts: Vec<PhysicalInterrupt, MAX_INTERRUPTS>,
+    /// Each execution context's virtual interrupts, by context index.
+    pub virtual_interrupts: Vec<VirtualInterrupts, MAX_CPUS>,
 }
 
 /// Why the SPMC aborted a partition, or one context of an MP partition at its warm boot.
@@ -149,9 +156,16 @@ impl PartitionTable {
             match table.check(attributes, id, &config) {
                 Ok(version) => {
                     let mut contexts = Vec::new();
+                    let mut virtual_interrupts = Vec::new();
                     for _ in 0..config.execution_ctx_count {
                         let _ = contexts.push(ExecutionContext::new());
+                        let _ = virtual_interrupts.push(VirtualInterrupts::new());
                     }
+                    let interrupts = config
+                        .interrupts
+                        .iter()
+                        .map(|d| PhysicalInterrupt::new(*d))
+                        .collect();
                     let _ = table.entries.push(Partition {
                         id,
                         config,
@@ -160,6 +174,8 @@ impl PartitionTable {
                         contexts,
                         secondary_entry: None,
                         abort_reason: None,
+                        interrupts,
+                        virtual_interrupts,
                     });
                 }
                 Err(why) => {

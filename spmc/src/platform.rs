@@ -1,7 +1,9 @@
-//! What the core asks of the machine: copies to and from physical memory, cache cleaning, and
-//! the stage-2 mappings memory sharing makes.
+//! What the core asks of the machine: copies to and from physical memory, cache cleaning, the
+//! stage-2 mappings memory sharing makes, and the GIC programming of partitions' interrupts.
 
 use ffa::EndpointId;
+
+use crate::interrupts::GicSetting;
 
 /// A physical address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,22 @@ pub trait Platform {
     /// caches off (cleans it to the point of coherency): partitions start, and may run, with
     /// their caches off. Called by the core after each write into partition memory.
     fn clean_to_poc(&mut self, space: Space, addr: u64, len: usize);
+
+    /// Programs one partition interrupt in the GIC as `setting` says: group, priority,
+    /// trigger, routing (SPIs) or redistributor (PPIs), then enabled or disabled. The
+    /// defaults do nothing: a platform without partition interrupts.
+    fn gic_configure(&mut self, setting: &GicSetting) {
+        let _ = setting;
+    }
+    /// Acknowledges the highest-priority pending Secure Group 1 interrupt of this CPU: its
+    /// INTID, or `None` when nothing is pending (spurious).
+    fn gic_acknowledge(&mut self) -> Option<u32> {
+        None
+    }
+    /// Ends an acknowledged interrupt (priority drop and deactivation together).
+    fn gic_end(&mut self, intid: u32) {
+        let _ = intid;
+    }
 }
 
 /// The start of every cache line of `line` bytes (a power of two) that `[addr, addr + len)`

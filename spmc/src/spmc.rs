@@ -146,6 +146,8 @@ pub struct Spmc<P: Platform> {
     refused: heapless::Vec<Refusal, MAX_PARTITIONS>,
     /// Outstanding memory transactions.
     pub(crate) ledger: crate::memory::ledger::Ledger,
+    /// Per CPU: what the secure interrupt a partition handles there interrupted.
+    pub(crate) interrupt_returns: [Option<crate::interrupts::secure::InterruptReturn>; MAX_CPUS],
 }
 
 /// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
@@ -190,6 +192,7 @@ impl<P: Platform> Spmc<P> {
             console: Console::default(),
             refused,
             ledger: crate::memory::ledger::Ledger::new(),
+            interrupt_returns: [None; MAX_CPUS],
         }
     }
 
@@ -203,6 +206,7 @@ impl<P: Platform> Spmc<P> {
             return Outcome::ToSpmd(ffa::call::error(FfaError::InvalidParameters));
         }
         self.boot_cpu = Some(cpu);
+        self.configure_interrupts(cpu);
         self.start_from(cpu, 0)
     }
 
@@ -412,11 +416,21 @@ impl<P: Platform> Spmc<P> {
                 }
             }
         }
+        if let Endpoint::Partition(ctx) = call.from
+            && let Some(request) = ffa::hafnium::decode(call.regs)
+        {
+            return self.hafnium_call(&call, ctx, request);
+        }
+        if call.from == Endpoint::NormalWorld && fid == u32::from(FuncId::Interrupt32) {
+            // Only the SPMD sends it (it refuses FFA_INTERRUPT from the normal world).
+            return self.spmd_interrupt(call.cpu);
+        }
         if let Endpoint::Partition(ctx) = call.from {
-            let initialising = self
-                .partitions
-                .ctx(ctx)
-                .is_some_and(|c| c.model == Some(RuntimeModel::Init));
+            let model = self.partitions.ctx(ctx).and_then(|c| c.model);
+            if model == Some(RuntimeModel::SecureInterrupt) && forbidden_in_interrupt(fid) {
+                return self.fail(&call, FfaError::Denied);
+            }
+            let initialising = model == Some(RuntimeModel::Init);
             if initialising && forbidden_during_init(fid) {
                 let why = if matches!(FuncId::try_from(fid), Ok(FuncId::Error32 | FuncId::Error64))
                 {
@@ -793,6 +807,24 @@ fn forbidden_during_init(fid: u32) -> bool {
         Ok(FuncId::Error32
             | FuncId::Error64
             | FuncId::MsgSendDirectReq32
+            | FuncId::MsgSendDirectReq64
+            | FuncId::MsgSendDirectReq64_2
+            | FuncId::MsgSendDirectResp32
+            | FuncId::MsgSendDirectResp64
+            | FuncId::MsgSendDirectResp64_2
+            | FuncId::Yield32
+            | FuncId::Yield64
+            | FuncId::Run32
+            | FuncId::Run64)
+    )
+}
+
+/// Calls a context handling a secure interrupt may not make: it may only finish
+/// (FFA_MSG_WAIT) and make calls that do not hand the CPU to another endpoint.
+fn forbidden_in_interrupt(fid: u32) -> bool {
+    matches!(
+        FuncId::try_from(fid),
+        Ok(FuncId::MsgSendDirectReq32
             | FuncId::MsgSendDirectReq64
             | FuncId::MsgSendDirectReq64_2
             | FuncId::MsgSendDirectResp32

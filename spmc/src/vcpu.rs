@@ -41,6 +41,9 @@ pub enum RuntimeModel {
     DirectRequest,
     /// Given cycles by FFA_RUN.
     Run,
+    /// Handling a secure interrupt of its own, up to its FFA_MSG_WAIT
+    /// ([`crate::interrupts::secure`]).
+    SecureInterrupt,
 }
 
 /// Which direct-request ABI a request came through; the response must use the matching one.
@@ -192,7 +195,10 @@ impl<P: Platform> Spmc<P> {
             return self.fail(call, FfaError::NotSupported);
         };
         let model = self.partitions.ctx(ctx).and_then(|c| c.model);
-        if !matches!(model, Some(RuntimeModel::Init | RuntimeModel::Run)) {
+        if !matches!(
+            model,
+            Some(RuntimeModel::Init | RuntimeModel::Run | RuntimeModel::SecureInterrupt)
+        ) {
             return self.fail(call, FfaError::Denied);
         }
         let mut nwd_saved = [0; 10];
@@ -210,6 +216,9 @@ impl<P: Platform> Spmc<P> {
         self.set_running(call.cpu, None);
         if model == Some(RuntimeModel::Init) {
             return self.start_from(call.cpu, ctx.partition.saturating_add(1));
+        }
+        if model == Some(RuntimeModel::SecureInterrupt) {
+            return self.interrupt_handled(call.cpu);
         }
         let mut regs = msg_wait();
         regs[8..].copy_from_slice(&nwd_saved);

@@ -60,13 +60,13 @@ fn incompatible_versions_are_not_supported() {
 fn non_ffa_calls_do_not_lock() {
     let mut s = new_spmc(config(), 2);
     entered(s.boot(CpuId(0)), SP1, 0);
-    // A Hafnium paravirtual call (HF_INTERRUPT_GET) is not FF-A.
+    // A Hafnium paravirtual call (HF_INTERRUPT_GET: nothing pending) is not FF-A.
     let r = entered(
         sp(&mut s, 0, SP1, &regs_tagged(&[0xff04, 1, 2], 0x10)),
         SP1,
         0,
     );
-    assert_eq!(r[0], u64::MAX);
+    assert_eq!(r[0], 0xffff_ffff);
     assert_eq!((r[1], r[2]), (1, 2));
     let r = entered(sp(&mut s, 0, SP1, &regs(&[fid::VERSION, V1_1])), SP1, 0);
     assert_eq!(r[0], V1_2);

@@ -1,6 +1,9 @@
 //! Interrupts. This module: what a non-secure interrupt does to the partition it interrupts
-//! (FF-A v1.2 §9, the manifest's `ns-interrupts-action`). Submodules: [`declared`], the
-//! interrupts partitions' manifests declare.
+//! (FF-A v1.2 §9, the manifest's `ns-interrupts-action`), and each partition's physical
+//! interrupts as the GIC should have them ([`PhysicalInterrupt`], [`GicSetting`]).
+//! Submodules: [`declared`], the interrupts partitions' manifests declare;
+//! [`virtual_state`], each vCPU's pending virtual interrupts; [`paravirt`], Hafnium's
+//! HF_INTERRUPT_* calls; [`secure`], the delivery of a partition's physical interrupt.
 //!
 //! The SPMC owns the physical interrupts while a partition runs (the arch layer routes them to
 //! S-EL2), so a partition cannot keep a CPU from the normal world by spinning. A non-secure
@@ -17,6 +20,9 @@
 //!   run ends; the interrupt then reaches the normal world.
 
 pub mod declared;
+pub mod paravirt;
+pub mod secure;
+pub mod virtual_state;
 
 use ffa::{EndpointId, FfaError, FuncId, TargetInfo};
 
@@ -25,6 +31,62 @@ use crate::manifest::NsInterruptsAction;
 use crate::platform::Platform;
 use crate::spmc::{CpuId, Outcome, Spmc};
 use crate::vcpu::{RuntimeModel, RuntimeState};
+use declared::{DeclaredInterrupt, IntId, SecurityState, Trigger};
+
+/// A partition's physical interrupt at run time: its manifest declaration, as the partition
+/// changed it since (HF_INTERRUPT_ENABLE, HF_INTERRUPT_RECONFIGURE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysicalInterrupt {
+    /// What the manifest declared.
+    pub declared: DeclaredInterrupt,
+    /// Its security state now.
+    pub security: SecurityState,
+    /// The CPU it is routed to (SPIs) or configured on (PPIs); `None`: the boot CPU.
+    pub target: Option<CpuId>,
+    /// Enabled in the GIC. Every interrupt starts disabled until the partition enables it.
+    pub enabled: bool,
+}
+
+impl PhysicalInterrupt {
+    /// As declared: disabled, routed to the boot CPU.
+    pub const fn new(declared: DeclaredInterrupt) -> Self {
+        Self {
+            declared,
+            security: declared.security,
+            target: None,
+            enabled: false,
+        }
+    }
+
+    /// The GIC programming for it, with `boot` as the default target.
+    pub fn setting(&self, boot: CpuId) -> GicSetting {
+        GicSetting {
+            intid: self.declared.intid,
+            priority: self.declared.priority,
+            security: self.security,
+            trigger: self.declared.trigger,
+            target: self.target.unwrap_or(boot),
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// How one physical interrupt is programmed in the GIC ([`Platform::gic_configure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GicSetting {
+    /// The INTID.
+    pub intid: IntId,
+    /// Its priority.
+    pub priority: u8,
+    /// Secure Group 1 or Non-secure Group 1.
+    pub security: SecurityState,
+    /// Edge or level.
+    pub trigger: Trigger,
+    /// The CPU an SPI is routed to, or whose redistributor holds a PPI.
+    pub target: CpuId,
+    /// Whether it is enabled.
+    pub enabled: bool,
+}
 
 impl<P: Platform> Spmc<P> {
     /// A non-secure interrupt ended the run of the context on `cpu`; what runs next on `cpu`.

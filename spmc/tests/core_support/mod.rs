@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use ffa::{EndpointId, FfaError, Uuid, UuidHelper, Version};
 use heapless::Vec;
+use spmc::interrupts::GicSetting;
 use spmc::manifest::{
     ExceptionLevel, MessagingMethod, Partition, PartitionConfig, SpmcAttributes, SpmcConfig,
 };
@@ -84,6 +85,12 @@ pub struct FakeMemory {
     pub mapped: std::collections::BTreeMap<(EndpointId, bool, u64), u8>,
     /// Refuse every mapping.
     pub fail_maps: bool,
+    /// Fake GIC: every programming the core asked for, in order.
+    pub gic: std::vec::Vec<GicSetting>,
+    /// Fake GIC: interrupts pending at the CPU interface, acknowledged first to last.
+    pub gic_pending: std::collections::VecDeque<u32>,
+    /// Fake GIC: interrupts ended, in order.
+    pub gic_ended: std::vec::Vec<u32>,
 }
 
 impl FakeMemory {
@@ -194,6 +201,18 @@ impl Platform for FakeMemory {
                 self.dirty.remove(&a);
             }
         }
+    }
+
+    fn gic_configure(&mut self, setting: &GicSetting) {
+        self.gic.push(*setting);
+    }
+
+    fn gic_acknowledge(&mut self) -> Option<u32> {
+        self.gic_pending.pop_front()
+    }
+
+    fn gic_end(&mut self, intid: u32) {
+        self.gic_ended.push(intid);
     }
 }
 
