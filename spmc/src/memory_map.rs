@@ -568,11 +568,18 @@ pub mod qemu_virt {
 
     /// The secure UART (UART1): its register page.
     pub const UART: Range = range(0x0904_0000, 0x1000);
+    /// The GICv3 distributor.
+    pub const GICD_BASE: u64 = 0x0800_0000;
+    /// The first redistributor (each one an RD and an SGI frame, 0x20000 bytes, in core
+    /// order).
+    pub const GICR_BASE: u64 = 0x080a_0000;
+    /// Bytes between two redistributors.
+    pub const GICR_STRIDE: u64 = 0x2_0000;
     /// The devices the SPMC keeps: its UART, the GICv3 distributor (`VIRT_GIC_DIST`) and the
     /// redistributor region (`VIRT_GIC_REDIST`, room for 123 cores).
     pub const DEVICES: [(SpmcResource, Range); 3] = [
         (SpmcResource::Uart, UART),
-        (SpmcResource::GicDistributor, range(0x0800_0000, 0x1_0000)),
+        (SpmcResource::GicDistributor, range(GICD_BASE, 0x1_0000)),
         (
             SpmcResource::GicRedistributors,
             range(0x080a_0000, 0xf6_0000),

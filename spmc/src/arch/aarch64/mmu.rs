@@ -22,6 +22,7 @@ use crate::manifest::{PartitionConfig, Region};
 use crate::pagetable::{Attributes, MapError, MemType, Pool, Regime, T0SZ, TablePage, Tables};
 
 use super::console::UART_BASE;
+use crate::memory_map::qemu_virt::{GICD_BASE, GICR_BASE, GICR_STRIDE};
 
 /// Pages the linker script reserves for translation tables.
 pub const POOL_PAGES: usize = 64;
@@ -115,6 +116,11 @@ pub unsafe fn build_stage1(manifest: u64) -> Result<Maps, MapError> {
     let page = manifest & !(MANIFEST_PAGE_SIZE - 1);
     pool.map(&stage1, page, page, MANIFEST_PAGE_SIZE, Attributes::RODATA)?;
     pool.map(&stage1, UART_BASE, UART_BASE, 0x1000, Attributes::DEVICE)?;
+    // The GIC, for partitions' interrupts (`super::gic`): the distributor and one
+    // redistributor per CPU the SPMC may serve.
+    pool.map(&stage1, GICD_BASE, GICD_BASE, 0x1_0000, Attributes::DEVICE)?;
+    let gicr_len = GICR_STRIDE * crate::partition::MAX_CPUS as u64;
+    pool.map(&stage1, GICR_BASE, GICR_BASE, gicr_len, Attributes::DEVICE)?;
     Ok(Maps { pool, stage1 })
 }
 

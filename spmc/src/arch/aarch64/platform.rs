@@ -15,8 +15,10 @@ use crate::memory_map::MAX_MEMORY_RANGES;
 use crate::platform::{MemFault, Platform, Space, cache_lines};
 
 use super::asm::spmc_copy;
+use super::gic;
 use super::mmu::{map_shared, unmap_shared};
-use super::run::stage2_of;
+use super::run::{mpidr_of, stage2_of};
+use crate::interrupts::GicSetting;
 use crate::pagetable::{Attributes, MemType};
 use ffa::memory::permissions as perm;
 
@@ -116,6 +118,20 @@ impl Platform for ArchPlatform {
         if self.check(space, addr, len).is_ok() {
             clean_lines(addr, len);
         }
+    }
+
+    fn gic_configure(&mut self, setting: &GicSetting) {
+        if let Some(mpidr) = mpidr_of(setting.target) {
+            gic::configure(setting, mpidr);
+        }
+    }
+
+    fn gic_acknowledge(&mut self) -> Option<u32> {
+        gic::acknowledge()
+    }
+
+    fn gic_end(&mut self, intid: u32) {
+        gic::end(intid);
     }
 }
 

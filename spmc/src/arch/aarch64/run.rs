@@ -7,12 +7,11 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{
     CNTFRQ_EL0, CNTPCT_EL0, CNTVOFF_EL2, MIDR_EL1, MPIDR_EL1, Readable, VMPIDR_EL2, Writeable,
 };
-use arm_gic::InterruptGroup;
 use arm_gic::gicv3::GicCpuInterface;
 use ffa::{EndpointId, FfaError, Interface, SecondaryEpRegisterAddr};
 use heapless::{String, Vec};
@@ -75,6 +74,17 @@ pub(super) fn stage2_of(id: EndpointId) -> Option<Stage2> {
 
 /// The cores the SPMC serves, by index; set at cold boot before any other core enters.
 static CPUS: Once<CpuMap> = Once::new();
+
+/// The MPIDR_EL1 affinity of CPU `cpu`, once cold boot published the CPU map.
+pub(super) fn mpidr_of(cpu: CpuId) -> Option<u64> {
+    CPUS.get()?.affinity(cpu).map(|a| a.to_mpidr())
+}
+
+/// Per CPU: the virtual interrupt lines of the context the last core call entered there
+/// ([`VirtualLines`] as bits: 1 IRQ, 2 FIQ), asserted while it runs.
+static LINES: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(0) }; MAX_CPUS];
+const LINE_IRQ: u8 = 1;
+const LINE_FIQ: u8 = 2;
 
 /// Per-context and per-core machine state. Each entry is used by one core at a time: a
 /// context's by the core the core last entered it on (the core hands a context to one CPU at a
@@ -150,6 +160,18 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
         let me = MPIDR_EL1.get() & asm::AFFINITY;
         CORE_HOLDER.store(me, Ordering::Relaxed);
         let outcome = f(spmc);
+        if let Outcome::Enter {
+            partition, vcpu, ..
+        }
+        | Outcome::Resume {
+            partition, vcpu, ..
+        } = outcome
+            && let Some(slot) = LINES.get(usize::from(cpu.0))
+        {
+            let lines = spmc.virtual_lines(partition, vcpu);
+            let bits = if lines.irq { LINE_IRQ } else { 0 } | if lines.fiq { LINE_FIQ } else { 0 };
+            slot.store(bits, Ordering::Relaxed);
+        }
         if spmc.has_console_lines() {
             let now = now_ms();
             while !lines.is_full() {
@@ -635,11 +657,12 @@ const MASK_NS_INTERRUPTS: u8 = 0x80;
 
 /// What a partition's exit asks for.
 enum Exit {
-    /// Resume it (an abort or an Unknown exception was injected, a WFI/WFE completed, or a
-    /// secure interrupt nobody owns was dropped).
+    /// Resume it (an abort or an Unknown exception was injected, or a WFI/WFE completed).
     Resume,
     /// A non-secure interrupt is pending: the core decides whether the run ends.
     NsInterrupt,
+    /// A secure interrupt is pending: the core takes it for its owner.
+    SecureInterrupt,
     /// A call to the core with these registers.
     Call(ffa::Regs),
     /// It cannot go on.
@@ -695,7 +718,10 @@ fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) 
         state.el1.restore();
         // SAFETY: `fp` is a valid FpState.
         unsafe { spmc_fp_restore(&state.fp) };
-        traps::enter_partition();
+        let lines = LINES
+            .get(usize::from(cpu.0))
+            .map_or(0, |l| l.load(Ordering::Relaxed));
+        traps::enter_partition(lines & LINE_IRQ != 0, lines & LINE_FIQ != 0);
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
         // SAFETY: `regs` is this context's register file, used by this core alone; the
         // partition runs at EL1 behind its own stage 2 (set above), so it cannot reach the
@@ -711,6 +737,7 @@ fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) 
                 return core_call(cpu, |s| s.handle(cpu, Caller::Partition(id), &call));
             }
             Exit::NsInterrupt => return core_call(cpu, |s| s.ns_interrupt(cpu)),
+            Exit::SecureInterrupt => return core_call(cpu, |s| s.physical_interrupt(cpu)),
             Exit::Abort => return core_call(cpu, |s| s.abort_running(cpu)),
         }
     }
@@ -723,16 +750,8 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
         // In the secure state a Non-secure Group 1 interrupt is signalled as FIQ (Group 0
         // goes to EL3), Secure Group 1 as IRQ.
         exit::FIQ => return Exit::NsInterrupt,
-        exit::IRQ => {
-            // No partition owns a secure interrupt yet: acknowledged and dropped, so it
-            // cannot fire forever.
-            if let Some(intid) =
-                GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
-            {
-                GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
-            }
-            return Exit::Resume;
-        }
+        // A secure interrupt: the core takes it for the partition that owns it.
+        exit::IRQ => return Exit::SecureInterrupt,
         _ => {
             println!(
                 "spmc: partition {:#06x}/{vcpu} on core {}: {} exception (ESR {:#x}, ELR {:#x}): aborted",

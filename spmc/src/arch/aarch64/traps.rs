@@ -153,9 +153,22 @@ fn cptr(partition: bool) -> FieldValue<u64, Cptr::Register> {
 }
 
 /// HCR_EL2 (computed once, it is on every world switch) and, with SVE, CPTR_EL2 for running
-/// a partition.
-pub fn enter_partition() {
-    HCR_EL2.set(PARTITION_HCR.load(Ordering::Relaxed));
+/// a partition, with its virtual IRQ and FIQ lines asserted as the core says (VI, VF: the
+/// pending interrupts it enabled, `crate::interrupts::virtual_state`).
+pub fn enter_partition(virtual_irq: bool, virtual_fiq: bool) {
+    let mut hcr: LocalRegisterCopy<u64, HCR_EL2::Register> =
+        LocalRegisterCopy::new(PARTITION_HCR.load(Ordering::Relaxed));
+    hcr.modify(if virtual_irq {
+        HCR_EL2::VI::SET
+    } else {
+        HCR_EL2::VI::CLEAR
+    });
+    hcr.modify(if virtual_fiq {
+        HCR_EL2::VF::SET
+    } else {
+        HCR_EL2::VF::CLEAR
+    });
+    HCR_EL2.set(hcr.get());
     if has_sve() {
         CPTR_EL2.set(cptr(true).value);
     }
