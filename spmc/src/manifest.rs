@@ -162,9 +162,13 @@ pub struct PartitionConfig {
 pub enum NsInterruptsAction {
     /// 0: the interrupt waits until the partition gives the CPU back.
     Queued,
-    /// 1: the partition is told (managed exit) and gives the CPU back. This SPMC preempts it
-    /// as for Signaled: it resumes untouched when the normal world runs it again.
-    ManagedExit,
+    /// 1: the partition is told (managed exit: Hafnium's virtual INTID 4, as a vFIQ, or a
+    /// vIRQ with the `managed-exit-virq` flag) and gives the CPU back by answering its
+    /// request; the interrupt waits until then.
+    ManagedExit {
+        /// Signalled as a vIRQ (`managed-exit-virq`) rather than a vFIQ.
+        virq: bool,
+    },
     /// 2: the partition is preempted; the normal world gets FFA_INTERRUPT.
     #[default]
     Signaled,
@@ -606,11 +610,14 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
     let device_regions = RegionKind::Device.parse_all(&fdt, load_address)?;
     check_regions_disjoint(&memory_regions, &device_regions)?;
     let interrupts = parse_interrupts(&fdt)?;
+    let managed_exit = NsInterruptsAction::ManagedExit {
+        virq: root.flag("managed-exit-virq")?,
+    };
     let ns_interrupts = match root.ranged("ns-interrupts-action", 0, 2)? {
         // FF-A v1.0's flag wins, as in Hafnium.
-        _ if root.flag("managed-exit")? => NsInterruptsAction::ManagedExit,
+        _ if root.flag("managed-exit")? => managed_exit,
         Some(0) => NsInterruptsAction::Queued,
-        Some(1) => NsInterruptsAction::ManagedExit,
+        Some(1) => managed_exit,
         _ => NsInterruptsAction::Signaled,
     };
 

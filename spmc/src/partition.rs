@@ -159,7 +159,8 @@ impl PartitionTable {
                     let mut virtual_interrupts = Vec::new();
                     for _ in 0..config.execution_ctx_count {
                         let _ = contexts.push(ExecutionContext::new());
-                        let _ = virtual_interrupts.push(VirtualInterrupts::new());
+                        let _ = virtual_interrupts
+                            .push(VirtualInterrupts::for_action(config.ns_interrupts));
                     }
                     let interrupts = config
                         .interrupts

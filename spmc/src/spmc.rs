@@ -425,6 +425,16 @@ impl<P: Platform> Spmc<P> {
             // Only the SPMD sends it (it refuses FFA_INTERRUPT from the normal world).
             return self.spmd_interrupt(call.cpu);
         }
+        if let Endpoint::Partition(ctx) = call.from
+            && matches!(
+                FuncId::try_from(fid),
+                Ok(FuncId::MsgSendDirectResp32
+                    | FuncId::MsgSendDirectResp64
+                    | FuncId::MsgSendDirectResp64_2)
+            )
+        {
+            self.end_managed_exit(ctx);
+        }
         if let Endpoint::Partition(ctx) = call.from {
             let model = self.partitions.ctx(ctx).and_then(|c| c.model);
             if model == Some(RuntimeModel::SecureInterrupt) && forbidden_in_interrupt(fid) {

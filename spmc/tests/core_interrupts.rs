@@ -116,3 +116,39 @@ fn interrupt_with_nothing_running_changes_nothing() {
     let run = regs(&[fid::RUN, w1(0x8001, 0)]);
     assert_success(&entered(nwd(&mut s, 0, &run), SP1, 0));
 }
+
+#[test]
+fn managed_exit_tells_the_partition_which_answers_its_request() {
+    for virq in [false, true] {
+        let mut c = config();
+        c.partitions[0].config.ns_interrupts = NsInterruptsAction::ManagedExit { virq };
+        let mut s = booted_with(c, 2);
+        entered(nwd(&mut s, 0, &req32(0, SP1, [0; 5])), SP1, 0);
+        assert_eq!(s.virtual_lines(SP1, 0), Default::default());
+        // Told, and resumed with the normal world's interrupts held back.
+        resumed_untouched(s.ns_interrupt(CpuId(0)), SP1, 0, true);
+        let lines = s.virtual_lines(SP1, 0);
+        assert_eq!((lines.irq, lines.fiq), (virq, !virq), "virq {virq}");
+        assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Running));
+        // Told once however often the interrupt comes back before it answers.
+        resumed_untouched(s.ns_interrupt(CpuId(0)), SP1, 0, true);
+        // Its answer (OP-TEE's RETURN_INTERRUPT) goes to the normal world and ends the exit.
+        let answer = resp32(SP1, 0, [0, 2, 0, 0, 1]);
+        assert_eq!(to_spmd(sp(&mut s, 0, SP1, &answer)), answer);
+        assert_eq!(s.virtual_lines(SP1, 0), Default::default());
+        assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Waiting));
+    }
+}
+
+#[test]
+fn managed_exit_partition_run_by_the_normal_world_is_preempted() {
+    let mut c = config();
+    c.partitions[0].config.ns_interrupts = NsInterruptsAction::ManagedExit { virq: false };
+    let mut s = booted_with(c, 2);
+    let run = regs(&[fid::RUN, w1(0x8001, 0)]);
+    entered(nwd(&mut s, 0, &run), SP1, 0);
+    // Outside a direct request the managed exit has no answer to give: preempted instead.
+    let r = to_spmd(s.ns_interrupt(CpuId(0)));
+    assert_eq!(&r[..2], &[fid::INTERRUPT, w1(0x8001, 0)]);
+    assert_eq!(s.virtual_lines(SP1, 0), Default::default());
+}

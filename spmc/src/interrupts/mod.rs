@@ -9,9 +9,13 @@
 //! S-EL2), so a partition cannot keep a CPU from the normal world by spinning. A non-secure
 //! interrupt stays pending for the normal world; the arch layer reports it with
 //! [`Spmc::ns_interrupt`] and this module decides:
+//! - a context running for a direct request whose partition asks for managed exit is told by
+//!   Hafnium's managed exit virtual interrupt (vFIQ, or vIRQ), resumed with non-secure
+//!   interrupts masked, and answers its request (OP-TEE suspends its thread and answers
+//!   RETURN_INTERRUPT); the interrupt then reaches the normal world. Its answer withdraws the
+//!   managed exit interrupt if still pending.
 //! - a context running for a direct request or FFA_RUN whose partition lets non-secure
-//!   interrupts in (Signaled, and Managed exit, which this SPMC treats the same way) is
-//!   Preempted, and the normal world gets FFA_INTERRUPT naming it (w1 = ID << 16 | context
+//!   interrupts in (Signaled, and Managed exit outside a direct request) is Preempted, and the normal world gets FFA_INTERRUPT naming it (w1 = ID << 16 | context
 //!   index, as Hafnium sends it and Linux's FF-A driver passes it back to FFA_RUN). FFA_RUN
 //!   resumes it where it was, registers untouched ([`Outcome::Resume`]). Partitions it blocks
 //!   stay Blocked, as for FFA_YIELD.
@@ -24,6 +28,7 @@ pub mod paravirt;
 pub mod secure;
 pub mod virtual_state;
 
+use ffa::hafnium::MANAGED_EXIT_INTID;
 use ffa::{EndpointId, FfaError, FuncId, TargetInfo};
 
 use crate::call_chain;
@@ -89,6 +94,17 @@ pub struct GicSetting {
 }
 
 impl<P: Platform> Spmc<P> {
+    /// The context `ctx` answered its request: a managed exit it was told of is over.
+    pub(crate) fn end_managed_exit(&mut self, ctx: crate::vcpu::CtxRef) {
+        if let Some(v) = self
+            .partitions
+            .get_mut(ctx.partition)
+            .and_then(|p| p.virtual_interrupts.get_mut(usize::from(ctx.vcpu)))
+        {
+            v.withdraw(MANAGED_EXIT_INTID);
+        }
+    }
+
     /// A non-secure interrupt ended the run of the context on `cpu`; what runs next on `cpu`.
     /// With no context running on `cpu`, nothing changes and the answer is
     /// `ToSpmd(FFA_ERROR(DENIED))`, as for a call no one could have made.
@@ -109,10 +125,29 @@ impl<P: Platform> Spmc<P> {
             _ => return Outcome::ToSpmd(ffa::call::error(FfaError::Denied)),
         }
         let id = self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD);
-        let queued = self
+        let action = self
             .partitions
             .get(ctx.partition)
-            .is_some_and(|p| p.config.ns_interrupts == NsInterruptsAction::Queued);
+            .map_or(NsInterruptsAction::Signaled, |p| p.config.ns_interrupts);
+        if matches!(action, NsInterruptsAction::ManagedExit { .. })
+            && c.model == Some(RuntimeModel::DirectRequest)
+        {
+            // Told by its managed exit interrupt, it answers its request; the normal world's
+            // interrupt waits until then.
+            if let Some(v) = self
+                .partitions
+                .get_mut(ctx.partition)
+                .and_then(|p| p.virtual_interrupts.get_mut(usize::from(ctx.vcpu)))
+            {
+                v.inject(MANAGED_EXIT_INTID);
+            }
+            return Outcome::Resume {
+                partition: id,
+                vcpu: ctx.vcpu,
+                mask_ns_interrupts: true,
+            };
+        }
+        let queued = action == NsInterruptsAction::Queued;
         if queued
             || !matches!(
                 c.model,

@@ -2,10 +2,11 @@
 //! each is signalled as vIRQ or vFIQ), and the pending ones in arrival order, each once.
 //! HF_INTERRUPT_GET takes the oldest pending one that is enabled; pending disabled ones wait.
 
-use ffa::hafnium::InterruptType;
+use ffa::hafnium::{InterruptType, MANAGED_EXIT_INTID};
 use heapless::Vec;
 
 use super::declared::MAX_INTERRUPTS;
+use crate::manifest::NsInterruptsAction;
 
 /// Most virtual INTIDs one vCPU tracks: its partition's declared interrupts and Hafnium's
 /// maintenance interrupts (virtual timer, managed exit, notification pending, IPI).
@@ -35,6 +36,26 @@ impl VirtualInterrupts {
             enabled: Vec::new(),
             pending: Vec::new(),
         }
+    }
+
+    /// A vCPU of a partition whose non-secure interrupt action is `action`: Hafnium's managed
+    /// exit interrupt enabled from the start for managed exit, as its signal.
+    pub fn for_action(action: NsInterruptsAction) -> Self {
+        let mut v = Self::new();
+        if let NsInterruptsAction::ManagedExit { virq } = action {
+            let kind = if virq {
+                InterruptType::Irq
+            } else {
+                InterruptType::Fiq
+            };
+            v.set_enabled(MANAGED_EXIT_INTID, true, kind);
+        }
+        v
+    }
+
+    /// Takes `intid` back if it is pending (a managed exit the partition has answered).
+    pub fn withdraw(&mut self, intid: u32) {
+        self.pending.retain(|id| *id != intid);
     }
 
     /// Enables (signalled as `kind`) or disables `intid`. False if the table is full (the

@@ -251,7 +251,7 @@ fn legacy_and_unused_properties_are_tolerated() {
         )
         .child(NodeBuilder::new("vendor-node").set("anything", Cells(&[7; 9])));
     let mut expected = plain;
-    expected.ns_interrupts = spmc::manifest::NsInterruptsAction::ManagedExit;
+    expected.ns_interrupts = spmc::manifest::NsInterruptsAction::ManagedExit { virq: true };
     assert_eq!(parse_partition(&tree.dtb()).unwrap(), expected);
 }
 
@@ -693,7 +693,7 @@ fn ns_interrupts_action_default_values_and_managed_exit_flag() {
     assert_eq!(action(minimal_partition()), NsInterruptsAction::Signaled);
     for (value, expected) in [
         (0, NsInterruptsAction::Queued),
-        (1, NsInterruptsAction::ManagedExit),
+        (1, NsInterruptsAction::ManagedExit { virq: false }),
         (2, NsInterruptsAction::Signaled),
     ] {
         let tree = minimal_partition().set("ns-interrupts-action", Cell(value));
@@ -702,7 +702,14 @@ fn ns_interrupts_action_default_values_and_managed_exit_flag() {
     let tree = minimal_partition()
         .set("ns-interrupts-action", Cell(0))
         .set("managed-exit", FLAG);
-    assert_eq!(action(tree), NsInterruptsAction::ManagedExit);
+    assert_eq!(
+        action(tree),
+        NsInterruptsAction::ManagedExit { virq: false }
+    );
+    let tree = minimal_partition()
+        .set("ns-interrupts-action", Cell(1))
+        .set("managed-exit-virq", FLAG);
+    assert_eq!(action(tree), NsInterruptsAction::ManagedExit { virq: true });
     assert_eq!(
         err(minimal_partition().set("ns-interrupts-action", Cell(3))),
         out_of_range(ROOT, "ns-interrupts-action", 3)
