@@ -268,9 +268,247 @@ pub const PRIVATE_DIRS: &[&str] = &[
     "cache/archives/partial",
 ];
 
+/// The lines that make a private configuration resolve and download binary packages of `arch`
+/// only, whatever the machine's own architectures (`dpkg --add-architecture`) are.
+pub fn architecture_config(arch: &str) -> String {
+    format!("APT::Architecture \"{arch}\";\nAPT::Architectures {{ \"{arch}\"; }};\n")
+}
+
+/// The paragraphs of control-file text (`apt-cache show`): `(field, value)` pairs, field names
+/// lower-cased, continuation lines joined with newlines.
+pub fn control_paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut paragraphs = Vec::new();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !fields.is_empty() {
+                paragraphs.push(std::mem::take(&mut fields));
+            }
+        } else if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = fields.last_mut() {
+                value.push('\n');
+                value.push_str(line.trim());
+            }
+        } else if let Some((key, value)) = line.split_once(':') {
+            fields.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    if !fields.is_empty() {
+        paragraphs.push(fields);
+    }
+    paragraphs
+}
+
+/// The value of `name` (lower case) in a paragraph of [`control_paragraphs`].
+pub fn field<'a>(paragraph: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    paragraph
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// The package names of a `Depends` value, one list of alternatives per comma-separated item
+/// (version constraints, architecture qualifiers and restrictions dropped).
+pub fn dependency_names(value: &str) -> Vec<Vec<String>> {
+    value
+        .split(',')
+        .map(|item| {
+            item.split('|')
+                .filter_map(|alt| {
+                    let name = alt.trim().split([' ', '(', ':', '[', '<']).next()?;
+                    (!name.is_empty()).then(|| name.to_owned())
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|alts| !alts.is_empty())
+        .collect()
+}
+
+/// One line of `apt-cache madison`: `package | version | <archive> <suite>/<component> ...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The package.
+    pub package: String,
+    /// Its version there.
+    pub version: String,
+    /// The suite offering it (`sid`, `trixie-backports`).
+    pub suite: String,
+}
+
+/// The binary-package lines of `apt-cache madison` output (source lines have no `Packages`).
+pub fn parse_madison(text: &str) -> Vec<Offer> {
+    text.lines()
+        .filter_map(|line| {
+            let mut cols = line.split('|').map(str::trim);
+            let (package, version, from) = (cols.next()?, cols.next()?, cols.next()?);
+            if !from.ends_with("Packages") {
+                return None;
+            }
+            let suite = from.split_whitespace().nth(1)?.split('/').next()?;
+            Some(Offer {
+                package: package.to_owned(),
+                version: version.to_owned(),
+                suite: suite.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Debian version order (dpkg's: epoch, then upstream version, then revision, each compared by
+/// runs of non-digits, where `~` sorts before everything, and runs of digits as numbers).
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ea, ua, ra) = split_version(a);
+    let (eb, ub, rb) = split_version(b);
+    ea.cmp(&eb)
+        .then_with(|| compare_part(ua, ub))
+        .then_with(|| compare_part(ra, rb))
+}
+
+/// Epoch, upstream version and revision of a Debian version.
+fn split_version(version: &str) -> (u64, &str, &str) {
+    let (epoch, rest) = match version.split_once(':') {
+        Some((e, rest)) if e.bytes().all(|b| b.is_ascii_digit()) => (e.parse().unwrap_or(0), rest),
+        _ => (0, version),
+    };
+    let (upstream, revision) = rest.rsplit_once('-').unwrap_or((rest, ""));
+    (epoch, upstream, revision)
+}
+
+/// dpkg's `verrevcmp`.
+fn compare_part(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+            Some(b'~') => -1,
+            Some(c) => i32::from(c) + 256,
+        }
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let digit = |s: &[u8], k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
+    while i < a.len() || j < b.len() {
+        while (i < a.len() && !digit(a, i)) || (j < b.len() && !digit(b, j)) {
+            let (ac, bc) = (order(a.get(i).copied()), order(b.get(j).copied()));
+            if ac != bc {
+                return ac.cmp(&bc);
+            }
+            i += 1;
+            j += 1;
+        }
+        while a.get(i) == Some(&b'0') {
+            i += 1;
+        }
+        while b.get(j) == Some(&b'0') {
+            j += 1;
+        }
+        let mut first_diff = Ordering::Equal;
+        while digit(a, i) && digit(b, j) {
+            if first_diff == Ordering::Equal {
+                first_diff = a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+        if digit(a, i) {
+            return Ordering::Greater;
+        }
+        if digit(b, j) {
+            return Ordering::Less;
+        }
+        if first_diff != Ordering::Equal {
+            return first_diff;
+        }
+    }
+    Ordering::Equal
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn architecture_lines() {
+        assert_eq!(
+            architecture_config("arm64"),
+            "APT::Architecture \"arm64\";\nAPT::Architectures { \"arm64\"; };\n"
+        );
+    }
+
+    #[test]
+    fn debian_versions_order_as_dpkg_does() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let cases = [
+            ("7.2.13-1", "7.2.9-1", Greater),
+            ("7.3.4-1~bpo13+1", "7.3.4-1", Less),
+            ("7.3.4-1~bpo13+1", "7.2.13-1", Greater),
+            ("1:1.38.0-3+b1", "1.39.0-1", Greater),
+            ("1.0~rc1-1", "1.0-1", Less),
+            ("1.0-1", "1.0-1+b1", Less),
+            ("2.43-7", "2.43-7", Equal),
+            ("1.001", "1.1", Equal),
+            ("1.0a", "1.0", Greater),
+            ("1.0+dfsg", "1.0.1", Less),
+            (
+                "1:1.3.dfsg+really1.3.2-4",
+                "1:1.3.dfsg+really1.3.1-9",
+                Greater,
+            ),
+            ("4.10.0-1", "4.9.0-3", Greater),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+            assert_eq!(compare_versions(b, a), want.reverse(), "{b} vs {a}");
+        }
+    }
+
+    #[test]
+    fn apt_cache_show_paragraphs_and_depends() {
+        let text = "Package: libssl3t64\nVersion: 3.6.5-1\nDepends: libc6 (>= 2.38), \
+                    libzstd1 (>= 1.5.5), zlib1g (>= 1:1.1.4), openssl-provider-legacy\n\
+                    Description: x\n more\n\nPackage: linux-image-7.2.13+deb14-cloud-arm64\n\
+                    Depends: dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, \
+                    python3:any, foo [arm64] <!nocheck>\n";
+        let paragraphs = control_paragraphs(text);
+        assert_eq!(paragraphs.len(), 2);
+        assert_eq!(field(&paragraphs[0], "version"), Some("3.6.5-1"));
+        assert_eq!(field(&paragraphs[0], "description"), Some("x\nmore"));
+        let deps = dependency_names(field(&paragraphs[0], "depends").unwrap_or(""));
+        assert_eq!(
+            deps,
+            [
+                vec!["libc6"],
+                vec!["libzstd1"],
+                vec!["zlib1g"],
+                vec!["openssl-provider-legacy"]
+            ]
+        );
+        let deps = dependency_names(field(&paragraphs[1], "depends").unwrap_or(""));
+        assert_eq!(
+            deps,
+            [
+                vec!["dracut", "initramfs-tools", "linux-initramfs-tool"],
+                vec!["python3"],
+                vec!["foo"]
+            ]
+        );
+        assert_eq!(field(&paragraphs[1], "version"), None);
+    }
+
+    #[test]
+    fn madison_lines_name_their_suite() {
+        let text = "linux-image-cloud-arm64 | 7.3.4-1~bpo13+1 | http://m.example/debian \
+                    trixie-backports/main arm64 Packages\n\
+                    linux-image-cloud-arm64 |   7.2.13-1 | http://m.example/debian sid/main arm64 Packages\n\
+                    linux-signed-arm64 | 7.2.13+1 | http://m.example/debian sid/main Sources\n";
+        let offers = parse_madison(text);
+        assert_eq!(offers.len(), 2);
+        assert_eq!(offers[0].suite, "trixie-backports");
+        assert_eq!(offers[1].version, "7.2.13-1");
+        assert_eq!(offers[1].suite, "sid");
+    }
 
     const DEB822: &str = "\
 Types: deb

@@ -13,6 +13,8 @@ mod bench;
 mod console;
 mod fuzz;
 mod images;
+mod initramfs;
+mod linux;
 mod optee;
 mod prereq;
 mod qemu;
@@ -50,6 +52,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Fuzz one target with cargo-fuzz on the nightly toolchain.
     Fuzz(fuzz::FuzzArgs),
+    /// Fetch Debian's normal world (Linux, U-Boot, the initramfs) and boot it without TF-A.
+    #[command(hide = true)]
+    NormalWorld(linux::NormalWorldArgs),
 }
 
 /// The workspace root: xtask lives one level below it.
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
         Task::Run(args) => run::command(&root, args),
         Task::Bench(args) => bench::command(&root, args),
         Task::Fuzz(args) => fuzz::command(&root, args),
+        Task::NormalWorld(args) => linux::command(&root, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
