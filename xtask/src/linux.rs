@@ -306,6 +306,14 @@ impl Resolution {
         text
     }
 
+    /// Whether every package of `roots` is in it (a record from before a root was added is
+    /// not).
+    fn covers(&self, roots: &[&str]) -> bool {
+        roots
+            .iter()
+            .all(|r| self.packages.iter().any(|(name, _, _)| name == r))
+    }
+
     fn from_text(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         let stamp = lines
@@ -339,7 +347,7 @@ fn resolve_or_reuse(apt: &Apt, dir: &Path) -> Result<Resolution> {
     if let Some(old) = std::fs::read_to_string(&record)
         .ok()
         .and_then(|t| Resolution::from_text(&t))
-        .filter(|r| r.stamp == stamp)
+        .filter(|r| r.stamp == stamp && r.covers(&roots()))
     {
         return Ok(old);
     }
@@ -443,6 +451,13 @@ fn closure(
     Ok(chosen)
 }
 
+/// The packages resolved with their `Depends`: the user space and U-Boot.
+fn roots() -> Vec<&'static str> {
+    let mut roots = USERLAND.to_vec();
+    roots.push(UBOOT_PACKAGE);
+    roots
+}
+
 /// Resolves the kernel (sid, else trixie-backports), U-Boot and the user space.
 fn resolve(apt: &Apt) -> Result<Resolution> {
     let suites = [SUITE, KERNEL_FALLBACK_SUITE];
@@ -497,9 +512,7 @@ fn resolve(apt: &Apt) -> Result<Resolution> {
         .iter()
         .map(|n| (n.clone(), (meta.version.clone(), meta.suite.clone())))
         .collect();
-    let mut roots = USERLAND.to_vec();
-    roots.push(UBOOT_PACKAGE);
-    let user = closure(&roots, |names| show(apt, names))?;
+    let user = closure(&roots(), |names| show(apt, names))?;
     // Which suite each candidate is from, for the record.
     let names: Vec<&str> = user.keys().map(String::as_str).collect();
     let mut args = vec!["madison"];
@@ -977,7 +990,9 @@ mod tests {
             ],
             kernel_packages: vec!["linux-binary-7.2.13+deb14-cloud-arm64".into()],
         };
-        assert_eq!(Resolution::from_text(&r.to_text()), Some(r));
+        assert_eq!(Resolution::from_text(&r.to_text()).as_ref(), Some(&r));
+        assert!(r.covers(&["libc6"]));
+        assert!(!r.covers(&["libc6", "busybox-static"]));
         assert_eq!(Resolution::from_text("libc6\t1\tsid\n"), None);
     }
 
