@@ -146,6 +146,7 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
             sve,
             gdb: false,
             log_dir: qemu::log_dir(root, if sve { "bench-sve" } else { "bench" }),
+            linux: None,
         };
         let (boot_samples, failure) = boot_once(&machine, args)?;
         let prefix = if sve { SVE_PREFIX } else { "" };

@@ -161,11 +161,12 @@ pub fn prepare(root: &Path, extra_tas: &[PathBuf]) -> Result<Prepared> {
 }
 
 /// The kernel command line of a boot in `mode` (`xtest`: xtest's arguments, none for its
-/// default run, e.g. `["-t", "regression", "1004"]`), with pKVM or without.
-pub fn command_line(mode: initramfs::Mode, xtest: &[&str], pkvm: bool) -> String {
+/// default run, e.g. `["-t", "regression", "1004"]`), with `kvm-arm.mode=` set to `kvm`
+/// (`protected` for pKVM, `nvhe`) or left to the kernel.
+pub fn command_line(mode: initramfs::Mode, xtest: &[&str], kvm: Option<&str>) -> String {
     let mut line = String::new();
-    if pkvm {
-        line.push_str("kvm-arm.mode=protected ");
+    if let Some(kvm) = kvm {
+        line.push_str(&format!("kvm-arm.mode={kvm} "));
     }
     // panic=-1: a panic reboots, which ends QEMU under -no-reboot instead of hanging.
     line.push_str("console=ttyAMA0 panic=-1 rdinit=/init ");
@@ -759,7 +760,7 @@ pub fn command(root: &Path, args: &NormalWorldArgs) -> Result<()> {
         return Ok(());
     };
     let xtest: Vec<&str> = args.xtest.iter().map(String::as_str).collect();
-    let append = command_line(mode, &xtest, !args.no_pkvm);
+    let append = command_line(mode, &xtest, (!args.no_pkvm).then_some("protected"));
     let mut qemu = Command::new("qemu-system-aarch64");
     qemu.args([
         "-machine",
@@ -999,11 +1000,11 @@ mod tests {
     #[test]
     fn command_lines() {
         assert_eq!(
-            command_line(initramfs::Mode::Smoke, &[], true),
+            command_line(initramfs::Mode::Smoke, &[], Some("protected")),
             "kvm-arm.mode=protected console=ttyAMA0 panic=-1 rdinit=/init xtask.mode=smoke"
         );
         assert_eq!(
-            command_line(initramfs::Mode::Xtest, &["-t", "regression", "1004"], false),
+            command_line(initramfs::Mode::Xtest, &["-t", "regression", "1004"], None),
             "console=ttyAMA0 panic=-1 rdinit=/init xtask.mode=xtest xtask.xtest=-t,regression,1004"
         );
     }

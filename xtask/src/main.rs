@@ -10,6 +10,7 @@
 
 mod apt;
 mod bench;
+mod client_stack;
 mod console;
 mod fuzz;
 mod images;
@@ -25,6 +26,7 @@ mod test;
 mod tfa;
 mod toolchain;
 mod uart_log;
+mod xtest_log;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -217,6 +217,24 @@ pub fn build(root: &Path, source: &Source) -> Result<Built> {
     Ok(built)
 }
 
+/// OP-TEE's own TAs the normal world needs beside Debian's xtest package: pkcs11 (xtest's
+/// pkcs11 suite), from the last build.
+pub fn extra_tas(root: &Path) -> Result<Vec<PathBuf>> {
+    let dir = optee_dir(root).join("out").join("ta").join("pkcs11");
+    let tas: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::new(format!("cannot list {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ta"))
+        .collect();
+    if tas.is_empty() {
+        return Err(Error::new(format!(
+            "OP-TEE's build left no pkcs11 TA in {}",
+            dir.display()
+        )));
+    }
+    Ok(tas)
+}
+
 fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))

@@ -64,6 +64,13 @@ impl World {
 /// The virtual hardware of a boot with `smp` CPUs (`bench`: instruction-counted; `sve`: the
 /// CPUs have SVE): machine, CPUs, memory and devices, without firmware or consoles.
 fn hardware_args(smp: u32, bench: bool, sve: bool) -> Vec<String> {
+    hardware_args_with_memory(smp, bench, sve, MEMORY_MIB)
+}
+
+/// The scenario machines' RAM (the client and the proxy use its first 1 GiB only).
+const MEMORY_MIB: u32 = 1024;
+
+fn hardware_args_with_memory(smp: u32, bench: bool, sve: bool, memory_mib: u32) -> Vec<String> {
     let mut machine = String::from("virt,secure=on,virtualization=on,gic-version=3,acpi=off");
     if bench {
         // A fixed device-tree seed, and MTE as the peers were measured with it.
@@ -82,7 +89,7 @@ fn hardware_args(smp: u32, bench: bool, sve: bool) -> Vec<String> {
         "-smp".into(),
         smp.to_string(),
         "-m".into(),
-        "1024".into(),
+        memory_mib.to_string(),
         // Nothing uses a network; the default NIC would need ROMs from ipxe-qemu.
         "-nic".into(),
         "none".into(),
@@ -112,6 +119,22 @@ pub struct Machine {
     pub gdb: bool,
     /// Where the UART logs and QEMU's own output go.
     pub log_dir: PathBuf,
+    /// A Linux kernel for BL33 (U-Boot) to boot, instead of the NS-EL1 client.
+    pub linux: Option<Kernel>,
+}
+
+/// What QEMU hands U-Boot through fw_cfg (`-kernel`, `-initrd`, `-append`), and the RAM Linux
+/// gets.
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    /// The kernel image.
+    pub image: PathBuf,
+    /// The initramfs.
+    pub initrd: PathBuf,
+    /// The kernel command line.
+    pub append: String,
+    /// RAM in MiB.
+    pub memory_mib: u32,
 }
 
 impl Machine {
@@ -122,7 +145,20 @@ impl Machine {
 
     /// QEMU's arguments.
     pub fn args(&self) -> Vec<String> {
-        let mut args = hardware_args(self.smp, self.bench, self.sve);
+        let memory = self.linux.as_ref().map_or(MEMORY_MIB, |k| k.memory_mib);
+        let mut args = hardware_args_with_memory(self.smp, self.bench, self.sve, memory);
+        if let Some(kernel) = &self.linux {
+            args.extend([
+                // A kernel panic (panic=-1) reboots: end QEMU instead.
+                "-no-reboot".into(),
+                "-kernel".into(),
+                kernel.image.display().to_string(),
+                "-initrd".into(),
+                kernel.initrd.display().to_string(),
+                "-append".into(),
+                kernel.append.clone(),
+            ]);
+        }
         args.extend([
             "-bios".into(),
             self.bios.display().to_string(),
@@ -632,6 +668,7 @@ mod tests {
             sve: true,
             gdb: false,
             log_dir: "/b/qemu/x".into(),
+            linux: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! stack (host client → proxy core → SPMD model → SPMC core → test partitions), under both
 //! clients.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -13,7 +14,9 @@ use std::time::Duration;
 use e2e::client::ClientKind;
 use e2e::runner::{Report, run_all_with};
 
+use crate::client_stack::{self, KvmMode};
 use crate::console::{self, Error, Result};
+use crate::initramfs::Mode;
 use crate::suite;
 use crate::{qemu, stack, tfa};
 
@@ -46,6 +49,14 @@ impl Clients {
 /// Options of `cargo xtask run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The scenario matrix instead of Linux: every scenario from every home core, one boot
+    /// each (implied by --scenario, --list and --in-process).
+    #[arg(long = "scenarios")]
+    pub matrix: bool,
+    /// Linux: how KVM runs at EL2 (protected: pKVM and its FF-A proxy; nvhe: Linux's FF-A
+    /// driver talks to the SPMC directly).
+    #[arg(long, value_enum, default_value_t = KvmMode::Protected)]
+    pub kvm: KvmMode,
     /// Run only these scenarios (comma-separated; a name runs it from every home core,
     /// `<name>@cpu<k>` from core k only; repeatable; see --list).
     #[arg(
@@ -97,6 +108,9 @@ pub fn command(root: &Path, args: &RunArgs) -> Result<()> {
             println!("{}", scenario.name);
         }
         return Ok(());
+    }
+    if !(args.matrix || args.in_process || !args.scenarios.is_empty()) {
+        return linux(root, args);
     }
     let chosen = chosen(&args.scenarios)?;
     if args.in_process {
@@ -188,6 +202,37 @@ fn on_qemu(
             runs.len()
         )))
     }
+}
+
+/// The client stack: TF-A, our SPMC with OP-TEE and the test partitions, U-Boot, Linux with
+/// pKVM, to a shell on this terminal; without a terminal, the same boot runs one xtest case and
+/// powers off, its console shown.
+fn linux(root: &Path, args: &RunArgs) -> Result<()> {
+    let (built, prepared) = client_stack::prepare(root)?;
+    let flash = stack::Flash::of(root, &built)?;
+    if std::io::stdin().is_terminal() {
+        return client_stack::boot_interactive(root, flash.path(), &prepared, args.kvm);
+    }
+    console::header("no terminal on stdin: booting Linux, one xtest case, power off");
+    let mut ended = false;
+    let captured = client_stack::boot_captured(
+        root,
+        flash.path(),
+        &prepared,
+        Mode::Smoke,
+        args.kvm,
+        &[],
+        Duration::from_secs(args.timeout.max(300)),
+        // Everything up to the init's power-off (TF-A's power-off report after it is noise).
+        &mut |line| {
+            let show = !ended;
+            ended |= line.contains("xtask-init: poweroff");
+            show
+        },
+    )?;
+    let found = client_stack::check(&captured)?;
+    console::note(&client_stack::describe(&found, &captured));
+    Ok(())
 }
 
 /// `chosen` split by the stack each run boots, in `stack::Stack` order, empty groups left out.

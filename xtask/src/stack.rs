@@ -16,6 +16,8 @@ pub enum Stack {
     Scenarios,
     /// The test partitions and OP-TEE OS, under the proxy and the NS-EL1 client.
     Optee,
+    /// The test partitions and OP-TEE OS, under U-Boot and Debian's Linux with pKVM.
+    Linux,
 }
 
 impl Stack {
@@ -32,13 +34,14 @@ impl Stack {
         match self {
             Self::Scenarios => "the test partitions",
             Self::Optee => "the test partitions and OP-TEE OS",
+            Self::Linux => "the test partitions and OP-TEE OS under Linux with pKVM",
         }
     }
 
     fn manifests(self) -> tfa::ManifestSet {
         match self {
             Self::Scenarios => tfa::ManifestSet::SCENARIOS,
-            Self::Optee => tfa::ManifestSet::CLIENTS,
+            Self::Optee | Self::Linux => tfa::ManifestSet::CLIENTS,
         }
     }
 
@@ -47,7 +50,42 @@ impl Stack {
         match self {
             Self::Scenarios => profile.name().to_owned(),
             Self::Optee => format!("{}-optee", profile.name()),
+            Self::Linux => format!("{}-linux", profile.name()),
         }
+    }
+
+    /// TF-A flags on top of the profile's: Linux 7.x at EL2 on `-cpu max` uses features whose
+    /// EL3 enables TF-A's QEMU platform leaves off (docs: real-clients.md §2.4).
+    fn extra_flags(self) -> &'static [&'static str] {
+        match self {
+            Self::Scenarios | Self::Optee => &[],
+            Self::Linux => LINUX_FEATURE_FLAGS,
+        }
+    }
+}
+
+/// See [`Stack::extra_flags`]: each `=2`, enabled where the CPU has it.
+const LINUX_FEATURE_FLAGS: &[&str] = &[
+    "ENABLE_FEAT_TCR2=2",
+    "ENABLE_FEAT_S1PIE=2",
+    "ENABLE_FEAT_S2PIE=2",
+    "ENABLE_FEAT_S1POE=2",
+    "ENABLE_FEAT_S2POE=2",
+    "ENABLE_FEAT_SCTLR2=2",
+    "ENABLE_FEAT_GCS=2",
+    "ENABLE_FEAT_THE=2",
+    "ENABLE_FEAT_FGT2=2",
+    "ENABLE_FEAT_MTE2=2",
+    "ENABLE_FEAT_CSV2_3=2",
+    "ENABLE_FEAT_DEBUGV8P9=2",
+    "ENABLE_SYS_REG_TRACE_FOR_NS=2",
+    "ENABLE_FEAT_TWED=2",
+];
+
+impl Stack {
+    /// Whether it has OP-TEE OS.
+    fn has_optee(self) -> bool {
+        matches!(self, Self::Optee | Self::Linux)
     }
 }
 
@@ -81,19 +119,34 @@ pub fn command(root: &Path, args: &BuildArgs) -> Result<()> {
     } else {
         tfa::Profile::Debug
     };
-    let built = prepare(root, profile, args.stack, false)?;
+    let built = if args.stack == Stack::Linux {
+        crate::client_stack::prepare(root)?.0
+    } else {
+        prepare(root, profile, args.stack, false)?
+    };
     console::header("built");
     console::note(&format!("flash image: {}", built.bios.display()));
     Ok(())
 }
 
 /// Everything a boot of `stack` needs: host tools, images (unless `reuse_images`), OP-TEE OS
-/// where the stack has it, TF-A.
+/// where the stack has it, TF-A (BL33 the proxy, or `bl33` for the Linux stack).
 pub fn prepare(
     root: &Path,
     profile: tfa::Profile,
     stack: Stack,
     reuse_images: bool,
+) -> Result<Built> {
+    prepare_with(root, profile, stack, reuse_images, None)
+}
+
+/// [`prepare`] with BL33 given (U-Boot, for the Linux stack).
+pub fn prepare_with(
+    root: &Path,
+    profile: tfa::Profile,
+    stack: Stack,
+    reuse_images: bool,
+    bl33: Option<PathBuf>,
 ) -> Result<Built> {
     let _lock = build_lock(root)?;
     let mut timings = Vec::new();
@@ -118,7 +171,7 @@ pub fn prepare(
     timings.push(("TF-A source", start.elapsed()));
 
     let mut sp_images = images.sp.clone();
-    if stack == Stack::Optee {
+    if stack.has_optee() {
         let start = Instant::now();
         let source = optee::source(root)?;
         console::header(&format!("OP-TEE OS {}", source.version));
@@ -137,12 +190,12 @@ pub fn prepare(
     console::header(&format!("TF-A {} ({name})", source.version));
     let inputs = tfa::Inputs {
         bl32: images.spmc.clone(),
-        bl33: images.bl33.clone(),
+        bl33: bl33.unwrap_or_else(|| images.bl33.clone()),
         sp_images,
         manifests: root.join("sp-manifests"),
         set: stack.manifests(),
         name,
-        extra_flags: &[],
+        extra_flags: stack.extra_flags(),
     };
     let built = tfa::build(root, &source, profile, &inputs)?;
     timings.push(("TF-A build", start.elapsed()));

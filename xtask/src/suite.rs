@@ -162,6 +162,7 @@ fn machine(root: &Path, bios: &Path, scenario: &Scenario, home: u16, gdb: bool) 
         sve: true,
         gdb,
         log_dir: qemu::log_dir(root, &key(scenario.name, home)),
+        linux: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use e2e::client::ClientKind;
 
 use crate::console::{self, Error, Event, Result};
-use crate::{fuzz, prereq, run, stack, suite, tfa, toolchain};
+use crate::{client_stack, fuzz, prereq, run, stack, suite, tfa, toolchain};
 
 /// Libraries built for the bare-metal target in the debug profile (the no_std cores with their
 /// arch layers). The images themselves are built in release by the qemu step: their linker
@@ -93,7 +93,25 @@ pub const STEPS: &[Step] = &[
         title: "the stack on QEMU: host tools, images, TF-A, one boot per scenario and home core",
         run: qemu_suite,
     },
+    Step {
+        name: "linux",
+        title: "Debian's Linux over the SPMC and OP-TEE, with pKVM and with nVHE KVM: FF-A devices, OP-TEE probe, one xtest case",
+        run: linux_smoke,
+    },
 ];
+
+/// The suites `--suite` picks.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// Every step CI runs.
+    All,
+    /// xtest's whole default run (regression and pkcs11) on Linux with pKVM and with nVHE KVM.
+    Xtest,
+}
+
+fn linux_smoke(cx: &mut Context<'_>) -> Result<Outcome> {
+    Ok(Outcome::PassedWith(client_stack::smoke(cx.root)?))
+}
 
 /// Options of `cargo xtask test`.
 #[derive(clap::Args, Debug)]
@@ -113,6 +131,9 @@ pub struct TestArgs {
     /// List the steps and exit.
     #[arg(long)]
     pub list: bool,
+    /// Which suite: every CI step, or xtest's whole run on Linux.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    pub suite: Suite,
 }
 
 /// `cargo xtask test`.
@@ -121,6 +142,17 @@ pub fn command(root: &Path, args: &TestArgs) -> Result<()> {
         for step in STEPS {
             println!("{:<12} {}", step.name, step.title);
         }
+        return Ok(());
+    }
+    if args.suite == Suite::Xtest {
+        prereq::ensure()?;
+        let start = Instant::now();
+        let said = client_stack::xtest_suite(root)?;
+        console::header("summary");
+        println!(
+            "    xtest {:>7.1}s  passed: {said}",
+            start.elapsed().as_secs_f64()
+        );
         return Ok(());
     }
     if let Some(unknown) = args
