@@ -31,90 +31,18 @@ fn optee_dir(root: &Path) -> PathBuf {
     root.join("build").join("optee")
 }
 
-/// The marker written once the source is unpacked: `<debian version>\t<directory name>`.
-const SOURCE_MARKER: &str = ".xtask-source";
-
-/// The unpacked source.
-#[derive(Clone, Debug)]
-pub struct Source {
-    /// Its directory.
-    pub dir: PathBuf,
-    /// The Debian version (`4.10.0-2`).
-    pub version: String,
-}
-
 /// The OP-TEE OS source, fetched and unpacked on first use.
-pub fn source(root: &Path) -> Result<Source> {
-    let src = optee_dir(root).join("src");
-    if let Some(found) = unpacked(&src) {
-        return Ok(found);
-    }
-    console::header(&format!(
-        "OP-TEE OS source: apt-get source {SOURCE_PACKAGE}/{SOURCE_SUITE}"
-    ));
-    let apt_conf = tfa::private_apt(root)?;
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new("apt-get");
-        cmd.args(args).env("APT_CONFIG", &apt_conf);
-        cmd
-    };
-    console::run_quiet(
-        &mut apt(&["-q", "update"]),
-        &format!("reading the {SOURCE_SUITE} source index"),
-    )?;
-    if src.exists() {
-        std::fs::remove_dir_all(&src)
-            .map_err(|e| Error::new(format!("cannot clear {}: {e}", src.display())))?;
-    }
-    mkdir(&src)?;
-    let mut get = apt(&["-q", "source", &format!("{SOURCE_PACKAGE}/{SOURCE_SUITE}")]);
-    get.current_dir(&src);
-    console::run_quiet(&mut get, "downloading and unpacking").map_err(|e| {
-        Error::new(format!(
-            "{e}\nno `{SOURCE_PACKAGE}` source in {SOURCE_SUITE} on this machine's mirror"
-        ))
-    })?;
-    let dsc = std::fs::read_dir(&src)
-        .map_err(|e| Error::new(format!("cannot list {}: {e}", src.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "dsc"))
-        .ok_or_else(|| Error::new("apt-get source left no .dsc file"))?;
-    let text = std::fs::read_to_string(&dsc)
-        .map_err(|e| Error::new(format!("cannot read {}: {e}", dsc.display())))?;
-    let version = dsc_version(&text).ok_or_else(|| Error::new("the .dsc names no Version"))?;
-    check_version(&version)?;
-    let dir_name = format!("{SOURCE_PACKAGE}-{}", tfa::upstream_version(&version));
-    if !src.join(&dir_name).join("Makefile").is_file() {
-        return Err(Error::new(format!(
-            "apt-get source did not unpack {dir_name} (is dpkg-dev installed?)"
-        )));
-    }
-    write(
-        &src.join(SOURCE_MARKER),
-        &format!("{version}\t{dir_name}\n"),
-    )?;
-    console::note(&format!("OP-TEE OS {version} from {SOURCE_SUITE}"));
-    Ok(Source {
-        dir: src.join(dir_name),
-        version,
-    })
-}
-
-fn unpacked(src: &Path) -> Option<Source> {
-    let marker = std::fs::read_to_string(src.join(SOURCE_MARKER)).ok()?;
-    let (version, dir) = marker.trim().split_once('\t')?;
-    let dir = src.join(dir);
-    (check_version(version).is_ok() && dir.join("Makefile").is_file()).then(|| Source {
-        dir,
-        version: version.to_owned(),
-    })
-}
-
-fn dsc_version(dsc: &str) -> Option<String> {
-    dsc.lines()
-        .find_map(|line| line.strip_prefix("Version:"))
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+pub fn source(root: &Path) -> Result<tfa::Source> {
+    tfa::debian_source(
+        root,
+        &tfa::Wanted {
+            title: "OP-TEE OS",
+            package: SOURCE_PACKAGE,
+            suite: SOURCE_SUITE,
+            src: optee_dir(root).join("src"),
+            check: check_version,
+        },
+    )
 }
 
 /// `(major, minor)` of a Debian version's upstream part (`4.10.0-2` → (4, 10)).
@@ -174,7 +102,7 @@ pub struct Built {
 const KEY_FILE: &str = "xtask-inputs";
 
 /// Builds (or reuses) OP-TEE OS from `source`.
-pub fn build(root: &Path, source: &Source) -> Result<Built> {
+pub fn build(root: &Path, source: &tfa::Source) -> Result<Built> {
     let out = optee_dir(root).join("out");
     let flags = make_flags();
     let key = format!("{}\n{}\n", source.version, flags.join("\n"));
@@ -233,11 +161,6 @@ pub fn extra_tas(root: &Path) -> Result<Vec<PathBuf>> {
         )));
     }
     Ok(tas)
-}
-
-fn mkdir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -105,13 +105,40 @@ const SOURCE_MARKER: &str = ".xtask-source";
 
 /// The TF-A source, fetched and unpacked on first use.
 pub fn source(root: &Path) -> Result<Source> {
-    let src = tfa_dir(root).join("src");
-    if let Some(found) = unpacked(&src) {
+    debian_source(
+        root,
+        &Wanted {
+            title: "TF-A",
+            package: SOURCE_PACKAGE,
+            suite: SOURCE_SUITE,
+            src: tfa_dir(root).join("src"),
+            check: check_series,
+        },
+    )
+}
+
+/// A Debian source package to fetch with `apt-get source` through the private configuration.
+pub struct Wanted<'a> {
+    /// What it is, for messages (`TF-A`).
+    pub title: &'a str,
+    /// The source package.
+    pub package: &'a str,
+    /// The suite.
+    pub suite: &'a str,
+    /// Where it is unpacked.
+    pub src: PathBuf,
+    /// Refuses a Debian version the stack is not written for.
+    pub check: fn(&str) -> Result<()>,
+}
+
+/// `wanted`, fetched and unpacked on first use (reused while its marker says it is there).
+pub fn debian_source(root: &Path, wanted: &Wanted<'_>) -> Result<Source> {
+    let src = &wanted.src;
+    if let Some(found) = unpacked(src, wanted.check) {
         return Ok(found);
     }
-    console::header(&format!(
-        "TF-A source: apt-get source {SOURCE_PACKAGE}/{SOURCE_SUITE}"
-    ));
+    let (title, package, suite) = (wanted.title, wanted.package, wanted.suite);
+    console::header(&format!("{title} source: apt-get source {package}/{suite}"));
     let apt_conf = private_apt(root)?;
     let apt = |args: &[&str]| {
         let mut cmd = Command::new("apt-get");
@@ -120,25 +147,29 @@ pub fn source(root: &Path) -> Result<Source> {
     };
     console::run_quiet(
         &mut apt(&["-q", "update"]),
-        &format!("reading the {SOURCE_SUITE} source index"),
+        &format!("reading the {suite} source index"),
     )?;
     if src.exists() {
-        std::fs::remove_dir_all(&src)
+        std::fs::remove_dir_all(src)
             .map_err(|e| Error::new(format!("cannot clear {}: {e}", src.display())))?;
     }
-    mkdir(&src)?;
-    let mut get = apt(&["-q", "source", &format!("{SOURCE_PACKAGE}/{SOURCE_SUITE}")]);
-    get.current_dir(&src);
-    console::run_quiet(&mut get, "downloading and unpacking")?;
-    let dsc = std::fs::read_dir(&src)
+    mkdir(src)?;
+    let mut get = apt(&["-q", "source", &format!("{package}/{suite}")]);
+    get.current_dir(src);
+    console::run_quiet(&mut get, "downloading and unpacking").map_err(|e| {
+        Error::new(format!(
+            "{e}\nno `{package}` source in {suite} on this machine's mirror?"
+        ))
+    })?;
+    let dsc = std::fs::read_dir(src)
         .map_err(|e| Error::new(format!("cannot list {}: {e}", src.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "dsc"))
         .ok_or_else(|| Error::new("apt-get source left no .dsc file"))?;
     let text = read_text(&dsc)?;
     let version = dsc_version(&text).ok_or_else(|| Error::new("the .dsc names no Version"))?;
-    check_series(&version)?;
-    let dir_name = format!("{SOURCE_PACKAGE}-{}", upstream_version(&version));
+    (wanted.check)(&version)?;
+    let dir_name = format!("{package}-{}", upstream_version(&version));
     if !src.join(&dir_name).join("Makefile").is_file() {
         return Err(Error::new(format!(
             "apt-get source did not unpack {dir_name} (is dpkg-dev installed?)"
@@ -148,19 +179,19 @@ pub fn source(root: &Path) -> Result<Source> {
         &src.join(SOURCE_MARKER),
         &format!("{version}\t{dir_name}\n"),
     )?;
-    console::note(&format!("TF-A {version} from {SOURCE_SUITE}"));
+    console::note(&format!("{title} {version} from {suite}"));
     Ok(Source {
         dir: src.join(dir_name),
         version,
     })
 }
 
-/// The source already unpacked under `src`, if its marker says so.
-fn unpacked(src: &Path) -> Option<Source> {
+/// The source already unpacked under `src`, if its marker says so and `check` takes it.
+fn unpacked(src: &Path, check: fn(&str) -> Result<()>) -> Option<Source> {
     let marker = std::fs::read_to_string(src.join(SOURCE_MARKER)).ok()?;
     let (version, dir) = marker.trim().split_once('\t')?;
     let dir = src.join(dir);
-    (check_series(version).is_ok() && dir.join("Makefile").is_file()).then(|| Source {
+    (check(version).is_ok() && dir.join("Makefile").is_file()).then(|| Source {
         dir,
         version: version.to_owned(),
     })
