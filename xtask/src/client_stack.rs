@@ -108,6 +108,8 @@ pub struct Captured {
     pub boot: qemu::Boot,
     /// From QEMU's start to the init's first line.
     pub to_init: Option<Duration>,
+    /// Whether a byte was typed on the secure console (`None`: the boot never got there).
+    pub typed: Option<std::result::Result<(), String>>,
 }
 
 /// Boots the stack in `mode` (not Shell), streaming UART0 lines that match `show`, until it
@@ -124,19 +126,48 @@ pub fn boot_captured(
     show: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Captured> {
     let machine = machine(root, bios, nw, mode, kvm, xtest);
+    let socket = machine.secure_input();
     let start = Instant::now();
     let mut to_init = None;
+    let mut typed = None;
     let boot = qemu::boot(&machine, Some(timeout), &mut |world, line| {
         if world == World::Normal {
             if to_init.is_none() && line.contains(INIT_MARK) {
                 to_init = Some(start.elapsed());
+            }
+            // OP-TEE is up and the normal world idles in tee-supplicant's start: type on
+            // the secure console, whose interrupt is OP-TEE's.
+            if typed.is_none()
+                && line.contains(TYPE_MARK)
+                && let Some(socket) = &socket
+            {
+                typed = Some(type_on(socket, TYPED));
             }
             if show(line) {
                 println!("    {}", console::shorten(line, 160));
             }
         }
     })?;
-    Ok(Captured { boot, to_init })
+    Ok(Captured {
+        boot,
+        to_init,
+        typed,
+    })
+}
+
+/// When to type on the secure console.
+const TYPE_MARK: &str = "xtask-init: tee-supplicant";
+/// What is typed.
+pub const TYPED: u8 = b'x';
+
+/// Writes `byte` into QEMU's socket for UART1's input.
+fn type_on(socket: &Path, byte: u8) -> std::result::Result<(), String> {
+    use std::io::Write as _;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
+    stream
+        .write_all(&[byte])
+        .map_err(|e| format!("cannot write to {}: {e}", socket.display()))
 }
 
 /// The init's first line (initramfs/init).
@@ -157,7 +188,7 @@ pub fn boot_interactive(root: &Path, bios: &Path, nw: &Prepared, kvm: KvmMode) -
             serials -= 1;
             continue;
         }
-        if arg == "-serial" {
+        if arg == "-serial" || arg == "-chardev" {
             serials = 1;
             continue;
         }
@@ -196,6 +227,8 @@ pub struct Findings {
     pub devices: Vec<(u16, String)>,
     /// xtest's summary.
     pub xtest: xtest_log::Summary,
+    /// OP-TEE's console driver's line for the byte typed on the secure UART.
+    pub console: String,
 }
 
 /// The partitions the client stack hosts, as Linux's FF-A bus lists them: (ID, UUID).
@@ -269,6 +302,28 @@ pub fn check(captured: &Captured) -> Result<Findings> {
             boot.log_dir.display()
         ))
     })?;
+    match &captured.typed {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(Error::new(format!("typing on the secure UART: {e}"))),
+        None => {
+            return Err(Error::new(
+                "the boot never got to typing on the secure UART",
+            ));
+        }
+    }
+    let wanted = format!("got {:#x}", TYPED);
+    let console = boot
+        .secure
+        .iter()
+        .find(|l| l.contains(&wanted))
+        .cloned()
+        .ok_or_else(|| {
+            Error::new(format!(
+                "OP-TEE's console driver never read the byte typed on the secure UART (no \
+                 `{wanted}` line; logs in {})",
+                boot.log_dir.display()
+            ))
+        })?;
     if !boot.powered_off {
         return Err(Error::new(format!(
             "the boot did not end in TF-A's power-off ({:?})",
@@ -280,6 +335,7 @@ pub fn check(captured: &Captured) -> Result<Findings> {
         optee,
         devices,
         xtest,
+        console: console.trim().to_owned(),
     })
 }
 
@@ -399,11 +455,12 @@ fn is_result_line(line: &str) -> bool {
 pub fn describe(found: &Findings, captured: &Captured) -> String {
     let x = &found.xtest;
     format!(
-        "FF-A {} found; {} FF-A devices; OP-TEE {} probed; xtest: {} cases passed, {} failed, \
+        "FF-A {} found; {} FF-A devices; OP-TEE {} probed; typed on the secure UART: `{}`; xtest: {} cases passed, {} failed, \
          {} skipped ({} subtests, {} failed); init reached {}; {:.1} s in all",
         found.ffa,
         found.devices.len(),
         found.optee,
+        found.console,
         x.passed(),
         x.cases_failed,
         x.skipped,

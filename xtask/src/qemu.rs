@@ -123,6 +123,16 @@ pub struct Machine {
     pub linux: Option<Kernel>,
 }
 
+impl Machine {
+    /// The Unix socket UART1's input comes from (its output still goes to its log file), for
+    /// the Linux boots, which type on the secure console.
+    pub fn secure_input(&self) -> Option<PathBuf> {
+        self.linux
+            .as_ref()
+            .map(|_| self.log_dir.join("uart1-input.sock"))
+    }
+}
+
 /// What QEMU hands U-Boot through fw_cfg (`-kernel`, `-initrd`, `-append`), and the RAM Linux
 /// gets.
 #[derive(Clone, Debug)]
@@ -168,8 +178,21 @@ impl Machine {
             "none".into(),
             "-serial".into(),
             format!("file:{}", self.uart_log(World::Normal).display()),
-            "-serial".into(),
-            format!("file:{}", self.uart_log(World::Secure).display()),
+        ]);
+        let secure_log = self.uart_log(World::Secure).display().to_string();
+        match self.secure_input() {
+            Some(socket) => args.extend([
+                "-chardev".into(),
+                format!(
+                    "socket,id=secure,path={},server=on,wait=off,logfile={secure_log}",
+                    socket.display()
+                ),
+                "-serial".into(),
+                "chardev:secure".into(),
+            ]),
+            None => args.extend(["-serial".into(), format!("file:{secure_log}")]),
+        }
+        args.extend([
             "-d".into(),
             "unimp,guest_errors".into(),
             "-D".into(),
