@@ -22,7 +22,7 @@
 //! Memory the dead partition retrieved is unmapped and counts as relinquished, so its lenders
 //! can reclaim it; memory it lent stays with its borrowers until they relinquish it.
 
-use ffa::FfaError;
+use ffa::{EndpointId, FfaError};
 
 use crate::call_chain;
 use crate::partition::AbortReason;
@@ -31,6 +31,18 @@ use crate::spmc::{CpuId, Outcome, Spmc};
 use crate::vcpu::{CtxRef, Requester, RuntimeModel, RuntimeState};
 
 impl<P: Platform> Spmc<P> {
+    /// Aborts partition `id` before it ever runs (the arch layer cannot isolate it): its
+    /// contexts never run, and requests to it are answered as to any aborted partition.
+    pub fn abort_before_boot(&mut self, id: EndpointId, why: AbortReason) {
+        if let Some(p) = self
+            .partitions
+            .find(id)
+            .and_then(|i| self.partitions.get_mut(i))
+        {
+            p.abort(why);
+        }
+    }
+
     /// The context running on `cpu` faulted and cannot handle it: its partition is Aborted
     /// and whoever waited on it answered ABORTED (see the module documentation). Returns what
     /// runs next on `cpu`. With no partition running on `cpu` (or an unknown CPU) nothing

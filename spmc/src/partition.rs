@@ -59,6 +59,8 @@ pub enum AbortReason {
     /// It took an exception it could not handle at its own vector (the arch layer prints
     /// which).
     Fault,
+    /// Its stage-2 tables could not be built (the SPMC's table pool ran out): it never runs.
+    NoStage2,
 }
 
 /// Why a configured partition was left out of the table.

@@ -56,7 +56,8 @@ static CORE: TicketMutex<CoreSlot> = TicketMutex::new(CoreSlot::Empty);
 #[derive(Clone, Copy, Debug)]
 struct PartitionArch {
     id: EndpointId,
-    stage2: Stage2,
+    /// None: it could not be built, and the partition is aborted before it runs.
+    stage2: Option<Stage2>,
     mp: bool,
 }
 
@@ -69,7 +70,7 @@ pub(super) fn stage2_of(id: EndpointId) -> Option<Stage2> {
         .get()?
         .iter()
         .find(|p| p.id == id)
-        .map(|p| p.stage2)
+        .and_then(|p| p.stage2)
 }
 
 /// The cores the SPMC serves, by index; set at cold boot before any other core enters.
@@ -258,10 +259,17 @@ enum BootError {
 impl fmt::Display for BootError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Window(vm, e) => write!(f, "vm{vm}: its memory cannot be mapped: {e:?}"),
+            Self::Window(vm, e) => write!(
+                f,
+                "vm{vm}: its package cannot be mapped ({e:?}): it is not read"
+            ),
             Self::Load(e) => write!(f, "{e}"),
             Self::Cpus(e) => write!(f, "{e}"),
-            Self::Stage2(id, e) => write!(f, "partition {:#06x}: stage 2: {e:?}", id.0),
+            Self::Stage2(id, e) => write!(
+                f,
+                "partition {:#06x} refused: its stage 2 cannot be built ({e:?})",
+                id.0
+            ),
             Self::SecondaryEntry(w0) => write!(
                 f,
                 "FFA_SECONDARY_EP_REGISTER refused by the SPMD (w0 = {w0:#x})"
@@ -402,11 +410,15 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
     let mut platform = ArchPlatform::new();
     // Only packages inside secure memory and away from the SPMC are mapped and read.
     for vm in &plan.admitted {
-        mmu::map_window(vm.load_address, vm.mem_size)
-            .map_err(|e| BootError::Window(vm.index, e))?;
-        platform
-            .add_window(Space::Secure, vm.load_address, vm.mem_size)
-            .map_err(|_| BootError::Window(vm.index, MapError::OutOfRange))?;
+        // A package the SPMC cannot map is not read: the loader refuses its vmN alone.
+        let mapped = mmu::map_window(vm.load_address, vm.mem_size).and_then(|()| {
+            platform
+                .add_window(Space::Secure, vm.load_address, vm.mem_size)
+                .map_err(|_| MapError::OutOfRange)
+        });
+        if let Err(e) = mapped {
+            println!("spmc: {}", BootError::Window(vm.index, e));
+        }
     }
     // Normal-world buffers are trusted only inside these ranges.
     for range in plan.map.ranges(MemoryKind::NonSecure) {
@@ -440,15 +452,24 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
         return Err(BootError::Unconfigured);
     };
     let mut arch = Vec::new();
+    let mut unbuilt: Vec<(EndpointId, MapError), MAX_PARTITIONS> = Vec::new();
     for (index, p) in spmc.partitions.iter().enumerate() {
         let vmid = u8::try_from(index + 1).unwrap_or(u8::MAX);
-        let stage2 = mmu::build_stage2(&p.config, vmid).map_err(|e| BootError::Stage2(p.id, e))?;
+        let stage2 = mmu::build_stage2(&p.config, vmid);
+        if let Err(e) = &stage2 {
+            let _ = unbuilt.push((p.id, *e));
+        }
         let _ = arch.push(PartitionArch {
             id: p.id,
-            stage2,
+            stage2: stage2.ok(),
             mp: p.is_mp(),
         });
         log_partition(p, &reserved);
+    }
+    // One partition the SPMC cannot isolate is refused alone: it never runs.
+    for (id, e) in unbuilt {
+        println!("spmc: {}", BootError::Stage2(id, e));
+        spmc.abort_before_boot(id, AbortReason::NoStage2);
     }
     for refusal in spmc.refused_partitions() {
         println!("spmc: {refusal}");
@@ -696,7 +717,11 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
         }
         nw.saved = true;
     }
-    mmu::switch_stage2(&arch.stage2);
+    let Some(stage2) = &arch.stage2 else {
+        // Aborted at boot: the core never enters it; refuse to run it unisolated all the same.
+        return core_call(cpu, |s| s.abort_running(cpu));
+    };
+    mmu::switch_stage2(stage2);
     let aff0 = if arch.mp { u64::from(vcpu) } else { 0 };
     VMPIDR_EL2.write(VMPIDR_EL2::RES1::SET + VMPIDR_EL2::Aff0.val(aff0));
     // The mask found here is the normal world's: every run puts it back when it ends. A
