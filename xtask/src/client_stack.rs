@@ -108,6 +108,8 @@ pub struct Captured {
     pub boot: qemu::Boot,
     /// From QEMU's start to the init's first line.
     pub to_init: Option<Duration>,
+    /// From QEMU's start to tee-supplicant's start, where the shell (or xtest) begins.
+    pub to_ready: Option<Duration>,
     /// Whether a byte was typed on the secure console (`None`: the boot never got there).
     pub typed: Option<std::result::Result<(), String>>,
 }
@@ -129,6 +131,7 @@ pub fn boot_captured(
     let socket = machine.secure_input();
     let start = Instant::now();
     let mut to_init = None;
+    let mut to_ready = None;
     let mut typed = None;
     let boot = qemu::boot(&machine, Some(timeout), &mut |world, line| {
         if world == World::Normal {
@@ -137,6 +140,9 @@ pub fn boot_captured(
             }
             // OP-TEE is up and the normal world idles in tee-supplicant's start: type on
             // the secure console, whose interrupt is OP-TEE's.
+            if to_ready.is_none() && line.contains(TYPE_MARK) {
+                to_ready = Some(start.elapsed());
+            }
             if typed.is_none()
                 && line.contains(TYPE_MARK)
                 && let Some(socket) = &socket
@@ -151,6 +157,7 @@ pub fn boot_captured(
     Ok(Captured {
         boot,
         to_init,
+        to_ready,
         typed,
     })
 }
@@ -456,7 +463,8 @@ pub fn describe(found: &Findings, captured: &Captured) -> String {
     let x = &found.xtest;
     format!(
         "FF-A {} found; {} FF-A devices; OP-TEE {} probed; typed on the secure UART: `{}`; xtest: {} cases passed, {} failed, \
-         {} skipped ({} subtests, {} failed); init reached {}; {:.1} s in all",
+         {} skipped ({} subtests, {} failed); init reached {}, ready for the shell {}; {:.1} s \
+         in all",
         found.ffa,
         found.devices.len(),
         found.optee,
@@ -466,12 +474,16 @@ pub fn describe(found: &Findings, captured: &Captured) -> String {
         x.skipped,
         x.subtests,
         x.subtests_failed,
-        captured.to_init.map_or("never".to_owned(), |t| format!(
-            "after {:.1} s",
-            t.as_secs_f64()
-        )),
+        after(captured.to_init),
+        after(captured.to_ready),
         captured.boot.took.as_secs_f64()
     )
+}
+
+fn after(t: Option<Duration>) -> String {
+    t.map_or("never".to_owned(), |t| {
+        format!("after {:.1} s", t.as_secs_f64())
+    })
 }
 
 #[cfg(test)]

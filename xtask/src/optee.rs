@@ -64,8 +64,9 @@ fn check_version(debian: &str) -> Result<()> {
 }
 
 /// OP-TEE/build's flags for an S-EL1 partition under an S-EL2 SPMC (`qemu_v8.mk`,
-/// `SPMC_AT_EL=2`), with its secure RAM where our layout puts it.
-pub fn make_flags() -> Vec<String> {
+/// `SPMC_AT_EL=2`), with its secure RAM where our layout puts it, and its version string the
+/// Debian version `version` (OP-TEE would otherwise take this repository's git commit).
+pub fn make_flags(version: &str) -> Vec<String> {
     let mut flags: Vec<String> = [
         "PLATFORM=vexpress-qemu_armv8a",
         "CFG_ARM64_core=y",
@@ -83,6 +84,8 @@ pub fn make_flags() -> Vec<String> {
     ]
     .map(str::to_owned)
     .into();
+    flags.push(format!("TEE_IMPL_VERSION={version}"));
+    flags.push("CFG_OS_REV_REPORTS_GIT_SHA1=n".to_owned());
     flags.push(format!(
         "CFG_TZDRAM_START={:#x}",
         LOAD_ADDRESS + IMAGE_OFFSET
@@ -104,7 +107,7 @@ const KEY_FILE: &str = "xtask-inputs";
 /// Builds (or reuses) OP-TEE OS from `source`.
 pub fn build(root: &Path, source: &tfa::Source) -> Result<Built> {
     let out = optee_dir(root).join("out");
-    let flags = make_flags();
+    let flags = make_flags(&source.version);
     let key = format!("{}\n{}\n", source.version, flags.join("\n"));
     let image = out.join("core").join("tee-raw.bin");
     let key_path = optee_dir(root).join(KEY_FILE);
@@ -184,13 +187,15 @@ mod tests {
 
     #[test]
     fn flags_are_op_tee_builds_for_an_sel2_spmc_in_our_layout() {
-        let flags = make_flags();
+        let flags = make_flags("4.10.0-2");
         for wanted in [
             "CFG_CORE_SEL2_SPMC=y",
             "CFG_CORE_HAFNIUM_INTC=y",
             "PLATFORM=vexpress-qemu_armv8a",
             "CFG_TZDRAM_START=0xe704000",
             "CFG_TZDRAM_SIZE=0x8fc000",
+            "TEE_IMPL_VERSION=4.10.0-2",
+            "CFG_OS_REV_REPORTS_GIT_SHA1=n",
         ] {
             assert!(flags.iter().any(|f| f == wanted), "{wanted} missing");
         }
