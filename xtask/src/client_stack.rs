@@ -77,14 +77,7 @@ pub fn append(mode: Mode, kvm: KvmMode, xtest: &[&str]) -> String {
     linux::command_line(mode, xtest, Some(kvm.name()))
 }
 
-fn machine(
-    root: &Path,
-    bios: &Path,
-    nw: &Prepared,
-    mode: Mode,
-    kvm: KvmMode,
-    xtest: &[&str],
-) -> Machine {
+fn machine(root: &Path, bios: &Path, nw: &Prepared, mode: Mode, kvm: KvmMode) -> Machine {
     Machine {
         bios: bios.to_path_buf(),
         smp: SMP,
@@ -96,7 +89,7 @@ fn machine(
         linux: Some(Kernel {
             image: nw.kernel.clone(),
             initrd: nw.initrd.clone(),
-            append: append(mode, kvm, xtest),
+            append: append(mode, kvm, &[]),
             memory_mib: MEMORY_MIB,
         }),
     }
@@ -116,18 +109,15 @@ pub struct Captured {
 
 /// Boots the stack in `mode` (not Shell), streaming UART0 lines that match `show`, until it
 /// powers off or `timeout` passes.
-#[allow(clippy::too_many_arguments)]
 pub fn boot_captured(
     root: &Path,
     bios: &Path,
     nw: &Prepared,
-    mode: Mode,
-    kvm: KvmMode,
-    xtest: &[&str],
+    (mode, kvm): (Mode, KvmMode),
     timeout: Duration,
     show: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Captured> {
-    let machine = machine(root, bios, nw, mode, kvm, xtest);
+    let machine = machine(root, bios, nw, mode, kvm);
     let socket = machine.secure_input();
     let start = Instant::now();
     let mut to_init = None;
@@ -183,7 +173,7 @@ pub const INIT_MARK: &str = "xtask-init: started";
 /// Boots the stack to a shell on this terminal (UART0 on stdio, QEMU's monitor on Ctrl-A C;
 /// UART1, the secure world's, to a log file).
 pub fn boot_interactive(root: &Path, bios: &Path, nw: &Prepared, kvm: KvmMode) -> Result<()> {
-    let m = machine(root, bios, nw, Mode::Shell, kvm, &[]);
+    let m = machine(root, bios, nw, Mode::Shell, kvm);
     std::fs::create_dir_all(&m.log_dir)
         .map_err(|e| Error::new(format!("cannot create {}: {e}", m.log_dir.display())))?;
     let secure = m.uart_log(World::Secure);
@@ -365,9 +355,7 @@ pub fn smoke(root: &Path) -> Result<String> {
             root,
             flash.path(),
             &prepared,
-            Mode::Smoke,
-            kvm,
-            &[],
+            (Mode::Smoke, kvm),
             SMOKE_TIMEOUT,
             &mut is_progress_line,
         )?;
@@ -400,9 +388,7 @@ pub fn xtest_suite(root: &Path) -> Result<String> {
             root,
             flash.path(),
             &prepared,
-            Mode::Xtest,
-            kvm,
-            &[],
+            (Mode::Xtest, kvm),
             XTEST_TIMEOUT,
             &mut is_result_line,
         )?;

@@ -219,9 +219,7 @@ fn linux(root: &Path, args: &RunArgs) -> Result<()> {
         root,
         flash.path(),
         &prepared,
-        Mode::Smoke,
-        args.kvm,
-        &[],
+        (Mode::Smoke, args.kvm),
         Duration::from_secs(args.timeout.max(300)),
         // Everything up to the init's power-off (TF-A's power-off report after it is noise).
         &mut |line| {
