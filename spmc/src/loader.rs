@@ -15,11 +15,14 @@ use heapless::Vec;
 
 use crate::boot_info::{PackageError, SPKG_HEADER_SIZE, parse_spkg_header};
 use crate::manifest::{
-    ConfigError, MAX_PARTITIONS, ManifestError, PartitionConfig, SpmcConfig, SpmcManifest, VmNode,
-    apply_vm_nodes, parse_partition, parse_spmc_manifest,
+    ConfigError, MAX_PARTITIONS, ManifestError, PartitionConfig, SpmcAttributes, SpmcConfig,
+    SpmcManifest, VmNode, apply_vm_nodes, parse_partition, parse_spmc_manifest,
 };
-use crate::memory_map::{MemoryMap, PlatformMemory, Refusal, Refused, Unloadable, Violation};
+use crate::memory_map::{
+    ManifestMemory, MemoryMap, PlatformMemory, Refusal, Refused, Unloadable, Violation,
+};
 use crate::platform::{Platform, Space};
+use ffa::EndpointId;
 
 /// Largest partition manifest read: it sits between the package's header page and its image
 /// (SPKG v2: page 1 up to the image at 0x4000 in our packages).
@@ -154,6 +157,33 @@ pub fn plan<'a>(
         refused,
     })
 }
+
+/// The plan of an SPMC whose manifest (or its CPU list) cannot be used: no partition, SPMC ID
+/// 0x8000 at our FF-A version, and only the platform's default normal-world window. The SPMC
+/// still completes the SPMD's initialisation with it, so that the normal world gets FF-A
+/// answers (no partition to reach) instead of a parked SPMC.
+pub fn fallback_plan<'a>(platform: &PlatformMemory<'a>) -> Plan<'a> {
+    let manifest = SpmcManifest {
+        attributes: SpmcAttributes {
+            spmc_id: EndpointId(FALLBACK_SPMC_ID),
+            version: ffa::version::OURS,
+        },
+        image: None,
+        vms: Vec::new(),
+        memory: ManifestMemory::default(),
+        cpus: None,
+    };
+    let map = MemoryMap::new(&manifest.memory, manifest.image, platform);
+    Plan {
+        manifest,
+        map,
+        admitted: Vec::new(),
+        refused: Vec::new(),
+    }
+}
+
+/// The SPMC ID [`fallback_plan`] assumes: the one FF-A and TF-A's manifests use.
+pub const FALLBACK_SPMC_ID: u16 = 0x8000;
 
 impl Plan<'_> {
     /// The configuration of `partitions` (one per admitted `vmN` node): nodes applied, IDs

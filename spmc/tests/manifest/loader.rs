@@ -785,3 +785,17 @@ fn a_manifest_id_outside_the_secure_world_gets_hafniums_id() {
     assert!(ids.contains(&("echo".into(), 0x8002)), "{ids:x?}");
     assert!(ids.contains(&("relay".into(), 0x8001)), "{ids:x?}");
 }
+
+#[test]
+fn the_fallback_plan_hosts_no_partition_and_answers_as_spmc_0x8000() {
+    let memory = qemu_platform();
+    let plan = spmc::loader::fallback_plan(&memory);
+    assert!(plan.admitted.is_empty() && plan.refused.is_empty());
+    assert!(plan.manifest.cpus.is_none());
+    let config = plan.assemble([]).unwrap();
+    assert!(config.partitions.is_empty());
+    assert_eq!(config.attributes.spmc_id, EndpointId(0x8000));
+    assert_eq!(config.attributes.version, ffa::version::OURS);
+    // Normal-world buffers still have the platform's default window.
+    assert!(plan.map.non_secure_is_default());
+}

@@ -400,8 +400,30 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
         reserved: &reserved,
         default_non_secure: board::DEFAULT_NS_RAM,
     };
-    let plan = loader::plan(bytes, &memory).map_err(BootError::Load)?;
-    let cpus = CpuMap::new(plan.manifest.cpus.as_ref(), boot).map_err(BootError::Cpus)?;
+    // An SPMC manifest or CPU list it cannot use leaves the SPMC hosting no partition rather
+    // than failing the SPMD's init: TF-A would then hand the normal world's FF-A calls to a
+    // parked SPMC, a hang.
+    let checked = loader::plan(bytes, &memory)
+        .map_err(BootError::Load)
+        .and_then(|plan| {
+            let cpus = CpuMap::new(plan.manifest.cpus.as_ref(), boot).map_err(BootError::Cpus)?;
+            match cpus.index_of(boot) {
+                Some(_) => Ok((plan, cpus)),
+                None => Err(BootError::Cpus(CpuMapError::BootCpuNotListed(boot))),
+            }
+        });
+    let (plan, cpus) = match checked {
+        Ok(found) => found,
+        Err(e) => {
+            println!(
+                "spmc: initialisation failed: {e}; no partition hosted, SPMC ID {:#06x}, \
+                 the default CPU map",
+                loader::FALLBACK_SPMC_ID
+            );
+            let cpus = CpuMap::new(None, boot).map_err(BootError::Cpus)?;
+            (loader::fallback_plan(&memory), cpus)
+        }
+    };
     let cpu = cpus
         .index_of(boot)
         .ok_or(BootError::Cpus(CpuMapError::BootCpuNotListed(boot)))?;
