@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::console::{self, Error, Result};
+use crate::files::{mkdir, write};
 use crate::{apt, initramfs, prereq};
 
 /// The suite everything is taken from: the newest kernel, OP-TEE client and xtest.
@@ -45,16 +46,6 @@ pub const USERLAND: &[&str] = &[
 /// `build/linux`.
 pub fn linux_dir(root: &Path) -> PathBuf {
     root.join("build").join("linux")
-}
-
-fn mkdir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Writes `build/linux/apt/` (configuration for arm64 binary packages, deb entries of sid and

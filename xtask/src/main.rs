@@ -12,6 +12,7 @@ mod apt;
 mod bench;
 mod client_stack;
 mod console;
+mod files;
 mod fuzz;
 mod images;
 mod initramfs;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::console::{self, Error, Result};
+use crate::files::write;
 use crate::tfa;
 
 /// The Debian source package.
@@ -164,11 +165,6 @@ pub fn extra_tas(root: &Path) -> Result<Vec<PathBuf>> {
         )));
     }
     Ok(tas)
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]
