@@ -12,9 +12,13 @@
 //! - a context that was initialising: boot goes on with the next partition;
 //! - the normal world, for cycles it gave with FFA_RUN.
 //!
-//! An MP partition may have contexts on other CPUs. Those not running anywhere die at once;
-//! a partition Blocked on a request to one of them that yielded becomes Preempted and gets
-//! ABORTED when the normal world runs it (as for a powered-off context). A context still in
+//! An MP partition may have contexts on other CPUs. Those not running anywhere die at once:
+//! a partition Blocked on a request to one of them that a non-secure interrupt preempted
+//! becomes Preempted and gets ABORTED when the normal world runs it (as for a powered-off
+//! context); a partition one of them had yielded back to gets ABORTED for its FFA_RUN of it.
+//! A callee that had yielded back to a dead context loses its request: it stays Preempted
+//! as a chain root the normal world may FFA_RUN (its response is then refused, FFA_MSG_WAIT
+//! ends its run), as after CPU_OFF. A context still in
 //! use on another CPU (Running, or Blocked on a callee running there) is marked Aborted but
 //! keeps its request: the next call it makes, or the response its callee sends it, unwinds
 //! that CPU's chain the same way ([`Spmc::unwind`]).
@@ -75,6 +79,10 @@ impl<P: Platform> Spmc<P> {
             let Some(state) = self.partitions.ctx(ctx).map(|c| c.state) else {
                 continue;
             };
+            if !matches!(state, RuntimeState::Running | RuntimeState::Blocked) {
+                // A callee that yielded back to it has no one to run it any more.
+                call_chain::release_callees(&mut self.partitions, ctx);
+            }
             match state {
                 RuntimeState::Running | RuntimeState::Blocked => {
                     if let Some(c) = self.partitions.ctx_mut(ctx) {
@@ -82,8 +90,9 @@ impl<P: Platform> Spmc<P> {
                     }
                 }
                 RuntimeState::Preempted => {
-                    // Its partition requester (Blocked) learns of it when the normal world
-                    // runs that requester.
+                    // A partition requester Blocked on it (it was interrupted) learns of it
+                    // when the normal world runs that requester; one it yielded back to, when
+                    // it runs it (FFA_RUN answers ABORTED).
                     if let Some(requester) = call_chain::requester(&self.partitions, ctx)
                         && let Some(r) = self.partitions.ctx_mut(requester)
                         && r.state == RuntimeState::Blocked
@@ -124,6 +133,7 @@ impl<P: Platform> Spmc<P> {
             };
             let (model, request, nwd_saved) = (c.model, c.request, c.nwd_saved);
             c.abort();
+            call_chain::release_callees(&mut self.partitions, dead);
             self.set_running(cpu, None);
             let requester = match (model, request) {
                 (Some(RuntimeModel::Init), _) => {

@@ -10,7 +10,10 @@
 //! - DENIED: the sender's manifest lacks the send bit or the receiver's the receive bit for
 //!   that ABI (REQ2 also needs a v1.2 receiver); a destination already in the sender's call
 //!   chain (a loop); a response from a context not handling a request, to anyone but the
-//!   requester, or through the other ABI (RESP for REQ2, RESP2 for REQ) or width.
+//!   requester, or through the other ABI (RESP for REQ2, RESP2 for REQ) or width; a request
+//!   or response from a context whose callee yielded back to it (it must FFA_RUN that callee
+//!   to its response first, or the callee would lose its requester; Hafnium has no path for
+//!   this and asserts the chain's next node is empty).
 //! - BUSY: the destination's context is not Waiting; ABORTED: it is Aborted.
 //!
 //! Registers: only what the ABI carries crosses between endpoints. A REQ/REQ 64 enters the
@@ -163,7 +166,8 @@ impl<P: Platform> Spmc<P> {
             vcpu,
         };
         if let Requester::Partition(_, ctx) = sender
-            && call_chain::contains(&self.partitions, ctx, index)
+            && (call_chain::contains(&self.partitions, ctx, index)
+                || call_chain::yielded_callee(&self.partitions, ctx).is_some())
         {
             return Err(FfaError::Denied);
         }
@@ -226,7 +230,11 @@ impl<P: Platform> Spmc<P> {
             (Some(RuntimeModel::DirectRequest), Some(request)) => request,
             _ => return Err(FfaError::Denied),
         };
-        if request.kind != h.kind || request.width != h.width || request.from.id() != h.dst {
+        if request.kind != h.kind
+            || request.width != h.width
+            || request.from.id() != h.dst
+            || call_chain::yielded_callee(&self.partitions, ctx).is_some()
+        {
             return Err(FfaError::Denied);
         }
         let mut requester_dead = false;

@@ -675,9 +675,12 @@ impl<P: Platform> Spmc<P> {
     /// PSCI CPU_OFF on `cpu`: the MP partitions' contexts pinned to it are powered off, as
     /// Hafnium does; UP contexts migrate and keep their state. So that no partition waits
     /// forever on a context that is gone: a partition Blocked on its request to a powered-off
-    /// context becomes Preempted and gets FFA_ERROR(ABORTED) when run; one handling a request
-    /// from a powered-off context keeps running for the normal world's cycles (its response
-    /// is refused, FFA_MSG_WAIT ends its run).
+    /// context becomes Preempted and gets FFA_ERROR(ABORTED) when run; one the powered-off
+    /// context had yielded back to gets DENIED for its FFA_RUN of it (powered off) and may
+    /// answer its own requester; one handling a request from a powered-off context keeps
+    /// running for the normal world's cycles (its response is refused, FFA_MSG_WAIT ends its
+    /// run), and if it had yielded back to it, it is a Preempted chain root the normal world
+    /// may FFA_RUN.
     fn power_off(&mut self, cpu: CpuId) {
         for index in 0..self.partitions.len() {
             let Some(p) = self.partitions.get(index) else {
@@ -706,25 +709,9 @@ impl<P: Platform> Spmc<P> {
                 r.state = RuntimeState::Preempted;
                 r.callee_lost = true;
             }
-            self.orphan_requests_from(off);
+            call_chain::release_callees(&mut self.partitions, off);
             if let Some(c) = self.partitions.ctx_mut(off) {
                 c.power_off();
-            }
-        }
-    }
-
-    /// Contexts handling a request from `gone` lose it: they run on in the Run model.
-    fn orphan_requests_from(&mut self, gone: CtxRef) {
-        for partition in 0..self.partitions.len() {
-            for vcpu in 0..MAX_CPUS as u16 {
-                let ctx = CtxRef { partition, vcpu };
-                if call_chain::requester(&self.partitions, ctx) != Some(gone) {
-                    continue;
-                }
-                if let Some(c) = self.partitions.ctx_mut(ctx) {
-                    c.request = None;
-                    c.model = Some(RuntimeModel::Run);
-                }
             }
         }
     }

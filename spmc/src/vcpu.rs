@@ -23,7 +23,9 @@ pub enum RuntimeState {
     Running,
     /// Sent a direct request and waits for the response.
     Blocked,
-    /// Yielded with FFA_YIELD; the normal world resumes it with FFA_RUN.
+    /// Yielded with FFA_YIELD (or preempted by an interrupt); whoever got its cycles resumes
+    /// it with FFA_RUN: its requester if a partition's request holds it, else the normal
+    /// world.
     Preempted,
     /// Dead: never entered again; requests to it get ABORTED.
     Aborted,
@@ -188,7 +190,8 @@ pub fn upper_regs(regs: &ffa::Regs) -> SavedRegs {
 
 impl<P: Platform> Spmc<P> {
     /// FFA_MSG_WAIT: the end of initialisation, or of cycles given by FFA_RUN. A context
-    /// handling a direct request must answer it instead (DENIED). Unless the caller retains
+    /// handling a direct request must answer it instead, and one whose callee yielded back to
+    /// it must run that callee to its response first (DENIED). Unless the caller retains
     /// it, the RX buffer it owned goes back to the SPMC (Hafnium; FF-A v1.2 §10.2).
     pub(crate) fn msg_wait(&mut self, call: &Call, flags: MsgWaitFlags) -> Outcome {
         let Endpoint::Partition(ctx) = call.from else {
@@ -198,7 +201,9 @@ impl<P: Platform> Spmc<P> {
         if !matches!(
             model,
             Some(RuntimeModel::Init | RuntimeModel::Run | RuntimeModel::SecureInterrupt)
-        ) {
+        ) || call_chain::yielded_callee(&self.partitions, ctx).is_some()
+        {
+            // A callee that yielded back to it would lose its requester.
             return self.fail(call, FfaError::Denied);
         }
         let mut nwd_saved = [0; 10];
@@ -225,9 +230,20 @@ impl<P: Platform> Spmc<P> {
         Outcome::ToSpmd(regs)
     }
 
-    /// FFA_YIELD: the context gives its cycles back to the normal world, which gets FFA_YIELD
-    /// with the context's ID and index (and the timeout hint in w2, w3) and may FFA_RUN it.
-    /// Partitions it blocks stay blocked.
+    /// FFA_YIELD: the context gives its cycles back to whoever gave them (FF-A v1.2 §8.3,
+    /// Hafnium's `ffa_cpu_cycles_yield_prepare`):
+    /// - handling a request from a partition: back to that partition's context (Blocked on
+    ///   it), entered with FFA_YIELD, w1 = yielder's ID << 16 | context index, w2/w3 = the
+    ///   timeout hint as given; the yielder stays Preempted, linked to its requester, until
+    ///   the requester resumes it with FFA_RUN ([`call_chain`]). Should the requester have
+    ///   been aborted from another CPU meanwhile, the yield returns FFA_SUCCESS at once and the
+    ///   yielder's response unwinds the chain ([`crate::abort`]).
+    /// - a chain root (a request from the normal world, or cycles from the normal world's
+    ///   FFA_RUN): to the normal world, which gets the same FFA_YIELD and may FFA_RUN it;
+    ///   partitions it blocks stay blocked.
+    ///
+    /// A context whose own callee yielded back to it may yield too. Outside a request or
+    /// FFA_RUN: DENIED.
     pub(crate) fn ffa_yield(&mut self, call: &Call) -> Outcome {
         let Endpoint::Partition(ctx) = call.from else {
             return self.fail(call, FfaError::NotSupported);
@@ -236,11 +252,16 @@ impl<P: Platform> Spmc<P> {
         if !matches!(model, Some(RuntimeModel::DirectRequest | RuntimeModel::Run)) {
             return self.fail(call, FfaError::Denied);
         }
-        let root = call_chain::root(&self.partitions, ctx);
-        let nwd_saved = self.partitions.ctx(root).map_or([0; 10], |c| c.nwd_saved);
-        if let Some(c) = self.partitions.ctx_mut(ctx) {
-            c.state = RuntimeState::Preempted;
-            c.own_saved = upper_regs(call.regs);
+        let requester = call_chain::requester(&self.partitions, ctx);
+        let requester_state = requester
+            .and_then(|r| self.partitions.ctx(r))
+            .map(|r| r.state);
+        match requester_state {
+            None | Some(RuntimeState::Blocked) => {}
+            // Its requester died on another CPU: go on, the response unwinds.
+            Some(RuntimeState::Aborted) => return self.succeed(call, [0; 6]),
+            // A requester that is not waiting for it: the chain is inconsistent.
+            Some(_) => return self.fail(call, FfaError::Denied),
         }
         let id = self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD);
         let mut regs = [0; 18];
@@ -251,31 +272,62 @@ impl<P: Platform> Spmc<P> {
         }));
         regs[2] = call.regs[2] & 0xffff_ffff;
         regs[3] = call.regs[3] & 0xffff_ffff;
+        if let Some(c) = self.partitions.ctx_mut(ctx) {
+            c.state = RuntimeState::Preempted;
+            c.own_saved = upper_regs(call.regs);
+        }
+        if let Some(from) = requester
+            && let Some(r) = self.partitions.ctx_mut(from)
+        {
+            r.state = RuntimeState::Running;
+            r.cpu = Some(call.cpu);
+            regs[8..].copy_from_slice(&r.own_saved);
+            self.set_running(call.cpu, Some(from));
+            return self.enter(from, regs);
+        }
+        let root = call_chain::root(&self.partitions, ctx);
+        let nwd_saved = self.partitions.ctx(root).map_or([0; 10], |c| c.nwd_saved);
         regs[8..].copy_from_slice(&nwd_saved);
         self.set_running(call.cpu, None);
         Outcome::ToSpmd(regs)
     }
 
-    /// FFA_RUN from the normal world: resumes a Preempted context (its FFA_YIELD returns
-    /// FFA_SUCCESS; one a non-secure interrupt preempted goes on untouched) or gives cycles to a Waiting one (its FFA_MSG_WAIT returns FFA_RUN).
-    /// Errors (TF-A's EL3 SPMC and Hafnium): unknown partition, context index out of range or,
-    /// for an MP partition, not this CPU's → INVALID_PARAMETERS; Running or Blocked → BUSY;
-    /// never started or powered off with its CPU → DENIED; Aborted → ABORTED; a Preempted
-    /// context that blocks other partitions may not move to another CPU (call chains never
-    /// span CPUs) → DENIED. A context whose callee was powered off gets FFA_ERROR(ABORTED)
-    /// for its direct request instead of FFA_SUCCESS.
-    /// Partitions may not use FFA_RUN here (NOT_SUPPORTED).
+    /// FFA_RUN: resumes a Preempted context (its FFA_YIELD returns FFA_SUCCESS; one a
+    /// non-secure interrupt preempted goes on untouched) or, from the normal world, gives
+    /// cycles to a Waiting one (its FFA_MSG_WAIT returns FFA_RUN).
+    ///
+    /// From the normal world (TF-A's EL3 SPMC and Hafnium): unknown partition, context index
+    /// out of range or, for an MP partition, not this CPU's → INVALID_PARAMETERS; Running or
+    /// Blocked → BUSY; never started or powered off with its CPU → DENIED; Aborted → ABORTED;
+    /// a Preempted context that is part of a call chain (it has a partition requester or a
+    /// callee) may not move to another CPU (chains never span CPUs) → DENIED; a context that
+    /// yielded back to the partition whose request it handles is that partition's to run →
+    /// DENIED (Hafnium runs a yielded context for anyone; we keep the chain intact). A context
+    /// whose callee was powered off or aborted gets FFA_ERROR(ABORTED) for its direct request
+    /// instead of FFA_SUCCESS.
+    ///
+    /// From a partition: only its own callee that yielded back to it
+    /// ([`call_chain::yielded_callee`]); the caller is Blocked on it again, and gets the
+    /// callee's next FFA_YIELD or its response. Otherwise: unknown partition, index out of
+    /// range or another CPU's MP context → INVALID_PARAMETERS; a normal-world ID → DENIED (as
+    /// Hafnium); Aborted → ABORTED (a callee that died while yielded); anything else —
+    /// another chain's context, one before the caller in its own chain, itself, a Waiting
+    /// one — DENIED (Hafnium lets a partition run any Preempted context that does not
+    /// precede it in its chain; FF-A gives the cycles back to the endpoint they were yielded
+    /// to, so we allow that one only).
     pub(crate) fn ffa_run(&mut self, call: &Call, target: TargetInfo) -> Outcome {
-        match self.run_target(call, target) {
+        let result = match call.from {
+            Endpoint::NormalWorld => self.run_target(call, target),
+            Endpoint::Partition(caller) => self.run_callee(call, caller, target),
+        };
+        match result {
             Ok(outcome) => outcome,
             Err(code) => self.fail(call, code),
         }
     }
 
-    fn run_target(&mut self, call: &Call, target: TargetInfo) -> Result<Outcome, FfaError> {
-        if call.from != Endpoint::NormalWorld {
-            return Err(FfaError::NotSupported);
-        }
+    /// The context `target` names, checked for an FFA_RUN on `cpu`.
+    fn run_ref(&self, cpu: CpuId, target: TargetInfo) -> Result<CtxRef, FfaError> {
         let index = self
             .partitions
             .find(EndpointId(target.endpoint_id))
@@ -284,25 +336,76 @@ impl<P: Platform> Spmc<P> {
             .partitions
             .get(index)
             .ok_or(FfaError::InvalidParameters)?;
-        if usize::from(target.vcpu_id) >= p.contexts.len()
-            || (p.is_mp() && target.vcpu_id != call.cpu.0)
+        if usize::from(target.vcpu_id) >= p.contexts.len() || (p.is_mp() && target.vcpu_id != cpu.0)
         {
             return Err(FfaError::InvalidParameters);
         }
-        let ctx = CtxRef {
+        Ok(CtxRef {
             partition: index,
             vcpu: target.vcpu_id,
+        })
+    }
+
+    fn run_callee(
+        &mut self,
+        call: &Call,
+        caller: CtxRef,
+        target: TargetInfo,
+    ) -> Result<Outcome, FfaError> {
+        if !EndpointId(target.endpoint_id).is_secure() {
+            return Err(FfaError::Denied);
+        }
+        let ctx = self.run_ref(call.cpu, target)?;
+        let c = self
+            .partitions
+            .ctx(ctx)
+            .ok_or(FfaError::InvalidParameters)?;
+        if c.state == RuntimeState::Aborted {
+            return Err(FfaError::Aborted);
+        }
+        if call_chain::yielded_callee(&self.partitions, caller) != Some(ctx)
+            || c.cpu != Some(call.cpu)
+        {
+            return Err(FfaError::Denied);
+        }
+        let regs = if c.callee_lost {
+            ffa::call::error(FfaError::Aborted)
+        } else {
+            ffa::call::success32([0; 6])
         };
+        if let Some(r) = self.partitions.ctx_mut(caller) {
+            r.state = RuntimeState::Blocked;
+            r.own_saved = upper_regs(call.regs);
+        }
+        Ok(self.resume_preempted(call.cpu, ctx, regs))
+    }
+
+    /// Enters the Preempted `ctx` on `cpu` with `regs` (x0..x7) and its own x8..x17.
+    fn resume_preempted(&mut self, cpu: CpuId, ctx: CtxRef, regs: ffa::Regs) -> Outcome {
+        let mut regs = regs;
+        if let Some(c) = self.partitions.ctx_mut(ctx) {
+            c.state = RuntimeState::Running;
+            c.cpu = Some(cpu);
+            c.callee_lost = false;
+            regs[8..].copy_from_slice(&c.own_saved);
+        }
+        self.set_running(cpu, Some(ctx));
+        self.enter(ctx, regs)
+    }
+
+    fn run_target(&mut self, call: &Call, target: TargetInfo) -> Result<Outcome, FfaError> {
+        let ctx = self.run_ref(call.cpu, target)?;
         let c = self
             .partitions
             .ctx(ctx)
             .ok_or(FfaError::InvalidParameters)?;
         let saved = upper_regs(call.regs);
-        let mut regs = [0; 18];
         match c.state {
             RuntimeState::Preempted => {
-                if c.cpu != Some(call.cpu)
-                    && call_chain::has_partition_requester(&self.partitions, ctx)
+                let in_chain = call_chain::has_partition_requester(&self.partitions, ctx)
+                    || call_chain::callee(&self.partitions, ctx).is_some();
+                if (c.cpu != Some(call.cpu) && in_chain)
+                    || call_chain::yielded_to_requester(&self.partitions, ctx).is_some()
                 {
                     return Err(FfaError::Denied);
                 }
@@ -327,35 +430,31 @@ impl<P: Platform> Spmc<P> {
                         mask_ns_interrupts: false,
                     });
                 }
-                regs = if callee_lost {
+                let regs = if callee_lost {
                     ffa::call::error(FfaError::Aborted)
                 } else {
                     ffa::call::success32([0; 6])
                 };
+                Ok(self.resume_preempted(call.cpu, ctx, regs))
             }
             RuntimeState::Waiting => {
+                let mut regs = [0; 18];
                 regs[0] = u64::from(u32::from(FuncId::Run32));
                 regs[1] = u64::from(u32::from(target));
+                let c = self
+                    .partitions
+                    .ctx_mut(ctx)
+                    .ok_or(FfaError::InvalidParameters)?;
+                c.run(call.cpu, RuntimeModel::Run);
+                c.nwd_saved = saved;
+                regs[8..].copy_from_slice(&c.own_saved);
+                self.set_running(call.cpu, Some(ctx));
+                Ok(self.enter(ctx, regs))
             }
-            RuntimeState::Running | RuntimeState::Blocked => return Err(FfaError::Busy),
-            RuntimeState::NotStarted | RuntimeState::Off => return Err(FfaError::Denied),
-            RuntimeState::Aborted => return Err(FfaError::Aborted),
+            RuntimeState::Running | RuntimeState::Blocked => Err(FfaError::Busy),
+            RuntimeState::NotStarted | RuntimeState::Off => Err(FfaError::Denied),
+            RuntimeState::Aborted => Err(FfaError::Aborted),
         }
-        let c = self
-            .partitions
-            .ctx_mut(ctx)
-            .ok_or(FfaError::InvalidParameters)?;
-        if c.state == RuntimeState::Waiting {
-            c.run(call.cpu, RuntimeModel::Run);
-            c.nwd_saved = saved;
-        } else {
-            c.state = RuntimeState::Running;
-            c.cpu = Some(call.cpu);
-            c.callee_lost = false;
-        }
-        regs[8..].copy_from_slice(&c.own_saved);
-        self.set_running(call.cpu, Some(ctx));
-        Ok(self.enter(ctx, regs))
     }
 }
 

@@ -199,15 +199,12 @@ fn dead_callee_of_a_dead_requester_unwinds_the_whole_chain() {
 }
 
 #[test]
-fn requester_of_a_yielded_context_learns_when_run() {
+fn requester_blocked_on_an_interrupted_context_learns_when_run() {
     let mut s = booted_mp();
-    // CPU 1: SP1 asks SP2's context 1, which yields.
+    // CPU 1: SP1 asks SP2's context 1, which a non-secure interrupt preempts.
     resumed(nwd(&mut s, 1, &req32(1, SP1, [0; 5])), SP1, 0);
     resumed(sp(&mut s, 1, SP1, &req32(SP1.0, SP2, [0; 5])), SP2, 1);
-    assert_eq!(
-        to_spmd(sp(&mut s, 1, SP2, &regs(&[fid::YIELD])))[0],
-        fid::YIELD
-    );
+    assert_eq!(to_spmd(s.ns_interrupt(CpuId(1)))[0], fid::INTERRUPT);
     // CPU 0: SP2's context 0 faults.
     resumed(nwd(&mut s, 0, &req32(1, SP2, [0; 5])), SP2, 0);
     to_spmd(s.abort_running(CpuId(0)));

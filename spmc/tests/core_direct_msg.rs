@@ -308,29 +308,6 @@ fn yield_and_run_resume_a_request() {
 }
 
 #[test]
-fn yield_in_a_chain_keeps_callers_blocked() {
-    let mut s = booted();
-    entered(
-        nwd(&mut s, 0, &with_tags(req32(0, SP1, [0; 5]), 0x100)),
-        SP1,
-        0,
-    );
-    entered(sp(&mut s, 0, SP1, &req32(0x8001, SP3, [0; 5])), SP3, 0);
-    let r = to_spmd(sp(&mut s, 0, SP3, &regs(&[fid::YIELD])));
-    assert_eq!(r, with_tags(regs(&[fid::YIELD, w1(0x8003, 0)]), 0x100));
-    assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Blocked));
-    let run1 = regs(&[fid::RUN, w1(0x8001, 0)]);
-    assert_error(&to_spmd(nwd(&mut s, 0, &run1)), FfaError::Busy);
-    // The chain may not move to another CPU.
-    let run3 = regs_tagged(&[fid::RUN, w1(0x8003, 0)], 0x400);
-    assert_error(&to_spmd(nwd(&mut s, 1, &run3)), FfaError::Denied);
-    assert_success(&entered(nwd(&mut s, 0, &run3), SP3, 0));
-    entered(sp(&mut s, 0, SP3, &resp32(SP3, 0x8001, [0; 5])), SP1, 0);
-    let r = to_spmd(sp(&mut s, 0, SP1, &resp32(SP1, 0, [0; 5])));
-    assert_eq!(&r[8..], &tagged(0x400));
-}
-
-#[test]
 fn run_rejections() {
     let mut s = booted();
     let run = |id: u16, vcpu: u16| regs(&[fid::RUN, w1(id, vcpu)]);
@@ -346,9 +323,9 @@ fn run_rejections() {
     }
     entered(nwd(&mut s, 0, &req32(0, SP3, [0; 5])), SP3, 0);
     assert_error(&to_spmd(nwd(&mut s, 1, &run(0x8003, 0))), FfaError::Busy);
-    // Partitions cannot FFA_RUN.
+    // A partition may FFA_RUN only its callee that yielded to it (core_scheduling).
     let r = entered(sp(&mut s, 0, SP3, &run(0x8001, 0)), SP3, 0);
-    assert_error(&r, FfaError::NotSupported);
+    assert_error(&r, FfaError::Denied);
     // Yield outside a request or run: only from init, where it aborts (see core_boot).
     let mut s = new_spmc(config(), 2);
     entered(s.boot(spmc::CpuId(0)), SP1, 0);

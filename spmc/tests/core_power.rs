@@ -279,7 +279,7 @@ fn cpu_off_on_a_busy_cpu_is_refused() {
 fn a_partition_blocked_on_a_powered_off_context_gets_aborted() {
     let mut s = cold_booted(2);
     warm_booted(&mut s, 1);
-    // NWd → SP1 (UP) → SP2's context 1, which yields; SP1 is Blocked on it.
+    // NWd → SP1 (UP) → SP2's context 1, which an interrupt preempts; SP1 stays Blocked on it.
     resumed(nwd(&mut s, 1, &req32(1, SP1, [0; 5])), SP1, 0);
     let r = resumed(
         sp(
@@ -292,10 +292,7 @@ fn a_partition_blocked_on_a_powered_off_context_gets_aborted() {
         1,
     );
     assert_eq!(r[3], 3);
-    assert_eq!(
-        to_spmd(sp(&mut s, 1, SP2, &regs(&[fid::YIELD])))[0],
-        fid::YIELD
-    );
+    assert_eq!(to_spmd(s.ns_interrupt(CpuId(1)))[0], fid::INTERRUPT);
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Blocked));
     cpu_off(&mut s, 1);
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Preempted));
@@ -317,10 +314,15 @@ fn a_partition_blocked_on_a_powered_off_context_gets_aborted() {
 fn a_request_from_a_powered_off_context_is_cancelled() {
     let mut s = cold_booted(2);
     warm_booted(&mut s, 1);
-    // NWd → SP2's context 1 → SP1 (UP), which yields.
+    // NWd → SP2's context 1 → SP1 (UP), which yields back to SP2; SP2 yields to the NWd.
     resumed(nwd(&mut s, 1, &req32(1, SP2, [0; 5])), SP2, 1);
     resumed(sp(&mut s, 1, SP2, &req32(SP2.0, SP1, [0; 5])), SP1, 0);
-    to_spmd(sp(&mut s, 1, SP1, &regs(&[fid::YIELD])));
+    let r = resumed(sp(&mut s, 1, SP1, &regs(&[fid::YIELD])), SP2, 1);
+    assert_eq!(r[..2], [fid::YIELD, w1(SP1.0, 0)]);
+    assert_eq!(
+        to_spmd(sp(&mut s, 1, SP2, &regs(&[fid::YIELD])))[0],
+        fid::YIELD
+    );
     cpu_off(&mut s, 1);
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Preempted));
     // SP1 runs on from CPU 0: its response has nobody to go to, FFA_MSG_WAIT ends its run.

@@ -18,7 +18,8 @@
 //!   interrupts in (Signaled, and Managed exit outside a direct request) is Preempted, and the normal world gets FFA_INTERRUPT naming it (w1 = ID << 16 | context
 //!   index, as Hafnium sends it and Linux's FF-A driver passes it back to FFA_RUN). FFA_RUN
 //!   resumes it where it was, registers untouched ([`Outcome::Resume`]). Partitions it blocks
-//!   stay Blocked, as for FFA_YIELD.
+//!   stay Blocked: the whole chain is the normal world's to resume (unlike FFA_YIELD, which
+//!   hands a callee's cycles back to its requester).
 //! - a context that is initialising (no normal world to hand the CPU to), or whose partition
 //!   asks for them to be Queued, is resumed at once with non-secure interrupts masked until its
 //!   run ends; the interrupt then reaches the normal world.
