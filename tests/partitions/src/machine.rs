@@ -80,6 +80,24 @@ enum Pending {
     /// MSG_WAIT_WHILE_BUSY).
     Report,
     Yield,
+    /// RUN_FORWARD: its request to `dst` (or an FFA_RUN of it) is out; `probe` is the call
+    /// still to make at the first FFA_YIELD, `probe_status` how the one made was answered.
+    RunForward {
+        dst: u16,
+        yields: u32,
+        probe: u64,
+        probe_status: u64,
+    },
+    /// RUN_FORWARD: the probe call is out; then `target` (w1 of the FFA_YIELD) is run.
+    RunProbe {
+        dst: u16,
+        target: u32,
+    },
+    /// YIELD_TIMES: FFA_YIELDs still to make, and how many returned FFA_SUCCESS so far.
+    YieldTimes {
+        left: u32,
+        successes: u32,
+    },
     InfoGet,
     InfoRelease {
         code: u16,
@@ -592,6 +610,38 @@ impl Machine {
                 serving(Pending::Yield),
                 encode(&Interface::Yield { is_32bit: true }),
             ),
+            Command::RunForward => {
+                let Some(dst) = endpoint(p[1]) else {
+                    return bad_argument(self);
+                };
+                let call = Interface::MsgSendDirectReq {
+                    src_id: self.own_id,
+                    dst_id: dst,
+                    args: DirectMsgArgs::Args32([p[2] as u32, p[3] as u32, 0, 0, 0]),
+                };
+                let pending = Pending::RunForward {
+                    dst,
+                    yields: 0,
+                    probe: p[4],
+                    probe_status: CallStatus::NotCalled.word(),
+                };
+                (serving(pending), encode(&call))
+            }
+            Command::YieldTimes => {
+                let n = p[1].min(crate::protocol::MAX_YIELDS) as u32;
+                if n == 0 {
+                    let words = [self.status(code::OK), 0, CallStatus::NotCalled.word()];
+                    return self.respond(&req, &words);
+                }
+                let pending = Pending::YieldTimes {
+                    left: n - 1,
+                    successes: 0,
+                };
+                (
+                    serving(pending),
+                    encode(&Interface::Yield { is_32bit: true }),
+                )
+            }
             Command::RespondToWrong => {
                 let Some(wrong) = endpoint(p[1]) else {
                     return bad_argument(self);
@@ -852,6 +902,82 @@ impl Machine {
                     refused,
                 };
                 (serving(pending), console_log(FLOOD_LINE))
+            }
+            Pending::RunForward {
+                dst,
+                yields,
+                probe,
+                probe_status,
+            } => {
+                let yielded = function_id(answer) == u32::from(FuncId::Yield32)
+                    && (answer[1] >> 16) & 0xffff == u64::from(dst);
+                if !yielded {
+                    let (code, reply, words) = self.forward_reply(dst, false, answer);
+                    let words = [
+                        self.status(code),
+                        reply.word(),
+                        u64::from(yields),
+                        words[1],
+                        probe_status,
+                    ];
+                    return self.respond(&req, &words);
+                }
+                let yields = yields.saturating_add(1);
+                let target = answer[1] as u32;
+                let probe_call = match probe {
+                    _ if yields > 1 => None,
+                    crate::protocol::run_probe::REQUEST_CALLEE => {
+                        Some(encode(&Interface::MsgSendDirectReq {
+                            src_id: self.own_id,
+                            dst_id: dst,
+                            args: DirectMsgArgs::Args32([Command::Echo as u32, 0, 0, 0, 0]),
+                        }))
+                    }
+                    crate::protocol::run_probe::RESPOND => {
+                        Some(self.response_to(&req, req.src, &[self.status(code::OK)]))
+                    }
+                    crate::protocol::run_probe::MSG_WAIT => Some(self.wait().1),
+                    _ => None,
+                };
+                let pending = Pending::RunForward {
+                    dst,
+                    yields,
+                    probe,
+                    probe_status,
+                };
+                match probe_call {
+                    Some(call) => (serving(Pending::RunProbe { dst, target }), call),
+                    None => (serving(pending), run_call(target)),
+                }
+            }
+            Pending::RunProbe { dst, target } => {
+                // The probe is made at the first FFA_YIELD only.
+                let pending = Pending::RunForward {
+                    dst,
+                    yields: 1,
+                    probe: crate::protocol::run_probe::NONE,
+                    probe_status: CallStatus::of(answer).word(),
+                };
+                (serving(pending), run_call(target))
+            }
+            Pending::YieldTimes { left, successes } => {
+                let successes = successes + u32::from(ffa::call::is_success(answer));
+                if left == 0 {
+                    let words = [
+                        self.status(code::OK),
+                        u64::from(successes),
+                        CallStatus::of(answer).word(),
+                    ];
+                    return self.respond(&req, &words);
+                }
+                let pending = Pending::YieldTimes {
+                    left: left - 1,
+                    successes,
+                };
+                (
+                    serving(pending),
+                    encode(&Interface::Yield { is_32bit: true }),
+                )
             }
             Pending::Yield => {
                 let words = [
@@ -1156,6 +1282,14 @@ impl Machine {
         };
         encode(&call)
     }
+}
+
+/// FFA_RUN (SMC32) of the execution context `target` names (ID << 16 | index).
+fn run_call(target: u32) -> Regs {
+    let mut call = [0; 18];
+    call[0] = u64::from(u32::from(FuncId::Run32));
+    call[1] = u64::from(target);
+    call
 }
 
 /// A payload word as an endpoint ID, if it is one.

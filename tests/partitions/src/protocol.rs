@@ -31,9 +31,19 @@
 //! | LEND | [`lend`] kind, page index below [`SHARE_PAGES`], borrower ID | [`CallStatus`] of its FFA_MEM_SHARE/LEND/DONATE_32 of that page of its own memory ([`SHARE_OFFSET`]), the handle (w2, w3) |
 //! | RETRIEVE | handle \[31:0\], \[63:32\], lender ID (\| [`RETRIEVE_KEEP`]: no relinquish), a value (0: store nothing) | [`CallStatus`] of FFA_MEM_RETRIEVE_REQ_32, the first range's address, the value read back after storing it there, [`CallStatus`] of FFA_MEM_RELINQUISH (after FFA_RX_RELEASE; NOT_CALLED when kept) |
 //! | RELINQUISH | handle \[31:0\], \[63:32\] | [`CallStatus`] of FFA_MEM_RELINQUISH |
+//! | RUN_FORWARD | dst, inner command, 1 inner argument, [`run_probe`] | [`Reply`] (the final answer), FFA_YIELDs seen from dst, inner result 1, [`CallStatus`] of the probe made at the first FFA_YIELD (NOT_CALLED without one) |
+//! | YIELD_TIMES | n (at most [`MAX_YIELDS`]) | how many of its n FFA_YIELDs returned FFA_SUCCESS, [`CallStatus`] of the last (NOT_CALLED for n = 0) |
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
+//!
+//! RUN_FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32) like FORWARD and, each time dst answers
+//! with FFA_YIELD (it yielded its cycles back to the partition), resumes it with FFA_RUN of
+//! the execution context the FFA_YIELD names, until any other answer: that one is reported
+//! (an FFA_RUN the SPMC refuses ends the loop with its FFA_ERROR). At the first FFA_YIELD it
+//! first makes the [`run_probe`] call, a call the SPMC should refuse while its callee waits
+//! for it. To have a partition try an FFA_RUN of its own choosing, send it CALL with
+//! FFA_RUN's function ID and target.
 //!
 //! PROBE loads from any address ([`crate::SpEnv::probe`]): the isolation scenarios use it to
 //! show that another partition's or the SPMC's memory faults and that the partition's own
@@ -99,6 +109,10 @@ pub enum Command {
     Retrieve = 0x5350_0015,
     /// Relinquish memory it retrieved and kept.
     Relinquish = 0x5350_0016,
+    /// Forward a request and FFA_RUN the destination each time it yields back.
+    RunForward = 0x5350_0030,
+    /// Call FFA_YIELD n times, then answer.
+    YieldTimes = 0x5350_0031,
 }
 
 /// RETRIEVE's lender argument with this bit: keep the memory (relinquish it later).
@@ -120,6 +134,22 @@ pub mod lend {
     pub const DONATE: u64 = 2;
 }
 
+/// The most FFA_YIELDs one YIELD_TIMES makes.
+pub const MAX_YIELDS: u64 = 16;
+
+/// RUN_FORWARD's probe (argument 4): the call it makes at its callee's first FFA_YIELD, before
+/// resuming it.
+pub mod run_probe {
+    /// None.
+    pub const NONE: u64 = 0;
+    /// FFA_MSG_SEND_DIRECT_REQ (ECHO) to the yielded callee.
+    pub const REQUEST_CALLEE: u64 = 1;
+    /// FFA_MSG_SEND_DIRECT_RESP to its own requester (an OK status, no results).
+    pub const RESPOND: u64 = 2;
+    /// FFA_MSG_WAIT.
+    pub const MSG_WAIT: u64 = 3;
+}
+
 /// The most lines one FLOOD sends.
 pub const MAX_FLOOD_LINES: u64 = 2000;
 
@@ -130,7 +160,7 @@ pub const MAX_SPIN_MS: u64 = 1000;
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
 impl Command {
-    const ALL: [Command; 22] = [
+    const ALL: [Command; 24] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -153,6 +183,8 @@ impl Command {
         Command::Lend,
         Command::Retrieve,
         Command::Relinquish,
+        Command::RunForward,
+        Command::YieldTimes,
     ];
 
     /// Its payload word.

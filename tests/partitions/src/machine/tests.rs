@@ -990,3 +990,109 @@ fn crash_takes_the_fault_and_says_so_if_it_survives() {
     assert_eq!(resp32(&call, LEGACY_ID, HOST), [status.word(), 0, 0, 0, 0]);
     assert!(sp.machine.is_waiting());
 }
+
+#[test]
+fn run_forward_runs_the_callee_each_time_it_yields() {
+    let mut sp = Sp::boot(&RELAY);
+    let outer = request(
+        Command::RunForward,
+        &[u64::from(ECHO_ID), Command::YieldTimes.code(), 2, 0],
+    );
+    let call = sp.step(&req32(HOST, RELAY_ID, outer));
+    assert_eq!(
+        call,
+        req32(RELAY_ID, ECHO_ID, [Command::YieldTimes.code(), 2, 0, 0, 0])
+    );
+    let yielded = regs(&[0x8400_006c, u64::from(ECHO_ID) << 16, 5, 6]);
+    for _ in 0..2 {
+        let call = sp.step(&yielded);
+        assert_eq!(call, regs(&[0x8400_006d, u64::from(ECHO_ID) << 16]));
+    }
+    let inner = encode(&Interface::MsgSendDirectResp {
+        src_id: ECHO_ID,
+        dst_id: RELAY_ID,
+        args: DirectMsgArgs::Args32([0, 2, 0, 0, 0]),
+    });
+    let call = sp.step(&inner);
+    assert_eq!(
+        resp32(&call, RELAY_ID, HOST),
+        [
+            ok(),
+            Reply::Response(Status::OK).word(),
+            2,
+            2,
+            CallStatus::NotCalled.word()
+        ]
+    );
+    // A refused FFA_RUN ends the loop with its error.
+    sp.step(&req32(HOST, RELAY_ID, outer));
+    sp.step(&yielded);
+    let call = sp.step(&error(FfaError::Denied));
+    assert_eq!(
+        resp32(&call, RELAY_ID, HOST)[..3],
+        [ok(), Reply::Error(-6).word(), 1]
+    );
+}
+
+#[test]
+fn run_forward_probes_at_the_first_yield() {
+    use crate::protocol::run_probe;
+    let mut sp = Sp::boot(&RELAY);
+    let target = u64::from(ECHO_ID) << 16;
+    let yielded = regs(&[0x8400_006c, target]);
+    let expected_probes = [
+        (
+            run_probe::REQUEST_CALLEE,
+            req32(RELAY_ID, ECHO_ID, [Command::Echo.code(), 0, 0, 0, 0]),
+        ),
+        (
+            run_probe::RESPOND,
+            req32(RELAY_ID, HOST, [ok(), 0, 0, 0, 0]),
+        ),
+        (run_probe::MSG_WAIT, regs(&[MSG_WAIT])),
+    ];
+    for (probe, expected) in expected_probes {
+        let outer = request(
+            Command::RunForward,
+            &[u64::from(ECHO_ID), Command::Yield.code(), 0, probe],
+        );
+        sp.step(&req32(HOST, RELAY_ID, outer));
+        let call = sp.step(&yielded);
+        if probe == run_probe::RESPOND {
+            assert_eq!(resp32(&call, RELAY_ID, HOST), [ok(), 0, 0, 0, 0]);
+        } else {
+            assert_eq!(call, expected);
+        }
+        let call = sp.step(&error(FfaError::Denied));
+        assert_eq!(call, regs(&[0x8400_006d, target]));
+        // No probe at the second yield.
+        assert_eq!(sp.step(&yielded), regs(&[0x8400_006d, target]));
+        let call = sp.step(&error(FfaError::Aborted));
+        assert_eq!(
+            resp32(&call, RELAY_ID, HOST),
+            [
+                ok(),
+                Reply::Error(-8).word(),
+                2,
+                0,
+                CallStatus::error(FfaError::Denied).word()
+            ]
+        );
+    }
+}
+
+#[test]
+fn yield_times_counts_the_successful_resumptions() {
+    let mut sp = Sp::boot(&ECHO);
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::YieldTimes, &[3])));
+    assert_eq!(call, regs(&[0x8400_006c]));
+    assert_eq!(sp.step(&success(0)), regs(&[0x8400_006c]));
+    assert_eq!(sp.step(&error(FfaError::Denied)), regs(&[0x8400_006c]));
+    let call = sp.step(&success(0));
+    assert_eq!(resp32(&call, ECHO_ID, HOST)[..3], [ok(), 2, 0]);
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::YieldTimes, &[0])));
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST)[..3],
+        [ok(), 0, CallStatus::NotCalled.word()]
+    );
+}
