@@ -937,6 +937,9 @@ impl Machine {
                         Some(self.response_to(&req, req.src, &[self.status(code::OK)]))
                     }
                     crate::protocol::run_probe::MSG_WAIT => Some(self.wait().1),
+                    crate::protocol::run_probe::YIELD_ITSELF => {
+                        Some(encode(&Interface::Yield { is_32bit: true }))
+                    }
                     _ => None,
                 };
                 let pending = Pending::RunForward {

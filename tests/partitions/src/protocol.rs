@@ -41,8 +41,8 @@
 //! with FFA_YIELD (it yielded its cycles back to the partition), resumes it with FFA_RUN of
 //! the execution context the FFA_YIELD names, until any other answer: that one is reported
 //! (an FFA_RUN the SPMC refuses ends the loop with its FFA_ERROR). At the first FFA_YIELD it
-//! first makes the [`run_probe`] call, a call the SPMC should refuse while its callee waits
-//! for it. To have a partition try an FFA_RUN of its own choosing, send it CALL with
+//! first makes the [`run_probe`] call: one the SPMC should refuse while its callee waits
+//! for it, or its own FFA_YIELD. To have a partition try an FFA_RUN of its own choosing, send it CALL with
 //! FFA_RUN's function ID and target.
 //!
 //! PROBE loads from any address ([`crate::SpEnv::probe`]): the isolation scenarios use it to
@@ -148,6 +148,9 @@ pub mod run_probe {
     pub const RESPOND: u64 = 2;
     /// FFA_MSG_WAIT.
     pub const MSG_WAIT: u64 = 3;
+    /// FFA_YIELD: the partition gives its own cycles back (allowed); when resumed it runs
+    /// its callee on.
+    pub const YIELD_ITSELF: u64 = 4;
 }
 
 /// The most lines one FLOOD sends.

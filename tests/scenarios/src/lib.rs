@@ -26,7 +26,8 @@
 //! Where the references disagree with each other, the scenarios follow the choice the SPMC
 //! core documents (one partition-information descriptor per UUID from v1.2 and one per
 //! partition below, as Hafnium; a yield inside a call chain gives the cycles back to the
-//! normal world).
+//! requesting partition, as Hafnium does, and only that partition may FFA_RUN the yielded
+//! callee, which Hafnium does not enforce).
 //!
 //! `tests/reference_model.rs` runs every scenario against a plain model of these rules around
 //! the real test partitions, so the scenarios are checked before any stack runs them.
@@ -349,6 +350,9 @@ pub const ALL: &[Scenario] = scenarios![
     scheduling::run_waiting_partition,
     scheduling::run_rejections,
     scheduling::run_busy_target,
+    scheduling::partition_runs_its_yielded_callee,
+    scheduling::requester_waits_for_its_yielded_callee,
+    scheduling::partition_run_rejections,
     scheduling::call_chains,
     scheduling::partition_request_rejections,
     scheduling::spoofed_source_from_partition,

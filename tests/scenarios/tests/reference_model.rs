@@ -119,6 +119,8 @@ struct Ctx {
     origin: Option<(Origin, Kind)>,
     /// x8..x17 of its latest call: a DIRECT_REQ or RESP (not REQ2/RESP2) gives them back.
     upper: [u64; 10],
+    /// The core it last ran on (a call chain stays on its core).
+    cpu: usize,
 }
 
 struct Sp {
@@ -204,6 +206,7 @@ impl Model {
                     state: State::Booting,
                     origin: None,
                     upper: [0; 10],
+                    cpu: 0,
                 })
                 .collect();
             model.sps.push(Sp {
@@ -267,6 +270,7 @@ impl Model {
     fn run(&mut self, mut sp: usize, mut vcpu: usize, mut entry: Regs) -> Regs {
         for _ in 0..1000 {
             let s = &mut self.sps[sp];
+            s.ctxs[vcpu].cpu = self.cpu;
             let call = s.ctxs[vcpu].instance.step(&entry, &mut s.mem);
             s.ctxs[vcpu].upper.copy_from_slice(&call[8..]);
             let next = if std::mem::take(&mut s.mem.crashed) {
@@ -320,6 +324,46 @@ impl Model {
             at = self.sps[s].ctxs[v].origin;
         }
         false
+    }
+
+    /// The context handling a request from (sp, vcpu) that yielded back to it, if any.
+    fn yielded_callee(&self, sp: usize, vcpu: usize) -> Option<(usize, usize)> {
+        self.callee(sp, vcpu)
+            .filter(|&(s, v)| self.sps[s].ctxs[v].state == State::Preempted)
+    }
+
+    /// The context handling a request from (sp, vcpu), if any.
+    fn callee(&self, sp: usize, vcpu: usize) -> Option<(usize, usize)> {
+        self.sps.iter().enumerate().find_map(|(s, p)| {
+            p.ctxs
+                .iter()
+                .position(|c| matches!(c.origin, Some((Origin::Sp(rs, rv, _), _)) if (rs, rv) == (sp, vcpu)))
+                .map(|v| (s, v))
+        })
+    }
+
+    /// FFA_RUN from context (sp, vcpu): only of its callee that yielded back to it.
+    fn sp_run(&mut self, sp: usize, vcpu: usize, target: TargetInfo) -> Next {
+        if !EndpointId(target.endpoint_id).is_secure() {
+            return Next::Answer(error(FfaError::Denied));
+        }
+        let Some(t) = self.sp_by_id(target.endpoint_id) else {
+            return Next::Answer(error(FfaError::InvalidParameters));
+        };
+        let tv = usize::from(target.vcpu_id);
+        let mp = self.sps[t].ctxs.len() > 1;
+        if tv >= self.sps[t].ctxs.len() || (mp && tv != self.cpu) {
+            return Next::Answer(error(FfaError::InvalidParameters));
+        }
+        if self.sps[t].ctxs[tv].state == State::Aborted {
+            return Next::Answer(error(FfaError::Aborted));
+        }
+        if self.yielded_callee(sp, vcpu) != Some((t, tv)) {
+            return Next::Answer(error(FfaError::Denied));
+        }
+        self.sps[sp].ctxs[vcpu].state = State::Blocked;
+        self.sps[t].ctxs[tv].state = State::Running;
+        Next::Enter(t, tv, self.delivered(t, tv, Kind::Req, &success(0, 0)))
     }
 
     fn sp_call(&mut self, sp: usize, vcpu: usize, call: &Regs) -> Next {
@@ -417,7 +461,10 @@ impl Model {
                     self.sps[sp].ctxs[vcpu].state = State::Waiting;
                     return Next::Nwd(*call);
                 }
-                State::Running if self.sps[sp].ctxs[vcpu].origin.is_none() => {
+                State::Running
+                    if self.sps[sp].ctxs[vcpu].origin.is_none()
+                        && self.yielded_callee(sp, vcpu).is_none() =>
+                {
                     // Cycles given by FFA_RUN, now given back.
                     self.sps[sp].ctxs[vcpu].state = State::Waiting;
                     return Next::Nwd(regs(&[u64::from(fid(FuncId::MsgWait32))]));
@@ -425,15 +472,31 @@ impl Model {
                 _ => error(FfaError::Denied),
             },
             Decoded::Call(Interface::Yield { .. }) => {
-                // Handling a request, directly for the normal world or down a chain: the
-                // normal world gets the cycles back and resumes this context with FFA_RUN.
+                // Handling a request: the cycles go back to the requester, a partition (which
+                // resumes this context with FFA_RUN) or the normal world.
                 let ctx = &mut self.sps[sp].ctxs[vcpu];
-                if ctx.origin.is_some() {
-                    ctx.state = State::Preempted;
-                    let target = u64::from(own) << 16 | vcpu as u64;
-                    return Next::Nwd(regs(&[u64::from(fid(FuncId::Yield32)), target]));
+                let target = u64::from(own) << 16 | vcpu as u64;
+                let yielded = regs(&[
+                    u64::from(fid(FuncId::Yield32)),
+                    target,
+                    call[2] & 0xffff_ffff,
+                    call[3] & 0xffff_ffff,
+                ]);
+                match ctx.origin {
+                    Some((Origin::Sp(s, v, _), _)) => {
+                        ctx.state = State::Preempted;
+                        self.sps[s].ctxs[v].state = State::Running;
+                        return Next::Enter(s, v, self.delivered(s, v, Kind::Req, &yielded));
+                    }
+                    Some((Origin::Nwd(_), _)) => {
+                        ctx.state = State::Preempted;
+                        return Next::Nwd(yielded);
+                    }
+                    None => error(FfaError::Denied),
                 }
-                error(FfaError::Denied)
+            }
+            Decoded::Call(Interface::Run { target_info, .. }) => {
+                return self.sp_run(sp, vcpu, target_info);
             }
             Decoded::Call(Interface::MsgSendDirectReq {
                 src_id,
@@ -493,7 +556,7 @@ impl Model {
         } else {
             0
         };
-        if self.precedes(t, tv, sp, vcpu) {
+        if self.precedes(t, tv, sp, vcpu) || self.yielded_callee(sp, vcpu).is_some() {
             return Next::Answer(error(FfaError::Denied));
         }
         match self.sps[t].ctxs[tv].state {
@@ -545,7 +608,7 @@ impl Model {
         let origin_id = match origin {
             Origin::Nwd(id) | Origin::Sp(_, _, id) => id,
         };
-        if dst != origin_id || kind != req_kind {
+        if dst != origin_id || kind != req_kind || self.yielded_callee(sp, vcpu).is_some() {
             return Next::Answer(error(FfaError::Denied));
         }
         let ctx = &mut self.sps[sp].ctxs[vcpu];
@@ -793,8 +856,18 @@ impl Model {
         if vcpu >= self.sps[t].ctxs.len() || (mp && target.vcpu_id != cpu) {
             return error(FfaError::InvalidParameters);
         }
+        // A chain stays on its core; a callee that yielded to its requester is the
+        // requester's to run.
+        let in_chain = self.callee(t, vcpu).is_some()
+            || matches!(self.sps[t].ctxs[vcpu].origin, Some((Origin::Sp(..), _)));
         let ctx = &mut self.sps[t].ctxs[vcpu];
         match ctx.state {
+            State::Preempted
+                if matches!(ctx.origin, Some((Origin::Sp(..), _)))
+                    || (in_chain && ctx.cpu != usize::from(cpu)) =>
+            {
+                error(FfaError::Denied)
+            }
             State::Preempted => {
                 ctx.state = State::Running;
                 self.run(t, vcpu, success(0, 0))

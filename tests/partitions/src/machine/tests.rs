@@ -1050,6 +1050,7 @@ fn run_forward_probes_at_the_first_yield() {
             req32(RELAY_ID, HOST, [ok(), 0, 0, 0, 0]),
         ),
         (run_probe::MSG_WAIT, regs(&[MSG_WAIT])),
+        (run_probe::YIELD_ITSELF, regs(&[0x8400_006c])),
     ];
     for (probe, expected) in expected_probes {
         let outer = request(
