@@ -79,8 +79,9 @@ impl<P: Platform> Spmc<P> {
             let Some(state) = self.partitions.ctx(ctx).map(|c| c.state) else {
                 continue;
             };
-            if !matches!(state, RuntimeState::Running | RuntimeState::Blocked) {
-                // A callee that yielded back to it has no one to run it any more.
+            if state == RuntimeState::Preempted {
+                // A callee that yielded back to it has no one to run it any more. (One in
+                // use on a CPU releases its callee when it unwinds.)
                 call_chain::release_callees(&mut self.partitions, ctx);
             }
             match state {

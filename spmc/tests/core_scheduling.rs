@@ -430,3 +430,31 @@ fn cpu_off_of_a_requester_with_a_yielded_callee_releases_the_callee() {
         fid::MSG_WAIT
     );
 }
+
+#[test]
+fn a_second_fault_of_a_dead_partition_keeps_the_callee_of_its_blocked_context() {
+    let sp1 = partition(SP1, &[U1], Version(1, 2), 1, ALL_MSG, SP1_LOAD);
+    let sp2 = partition(SP2, &[U2A], Version(1, 2), 3, ALL_MSG, SP2_LOAD);
+    let mut s = booted_with(config_of([sp1, sp2]), 3);
+    for cpu in 1..3u16 {
+        started(s.cpu_on(CpuId(cpu)), SP2, cpu, SP2_LOAD + 0x4000);
+        to_spmd(sp(&mut s, cpu, SP2, &regs(&[fid::MSG_WAIT])));
+    }
+    // CPU 2: SP2's context 2 asks SP1, which runs; CPU 1: context 1 runs.
+    resumed(
+        nwd(&mut s, 2, &with_tags(req32(1, SP2, [0; 5]), 0x500)),
+        SP2,
+        2,
+    );
+    resumed(sp(&mut s, 2, SP2, &req32(SP2.0, SP1, [0; 5])), SP1, 0);
+    resumed(nwd(&mut s, 1, &req32(1, SP2, [0; 5])), SP2, 1);
+    // Context 0 faults on CPU 0, then context 1 (marked dead, still running) on CPU 1.
+    resumed(nwd(&mut s, 0, &req32(1, SP2, [0; 5])), SP2, 0);
+    to_spmd(s.abort_running(CpuId(0)));
+    assert_error(&to_spmd(s.abort_running(CpuId(1))), FfaError::Aborted);
+    // SP1 still answers context 2, whose chain unwinds to the normal world.
+    let r = to_spmd(sp(&mut s, 2, SP1, &resp32(SP1, SP2.0, [0; 5])));
+    assert_error(&r, FfaError::Aborted);
+    assert_eq!(&r[8..], &tagged(0x500));
+    assert_eq!(state(&s, SP1, 0), Some(RuntimeState::Waiting));
+}
