@@ -60,8 +60,10 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::MemFragTx
         | F::MemFragRx
         | F::MemRetrieveReq32
-        | F::MemRetrieveReq64 => Worlds::Both,
-        F::RxAcquire | F::Run32 => Worlds::NormalOnly,
+        | F::MemRetrieveReq64
+        // Partitions run their callees that yielded back to them.
+        | F::Run32 => Worlds::Both,
+        F::RxAcquire => Worlds::NormalOnly,
         F::MsgWait32
         | F::Yield32
         | F::MsgSendDirectResp32

@@ -280,6 +280,10 @@ pub fn partition_run_rejections(c: &mut dyn Client) -> Result<(), Failure> {
             FfaError::InvalidParameters,
         ),
     ];
+    let what = "echo's FFA_FEATURES(FFA_RUN)";
+    let features = u64::from(u32::from(FuncId::Features));
+    let words = command32(c, what, ECHO_ID, Command::Call, &[features, run_fid])?;
+    expect_eq(what, u64::from(u32::from(FuncId::Success32)), words[1])?;
     for (what, w1, code) in cases {
         let words = command32(c, what, ECHO_ID, Command::Call, &[run_fid, w1])?;
         expect_eq(what, u64::from(u32::from(FuncId::Error32)), words[1])?;
