@@ -593,3 +593,104 @@ fn report(lists: &mut InfoLists, id: EndpointId, b: &mut Bitmap) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Partition, SpmcAttributes, SpmcConfig};
+    use crate::platform::{MemFault, Space};
+
+    /// No memory; records the SGIs.
+    #[derive(Default)]
+    struct Sgis(Vec<(CpuId, u32), 8>);
+
+    impl Platform for Sgis {
+        fn read(&self, _: Space, _: u64, _: &mut [u8]) -> Result<(), MemFault> {
+            Err(MemFault)
+        }
+        fn write(&mut self, _: Space, _: u64, _: &[u8]) -> Result<(), MemFault> {
+            Err(MemFault)
+        }
+        fn covers(&self, _: Space, _: u64, _: u64) -> bool {
+            false
+        }
+        fn map_for(
+            &mut self,
+            _: EndpointId,
+            _: Space,
+            _: u64,
+            _: u64,
+            _: u8,
+        ) -> Result<(), MemFault> {
+            Err(MemFault)
+        }
+        fn unmap_for(&mut self, _: EndpointId, _: Space, _: u64, _: u64) {}
+        fn clean_to_poc(&mut self, _: Space, _: u64, _: usize) {}
+        fn send_ns_sgi(&mut self, cpu: CpuId, intid: u32) {
+            let _ = self.0.push((cpu, intid));
+        }
+    }
+
+    fn spmc() -> Spmc<Sgis> {
+        let mut c = crate::partition::tests::config(1, 1, 0x1000_0000);
+        c.notification_support = true;
+        let plain = crate::partition::tests::config(2, 1, 0x1100_0000);
+        let mut partitions = Vec::new();
+        for (id, config) in [(0x8001, c), (0x8002, plain)] {
+            let _ = partitions.push(Partition {
+                id: EndpointId(id),
+                config,
+            });
+        }
+        let config = SpmcConfig {
+            attributes: SpmcAttributes {
+                spmc_id: EndpointId(0x8000),
+                version: Version(1, 2),
+            },
+            partitions,
+            refused: Vec::new(),
+        };
+        Spmc::new(config, Sgis::default(), 2)
+    }
+
+    #[test]
+    fn rx_buffer_full_sets_the_framework_bit_and_the_sri() {
+        let mut s = spmc();
+        s.notify_rx_buffer_full(CpuId(1), EndpointId(0x8001), false);
+        assert_eq!(
+            s.platform().0.as_slice(),
+            &[(CpuId(1), SCHEDULE_RECEIVER_INTID)]
+        );
+        let b = s.notifications.partitions[0].as_ref().unwrap();
+        assert_eq!(b.framework, RX_BUFFER_FULL);
+        assert!(b.global_pending());
+        // Delayed: at the next return to the normal world on that CPU.
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), true);
+        assert_eq!(s.platform().0.len(), 1);
+        let o = s.after_outcome(CpuId(0), None, Outcome::ToSpmd([0; 18]));
+        assert_eq!(o, Outcome::ToSpmd([0; 18]));
+        assert_eq!(s.platform().0[1], (CpuId(0), SCHEDULE_RECEIVER_INTID));
+        // No bitmap: nothing (a partition without notification support, an unknown VM).
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8002), false);
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(3), false);
+        assert_eq!(s.platform().0.len(), 2);
+        // A VM with a bitmap: its SPM framework bitmap.
+        let _ = s.notifications.vms.push((EndpointId(3), Bitmap::new(1)));
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(3), false);
+        assert_eq!(
+            s.notifications.vm(EndpointId(3)).unwrap().framework,
+            RX_BUFFER_FULL
+        );
+        assert_eq!(s.platform().0.len(), 3);
+        // The NPI when the partition is next switched to.
+        let o = Outcome::Enter {
+            partition: EndpointId(0x8001),
+            vcpu: 0,
+            regs: [0; 18],
+            start: None,
+        };
+        s.after_outcome(CpuId(0), None, o);
+        let v = &s.partitions.get(0).unwrap().virtual_interrupts[0];
+        assert!(v.is_pending(NOTIFICATION_PENDING_INTID));
+    }
+}
