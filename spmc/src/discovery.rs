@@ -27,8 +27,9 @@ const RETRIEVE_NS_BIT: u32 = 1 << 1;
 /// FFA_FEATURES(FFA_MEM_RETRIEVE_REQ) w2 bit 2: the hypervisor retrieve request is supported.
 const RETRIEVE_HYPERVISOR_BIT: u32 = 1 << 2;
 
-/// FFA_FEATURES w1 for a feature ID: bits 30:8 MBZ.
-const FEATURE_ID_MBZ: u32 = 0x7fff_ff00;
+/// FFA_FEATURES w1 for a feature ID: bits 30:8 MBZ, and bit 31 clear (set, it names a
+/// function, and no function has that number).
+const FEATURE_ID_MBZ: u32 = 0xffff_ff00;
 
 /// Which world may use a function.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ impl<P: Platform> Spmc<P> {
     /// FFA_FEATURES for a feature ID: the interrupt ID in w2 (Hafnium's values), to the world
     /// that takes that interrupt.
     fn feature_id(&self, call: &Call, id: FeatureId, input: u32) -> Outcome {
-        // Bits 30:8 MBZ (the decoder looks at bits 7:0 only); input properties MBZ.
+        // The decoder looks at bits 7:0 only; input properties MBZ.
         let raw = call.regs[1] as u32;
         if raw & FEATURE_ID_MBZ != 0 || input != 0 || self.version_of(call.from) < Version(1, 1) {
             return self.fail(call, FfaError::NotSupported);

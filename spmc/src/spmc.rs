@@ -45,6 +45,11 @@
 //!   itself; its partition is Aborted and its requester answered ABORTED ([`crate::abort`]).
 //!   A call from a context whose partition was aborted from another CPU while it ran is
 //!   dropped the same way.
+//! - [`Spmc::handle`], [`Spmc::ns_interrupt`], [`Spmc::physical_interrupt`] and
+//!   [`Spmc::abort_running`] pass their outcome through the notifications hook
+//!   ([`crate::notifications`]): a return to the SPMD pends a delayed schedule receiver
+//!   interrupt ([`crate::platform::Platform::send_ns_sgi`]); a switch into another partition
+//!   context gives it the notification pending interrupt if it has global notifications.
 //! - A call that cannot come from the named caller (an unknown CPU, a partition that is not
 //!   running on `cpu`, or the SPMD while a partition runs on `cpu`) changes no state and is
 //!   answered `ToSpmd(FFA_ERROR(DENIED))` (BUSY for the SPMD case).

@@ -72,8 +72,9 @@ fn features_from_the_normal_world() {
         // NPI and MEI are the partitions' interrupts.
         0x1,
         0x3,
-        // Bits 30:8 of a feature ID MBZ.
+        // Bits 30:8 of a feature ID MBZ; bit 31 names a function (none has that number).
         0x102,
+        0x8000_0002,
         0x4,
     ] {
         let r = to_spmd(nwd(&mut s, 0, &features(f)));

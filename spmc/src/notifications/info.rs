@@ -1,5 +1,5 @@
-//! The ID lists FFA_NOTIFICATION_INFO_GET returns (FF-A v1.2 §12.? "FFA_NOTIFICATION_INFO_GET",
-//! Table "flags" and "ID lists").
+//! The ID lists FFA_NOTIFICATION_INFO_GET returns (FF-A v1.2, FFA_NOTIFICATION_INFO_GET: its
+//! flags and ID lists).
 //!
 //! Each list is an endpoint ID followed by 0 to 3 vCPU IDs. An endpoint with pending global
 //! notifications gets a list with its ID alone; its vCPUs with pending per-vCPU notifications

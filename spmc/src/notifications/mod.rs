@@ -1,4 +1,4 @@
-//! FF-A notifications (FF-A v1.2 §10 and §12.?): FFA_NOTIFICATION_BITMAP_CREATE/_DESTROY,
+//! FF-A notifications (FF-A v1.2, "Notifications"): FFA_NOTIFICATION_BITMAP_CREATE/_DESTROY,
 //! _BIND/_UNBIND, _SET, _GET and _INFO_GET (SMC32 and SMC64), the schedule receiver interrupt
 //! (SRI) and the notification pending interrupt (NPI). Submodules: [`bitmap`], one receiver's
 //! bindings and pending bits; [`info`], the INFO_GET ID lists.
@@ -39,7 +39,7 @@
 //!
 //! SRI (Hafnium's `HF_SCHEDULE_RECEIVER_INTID`, SGI 8, Non-secure Group 1): a successful SET
 //! pends it on the current core at once, or, with the delay flag (partition senders only), at
-//! the core's next return to the normal world ([`Spmc::after_outcome`]). NPI (Hafnium's
+//! the core's next return to the normal world (`Spmc::after_outcome`). NPI (Hafnium's
 //! virtual INTID 5, enabled as vIRQ on every vCPU of a partition with notification support):
 //! per-vCPU notifications inject it into that vCPU at once; pending global ones (framework
 //! ones included) inject it into the partition's context the next time the SPMC switches to
