@@ -19,6 +19,7 @@ pub use arm_ffa::interface_args::{
     DirectMsg2Args, DirectMsgArgs, Feature, FeatureId, MemOpBuf, MsgWaitFlags, RxTxAddr,
     SecondaryEpRegisterAddr, SuccessArgs, TargetInfo, VersionFlags, VersionQueryType,
 };
+pub use arm_ffa::notification::NotificationSetFlags;
 pub use arm_ffa::partition_info::PartitionInfoGetFlags;
 pub use arm_ffa::{FfaError, FuncId, Interface, Uuid, UuidHelper, Version};
 pub use call::{Decoded, Regs};

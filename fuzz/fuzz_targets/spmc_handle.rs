@@ -108,6 +108,8 @@ impl Platform for FakePlatform {
 
     // No caches modelled.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
+
+    fn send_ns_sgi(&mut self, _cpu: spmc::CpuId, _intid: u32) {}
 }
 
 fn name(text: &str) -> String<32> {
@@ -153,6 +155,7 @@ fn partition(
             memory_size: SP_SIZE,
             gp_register_num: Some(0),
             ns_interrupts: Default::default(),
+            notification_support: false,
             memory_regions,
             device_regions: Vec::new(),
             interrupts: Vec::new(),

@@ -52,6 +52,12 @@ impl<P: Platform> Spmc<P> {
     /// runs next on `cpu`. With no partition running on `cpu` (or an unknown CPU) nothing
     /// changes and the answer is `ToSpmd(FFA_ERROR(DENIED))`.
     pub fn abort_running(&mut self, cpu: CpuId) -> Outcome {
+        let from = self.running_ctx(cpu);
+        let outcome = self.abort_running_event(cpu);
+        self.after_outcome(cpu, from, outcome)
+    }
+
+    fn abort_running_event(&mut self, cpu: CpuId) -> Outcome {
         let Some(ctx) = self
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())

@@ -2,15 +2,22 @@
 //!
 //! FFA_FEATURES reports SUCCESS for exactly the functions this SPMC implements for the
 //! caller's world at the caller's version, NOT_SUPPORTED for everything else: functions not
-//! implemented yet (fragments, notifications, MSG_SEND2...), functions newer than the caller's
-//! version, unknown IDs, FFA_INTERRUPT and every feature ID (NPI, SRI, MEI). Input properties:
+//! implemented yet (MSG_SEND2...), functions newer than the caller's version, unknown IDs and
+//! FFA_INTERRUPT. Notifications: BIND/UNBIND/SET/GET for both worlds, BITMAP_CREATE/DESTROY and
+//! INFO_GET (both widths) for the normal world only. Feature IDs (v1.1+ callers, bits 30:8 and
+//! the input properties zero, as Hafnium checks): SRI answers its INTID (8) to the normal world
+//! only; NPI (5) to S-EL1 partitions; MEI (4) to S-EL1 partitions whose manifest asks for
+//! managed exit (Hafnium answers it to every S-EL1 partition; a partition without managed exit
+//! never gets that interrupt, so we say so). The other world gets NOT_SUPPORTED. Input properties:
 //! FF-A defines them only for FFA_MEM_RETRIEVE_REQ, where a v1.1+ caller must set bit 1 (it
 //! handles the NS bit) as Hafnium requires; for other functions they are SBZ, and we ignore
 //! them as Hafnium does (TF-A's EL3 SPMC answers NOT_SUPPORTED instead).
 
-use ffa::{Feature, FfaError, FuncId};
+use ffa::hafnium;
+use ffa::{Feature, FeatureId, FfaError, FuncId, Version};
 
 use crate::mailbox::MAX_MAILBOX_PAGES;
+use crate::manifest::{ExceptionLevel, NsInterruptsAction};
 use crate::platform::Platform;
 use crate::spmc::{Call, Endpoint, Outcome, Spmc};
 
@@ -19,6 +26,10 @@ use crate::spmc::{Call, Endpoint, Outcome, Spmc};
 const RETRIEVE_NS_BIT: u32 = 1 << 1;
 /// FFA_FEATURES(FFA_MEM_RETRIEVE_REQ) w2 bit 2: the hypervisor retrieve request is supported.
 const RETRIEVE_HYPERVISOR_BIT: u32 = 1 << 2;
+
+/// FFA_FEATURES w1 for a feature ID: bits 30:8 MBZ, and bit 31 clear (set, it names a
+/// function, and no function has that number).
+const FEATURE_ID_MBZ: u32 = 0xffff_ff00;
 
 /// Which world may use a function.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -61,9 +72,17 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::MemFragRx
         | F::MemRetrieveReq32
         | F::MemRetrieveReq64
+        | F::NotificationBind
+        | F::NotificationUnbind
+        | F::NotificationSet
+        | F::NotificationGet
         // Partitions run their callees that yielded back to them.
         | F::Run32 => Worlds::Both,
-        F::RxAcquire => Worlds::NormalOnly,
+        F::RxAcquire
+        | F::NotificationBitmapCreate
+        | F::NotificationBitmapDestroy
+        | F::NotificationInfoGet32
+        | F::NotificationInfoGet64 => Worlds::NormalOnly,
         F::MsgWait32
         | F::Yield32
         | F::MsgSendDirectResp32
@@ -79,8 +98,10 @@ fn implemented(func: FuncId) -> Option<Worlds> {
 
 impl<P: Platform> Spmc<P> {
     pub(crate) fn ffa_features(&self, call: &Call, feature: Feature, input: u32) -> Outcome {
-        let Feature::FuncId(func) = feature else {
-            return self.fail(call, FfaError::NotSupported);
+        let func = match feature {
+            Feature::FuncId(func) => func,
+            Feature::FeatureId(id) => return self.feature_id(call, id, input),
+            Feature::Unknown(_) => return self.fail(call, FfaError::NotSupported),
         };
         let version = self.version_of(call.from);
         // Console logging is a Hafnium extension partitions of any version use.
@@ -123,6 +144,42 @@ impl<P: Platform> Spmc<P> {
             _ => 0,
         };
         self.succeed(call, [w2, 0, 0, 0, 0, 0])
+    }
+
+    /// FFA_FEATURES for a feature ID: the interrupt ID in w2 (Hafnium's values), to the world
+    /// that takes that interrupt.
+    fn feature_id(&self, call: &Call, id: FeatureId, input: u32) -> Outcome {
+        // The decoder looks at bits 7:0 only; input properties MBZ.
+        let raw = call.regs[1] as u32;
+        if raw & FEATURE_ID_MBZ != 0 || input != 0 || self.version_of(call.from) < Version(1, 1) {
+            return self.fail(call, FfaError::NotSupported);
+        }
+        let partition = match call.from {
+            Endpoint::Partition(ctx) => self.partitions.get(ctx.partition),
+            Endpoint::NormalWorld => None,
+        };
+        // S-EL0 partitions have no virtual interrupts (Hafnium).
+        let sel1 = partition.filter(|p| p.config.exception_level == ExceptionLevel::SEl1);
+        let intid = match id {
+            FeatureId::ScheduleReceiverInterrupt => {
+                (call.from == Endpoint::NormalWorld).then_some(hafnium::SCHEDULE_RECEIVER_INTID)
+            }
+            FeatureId::NotificationPendingInterrupt => {
+                sel1.map(|_| hafnium::NOTIFICATION_PENDING_INTID)
+            }
+            FeatureId::ManagedExitInterrupt => sel1
+                .filter(|p| {
+                    matches!(
+                        p.config.ns_interrupts,
+                        NsInterruptsAction::ManagedExit { .. }
+                    )
+                })
+                .map(|_| hafnium::MANAGED_EXIT_INTID),
+        };
+        match intid {
+            Some(intid) => self.succeed(call, [intid, 0, 0, 0, 0, 0]),
+            None => self.fail(call, FfaError::NotSupported),
+        }
     }
 
     pub(crate) fn id_get(&self, call: &Call) -> Outcome {

@@ -24,6 +24,7 @@ pub mod mailbox;
 pub mod manifest;
 pub mod memory;
 pub mod memory_map;
+pub mod notifications;
 pub mod pagetable;
 pub mod partition;
 pub mod partition_info;

@@ -154,6 +154,9 @@ pub struct PartitionConfig {
     /// What a non-secure interrupt does while the partition runs (`ns-interrupts-action`,
     /// or FF-A v1.0's `managed-exit` flag).
     pub ns_interrupts: NsInterruptsAction,
+    /// `notification-support`: the partition receives FF-A notifications (it gets a
+    /// notification bitmap at boot).
+    pub notification_support: bool,
 }
 
 /// What a non-secure interrupt does to a partition it interrupts (FF-A v1.2 §9.3, the
@@ -642,6 +645,7 @@ pub fn parse_partition(dtb: &[u8]) -> Result<PartitionConfig, ManifestError> {
         device_regions,
         interrupts,
         ns_interrupts,
+        notification_support: root.flag("notification-support")?,
     })
 }
 

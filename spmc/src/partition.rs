@@ -303,6 +303,7 @@ pub(crate) mod tests {
             memory_size: 0x10_0000,
             gp_register_num: None,
             ns_interrupts: Default::default(),
+            notification_support: false,
             memory_regions: Vec::new(),
             device_regions: Vec::new(),
             interrupts: Vec::new(),

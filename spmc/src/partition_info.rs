@@ -11,8 +11,10 @@
 //!   UUID from v1.1; Hafnium is the reference here.)
 //! - Properties (FF-A v1.2 Table 6.2): receive/send direct requests from the manifest's
 //!   messaging method, send bits only to secure callers (partitions cannot message the normal
-//!   world, Hafnium), indirect messaging, a PE endpoint ID type (bits 5:4 = 0), AArch64, and
-//!   the REQ2 bits for v1.2 partitions; cut to the bits the caller's version defines.
+//!   world, Hafnium), indirect messaging, notification support (bit 3, the manifest's
+//!   `notification-support`, for v1.1+ partitions), a PE endpoint ID type (bits 5:4 = 0),
+//!   AArch64 (bit 8), and the REQ2 bits for v1.2 partitions; cut to the bits the caller's
+//!   version defines (v1.0: bits 2:0; v1.1: 8:0; v1.2: 10:0).
 //! - RX buffer: not mapped or not the SPMC's → BUSY (Hafnium's `vm_is_mailbox_busy`); too
 //!   small → NO_MEMORY; a write the platform refuses → ABORTED (Hafnium's trapped copy). On
 //!   success the caller owns RX until FFA_RX_RELEASE; w2 = count, w3 = descriptor size (0 for
@@ -51,6 +53,10 @@ fn properties(p: &Partition, caller_secure: bool, version: Version) -> u32 {
     }
     if m.has(MessagingMethod::INDIRECT) {
         bits |= props::INDIRECT_MSG;
+    }
+    // Notifications came with v1.1: a v1.0 partition has no bitmap to bind.
+    if p.config.notification_support && p.version.version() >= Version(1, 1) {
+        bits |= props::NOTIFICATION_RECV;
     }
     if p.version.version() >= Version(1, 2) {
         if m.has(MessagingMethod::DIRECT_REQ2_RECV) {
@@ -236,6 +242,24 @@ mod tests {
         assert_eq!(properties(t.get(0).unwrap(), true, Version(1, 2)), 0x107);
         let t = table(0, Version(1, 2));
         assert_eq!(properties(t.get(0).unwrap(), true, Version(1, 2)), 0x100);
+    }
+
+    #[test]
+    fn notification_support_is_bit_3_from_v1_1() {
+        let mut t = table(MessagingMethod::DIRECT_REQ_RECV, Version(1, 2));
+        if let Some(p) = t.get_mut(0) {
+            p.config.notification_support = true;
+        }
+        let p = t.get(0).unwrap();
+        assert_eq!(properties(p, false, Version(1, 2)), 0x109);
+        assert_eq!(properties(p, true, Version(1, 1)), 0x109);
+        // A v1.0 caller sees bits 2:0 only.
+        assert_eq!(properties(p, false, Version(1, 0)), 0x001);
+        let mut t = table(MessagingMethod::DIRECT_REQ_RECV, Version(1, 0));
+        if let Some(p) = t.get_mut(0) {
+            p.config.notification_support = true;
+        }
+        assert_eq!(properties(t.get(0).unwrap(), false, Version(1, 2)), 0x101);
     }
 
     #[test]

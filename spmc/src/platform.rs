@@ -57,6 +57,9 @@ pub trait Platform {
     fn gic_acknowledge(&mut self) -> Option<u32> {
         None
     }
+    /// Pends the Non-secure Group 1 SGI `intid` on core `cpu` (the schedule receiver
+    /// interrupt): the normal world takes it when it next runs there.
+    fn send_ns_sgi(&mut self, cpu: crate::spmc::CpuId, intid: u32);
     /// Ends an acknowledged interrupt (priority drop and deactivation together).
     fn gic_end(&mut self, intid: u32) {
         let _ = intid;

@@ -45,6 +45,11 @@
 //!   itself; its partition is Aborted and its requester answered ABORTED ([`crate::abort`]).
 //!   A call from a context whose partition was aborted from another CPU while it ran is
 //!   dropped the same way.
+//! - [`Spmc::handle`], [`Spmc::ns_interrupt`], [`Spmc::physical_interrupt`] and
+//!   [`Spmc::abort_running`] pass their outcome through the notifications hook
+//!   ([`crate::notifications`]): a return to the SPMD pends a delayed schedule receiver
+//!   interrupt ([`crate::platform::Platform::send_ns_sgi`]); a switch into another partition
+//!   context gives it the notification pending interrupt if it has global notifications.
 //! - A call that cannot come from the named caller (an unknown CPU, a partition that is not
 //!   running on `cpu`, or the SPMD while a partition runs on `cpu`) changes no state and is
 //!   answered `ToSpmd(FFA_ERROR(DENIED))` (BUSY for the SPMD case).
@@ -148,6 +153,8 @@ pub struct Spmc<P: Platform> {
     pub(crate) ledger: crate::memory::ledger::Ledger,
     /// Per CPU: what the secure interrupt a partition handles there interrupted.
     pub(crate) interrupt_returns: [Option<crate::interrupts::secure::InterruptReturn>; MAX_CPUS],
+    /// Notification bitmaps and delayed schedule receiver interrupts.
+    pub(crate) notifications: crate::notifications::Notifications,
 }
 
 /// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
@@ -177,7 +184,7 @@ impl<P: Platform> Spmc<P> {
             &attributes,
             partitions.into_iter().map(|p| (p.id, p.config)),
         );
-        Self {
+        let mut spmc = Self {
             platform,
             attributes,
             partitions,
@@ -193,7 +200,10 @@ impl<P: Platform> Spmc<P> {
             refused,
             ledger: crate::memory::ledger::Ledger::new(),
             interrupt_returns: [None; MAX_CPUS],
-        }
+            notifications: crate::notifications::Notifications::new(),
+        };
+        spmc.init_notifications();
+        spmc
     }
 
     /// Cold boot on the primary CPU.
@@ -226,6 +236,15 @@ impl<P: Platform> Spmc<P> {
 
     /// Handles one call made on `cpu` by `caller`.
     pub fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
+        let from = match caller {
+            Caller::Spmd => None,
+            Caller::Partition(_) => self.running_ctx(cpu),
+        };
+        let outcome = self.handle_call(cpu, caller, regs);
+        self.after_outcome(cpu, from, outcome)
+    }
+
+    fn handle_call(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
         let Some(index) = self.cpu_index(cpu) else {
             return refused(caller, regs, FfaError::Denied);
         };
@@ -346,6 +365,11 @@ impl<P: Platform> Spmc<P> {
 
     pub(crate) fn cpu_index(&self, cpu: CpuId) -> Option<usize> {
         (cpu.0 < self.cpu_count).then_some(usize::from(cpu.0))
+    }
+
+    /// The context running on `cpu`, if any.
+    pub(crate) fn running_ctx(&self, cpu: CpuId) -> Option<CtxRef> {
+        self.running.get(self.cpu_index(cpu)?).copied().flatten()
     }
 
     /// Marks `ctx` as the one running on `cpu` (or the normal world, with `None`).
@@ -515,7 +539,56 @@ impl<P: Platform> Spmc<P> {
             Interface::MemRelinquish => self.mem_relinquish(call),
             Interface::MemFragTx { .. } => self.mem_frag_tx(call, &interface),
             Interface::MemFragRx { .. } => self.mem_frag_rx(call, &interface),
-            // FFA_ERROR outside initialisation, memory sharing, notifications, MSG_SEND2...
+            Interface::NotificationBitmapCreate { vm_id, vcpu_cnt } => {
+                self.notification_bitmap_create(call, vm_id, vcpu_cnt)
+            }
+            Interface::NotificationBitmapDestroy { vm_id } => {
+                self.notification_bitmap_destroy(call, vm_id)
+            }
+            Interface::NotificationBind {
+                sender_id,
+                receiver_id,
+                bitmap,
+                ..
+            } => self.notification_bind(
+                call,
+                EndpointId(sender_id),
+                EndpointId(receiver_id),
+                bitmap,
+                true,
+            ),
+            Interface::NotificationUnbind {
+                sender_id,
+                receiver_id,
+                bitmap,
+            } => self.notification_bind(
+                call,
+                EndpointId(sender_id),
+                EndpointId(receiver_id),
+                bitmap,
+                false,
+            ),
+            Interface::NotificationSet {
+                sender_id,
+                receiver_id,
+                flags,
+                bitmap,
+            } => self.notification_set(
+                call,
+                EndpointId(sender_id),
+                EndpointId(receiver_id),
+                flags,
+                bitmap,
+            ),
+            Interface::NotificationGet {
+                vcpu_id,
+                endpoint_id,
+                ..
+            } => self.notification_get(call, vcpu_id, EndpointId(endpoint_id)),
+            Interface::NotificationInfoGet { is_32bit } => {
+                self.notification_info_get(call, is_32bit)
+            }
+            // FFA_ERROR outside initialisation, MSG_SEND2...
             _ => self.fail(call, FfaError::NotSupported),
         }
     }

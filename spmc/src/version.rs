@@ -4,6 +4,11 @@
 //! FFA_VERSION it may renegotiate freely; afterwards a request that would change its version is
 //! answered NOT_SUPPORTED, one that keeps it gets our version. (TF-A's EL3 SPMC answers the old
 //! version instead; the ACS and Hafnium expect NOT_SUPPORTED.)
+//!
+//! Compatibility (Hafnium's `ffa_versions_are_compatible`): the same major and a minor no
+//! higher than ours. A higher minor is NOT_SUPPORTED, though FF-A lets a callee answer its own
+//! version there; the SPMD's VERSION framework message follows the same rule. (The proxy
+//! negotiates the host's version itself, pKVM's way, so a host behind it still gets an answer.)
 
 use ffa::Version;
 use ffa::version::{OURS, negotiate, to_u32};
@@ -48,6 +53,9 @@ impl NegotiatedVersion {
         let Ok(requested) = Version::try_from(requested) else {
             return NOT_SUPPORTED;
         };
+        if requested.0 == OURS.0 && requested.1 > OURS.1 {
+            return NOT_SUPPORTED;
+        }
         let Some(agreed) = negotiate(requested, OURS) else {
             return NOT_SUPPORTED;
         };
@@ -83,8 +91,9 @@ mod tests {
         assert_eq!(v.version(), Version(1, 0));
         assert_eq!(v.request(V1_2), V1_2);
         assert_eq!(v.version(), Version(1, 2));
-        // A newer minor falls back to ours.
-        assert_eq!(v.request(0x1_0009), V1_2);
+        // A newer minor is not compatible (Hafnium) and changes nothing.
+        assert_eq!(v.request(0x1_0009), NOT_SUPPORTED);
+        assert_eq!(v.request(0x1_0003), NOT_SUPPORTED);
         assert_eq!(v.version(), Version(1, 2));
     }
 

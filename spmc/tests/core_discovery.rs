@@ -38,6 +38,15 @@ fn features_from_the_normal_world() {
         0x8400_0077,
         0x8400_007a,
         0x8400_007b,
+        // Notifications: every ABI, BITMAP_CREATE/DESTROY and INFO_GET included.
+        0x8400_007d,
+        0x8400_007e,
+        0x8400_007f,
+        0x8400_0080,
+        fid::NOTIFICATION_SET,
+        0x8400_0082,
+        0x8400_0083,
+        0xc400_0083,
     ] {
         let r = to_spmd(nwd(&mut s, 0, &features(f)));
         assert_success(&r);
@@ -57,13 +66,16 @@ fn features_from_the_normal_world() {
         fid::CONSOLE64,
         // FFA_MEM_RELINQUISH (the normal world borrows nothing).
         0x8400_0076,
-        fid::NOTIFICATION_SET,
         fid::MSG_SEND2,
         0x8400_00fe,
         0x8401_0063,
+        // NPI and MEI are the partitions' interrupts.
         0x1,
-        0x2,
         0x3,
+        // Bits 30:8 of a feature ID MBZ; bit 31 names a function (none has that number).
+        0x102,
+        0x8000_0002,
+        0x4,
     ] {
         let r = to_spmd(nwd(&mut s, 0, &features(f)));
         assert_error(&r, FfaError::NotSupported);
@@ -196,7 +208,6 @@ fn id_get_and_spm_id_get() {
 fn unimplemented_and_misplaced_calls_are_not_supported() {
     let mut s = booted();
     for call in [
-        regs(&[fid::NOTIFICATION_SET]),
         regs(&[fid::MSG_SEND2]),
         regs(&[fid::MSG_WAIT]),
         regs(&[fid::YIELD]),

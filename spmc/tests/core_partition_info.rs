@@ -275,3 +275,34 @@ fn partition_info_get_regs_rejections() {
     let r = to_spmd(nwd(&mut s, 0, &get_regs(Uuid::nil(), 0, 0)));
     assert_error(&r, FfaError::NotSupported);
 }
+
+#[test]
+fn notification_support_is_shown_from_v1_1_partitions() {
+    // SP1 (v1.2) and SP3 (v1.1) receive notifications; SP2 does not.
+    let config = || {
+        let mut c = config();
+        for p in c.partitions.iter_mut() {
+            p.config.notification_support = p.id != SP2;
+        }
+        c
+    };
+    let mut s = booted_with(config(), 2);
+    map_nwd(&mut s);
+    assert_success(&to_spmd(nwd(&mut s, 0, &get(Uuid::nil(), 0))));
+    assert_eq!(
+        parse(&nwd_rx(&s, 96), 24),
+        [
+            (0x8001, 1, 0x309, U1),
+            (0x8002, 2, 0x305, U2A),
+            (0x8002, 2, 0x305, U2B),
+            (0x8003, 1, 0x109, U3),
+        ]
+    );
+    // A v1.0 normal world sees bits 2:0 only.
+    let mut s = booted_with(config(), 2);
+    set_nwd_version(&mut s, 0x1_0000);
+    map_nwd(&mut s);
+    assert_success(&to_spmd(nwd(&mut s, 0, &get(Uuid::nil(), 0))));
+    let got = parse(&nwd_rx(&s, 24), 8);
+    assert_eq!(got[0].2, 0x1);
+}

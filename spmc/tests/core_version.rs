@@ -50,10 +50,20 @@ fn incompatible_versions_are_not_supported() {
         assert_eq!(r[0], NOT_SUPPORTED, "{bad:#x}");
     }
     assert_eq!(s.partition_version(SP1), Some(Version(1, 2)));
-    // A newer minor falls back to ours.
-    let r = entered(sp(&mut s, 0, SP1, &regs(&[fid::VERSION, 0x1_0005])), SP1, 0);
+    // A newer minor is not compatible (Hafnium's rule) and changes nothing.
+    let r = entered(sp(&mut s, 0, SP1, &regs(&[fid::VERSION, V1_1])), SP1, 0);
     assert_eq!(r[0], V1_2);
-    assert_eq!(s.partition_version(SP1), Some(Version(1, 2)));
+    for newer in [0x1_0003, 0x1_0005] {
+        let r = entered(sp(&mut s, 0, SP1, &regs(&[fid::VERSION, newer])), SP1, 0);
+        assert_eq!(r[0], NOT_SUPPORTED, "{newer:#x}");
+    }
+    assert_eq!(s.partition_version(SP1), Some(Version(1, 1)));
+    // From the normal world, directly and through the SPMD's framework message.
+    let mut s = booted();
+    let r = to_spmd(nwd(&mut s, 0, &regs(&[fid::VERSION, 0x1_0003])));
+    assert_eq!(r[0], NOT_SUPPORTED);
+    let r = to_spmd(nwd(&mut s, 0, &fwk_version(0x1_0003)));
+    assert_eq!(r[3], NOT_SUPPORTED);
 }
 
 #[test]

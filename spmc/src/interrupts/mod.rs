@@ -110,6 +110,12 @@ impl<P: Platform> Spmc<P> {
     /// With no context running on `cpu`, nothing changes and the answer is
     /// `ToSpmd(FFA_ERROR(DENIED))`, as for a call no one could have made.
     pub fn ns_interrupt(&mut self, cpu: CpuId) -> Outcome {
+        let from = self.running_ctx(cpu);
+        let outcome = self.ns_interrupt_event(cpu);
+        self.after_outcome(cpu, from, outcome)
+    }
+
+    fn ns_interrupt_event(&mut self, cpu: CpuId) -> Outcome {
         let Some(ctx) = self
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())

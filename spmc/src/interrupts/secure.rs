@@ -37,6 +37,12 @@ impl<P: Platform> Spmc<P> {
     /// A physical interrupt ended the run of the context on `cpu` (it is pending at this CPU's
     /// GIC CPU interface, not yet acknowledged): what runs next on `cpu`.
     pub fn physical_interrupt(&mut self, cpu: CpuId) -> Outcome {
+        let from = self.running_ctx(cpu);
+        let outcome = self.physical_interrupt_event(cpu);
+        self.after_outcome(cpu, from, outcome)
+    }
+
+    fn physical_interrupt_event(&mut self, cpu: CpuId) -> Outcome {
         let Some(current) = self
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())

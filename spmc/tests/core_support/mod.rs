@@ -91,6 +91,8 @@ pub struct FakeMemory {
     pub gic_pending: std::collections::VecDeque<u32>,
     /// Fake GIC: interrupts ended, in order.
     pub gic_ended: std::vec::Vec<u32>,
+    /// Fake GIC: non-secure SGIs pended, (CPU, INTID) in order.
+    pub ns_sgis: std::vec::Vec<(spmc::CpuId, u32)>,
 }
 
 impl FakeMemory {
@@ -214,6 +216,10 @@ impl Platform for FakeMemory {
     fn gic_end(&mut self, intid: u32) {
         self.gic_ended.push(intid);
     }
+
+    fn send_ns_sgi(&mut self, cpu: spmc::CpuId, intid: u32) {
+        self.ns_sgis.push((cpu, intid));
+    }
 }
 
 fn uuids(list: &[Uuid]) -> Vec<Uuid, { spmc::manifest::MAX_UUIDS }> {
@@ -249,6 +255,7 @@ pub fn partition(
             memory_size: SP_MEM,
             gp_register_num: None,
             ns_interrupts: Default::default(),
+            notification_support: false,
             memory_regions: Vec::new(),
             device_regions: Vec::new(),
             interrupts: Vec::new(),

@@ -92,6 +92,9 @@ impl Platform for Memory {
 
     // No caches modelled: what is written is what a reader sees.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
+
+    // No normal world here.
+    fn send_ns_sgi(&mut self, _cpu: spmc::CpuId, _intid: u32) {}
 }
 
 fn dtb(name: &str) -> Vec<u8> {

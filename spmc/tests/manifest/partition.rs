@@ -252,6 +252,7 @@ fn legacy_and_unused_properties_are_tolerated() {
         .child(NodeBuilder::new("vendor-node").set("anything", Cells(&[7; 9])));
     let mut expected = plain;
     expected.ns_interrupts = spmc::manifest::NsInterruptsAction::ManagedExit { virq: true };
+    expected.notification_support = true;
     assert_eq!(parse_partition(&tree.dtb()).unwrap(), expected);
 }
 

@@ -273,6 +273,12 @@ impl<R: Route> Client for HostClient<R> {
     fn behind_proxy(&self) -> bool {
         R::KIND == ClientKind::Proxied
     }
+
+    /// The non-secure SGIs the SPMC pended on `cpu` (its schedule receiver interrupt): the
+    /// only interrupts the in-process normal world has.
+    fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
+        self.stack.memory().take_ns_sgi(cpu)
+    }
 }
 
 impl<R: Route> HarnessClient for HostClient<R> {

@@ -54,6 +54,9 @@ struct Pages {
     shared_ns: std::collections::BTreeMap<(u16, u64), bool>,
     /// Host pages the proxy took out of the host's stage 2 (memory it lent).
     host_withdrawn: std::collections::BTreeSet<u64>,
+    /// Non-secure SGIs the SPMC pended (the schedule receiver interrupt), by core, oldest
+    /// first: what the normal world takes there.
+    ns_sgis: std::collections::BTreeMap<u16, std::collections::VecDeque<u32>>,
 }
 
 // `Space` does not implement Hash; this mirrors it for the page map key.
@@ -111,6 +114,7 @@ impl SimMemory {
                 withdrawn: Default::default(),
                 shared_ns: Default::default(),
                 host_withdrawn: Default::default(),
+                ns_sgis: Default::default(),
             })),
         }
     }
@@ -152,6 +156,12 @@ impl SimMemory {
     /// Pages that have been written at least once (for tests of the memory itself).
     pub fn resident_pages(&self) -> usize {
         self.inner.borrow().pages.len()
+    }
+
+    /// Takes the oldest non-secure SGI the SPMC pended on `core` (an SGI pends once: the same
+    /// INTID pended twice before it is taken is one interrupt).
+    pub fn take_ns_sgi(&self, core: u16) -> Option<u32> {
+        self.inner.borrow_mut().ns_sgis.get_mut(&core)?.pop_front()
     }
 
     /// A view for the SPMC: both spaces, all RAM.
@@ -261,6 +271,14 @@ impl spmc::platform::Platform for SecureView {
 
     // No caches modelled: partitions read what was written.
     fn clean_to_poc(&mut self, _space: Space, _addr: u64, _len: usize) {}
+
+    fn send_ns_sgi(&mut self, cpu: spmc::CpuId, intid: u32) {
+        let mut pages = self.mem.inner.borrow_mut();
+        let pending = pages.ns_sgis.entry(cpu.0).or_default();
+        if !pending.contains(&intid) {
+            pending.push_back(intid);
+        }
+    }
 }
 
 /// The proxy's view: `proxy::HostMemory` over non-secure RAM.

@@ -463,3 +463,57 @@ fn a_crash_aborts_the_partition_in_the_spmc_and_leaves_the_others_running() {
         Some(RuntimeState::Waiting)
     );
 }
+
+/// A partition that, asked anything, sets notification 0 for VM 0 (as sender 0x8001) and
+/// answers with FFA_NOTIFICATION_SET's w0 and w2.
+struct Notifier {
+    state: u8,
+}
+
+impl TestPartition for Notifier {
+    fn step(&mut self, entry: &Regs, _env: &mut dyn SpEnv) -> Regs {
+        self.state += 1;
+        match self.state {
+            // Boot, then a request: set.
+            1 => regs(&[0x8400_006b]),
+            2 => regs(&[0x8400_0081, u64::from(ECHO_ID) << 16, 0, 1, 0]),
+            // The answer to the set, back to the normal world.
+            _ => {
+                self.state = 1;
+                regs(&[0x8400_0070, u64::from(ECHO_ID) << 16, 0, entry[0], entry[2]])
+            }
+        }
+    }
+}
+
+#[test]
+fn the_schedule_receiver_interrupt_reaches_the_in_process_normal_world() {
+    let mut partitions = standard_partitions();
+    partitions[0].contexts = vec![Box::new(Notifier { state: 0 })];
+    let mut client = DirectClient::new(Stack::boot(partitions, Trace::new(false)).unwrap());
+    assert_eq!(client.take_interrupt(0), None);
+    // VM 0 (the OS kernel) gets a bitmap and binds notification 0 to echo.
+    let create = client.call_on(0, &regs(&[0x8400_007d, 0, 1]));
+    assert_eq!(create[0], 0x8400_0061, "{create:x?}");
+    let bind = client.call_on(0, &regs(&[0x8400_007f, u64::from(ECHO_ID) << 16, 0, 1, 0]));
+    assert_eq!(bind[0], 0x8400_0061, "{bind:x?}");
+    let answer = client.call_on(1, &regs(&[0x8400_006f, u64::from(ECHO_ID), 0, 0]));
+    assert_eq!(
+        (answer[0], answer[3]),
+        (0x8400_0070, 0x8400_0061),
+        "{answer:x?}"
+    );
+    // The SRI (SGI 8) is pending on the core the set was made on, once.
+    assert_eq!(client.take_interrupt(0), None);
+    assert_eq!(client.take_interrupt(1), Some(8));
+    assert_eq!(client.take_interrupt(1), None);
+    // The scheduler finds VM 0, which gets its notification.
+    let info = client.call_on(1, &regs(&[0xc400_0083]));
+    assert_eq!(
+        (info[0], info[2], info[3]),
+        (0xc400_0061, 1 << 7, 0),
+        "{info:x?}"
+    );
+    let get = client.call_on(1, &regs(&[0x8400_0082, 0, 1]));
+    assert_eq!((get[0], get[2]), (0x8400_0061, 1), "{get:x?}");
+}

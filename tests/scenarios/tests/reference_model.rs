@@ -383,7 +383,10 @@ impl Model {
             }
             Decoded::Call(Interface::Version { input_version, .. }) => {
                 let s = &mut self.sps[sp];
-                if input_version.0 != OURS.0 || (s.version_locked && input_version != s.version) {
+                if input_version.0 != OURS.0
+                    || input_version.1 > OURS.1
+                    || (s.version_locked && input_version != s.version)
+                {
                     regs(&[u64::from(u32::MAX)])
                 } else {
                     s.version = input_version.min(OURS);
@@ -800,7 +803,10 @@ impl Model {
                     version(v)
                 }
             }
-        } else if self.nwd_locked && Some(requested.min(OURS)) != self.nwd_version {
+        } else if requested > OURS
+            || (self.nwd_locked && Some(requested.min(OURS)) != self.nwd_version)
+        {
+            // A newer minor is incompatible at the SPMC (Hafnium's rule).
             not_supported
         } else {
             self.nwd_version = Some(requested.min(OURS));

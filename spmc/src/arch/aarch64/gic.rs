@@ -9,9 +9,10 @@
 use core::ptr::NonNull;
 
 use arm_gic::gicv3::registers::{Gicd, GicrSgi};
-use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup};
+use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 
+use crate::cpu_map::Affinity;
 use crate::interrupts::GicSetting;
 use crate::interrupts::declared::{SecurityState, Trigger as DeclaredTrigger};
 use crate::memory_map::qemu_virt::{GICD_BASE, GICR_BASE};
@@ -78,4 +79,22 @@ pub fn end(intid: u32) {
     if let Some(id) = gic_id(intid) {
         GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
     }
+}
+
+/// Pends the Non-secure Group 1 SGI `intid` on the core with affinity `core`
+/// (ICC_ASGI1R_EL1 from Secure state: the other security state's Group 1). TF-A leaves the
+/// SGIs it does not claim in Non-secure Group 1 and the normal world enables the ones it uses,
+/// so nothing is programmed here. Cores whose Aff0 is past the 16-entry target list are not
+/// reached (no range selector; QEMU virt has none).
+pub fn send_ns_sgi(intid: u32, core: Affinity) {
+    if intid >= 16 || core.aff0 >= 16 {
+        return;
+    }
+    let target = SgiTarget::List {
+        affinity3: core.aff3,
+        affinity2: core.aff2,
+        affinity1: core.aff1,
+        target_list: 1 << core.aff0,
+    };
+    let _ = GicCpuInterface::send_sgi(IntId::sgi(intid), target, SgiTargetGroup::OtherGroup1);
 }

@@ -17,9 +17,10 @@ use crate::platform::{MemFault, Platform, Space, cache_lines};
 use super::asm::spmc_copy;
 use super::gic;
 use super::mmu::{map_shared, unmap_shared};
-use super::run::{mpidr_of, stage2_of};
+use super::run::{affinity_of, mpidr_of, stage2_of};
 use crate::interrupts::GicSetting;
 use crate::pagetable::{Attributes, MemType};
+use crate::spmc::CpuId;
 use ffa::memory::permissions as perm;
 
 /// One window: a physical range of one space the stage-1 map covers (identity, RW).
@@ -132,6 +133,12 @@ impl Platform for ArchPlatform {
 
     fn gic_end(&mut self, intid: u32) {
         gic::end(intid);
+    }
+
+    fn send_ns_sgi(&mut self, cpu: CpuId, intid: u32) {
+        if let Some(core) = affinity_of(cpu) {
+            gic::send_ns_sgi(intid, core);
+        }
     }
 }
 

@@ -81,6 +81,11 @@ pub(super) fn mpidr_of(cpu: CpuId) -> Option<u64> {
     CPUS.get()?.affinity(cpu).map(|a| a.to_mpidr())
 }
 
+/// The affinity of CPU `cpu` of the CPU map.
+pub(super) fn affinity_of(cpu: CpuId) -> Option<Affinity> {
+    CPUS.get()?.affinity(cpu)
+}
+
 /// Per CPU: the virtual interrupt lines of the context the last core call entered there
 /// ([`VirtualLines`] as bits: 1 IRQ, 2 FIQ), asserted while it runs.
 static LINES: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(0) }; MAX_CPUS];
