@@ -217,6 +217,7 @@ impl<P: Platform> Spmc<P> {
         }
         self.boot_cpu = Some(cpu);
         self.configure_interrupts(cpu);
+        self.configure_sri(cpu);
         self.start_from(cpu, 0)
     }
 
@@ -231,6 +232,7 @@ impl<P: Platform> Spmc<P> {
         if self.running.get(index).copied().flatten().is_some() {
             return Outcome::ToSpmd(ffa::call::error(FfaError::Busy));
         }
+        self.configure_sri(cpu);
         self.start_from(cpu, 0)
     }
 

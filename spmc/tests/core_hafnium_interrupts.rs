@@ -71,6 +71,18 @@ fn sp1_in_request(s: &mut TestSpmc) {
     entered(nwd(s, 0, &req32(0, SP1, [0; 5])), SP1, 0);
 }
 
+/// The schedule-receiver SGI handed to the normal world on `cpu`.
+fn sri(cpu: u16) -> GicSetting {
+    GicSetting {
+        intid: IntId::sgi(8).unwrap(),
+        priority: 0xf0,
+        security: SecurityState::NonSecure,
+        trigger: Trigger::Edge,
+        target: CpuId(cpu),
+        enabled: true,
+    }
+}
+
 #[test]
 fn boot_programs_every_declared_interrupt_disabled_on_the_boot_cpu() {
     let s = booted_with(config_with_interrupts(), 2);
@@ -78,9 +90,18 @@ fn boot_programs_every_declared_interrupt_disabled_on_the_boot_cpu() {
         s.platform().gic,
         [
             uart(0, false),
-            setting(SP2_INT, 0x20, Trigger::Level, 0, false)
+            setting(SP2_INT, 0x20, Trigger::Level, 0, false),
+            sri(0)
         ]
     );
+}
+
+#[test]
+fn each_core_hands_the_schedule_receiver_sgi_to_the_normal_world_at_its_boot() {
+    let mut s = booted_with(config_with_interrupts(), 2);
+    s.platform_mut().gic.clear();
+    let _ = s.cpu_on(CpuId(1));
+    assert_eq!(s.platform().gic, [sri(1)]);
 }
 
 #[test]

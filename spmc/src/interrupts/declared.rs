@@ -18,7 +18,8 @@ const SPI_FIRST: u32 = 32;
 /// Last SPI INTID (1020..1023 are special).
 const SPI_LAST: u32 = 1019;
 
-/// A GIC interrupt ID a partition may own: a PPI (16..=31) or an SPI (32..=1019).
+/// A GIC interrupt ID a partition may own: a PPI (16..=31) or an SPI (32..=1019); or an SGI
+/// the SPMC configures for the normal world ([`IntId::sgi`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IntId(u32);
 
@@ -26,6 +27,16 @@ impl IntId {
     /// `raw` if it is a PPI or an SPI.
     pub const fn new(raw: u32) -> Option<Self> {
         if raw >= PPI_FIRST && raw <= SPI_LAST {
+            Some(Self(raw))
+        } else {
+            None
+        }
+    }
+
+    /// SGI `raw` (0..=15): only for the SGIs the SPMC itself hands to the normal world
+    /// (the schedule-receiver interrupt); partitions never own one.
+    pub const fn sgi(raw: u32) -> Option<Self> {
+        if raw < PPI_FIRST {
             Some(Self(raw))
         } else {
             None

@@ -48,10 +48,15 @@
 pub mod bitmap;
 pub mod info;
 
+/// The SRI's GIC priority (Hafnium's): the lowest, as for any normal-world interrupt.
+const SRI_PRIORITY: u8 = 0xf0;
+
 use ffa::hafnium::{InterruptType, NOTIFICATION_PENDING_INTID, SCHEDULE_RECEIVER_INTID};
 use ffa::{EndpointId, FfaError, Interface, SuccessArgs, TargetInfo, Version};
 use heapless::Vec;
 
+use crate::interrupts::GicSetting;
+use crate::interrupts::declared::{IntId, SecurityState, Trigger};
 use crate::manifest::MAX_PARTITIONS;
 use crate::partition::MAX_CPUS;
 use crate::platform::Platform;
@@ -169,6 +174,24 @@ impl<P: Platform> Spmc<P> {
         };
         b.set_framework(RX_BUFFER_FULL);
         self.schedule_receiver(cpu, delay_sri);
+    }
+
+    /// Hands the SRI's SGI to the normal world on `cpu` (each core, at its cold or warm boot):
+    /// Non-secure Group 1, edge, Hafnium's priority 0xf0, enabled. Platforms may have claimed
+    /// SGIs 8..15 for the secure world (TF-A's QEMU port makes them Secure Group 1), where an
+    /// SGI from ICC_ASGI1R_EL1 would be dropped.
+    pub(crate) fn configure_sri(&mut self, cpu: CpuId) {
+        let Some(intid) = IntId::sgi(SCHEDULE_RECEIVER_INTID) else {
+            return;
+        };
+        self.platform.gic_configure(&GicSetting {
+            intid,
+            priority: SRI_PRIORITY,
+            security: SecurityState::NonSecure,
+            trigger: Trigger::Edge,
+            target: cpu,
+            enabled: true,
+        });
     }
 
     /// The SRI for `cpu`: pended now, or at its next return to the normal world.

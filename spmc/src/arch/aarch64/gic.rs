@@ -82,10 +82,10 @@ pub fn end(intid: u32) {
 }
 
 /// Pends the Non-secure Group 1 SGI `intid` on the core with affinity `core`
-/// (ICC_ASGI1R_EL1 from Secure state: the other security state's Group 1). TF-A leaves the
-/// SGIs it does not claim in Non-secure Group 1 and the normal world enables the ones it uses,
-/// so nothing is programmed here. Cores whose Aff0 is past the 16-entry target list are not
-/// reached (no range selector; QEMU virt has none).
+/// (ICC_ASGI1R_EL1 from Secure state: the other security state's Group 1). The core made the
+/// SGI Non-secure Group 1 on every core at its boot (TF-A's QEMU port claims SGIs 8..15 as
+/// Secure, and the GIC drops an SGI of the wrong group). Cores whose Aff0 is past the 16-entry
+/// target list are not reached (no range selector; QEMU virt has none).
 pub fn send_ns_sgi(intid: u32, core: Affinity) {
     if intid >= 16 || core.aff0 >= 16 {
         return;
