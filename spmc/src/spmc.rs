@@ -515,7 +515,11 @@ impl<P: Platform> Spmc<P> {
             Interface::MemRelinquish => self.mem_relinquish(call),
             Interface::MemFragTx { .. } => self.mem_frag_tx(call, &interface),
             Interface::MemFragRx { .. } => self.mem_frag_rx(call, &interface),
-            // FFA_ERROR outside initialisation, memory sharing, notifications, MSG_SEND2...
+            Interface::MsgSend2 {
+                sender_vm_id,
+                flags,
+            } => self.msg_send2(call, sender_vm_id, flags.delay_schedule_receiver),
+            // FFA_ERROR outside initialisation, notifications...
             _ => self.fail(call, FfaError::NotSupported),
         }
     }
