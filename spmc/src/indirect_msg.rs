@@ -44,16 +44,22 @@
 //! are not checked (Hafnium does not either). A v1.2 sender's header reaches a v1.1 receiver
 //! unchanged (no translation, as in Hafnium).
 //!
-//! Left to the notifications area: Hafnium refuses FFA_RX_RELEASE (DENIED) while the
-//! receiver still has the RX-buffer-full framework notification pending; here a release
-//! always frees a buffer the receiver owns.
+//! Release: the receiver frees its RX buffer with FFA_RX_RELEASE (the normal world with ID
+//! 0, a partition with 0 or its own ID; DENIED if it holds nothing), or a partition with
+//! FFA_MSG_WAIT unless it sets the retain flag (v1.2), as Hafnium does for every RX content.
+//! Unmapping a pair drops a message it holds. While a message is held, calls that fill the RX
+//! buffer themselves (FFA_PARTITION_INFO_GET, retrieve responses) are BUSY.
+//!
+//! Left to the notifications area: Hafnium refuses FFA_RX_RELEASE and keeps the buffer at
+//! FFA_MSG_WAIT (DENIED) while the receiver still has the RX-buffer-full framework
+//! notification pending; here a release always frees a buffer the receiver owns.
 
 use ffa::{EndpointId, FfaError, Version};
 
 use crate::mailbox::Buffers;
 use crate::manifest::MessagingMethod;
 use crate::platform::{Platform, Space};
-use crate::spmc::{Call, CpuId, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Outcome, Spmc};
 
 /// Header size at FF-A v1.1.
 pub const HEADER_SIZE_V1_1: usize = 20;
@@ -283,15 +289,17 @@ impl<P: Platform> Spmc<P> {
                 // The message's bytes (up to its end, zeros past it in this chunk).
                 let from_tx = (d.end - at).min(n) as usize;
                 let (msg, rest) = buf.split_at_mut(from_tx);
+                let from = d.tx.tx.checked_add(at).ok_or(FfaError::Aborted)?;
                 self.platform
-                    .read(d.space_from, d.tx.tx + at, msg)
+                    .read(d.space_from, from, msg)
                     .map_err(|_| FfaError::Aborted)?;
                 rest.fill(0);
             } else {
                 buf.fill(0);
             }
+            let to = d.rx.rx.checked_add(at).ok_or(FfaError::Aborted)?;
             self.platform
-                .write(d.space_to, d.rx.rx + at, buf)
+                .write(d.space_to, to, buf)
                 .map_err(|_| FfaError::Aborted)?;
             at += n;
         }
@@ -313,7 +321,7 @@ impl<P: Platform> Spmc<P> {
 impl<P: Platform> Spmc<P> {
     pub(crate) fn notify_rx_buffer_full(
         &mut self,
-        cpu: CpuId,
+        cpu: crate::spmc::CpuId,
         receiver: EndpointId,
         delay_sri: bool,
     ) {
