@@ -2,13 +2,16 @@
 //!
 //! FFA_FEATURES reports SUCCESS for exactly the functions this SPMC implements for the
 //! caller's world at the caller's version, NOT_SUPPORTED for everything else: functions not
-//! implemented yet (MSG_SEND2...), functions newer than the caller's version, unknown IDs and
-//! FFA_INTERRUPT. Notifications: BIND/UNBIND/SET/GET for both worlds, BITMAP_CREATE/DESTROY and
-//! INFO_GET (both widths) for the normal world only. Feature IDs (v1.1+ callers, bits 30:8 and
-//! the input properties zero, as Hafnium checks): SRI answers its INTID (8) to the normal world
-//! only; NPI (5) to S-EL1 partitions; MEI (4) to S-EL1 partitions whose manifest asks for
-//! managed exit (Hafnium answers it to every S-EL1 partition; a partition without managed exit
-//! never gets that interrupt, so we say so). The other world gets NOT_SUPPORTED. Input properties:
+//! implemented yet, functions newer than the caller's version, unknown IDs and FFA_INTERRUPT.
+//! FFA_MSG_SEND2 (v1.1+) is SUCCESS for the normal world and for partitions whose manifest
+//! declares indirect messaging, and NOT_SUPPORTED for other partitions (every send of theirs is
+//! DENIED); Hafnium answers SUCCESS to every v1.1+ caller. Notifications: BIND/UNBIND/SET/GET
+//! for both worlds, BITMAP_CREATE/DESTROY and INFO_GET (both widths) for the normal world only.
+//! Feature IDs (v1.1+ callers, bits 30:8 and the input properties zero, as Hafnium checks): SRI
+//! answers its INTID (8) to the normal world only; NPI (5) to S-EL1 partitions; MEI (4) to S-EL1
+//! partitions whose manifest asks for managed exit (Hafnium answers it to every S-EL1 partition;
+//! a partition without managed exit never gets that interrupt, so we say so). The other world
+//! gets NOT_SUPPORTED. Input properties:
 //! FF-A defines them only for FFA_MEM_RETRIEVE_REQ, where a v1.1+ caller must set bit 1 (it
 //! handles the NS bit) as Hafnium requires; for other functions they are SBZ, and we ignore
 //! them as Hafnium does (TF-A's EL3 SPMC answers NOT_SUPPORTED instead).
@@ -39,6 +42,8 @@ enum Worlds {
     PartitionsOnly,
     /// Only MP partitions (FFA_SECONDARY_EP_REGISTER).
     MpPartitionsOnly,
+    /// The normal world and partitions with indirect messaging in their manifest.
+    IndirectMessaging,
 }
 
 /// The functions this SPMC implements, and for whom.
@@ -92,6 +97,7 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::ConsoleLog64
         | F::MemRelinquish => Worlds::PartitionsOnly,
         F::SecondaryEpRegister32 | F::SecondaryEpRegister64 => Worlds::MpPartitionsOnly,
+        F::MsgSend2 => Worlds::IndirectMessaging,
         _ => return None,
     })
 }
@@ -119,6 +125,14 @@ impl<P: Platform> Spmc<P> {
                 .get(ctx.partition)
                 .is_some_and(|p| p.is_mp()),
             (Some(Worlds::MpPartitionsOnly), Endpoint::NormalWorld) => false,
+            (Some(Worlds::IndirectMessaging), Endpoint::NormalWorld) => true,
+            (Some(Worlds::IndirectMessaging), Endpoint::Partition(ctx)) => {
+                self.partitions.get(ctx.partition).is_some_and(|p| {
+                    p.config
+                        .messaging
+                        .has(crate::manifest::MessagingMethod::INDIRECT)
+                })
+            }
         };
         if !allowed {
             return self.fail(call, FfaError::NotSupported);

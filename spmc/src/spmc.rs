@@ -590,7 +590,11 @@ impl<P: Platform> Spmc<P> {
             Interface::NotificationInfoGet { is_32bit } => {
                 self.notification_info_get(call, is_32bit)
             }
-            // FFA_ERROR outside initialisation, MSG_SEND2...
+            Interface::MsgSend2 {
+                sender_vm_id,
+                flags,
+            } => self.msg_send2(call, sender_vm_id, flags.delay_schedule_receiver),
+            // FFA_ERROR outside initialisation...
             _ => self.fail(call, FfaError::NotSupported),
         }
     }

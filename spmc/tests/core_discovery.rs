@@ -30,6 +30,7 @@ fn features_from_the_normal_world() {
         fid::GET_REGS,
         fid::RX_ACQUIRE,
         fid::RUN,
+        fid::MSG_SEND2,
         fid::MEM_SHARE32,
         // FFA_MEM_LEND_64, FFA_MEM_DONATE_32, FFA_MEM_RECLAIM, FFA_MEM_FRAG_RX,
         // FFA_MEM_FRAG_TX.
@@ -66,7 +67,6 @@ fn features_from_the_normal_world() {
         fid::CONSOLE64,
         // FFA_MEM_RELINQUISH (the normal world borrows nothing).
         0x8400_0076,
-        fid::MSG_SEND2,
         0x8400_00fe,
         0x8401_0063,
         // NPI and MEI are the partitions' interrupts.
@@ -125,7 +125,13 @@ fn features_from_partitions_follow_world_version_and_shape() {
     ] {
         assert_success(&entered(sp(&mut s, 0, SP1, &features(f)), SP1, 0));
     }
-    for f in [fid::RX_ACQUIRE, fid::SEC_EP64, fid::SEC_EP32] {
+    // FFA_MSG_SEND2 too: SP1's manifest does not declare indirect messaging.
+    for f in [
+        fid::RX_ACQUIRE,
+        fid::SEC_EP64,
+        fid::SEC_EP32,
+        fid::MSG_SEND2,
+    ] {
         let r = entered(sp(&mut s, 0, SP1, &features(f)), SP1, 0);
         assert_error(&r, FfaError::NotSupported);
     }
@@ -140,13 +146,11 @@ fn features_from_partitions_follow_world_version_and_shape() {
     let r = entered(sp(&mut s, 0, SP1, &features(0x8400_0074)), SP1, 0);
     assert_error(&r, FfaError::NotSupported);
     assert_success(&entered(sp(&mut s, 0, SP1, &features(0x8400_0076)), SP1, 0));
-    // SP2: MP, may register a secondary entry point.
+    // SP2: MP, may register a secondary entry point; declares indirect messaging.
     entered(sp(&mut s, 0, SP1, &regs(&[fid::MSG_WAIT])), SP2, 0);
-    assert_success(&entered(
-        sp(&mut s, 0, SP2, &features(fid::SEC_EP64)),
-        SP2,
-        0,
-    ));
+    for f in [fid::SEC_EP64, fid::MSG_SEND2] {
+        assert_success(&entered(sp(&mut s, 0, SP2, &features(f)), SP2, 0));
+    }
     // SP3: v1.1: no v1.2 functions, and RXTX_MAP without the maximum.
     entered(sp(&mut s, 0, SP2, &regs(&[fid::MSG_WAIT])), SP3, 0);
     for f in [fid::REQ2, fid::RESP2, fid::GET_REGS] {
@@ -208,7 +212,8 @@ fn id_get_and_spm_id_get() {
 fn unimplemented_and_misplaced_calls_are_not_supported() {
     let mut s = booted();
     for call in [
-        regs(&[fid::MSG_SEND2]),
+        // FFA_MEM_PERM_GET: not implemented.
+        regs(&[0x8400_0088]),
         regs(&[fid::MSG_WAIT]),
         regs(&[fid::YIELD]),
         regs(&[fid::SEC_EP64, SP1_LOAD]),

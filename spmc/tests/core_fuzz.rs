@@ -13,7 +13,7 @@ use spmc::{Caller, CpuId, Outcome};
 const CPUS: u16 = 2;
 const IDS: [EndpointId; 4] = [SP1, SP2, SP3, EndpointId(0x8009)];
 
-const FIDS: [u64; 30] = [
+const FIDS: [u64; 31] = [
     fid::ERROR,
     fid::SUCCESS32,
     fid::VERSION,
@@ -40,6 +40,7 @@ const FIDS: [u64; 30] = [
     fid::REQ2,
     fid::RESP2,
     fid::MEM_SHARE32,
+    fid::MSG_SEND2,
     // FFA_MEM_LEND_64, FFA_MEM_RECLAIM, FFA_MEM_RETRIEVE_REQ_32, FFA_MEM_RELINQUISH.
     0xc400_0072,
     0x8400_0077,
@@ -79,6 +80,8 @@ fn interesting() -> impl Strategy<Value = u64> {
         Just(0x8000_0000),
         Just(SP1_LOAD + 0x8000),
         Just(SP1_LOAD + 0x9000),
+        Just(SP2_LOAD + 0x8000),
+        Just(SP2_LOAD + 0x9000),
         Just(NWD_TX),
         Just(NWD_RX),
         any::<u64>(),
@@ -111,6 +114,23 @@ fn step() -> impl Strategy<Value = Step> {
                 power,
             },
         )
+}
+
+/// Indirect messages waiting in TX buffers where the steps may map them: the normal world's
+/// to SP2, SP2's to the normal world, SP1's to SP2 (SP1 may not send them).
+fn seed_messages(s: &mut TestSpmc) {
+    use spmc::platform::{Platform, Space};
+    for (space, tx, sender, receiver) in [
+        (Space::NonSecure, NWD_TX, 0u16, 0x8002u16),
+        (Space::Secure, SP2_LOAD + 0x8000, 0x8002, 0),
+        (Space::Secure, SP1_LOAD + 0x8000, 0x8001, 0x8002),
+    ] {
+        let mut m = [0u8; 56];
+        m[8..12].copy_from_slice(&40u32.to_le_bytes());
+        m[12..16].copy_from_slice(&((u32::from(sender) << 16) | u32::from(receiver)).to_le_bytes());
+        m[16..20].copy_from_slice(&16u32.to_le_bytes());
+        s.platform_mut().write(space, tx, &m).unwrap();
+    }
 }
 
 fn id_for(i: usize) -> u16 {
@@ -155,6 +175,7 @@ proptest! {
     #[test]
     fn random_calls_keep_state_consistent(steps in proptest::collection::vec(step(), 1..48)) {
         let mut s = new_spmc(config(), CPUS);
+        seed_messages(&mut s);
         let first = s.boot(CpuId(0));
         let entered_first = matches!(first, Outcome::Enter { .. });
         prop_assert!(entered_first);

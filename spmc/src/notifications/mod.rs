@@ -158,8 +158,6 @@ impl<P: Platform> Spmc<P> {
     /// notification support or a VM with a bitmap; nothing for others), then the SRI on `cpu`:
     /// at once, or with `delay_sri` at the core's next return to the normal world. A partition
     /// receiver is told by the NPI when it next runs.
-    // Called by FFA_MSG_SEND2 (indirect messaging), developed alongside.
-    #[allow(dead_code)]
     pub(crate) fn notify_rx_buffer_full(
         &mut self,
         cpu: CpuId,
