@@ -538,3 +538,56 @@ fn partitions_may_send_while_initialising() {
     put(&mut s, A.0, &message(A.0, B.0, 40, 4, &payload(4, 0), true));
     assert_error(&sp_send(&mut s, A, 0), FfaError::Busy);
 }
+
+/// FFA_NOTIFICATION_GET by `receiver` (vCPU 0) with `flags`.
+fn notification_get(receiver: u16, flags: u64) -> Regs {
+    regs(&[fid::NOTIFICATION_GET, u64::from(receiver), flags])
+}
+
+/// GET's flag for the SPM framework bitmap (answered in w6); bit 0 there is RX buffer full.
+const GET_SPM_FRAMEWORK: u64 = 1 << 2;
+
+#[test]
+fn a_delivered_message_raises_rx_buffer_full_and_the_sri() {
+    let mut config = cfg(false);
+    for p in config.partitions.iter_mut() {
+        p.config.notification_support = p.id == A;
+    }
+    let mut s = setup_with(config, &|_, _| true, None, 1);
+    // The normal world has a bitmap: it is told of its messages too.
+    let create = regs(&[fid::NOTIFICATION_BITMAP_CREATE, 0, 1]);
+    assert_success(&to_spmd(nwd(&mut s, 0, &create)));
+
+    // Normal world → A: A's framework bit, the SRI at once (the normal world's scheduler
+    // runs A).
+    let msg = message(NWD, A.0, 40, 8, &payload(8, 1), true);
+    put(&mut s, NWD, &msg);
+    assert_success(&nwd_send(&mut s, u64::from(A.0), 0));
+    assert_eq!(s.platform().ns_sgis, [(CpuId(0), 8)]);
+    let info = to_spmd(nwd(&mut s, 0, &regs(&[fid::NOTIFICATION_INFO_GET64])));
+    assert_eq!(info[0], fid::SUCCESS64);
+    assert_eq!(info[3] & 0xffff, u64::from(A.0), "A listed first");
+    run(&mut s, A);
+    let got = call(&mut s, A, &notification_get(A.0, GET_SPM_FRAMEWORK));
+    assert_success(&got);
+    assert_eq!(got[6], 1, "RX buffer full");
+    let again = call(&mut s, A, &notification_get(A.0, GET_SPM_FRAMEWORK));
+    assert_eq!(again[6], 0, "GET clears it");
+
+    // A → normal world, SRI delayed: pended only when the normal world gets the CPU back.
+    let msg = message(A.0, NWD, 40, 8, &payload(8, 2), true);
+    put(&mut s, A.0, &msg);
+    assert_success(&sp_send(&mut s, A, 2));
+    assert_eq!(s.platform().ns_sgis.len(), 1, "delayed");
+    wait(&mut s, A, false);
+    assert_eq!(s.platform().ns_sgis, [(CpuId(0), 8), (CpuId(0), 8)]);
+    let got = to_spmd(nwd(&mut s, 0, &notification_get(NWD, GET_SPM_FRAMEWORK)));
+    assert_success(&got);
+    assert_eq!(got[6], 1, "the normal world's RX buffer full");
+
+    // B has no notification support: its message is delivered, no one is told.
+    let msg = message(NWD, B.0, 40, 8, &payload(8, 3), true);
+    put(&mut s, NWD, &msg);
+    assert_success(&nwd_send(&mut s, u64::from(B.0), 0));
+    assert_eq!(s.platform().ns_sgis.len(), 2);
+}

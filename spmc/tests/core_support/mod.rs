@@ -34,7 +34,10 @@ pub mod fid {
     pub const RESP32: u64 = 0x8400_0070;
     pub const RESP64: u64 = 0xc400_0070;
     pub const MEM_SHARE32: u64 = 0x8400_0073;
+    pub const NOTIFICATION_BITMAP_CREATE: u64 = 0x8400_007d;
     pub const NOTIFICATION_SET: u64 = 0x8400_0081;
+    pub const NOTIFICATION_GET: u64 = 0x8400_0082;
+    pub const NOTIFICATION_INFO_GET64: u64 = 0xc400_0083;
     pub const RX_ACQUIRE: u64 = 0x8400_0084;
     pub const SPM_ID_GET: u64 = 0x8400_0085;
     pub const MSG_SEND2: u64 = 0x8400_0086;
