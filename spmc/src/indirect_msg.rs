@@ -142,6 +142,7 @@ struct Delivery {
     space_from: Space,
     tx: Buffers,
     receiver: Party,
+    sender_id: EndpointId,
     receiver_id: EndpointId,
     space_to: Space,
     rx: Buffers,
@@ -155,10 +156,10 @@ impl<P: Platform> Spmc<P> {
     pub(crate) fn msg_send2(&mut self, call: &Call, sender_vm_id: u16, delay_sri: bool) -> Outcome {
         let delivered = self
             .check_send2(call, sender_vm_id, delay_sri)
-            .and_then(|d| self.deliver(&d).map(|()| d.receiver_id));
+            .and_then(|d| self.deliver(&d).map(|()| (d.sender_id, d.receiver_id)));
         match delivered {
-            Ok(receiver) => {
-                self.notify_rx_buffer_full(call.cpu, receiver, delay_sri);
+            Ok((sender, receiver)) => {
+                self.notify_rx_buffer_full(call.cpu, sender, receiver, delay_sri);
                 self.succeed(call, [0; 6])
             }
             Err(code) => self.fail(call, code),
@@ -264,6 +265,7 @@ impl<P: Platform> Spmc<P> {
             space_from,
             tx,
             receiver,
+            sender_id: parsed.sender,
             receiver_id: parsed.receiver,
             space_to,
             rx,

@@ -544,8 +544,12 @@ fn notification_get(receiver: u16, flags: u64) -> Regs {
     regs(&[fid::NOTIFICATION_GET, u64::from(receiver), flags])
 }
 
-/// GET's flag for the SPM framework bitmap (answered in w6); bit 0 there is RX buffer full.
+/// GET's flag for the SPM framework bitmap (answered in w6; bit 0 there is RX buffer full for
+/// a partition's message). Either framework flag takes both.
 const GET_SPM_FRAMEWORK: u64 = 1 << 2;
+/// GET's flag for the hypervisor framework bitmap (w7; bit 0 is RX buffer full for a
+/// normal-world VM's message): partitions only.
+const GET_HYP_FRAMEWORK: u64 = 1 << 3;
 
 #[test]
 fn a_delivered_message_raises_rx_buffer_full_and_the_sri() {
@@ -568,11 +572,15 @@ fn a_delivered_message_raises_rx_buffer_full_and_the_sri() {
     assert_eq!(info[0], fid::SUCCESS64);
     assert_eq!(info[3] & 0xffff, u64::from(A.0), "A listed first");
     run(&mut s, A);
-    let got = call(&mut s, A, &notification_get(A.0, GET_SPM_FRAMEWORK));
+    let got = call(&mut s, A, &notification_get(A.0, GET_HYP_FRAMEWORK));
     assert_success(&got);
-    assert_eq!(got[6], 1, "RX buffer full");
+    assert_eq!(
+        (got[6], got[7]),
+        (0, 1),
+        "the hypervisor framework's RX buffer full"
+    );
     let again = call(&mut s, A, &notification_get(A.0, GET_SPM_FRAMEWORK));
-    assert_eq!(again[6], 0, "GET clears it");
+    assert_eq!((again[6], again[7]), (0, 0), "GET clears it");
 
     // A → normal world, SRI delayed: pended only when the normal world gets the CPU back.
     let msg = message(A.0, NWD, 40, 8, &payload(8, 2), true);
@@ -583,7 +591,11 @@ fn a_delivered_message_raises_rx_buffer_full_and_the_sri() {
     assert_eq!(s.platform().ns_sgis, [(CpuId(0), 8), (CpuId(0), 8)]);
     let got = to_spmd(nwd(&mut s, 0, &notification_get(NWD, GET_SPM_FRAMEWORK)));
     assert_success(&got);
-    assert_eq!(got[6], 1, "the normal world's RX buffer full");
+    assert_eq!(
+        (got[6], got[7]),
+        (1, 0),
+        "the SPM framework's RX buffer full"
+    );
 
     // B has no notification support: its message is delivered, no one is told.
     let msg = message(NWD, B.0, 40, 8, &payload(8, 3), true);

@@ -1,6 +1,6 @@
 //! One receiver's notification bitmaps: for each kind of sender (partitions, normal-world
 //! VMs) the binding of each of the 64 bits and what is pending, globally and per vCPU; and the
-//! SPM framework notifications.
+//! framework notifications (SPM's in the low 32 bits, the hypervisor's in the high 32).
 
 use ffa::EndpointId;
 
@@ -8,8 +8,13 @@ use ffa::EndpointId;
 /// per CPU, and so, here, do normal-world VMs (the table lives in the SPMC's fixed memory).
 pub const MAX_VCPUS: usize = crate::partition::MAX_CPUS;
 
-/// The SPM framework notification "RX buffer full" (bit 0 of the SPM framework bitmap).
-pub const RX_BUFFER_FULL: u32 = 1 << 0;
+/// The SPM framework notification "RX buffer full" (bit 0 of the SPM framework bitmap): a
+/// partition's message.
+pub const RX_BUFFER_FULL: u64 = 1 << 0;
+/// The hypervisor framework notification "RX buffer full" (bit 0 of the hypervisor framework
+/// bitmap, bit 32 here): a normal-world VM's message, which a hypervisor would deliver (the
+/// SPMC signals it itself when the VM's message comes without one, as Hafnium does).
+pub const HYP_RX_BUFFER_FULL: u64 = 1 << 32;
 
 /// Where a set of notifications comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,8 +192,8 @@ pub struct Bitmap {
     pub from_sp: Source,
     /// From normal-world VMs (used for partition receivers only).
     pub from_vm: Source,
-    /// Pending SPM framework notifications.
-    pub framework: u32,
+    /// Pending framework notifications: SPM's in bits 31:0, the hypervisor's in 63:32.
+    pub framework: u64,
     /// Whether the scheduler was told of the pending framework notifications.
     pub framework_retrieved: bool,
 }
@@ -235,7 +240,7 @@ impl Bitmap {
     }
 
     /// Sets framework notifications.
-    pub fn set_framework(&mut self, bits: u32) {
+    pub fn set_framework(&mut self, bits: u64) {
         if self.framework & bits != bits {
             self.framework_retrieved = false;
         }
@@ -243,7 +248,7 @@ impl Bitmap {
     }
 
     /// Takes the framework notifications.
-    pub fn take_framework(&mut self) -> u32 {
+    pub fn take_framework(&mut self) -> u64 {
         self.framework_retrieved = false;
         core::mem::take(&mut self.framework)
     }

@@ -62,7 +62,7 @@ use crate::partition::MAX_CPUS;
 use crate::platform::Platform;
 use crate::spmc::{Call, CpuId, Endpoint, Outcome, Spmc};
 use crate::vcpu::CtxRef;
-use bitmap::{Bitmap, MAX_VCPUS, RX_BUFFER_FULL, SenderKind};
+use bitmap::{Bitmap, HYP_RX_BUFFER_FULL, MAX_VCPUS, RX_BUFFER_FULL, SenderKind};
 use info::{Cursor, InfoLists};
 
 /// Most normal-world VMs with a notification bitmap.
@@ -154,13 +154,16 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// The SPM framework notification "RX buffer full" for `receiver` (a partition with
-    /// notification support or a VM with a bitmap; nothing for others), then the SRI on `cpu`:
-    /// at once, or with `delay_sri` at the core's next return to the normal world. A partition
-    /// receiver is told by the NPI when it next runs.
+    /// The framework notification "RX buffer full" for `receiver` (a partition with
+    /// notification support or a VM with a bitmap; nothing for others): the hypervisor
+    /// framework's for a message from a normal-world VM, the SPM framework's for one from a
+    /// partition (Hafnium's choice); then the SRI on `cpu`: at once, or with `delay_sri` at the
+    /// core's next return to the normal world. A partition receiver is told by the NPI when it
+    /// next runs.
     pub(crate) fn notify_rx_buffer_full(
         &mut self,
         cpu: CpuId,
+        sender: EndpointId,
         receiver: EndpointId,
         delay_sri: bool,
     ) {
@@ -170,7 +173,11 @@ impl<P: Platform> Spmc<P> {
         let Some(b) = self.bitmap_mut(found) else {
             return;
         };
-        b.set_framework(RX_BUFFER_FULL);
+        b.set_framework(if sender.is_secure() {
+            RX_BUFFER_FULL
+        } else {
+            HYP_RX_BUFFER_FULL
+        });
         self.schedule_receiver(cpu, delay_sri);
     }
 
@@ -538,7 +545,9 @@ impl<P: Platform> Spmc<P> {
         } else {
             0
         };
-        let spm = if flags & GET_SPM != 0 {
+        // Either framework flag takes both framework bitmaps (Hafnium); the normal world
+        // cannot name the hypervisor's (refused above).
+        let framework = if flags & (GET_SPM | GET_HYP) != 0 {
             b.take_framework()
         } else {
             0
@@ -548,8 +557,8 @@ impl<P: Platform> Spmc<P> {
             (from_sp >> 32) as u32,
             from_vm as u32,
             (from_vm >> 32) as u32,
-            spm,
-            0,
+            framework as u32,
+            (framework >> 32) as u32,
         ])
     }
 
@@ -677,7 +686,7 @@ mod tests {
     #[test]
     fn rx_buffer_full_sets_the_framework_bit_and_the_sri() {
         let mut s = spmc();
-        s.notify_rx_buffer_full(CpuId(1), EndpointId(0x8001), false);
+        s.notify_rx_buffer_full(CpuId(1), EndpointId(0x8002), EndpointId(0x8001), false);
         assert_eq!(
             s.platform().0.as_slice(),
             &[(CpuId(1), SCHEDULE_RECEIVER_INTID)]
@@ -686,18 +695,18 @@ mod tests {
         assert_eq!(b.framework, RX_BUFFER_FULL);
         assert!(b.global_pending());
         // Delayed: at the next return to the normal world on that CPU.
-        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), true);
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(0), EndpointId(0x8001), true);
         assert_eq!(s.platform().0.len(), 1);
         let o = s.after_outcome(CpuId(0), None, Outcome::ToSpmd([0; 18]));
         assert_eq!(o, Outcome::ToSpmd([0; 18]));
         assert_eq!(s.platform().0[1], (CpuId(0), SCHEDULE_RECEIVER_INTID));
         // No bitmap: nothing (a partition without notification support, an unknown VM).
-        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8002), false);
-        s.notify_rx_buffer_full(CpuId(0), EndpointId(3), false);
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), EndpointId(0x8002), false);
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), EndpointId(3), false);
         assert_eq!(s.platform().0.len(), 2);
         // A VM with a bitmap: its SPM framework bitmap.
         let _ = s.notifications.vms.push((EndpointId(3), Bitmap::new(1)));
-        s.notify_rx_buffer_full(CpuId(0), EndpointId(3), false);
+        s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), EndpointId(3), false);
         assert_eq!(
             s.notifications.vm(EndpointId(3)).unwrap().framework,
             RX_BUFFER_FULL
