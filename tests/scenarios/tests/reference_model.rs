@@ -1372,7 +1372,8 @@ impl Model {
             return error(FfaError::Busy);
         }
         let min = if version < Version(1, 1) {
-            return error(FfaError::NotSupported);
+            // Hafnium: no indirect messaging below v1.1 (its support check).
+            return error(FfaError::Denied);
         } else if version == Version(1, 1) {
             HEADER_V1_1 as u32
         } else {
