@@ -1085,3 +1085,53 @@ fn send2_writes_a_v1_2_or_v1_1_header_and_read2_reads_it() {
         [Status::OK.word(), 0x100, 12, 0x1234, 0]
     );
 }
+
+#[test]
+fn notify_commands_make_the_raw_calls_and_report_them() {
+    let mut sp = Sp::boot(&RELAY);
+    let w1 = u64::from(ECHO_ID) << 16 | u64::from(RELAY_ID);
+    let cases = [
+        (
+            Command::NotifyBind,
+            [w1, 1, 0x10, 0x2],
+            [0x8400_007f, w1, 1, 0x10, 0x2],
+        ),
+        (
+            Command::NotifyUnbind,
+            [w1, 0x10, 0x2, 9],
+            [0x8400_0080, w1, 0, 0x10, 0x2],
+        ),
+        (
+            Command::NotifySet,
+            [w1, 2, 0x10, 0],
+            [0x8400_0081, w1, 2, 0x10, 0],
+        ),
+    ];
+    for (command, args, call) in cases {
+        assert_eq!(
+            sp.step(&req32(HOST, RELAY_ID, request(command, &args))),
+            regs(&call)
+        );
+        let answer = error(FfaError::Denied);
+        assert_eq!(
+            resp32(&sp.step(&answer), RELAY_ID, HOST),
+            [
+                Status::OK.word(),
+                CallStatus::error(FfaError::Denied).word(),
+                0,
+                0,
+                0
+            ]
+        );
+    }
+    let get = request(Command::NotifyGet, &[u64::from(RELAY_ID) | 2 << 16, 0b11]);
+    assert_eq!(
+        sp.step(&req32(HOST, RELAY_ID, get)),
+        regs(&[0x8400_0082, u64::from(RELAY_ID) | 2 << 16, 0b11])
+    );
+    let bits = ffa::call::success32([0x10, 0x2, 0x4, 0, 0, 0]);
+    assert_eq!(
+        resp32(&sp.step(&bits), RELAY_ID, HOST),
+        [Status::OK.word(), 0, 0x10, 0x2, 0x4]
+    );
+}
