@@ -39,6 +39,8 @@ pub struct ManifestSpec {
     pub gp_register_num: Option<u8>,
     /// `device-regions`.
     pub device_regions: Vec<DeviceRegionSpec>,
+    /// `notification-support`.
+    pub notification_support: bool,
 }
 
 /// One `device-regions` child.
@@ -72,6 +74,7 @@ impl ManifestSpec {
             gp_register_num: def.boot_info_register,
             // They print through FFA_CONSOLE_LOG: no device.
             device_regions: Vec::new(),
+            notification_support: def.notifications,
         }
     }
 }
@@ -135,6 +138,9 @@ pub fn partition_manifest_dtb(spec: &ManifestSpec) -> Result<Vec<u8>, HarnessErr
         root.add_property(prop("boot-order", u32::from(order))?);
     }
     root.add_property(prop("messaging-method", spec.messaging_method)?);
+    if spec.notification_support {
+        root.add_property(prop("notification-support", Vec::<u8>::new())?);
+    }
     if let Some(reg) = spec.gp_register_num {
         root.add_property(prop("gp-register-num", u32::from(reg))?);
         let mut boot_info = node("boot-info")?;
@@ -287,6 +293,7 @@ mod tests {
             entrypoint_offset: 0x4000,
             memory_size: 0x10_0000,
             gp_register_num: None,
+            notification_support: false,
             device_regions: Vec::new(),
         }
     }

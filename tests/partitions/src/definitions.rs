@@ -52,6 +52,8 @@ pub struct Definition {
     /// Offset from `load_address` of the warm-boot entry an MP partition registers with
     /// FFA_SECONDARY_EP_REGISTER while it initialises (`None`: it registers none).
     pub secondary_entry_offset: Option<u64>,
+    /// Manifest `notification-support`: it receives notifications.
+    pub notifications: bool,
 }
 
 /// The SPMC's endpoint ID in the stack these partitions run in (SPMC manifest `spmc_id`).
@@ -85,6 +87,8 @@ pub const FOREIGN_UUID: Uuid = Uuid::from_u128(0x5ca1ab1e_0000_4000_8000_0000dea
 pub const DIRECT_REQ_RECV: u32 = 1 << 0;
 /// messaging-method: sends DIRECT_REQ.
 pub const DIRECT_REQ_SEND: u32 = 1 << 1;
+/// messaging-method: sends and receives indirect messages (FFA_MSG_SEND2).
+pub const INDIRECT_MSG: u32 = 1 << 2;
 /// messaging-method: receives DIRECT_REQ2.
 pub const DIRECT_REQ2_RECV: u32 = 1 << 9;
 /// messaging-method: sends DIRECT_REQ2.
@@ -114,13 +118,18 @@ pub const ECHO: Definition = Definition {
     uuids: &[ECHO_UUID],
     ffa_version: Version(1, 2),
     exec_ctx_count: 1,
-    messaging: DIRECT_REQ_RECV | DIRECT_REQ_SEND | DIRECT_REQ2_RECV | DIRECT_REQ2_SEND,
+    messaging: DIRECT_REQ_RECV
+        | DIRECT_REQ_SEND
+        | INDIRECT_MSG
+        | DIRECT_REQ2_RECV
+        | DIRECT_REQ2_SEND,
     boot_order: 0,
     load_address: 0x0e30_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
     boot_info_register: Some(0),
     secondary_entry_offset: None,
+    notifications: true,
 };
 
 /// relay.
@@ -132,7 +141,11 @@ pub const RELAY: Definition = Definition {
     uuids: &[RELAY_UUID_A, RELAY_UUID_B],
     ffa_version: Version(1, 2),
     exec_ctx_count: 4,
-    messaging: DIRECT_REQ_RECV | DIRECT_REQ_SEND | DIRECT_REQ2_RECV | DIRECT_REQ2_SEND,
+    messaging: DIRECT_REQ_RECV
+        | DIRECT_REQ_SEND
+        | INDIRECT_MSG
+        | DIRECT_REQ2_RECV
+        | DIRECT_REQ2_SEND,
     boot_order: 1,
     load_address: 0x0e40_0000,
     memory_size: 0x10_0000,
@@ -140,6 +153,7 @@ pub const RELAY: Definition = Definition {
     boot_info_register: Some(0),
     // A second entry in its image, as partitions with a separate warm-boot path have.
     secondary_entry_offset: Some(0x4100),
+    notifications: true,
 };
 
 /// legacy.
@@ -151,13 +165,14 @@ pub const LEGACY: Definition = Definition {
     uuids: &[LEGACY_UUID],
     ffa_version: Version(1, 1),
     exec_ctx_count: 1,
-    messaging: DIRECT_REQ_RECV | DIRECT_REQ_SEND,
+    messaging: DIRECT_REQ_RECV | DIRECT_REQ_SEND | INDIRECT_MSG,
     boot_order: 2,
     load_address: 0x0e50_0000,
     memory_size: 0x10_0000,
     entrypoint_offset: 0x4000,
     boot_info_register: Some(0),
     secondary_entry_offset: None,
+    notifications: true,
 };
 
 /// hostile: what any partition may do, done on purpose (the scenarios drive its attacks).
@@ -176,6 +191,8 @@ pub const HOSTILE: Definition = Definition {
     entrypoint_offset: 0x4000,
     boot_info_register: Some(0),
     secondary_entry_offset: None,
+    // Neither notifications nor indirect messages: the scenarios' receiver without them.
+    notifications: false,
 };
 
 /// Every test partition, in boot order.
@@ -304,13 +321,14 @@ mod tests {
 
     #[test]
     fn properties_follow_messaging_and_caller_version() {
-        assert_eq!(ECHO.properties(Version(1, 2), true), 0x703);
-        assert_eq!(ECHO.properties(Version(1, 2), false), 0x301);
-        assert_eq!(ECHO.properties(Version(1, 1), true), 0x103);
-        assert_eq!(ECHO.properties(Version(1, 0), true), 0x003);
-        assert_eq!(ECHO.properties(Version(1, 0), false), 0x001);
-        assert_eq!(LEGACY.properties(Version(1, 2), true), 0x103);
-        assert_eq!(LEGACY.properties(Version(1, 2), false), 0x101);
+        assert_eq!(ECHO.properties(Version(1, 2), true), 0x707);
+        assert_eq!(ECHO.properties(Version(1, 2), false), 0x305);
+        assert_eq!(ECHO.properties(Version(1, 1), true), 0x107);
+        assert_eq!(ECHO.properties(Version(1, 0), true), 0x007);
+        assert_eq!(ECHO.properties(Version(1, 0), false), 0x005);
+        assert_eq!(LEGACY.properties(Version(1, 2), true), 0x107);
+        assert_eq!(LEGACY.properties(Version(1, 2), false), 0x105);
+        assert_eq!(HOSTILE.properties(Version(1, 2), true), 0x103);
     }
 
     #[test]

@@ -132,6 +132,8 @@ enum Pending {
         address: u64,
         readback: u64,
     },
+    /// READ2, NOTIFY_GET ([`indirect`]).
+    Indirect(indirect::IndirectStep),
 }
 
 /// A retrieve response being read, fragment by fragment.
@@ -179,6 +181,8 @@ enum State {
     Waiting,
     /// Serving `request`, with `pending` in flight.
     Serving { request: Request, pending: Pending },
+    /// Given cycles by FFA_RUN while waiting ([`indirect`]).
+    Woken(indirect::WakeStep),
 }
 
 /// The boot-information blob a cold-started context found.
@@ -211,6 +215,8 @@ pub struct Machine {
     state: State,
     /// x8..x17 of its latest call: what it had in them when it last stopped running.
     last_upper: [u64; 10],
+    /// What it saw when last given cycles by FFA_RUN (WOKEN).
+    woken: indirect::Woken,
 }
 
 impl Machine {
@@ -229,6 +235,7 @@ impl Machine {
             boot_info: None,
             state: State::Boot,
             last_upper: [0; 10],
+            woken: indirect::Woken::default(),
         }
     }
 
@@ -289,6 +296,7 @@ impl Machine {
             State::Init(step) => self.init(step, entry),
             State::Waiting => self.on_message(entry, env),
             State::Serving { request, pending } => self.resume(request, pending, entry, env),
+            State::Woken(step) => self.wake_step(step, entry),
         };
         self.state = state;
         self.last_upper.copy_from_slice(&call[8..]);
@@ -487,7 +495,8 @@ impl Machine {
                 self.faults |= fault::WAIT_REJECTED;
                 return self.wait();
             }
-            // FFA_RUN with nothing to do, FFA_INTERRUPT, anything else: wait again.
+            Decoded::Call(Interface::Run { .. }) => return self.woken(),
+            // FFA_INTERRUPT, anything else: wait again.
             _ => return self.wait(),
         };
         self.serve(request, env)
@@ -746,6 +755,13 @@ impl Machine {
                 let [outcome, lo, hi, esr] = words;
                 self.respond(&req, &[self.status(code::OK), outcome, lo, hi, esr])
             }
+            Command::Send2
+            | Command::Read2
+            | Command::NotifyBind
+            | Command::NotifyUnbind
+            | Command::NotifySet
+            | Command::NotifyGet
+            | Command::Woken => self.serve_indirect(command, req, env),
             Command::Crash => {
                 env.crash();
                 // Only reached where the fault did not end the partition.
@@ -773,6 +789,7 @@ impl Machine {
                 let status = self.status(code);
                 self.respond(&req, &[status, reply.word(), words[1], words[2], words[3]])
             }
+            Pending::Indirect(step) => self.resume_indirect(req, step, answer, env),
             Pending::Report => {
                 let words = [self.status(code::OK), CallStatus::of(answer).word()];
                 self.respond(&req, &words)
@@ -1308,6 +1325,8 @@ fn first<const N: usize>(words: &[u64]) -> [u64; N] {
     }
     out
 }
+
+mod indirect;
 
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,18 @@
 //! | RELINQUISH | handle \[31:0\], \[63:32\] | [`CallStatus`] of FFA_MEM_RELINQUISH |
 //! | RUN_FORWARD | dst, inner command, 1 inner argument, [`run_probe`] | [`Reply`] (the final answer), FFA_YIELDs seen from dst, inner result 1, [`CallStatus`] of the probe made at the first FFA_YIELD (NOT_CALLED without one) |
 //! | YIELD_TIMES | n (at most [`MAX_YIELDS`]) | how many of its n FFA_YIELDs returned FFA_SUCCESS, [`CallStatus`] of the last (NOT_CALLED for n = 0) |
+//! | SEND2 | receiver, MSG_SEND2 w2 flags, [`send2`] bits, payload word | [`CallStatus`] of FFA_MSG_SEND2 of `[word, own ID, SEND2_TAG]` (v1.2 header with its own UUID, v1.1 header for a v1.1 partition) |
+//! | READ2 | – | FFA_NOTIFICATION_GET of the SPM and hypervisor framework bitmaps: w6 \[7:0\] \| w7 \[7:0\] << 8, or its [`CallStatus`] if refused; the header's sender << 16 \| size; the first payload word; [`CallStatus`] of FFA_RX_RELEASE |
+//! | NOTIFY_BIND | w1 (sender << 16 \| receiver), flags, bitmap \[31:0\], \[63:32\] | [`CallStatus`] of FFA_NOTIFICATION_BIND |
+//! | NOTIFY_UNBIND | w1, bitmap \[31:0\], \[63:32\] | [`CallStatus`] of FFA_NOTIFICATION_UNBIND |
+//! | NOTIFY_SET | w1 (sender << 16 \| receiver), flags, bitmap \[31:0\], \[63:32\] | [`CallStatus`] of FFA_NOTIFICATION_SET |
+//! | NOTIFY_GET | w1 (vCPU << 16 \| receiver), flags | [`CallStatus`] of FFA_NOTIFICATION_GET, w2, w3 (from partitions), w4 (from the normal world) |
+//! | WOKEN | – | how many FFA_RUNs it was given since last asked, the INTID HF_INTERRUPT_GET gave at the latest, the partition (w2) and normal-world (w4) bits its FFA_NOTIFICATION_GET then got (all 0 if none) |
+//!
+//! Given cycles by FFA_RUN while waiting, a partition asks HF_INTERRUPT_GET for its pending
+//! virtual interrupt; on the notification pending interrupt ([`NPI_INTID`]) it gets its
+//! partition and normal-world notifications (FFA_NOTIFICATION_GET), remembers what it saw for
+//! WOKEN, and waits again (FFA_MSG_WAIT).
 //!
 //! FORWARD sends FFA_MSG_SEND_DIRECT_REQ (SMC32), FORWARD2 FFA_MSG_SEND_DIRECT_REQ2, each with
 //! payload `[inner command, inner arguments…, 0…]`, from the partition's own ID.
@@ -113,6 +125,92 @@ pub enum Command {
     RunForward = 0x5350_0030,
     /// Call FFA_YIELD n times, then answer.
     YieldTimes = 0x5350_0031,
+    // Indirect messages and notifications (FF-A v1.1+).
+    /// Send an indirect message (FFA_MSG_SEND2).
+    Send2 = 0x5350_0017,
+    /// Get the framework notifications, read the indirect message in the RX buffer, release it.
+    Read2 = 0x5350_0018,
+    /// FFA_NOTIFICATION_BIND.
+    NotifyBind = 0x5350_0019,
+    /// FFA_NOTIFICATION_UNBIND.
+    NotifyUnbind = 0x5350_001a,
+    /// FFA_NOTIFICATION_SET.
+    NotifySet = 0x5350_001b,
+    /// FFA_NOTIFICATION_GET.
+    NotifyGet = 0x5350_001c,
+    /// Report what it saw when last given cycles by FFA_RUN.
+    Woken = 0x5350_001d,
+}
+
+/// Hafnium's notification pending interrupt, the virtual INTID HF_INTERRUPT_GET answers.
+pub const NPI_INTID: u64 = 5;
+
+/// The third word of every SEND2 payload ("SND2").
+pub const SEND2_TAG: u32 = 0x3244_4e53;
+
+/// SEND2's header choices (argument 3).
+pub mod send2 {
+    /// The header names another sender than the partition (its own ID + 1).
+    pub const WRONG_SENDER: u64 = 1 << 0;
+    /// The header's size makes offset + size one byte past a page.
+    pub const TOO_BIG: u64 = 1 << 1;
+    /// The header's offset points into the header.
+    pub const OFFSET_IN_HEADER: u64 = 1 << 2;
+}
+
+/// FF-A's partition message header of an indirect message (FF-A v1.2 Table 7.1; Hafnium's
+/// `ffa_partition_rxtx_header`): flags, reserved, payload offset, receiver, sender, size, and
+/// from v1.2 a reserved word and a UUID.
+pub mod message {
+    use ffa::{Uuid, UuidHelper};
+
+    /// Bytes of the v1.1 header (the payload offset a v1.1 endpoint uses).
+    pub const HEADER_V1_1: usize = 20;
+    /// Bytes of the v1.2 header.
+    pub const HEADER_V1_2: usize = 40;
+
+    /// The fields of a header.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Header {
+        /// Offset of the payload from the start of the buffer.
+        pub offset: u32,
+        /// Receiver endpoint ID.
+        pub receiver: u16,
+        /// Sender endpoint ID.
+        pub sender: u16,
+        /// Payload bytes.
+        pub size: u32,
+        /// The protocol's UUID (v1.2 headers; nil otherwise).
+        pub uuid: Uuid,
+    }
+
+    impl Header {
+        /// The header's bytes (a v1.1 header is the first [`HEADER_V1_1`] of them).
+        pub fn bytes(&self) -> [u8; HEADER_V1_2] {
+            let mut b = [0u8; HEADER_V1_2];
+            b[8..12].copy_from_slice(&self.offset.to_le_bytes());
+            b[12..14].copy_from_slice(&self.receiver.to_le_bytes());
+            b[14..16].copy_from_slice(&self.sender.to_le_bytes());
+            b[16..20].copy_from_slice(&self.size.to_le_bytes());
+            let words = UuidHelper::to_u32_regs(self.uuid);
+            for (i, w) in words.iter().enumerate() {
+                b[24 + 4 * i..28 + 4 * i].copy_from_slice(&w.to_le_bytes());
+            }
+            b
+        }
+
+        /// The header in `b` (copied out first by the caller).
+        pub fn parse(b: &[u8; HEADER_V1_2]) -> Self {
+            let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            Self {
+                offset: u32_at(8),
+                receiver: u16::from_le_bytes([b[12], b[13]]),
+                sender: u16::from_le_bytes([b[14], b[15]]),
+                size: u32_at(16),
+                uuid: UuidHelper::from_u32_regs([u32_at(24), u32_at(28), u32_at(32), u32_at(36)]),
+            }
+        }
+    }
 }
 
 /// RETRIEVE's lender argument with this bit: keep the memory (relinquish it later).
@@ -163,7 +261,7 @@ pub const MAX_SPIN_MS: u64 = 1000;
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
 impl Command {
-    const ALL: [Command; 24] = [
+    const ALL: [Command; 31] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -188,6 +286,13 @@ impl Command {
         Command::Relinquish,
         Command::RunForward,
         Command::YieldTimes,
+        Command::Send2,
+        Command::Read2,
+        Command::NotifyBind,
+        Command::NotifyUnbind,
+        Command::NotifySet,
+        Command::NotifyGet,
+        Command::Woken,
     ];
 
     /// Its payload word.

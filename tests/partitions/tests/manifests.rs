@@ -49,6 +49,9 @@ fn properties(dts: &str, node: &str) -> BTreeMap<String, String> {
         }
         if let Some((key, value)) = line.trim_end_matches(';').split_once('=') {
             out.insert(key.trim().to_string(), value.trim().to_string());
+        } else if let Some(flag) = line.strip_suffix(';') {
+            // A property without a value (`notification-support;`).
+            out.insert(flag.trim().to_string(), String::new());
         }
     }
     out
@@ -107,6 +110,11 @@ fn check(def: &Definition, props: &BTreeMap<String, String>) {
         cells_of(props, "messaging-method", name),
         [u64::from(def.messaging)],
         "{name}: messaging-method"
+    );
+    assert_eq!(
+        props.contains_key("notification-support"),
+        def.notifications,
+        "{name}: notification-support"
     );
     let gp = props.get("gp-register-num").map(|v| number(&cells(v)));
     assert_eq!(

@@ -43,11 +43,13 @@ pub mod calls;
 pub mod check;
 pub mod discovery;
 pub mod hypervisor;
+pub mod indirect_msg;
 pub mod interrupts;
 pub mod isolation;
 pub mod mailbox;
 pub mod memory;
 pub mod messaging;
+pub mod notifications;
 pub mod optee;
 pub mod partition_calls;
 pub mod passthrough;
@@ -390,6 +392,21 @@ pub const ALL: &[Scenario] = scenarios![
     memory::normal_world_lends_memory_v1_0,
     memory::partition_donates_memory provokes [InjectedAbort],
     optee::optee_answers_the_driver_probe on Optee,
+    indirect_msg::msg_send2_normal_world_to_partition,
+    indirect_msg::msg_send2_v1_1_header,
+    indirect_msg::msg_send2_v1_1_header_at_v1_2,
+    indirect_msg::msg_send2_partition_to_partition,
+    indirect_msg::msg_send2_partition_to_normal_world,
+    indirect_msg::msg_send2_rx_buffer_full,
+    indirect_msg::msg_send2_rejections,
+    notifications::notification_bitmap_create_destroy,
+    notifications::notifications_normal_world_to_partition,
+    notifications::notifications_per_vcpu,
+    notifications::notifications_partition_to_normal_world,
+    notifications::notifications_partition_to_partition,
+    notifications::notification_bind_rejections,
+    notifications::notification_set_get_rejections,
+    notifications::notification_info_get_packing,
 ];
 
 /// The scenario called `name`.

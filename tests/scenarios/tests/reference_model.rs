@@ -13,7 +13,8 @@ use ffa::{
     Version,
 };
 use scenarios::{ALL, CPUS, Client, OnCore, PSCI_VERSION, PSCI_VERSION_1_1, RunKey};
-use test_partitions::definitions::{DIRECT_REQ2_RECV, MAILBOX_PAGES};
+use test_partitions::definitions::{DIRECT_REQ2_RECV, INDIRECT_MSG, MAILBOX_PAGES};
+use test_partitions::protocol::message::{HEADER_V1_1, HEADER_V1_2, Header};
 use test_partitions::{DEFINITIONS, Definition, Fault, Instance, SPMC_ID, SpEnv, TestPartition};
 
 const OURS: Version = Version(1, 2);
@@ -121,6 +122,8 @@ struct Ctx {
     upper: [u64; 10],
     /// The core it last ran on (a call chain stays on its core).
     cpu: usize,
+    /// The NPI is pending for it.
+    npi: bool,
 }
 
 struct Sp {
@@ -133,6 +136,7 @@ struct Sp {
     rx_full: bool,
     /// The warm-boot entry it registered.
     warm_entry: Option<u64>,
+    notif: Notif,
 }
 
 /// Bytes of the manifest each partition's package holds (a device-tree header saying so).
@@ -181,6 +185,11 @@ struct Model {
     sps: Vec<Sp>,
     /// The core the current call runs on (a chain stays on its core).
     cpu: usize,
+    /// The normal world's notifications (enabled by BITMAP_CREATE).
+    nwd_notif: Notif,
+    /// The SRI pending on each core; one delayed until the normal world is back.
+    sri: [bool; CPUS as usize],
+    sri_delayed: bool,
 }
 
 impl Model {
@@ -198,6 +207,9 @@ impl Model {
             },
             sps: Vec::new(),
             cpu: 0,
+            nwd_notif: Notif::new(false, usize::from(CPUS)),
+            sri: [false; CPUS as usize],
+            sri_delayed: false,
         };
         for def in DEFINITIONS {
             let ctxs = (0..def.exec_ctx_count)
@@ -207,6 +219,7 @@ impl Model {
                     origin: None,
                     upper: [0; 10],
                     cpu: 0,
+                    npi: false,
                 })
                 .collect();
             model.sps.push(Sp {
@@ -222,6 +235,7 @@ impl Model {
                 mapped: false,
                 rx_full: false,
                 warm_entry: None,
+                notif: Notif::new(def.notifications, usize::from(def.exec_ctx_count)),
             });
         }
         // Cold boot on CPU 0: context 0 of each partition at its entry point, with its
@@ -373,6 +387,19 @@ impl Model {
         let state = self.sps[sp].ctxs[vcpu].state;
         if !matches!(decoded, Decoded::Call(Interface::Version { .. })) {
             self.sps[sp].version_locked = true;
+        }
+        if function_id(call) == HF_INTERRUPT_GET {
+            let mut out = *call;
+            let ctx = &mut self.sps[sp].ctxs[vcpu];
+            out[0] = if std::mem::take(&mut ctx.npi) {
+                NPI
+            } else {
+                0xffff_ffff
+            };
+            return Next::Answer(out);
+        }
+        if let Some(answer) = self.notif_call(Caller::Sp(sp), call) {
+            return Next::Answer(answer);
         }
         let answer = match decoded {
             // Not an FF-A call (PSCI, say): SMCCC's unknown function, the rest untouched.
@@ -630,6 +657,10 @@ impl Model {
     fn nwd_call(&mut self, cpu: u16, call: &Regs) -> Regs {
         self.cpu = usize::from(cpu);
         let mut answer = self.nwd_answer(cpu, call);
+        // Back in the normal world: a delayed SRI is pended now.
+        if std::mem::take(&mut self.sri_delayed) {
+            self.sri[self.cpu] = true;
+        }
         // SMC32 calls keep their x8..x17 whoever answers.
         if is_ffa(function_id(call)) && call[0] & (1 << 30) == 0 {
             answer[8..].copy_from_slice(&call[8..]);
@@ -677,6 +708,13 @@ impl Model {
             FuncId::IdGet => return success(0, 0),
             FuncId::SpmIdGet => return success(u32::from(SPMC_ID), 0),
             _ => self.nwd_locked = true,
+        }
+        if func == FuncId::Features && call[1] == 2 {
+            // The SRI's feature ID: its INTID.
+            return success(SRI, 0);
+        }
+        if let Some(answer) = self.notif_call(Caller::Nwd, call) {
+            return answer;
         }
         let call_decoded = decode(call, version);
         match call_decoded {
@@ -880,6 +918,9 @@ impl Model {
             }
             State::Waiting => {
                 ctx.state = State::Running;
+                let npi = self.sps[t].notif.enabled && self.sps[t].notif.pending_for(vcpu);
+                let ctx = &mut self.sps[t].ctxs[vcpu];
+                ctx.npi |= npi;
                 let run = encode(&Interface::Run {
                     target_info: target,
                     is_32bit: true,
@@ -935,6 +976,10 @@ impl Client for ModelClient {
     }
     fn behind_proxy(&self) -> bool {
         self.0.proxy
+    }
+    fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
+        let pending = self.0.sri.get_mut(usize::from(cpu))?;
+        std::mem::take(pending).then_some(SRI)
     }
 }
 
@@ -1033,5 +1078,416 @@ fn the_model_boots_every_partition_without_faults() {
         for ctx in &sp.ctxs {
             assert_eq!(ctx.instance.machine().faults(), 0, "{}", sp.def.name);
         }
+    }
+}
+
+// ---- Indirect messages and notifications ----
+
+/// The SRI's INTID and the NPI's.
+const SRI: u32 = 8;
+const NPI: u64 = 5;
+/// Hafnium's HF_INTERRUPT_GET.
+const HF_INTERRUPT_GET: u32 = 0xff04;
+
+/// Who makes a call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Caller {
+    Nwd,
+    Sp(usize),
+}
+
+/// One receiver's notification state. Bindings, pending bits and INFO_GET's bookkeeping are
+/// kept per sender kind (0: partitions, 1: the normal world), as GET reports them apart.
+struct Notif {
+    enabled: bool,
+    vcpus: usize,
+    bound: [[Option<(u16, bool)>; 64]; 2],
+    global: [u64; 2],
+    per_vcpu: [Vec<u64>; 2],
+    /// Bit 0: SPM framework RX full; bit 32: hypervisor framework RX full.
+    framework: u64,
+    /// Pending, not yet reported by INFO_GET: global, per vCPU.
+    unreported: bool,
+    unreported_vcpu: Vec<bool>,
+}
+
+impl Notif {
+    fn new(enabled: bool, vcpus: usize) -> Self {
+        Notif {
+            enabled,
+            vcpus,
+            bound: [[None; 64]; 2],
+            global: [0; 2],
+            per_vcpu: [vec![0; vcpus], vec![0; vcpus]],
+            framework: 0,
+            unreported: false,
+            unreported_vcpu: vec![false; vcpus],
+        }
+    }
+
+    fn pending_bits(&self, ns: usize, bits: u64) -> bool {
+        self.global[ns] & bits != 0 || self.per_vcpu[ns].iter().any(|p| p & bits != 0)
+    }
+
+    fn any_pending(&self) -> bool {
+        self.framework != 0 || self.pending_bits(0, !0) || self.pending_bits(1, !0)
+    }
+
+    /// Whether context `vcpu` has something to get (the NPI's condition).
+    fn pending_for(&self, vcpu: usize) -> bool {
+        self.framework != 0
+            || self.global.iter().any(|g| *g != 0)
+            || self
+                .per_vcpu
+                .iter()
+                .any(|p| p.get(vcpu).is_some_and(|b| *b != 0))
+    }
+
+    fn bits(bits: u64) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |i| bits & (1 << i) != 0)
+    }
+}
+
+fn is_vm(id: u16) -> bool {
+    !EndpointId(id).is_secure()
+}
+
+impl Model {
+    fn caller_id(&self, caller: Caller) -> u16 {
+        match caller {
+            Caller::Nwd => 0,
+            Caller::Sp(i) => self.sps[i].def.endpoint_id,
+        }
+    }
+
+    /// The notification state of endpoint `id`: the normal world's (0) or a partition's.
+    fn notif_of(&mut self, id: u16) -> Option<&mut Notif> {
+        if id == 0 {
+            return Some(&mut self.nwd_notif);
+        }
+        let i = self.sp_by_id(id)?;
+        Some(&mut self.sps[i].notif)
+    }
+
+    fn pend_sri(&mut self, delay: bool) {
+        if delay {
+            self.sri_delayed = true;
+        } else {
+            self.sri[self.cpu] = true;
+        }
+    }
+
+    /// The notification ABIs and MSG_SEND2, from `caller`; None for any other call.
+    fn notif_call(&mut self, caller: Caller, call: &Regs) -> Option<Regs> {
+        let f = FuncId::try_from(function_id(call)).ok()?;
+        let w = |i: usize| call[i] & 0xffff_ffff;
+        let bits = w(3) | w(4) << 32;
+        Some(match f {
+            FuncId::NotificationBitmapCreate | FuncId::NotificationBitmapDestroy => {
+                let vm = w(1);
+                if caller != Caller::Nwd {
+                    error(FfaError::NotSupported)
+                } else if vm != 0 {
+                    error(FfaError::InvalidParameters)
+                } else if f == FuncId::NotificationBitmapCreate {
+                    if self.nwd_notif.enabled {
+                        error(FfaError::Denied)
+                    } else {
+                        self.nwd_notif = Notif::new(true, w(2).clamp(1, 64) as usize);
+                        success(0, 0)
+                    }
+                } else if !self.nwd_notif.enabled || self.nwd_notif.any_pending() {
+                    error(FfaError::Denied)
+                } else {
+                    self.nwd_notif = Notif::new(false, usize::from(CPUS));
+                    success(0, 0)
+                }
+            }
+            FuncId::NotificationBind | FuncId::NotificationUnbind => {
+                let is_bind = f == FuncId::NotificationBind;
+                self.update_bindings(caller, w(1), w(2), bits, is_bind)
+            }
+            FuncId::NotificationSet => self.notification_set(caller, w(1), w(2), bits),
+            FuncId::NotificationGet => self.notification_get(caller, w(1), w(2)),
+            FuncId::NotificationInfoGet32 | FuncId::NotificationInfoGet64 => {
+                if caller != Caller::Nwd {
+                    error(FfaError::NotSupported)
+                } else {
+                    self.info_get(f == FuncId::NotificationInfoGet64)
+                }
+            }
+            FuncId::MsgSend2 => self.msg_send2(caller, w(2)),
+            _ => return None,
+        })
+    }
+
+    fn update_bindings(
+        &mut self,
+        caller: Caller,
+        w1: u64,
+        flags: u64,
+        bits: u64,
+        bind: bool,
+    ) -> Regs {
+        let (sender, receiver) = ((w1 >> 16) as u16, w1 as u16);
+        let per_vcpu = flags & 1 != 0;
+        let reserved = if bind { flags & !1 } else { flags };
+        let own = self.caller_id(caller);
+        let valid_ids = match caller {
+            Caller::Sp(_) => receiver == own,
+            Caller::Nwd => !is_vm(sender) && receiver == 0,
+        };
+        if reserved != 0 || sender == receiver || !valid_ids || bits == 0 {
+            return error(FfaError::InvalidParameters);
+        }
+        let sender_exists = is_vm(sender) || self.sp_by_id(sender).is_some();
+        let Some(n) = self.notif_of(receiver) else {
+            return error(FfaError::InvalidParameters);
+        };
+        if !n.enabled {
+            return error(FfaError::NotSupported);
+        }
+        if bind && !sender_exists {
+            return error(FfaError::InvalidParameters);
+        }
+        let ns = usize::from(is_vm(sender));
+        // BIND takes unbound bits only; UNBIND only this sender's.
+        let wrong = Notif::bits(bits).any(|b| match n.bound[ns][b] {
+            Some((s, _)) => bind || s != sender,
+            None => !bind,
+        });
+        if wrong || n.pending_bits(ns, bits) {
+            return error(FfaError::Denied);
+        }
+        for b in Notif::bits(bits) {
+            n.bound[ns][b] = bind.then_some((sender, per_vcpu));
+        }
+        success(0, 0)
+    }
+
+    fn notification_set(&mut self, caller: Caller, w1: u64, flags: u64, bits: u64) -> Regs {
+        let (sender, receiver) = ((w1 >> 16) as u16, w1 as u16);
+        let per_vcpu = flags & 1 != 0;
+        let delay = flags & 2 != 0;
+        let vcpu = (flags >> 16) as usize;
+        let own = self.caller_id(caller);
+        let valid_ids = match caller {
+            Caller::Sp(_) => sender == own,
+            Caller::Nwd => is_vm(sender) && sender == 0 && !is_vm(receiver),
+        };
+        if flags & !0xffff_0003 != 0
+            || (!per_vcpu && vcpu != 0)
+            || sender == receiver
+            || !valid_ids
+            || bits == 0
+            || (delay && is_vm(sender))
+        {
+            return error(FfaError::InvalidParameters);
+        }
+        let Some(n) = self.notif_of(receiver) else {
+            return error(FfaError::InvalidParameters);
+        };
+        if !n.enabled {
+            return error(FfaError::Denied);
+        }
+        let ns = usize::from(is_vm(sender));
+        let bound_as = |pv: bool| Notif::bits(bits).all(|b| n.bound[ns][b] == Some((sender, pv)));
+        if bound_as(!per_vcpu) {
+            return error(FfaError::InvalidParameters);
+        }
+        if !bound_as(per_vcpu) {
+            return error(FfaError::Denied);
+        }
+        if per_vcpu && vcpu >= n.vcpus {
+            return error(FfaError::InvalidParameters);
+        }
+        if per_vcpu {
+            n.per_vcpu[ns][vcpu] |= bits;
+            n.unreported_vcpu[vcpu] = true;
+        } else {
+            n.global[ns] |= bits;
+            n.unreported = true;
+        }
+        self.pend_sri(delay);
+        success(0, 0)
+    }
+
+    fn notification_get(&mut self, caller: Caller, w1: u64, flags: u64) -> Regs {
+        let (receiver, vcpu) = (w1 as u16, (w1 >> 16) as usize);
+        let own = self.caller_id(caller);
+        let valid = match caller {
+            Caller::Sp(_) => receiver == own,
+            Caller::Nwd => receiver == 0 && flags & 0b1010 == 0,
+        };
+        if flags & !0xf != 0 || !valid {
+            return error(FfaError::InvalidParameters);
+        }
+        let Some(n) = self.notif_of(receiver) else {
+            return error(FfaError::InvalidParameters);
+        };
+        if vcpu >= n.vcpus {
+            return error(FfaError::InvalidParameters);
+        }
+        let mut take = |ns: usize| {
+            let bits = n.global[ns] | n.per_vcpu[ns][vcpu];
+            n.global[ns] = 0;
+            n.per_vcpu[ns][vcpu] = 0;
+            bits
+        };
+        let sp = if flags & 1 != 0 { take(0) } else { 0 };
+        let vm = if flags & 2 != 0 { take(1) } else { 0 };
+        let mut fw = 0;
+        for (flag, mask) in [(4, 0xffff_ffff), (8, 0xffff_ffff << 32)] {
+            if flags & flag != 0 {
+                fw |= n.framework & mask;
+                n.framework &= !mask;
+            }
+        }
+        ffa::call::success32([
+            sp as u32,
+            (sp >> 32) as u32,
+            vm as u32,
+            (vm >> 32) as u32,
+            fw as u32,
+            (fw >> 32) as u32,
+        ])
+    }
+
+    fn info_get(&mut self, wide: bool) -> Regs {
+        let max = if wide { 20 } else { 10 };
+        let mut ids: Vec<u16> = Vec::new();
+        let mut sizes: Vec<u64> = Vec::new();
+        for s in &mut self.sps {
+            let n = &mut s.notif;
+            if !n.enabled {
+                continue;
+            }
+            let global = n.framework != 0 || n.global.iter().any(|g| *g != 0);
+            if global && n.unreported {
+                ids.push(s.def.endpoint_id);
+                sizes.push(0);
+                n.unreported = false;
+            }
+            let vcpus: Vec<u16> = (0..n.vcpus)
+                .filter(|&v| n.unreported_vcpu[v] && (n.per_vcpu[0][v] | n.per_vcpu[1][v]) != 0)
+                .map(|v| v as u16)
+                .collect();
+            for chunk in vcpus.chunks(3) {
+                ids.push(s.def.endpoint_id);
+                ids.extend_from_slice(chunk);
+                sizes.push(chunk.len() as u64);
+            }
+            for v in vcpus {
+                n.unreported_vcpu[usize::from(v)] = false;
+            }
+        }
+        assert!(ids.len() <= max, "the model's scenarios fit one INFO_GET");
+        if ids.is_empty() {
+            return error(FfaError::NoData);
+        }
+        let func = if wide {
+            FuncId::Success64
+        } else {
+            FuncId::Success32
+        };
+        let mut out = regs(&[u64::from(fid(func))]);
+        out[2] = (sizes.len() as u64) << 7;
+        for (i, size) in sizes.iter().enumerate() {
+            out[2] |= size << (12 + 2 * i);
+        }
+        let per_reg = if wide { 4 } else { 2 };
+        for (i, id) in ids.iter().enumerate() {
+            out[3 + i / per_reg] |= u64::from(*id) << (16 * (i % per_reg));
+        }
+        out
+    }
+
+    fn msg_send2(&mut self, caller: Caller, flags: u64) -> Regs {
+        let sender = self.caller_id(caller);
+        let (tx, version, indirect) = match caller {
+            Caller::Nwd => match self.nwd_mailbox {
+                Some((tx, _, _)) => (tx, self.nwd_version.unwrap_or(Version(1, 0)), true),
+                None => return error(FfaError::Denied),
+            },
+            Caller::Sp(i) => {
+                let s = &self.sps[i];
+                if !s.mapped {
+                    return error(FfaError::Denied);
+                }
+                (
+                    s.def.tx_buffer(),
+                    s.version,
+                    s.def.messaging & INDIRECT_MSG != 0,
+                )
+            }
+        };
+        let mut bytes = [0u8; HEADER_V1_2];
+        let read = match caller {
+            Caller::Nwd => self.nwd_mem.read(tx, &mut bytes),
+            Caller::Sp(i) => self.sps[i].mem.read(tx, &mut bytes),
+        };
+        assert!(read);
+        let h = Header::parse(&bytes);
+        if h.sender != sender || h.receiver == sender || (is_vm(sender) && flags != 0) {
+            return error(FfaError::InvalidParameters);
+        }
+        let target = if h.receiver == 0 {
+            None
+        } else {
+            match self.sp_by_id(h.receiver) {
+                Some(t) => Some(t),
+                None => return error(FfaError::InvalidParameters),
+            }
+        };
+        let receives = target.is_none_or(|t| self.sps[t].def.messaging & INDIRECT_MSG != 0);
+        if !indirect || !receives {
+            return error(FfaError::Denied);
+        }
+        let busy = match target {
+            None => self.nwd_mailbox.is_none() || self.nwd_rx_owned,
+            Some(t) => !self.sps[t].mapped || self.sps[t].rx_full,
+        };
+        if busy {
+            return error(FfaError::Busy);
+        }
+        let min = if version < Version(1, 1) {
+            // Hafnium: no indirect messaging below v1.1 (its support check).
+            return error(FfaError::Denied);
+        } else if version == Version(1, 1) {
+            HEADER_V1_1 as u32
+        } else {
+            HEADER_V1_2 as u32
+        };
+        let total = h.offset.checked_add(h.size);
+        if h.offset < min || total.is_none_or(|t| t > 4096) {
+            return error(FfaError::InvalidParameters);
+        }
+        let mut message = vec![0u8; 4096];
+        let len = total.unwrap_or(0) as usize;
+        let read = match caller {
+            Caller::Nwd => self.nwd_mem.read(tx, &mut message[..len]),
+            Caller::Sp(i) => self.sps[i].mem.read(tx, &mut message[..len]),
+        };
+        assert!(read);
+        let full = if is_vm(sender) { 1 << 32 } else { 1 };
+        match target {
+            None => {
+                let (_, rx, _) = self.nwd_mailbox.unwrap();
+                assert!(self.nwd_mem.write(rx, &message));
+                self.nwd_rx_owned = true;
+                self.nwd_notif.framework |= full;
+            }
+            Some(t) => {
+                let s = &mut self.sps[t];
+                assert!(s.mem.write(s.def.rx_buffer(), &message));
+                s.rx_full = true;
+                if s.notif.enabled {
+                    s.notif.framework |= full;
+                    s.notif.unreported = true;
+                }
+            }
+        }
+        self.pend_sri(flags & 2 != 0);
+        success(0, 0)
     }
 }

@@ -177,8 +177,9 @@ mod local {
     /// Send [`super::SGI`] to this core with the core's interrupts masked (PSTATE), so it
     /// stays pending; answers x0 = 1 once the CPU interface shows it pending.
     pub const PEND_SGI: u64 = 0xc11e_0000_0000_0003;
-    /// Acknowledge and end the highest-priority pending Group 1 interrupt; answers x0 = 1 and
-    /// x1 = its INTID, or x0 = 0 if none was pending.
+    /// Acknowledge and end the highest-priority pending Group 1 interrupt (the SRI included,
+    /// enabled for the purpose); answers x0 = 1 and x1 = its INTID, or x0 = 0 if none arrived
+    /// within a few milliseconds.
     pub const TAKE_INTERRUPT: u64 = 0xc11e_0000_0000_0004;
     /// Make the FF-A call x1..x17 (as its x0..x16) with every SVE register set
     /// (`super::sve`); answers x0 = which did not come back (`sve::round_trip`'s mask; u64::MAX: no SVE) and
@@ -192,34 +193,70 @@ const SGI: u32 = 1;
 const GICD: usize = 0x0800_0000;
 const GICR: usize = 0x080a_0000;
 
-/// Enables the GIC for this core's non-secure Group 1 interrupts (as a host kernel does),
-/// sends [`SGI`] to this core and waits for it to show pending.
-fn pend_sgi() -> bool {
+/// The schedule receiver interrupt the SPMC pends on a core for the normal world (Hafnium's
+/// SGI 8).
+const SRI: u32 = 8;
+
+/// This core's number and a driver for the GIC, with the distributor's non-secure Group 1
+/// and this core's CPU interface enabled (interrupts stay masked at PSTATE: the client polls).
+fn gic_here() -> Option<(GicV3<'static>, usize)> {
     let core = (MPIDR_EL1.get() & 0xff) as usize;
-    let (Some(gicd), Some(gicr)) = (
-        NonNull::new(GICD as *mut Gicd),
-        NonNull::new(GICR as *mut GicrSgi),
-    ) else {
-        return false;
-    };
+    let gicd = NonNull::new(GICD as *mut Gicd)?;
+    let gicr = NonNull::new(GICR as *mut GicrSgi)?;
     // SAFETY: GICD and GICR are the GIC's frames, mapped as Device by the client's stage-2
     // (stage 1 is off); the driver is short-lived, and the one other user, another core of
     // this client, touches only its own redistributor and the distributor's control bits.
     let gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, CPUS) };
-    let Ok(mut gic) = gic else {
+    let mut gic = gic.ok()?;
+    gic.gicd_set_control(GicdCtlr::EnableGrp1NS);
+    GicCpuInterface::enable_system_register_el1();
+    GicCpuInterface::set_priority_mask(0xff);
+    GicCpuInterface::enable_group1(true);
+    isb(SY);
+    Some((gic, core))
+}
+
+/// Acknowledges and ends the highest-priority Group 1 interrupt pending on this core, waiting
+/// a few milliseconds for one to arrive.
+///
+/// The SRI is enabled at this core's redistributor only meanwhile: pended by the SPMC while a
+/// partition runs (a notification set, a message sent, without the delay flag), an enabled SRI
+/// would preempt that partition on hardware and not in-process; kept disabled, it stays
+/// pending (an SGI's pending state does not depend on its enable) until the scenario looks.
+fn take_interrupt_here() -> Option<u32> {
+    let (mut gic, core) = gic_here()?;
+    gic.enable_interrupt(IntId::sgi(SRI), Some(core), true)
+        .ok()?;
+    isb(SY);
+    let limit = CNTPCT_EL0
+        .get()
+        .saturating_add((CNTFRQ_EL0.get() / 100).max(1));
+    let mut taken = None;
+    while taken.is_none() && CNTPCT_EL0.get() < limit {
+        taken = GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1);
+        core::hint::spin_loop();
+    }
+    if let Some(intid) = taken {
+        GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+    }
+    // Ignoring a failure: the enable above succeeded on the same redistributor.
+    let _ = gic.enable_interrupt(IntId::sgi(SRI), Some(core), false);
+    isb(SY);
+    taken.map(u32::from)
+}
+
+/// Enables the GIC for this core's non-secure Group 1 interrupts (as a host kernel does),
+/// sends [`SGI`] to this core and waits for it to show pending.
+fn pend_sgi() -> bool {
+    let Some((mut gic, core)) = gic_here() else {
         return false;
     };
-    gic.gicd_set_control(GicdCtlr::EnableGrp1NS);
     if gic
         .enable_interrupt(IntId::sgi(SGI), Some(core), true)
         .is_err()
     {
         return false;
     }
-    GicCpuInterface::enable_system_register_el1();
-    GicCpuInterface::set_priority_mask(0xff);
-    GicCpuInterface::enable_group1(true);
-    isb(SY);
     let target = SgiTarget::List {
         affinity3: 0,
         affinity2: 0,
@@ -284,12 +321,9 @@ fn local_call(regs: &Regs) -> Option<Regs> {
             }
         }
         local::TAKE_INTERRUPT => {
-            if let Some(intid) =
-                GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
-            {
-                GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+            if let Some(intid) = take_interrupt_here() {
                 answer[0] = 1;
-                answer[1] = u64::from(u32::from(intid));
+                answer[1] = u64::from(intid);
             }
         }
         _ => return None,

@@ -530,7 +530,9 @@ fn run_and_errors_while_waiting_wait_again() {
         },
         is_32bit: true,
     });
-    assert_eq!(sp.step(&run), regs(&[MSG_WAIT]));
+    // Given cycles, it asks for its pending virtual interrupt; with none, it waits again.
+    assert_eq!(sp.step(&run), regs(&[0xff04]));
+    assert_eq!(sp.step(&regs(&[0xffff_ffff])), regs(&[MSG_WAIT]));
     assert_eq!(
         sp.step(&regs(&[0x8400_0062])),
         regs(&[MSG_WAIT]),
@@ -1095,5 +1097,148 @@ fn yield_times_counts_the_successful_resumptions() {
     assert_eq!(
         resp32(&call, ECHO_ID, HOST)[..3],
         [ok(), 0, CallStatus::NotCalled.word()]
+    );
+}
+
+#[test]
+fn run_with_the_npi_gets_notifications_and_woken_reports_them() {
+    let mut sp = Sp::boot(&ECHO);
+    let run = encode(&Interface::Run {
+        target_info: TargetInfo {
+            endpoint_id: ECHO_ID,
+            vcpu_id: 0,
+        },
+        is_32bit: true,
+    });
+    assert_eq!(sp.step(&run), regs(&[0xff04]));
+    // The NPI: it gets its partition and normal-world bitmaps on its own vCPU.
+    let get = sp.step(&regs(&[crate::protocol::NPI_INTID]));
+    assert_eq!(get, regs(&[0x8400_0082, u64::from(ECHO_ID), 0b11]));
+    let mut bits = regs(&[0x8400_0061, 0, 0x10, 0, 0x3]);
+    bits[6] = 0;
+    assert_eq!(sp.step(&bits), regs(&[MSG_WAIT]));
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Woken, &[])));
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [Status::OK.word(), 1, crate::protocol::NPI_INTID, 0x10, 0x3]
+    );
+    // Asking again: nothing since.
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Woken, &[])));
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [Status::OK.word(), 0, 0, 0, 0]
+    );
+}
+
+#[test]
+fn send2_writes_a_v1_2_or_v1_1_header_and_read2_reads_it() {
+    use crate::protocol::message::{HEADER_V1_1, HEADER_V1_2, Header};
+    let mut sp = Sp::boot(&ECHO);
+    let call = sp.step(&req32(
+        HOST,
+        ECHO_ID,
+        request(Command::Send2, &[0, 0, 0, 0x77]),
+    ));
+    assert_eq!(call, regs(&[0x8400_0086]));
+    let mut bytes = [0u8; HEADER_V1_2];
+    assert!(sp.memory.read(ECHO.tx_buffer(), &mut bytes));
+    let h = Header::parse(&bytes);
+    assert_eq!(
+        (h.offset, h.sender, h.receiver, h.size, h.uuid),
+        (HEADER_V1_2 as u32, ECHO_ID, 0, 12, ECHO.uuids[0])
+    );
+    let call = sp.step(&ffa::call::success32([0; 6]));
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [Status::OK.word(), 0, 0, 0, 0]
+    );
+    let mut legacy = Sp::boot(&LEGACY);
+    let call = legacy.step(&req32(
+        HOST,
+        LEGACY_ID,
+        request(
+            Command::Send2,
+            &[ECHO_ID.into(), 0, crate::protocol::send2::WRONG_SENDER, 1],
+        ),
+    ));
+    assert_eq!(call, regs(&[0x8400_0086]));
+    assert!(legacy.memory.read(LEGACY.tx_buffer(), &mut bytes));
+    let h = Header::parse(&bytes);
+    assert_eq!(
+        (h.offset, h.sender, h.receiver),
+        (HEADER_V1_1 as u32, LEGACY_ID + 1, ECHO_ID)
+    );
+    // READ2: the framework bitmaps, then the message in its RX buffer, then the release.
+    let msg = Header {
+        offset: HEADER_V1_2 as u32,
+        receiver: ECHO_ID,
+        sender: 0,
+        size: 12,
+        uuid: ECHO.uuids[0],
+    };
+    assert!(sp.memory.write(ECHO.rx_buffer(), &msg.bytes()));
+    assert!(sp.memory.write(
+        ECHO.rx_buffer() + HEADER_V1_2 as u64,
+        &0x1234u32.to_le_bytes()
+    ));
+    let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Read2, &[])));
+    assert_eq!(call, regs(&[0x8400_0082, u64::from(ECHO_ID), 0b1100]));
+    let mut got = ffa::call::success32([0; 6]);
+    got[7] = 1;
+    assert_eq!(sp.step(&got), regs(&[0x8400_0065]));
+    let call = sp.step(&ffa::call::success32([0; 6]));
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [Status::OK.word(), 0x100, 12, 0x1234, 0]
+    );
+}
+
+#[test]
+fn notify_commands_make_the_raw_calls_and_report_them() {
+    let mut sp = Sp::boot(&RELAY);
+    let w1 = u64::from(ECHO_ID) << 16 | u64::from(RELAY_ID);
+    let cases = [
+        (
+            Command::NotifyBind,
+            [w1, 1, 0x10, 0x2],
+            [0x8400_007f, w1, 1, 0x10, 0x2],
+        ),
+        (
+            Command::NotifyUnbind,
+            [w1, 0x10, 0x2, 9],
+            [0x8400_0080, w1, 0, 0x10, 0x2],
+        ),
+        (
+            Command::NotifySet,
+            [w1, 2, 0x10, 0],
+            [0x8400_0081, w1, 2, 0x10, 0],
+        ),
+    ];
+    for (command, args, call) in cases {
+        assert_eq!(
+            sp.step(&req32(HOST, RELAY_ID, request(command, &args))),
+            regs(&call)
+        );
+        let answer = error(FfaError::Denied);
+        assert_eq!(
+            resp32(&sp.step(&answer), RELAY_ID, HOST),
+            [
+                Status::OK.word(),
+                CallStatus::error(FfaError::Denied).word(),
+                0,
+                0,
+                0
+            ]
+        );
+    }
+    let get = request(Command::NotifyGet, &[u64::from(RELAY_ID) | 2 << 16, 0b11]);
+    assert_eq!(
+        sp.step(&req32(HOST, RELAY_ID, get)),
+        regs(&[0x8400_0082, u64::from(RELAY_ID) | 2 << 16, 0b11])
+    );
+    let bits = ffa::call::success32([0x10, 0x2, 0x4, 0, 0, 0]);
+    assert_eq!(
+        resp32(&sp.step(&bits), RELAY_ID, HOST),
+        [Status::OK.word(), 0, 0x10, 0x2, 0x4]
     );
 }
