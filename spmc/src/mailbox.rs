@@ -263,11 +263,17 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
+    /// FFA_RX_RELEASE. A buffer holding an indirect message whose RX-buffer-full framework
+    /// notification the caller has not taken yet (FFA_NOTIFICATION_GET) stays the caller's:
+    /// DENIED, as Hafnium answers.
     pub(crate) fn rx_release(&mut self, call: &Call, id: EndpointId) -> Outcome {
-        match self
-            .own_mailbox(call, id)
-            .and_then(|m| m.consumer_release())
-        {
+        let unread = self.framework_notifications_pending(call);
+        match self.own_mailbox(call, id).and_then(|m| {
+            if unread && m.rx_owner() == Some(RxOwner::Consumer) {
+                return Err(FfaError::Denied);
+            }
+            m.consumer_release()
+        }) {
             Ok(()) => self.succeed(call, [0; 6]),
             Err(code) => self.fail(call, code),
         }

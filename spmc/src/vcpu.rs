@@ -212,7 +212,9 @@ impl<P: Platform> Spmc<P> {
             c.wait();
             c.own_saved = upper_regs(call.regs);
         }
+        // A message it has not been told of keeps the buffer (Hafnium).
         if !flags.retain_rx_buffer
+            && !self.framework_notifications_pending(call)
             && let Some(p) = self.partitions.get_mut(ctx.partition)
             && p.mailbox.rx_owner() == Some(RxOwner::Consumer)
         {

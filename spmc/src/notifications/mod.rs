@@ -297,6 +297,25 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
+    /// Whether the caller of `call` has framework notifications (RX buffer full) it has not
+    /// taken: its RX buffer still holds a message it was not told of, so it cannot be given
+    /// back (FFA_RX_RELEASE, FFA_MSG_WAIT), as Hafnium keeps it.
+    pub(crate) fn framework_notifications_pending(&self, call: &Call) -> bool {
+        let receiver = match call.from {
+            Endpoint::NormalWorld => Receiver::Vm(EndpointId(0)),
+            Endpoint::Partition(ctx) => Receiver::Partition(ctx.partition),
+        };
+        let b = match receiver {
+            Receiver::Partition(i) => self
+                .notifications
+                .partitions
+                .get(i)
+                .and_then(Option::as_ref),
+            Receiver::Vm(id) => self.notifications.vm(id),
+        };
+        b.is_some_and(|b| b.framework != 0)
+    }
+
     fn bitmap_mut(&mut self, r: Receiver) -> Option<&mut Bitmap> {
         match r {
             Receiver::Partition(i) => self.notifications.partitions.get_mut(i)?.as_mut(),
@@ -400,7 +419,12 @@ impl<P: Platform> Spmc<P> {
         if bits == 0 {
             return Err(InvalidParameters);
         }
-        let found = self.find_receiver(receiver).ok_or(InvalidParameters)?;
+        // The normal world itself (ID 0) exists without a bitmap: its notifications are off.
+        let found = match self.find_receiver(receiver) {
+            Some(found) => found,
+            None if receiver == EndpointId(0) => return Err(NotSupported),
+            None => return Err(InvalidParameters),
+        };
         if let Receiver::Partition(i) = found {
             let old = self
                 .partitions
@@ -471,7 +495,13 @@ impl<P: Platform> Spmc<P> {
         if flags.delay_schedule_receiver && !sender.is_secure() {
             return Err(InvalidParameters);
         }
-        let found = self.find_receiver(receiver).ok_or(InvalidParameters)?;
+        // The normal world itself (ID 0, the SPMC's other world) always exists, a VM without
+        // a bitmap has notifications disabled (DENIED); any other VM is unknown (Hafnium).
+        let found = match self.find_receiver(receiver) {
+            Some(found) => found,
+            None if receiver == EndpointId(0) => return Err(Denied),
+            None => return Err(InvalidParameters),
+        };
         let b = self.bitmap_mut(found).ok_or(Denied)?;
         let vcpu_count = b.vcpu_count;
         let source = b.source_mut(SenderKind::of(sender));

@@ -57,7 +57,7 @@ const PARTITIONS: [Expected; 4] = [
         contexts: 1,
         load_address: 0x0e30_0000,
         boot_order: 0,
-        messaging: 0x603,
+        messaging: 0x607,
     },
     Expected {
         file: "relay.dts",
@@ -71,7 +71,7 @@ const PARTITIONS: [Expected; 4] = [
         contexts: 4,
         load_address: 0x0e40_0000,
         boot_order: 1,
-        messaging: 0x603,
+        messaging: 0x607,
     },
     Expected {
         file: "legacy.dts",
@@ -82,7 +82,7 @@ const PARTITIONS: [Expected; 4] = [
         contexts: 1,
         load_address: 0x0e50_0000,
         boot_order: 2,
-        messaging: 0x3,
+        messaging: 0x7,
     },
     Expected {
         file: "hostile.dts",

@@ -258,7 +258,8 @@ impl Definition {
     /// `caller_version`: its manifest's messaging bits (whose positions are the property
     /// bits'), the DIRECT_REQ2 ones only for a v1.2 partition, the send bits only to a secure
     /// caller (partitions cannot send requests to the normal world; Hafnium reports them so),
-    /// a PE endpoint ID, AArch64, cut to the bits `caller_version` defines.
+    /// a PE endpoint ID, AArch64, notification support (v1.1+ partitions with `notification-support`),
+    /// cut to the bits `caller_version` defines.
     pub fn properties(&self, caller_version: Version, caller_secure: bool) -> u32 {
         let mut shown = properties::DIRECT_REQ_RECV | properties::INDIRECT_MSG;
         if self.ffa_version >= Version(1, 2) {
@@ -270,8 +271,11 @@ impl Definition {
                 shown |= properties::DIRECT_REQ2_SEND;
             }
         }
-        let props =
+        let mut props =
             (self.messaging & shown) | properties::ID_TYPE_PE_ENDPOINT | properties::AARCH64;
+        if self.notifications && self.ffa_version >= Version(1, 1) {
+            props |= properties::NOTIFICATION_RECV;
+        }
         ffa::partition_info::properties_for_version(props, caller_version)
     }
 }
@@ -321,13 +325,13 @@ mod tests {
 
     #[test]
     fn properties_follow_messaging_and_caller_version() {
-        assert_eq!(ECHO.properties(Version(1, 2), true), 0x707);
-        assert_eq!(ECHO.properties(Version(1, 2), false), 0x305);
-        assert_eq!(ECHO.properties(Version(1, 1), true), 0x107);
+        assert_eq!(ECHO.properties(Version(1, 2), true), 0x70f);
+        assert_eq!(ECHO.properties(Version(1, 2), false), 0x30d);
+        assert_eq!(ECHO.properties(Version(1, 1), true), 0x10f);
         assert_eq!(ECHO.properties(Version(1, 0), true), 0x007);
         assert_eq!(ECHO.properties(Version(1, 0), false), 0x005);
-        assert_eq!(LEGACY.properties(Version(1, 2), true), 0x107);
-        assert_eq!(LEGACY.properties(Version(1, 2), false), 0x105);
+        assert_eq!(LEGACY.properties(Version(1, 2), true), 0x10f);
+        assert_eq!(LEGACY.properties(Version(1, 2), false), 0x10d);
         assert_eq!(HOSTILE.properties(Version(1, 2), true), 0x103);
     }
 
