@@ -2,7 +2,8 @@
 //!
 //! FFA_FEATURES reports SUCCESS for exactly the functions this SPMC implements for the
 //! caller's world at the caller's version, NOT_SUPPORTED for everything else: functions not
-//! implemented yet, functions newer than the caller's version, unknown IDs and FFA_INTERRUPT.
+//! implemented yet, functions newer than the caller's version and unknown IDs. FFA_INTERRUPT is
+//! SUCCESS for both worlds (it is how the SPMC tells each of an interrupt), as Hafnium answers.
 //! FFA_MSG_SEND2 (v1.1+) is SUCCESS for the normal world and for partitions whose manifest
 //! declares indirect messaging, and NOT_SUPPORTED for other partitions (every send of theirs is
 //! DENIED); Hafnium answers SUCCESS to every v1.1+ caller. Notifications: BIND/UNBIND/SET/GET
@@ -81,6 +82,8 @@ fn implemented(func: FuncId) -> Option<Worlds> {
         | F::NotificationUnbind
         | F::NotificationSet
         | F::NotificationGet
+        // Delivered to both: the normal world's preemption, a waiting partition's interrupt.
+        | F::Interrupt32
         // Partitions run their callees that yielded back to them.
         | F::Run32 => Worlds::Both,
         F::RxAcquire

@@ -31,6 +31,7 @@ fn features_from_the_normal_world() {
         fid::RX_ACQUIRE,
         fid::RUN,
         fid::MSG_SEND2,
+        fid::INTERRUPT,
         fid::MEM_SHARE32,
         // FFA_MEM_LEND_64, FFA_MEM_DONATE_32, FFA_MEM_RECLAIM, FFA_MEM_FRAG_RX,
         // FFA_MEM_FRAG_TX.
@@ -55,8 +56,6 @@ fn features_from_the_normal_world() {
         assert_eq!(&r[8..], &tagged(0x50));
     }
     for f in [
-        // No interrupt is delivered yet: FFA_INTERRUPT is not claimed.
-        fid::INTERRUPT,
         fid::MSG_WAIT,
         fid::YIELD,
         fid::RESP32,
@@ -122,6 +121,7 @@ fn features_from_partitions_follow_world_version_and_shape() {
         fid::SPM_ID_GET,
         // Of its callees that yielded back to it.
         fid::RUN,
+        fid::INTERRUPT,
     ] {
         assert_success(&entered(sp(&mut s, 0, SP1, &features(f)), SP1, 0));
     }
