@@ -208,6 +208,9 @@ fn gic_here() -> Option<(GicV3<'static>, usize)> {
     // this client, touches only its own redistributor and the distributor's control bits.
     let gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, CPUS) };
     let mut gic = gic.ok()?;
+    // The SPMC enables the SRI at its boot (as Hafnium does); the client keeps it disabled
+    // but while it looks for it ([`take_interrupt_here`]).
+    let _ = gic.enable_interrupt(IntId::sgi(SRI), Some(core), false);
     gic.gicd_set_control(GicdCtlr::EnableGrp1NS);
     GicCpuInterface::enable_system_register_el1();
     GicCpuInterface::set_priority_mask(0xff);
