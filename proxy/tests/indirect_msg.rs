@@ -263,3 +263,12 @@ fn a_failed_delivery_hides_the_message_and_frees_the_proxys_buffer() {
     );
     rig.el3.assert_script_done();
 }
+
+#[test]
+fn without_a_mailbox_an_rx_full_report_passes_through() {
+    let mut rig = Rig::negotiated(Version(1, 2));
+    let reply = get_answer(1);
+    rig.el3.then(reply);
+    assert_eq!(rig.call(&notification_get_spm()), reply);
+    rig.el3.assert_script_done();
+}

@@ -240,3 +240,27 @@ fn a_host_at_v1_0_has_no_notifications() {
     }
     assert_error(&rig.call_local(&features(2)), FfaError::NotSupported);
 }
+
+#[test]
+fn only_calls_with_proxy_state_hold_the_proxy() {
+    let rig = Rig::negotiated(Version(1, 2));
+    // Checked and forwarded without the proxy's state (the arch layer drops its lock).
+    for call in [
+        bind(SP1, 0),
+        unbind(SP1, 0),
+        set(0, SP1),
+        regs(&[fid(FuncId::NotificationInfoGet64)]),
+    ] {
+        assert_eq!(rig.proxy.first_step(&call), proxy::HostStep::Forward);
+    }
+    assert!(matches!(
+        rig.proxy.first_step(&bind(SP1, 1)),
+        proxy::HostStep::Answer(_)
+    ));
+    for call in [bitmap_create(0, 4), bitmap_destroy(0), get(0, 0)] {
+        assert_eq!(
+            rig.proxy.first_step(&call),
+            proxy::HostStep::Stateful(Version(1, 2))
+        );
+    }
+}
