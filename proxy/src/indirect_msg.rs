@@ -1,6 +1,7 @@
 //! Indirect messages (FFA_MSG_SEND2, FF-A v1.1+) between the host and secure partitions.
 //!
 //! The SPMC knows only the proxy's buffers (see `mailbox`), so every message crosses a copy.
+//! (pKVM passes FFA_MSG_SEND2 through, so the SPMC would read pKVM's own, unfilled TX buffer.)
 //!
 //! Host to partition: the proxy copies the header from the host's TX buffer into its own, reads
 //! it back from its own copy (the host cannot change it any more), checks that the sender is

@@ -1,7 +1,9 @@
 //! Notifications (FF-A v1.1+) between the host and secure partitions.
 //!
-//! The SPMC keeps every bitmap; the proxy only makes sure the host acts as itself (ID 0), as
-//! pKVM does for the IDs it checks, answering INVALID_PARAMETERS to a spoofed ID:
+//! pKVM blocks all of these: passed straight through they would let the host act as any
+//! endpoint. The proxy relays them instead, the SPMC keeping every bitmap, and only makes sure
+//! the host acts as itself (ID 0), answering INVALID_PARAMETERS to a spoofed ID as pKVM does
+//! for the IDs it checks:
 //! - FFA_NOTIFICATION_BITMAP_CREATE/DESTROY: forwarded when they name the host's VM ID. The
 //!   proxy is the hypervisor, and Hafnium's hypervisor creates a VM's bitmap itself; the host
 //!   is the only VM here and Linux's driver asks for its own bitmap at probe, so the proxy
