@@ -1,6 +1,6 @@
 //! FFA_FEATURES: the host only hears of what it can actually use through the proxy.
 
-use ffa::{Feature, FfaError, FuncId, Regs, Version};
+use ffa::{Feature, FeatureId, FfaError, FuncId, Regs, Version};
 
 use crate::route::{Route, route};
 use crate::{Conduit, Proxy, reply};
@@ -29,9 +29,19 @@ impl Proxy {
         regs: &Regs,
         conduit: &mut C,
     ) -> Regs {
-        // Feature IDs name interrupts for notifications and managed exit, none relayed here.
-        let Feature::FuncId(func) = feature else {
-            return reply::error(FfaError::NotSupported, regs);
+        let func = match feature {
+            Feature::FuncId(func) => func,
+            // The SRI is the SPMC's own SGI, pended on the core for the host: its number is the
+            // SPMC's to tell (a v1.1 feature, like the notifications it serves).
+            // The codec reads only w1[7:0]; reserved bits set are no feature ID.
+            Feature::FeatureId(id @ FeatureId::ScheduleReceiverInterrupt)
+                if version >= Version(1, 1) && regs[1] as u32 == u32::from(u8::from(id)) =>
+            {
+                return conduit.call(regs);
+            }
+            // The proxy injects no notification pending interrupt (see `notifications`), and
+            // managed exit is a partition's.
+            _ => return reply::error(FfaError::NotSupported, regs),
         };
         if func.minimum_ffa_version() > version || route(func) == Route::Block {
             return reply::error(FfaError::NotSupported, regs);

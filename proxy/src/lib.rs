@@ -11,9 +11,11 @@ mod direct_msg;
 mod el3;
 mod features;
 pub mod host_pages;
+mod indirect_msg;
 mod mailbox;
 pub mod memory;
 pub mod memory_windows;
+mod notifications;
 mod partition_info;
 pub mod psci;
 mod reply;
@@ -95,6 +97,8 @@ pub struct Proxy {
     pages: HostPages<HOST_HOLDS>,
     /// The host's send arriving in fragments, if any.
     arriving: Option<memory::Arriving>,
+    /// The vCPU count of the host's notification bitmap, once the SPMC created it.
+    notification_vcpus: Option<u32>,
 }
 
 impl Proxy {
@@ -106,6 +110,7 @@ impl Proxy {
             mailbox: None,
             pages: HostPages::new(config.host_ram),
             arriving: None,
+            notification_vcpus: None,
         }
     }
 
@@ -195,6 +200,21 @@ impl Proxy {
             Interface::MsgSendDirectReq2 { src_id, dst_id, .. } => {
                 direct_msg::check(src_id, dst_id, None)
             }
+            Interface::NotificationBind {
+                sender_id,
+                receiver_id,
+                ..
+            }
+            | Interface::NotificationUnbind {
+                sender_id,
+                receiver_id,
+                ..
+            } => notifications::check_bind(sender_id, receiver_id),
+            Interface::NotificationSet {
+                sender_id,
+                receiver_id,
+                ..
+            } => notifications::check_set(sender_id, receiver_id),
             _ if route == route::Route::Forward => Ok(()),
             _ => return HostStep::Stateful(version),
         };
@@ -205,7 +225,7 @@ impl Proxy {
     }
 
     /// The calls that read or change the proxy's state: version, features, the mailbox and
-    /// what goes through it.
+    /// what goes through it, the host's notification bitmap.
     fn stateful_call<C: Conduit, M: HostMemory>(
         &mut self,
         version: ffa::Version,
@@ -232,6 +252,20 @@ impl Proxy {
             }
             Interface::MemFragTx { .. } => self.host_mem_frag_tx(regs, conduit, mem),
             Interface::MemReclaim { .. } => self.host_mem_reclaim(version, regs, conduit, mem),
+            Interface::MsgSend2 { sender_vm_id, .. } => {
+                self.host_msg_send2(sender_vm_id, version, regs, conduit, mem)
+            }
+            Interface::NotificationBitmapCreate { vm_id, vcpu_cnt } => {
+                self.bitmap_create(vm_id, vcpu_cnt, regs, conduit)
+            }
+            Interface::NotificationBitmapDestroy { vm_id } => {
+                self.bitmap_destroy(vm_id, regs, conduit)
+            }
+            Interface::NotificationGet {
+                vcpu_id,
+                endpoint_id,
+                ..
+            } => self.notification_get(vcpu_id, endpoint_id, regs, conduit, mem),
             // A routed-to-proxy call without a handler: refuse rather than pass it on.
             _ => reply::error(FfaError::NotSupported, regs),
         }

@@ -7,7 +7,31 @@
 use ffa::{EndpointId, FfaError, Regs};
 
 use crate::host_pages::{Hold, PageError, PageRange};
-use crate::{Conduit, HOST_ID, Proxy, el3, reply};
+use crate::{Conduit, HOST_ID, HostMemory, Proxy, el3, reply};
+
+/// Bytes moved per step of a copy (the stack stays small).
+const COPY_CHUNK: usize = 256;
+
+/// Copies `len` bytes from physical `from` to physical `to`, in chunks.
+pub(crate) fn copy<M: HostMemory>(
+    mem: &mut M,
+    from: u64,
+    to: u64,
+    len: u64,
+) -> Result<(), FfaError> {
+    let mut buf = [0u8; COPY_CHUNK];
+    let mut done = 0u64;
+    while done < len {
+        let step = (len - done).min(COPY_CHUNK as u64) as usize;
+        let chunk = buf.get_mut(..step).ok_or(FfaError::Aborted)?;
+        let src = from.checked_add(done).ok_or(FfaError::Aborted)?;
+        let dst = to.checked_add(done).ok_or(FfaError::Aborted)?;
+        mem.read(src, chunk).map_err(|_| FfaError::Aborted)?;
+        mem.write(dst, chunk).map_err(|_| FfaError::Aborted)?;
+        done += step as u64;
+    }
+    Ok(())
+}
 
 /// The host's registered buffer pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,13 +6,11 @@
 
 use ffa::{FfaError, PartitionInfoGetFlags, Regs, Version};
 
+use crate::mailbox::copy;
 use crate::{Conduit, HostMemory, Proxy, el3, reply};
 
 /// A v1.0 descriptor: ID, execution context count, properties (v1.0 answers carry no size).
 const V1_0_DESCRIPTOR_SIZE: u64 = 8;
-
-/// Bytes moved per step of the copy (the stack stays small).
-const COPY_CHUNK: usize = 256;
 
 impl Proxy {
     /// The host's FFA_PARTITION_INFO_GET.
@@ -62,20 +60,4 @@ impl Proxy {
             }
         }
     }
-}
-
-/// Copies `len` bytes from physical `from` to physical `to`, in chunks.
-fn copy<M: HostMemory>(mem: &mut M, from: u64, to: u64, len: u64) -> Result<(), FfaError> {
-    let mut buf = [0u8; COPY_CHUNK];
-    let mut done = 0u64;
-    while done < len {
-        let step = (len - done).min(COPY_CHUNK as u64) as usize;
-        let chunk = buf.get_mut(..step).ok_or(FfaError::Aborted)?;
-        let src = from.checked_add(done).ok_or(FfaError::Aborted)?;
-        let dst = to.checked_add(done).ok_or(FfaError::Aborted)?;
-        mem.read(src, chunk).map_err(|_| FfaError::Aborted)?;
-        mem.write(dst, chunk).map_err(|_| FfaError::Aborted)?;
-        done += step as u64;
-    }
-    Ok(())
 }

@@ -35,12 +35,23 @@ pub const fn route(func: FuncId) -> Route {
         | F::MemLend32
         | F::MemLend64
         | F::MemFragTx
-        | F::MemReclaim => Route::Proxy,
+        | F::MemReclaim
+        // Indirect messages go through the proxy's mailbox; notification calls have their
+        // endpoint IDs checked (and GET may carry a message into the host's RX buffer).
+        | F::MsgSend2
+        | F::NotificationBitmapCreate
+        | F::NotificationBitmapDestroy
+        | F::NotificationBind
+        | F::NotificationUnbind
+        | F::NotificationSet
+        | F::NotificationGet => Route::Proxy,
 
         // Scheduling and plain answers carry no host memory (pKVM passes them through too).
         F::Run32 | F::Run64 | F::SpmIdGet | F::Success32 | F::Success64 | F::Error32 | F::Error64 => {
             Route::Forward
         }
+        // Carries no endpoint ID and no memory: the SPMC's list of who has notifications pending.
+        F::NotificationInfoGet32 | F::NotificationInfoGet64 => Route::Forward,
 
         // One form of the map is enough; the proxy reissues it as RXTX_MAP_64 (pKVM blocks it too).
         F::RxTxMap32
@@ -56,21 +67,12 @@ pub const fn route(func: FuncId) -> Route {
         | F::MemOpPause
         | F::MemOpResume
         | F::MemFragRx
-        // Notifications and indirect messages are not relayed.
-        | F::NotificationBitmapCreate
-        | F::NotificationBitmapDestroy
-        | F::NotificationBind
-        | F::NotificationUnbind
-        | F::NotificationSet
-        | F::NotificationGet
-        | F::NotificationInfoGet32
-        | F::NotificationInfoGet64
-        | F::MsgSend2
         // Optional v1.2 interfaces pKVM leaves out as well.
         | F::PartitionInfoGetRegs
         | F::ConsoleLog32
         | F::ConsoleLog64
-        // The hypervisor's own call: the proxy is the hypervisor.
+        // The hypervisor's own call: the proxy is the hypervisor (it hands the host a message
+        // on FFA_NOTIFICATION_GET instead, see `indirect_msg`).
         | F::RxAcquire
         // Calls only a secure endpoint or the SPMC makes.
         | F::MsgWait32

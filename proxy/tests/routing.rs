@@ -65,16 +65,7 @@ const BLOCKED: &[u32] = &[
     0x8400_0078, // MEM_OP_PAUSE
     0x8400_0079, // MEM_OP_RESUME
     0x8400_007a, // MEM_FRAG_RX
-    0x8400_007d, // NOTIFICATION_BITMAP_CREATE
-    0x8400_007e, // NOTIFICATION_BITMAP_DESTROY
-    0x8400_007f, // NOTIFICATION_BIND
-    0x8400_0080, // NOTIFICATION_UNBIND
-    0x8400_0081, // NOTIFICATION_SET
-    0x8400_0082, // NOTIFICATION_GET
-    0x8400_0083, // NOTIFICATION_INFO_GET_32
-    0xc400_0083, // NOTIFICATION_INFO_GET_64
     0x8400_0084, // RX_ACQUIRE
-    0x8400_0086, // MSG_SEND2
     0x8400_0087, // SECONDARY_EP_REGISTER_32
     0xc400_0087, // SECONDARY_EP_REGISTER_64
     0x8400_0088, // MEM_PERM_GET_32
@@ -153,8 +144,7 @@ fn features_of_blocked_or_unknown_ids_is_not_supported_locally() {
         );
     }
     for f in [
-        1,           // notification pending interrupt
-        2,           // schedule receiver interrupt
+        1,           // notification pending interrupt (the SRI is asked of the SPMC)
         3,           // managed exit interrupt
         0x0000_0102, // reserved bits on a feature ID
         0x8400_0000, // PSCI, not FF-A
