@@ -54,7 +54,8 @@ impl<P: Platform> Spmc<P> {
     pub fn abort_running(&mut self, cpu: CpuId) -> Outcome {
         let from = self.running_ctx(cpu);
         let outcome = self.abort_running_event(cpu);
-        self.after_outcome(cpu, from, outcome)
+        self.after_outcome(cpu, from, &outcome);
+        outcome
     }
 
     fn abort_running_event(&mut self, cpu: CpuId) -> Outcome {

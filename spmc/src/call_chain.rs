@@ -82,7 +82,12 @@ pub fn yielded_to_requester(table: &PartitionTable, ctx: CtxRef) -> Option<CtxRe
 
 /// The callee that yielded back to `ctx` and waits for it to FFA_RUN it, if any.
 pub fn yielded_callee(table: &PartitionTable, ctx: CtxRef) -> Option<CtxRef> {
-    callee(table, ctx).filter(|&c| yielded_to_requester(table, c) == Some(ctx))
+    // Only FFA_YIELD puts a callee in that state, and it records the callee in its requester:
+    // checking that one is enough.
+    table
+        .ctx(ctx)?
+        .yielded_callee
+        .filter(|&c| yielded_to_requester(table, c) == Some(ctx))
 }
 
 /// Contexts handling a request from `gone` (powered off or aborted) lose it: they go on in
@@ -175,7 +180,14 @@ mod tests {
         t.ctx_mut(at(1)).unwrap().interrupted = false;
         t.ctx_mut(at(0)).unwrap().state = RuntimeState::Running;
         assert_eq!(yielded_to_requester(&t, at(1)), Some(at(0)));
+        // FFA_YIELD records the callee in its requester; without that record, none.
+        assert_eq!(yielded_callee(&t, at(0)), None);
+        t.ctx_mut(at(0)).unwrap().yielded_callee = Some(at(1));
         assert_eq!(yielded_callee(&t, at(0)), Some(at(1)));
+        // A stale record is checked: another context named there is no yielded callee.
+        t.ctx_mut(at(0)).unwrap().yielded_callee = Some(at(2));
+        assert_eq!(yielded_callee(&t, at(0)), None);
+        t.ctx_mut(at(0)).unwrap().yielded_callee = Some(at(1));
         release_callees(&mut t, at(0));
         assert_eq!(callee(&t, at(0)), None);
         let c = t.ctx(at(1)).unwrap();

@@ -243,7 +243,8 @@ impl<P: Platform> Spmc<P> {
             Caller::Partition(_) => self.running_ctx(cpu),
         };
         let outcome = self.handle_call(cpu, caller, regs);
-        self.after_outcome(cpu, from, outcome)
+        self.after_outcome(cpu, from, &outcome);
+        outcome
     }
 
     fn handle_call(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {

@@ -130,6 +130,10 @@ pub struct ExecutionContext {
     /// Preempted by a non-secure interrupt rather than by FFA_YIELD: FFA_RUN resumes it with
     /// its registers untouched.
     pub interrupted: bool,
+    /// The callee whose FFA_YIELD came back to it last (a hint for
+    /// [`call_chain::yielded_callee`], which checks it: no scan of every context on the
+    /// direct-message path).
+    pub yielded_callee: Option<CtxRef>,
 }
 
 impl ExecutionContext {
@@ -144,6 +148,7 @@ impl ExecutionContext {
             nwd_saved: [0; 10],
             callee_lost: false,
             interrupted: false,
+            yielded_callee: None,
         }
     }
 
@@ -283,6 +288,7 @@ impl<P: Platform> Spmc<P> {
         {
             r.state = RuntimeState::Running;
             r.cpu = Some(call.cpu);
+            r.yielded_callee = Some(ctx);
             regs[8..].copy_from_slice(&r.own_saved);
             self.set_running(call.cpu, Some(from));
             return self.enter(from, regs);

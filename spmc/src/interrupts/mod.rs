@@ -112,7 +112,8 @@ impl<P: Platform> Spmc<P> {
     pub fn ns_interrupt(&mut self, cpu: CpuId) -> Outcome {
         let from = self.running_ctx(cpu);
         let outcome = self.ns_interrupt_event(cpu);
-        self.after_outcome(cpu, from, outcome)
+        self.after_outcome(cpu, from, &outcome);
+        outcome
     }
 
     fn ns_interrupt_event(&mut self, cpu: CpuId) -> Outcome {

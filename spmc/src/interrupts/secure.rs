@@ -39,7 +39,8 @@ impl<P: Platform> Spmc<P> {
     pub fn physical_interrupt(&mut self, cpu: CpuId) -> Outcome {
         let from = self.running_ctx(cpu);
         let outcome = self.physical_interrupt_event(cpu);
-        self.after_outcome(cpu, from, outcome)
+        self.after_outcome(cpu, from, &outcome);
+        outcome
     }
 
     fn physical_interrupt_event(&mut self, cpu: CpuId) -> Outcome {

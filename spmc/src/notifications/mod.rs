@@ -220,13 +220,8 @@ impl<P: Platform> Spmc<P> {
     /// call or event came from `from` (`None`: the normal world or no context): a return to
     /// the normal world pends a delayed SRI; a switch into a partition's context from another
     /// endpoint gives it the NPI if global notifications are pending for it.
-    pub(crate) fn after_outcome(
-        &mut self,
-        cpu: CpuId,
-        from: Option<CtxRef>,
-        outcome: Outcome,
-    ) -> Outcome {
-        match outcome {
+    pub(crate) fn after_outcome(&mut self, cpu: CpuId, from: Option<CtxRef>, outcome: &Outcome) {
+        match *outcome {
             Outcome::ToSpmd(_) => {
                 let delayed = self
                     .cpu_index(cpu)
@@ -254,7 +249,6 @@ impl<P: Platform> Spmc<P> {
                 }
             }
         }
-        outcome
     }
 
     /// Injects the NPI into `ctx` if its partition has global notifications pending.
@@ -727,8 +721,7 @@ mod tests {
         // Delayed: at the next return to the normal world on that CPU.
         s.notify_rx_buffer_full(CpuId(0), EndpointId(0), EndpointId(0x8001), true);
         assert_eq!(s.platform().0.len(), 1);
-        let o = s.after_outcome(CpuId(0), None, Outcome::ToSpmd([0; 18]));
-        assert_eq!(o, Outcome::ToSpmd([0; 18]));
+        s.after_outcome(CpuId(0), None, &Outcome::ToSpmd([0; 18]));
         assert_eq!(s.platform().0[1], (CpuId(0), SCHEDULE_RECEIVER_INTID));
         // No bitmap: nothing (a partition without notification support, an unknown VM).
         s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), EndpointId(0x8002), false);
@@ -749,7 +742,7 @@ mod tests {
             regs: [0; 18],
             start: None,
         };
-        s.after_outcome(CpuId(0), None, o);
+        s.after_outcome(CpuId(0), None, &o);
         let v = &s.partitions.get(0).unwrap().virtual_interrupts[0];
         assert!(v.is_pending(NOTIFICATION_PENDING_INTID));
     }
