@@ -232,20 +232,12 @@ impl<P: Platform> Spmc<P> {
                     self.schedule_receiver(cpu, false);
                 }
             }
-            Outcome::Enter {
-                partition, vcpu, ..
-            }
-            | Outcome::Resume {
-                partition, vcpu, ..
-            } => {
-                if let Some(index) = self.partitions.find(partition) {
-                    let ctx = CtxRef {
-                        partition: index,
-                        vcpu,
-                    };
-                    if from != Some(ctx) {
-                        self.deliver_npi(ctx);
-                    }
+            // The context entered is the one now running on `cpu` (no search by ID).
+            Outcome::Enter { .. } | Outcome::Resume { .. } => {
+                if let Some(ctx) = self.running_ctx(cpu)
+                    && from != Some(ctx)
+                {
+                    self.deliver_npi(ctx);
                 }
             }
         }
@@ -735,7 +727,14 @@ mod tests {
             RX_BUFFER_FULL
         );
         assert_eq!(s.platform().0.len(), 3);
-        // The NPI when the partition is next switched to.
+        // The NPI when the partition is next switched to (the handler marked it running).
+        s.set_running(
+            CpuId(0),
+            Some(CtxRef {
+                partition: 0,
+                vcpu: 0,
+            }),
+        );
         let o = Outcome::Enter {
             partition: EndpointId(0x8001),
             vcpu: 0,
