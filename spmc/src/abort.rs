@@ -31,7 +31,7 @@ use ffa::{EndpointId, FfaError};
 use crate::call_chain;
 use crate::partition::AbortReason;
 use crate::platform::Platform;
-use crate::spmc::{CpuId, Outcome, Spmc};
+use crate::spmc::{CpuId, Event, Next, Outcome, Spmc};
 use crate::vcpu::{CtxRef, Requester, RuntimeModel, RuntimeState};
 
 impl<P: Platform> Spmc<P> {
@@ -52,18 +52,22 @@ impl<P: Platform> Spmc<P> {
     /// runs next on `cpu`. With no partition running on `cpu` (or an unknown CPU) nothing
     /// changes and the answer is `ToSpmd(FFA_ERROR(DENIED))`.
     pub fn abort_running(&mut self, cpu: CpuId) -> Outcome {
-        let from = self.running_ctx(cpu);
-        let outcome = self.abort_running_event(cpu);
-        self.after_outcome(cpu, from, &outcome);
-        outcome
+        self.outcome(cpu, Event::AbortRunning)
     }
 
-    fn abort_running_event(&mut self, cpu: CpuId) -> Outcome {
+    pub(crate) fn abort_running_next(&mut self, cpu: CpuId) -> Next {
+        let from = self.running_ctx(cpu);
+        let next = self.abort_running_event(cpu);
+        self.after_outcome(cpu, from, next);
+        next
+    }
+
+    fn abort_running_event(&mut self, cpu: CpuId) -> Next {
         let Some(ctx) = self
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())
         else {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+            return self.to_spmd(ffa::call::error(FfaError::Denied));
         };
         self.abort_partition(ctx.partition, AbortReason::Fault);
         self.unwind(cpu, ctx)
@@ -131,7 +135,7 @@ impl<P: Platform> Spmc<P> {
 
     /// `dead` (Aborted, in use on `cpu`) will never answer: its requester gets ABORTED, up the
     /// call chain past requesters that are dead too, and the outcome says what runs next.
-    pub(crate) fn unwind(&mut self, cpu: CpuId, dead: CtxRef) -> Outcome {
+    pub(crate) fn unwind(&mut self, cpu: CpuId, dead: CtxRef) -> Next {
         let mut dead = dead;
         // A chain holds each partition once, so it ends within MAX_PARTITIONS steps; the
         // bound keeps a corrupted table from looping.
@@ -154,7 +158,7 @@ impl<P: Platform> Spmc<P> {
             let Requester::Partition(_, from) = requester else {
                 let mut regs = ffa::call::error(FfaError::Aborted);
                 regs[8..].copy_from_slice(&nwd_saved);
-                return Outcome::ToSpmd(regs);
+                return self.to_spmd(regs);
             };
             let Some(r) = self.partitions.ctx_mut(from) else {
                 break;
@@ -174,6 +178,6 @@ impl<P: Platform> Spmc<P> {
         }
         // The chain was inconsistent: give the CPU back to the normal world.
         self.set_running(cpu, None);
-        Outcome::ToSpmd(ffa::call::error(FfaError::Aborted))
+        self.to_spmd(ffa::call::error(FfaError::Aborted))
     }
 }

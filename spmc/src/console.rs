@@ -13,7 +13,7 @@ use heapless::{Deque, Vec};
 
 use crate::manifest::MAX_PARTITIONS;
 use crate::platform::Platform;
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 
 /// Longest line kept; longer ones are split.
 pub const LINE_LEN: usize = 128;
@@ -179,7 +179,7 @@ impl Console {
 impl<P: Platform> Spmc<P> {
     /// FFA_CONSOLE_LOG (32: w2..w7, 64: x2..x17, or x2..x7 before v1.2 as Hafnium reads it):
     /// w1 = character count, 1..=the registers' capacity, else INVALID_PARAMETERS.
-    pub(crate) fn console_log(&mut self, call: &Call) -> Outcome {
+    pub(crate) fn console_log(&mut self, call: &Call) -> Next {
         let Endpoint::Partition(ctx) = call.from else {
             return self.fail(call, FfaError::NotSupported);
         };

@@ -26,7 +26,7 @@ use ffa::{DirectMsgArgs, EndpointId, FfaError, Interface, Regs, Version};
 use crate::call_chain;
 use crate::manifest::MessagingMethod;
 use crate::platform::Platform;
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 use crate::vcpu::{
     CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width, upper_regs,
 };
@@ -101,14 +101,14 @@ fn as_sent(regs: &Regs, width: Width) -> Regs {
 }
 
 impl<P: Platform> Spmc<P> {
-    pub(crate) fn direct_request(&mut self, call: &Call, msg: &Interface) -> Outcome {
+    pub(crate) fn direct_request(&mut self, call: &Call, msg: &Interface) -> Next {
         match self.send_request(call, msg) {
             Ok(outcome) => outcome,
             Err(code) => self.fail(call, code),
         }
     }
 
-    fn send_request(&mut self, call: &Call, msg: &Interface) -> Result<Outcome, FfaError> {
+    fn send_request(&mut self, call: &Call, msg: &Interface) -> Result<Next, FfaError> {
         let (h, uuid) = header(msg, call.regs)?;
         let sender = match call.from {
             Endpoint::NormalWorld if !h.src.is_secure() => Requester::NormalWorld(h.src),
@@ -206,14 +206,14 @@ impl<P: Platform> Spmc<P> {
         Ok(self.enter(target_ctx, regs))
     }
 
-    pub(crate) fn direct_response(&mut self, call: &Call, msg: &Interface) -> Outcome {
+    pub(crate) fn direct_response(&mut self, call: &Call, msg: &Interface) -> Next {
         match self.send_response(call, msg) {
             Ok(outcome) => outcome,
             Err(code) => self.fail(call, code),
         }
     }
 
-    fn send_response(&mut self, call: &Call, msg: &Interface) -> Result<Outcome, FfaError> {
+    fn send_response(&mut self, call: &Call, msg: &Interface) -> Result<Next, FfaError> {
         // The normal world never handles requests from the secure world.
         let Endpoint::Partition(ctx) = call.from else {
             return Err(FfaError::NotSupported);
@@ -265,7 +265,7 @@ impl<P: Platform> Spmc<P> {
                     regs[8..].copy_from_slice(&nwd_saved);
                 }
                 self.set_running(call.cpu, None);
-                Ok(Outcome::ToSpmd(regs))
+                Ok(self.to_spmd(regs))
             }
             Requester::Partition(_, from) if requester_dead => {
                 self.set_running(call.cpu, None);

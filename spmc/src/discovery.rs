@@ -23,7 +23,7 @@ use ffa::{Feature, FeatureId, FfaError, FuncId, Version};
 use crate::mailbox::MAX_MAILBOX_PAGES;
 use crate::manifest::{ExceptionLevel, NsInterruptsAction};
 use crate::platform::Platform;
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 
 /// FFA_FEATURES(FFA_MEM_RETRIEVE_REQ) bit 1, in the input and the answer: the NS bit in
 /// retrieve responses.
@@ -106,7 +106,7 @@ fn implemented(func: FuncId) -> Option<Worlds> {
 }
 
 impl<P: Platform> Spmc<P> {
-    pub(crate) fn ffa_features(&self, call: &Call, feature: Feature, input: u32) -> Outcome {
+    pub(crate) fn ffa_features(&mut self, call: &Call, feature: Feature, input: u32) -> Next {
         let func = match feature {
             Feature::FuncId(func) => func,
             Feature::FeatureId(id) => return self.feature_id(call, id, input),
@@ -165,7 +165,7 @@ impl<P: Platform> Spmc<P> {
 
     /// FFA_FEATURES for a feature ID: the interrupt ID in w2 (Hafnium's values), to the world
     /// that takes that interrupt.
-    fn feature_id(&self, call: &Call, id: FeatureId, input: u32) -> Outcome {
+    fn feature_id(&mut self, call: &Call, id: FeatureId, input: u32) -> Next {
         // The decoder looks at bits 7:0 only; input properties MBZ.
         let raw = call.regs[1] as u32;
         if raw & FEATURE_ID_MBZ != 0 || input != 0 || self.version_of(call.from) < Version(1, 1) {
@@ -199,7 +199,7 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    pub(crate) fn id_get(&self, call: &Call) -> Outcome {
+    pub(crate) fn id_get(&mut self, call: &Call) -> Next {
         // The SPMD answers the normal world's FFA_ID_GET itself (0); we agree if it forwards.
         let id = match call.from {
             Endpoint::NormalWorld => 0,
@@ -208,7 +208,7 @@ impl<P: Platform> Spmc<P> {
         self.succeed(call, [u32::from(id), 0, 0, 0, 0, 0])
     }
 
-    pub(crate) fn spm_id_get(&self, call: &Call) -> Outcome {
+    pub(crate) fn spm_id_get(&mut self, call: &Call) -> Next {
         let id = self.attributes.spmc_id.0;
         self.succeed(call, [u32::from(id), 0, 0, 0, 0, 0])
     }

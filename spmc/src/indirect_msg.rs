@@ -59,7 +59,7 @@ use ffa::{EndpointId, FfaError, Version};
 use crate::mailbox::Buffers;
 use crate::manifest::MessagingMethod;
 use crate::platform::{Platform, Space};
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 
 /// Header size at FF-A v1.1.
 pub const HEADER_SIZE_V1_1: usize = 20;
@@ -153,7 +153,7 @@ struct Delivery {
 
 impl<P: Platform> Spmc<P> {
     /// FFA_MSG_SEND2 with w1[31:16] = `sender_vm_id` and the delay-SRI flag of w2.
-    pub(crate) fn msg_send2(&mut self, call: &Call, sender_vm_id: u16, delay_sri: bool) -> Outcome {
+    pub(crate) fn msg_send2(&mut self, call: &Call, sender_vm_id: u16, delay_sri: bool) -> Next {
         let delivered = self
             .check_send2(call, sender_vm_id, delay_sri)
             .and_then(|d| self.deliver(&d).map(|()| (d.sender_id, d.receiver_id)));

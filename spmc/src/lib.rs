@@ -35,4 +35,4 @@ pub mod vcpu;
 pub mod version;
 
 pub use ffa::{EndpointId, Regs};
-pub use spmc::{Caller, CpuId, Outcome, Spmc};
+pub use spmc::{Caller, CpuId, Event, Next, Outcome, Spmc};

@@ -13,7 +13,7 @@
 use ffa::{EndpointId, FfaError, PAGE_SIZE, RxTxAddr};
 
 use crate::platform::{Platform, Space};
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 
 /// Most 4 KiB pages per buffer (FFA_FEATURES(RXTX_MAP) w2[31:16] for v1.2 callers). Linux and
 /// pKVM map one page with a 4 KiB minimum; OP-TEE one page; a little headroom costs nothing.
@@ -165,7 +165,7 @@ impl Mailbox {
 }
 
 impl<P: Platform> Spmc<P> {
-    pub(crate) fn rxtx_map(&mut self, call: &Call, addr: RxTxAddr, pages: u32) -> Outcome {
+    pub(crate) fn rxtx_map(&mut self, call: &Call, addr: RxTxAddr, pages: u32) -> Next {
         let (tx, rx) = match addr {
             RxTxAddr::Addr32 { rx, tx } => (u64::from(tx), u64::from(rx)),
             RxTxAddr::Addr64 { rx, tx } => (tx, rx),
@@ -256,7 +256,7 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    pub(crate) fn rxtx_unmap(&mut self, call: &Call, id: EndpointId) -> Outcome {
+    pub(crate) fn rxtx_unmap(&mut self, call: &Call, id: EndpointId) -> Next {
         match self.own_mailbox(call, id).and_then(|m| m.unmap()) {
             Ok(_) => self.succeed(call, [0; 6]),
             Err(code) => self.fail(call, code),
@@ -266,7 +266,7 @@ impl<P: Platform> Spmc<P> {
     /// FFA_RX_RELEASE. A buffer holding an indirect message whose RX-buffer-full framework
     /// notification the caller has not taken yet (FFA_NOTIFICATION_GET) stays the caller's:
     /// DENIED, as Hafnium answers.
-    pub(crate) fn rx_release(&mut self, call: &Call, id: EndpointId) -> Outcome {
+    pub(crate) fn rx_release(&mut self, call: &Call, id: EndpointId) -> Next {
         let unread = self.framework_notifications_pending(call);
         match self.own_mailbox(call, id).and_then(|m| {
             if unread && m.rx_owner() == Some(RxOwner::Consumer) {
@@ -279,7 +279,7 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    pub(crate) fn rx_acquire(&mut self, call: &Call, id: EndpointId) -> Outcome {
+    pub(crate) fn rx_acquire(&mut self, call: &Call, id: EndpointId) -> Next {
         // Only the hypervisor side acquires buffers (Hafnium: NOT_SUPPORTED elsewhere).
         if call.from != Endpoint::NormalWorld {
             return self.fail(call, FfaError::NotSupported);

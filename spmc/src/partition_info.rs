@@ -35,7 +35,7 @@ use heapless::Vec;
 use crate::manifest::{MAX_PARTITIONS, MAX_UUIDS, MessagingMethod};
 use crate::partition::{Partition, PartitionTable};
 use crate::platform::{Platform, Space};
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 
 /// Most descriptors one query can produce.
 const MAX_DESCRIPTORS: usize = MAX_PARTITIONS * MAX_UUIDS;
@@ -110,7 +110,7 @@ impl<P: Platform> Spmc<P> {
         call: &Call,
         uuid: Uuid,
         flags: PartitionInfoGetFlags,
-    ) -> Outcome {
+    ) -> Next {
         match self.partition_info_into_rx(call, uuid, flags) {
             Ok((count, size)) => self.succeed(call, [count, size, 0, 0, 0, 0]),
             Err(code) => self.fail(call, code),
@@ -179,12 +179,12 @@ impl<P: Platform> Spmc<P> {
     }
 
     pub(crate) fn partition_info_get_regs(
-        &self,
+        &mut self,
         call: &Call,
         uuid: Uuid,
         start_index: u16,
         tag: u16,
-    ) -> Outcome {
+    ) -> Next {
         if tag != 0 {
             return self.fail(call, FfaError::Retry);
         }

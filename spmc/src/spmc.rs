@@ -80,7 +80,39 @@ pub enum Caller {
     Partition(EndpointId),
 }
 
-/// What the arch layer does next on this CPU.
+/// What runs next on a CPU. The registers an answer or an entry carries are not in it: the
+/// core builds them in place ([`Spmc::registers`]), so no block of registers is copied on the
+/// way out of the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// SMC to the SPMD with [`Spmc::registers`]: an answer for the normal world, a framework
+    /// response, or FFA_MSG_WAIT when this CPU has nothing to run.
+    ToSpmd,
+    /// Enter (or resume) an execution context of a partition with x0..x17 =
+    /// [`Spmc::registers`].
+    Enter {
+        /// The partition.
+        partition: EndpointId,
+        /// Its execution-context index.
+        vcpu: u16,
+        /// `Some(pc)`: start the context afresh at `pc`; `None`: resume it where it trapped.
+        start: Option<u64>,
+    },
+    /// Resume an execution context where an interrupt stopped it, its registers untouched.
+    Resume {
+        /// The partition.
+        partition: EndpointId,
+        /// Its execution-context index.
+        vcpu: u16,
+        /// Keep non-secure interrupts masked until this run of the context ends (it may not
+        /// be preempted: [`crate::interrupts`]).
+        mask_ns_interrupts: bool,
+    },
+}
+
+/// What the arch layer does next on this CPU, with the registers it carries: [`Next`] and
+/// [`Spmc::registers`] together, for harnesses that keep outcomes (the in-process model and
+/// the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// SMC to the SPMD with these registers: an answer for the normal world, a framework
@@ -107,6 +139,51 @@ pub enum Outcome {
         /// be preempted: [`crate::interrupts`]).
         mask_ns_interrupts: bool,
     },
+}
+
+impl Next {
+    /// This with the registers it carries.
+    pub fn with(self, regs: &Regs) -> Outcome {
+        match self {
+            Next::ToSpmd => Outcome::ToSpmd(*regs),
+            Next::Enter {
+                partition,
+                vcpu,
+                start,
+            } => Outcome::Enter {
+                partition,
+                vcpu,
+                regs: *regs,
+                start,
+            },
+            Next::Resume {
+                partition,
+                vcpu,
+                mask_ns_interrupts,
+            } => Outcome::Resume {
+                partition,
+                vcpu,
+                mask_ns_interrupts,
+            },
+        }
+    }
+}
+
+/// An event on a CPU the core handles ([`Spmc::next`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// Cold boot on the primary CPU ([`Spmc::boot`]).
+    Boot,
+    /// Warm boot after PSCI CPU_ON ([`Spmc::cpu_on`]).
+    CpuOn,
+    /// A call ([`Spmc::handle`]).
+    Call(Caller, &'a Regs),
+    /// A non-secure interrupt ended the running context's run ([`Spmc::ns_interrupt`]).
+    NsInterrupt,
+    /// A secure interrupt arrived ([`Spmc::physical_interrupt`]).
+    PhysicalInterrupt,
+    /// The running context faulted ([`Spmc::abort_running`]).
+    AbortRunning,
 }
 
 /// The endpoint a call being handled came from.
@@ -155,6 +232,8 @@ pub struct Spmc<P: Platform> {
     pub(crate) interrupt_returns: [Option<crate::interrupts::secure::InterruptReturn>; MAX_CPUS],
     /// Notification bitmaps and delayed schedule receiver interrupts.
     pub(crate) notifications: crate::notifications::Notifications,
+    /// The registers the last [`Next`] carries, built in place by the handlers.
+    pub(crate) out: Regs,
 }
 
 /// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
@@ -201,19 +280,48 @@ impl<P: Platform> Spmc<P> {
             ledger: crate::memory::ledger::Ledger::new(),
             interrupt_returns: [None; MAX_CPUS],
             notifications: crate::notifications::Notifications::new(),
+            out: [0; 18],
         };
         spmc.init_notifications();
         spmc
     }
 
+    /// Handles `event` on `cpu`; the registers the answer carries are then in
+    /// [`Spmc::registers`]. The arch layer's entry: nothing returned copies registers.
+    pub fn next(&mut self, cpu: CpuId, event: Event) -> Next {
+        match event {
+            Event::Boot => self.boot_next(cpu),
+            Event::CpuOn => self.cpu_on_next(cpu),
+            Event::Call(caller, regs) => self.handle_next(cpu, caller, regs),
+            Event::NsInterrupt => self.ns_interrupt_next(cpu),
+            Event::PhysicalInterrupt => self.physical_interrupt_next(cpu),
+            Event::AbortRunning => self.abort_running_next(cpu),
+        }
+    }
+
+    /// The registers the last [`Next`] carries (x0..x17 for the SPMD or the context entered).
+    pub fn registers(&self) -> &Regs {
+        &self.out
+    }
+
+    /// [`Spmc::next`] with the registers attached.
+    pub(crate) fn outcome(&mut self, cpu: CpuId, event: Event) -> Outcome {
+        let next = self.next(cpu, event);
+        next.with(&self.out)
+    }
+
     /// Cold boot on the primary CPU.
     pub fn boot(&mut self, cpu: CpuId) -> Outcome {
+        self.outcome(cpu, Event::Boot)
+    }
+
+    fn boot_next(&mut self, cpu: CpuId) -> Next {
         if self.boot_cpu.is_some() {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+            return self.to_spmd(ffa::call::error(FfaError::Denied));
         }
         if self.cpu_index(cpu).is_none() {
             // FFA_ERROR tells the SPMD that initialisation failed.
-            return Outcome::ToSpmd(ffa::call::error(FfaError::InvalidParameters));
+            return self.to_spmd(ffa::call::error(FfaError::InvalidParameters));
         }
         self.boot_cpu = Some(cpu);
         self.configure_interrupts(cpu);
@@ -223,14 +331,18 @@ impl<P: Platform> Spmc<P> {
 
     /// Warm boot of `cpu` after a PSCI CPU_ON: starts the MP partitions' contexts for it.
     pub fn cpu_on(&mut self, cpu: CpuId) -> Outcome {
+        self.outcome(cpu, Event::CpuOn)
+    }
+
+    fn cpu_on_next(&mut self, cpu: CpuId) -> Next {
         let Some(index) = self.cpu_index(cpu) else {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::InvalidParameters));
+            return self.to_spmd(ffa::call::error(FfaError::InvalidParameters));
         };
         if !self.cold_boot_done {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+            return self.to_spmd(ffa::call::error(FfaError::Denied));
         }
         if self.running.get(index).copied().flatten().is_some() {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Busy));
+            return self.to_spmd(ffa::call::error(FfaError::Busy));
         }
         self.configure_sri(cpu);
         self.start_from(cpu, 0)
@@ -238,43 +350,47 @@ impl<P: Platform> Spmc<P> {
 
     /// Handles one call made on `cpu` by `caller`.
     pub fn handle(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
+        self.outcome(cpu, Event::Call(caller, regs))
+    }
+
+    fn handle_next(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Next {
         let from = match caller {
             Caller::Spmd => None,
             Caller::Partition(_) => self.running_ctx(cpu),
         };
-        let outcome = self.handle_call(cpu, caller, regs);
-        self.after_outcome(cpu, from, &outcome);
-        outcome
+        let next = self.handle_call(cpu, caller, regs);
+        self.after_outcome(cpu, from, next);
+        next
     }
 
-    fn handle_call(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Outcome {
+    fn handle_call(&mut self, cpu: CpuId, caller: Caller, regs: &Regs) -> Next {
         let Some(index) = self.cpu_index(cpu) else {
-            return refused(caller, regs, FfaError::Denied);
+            return self.refused(caller, regs, FfaError::Denied);
         };
         let running = self.running.get(index).copied().flatten();
         let from = match caller {
             Caller::Spmd => {
                 if running.is_some() {
-                    return refused(caller, regs, FfaError::Busy);
+                    return self.refused(caller, regs, FfaError::Busy);
                 }
                 if let Some(answer) = self.framework_message(cpu, regs) {
-                    return Outcome::ToSpmd(answer);
+                    return self.to_spmd(answer);
                 }
                 Endpoint::NormalWorld
             }
             Caller::Partition(id) => {
                 let Some(ctx) = running else {
-                    return refused(caller, regs, FfaError::Denied);
+                    return self.refused(caller, regs, FfaError::Denied);
                 };
                 if self.partitions.id_of(ctx) != Some(id) {
-                    return refused(caller, regs, FfaError::Denied);
+                    return self.refused(caller, regs, FfaError::Denied);
                 }
                 match self.partitions.ctx(ctx).map(|c| c.state) {
                     Some(RuntimeState::Running) => {}
                     // Its partition was aborted from another CPU while this context ran:
                     // the call is dropped and its requester answered ABORTED.
                     Some(RuntimeState::Aborted) => return self.unwind(cpu, ctx),
-                    _ => return refused(caller, regs, FfaError::Denied),
+                    _ => return self.refused(caller, regs, FfaError::Denied),
                 }
                 Endpoint::Partition(ctx)
             }
@@ -393,42 +509,76 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
+    /// SMC to the SPMD with `regs`.
+    pub(crate) fn to_spmd(&mut self, regs: Regs) -> Next {
+        self.out = regs;
+        Next::ToSpmd
+    }
+
     /// Resumes `ctx` with `regs`.
-    pub(crate) fn enter(&self, ctx: CtxRef, regs: Regs) -> Outcome {
-        Outcome::Enter {
+    pub(crate) fn enter(&mut self, ctx: CtxRef, regs: Regs) -> Next {
+        self.out = regs;
+        self.entered(ctx)
+    }
+
+    /// Resumes `ctx` with the registers already built in [`Spmc::registers`].
+    pub(crate) fn entered(&self, ctx: CtxRef) -> Next {
+        Next::Enter {
             partition: self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD),
             vcpu: ctx.vcpu,
-            regs,
             start: None,
         }
     }
 
     /// Answers the caller with `answer` (x0..x7), keeping the call's x8..x17.
-    pub(crate) fn reply(&self, call: &Call, answer: Regs) -> Outcome {
-        let mut regs = answer;
-        regs[8..].copy_from_slice(&call.regs[8..]);
-        self.reply_full(call, regs)
+    pub(crate) fn reply(&mut self, call: &Call, answer: Regs) -> Next {
+        self.answer8(call, &answer)
+    }
+
+    /// Answers the caller with x0..x7 of `answer`, keeping the call's x8..x17, written in
+    /// place.
+    fn answer8(&mut self, call: &Call, answer: &Regs) -> Next {
+        let (low, high) = self.out.split_at_mut(8);
+        low.copy_from_slice(&answer[..8]);
+        high.copy_from_slice(&call.regs[8..]);
+        self.replied(call)
     }
 
     /// Answers the caller with all of `regs` (an answer that uses x8..x17).
-    pub(crate) fn reply_full(&self, call: &Call, regs: Regs) -> Outcome {
+    pub(crate) fn reply_full(&mut self, call: &Call, regs: Regs) -> Next {
+        self.out = regs;
+        self.replied(call)
+    }
+
+    /// Answers the caller with the registers already built in [`Spmc::registers`].
+    pub(crate) fn replied(&self, call: &Call) -> Next {
         match call.from {
-            Endpoint::NormalWorld => Outcome::ToSpmd(regs),
-            Endpoint::Partition(ctx) => self.enter(ctx, regs),
+            Endpoint::NormalWorld => Next::ToSpmd,
+            Endpoint::Partition(ctx) => self.entered(ctx),
         }
     }
 
     /// Answers the caller with FFA_ERROR(`code`).
-    pub(crate) fn fail(&self, call: &Call, code: FfaError) -> Outcome {
-        self.reply(call, ffa::call::error(code))
+    pub(crate) fn fail(&mut self, call: &Call, code: FfaError) -> Next {
+        self.answer8(call, &ffa::call::error(code))
     }
 
     /// Answers the caller with FFA_SUCCESS (SMC32), w2..w7 = `args`.
-    pub(crate) fn succeed(&self, call: &Call, args: [u32; 6]) -> Outcome {
-        self.reply(call, ffa::call::success32(args))
+    pub(crate) fn succeed(&mut self, call: &Call, args: [u32; 6]) -> Next {
+        self.answer8(call, &ffa::call::success32(args))
     }
 
-    fn dispatch(&mut self, call: Call) -> Outcome {
+    /// The answer to a call the core cannot take at all, for the SPMD. The normal world keeps
+    /// its own x8..x17 (SMCCC); a partition's never reach it.
+    fn refused(&mut self, caller: Caller, regs: &Regs, code: FfaError) -> Next {
+        let mut answer = ffa::call::error(code);
+        if caller == Caller::Spmd {
+            answer[8..].copy_from_slice(&regs[8..]);
+        }
+        self.to_spmd(answer)
+    }
+
+    fn dispatch(&mut self, call: Call) -> Next {
         let fid = function_id(call.regs);
         if fid == u32::from(FuncId::Version) {
             return self.ffa_version(&call);
@@ -501,7 +651,7 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    fn call(&mut self, call: &Call, interface: Interface) -> Outcome {
+    fn call(&mut self, call: &Call, interface: Interface) -> Next {
         match interface {
             Interface::Features {
                 feat_id,
@@ -600,7 +750,7 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    fn ffa_version(&mut self, call: &Call) -> Outcome {
+    fn ffa_version(&mut self, call: &Call) -> Next {
         let requested = call.regs[1] as u32;
         let w0 = match call.from {
             Endpoint::NormalWorld => self.normal_world.version.request(requested),
@@ -662,7 +812,7 @@ impl<P: Platform> Spmc<P> {
     /// order: at cold boot every partition's context for the CPU, at a warm boot the MP
     /// partitions' contexts for it that never ran or were powered off. After the last, the
     /// SPMD gets FFA_MSG_WAIT (this CPU is initialised).
-    pub(crate) fn start_from(&mut self, cpu: CpuId, start: usize) -> Outcome {
+    pub(crate) fn start_from(&mut self, cpu: CpuId, start: usize) -> Next {
         let warm = self.cold_boot_done;
         for index in start..self.partitions.len() {
             let Some(p) = self.partitions.get_mut(index) else {
@@ -712,17 +862,17 @@ impl<P: Platform> Spmc<P> {
             *c = ExecutionContext::new();
             c.run(cpu, RuntimeModel::Init);
             self.set_running(cpu, Some(ctx));
-            return Outcome::Enter {
+            self.out = regs;
+            return Next::Enter {
                 partition: self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD),
                 vcpu,
-                regs,
                 start: Some(pc),
             };
         }
         if !warm {
             self.cold_boot_done = true;
         }
-        Outcome::ToSpmd(msg_wait())
+        self.to_spmd(msg_wait())
     }
 
     /// Where and with which registers the partition at table index `index` starts at cold
@@ -798,7 +948,7 @@ impl<P: Platform> Spmc<P> {
 
     /// The initialising context failed or broke the init rules (`why`): its partition is
     /// Aborted (only that context at a warm boot) and boot goes on with the next partition.
-    fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef, why: AbortReason) -> Outcome {
+    fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef, why: AbortReason) -> Next {
         if self.cold_boot_done {
             if let Some(p) = self.partitions.get_mut(ctx.partition) {
                 p.abort_reason.get_or_insert(why);
@@ -817,7 +967,7 @@ impl<P: Platform> Spmc<P> {
         &mut self,
         call: &Call,
         entrypoint: ffa::SecondaryEpRegisterAddr,
-    ) -> Outcome {
+    ) -> Next {
         let Endpoint::Partition(ctx) = call.from else {
             return self.fail(call, FfaError::NotSupported);
         };
@@ -862,17 +1012,6 @@ pub(crate) fn msg_wait() -> Regs {
         flags: Default::default(),
         is_32bit: true,
     })
-}
-
-/// The answer to a call from a caller that cannot have made it.
-/// A call the core cannot take at all, answered to the SPMD. The normal world keeps its own
-/// x8..x17 (SMCCC); a partition's never reach it.
-fn refused(caller: Caller, regs: &Regs, code: FfaError) -> Outcome {
-    let mut answer = ffa::call::error(code);
-    if caller == Caller::Spmd {
-        answer[8..].copy_from_slice(&regs[8..]);
-    }
-    Outcome::ToSpmd(answer)
 }
 
 /// Calls the init runtime model forbids (FF-A v1.2 §8.3, rules for SP initialisation): they

@@ -10,7 +10,7 @@ use ffa::{EndpointId, FfaError, FuncId, MsgWaitFlags, TargetInfo};
 use crate::call_chain;
 use crate::mailbox::RxOwner;
 use crate::platform::Platform;
-use crate::spmc::{Call, CpuId, Endpoint, Outcome, Spmc, msg_wait};
+use crate::spmc::{Call, CpuId, Endpoint, Next, Spmc, msg_wait};
 
 /// Where an execution context is in its life, as FF-A's runtime model names the states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,7 +198,7 @@ impl<P: Platform> Spmc<P> {
     /// handling a direct request must answer it instead, and one whose callee yielded back to
     /// it must run that callee to its response first (DENIED). Unless the caller retains
     /// it, the RX buffer it owned goes back to the SPMC (Hafnium; FF-A v1.2 §10.2).
-    pub(crate) fn msg_wait(&mut self, call: &Call, flags: MsgWaitFlags) -> Outcome {
+    pub(crate) fn msg_wait(&mut self, call: &Call, flags: MsgWaitFlags) -> Next {
         let Endpoint::Partition(ctx) = call.from else {
             return self.fail(call, FfaError::NotSupported);
         };
@@ -234,7 +234,7 @@ impl<P: Platform> Spmc<P> {
         }
         let mut regs = msg_wait();
         regs[8..].copy_from_slice(&nwd_saved);
-        Outcome::ToSpmd(regs)
+        self.to_spmd(regs)
     }
 
     /// FFA_YIELD: the context gives its cycles back to whoever gave them (FF-A v1.2 §8.3,
@@ -251,7 +251,7 @@ impl<P: Platform> Spmc<P> {
     ///
     /// A context whose own callee yielded back to it may yield too. Outside a request or
     /// FFA_RUN: DENIED.
-    pub(crate) fn ffa_yield(&mut self, call: &Call) -> Outcome {
+    pub(crate) fn ffa_yield(&mut self, call: &Call) -> Next {
         let Endpoint::Partition(ctx) = call.from else {
             return self.fail(call, FfaError::NotSupported);
         };
@@ -297,7 +297,7 @@ impl<P: Platform> Spmc<P> {
         let nwd_saved = self.partitions.ctx(root).map_or([0; 10], |c| c.nwd_saved);
         regs[8..].copy_from_slice(&nwd_saved);
         self.set_running(call.cpu, None);
-        Outcome::ToSpmd(regs)
+        self.to_spmd(regs)
     }
 
     /// FFA_RUN: resumes a Preempted context (its FFA_YIELD returns FFA_SUCCESS; one a
@@ -323,7 +323,7 @@ impl<P: Platform> Spmc<P> {
     /// one — DENIED (Hafnium lets a partition run any Preempted context that does not
     /// precede it in its chain; FF-A gives the cycles back to the endpoint they were yielded
     /// to, so we allow that one only).
-    pub(crate) fn ffa_run(&mut self, call: &Call, target: TargetInfo) -> Outcome {
+    pub(crate) fn ffa_run(&mut self, call: &Call, target: TargetInfo) -> Next {
         let result = match call.from {
             Endpoint::NormalWorld => self.run_target(call, target),
             Endpoint::Partition(caller) => self.run_callee(call, caller, target),
@@ -359,7 +359,7 @@ impl<P: Platform> Spmc<P> {
         call: &Call,
         caller: CtxRef,
         target: TargetInfo,
-    ) -> Result<Outcome, FfaError> {
+    ) -> Result<Next, FfaError> {
         if !EndpointId(target.endpoint_id).is_secure() {
             return Err(FfaError::Denied);
         }
@@ -389,7 +389,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// Enters the Preempted `ctx` on `cpu` with `regs` (x0..x7) and its own x8..x17.
-    fn resume_preempted(&mut self, cpu: CpuId, ctx: CtxRef, regs: ffa::Regs) -> Outcome {
+    fn resume_preempted(&mut self, cpu: CpuId, ctx: CtxRef, regs: ffa::Regs) -> Next {
         let mut regs = regs;
         if let Some(c) = self.partitions.ctx_mut(ctx) {
             c.state = RuntimeState::Running;
@@ -401,7 +401,7 @@ impl<P: Platform> Spmc<P> {
         self.enter(ctx, regs)
     }
 
-    fn run_target(&mut self, call: &Call, target: TargetInfo) -> Result<Outcome, FfaError> {
+    fn run_target(&mut self, call: &Call, target: TargetInfo) -> Result<Next, FfaError> {
         let ctx = self.run_ref(call.cpu, target)?;
         let c = self
             .partitions
@@ -432,7 +432,7 @@ impl<P: Platform> Spmc<P> {
                     c.cpu = Some(call.cpu);
                     c.interrupted = false;
                     self.set_running(call.cpu, Some(ctx));
-                    return Ok(Outcome::Resume {
+                    return Ok(Next::Resume {
                         partition: EndpointId(target.endpoint_id),
                         vcpu: ctx.vcpu,
                         mask_ns_interrupts: false,

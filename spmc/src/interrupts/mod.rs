@@ -17,7 +17,7 @@
 //! - a context running for a direct request or FFA_RUN whose partition lets non-secure
 //!   interrupts in (Signaled, and Managed exit outside a direct request) is Preempted, and the normal world gets FFA_INTERRUPT naming it (w1 = ID << 16 | context
 //!   index, as Hafnium sends it and Linux's FF-A driver passes it back to FFA_RUN). FFA_RUN
-//!   resumes it where it was, registers untouched ([`Outcome::Resume`]). Partitions it blocks
+//!   resumes it where it was, registers untouched ([`Next::Resume`]). Partitions it blocks
 //!   stay Blocked: the whole chain is the normal world's to resume (unlike FFA_YIELD, which
 //!   hands a callee's cycles back to its requester).
 //! - a context that is initialising (no normal world to hand the CPU to), or whose partition
@@ -35,7 +35,7 @@ use ffa::{EndpointId, FfaError, FuncId, TargetInfo};
 use crate::call_chain;
 use crate::manifest::NsInterruptsAction;
 use crate::platform::Platform;
-use crate::spmc::{CpuId, Outcome, Spmc};
+use crate::spmc::{CpuId, Event, Next, Outcome, Spmc};
 use crate::vcpu::{RuntimeModel, RuntimeState};
 use declared::{DeclaredInterrupt, IntId, SecurityState, Trigger};
 
@@ -110,27 +110,31 @@ impl<P: Platform> Spmc<P> {
     /// With no context running on `cpu`, nothing changes and the answer is
     /// `ToSpmd(FFA_ERROR(DENIED))`, as for a call no one could have made.
     pub fn ns_interrupt(&mut self, cpu: CpuId) -> Outcome {
-        let from = self.running_ctx(cpu);
-        let outcome = self.ns_interrupt_event(cpu);
-        self.after_outcome(cpu, from, &outcome);
-        outcome
+        self.outcome(cpu, Event::NsInterrupt)
     }
 
-    fn ns_interrupt_event(&mut self, cpu: CpuId) -> Outcome {
+    pub(crate) fn ns_interrupt_next(&mut self, cpu: CpuId) -> Next {
+        let from = self.running_ctx(cpu);
+        let next = self.ns_interrupt_event(cpu);
+        self.after_outcome(cpu, from, next);
+        next
+    }
+
+    fn ns_interrupt_event(&mut self, cpu: CpuId) -> Next {
         let Some(ctx) = self
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())
         else {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+            return self.to_spmd(ffa::call::error(FfaError::Denied));
         };
         let Some(c) = self.partitions.ctx(ctx) else {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+            return self.to_spmd(ffa::call::error(FfaError::Denied));
         };
         match c.state {
             RuntimeState::Running => {}
             // Aborted from another CPU while it ran: its requester learns now.
             RuntimeState::Aborted => return self.unwind(cpu, ctx),
-            _ => return Outcome::ToSpmd(ffa::call::error(FfaError::Denied)),
+            _ => return self.to_spmd(ffa::call::error(FfaError::Denied)),
         }
         let id = self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD);
         let action = self
@@ -149,7 +153,7 @@ impl<P: Platform> Spmc<P> {
             {
                 v.inject(MANAGED_EXIT_INTID);
             }
-            return Outcome::Resume {
+            return Next::Resume {
                 partition: id,
                 vcpu: ctx.vcpu,
                 mask_ns_interrupts: true,
@@ -162,7 +166,7 @@ impl<P: Platform> Spmc<P> {
                 Some(RuntimeModel::DirectRequest | RuntimeModel::Run)
             )
         {
-            return Outcome::Resume {
+            return Next::Resume {
                 partition: id,
                 vcpu: ctx.vcpu,
                 mask_ns_interrupts: true,
@@ -182,6 +186,6 @@ impl<P: Platform> Spmc<P> {
             vcpu_id: ctx.vcpu,
         }));
         regs[8..].copy_from_slice(&nwd_saved);
-        Outcome::ToSpmd(regs)
+        self.to_spmd(regs)
     }
 }

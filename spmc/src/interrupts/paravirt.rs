@@ -23,7 +23,7 @@ use ffa::hafnium::{self, HfRequest, InterruptType, Reconfigure};
 
 use super::declared::SecurityState;
 use crate::platform::Platform;
-use crate::spmc::{Call, CpuId, Outcome, Spmc};
+use crate::spmc::{Call, CpuId, Next, Spmc};
 use crate::vcpu::CtxRef;
 
 /// Hafnium's maintenance INTIDs: virtual only, no manifest declaration needed.
@@ -42,7 +42,7 @@ impl<P: Platform> Spmc<P> {
         call: &Call,
         ctx: CtxRef,
         request: Result<HfRequest, hafnium::BadArguments>,
-    ) -> Outcome {
+    ) -> Next {
         let x0 = match request {
             Err(_) => hafnium::FAILURE,
             Ok(HfRequest::InterruptEnable {

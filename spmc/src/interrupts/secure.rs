@@ -21,7 +21,7 @@ use ffa::{FuncId, Regs};
 
 use crate::interrupts::virtual_state::VirtualLines;
 use crate::platform::Platform;
-use crate::spmc::{CpuId, Outcome, Spmc};
+use crate::spmc::{CpuId, Event, Next, Outcome, Spmc};
 use crate::vcpu::{CtxRef, RuntimeModel, RuntimeState};
 
 /// What a CPU goes back to when the secure interrupt its partition handles is done.
@@ -37,20 +37,24 @@ impl<P: Platform> Spmc<P> {
     /// A physical interrupt ended the run of the context on `cpu` (it is pending at this CPU's
     /// GIC CPU interface, not yet acknowledged): what runs next on `cpu`.
     pub fn physical_interrupt(&mut self, cpu: CpuId) -> Outcome {
-        let from = self.running_ctx(cpu);
-        let outcome = self.physical_interrupt_event(cpu);
-        self.after_outcome(cpu, from, &outcome);
-        outcome
+        self.outcome(cpu, Event::PhysicalInterrupt)
     }
 
-    fn physical_interrupt_event(&mut self, cpu: CpuId) -> Outcome {
+    pub(crate) fn physical_interrupt_next(&mut self, cpu: CpuId) -> Next {
+        let from = self.running_ctx(cpu);
+        let next = self.physical_interrupt_event(cpu);
+        self.after_outcome(cpu, from, next);
+        next
+    }
+
+    fn physical_interrupt_event(&mut self, cpu: CpuId) -> Next {
         let Some(current) = self
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())
         else {
-            return Outcome::ToSpmd(ffa::call::error(ffa::FfaError::Denied));
+            return self.to_spmd(ffa::call::error(ffa::FfaError::Denied));
         };
-        let resume = |s: &Self| Outcome::Resume {
+        let resume = |s: &Self| Next::Resume {
             partition: s.partitions.id_of(current).unwrap_or(ffa::EndpointId::SPMD),
             vcpu: current.vcpu,
             mask_ns_interrupts: false,
@@ -74,18 +78,18 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// FFA_INTERRUPT from the SPMD: a secure interrupt fired while the normal world ran.
-    pub(crate) fn spmd_interrupt(&mut self, cpu: CpuId) -> Outcome {
+    pub(crate) fn spmd_interrupt(&mut self, cpu: CpuId) -> Next {
         match self.take_physical(cpu) {
             Some(target) if self.ready(target) && self.interrupt_return(cpu).is_none() => {
                 self.run_for_interrupt(cpu, target, InterruptReturn::NormalWorld)
             }
-            _ => Outcome::ToSpmd(normal_world_resume()),
+            _ => self.to_spmd(normal_world_resume()),
         }
     }
 
     /// The context handling a secure interrupt on `cpu` called FFA_MSG_WAIT (it is Waiting
     /// again, nothing runs on `cpu`) or was aborted: what it interrupted goes on.
-    pub(crate) fn interrupt_handled(&mut self, cpu: CpuId) -> Outcome {
+    pub(crate) fn interrupt_handled(&mut self, cpu: CpuId) -> Next {
         let back = self
             .cpu_index(cpu)
             .and_then(|i| self.interrupt_returns.get_mut(i))
@@ -103,7 +107,7 @@ impl<P: Platform> Spmc<P> {
                     c.cpu = Some(cpu);
                 }
                 self.set_running(cpu, Some(ctx));
-                Outcome::Resume {
+                Next::Resume {
                     partition: self.partitions.id_of(ctx).unwrap_or(ffa::EndpointId::SPMD),
                     vcpu: ctx.vcpu,
                     mask_ns_interrupts: false,
@@ -111,7 +115,7 @@ impl<P: Platform> Spmc<P> {
             }
             // Aborted meanwhile (from another CPU): its requester learns now.
             Some(InterruptReturn::Context(ctx)) => self.unwind(cpu, ctx),
-            Some(InterruptReturn::NormalWorld) | None => Outcome::ToSpmd(normal_world_resume()),
+            Some(InterruptReturn::NormalWorld) | None => self.to_spmd(normal_world_resume()),
         }
     }
 
@@ -185,7 +189,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// Runs the Waiting context `target` on `cpu` for its pending interrupt.
-    fn run_for_interrupt(&mut self, cpu: CpuId, target: CtxRef, back: InterruptReturn) -> Outcome {
+    fn run_for_interrupt(&mut self, cpu: CpuId, target: CtxRef, back: InterruptReturn) -> Next {
         let intid = self
             .partitions
             .get(target.partition)
@@ -193,7 +197,7 @@ impl<P: Platform> Spmc<P> {
             .and_then(|v| v.peek())
             .unwrap_or(ffa::hafnium::INVALID_INTID);
         let Some(c) = self.partitions.ctx_mut(target) else {
-            return Outcome::ToSpmd(normal_world_resume());
+            return self.to_spmd(normal_world_resume());
         };
         c.run(cpu, RuntimeModel::SecureInterrupt);
         let own = c.own_saved;

@@ -38,7 +38,7 @@ use ffa::memory::{
 use ffa::{EndpointId, FfaError, FuncId, Interface, MemOpBuf, PAGE_SIZE};
 
 use crate::platform::{Platform, Space};
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 use ledger::{Arriving, Borrower, Handle, Holding, Kind, LedgerError, Transaction};
 
 /// The flags a send may set: zero the memory before a borrower maps it (lend and donate only).
@@ -73,18 +73,18 @@ enum Progress {
 
 impl<P: Platform> Spmc<P> {
     /// FFA_MEM_SHARE, FFA_MEM_LEND or FFA_MEM_DONATE (either width).
-    pub(crate) fn mem_send(&mut self, call: &Call, kind: Kind, interface: &Interface) -> Outcome {
+    pub(crate) fn mem_send(&mut self, call: &Call, kind: Kind, interface: &Interface) -> Next {
         let progress = self.send(call, kind, interface);
         self.answer_send(call, progress)
     }
 
     /// FFA_MEM_FRAG_TX: the next fragment of a send.
-    pub(crate) fn mem_frag_tx(&mut self, call: &Call, interface: &Interface) -> Outcome {
+    pub(crate) fn mem_frag_tx(&mut self, call: &Call, interface: &Interface) -> Next {
         let progress = self.frag_tx(call, interface);
         self.answer_send(call, progress)
     }
 
-    fn answer_send(&mut self, call: &Call, progress: Result<Progress, FfaError>) -> Outcome {
+    fn answer_send(&mut self, call: &Call, progress: Result<Progress, FfaError>) -> Next {
         match progress {
             Ok(Progress::Done(handle)) => {
                 let h = handle.0;
@@ -447,7 +447,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// FFA_MEM_RECLAIM.
-    pub(crate) fn mem_reclaim(&mut self, call: &Call) -> Outcome {
+    pub(crate) fn mem_reclaim(&mut self, call: &Call) -> Next {
         match self.reclaim(call) {
             Ok(()) => self.succeed(call, [0; 6]),
             Err(code) => self.fail(call, code),

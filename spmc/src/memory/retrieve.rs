@@ -30,7 +30,7 @@ use ffa::{EndpointId, FfaError, FuncId, Interface, MemOpBuf, PAGE_SIZE};
 use super::CHUNK;
 use super::ledger::{Handle, Holding, Kind, Transaction};
 use crate::platform::{Platform, Space};
-use crate::spmc::{Call, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, Endpoint, Next, Spmc};
 use crate::vcpu::CtxRef;
 
 /// The flags a retrieve request may set: the transaction type and "zero before mapping".
@@ -51,7 +51,7 @@ struct Rx {
 
 impl<P: Platform> Spmc<P> {
     /// FFA_MEM_RETRIEVE_REQ (either width).
-    pub(crate) fn mem_retrieve(&mut self, call: &Call, interface: &Interface) -> Outcome {
+    pub(crate) fn mem_retrieve(&mut self, call: &Call, interface: &Interface) -> Next {
         let answer = match call.from {
             Endpoint::Partition(ctx) => self.retrieve(ctx, interface),
             Endpoint::NormalWorld => self.hypervisor_retrieve(interface),
@@ -191,7 +191,7 @@ impl<P: Platform> Spmc<P> {
 
     /// FFA_MEM_FRAG_RX: the next fragment of a retrieve response, into the caller's RX buffer
     /// (which it must have released), answered FFA_MEM_FRAG_TX.
-    pub(crate) fn mem_frag_rx(&mut self, call: &Call, interface: &Interface) -> Outcome {
+    pub(crate) fn mem_frag_rx(&mut self, call: &Call, interface: &Interface) -> Next {
         match self.frag_rx(call, interface) {
             Ok((handle, fragment)) => {
                 let mut regs = [0; 18];
@@ -348,7 +348,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// FFA_MEM_RELINQUISH.
-    pub(crate) fn mem_relinquish(&mut self, call: &Call) -> Outcome {
+    pub(crate) fn mem_relinquish(&mut self, call: &Call) -> Next {
         match self.relinquish(call) {
             Ok(()) => self.succeed(call, [0; 6]),
             Err(code) => self.fail(call, code),

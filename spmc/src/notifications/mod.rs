@@ -60,7 +60,7 @@ use crate::interrupts::declared::{IntId, SecurityState, Trigger};
 use crate::manifest::MAX_PARTITIONS;
 use crate::partition::MAX_CPUS;
 use crate::platform::Platform;
-use crate::spmc::{Call, CpuId, Endpoint, Outcome, Spmc};
+use crate::spmc::{Call, CpuId, Endpoint, Next, Spmc};
 use crate::vcpu::CtxRef;
 use bitmap::{Bitmap, HYP_RX_BUFFER_FULL, MAX_VCPUS, RX_BUFFER_FULL, SenderKind};
 use info::{Cursor, InfoLists};
@@ -220,9 +220,9 @@ impl<P: Platform> Spmc<P> {
     /// call or event came from `from` (`None`: the normal world or no context): a return to
     /// the normal world pends a delayed SRI; a switch into a partition's context from another
     /// endpoint gives it the NPI if global notifications are pending for it.
-    pub(crate) fn after_outcome(&mut self, cpu: CpuId, from: Option<CtxRef>, outcome: &Outcome) {
-        match *outcome {
-            Outcome::ToSpmd(_) => {
+    pub(crate) fn after_outcome(&mut self, cpu: CpuId, from: Option<CtxRef>, next: Next) {
+        match next {
+            Next::ToSpmd => {
                 let delayed = self
                     .cpu_index(cpu)
                     .and_then(|i| self.notifications.sri_delayed.get(i))
@@ -233,7 +233,7 @@ impl<P: Platform> Spmc<P> {
                 }
             }
             // The context entered is the one now running on `cpu` (no search by ID).
-            Outcome::Enter { .. } | Outcome::Resume { .. } => {
+            Next::Enter { .. } | Next::Resume { .. } => {
                 if let Some(ctx) = self.running_ctx(cpu)
                     && from != Some(ctx)
                 {
@@ -314,7 +314,7 @@ impl<P: Platform> Spmc<P> {
         call: &Call,
         vm_id: u16,
         vcpu_count: u32,
-    ) -> Outcome {
+    ) -> Next {
         if call.from != Endpoint::NormalWorld {
             return self.fail(call, FfaError::NotSupported);
         }
@@ -340,7 +340,7 @@ impl<P: Platform> Spmc<P> {
         self.succeed(call, [0; 6])
     }
 
-    pub(crate) fn notification_bitmap_destroy(&mut self, call: &Call, vm_id: u16) -> Outcome {
+    pub(crate) fn notification_bitmap_destroy(&mut self, call: &Call, vm_id: u16) -> Next {
         if call.from != Endpoint::NormalWorld {
             return self.fail(call, FfaError::NotSupported);
         }
@@ -371,7 +371,7 @@ impl<P: Platform> Spmc<P> {
         receiver: EndpointId,
         bits: u64,
         bind: bool,
-    ) -> Outcome {
+    ) -> Next {
         match self.update_bindings(call, sender, receiver, bits, bind) {
             Ok(()) => self.succeed(call, [0; 6]),
             Err(code) => self.fail(call, code),
@@ -448,7 +448,7 @@ impl<P: Platform> Spmc<P> {
         receiver: EndpointId,
         flags: ffa::NotificationSetFlags,
         bits: u64,
-    ) -> Outcome {
+    ) -> Next {
         match self.set_pending(call, sender, receiver, flags, bits) {
             Ok(()) => self.succeed(call, [0; 6]),
             Err(code) => self.fail(call, code),
@@ -515,7 +515,7 @@ impl<P: Platform> Spmc<P> {
         call: &Call,
         vcpu: u16,
         receiver: EndpointId,
-    ) -> Outcome {
+    ) -> Next {
         match self.get_pending(call, vcpu, receiver) {
             Ok(args) => self.succeed(call, args),
             Err(code) => self.fail(call, code),
@@ -578,7 +578,7 @@ impl<P: Platform> Spmc<P> {
         ])
     }
 
-    pub(crate) fn notification_info_get(&mut self, call: &Call, is_32bit: bool) -> Outcome {
+    pub(crate) fn notification_info_get(&mut self, call: &Call, is_32bit: bool) -> Next {
         if call.from != Endpoint::NormalWorld {
             return self.fail(call, FfaError::NotSupported);
         }
@@ -713,7 +713,7 @@ mod tests {
         // Delayed: at the next return to the normal world on that CPU.
         s.notify_rx_buffer_full(CpuId(0), EndpointId(0), EndpointId(0x8001), true);
         assert_eq!(s.platform().0.len(), 1);
-        s.after_outcome(CpuId(0), None, &Outcome::ToSpmd([0; 18]));
+        s.after_outcome(CpuId(0), None, Next::ToSpmd);
         assert_eq!(s.platform().0[1], (CpuId(0), SCHEDULE_RECEIVER_INTID));
         // No bitmap: nothing (a partition without notification support, an unknown VM).
         s.notify_rx_buffer_full(CpuId(0), EndpointId(0x8001), EndpointId(0x8002), false);
@@ -735,13 +735,12 @@ mod tests {
                 vcpu: 0,
             }),
         );
-        let o = Outcome::Enter {
+        let o = Next::Enter {
             partition: EndpointId(0x8001),
             vcpu: 0,
-            regs: [0; 18],
             start: None,
         };
-        s.after_outcome(CpuId(0), None, &o);
+        s.after_outcome(CpuId(0), None, o);
         let v = &s.partitions.get(0).unwrap().virtual_interrupts[0];
         assert!(v.is_pending(NOTIFICATION_PENDING_INTID));
     }

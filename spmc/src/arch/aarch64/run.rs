@@ -1,4 +1,4 @@
-//! Cold and warm boot, and each core's loop: it turns the core's [`Outcome`]s into SMCs to the
+//! Cold and warm boot, and each core's loop: it turns what the core says runs next ([`Next`]) into SMCs to the
 //! SPMD and world switches into partitions, and partitions' traps back into core calls.
 //!
 //! The core (`Spmc`) sits behind one lock shared by all cores, held only around core calls,
@@ -30,7 +30,7 @@ use crate::pagetable::MapError;
 use crate::partition::{AbortReason, MAX_CPUS};
 use crate::platform::Space;
 use crate::println;
-use crate::spmc::{Caller, CpuId, Outcome, Spmc};
+use crate::spmc::{Caller, CpuId, Event, Next, Spmc};
 
 use super::asm::{
     self, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
@@ -150,28 +150,63 @@ fn now_ms() -> u64 {
     CNTPCT_EL0.get() / (CNTFRQ_EL0.get() / 1000).max(1)
 }
 
-/// Calls the core under the lock, then, with the lock released (other cores go on meanwhile),
-/// prints the console lines partitions finished and any partition the call aborted.
-fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> Outcome {
+/// What a core call is about: the core's [`Event`] without the registers, which
+/// [`core_call`] reads in place.
+#[derive(Clone, Copy)]
+enum CoreEvent {
+    Boot,
+    CpuOn,
+    /// The SPMD's call, in this core's normal-world slot.
+    SpmdCall,
+    /// A call of this partition context, in its saved registers.
+    PartitionCall(EndpointId, u16),
+    NsInterrupt,
+    PhysicalInterrupt,
+    AbortRunning,
+}
+
+/// Calls the core under the lock and copies the registers its answer carries straight to
+/// where they go (this core's normal-world slot, or the context it enters), then, with the
+/// lock released (other cores go on meanwhile), prints the console lines partitions finished
+/// and any partition the call aborted.
+fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
     let mut lines: Vec<ConsoleLine, LINES_PER_CALL> = Vec::new();
     let mut aborted: Vec<(EndpointId, String<32>, AbortReason), MAX_PARTITIONS> = Vec::new();
-    let (outcome, boot_done) = {
+    let (next, boot_done) = {
         let mut guard = CORE.lock();
         if CORE_LOST.load(Ordering::Acquire) {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Aborted));
+            return refuse(cpu, FfaError::Aborted);
         }
         let CoreSlot::Ready(spmc) = &mut *guard else {
-            return Outcome::ToSpmd(ffa::call::error(FfaError::Denied));
+            return refuse(cpu, FfaError::Denied);
         };
         let me = MPIDR_EL1.get() & asm::AFFINITY;
         CORE_HOLDER.store(me, Ordering::Relaxed);
-        let outcome = f(spmc);
-        if let Outcome::Enter {
+        let next = match event {
+            CoreEvent::Boot => spmc.next(cpu, Event::Boot),
+            CoreEvent::CpuOn => spmc.next(cpu, Event::CpuOn),
+            CoreEvent::NsInterrupt => spmc.next(cpu, Event::NsInterrupt),
+            CoreEvent::PhysicalInterrupt => spmc.next(cpu, Event::PhysicalInterrupt),
+            CoreEvent::AbortRunning => spmc.next(cpu, Event::AbortRunning),
+            CoreEvent::SpmdCall => match normal_world(cpu) {
+                Some(nw) => spmc.next(cpu, Event::Call(Caller::Spmd, &nw.regs)),
+                None => spmc.next(cpu, Event::Call(Caller::Spmd, &[0; 18])),
+            },
+            CoreEvent::PartitionCall(id, vcpu) => match vcpu_state(id, vcpu) {
+                Some((state, _)) => {
+                    let regs = call_regs(&state.regs.x);
+                    spmc.next(cpu, Event::Call(Caller::Partition(id), regs))
+                }
+                None => spmc.next(cpu, Event::AbortRunning),
+            },
+        };
+        deliver(cpu, next, spmc.registers());
+        if let Next::Enter {
             partition, vcpu, ..
         }
-        | Outcome::Resume {
+        | Next::Resume {
             partition, vcpu, ..
-        } = outcome
+        } = next
             && let Some(slot) = LINES.get(usize::from(cpu.0))
         {
             let lines = spmc.virtual_lines(partition, vcpu);
@@ -197,7 +232,7 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
         }
         let boot_done = spmc.cold_boot_done && !BOOT_REPORTED.swap(true, Ordering::Relaxed);
         CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
-        (outcome, boot_done)
+        (next, boot_done)
     };
     for line in &lines {
         let id = line.partition.0;
@@ -224,7 +259,40 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
             cpu.0
         );
     }
-    outcome
+    next
+}
+
+/// Copies the registers `next` carries to where they go: this core's normal-world slot for
+/// the SPMD, or the context entered (reset first if it starts afresh).
+fn deliver(cpu: CpuId, next: Next, regs: &ffa::Regs) {
+    match next {
+        Next::ToSpmd => {
+            if let Some(nw) = normal_world(cpu) {
+                nw.regs = *regs;
+            }
+        }
+        Next::Enter {
+            partition,
+            vcpu,
+            start,
+        } => {
+            if let Some((state, _)) = vcpu_state(partition, vcpu) {
+                match start {
+                    Some(pc) => state.reset(pc, regs),
+                    None => state.regs.x[..18].copy_from_slice(regs),
+                }
+            }
+        }
+        Next::Resume { .. } => {}
+    }
+}
+
+/// The core cannot be asked: the SPMD gets FFA_ERROR(`code`).
+fn refuse(cpu: CpuId, code: FfaError) -> Next {
+    if let Some(nw) = normal_world(cpu) {
+        nw.regs = ffa::call::error(code);
+    }
+    Next::ToSpmd
 }
 
 /// Setup each core needs before running partitions.
@@ -316,8 +384,8 @@ extern "C" fn spmc_cold_main(manifest: u64, mpidr: u64) -> ! {
             init_failed()
         }
     };
-    let outcome = core_call(cpu, |s| s.boot(cpu));
-    run(cpu, outcome)
+    let next = core_call(cpu, CoreEvent::Boot);
+    run(cpu, next)
 }
 
 /// What the stacks area is filled with before cold boot's configuration.
@@ -600,8 +668,8 @@ extern "C" fn spmc_warm_main(index: u64, mpidr: u64) -> ! {
     if let Some(nw) = normal_world(cpu) {
         nw.saved = false;
     }
-    let outcome = core_call(cpu, |s| s.cpu_on(cpu));
-    run(cpu, outcome)
+    let next = core_call(cpu, CoreEvent::CpuOn);
+    run(cpu, next)
 }
 
 /// Reports a core the CPU map does not list (from the entry assembly, on the shared refusal
@@ -640,36 +708,81 @@ fn vcpu_state(id: EndpointId, vcpu: u16) -> Option<(&'static mut VcpuState, Part
     Some((unsafe { &mut (*MACHINE.vcpus.get())[slot][v] }, arch))
 }
 
-/// Drives `cpu` from `outcome` on, forever.
-fn run(cpu: CpuId, mut outcome: Outcome) -> ! {
+/// Drives `cpu` from `next` on, forever.
+fn run(cpu: CpuId, mut next: Next) -> ! {
     loop {
-        outcome = match outcome {
-            Outcome::ToSpmd(regs) => {
+        next = match next {
+            Next::ToSpmd => {
                 restore_normal_world(cpu);
-                let answer = smccc::smc64(regs[0] as u32, args_of(&regs));
-                if let Some(nw) = normal_world(cpu) {
-                    nw.sve_hint = answer[0] & SVE_HINT != 0;
+                match normal_world(cpu) {
+                    Some(nw) => {
+                        smc_in_place(&mut nw.regs);
+                        nw.sve_hint = nw.regs[0] & SVE_HINT != 0;
+                    }
+                    // Not a CPU of the map: nothing to answer with.
+                    None => park(),
                 }
-                core_call(cpu, |s| s.handle(cpu, Caller::Spmd, &answer))
+                core_call(cpu, CoreEvent::SpmdCall)
             }
-            Outcome::Enter {
-                partition,
-                vcpu,
-                regs,
-                start,
-            } => {
-                let entry = match start {
-                    Some(pc) => Entry::Start(pc, &regs),
-                    None => Entry::Answer(&regs),
-                };
-                run_partition(cpu, partition, vcpu, entry, false)
-            }
-            Outcome::Resume {
+            Next::Enter {
+                partition, vcpu, ..
+            } => run_partition(cpu, partition, vcpu, false),
+            Next::Resume {
                 partition,
                 vcpu,
                 mask_ns_interrupts,
-            } => run_partition(cpu, partition, vcpu, Entry::Resume, mask_ns_interrupts),
+            } => run_partition(cpu, partition, vcpu, mask_ns_interrupts),
         };
+    }
+}
+
+/// SMC to the SPMD with x0..x17 = `regs`, which then hold the SPMD's x0..x17.
+fn smc_in_place(regs: &mut ffa::Regs) {
+    let [
+        x0,
+        x1,
+        x2,
+        x3,
+        x4,
+        x5,
+        x6,
+        x7,
+        x8,
+        x9,
+        x10,
+        x11,
+        x12,
+        x13,
+        x14,
+        x15,
+        x16,
+        x17,
+    ] = regs;
+    // SAFETY: an SMC to EL3 with SMCCC v1.2's register convention: x0..x17 in and out, the
+    // rest preserved by the SPMD. No memory of ours is touched by EL3.
+    unsafe {
+        asm!(
+            "smc #0",
+            inout("x0") * x0,
+            inout("x1") * x1,
+            inout("x2") * x2,
+            inout("x3") * x3,
+            inout("x4") * x4,
+            inout("x5") * x5,
+            inout("x6") * x6,
+            inout("x7") * x7,
+            inout("x8") * x8,
+            inout("x9") * x9,
+            inout("x10") * x10,
+            inout("x11") * x11,
+            inout("x12") * x12,
+            inout("x13") * x13,
+            inout("x14") * x14,
+            inout("x15") * x15,
+            inout("x16") * x16,
+            inout("x17") * x17,
+            options(nostack),
+        );
     }
 }
 
@@ -689,16 +802,6 @@ fn restore_normal_world(cpu: CpuId) {
     }
 }
 
-/// How a context is entered.
-enum Entry<'a> {
-    /// Afresh at this address, with these x0..x17.
-    Start(u64, &'a ffa::Regs),
-    /// Where it trapped, with an answer in x0..x17.
-    Answer(&'a ffa::Regs),
-    /// Where an interrupt stopped it, registers untouched.
-    Resume,
-}
-
 /// Priority mask that lets secure interrupts through and holds back every non-secure one
 /// (as seen from the secure state, non-secure priorities are 0x80 and up).
 const MASK_NS_INTERRUPTS: u8 = 0x80;
@@ -711,27 +814,34 @@ enum Exit {
     NsInterrupt,
     /// A secure interrupt is pending: the core takes it for its owner.
     SecureInterrupt,
-    /// A call to the core with these registers.
-    Call(ffa::Regs),
+    /// A call to the core, in its saved x0..x17.
+    Call,
     /// It cannot go on.
     Abort,
 }
 
-/// Enters a partition context and runs it until it makes a call the core must answer or a
-/// non-secure interrupt arrives (held back while `mask_ns` holds, for this run only).
-fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: bool) -> Outcome {
+/// Enters a partition context (its registers already delivered) and runs it until it makes
+/// a call the core must answer or a non-secure interrupt arrives (held back while `mask_ns`
+/// holds, for this run only); then asks the core what runs next.
+fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, mask_ns: bool) -> Next {
+    let event = match run_context(cpu, id, vcpu, mask_ns) {
+        Exit::Call => CoreEvent::PartitionCall(id, vcpu),
+        Exit::NsInterrupt => CoreEvent::NsInterrupt,
+        Exit::SecureInterrupt => CoreEvent::PhysicalInterrupt,
+        Exit::Abort | Exit::Resume => CoreEvent::AbortRunning,
+    };
+    core_call(cpu, event)
+}
+
+/// Runs a context until an exit the core must see (never [`Exit::Resume`]).
+fn run_context(cpu: CpuId, id: EndpointId, vcpu: u16, mask_ns: bool) -> Exit {
     let Some((state, arch)) = vcpu_state(id, vcpu) else {
         println!(
             "spmc: core {}: no state for partition {:#06x}/{vcpu}",
             cpu.0, id.0
         );
-        return core_call(cpu, |s| s.abort_running(cpu));
+        return Exit::Abort;
     };
-    match entry {
-        Entry::Start(pc, regs) => state.reset(pc, regs),
-        Entry::Answer(regs) => state.regs.x[..18].copy_from_slice(regs),
-        Entry::Resume => {}
-    }
     if let Some(nw) = normal_world(cpu)
         && !nw.saved
     {
@@ -746,7 +856,7 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
     }
     let Some(stage2) = &arch.stage2 else {
         // Aborted at boot: the core never enters it; refuse to run it unisolated all the same.
-        return core_call(cpu, |s| s.abort_running(cpu));
+        return Exit::Abort;
     };
     mmu::switch_stage2(stage2);
     let aff0 = if arch.mp { u64::from(vcpu) } else { 0 };
@@ -759,13 +869,13 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
     if mask_ns && unmasked > MASK_NS_INTERRUPTS {
         GicCpuInterface::set_priority_mask(MASK_NS_INTERRUPTS);
     }
-    let outcome = run_until_exit(cpu, id, vcpu, state);
+    let exit = run_until_exit(cpu, id, vcpu, state);
     GicCpuInterface::set_priority_mask(unmasked);
-    outcome
+    exit
 }
 
 /// Runs a context until an exit the core must see.
-fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) -> Outcome {
+fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) -> Exit {
     loop {
         state.el1.restore();
         // SAFETY: `fp` is a valid FpState.
@@ -785,18 +895,20 @@ fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) 
         unsafe { spmc_fp_save(&mut state.fp) };
         match exit_reason(cpu, id, vcpu, state, kind) {
             Exit::Resume => continue,
-            Exit::Call(call) => {
-                return core_call(cpu, |s| s.handle(cpu, Caller::Partition(id), &call));
-            }
-            Exit::NsInterrupt => return core_call(cpu, |s| s.ns_interrupt(cpu)),
-            Exit::SecureInterrupt => return core_call(cpu, |s| s.physical_interrupt(cpu)),
-            Exit::Abort => return core_call(cpu, |s| s.abort_running(cpu)),
+            exit => return exit,
         }
     }
 }
 
 fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kind: u64) -> Exit {
-    let r = state.regs;
+    // The exception state only: the general registers stay where the assembly saved them.
+    let r = ExitState {
+        esr: state.regs.esr,
+        elr: state.regs.elr,
+        far: state.regs.far,
+        hpfar: state.regs.hpfar,
+        spsr: state.regs.spsr,
+    };
     match kind {
         exit::SYNC => {}
         // In the secure state a Non-secure Group 1 interrupt is signalled as FIQ (Group 0
@@ -823,9 +935,9 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
     match classify(r.esr) {
         Trap::Smc => {
             state.regs.elr = r.elr.wrapping_add(4);
-            Exit::Call(call_regs(&r.x))
+            Exit::Call
         }
-        Trap::Hvc => Exit::Call(call_regs(&r.x)),
+        Trap::Hvc => Exit::Call,
         Trap::Abort { instruction } => {
             let (vbar, elr_el1, spsr_el1) = state.exception_regs();
             let fault = FaultState {
@@ -910,10 +1022,19 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
     }
 }
 
-fn call_regs(x: &[u64; 31]) -> ffa::Regs {
-    let mut regs = [0; 18];
-    regs.copy_from_slice(&x[..18]);
-    regs
+/// The exception state of a context's last exit.
+#[derive(Clone, Copy)]
+struct ExitState {
+    esr: u64,
+    elr: u64,
+    far: u64,
+    hpfar: u64,
+    spsr: u64,
+}
+
+/// x0..x17 of a context's saved general registers, in place.
+fn call_regs(x: &[u64; 31]) -> &ffa::Regs {
+    x.first_chunk::<18>().unwrap_or(&[0; 18])
 }
 
 /// What a fault report adds when the faulting core was inside the core.

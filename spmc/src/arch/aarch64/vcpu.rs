@@ -184,6 +184,9 @@ impl VcpuState {
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct NormalWorldState {
+    /// x0..x17 of the SMC to the SPMD: the answer or message the SPMC sends, then the call
+    /// the SPMD enters it with (built and read in place).
+    pub regs: [u64; 18],
     /// Whether the fields hold the normal world's registers (a partition ran since the SPMD
     /// last entered the SPMC on this core).
     pub saved: bool,
@@ -203,6 +206,7 @@ pub struct NormalWorldState {
 impl NormalWorldState {
     /// Nothing saved.
     pub const EMPTY: Self = Self {
+        regs: [0; 18],
         saved: false,
         el1: El1Regs::ZERO,
         fp: FpState::ZERO,
