@@ -21,18 +21,19 @@
 //! had them; RESP/RESP 64 likewise carry x0..x7 and give the requester its own x8..x17 back.
 //! REQ2 carries x0..x17; RESP2 carries x4..x17 (x2, x3 zeroed).
 
-use ffa::{DirectMsgArgs, EndpointId, FfaError, Interface, Regs, Version};
+use ffa::{DirectMsgArgs, EndpointId, FfaError, FuncId, Interface, Regs, Version};
 
 use crate::call_chain;
 use crate::manifest::MessagingMethod;
 use crate::platform::Platform;
 use crate::spmc::{Call, Endpoint, Next, Spmc};
 use crate::vcpu::{
-    CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width, upper_regs,
+    CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width,
 };
 
 /// A direct message's header, from the decoded call.
-struct Header {
+#[derive(Clone, Copy)]
+pub(crate) struct Header {
     src: EndpointId,
     dst: EndpointId,
     kind: RequestKind,
@@ -42,7 +43,7 @@ struct Header {
 /// The header of a REQ/RESP (32/64) or REQ2/RESP2; framework messages and a nonzero w2 in
 /// partition messages are INVALID_PARAMETERS.
 fn header(msg: &Interface, regs: &Regs) -> Result<(Header, Option<ffa::Uuid>), FfaError> {
-    let (src, dst, kind, width, uuid) = match *msg {
+    let (src, dst, kind, width, uuid) = match msg {
         Interface::MsgSendDirectReq {
             src_id,
             dst_id,
@@ -65,16 +66,16 @@ fn header(msg: &Interface, regs: &Regs) -> Result<(Header, Option<ffa::Uuid>), F
             if w2 != 0 {
                 return Err(FfaError::InvalidParameters);
             }
-            (src_id, dst_id, RequestKind::Req, width, None)
+            (*src_id, *dst_id, RequestKind::Req, width, None)
         }
         Interface::MsgSendDirectReq2 {
             src_id,
             dst_id,
             uuid,
             ..
-        } => (src_id, dst_id, RequestKind::Req2, Width::W64, Some(uuid)),
+        } => (*src_id, *dst_id, RequestKind::Req2, Width::W64, Some(*uuid)),
         Interface::MsgSendDirectResp2 { src_id, dst_id, .. } => {
-            (src_id, dst_id, RequestKind::Req2, Width::W64, None)
+            (*src_id, *dst_id, RequestKind::Req2, Width::W64, None)
         }
         _ => return Err(FfaError::NotSupported),
     };
@@ -87,29 +88,90 @@ fn header(msg: &Interface, regs: &Regs) -> Result<(Header, Option<ffa::Uuid>), F
     Ok((header, uuid))
 }
 
-/// `regs` as the receiver sees them: the function ID without the SVE hint, and for SMC32
-/// only the low halves of x1..x7.
-fn as_sent(regs: &Regs, width: Width) -> Regs {
-    let mut out = *regs;
-    out[0] = u64::from(ffa::call::function_id(regs));
-    if width == Width::W32 {
-        for r in &mut out[1..8] {
-            *r &= 0xffff_ffff;
-        }
+/// Whether a call is a request or a response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    Request,
+    Response,
+}
+
+/// The header of a direct message read from the registers alone.
+#[derive(Clone, Copy)]
+pub(crate) struct RegsHeader {
+    pub(crate) header: Header,
+    pub(crate) kind_of_call: CallKind,
+}
+
+/// The header of a REQ/RESP (32/64) that is not a framework message (w2 = 0), straight from
+/// the registers, as the decoder would give it; `None` for anything else, which the decoder
+/// handles.
+pub(crate) fn header_from_regs(func: FuncId, regs: &Regs) -> Option<RegsHeader> {
+    let (kind_of_call, width) = match func {
+        FuncId::MsgSendDirectReq32 => (CallKind::Request, Width::W32),
+        FuncId::MsgSendDirectReq64 => (CallKind::Request, Width::W64),
+        FuncId::MsgSendDirectResp32 => (CallKind::Response, Width::W32),
+        FuncId::MsgSendDirectResp64 => (CallKind::Response, Width::W64),
+        _ => return None,
+    };
+    let w2 = match width {
+        Width::W32 => regs[2] & 0xffff_ffff,
+        Width::W64 => regs[2],
+    };
+    if w2 != 0 {
+        return None;
     }
-    out
+    let (src, dst) = ffa::id::unpack_src_dst(regs[1] as u32);
+    Some(RegsHeader {
+        header: Header {
+            src,
+            dst,
+            kind: RequestKind::Req,
+            width,
+        },
+        kind_of_call,
+    })
+}
+
+/// Writes x0..x7 of `regs` into `out` as the receiver sees them: the function ID without
+/// the SVE hint, and for SMC32 only the low halves of x1..x7.
+fn put_sent(out: &mut Regs, regs: &Regs, width: Width) {
+    out[0] = u64::from(ffa::call::function_id(regs));
+    let mask = match width {
+        Width::W32 => 0xffff_ffff,
+        Width::W64 => u64::MAX,
+    };
+    for (o, r) in out[1..8].iter_mut().zip(&regs[1..8]) {
+        *o = *r & mask;
+    }
 }
 
 impl<P: Platform> Spmc<P> {
     pub(crate) fn direct_request(&mut self, call: &Call, msg: &Interface) -> Next {
-        match self.send_request(call, msg) {
-            Ok(outcome) => outcome,
+        match header(msg, call.regs) {
+            Ok((h, uuid)) => self.direct_request_with(call, h, uuid),
             Err(code) => self.fail(call, code),
         }
     }
 
-    fn send_request(&mut self, call: &Call, msg: &Interface) -> Result<Next, FfaError> {
-        let (h, uuid) = header(msg, call.regs)?;
+    /// A request with its header `h` (and REQ2's UUID).
+    pub(crate) fn direct_request_with(
+        &mut self,
+        call: &Call,
+        h: Header,
+        uuid: Option<ffa::Uuid>,
+    ) -> Next {
+        match self.send_request(call, h, uuid) {
+            Ok(next) => next,
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn send_request(
+        &mut self,
+        call: &Call,
+        h: Header,
+        uuid: Option<ffa::Uuid>,
+    ) -> Result<Next, FfaError> {
         let sender = match call.from {
             Endpoint::NormalWorld if !h.src.is_secure() => Requester::NormalWorld(h.src),
             Endpoint::Partition(ctx) if self.partitions.id_of(ctx) == Some(h.src) => {
@@ -178,20 +240,20 @@ impl<P: Platform> Spmc<P> {
         }
 
         // Checks done: block the sender (if a partition) and run the receiver.
-        let saved = upper_regs(call.regs);
         if let Requester::Partition(_, ctx) = sender
             && let Some(c) = self.partitions.ctx_mut(ctx)
         {
             c.state = RuntimeState::Blocked;
-            c.own_saved = saved;
+            c.own_saved.copy_from_slice(&call.regs[8..]);
         }
         let c = self
             .partitions
             .ctx_mut(target_ctx)
             .ok_or(FfaError::InvalidParameters)?;
-        let mut regs = as_sent(call.regs, h.width);
-        if h.kind == RequestKind::Req {
-            regs[8..].copy_from_slice(&c.own_saved);
+        put_sent(&mut self.out, call.regs, h.width);
+        match h.kind {
+            RequestKind::Req => self.out[8..].copy_from_slice(&c.own_saved),
+            RequestKind::Req2 => self.out[8..].copy_from_slice(&call.regs[8..]),
         }
         c.run(call.cpu, RuntimeModel::DirectRequest);
         c.request = Some(PendingRequest {
@@ -200,25 +262,36 @@ impl<P: Platform> Spmc<P> {
             width: h.width,
         });
         if matches!(sender, Requester::NormalWorld(_)) {
-            c.nwd_saved = saved;
+            c.nwd_saved.copy_from_slice(&call.regs[8..]);
         }
         self.set_running(call.cpu, Some(target_ctx));
-        Ok(self.enter(target_ctx, regs))
+        Ok(self.entered(target_ctx))
     }
 
     pub(crate) fn direct_response(&mut self, call: &Call, msg: &Interface) -> Next {
-        match self.send_response(call, msg) {
-            Ok(outcome) => outcome,
+        // The normal world never handles requests from the secure world.
+        if call.from == Endpoint::NormalWorld {
+            return self.fail(call, FfaError::NotSupported);
+        }
+        match header(msg, call.regs) {
+            Ok((h, _)) => self.direct_response_with(call, h),
             Err(code) => self.fail(call, code),
         }
     }
 
-    fn send_response(&mut self, call: &Call, msg: &Interface) -> Result<Next, FfaError> {
+    /// A response with its header `h`.
+    pub(crate) fn direct_response_with(&mut self, call: &Call, h: Header) -> Next {
+        match self.send_response(call, h) {
+            Ok(next) => next,
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    fn send_response(&mut self, call: &Call, h: Header) -> Result<Next, FfaError> {
         // The normal world never handles requests from the secure world.
         let Endpoint::Partition(ctx) = call.from else {
             return Err(FfaError::NotSupported);
         };
-        let (h, _) = header(msg, call.regs)?;
         if self.partitions.id_of(ctx) != Some(h.src) || h.dst == h.src {
             return Err(FfaError::InvalidParameters);
         }
@@ -249,23 +322,28 @@ impl<P: Platform> Spmc<P> {
             }
         }
 
-        let mut regs = as_sent(call.regs, h.width);
-        if h.kind == RequestKind::Req2 {
-            regs[2] = 0;
-            regs[3] = 0;
+        put_sent(&mut self.out, call.regs, h.width);
+        match h.kind {
+            RequestKind::Req => {}
+            RequestKind::Req2 => {
+                self.out[2] = 0;
+                self.out[3] = 0;
+                self.out[8..].copy_from_slice(&call.regs[8..]);
+            }
         }
-        let nwd_saved = responder.nwd_saved;
+        if h.kind == RequestKind::Req
+            && let Requester::NormalWorld(_) = request.from
+        {
+            self.out[8..].copy_from_slice(&responder.nwd_saved);
+        }
         if let Some(c) = self.partitions.ctx_mut(ctx) {
             c.wait();
-            c.own_saved = upper_regs(call.regs);
+            c.own_saved.copy_from_slice(&call.regs[8..]);
         }
         match request.from {
             Requester::NormalWorld(_) => {
-                if h.kind == RequestKind::Req {
-                    regs[8..].copy_from_slice(&nwd_saved);
-                }
                 self.set_running(call.cpu, None);
-                Ok(self.to_spmd(regs))
+                Ok(Next::ToSpmd)
             }
             Requester::Partition(_, from) if requester_dead => {
                 self.set_running(call.cpu, None);
@@ -279,10 +357,10 @@ impl<P: Platform> Spmc<P> {
                 c.state = RuntimeState::Running;
                 c.cpu = Some(call.cpu);
                 if h.kind == RequestKind::Req {
-                    regs[8..].copy_from_slice(&c.own_saved);
+                    self.out[8..].copy_from_slice(&c.own_saved);
                 }
                 self.set_running(call.cpu, Some(from));
-                Ok(self.enter(from, regs))
+                Ok(self.entered(from))
             }
         }
     }

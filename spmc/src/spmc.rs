@@ -583,6 +583,8 @@ impl<P: Platform> Spmc<P> {
         if fid == u32::from(FuncId::Version) {
             return self.ffa_version(&call);
         }
+        // Looked up once: the checks below and the decoder all need it.
+        let func = FuncId::try_from(fid).ok();
         if is_ffa(fid) {
             match call.from {
                 Endpoint::NormalWorld => self.normal_world.version.lock(),
@@ -594,33 +596,35 @@ impl<P: Platform> Spmc<P> {
             }
         }
         if let Endpoint::Partition(ctx) = call.from
+            && func.is_none()
             && let Some(request) = ffa::hafnium::decode(call.regs)
         {
             return self.hafnium_call(&call, ctx, request);
         }
-        if call.from == Endpoint::NormalWorld && fid == u32::from(FuncId::Interrupt32) {
+        if call.from == Endpoint::NormalWorld && func == Some(FuncId::Interrupt32) {
             // Only the SPMD sends it (it refuses FFA_INTERRUPT from the normal world).
             return self.spmd_interrupt(call.cpu);
         }
         if let Endpoint::Partition(ctx) = call.from
             && matches!(
-                FuncId::try_from(fid),
-                Ok(FuncId::MsgSendDirectResp32
-                    | FuncId::MsgSendDirectResp64
-                    | FuncId::MsgSendDirectResp64_2)
+                func,
+                Some(
+                    FuncId::MsgSendDirectResp32
+                        | FuncId::MsgSendDirectResp64
+                        | FuncId::MsgSendDirectResp64_2
+                )
             )
         {
             self.end_managed_exit(ctx);
         }
         if let Endpoint::Partition(ctx) = call.from {
             let model = self.partitions.ctx(ctx).and_then(|c| c.model);
-            if model == Some(RuntimeModel::SecureInterrupt) && forbidden_in_interrupt(fid) {
+            if model == Some(RuntimeModel::SecureInterrupt) && forbidden_in_interrupt(func) {
                 return self.fail(&call, FfaError::Denied);
             }
             let initialising = model == Some(RuntimeModel::Init);
-            if initialising && forbidden_during_init(fid) {
-                let why = if matches!(FuncId::try_from(fid), Ok(FuncId::Error32 | FuncId::Error64))
-                {
+            if initialising && forbidden_during_init(func) {
+                let why = if matches!(func, Some(FuncId::Error32 | FuncId::Error64)) {
                     AbortReason::InitError
                 } else {
                     AbortReason::ForbiddenInitCall(fid)
@@ -628,13 +632,25 @@ impl<P: Platform> Spmc<P> {
                 return self.abort_initialising(call.cpu, ctx, why);
             }
         }
+        // Direct requests and responses are read straight from the registers: the decoder
+        // would build (and copy) a whole interface value for what w1 and w2 say.
+        if let Some(func) = func
+            && let Some(h) = crate::direct_msg::header_from_regs(func, call.regs)
+        {
+            return match h.kind_of_call {
+                crate::direct_msg::CallKind::Request => {
+                    self.direct_request_with(&call, h.header, None)
+                }
+                crate::direct_msg::CallKind::Response => self.direct_response_with(&call, h.header),
+            };
+        }
         let mut version = self.version_of(call.from);
         if is_console_log(fid) {
             // A Hafnium extension older partitions use too; the handler applies their limits.
             version = ffa::version::OURS;
         }
         match decode(call.regs, version) {
-            Decoded::Call(interface) => self.call(&call, interface),
+            Decoded::Call(interface) => self.call(&call, &interface),
             Decoded::Malformed(_, code) => self.fail(&call, code),
             Decoded::UnknownFfa(_) | Decoded::NotAtVersion(_) => {
                 self.fail(&call, FfaError::NotSupported)
@@ -651,8 +667,8 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    fn call(&mut self, call: &Call, interface: Interface) -> Next {
-        match interface {
+    fn call(&mut self, call: &Call, interface: &Interface) -> Next {
+        match *interface {
             Interface::Features {
                 feat_id,
                 input_properties,
@@ -672,10 +688,10 @@ impl<P: Platform> Spmc<P> {
                 info_tag,
             } => self.partition_info_get_regs(call, uuid, start_index, info_tag),
             Interface::MsgSendDirectReq { .. } | Interface::MsgSendDirectReq2 { .. } => {
-                self.direct_request(call, &interface)
+                self.direct_request(call, interface)
             }
             Interface::MsgSendDirectResp { .. } | Interface::MsgSendDirectResp2 { .. } => {
-                self.direct_response(call, &interface)
+                self.direct_response(call, interface)
             }
             Interface::MsgWait { flags, .. } => self.msg_wait(call, flags),
             Interface::Yield { .. } => self.ffa_yield(call),
@@ -684,14 +700,14 @@ impl<P: Platform> Spmc<P> {
                 self.secondary_ep_register(call, entrypoint)
             }
             Interface::ConsoleLog { .. } => self.console_log(call),
-            Interface::MemShare { .. } => self.mem_send(call, Kind::Share, &interface),
-            Interface::MemLend { .. } => self.mem_send(call, Kind::Lend, &interface),
-            Interface::MemDonate { .. } => self.mem_send(call, Kind::Donate, &interface),
+            Interface::MemShare { .. } => self.mem_send(call, Kind::Share, interface),
+            Interface::MemLend { .. } => self.mem_send(call, Kind::Lend, interface),
+            Interface::MemDonate { .. } => self.mem_send(call, Kind::Donate, interface),
             Interface::MemReclaim { .. } => self.mem_reclaim(call),
-            Interface::MemRetrieveReq { .. } => self.mem_retrieve(call, &interface),
+            Interface::MemRetrieveReq { .. } => self.mem_retrieve(call, interface),
             Interface::MemRelinquish => self.mem_relinquish(call),
-            Interface::MemFragTx { .. } => self.mem_frag_tx(call, &interface),
-            Interface::MemFragRx { .. } => self.mem_frag_rx(call, &interface),
+            Interface::MemFragTx { .. } => self.mem_frag_tx(call, interface),
+            Interface::MemFragRx { .. } => self.mem_frag_rx(call, interface),
             Interface::NotificationBitmapCreate { vm_id, vcpu_cnt } => {
                 self.notification_bitmap_create(call, vm_id, vcpu_cnt)
             }
@@ -1017,39 +1033,43 @@ pub(crate) fn msg_wait() -> Regs {
 /// Calls the init runtime model forbids (FF-A v1.2 §8.3, rules for SP initialisation): they
 /// abort the partition. Direct requests are among them: Hafnium lets an initialising SP
 /// message partitions that finished initialising; we do not, yet.
-fn forbidden_during_init(fid: u32) -> bool {
+fn forbidden_during_init(func: Option<FuncId>) -> bool {
     matches!(
-        FuncId::try_from(fid),
-        Ok(FuncId::Error32
-            | FuncId::Error64
-            | FuncId::MsgSendDirectReq32
-            | FuncId::MsgSendDirectReq64
-            | FuncId::MsgSendDirectReq64_2
-            | FuncId::MsgSendDirectResp32
-            | FuncId::MsgSendDirectResp64
-            | FuncId::MsgSendDirectResp64_2
-            | FuncId::Yield32
-            | FuncId::Yield64
-            | FuncId::Run32
-            | FuncId::Run64)
+        func,
+        Some(
+            FuncId::Error32
+                | FuncId::Error64
+                | FuncId::MsgSendDirectReq32
+                | FuncId::MsgSendDirectReq64
+                | FuncId::MsgSendDirectReq64_2
+                | FuncId::MsgSendDirectResp32
+                | FuncId::MsgSendDirectResp64
+                | FuncId::MsgSendDirectResp64_2
+                | FuncId::Yield32
+                | FuncId::Yield64
+                | FuncId::Run32
+                | FuncId::Run64
+        )
     )
 }
 
 /// Calls a context handling a secure interrupt may not make: it may only finish
 /// (FFA_MSG_WAIT) and make calls that do not hand the CPU to another endpoint.
-fn forbidden_in_interrupt(fid: u32) -> bool {
+fn forbidden_in_interrupt(func: Option<FuncId>) -> bool {
     matches!(
-        FuncId::try_from(fid),
-        Ok(FuncId::MsgSendDirectReq32
-            | FuncId::MsgSendDirectReq64
-            | FuncId::MsgSendDirectReq64_2
-            | FuncId::MsgSendDirectResp32
-            | FuncId::MsgSendDirectResp64
-            | FuncId::MsgSendDirectResp64_2
-            | FuncId::Yield32
-            | FuncId::Yield64
-            | FuncId::Run32
-            | FuncId::Run64)
+        func,
+        Some(
+            FuncId::MsgSendDirectReq32
+                | FuncId::MsgSendDirectReq64
+                | FuncId::MsgSendDirectReq64_2
+                | FuncId::MsgSendDirectResp32
+                | FuncId::MsgSendDirectResp64
+                | FuncId::MsgSendDirectResp64_2
+                | FuncId::Yield32
+                | FuncId::Yield64
+                | FuncId::Run32
+                | FuncId::Run64
+        )
     )
 }
 

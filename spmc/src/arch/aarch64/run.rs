@@ -694,10 +694,13 @@ fn normal_world(cpu: CpuId) -> Option<&'static mut NormalWorldState> {
 }
 
 /// A partition context's state, with its arch data.
-fn vcpu_state(id: EndpointId, vcpu: u16) -> Option<(&'static mut VcpuState, PartitionArch)> {
+fn vcpu_state(
+    id: EndpointId,
+    vcpu: u16,
+) -> Option<(&'static mut VcpuState, &'static PartitionArch)> {
     let parts = PARTITIONS.get()?;
     let slot = parts.iter().position(|p| p.id == id)?;
-    let arch = *parts.get(slot)?;
+    let arch = parts.get(slot)?;
     let v = usize::from(vcpu);
     if v >= MAX_CPUS {
         return None;
