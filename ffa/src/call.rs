@@ -133,6 +133,36 @@ fn uses_only_x0_x7(call: &Interface) -> bool {
     )
 }
 
+/// Writes FFA_ERROR (SMC32) with `code` into x0..x7, as [`error`] encodes it: the hot
+/// paths answer in place instead of building and copying a whole register block.
+pub fn put_error(x0_x7: &mut [u64; 8], code: FfaError) {
+    *x0_x7 = [
+        u64::from(u32::from(FuncId::Error32)),
+        0,
+        u64::from(code as i32 as u32),
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+}
+
+/// Writes FFA_SUCCESS (SMC32) with w2..w7 = `args` into x0..x7, as [`success32`] encodes it.
+pub fn put_success32(x0_x7: &mut [u64; 8], args: [u32; 6]) {
+    let [a2, a3, a4, a5, a6, a7] = args.map(u64::from);
+    *x0_x7 = [
+        u64::from(u32::from(FuncId::Success32)),
+        0,
+        a2,
+        a3,
+        a4,
+        a5,
+        a6,
+        a7,
+    ];
+}
+
 /// FFA_ERROR (SMC32) with `code`.
 pub fn error(code: FfaError) -> Regs {
     encode(&Interface::error(code, true))
@@ -166,6 +196,32 @@ pub fn is_success(regs: &Regs) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn in_place_answers_match_the_codec() {
+        use arm_ffa::FfaError as E;
+        for code in [
+            E::NotSupported,
+            E::InvalidParameters,
+            E::NoMemory,
+            E::Busy,
+            E::Interrupted,
+            E::Denied,
+            E::Retry,
+            E::Aborted,
+            E::NoData,
+        ] {
+            let mut x = [7u64; 8];
+            put_error(&mut x, code);
+            assert_eq!(x[..], error(code)[..8], "{code:?}");
+        }
+        for args in [[0; 6], [1, 2, 3, 4, 5, 6], [u32::MAX; 6]] {
+            let mut x = [7u64; 8];
+            put_success32(&mut x, args);
+            assert_eq!(x[..], success32(args)[..8], "{args:?}");
+        }
+    }
+
     use super::*;
 
     fn regs(x: &[u64]) -> Regs {

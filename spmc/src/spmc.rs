@@ -558,14 +558,24 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// Answers the caller with FFA_ERROR(`code`).
+    /// Answers the caller with FFA_ERROR(`code`), written in place.
     pub(crate) fn fail(&mut self, call: &Call, code: FfaError) -> Next {
-        self.answer8(call, &ffa::call::error(code))
+        let (low, high) = self.out.split_at_mut(8);
+        if let Some(low) = low.first_chunk_mut() {
+            ffa::call::put_error(low, code);
+        }
+        high.copy_from_slice(&call.regs[8..]);
+        self.replied(call)
     }
 
-    /// Answers the caller with FFA_SUCCESS (SMC32), w2..w7 = `args`.
+    /// Answers the caller with FFA_SUCCESS (SMC32), w2..w7 = `args`, written in place.
     pub(crate) fn succeed(&mut self, call: &Call, args: [u32; 6]) -> Next {
-        self.answer8(call, &ffa::call::success32(args))
+        let (low, high) = self.out.split_at_mut(8);
+        if let Some(low) = low.first_chunk_mut() {
+            ffa::call::put_success32(low, args);
+        }
+        high.copy_from_slice(&call.regs[8..]);
+        self.replied(call)
     }
 
     /// The answer to a call the core cannot take at all, for the SPMD. The normal world keeps
@@ -632,8 +642,18 @@ impl<P: Platform> Spmc<P> {
                 return self.abort_initialising(call.cpu, ctx, why);
             }
         }
-        // Direct requests and responses are read straight from the registers: the decoder
-        // would build (and copy) a whole interface value for what w1 and w2 say.
+        // The hot calls are read straight from the registers: the decoder would build (and
+        // copy) a whole interface value for what a register or two say. Each reads exactly
+        // what the decoder would (SMC32: the low halves).
+        match func {
+            Some(FuncId::Features) => {
+                let feature = ffa::Feature::from(call.regs[1] as u32);
+                return self.ffa_features(&call, feature, call.regs[2] as u32);
+            }
+            Some(FuncId::IdGet) => return self.id_get(&call),
+            Some(FuncId::SpmIdGet) => return self.spm_id_get(&call),
+            _ => {}
+        }
         if let Some(func) = func
             && let Some(h) = crate::direct_msg::header_from_regs(func, call.regs)
         {

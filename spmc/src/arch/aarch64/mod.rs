@@ -5,6 +5,7 @@ pub mod asm;
 pub mod board;
 pub mod console;
 pub mod gic;
+pub mod mem;
 pub mod mmu;
 pub mod platform;
 pub mod run;
