@@ -67,7 +67,7 @@ impl<P: Platform> Spmc<P> {
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())
         else {
-            return self.to_spmd(ffa::call::error(FfaError::Denied));
+            return self.answer_spmd(ffa::call::error(FfaError::Denied));
         };
         self.abort_partition(ctx.partition, AbortReason::Fault);
         self.unwind(cpu, ctx)
@@ -158,7 +158,7 @@ impl<P: Platform> Spmc<P> {
             let Requester::Partition(_, from) = requester else {
                 let mut regs = ffa::call::error(FfaError::Aborted);
                 regs[8..].copy_from_slice(&nwd_saved);
-                return self.to_spmd(regs);
+                return self.answer_spmd(regs);
             };
             let Some(r) = self.partitions.ctx_mut(from) else {
                 break;
@@ -178,6 +178,6 @@ impl<P: Platform> Spmc<P> {
         }
         // The chain was inconsistent: give the CPU back to the normal world.
         self.set_running(cpu, None);
-        self.to_spmd(ffa::call::error(FfaError::Aborted))
+        self.answer_spmd(ffa::call::error(FfaError::Aborted))
     }
 }

@@ -317,11 +317,11 @@ impl<P: Platform> Spmc<P> {
 
     fn boot_next(&mut self, cpu: CpuId) -> Next {
         if self.boot_cpu.is_some() {
-            return self.to_spmd(ffa::call::error(FfaError::Denied));
+            return self.answer_spmd(ffa::call::error(FfaError::Denied));
         }
         if self.cpu_index(cpu).is_none() {
             // FFA_ERROR tells the SPMD that initialisation failed.
-            return self.to_spmd(ffa::call::error(FfaError::InvalidParameters));
+            return self.answer_spmd(ffa::call::error(FfaError::InvalidParameters));
         }
         self.boot_cpu = Some(cpu);
         self.configure_interrupts(cpu);
@@ -336,13 +336,13 @@ impl<P: Platform> Spmc<P> {
 
     fn cpu_on_next(&mut self, cpu: CpuId) -> Next {
         let Some(index) = self.cpu_index(cpu) else {
-            return self.to_spmd(ffa::call::error(FfaError::InvalidParameters));
+            return self.answer_spmd(ffa::call::error(FfaError::InvalidParameters));
         };
         if !self.cold_boot_done {
-            return self.to_spmd(ffa::call::error(FfaError::Denied));
+            return self.answer_spmd(ffa::call::error(FfaError::Denied));
         }
         if self.running.get(index).copied().flatten().is_some() {
-            return self.to_spmd(ffa::call::error(FfaError::Busy));
+            return self.answer_spmd(ffa::call::error(FfaError::Busy));
         }
         self.configure_sri(cpu);
         self.start_from(cpu, 0)
@@ -374,7 +374,7 @@ impl<P: Platform> Spmc<P> {
                     return self.refused(caller, regs, FfaError::Busy);
                 }
                 if let Some(answer) = self.framework_message(cpu, regs) {
-                    return self.to_spmd(answer);
+                    return self.answer_spmd(answer);
                 }
                 Endpoint::NormalWorld
             }
@@ -510,7 +510,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// SMC to the SPMD with `regs`.
-    pub(crate) fn to_spmd(&mut self, regs: Regs) -> Next {
+    pub(crate) fn answer_spmd(&mut self, regs: Regs) -> Next {
         self.out = regs;
         Next::ToSpmd
     }
@@ -585,7 +585,7 @@ impl<P: Platform> Spmc<P> {
         if caller == Caller::Spmd {
             answer[8..].copy_from_slice(&regs[8..]);
         }
-        self.to_spmd(answer)
+        self.answer_spmd(answer)
     }
 
     fn dispatch(&mut self, call: Call) -> Next {
@@ -908,7 +908,7 @@ impl<P: Platform> Spmc<P> {
         if !warm {
             self.cold_boot_done = true;
         }
-        self.to_spmd(msg_wait())
+        self.answer_spmd(msg_wait())
     }
 
     /// Where and with which registers the partition at table index `index` starts at cold

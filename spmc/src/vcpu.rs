@@ -234,7 +234,7 @@ impl<P: Platform> Spmc<P> {
         }
         let mut regs = msg_wait();
         regs[8..].copy_from_slice(&nwd_saved);
-        self.to_spmd(regs)
+        self.answer_spmd(regs)
     }
 
     /// FFA_YIELD: the context gives its cycles back to whoever gave them (FF-A v1.2 §8.3,
@@ -297,7 +297,7 @@ impl<P: Platform> Spmc<P> {
         let nwd_saved = self.partitions.ctx(root).map_or([0; 10], |c| c.nwd_saved);
         regs[8..].copy_from_slice(&nwd_saved);
         self.set_running(call.cpu, None);
-        self.to_spmd(regs)
+        self.answer_spmd(regs)
     }
 
     /// FFA_RUN: resumes a Preempted context (its FFA_YIELD returns FFA_SUCCESS; one a

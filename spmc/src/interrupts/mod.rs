@@ -125,16 +125,16 @@ impl<P: Platform> Spmc<P> {
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())
         else {
-            return self.to_spmd(ffa::call::error(FfaError::Denied));
+            return self.answer_spmd(ffa::call::error(FfaError::Denied));
         };
         let Some(c) = self.partitions.ctx(ctx) else {
-            return self.to_spmd(ffa::call::error(FfaError::Denied));
+            return self.answer_spmd(ffa::call::error(FfaError::Denied));
         };
         match c.state {
             RuntimeState::Running => {}
             // Aborted from another CPU while it ran: its requester learns now.
             RuntimeState::Aborted => return self.unwind(cpu, ctx),
-            _ => return self.to_spmd(ffa::call::error(FfaError::Denied)),
+            _ => return self.answer_spmd(ffa::call::error(FfaError::Denied)),
         }
         let id = self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD);
         let action = self
@@ -186,6 +186,6 @@ impl<P: Platform> Spmc<P> {
             vcpu_id: ctx.vcpu,
         }));
         regs[8..].copy_from_slice(&nwd_saved);
-        self.to_spmd(regs)
+        self.answer_spmd(regs)
     }
 }

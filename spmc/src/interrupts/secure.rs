@@ -52,7 +52,7 @@ impl<P: Platform> Spmc<P> {
             .cpu_index(cpu)
             .and_then(|i| self.running.get(i).copied().flatten())
         else {
-            return self.to_spmd(ffa::call::error(ffa::FfaError::Denied));
+            return self.answer_spmd(ffa::call::error(ffa::FfaError::Denied));
         };
         let resume = |s: &Self| Next::Resume {
             partition: s.partitions.id_of(current).unwrap_or(ffa::EndpointId::SPMD),
@@ -83,7 +83,7 @@ impl<P: Platform> Spmc<P> {
             Some(target) if self.ready(target) && self.interrupt_return(cpu).is_none() => {
                 self.run_for_interrupt(cpu, target, InterruptReturn::NormalWorld)
             }
-            _ => self.to_spmd(normal_world_resume()),
+            _ => self.answer_spmd(normal_world_resume()),
         }
     }
 
@@ -115,7 +115,7 @@ impl<P: Platform> Spmc<P> {
             }
             // Aborted meanwhile (from another CPU): its requester learns now.
             Some(InterruptReturn::Context(ctx)) => self.unwind(cpu, ctx),
-            Some(InterruptReturn::NormalWorld) | None => self.to_spmd(normal_world_resume()),
+            Some(InterruptReturn::NormalWorld) | None => self.answer_spmd(normal_world_resume()),
         }
     }
 
@@ -197,7 +197,7 @@ impl<P: Platform> Spmc<P> {
             .and_then(|v| v.peek())
             .unwrap_or(ffa::hafnium::INVALID_INTID);
         let Some(c) = self.partitions.ctx_mut(target) else {
-            return self.to_spmd(normal_world_resume());
+            return self.answer_spmd(normal_world_resume());
         };
         c.run(cpu, RuntimeModel::SecureInterrupt);
         let own = c.own_saved;
