@@ -79,7 +79,7 @@ impl<P: Platform> Spmc<P> {
         let Some(p) = self.partitions.get_mut(index) else {
             return;
         };
-        p.abort_reason.get_or_insert(why);
+        p.note_abort(why);
         let (id, count) = (p.id, p.contexts.len());
         self.release_memory_of(id);
         for vcpu in 0..count {

@@ -1,8 +1,14 @@
 //! The partition table: each partition of the configuration with its runtime state (version,
 //! mailbox, execution contexts, secondary entry point).
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use ffa::{EndpointId, Version};
 use heapless::Vec;
+
+/// How many abort reasons were recorded so far, by every SPMC of this program: a hint for
+/// the arch layer, which reports aborts, to look only when this changed.
+pub static ABORTS_NOTED: AtomicU32 = AtomicU32::new(0);
 
 use crate::boot_info::BootInfoFailure;
 use crate::interrupts::PhysicalInterrupt;
@@ -123,9 +129,18 @@ impl Partition {
         ranges
     }
 
+    /// Records `why` as the reason the partition (or one of its contexts) was aborted, if it
+    /// has none yet.
+    pub fn note_abort(&mut self, why: AbortReason) {
+        if self.abort_reason.is_none() {
+            self.abort_reason = Some(why);
+            ABORTS_NOTED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Marks every context Aborted, for `why`.
     pub fn abort(&mut self, why: AbortReason) {
-        self.abort_reason.get_or_insert(why);
+        self.note_abort(why);
         for ctx in &mut self.contexts {
             ctx.abort();
         }

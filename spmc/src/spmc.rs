@@ -644,14 +644,14 @@ impl<P: Platform> Spmc<P> {
         }
         // The hot calls are read straight from the registers: the decoder would build (and
         // copy) a whole interface value for what a register or two say. Each reads exactly
-        // what the decoder would (SMC32: the low halves).
+        // what the decoder would (SMC32: the low halves), and each exists from v1.0 on, so
+        // the decoder's version gate passes them all.
         match func {
             Some(FuncId::Features) => {
                 let feature = ffa::Feature::from(call.regs[1] as u32);
                 return self.ffa_features(&call, feature, call.regs[2] as u32);
             }
             Some(FuncId::IdGet) => return self.id_get(&call),
-            Some(FuncId::SpmIdGet) => return self.spm_id_get(&call),
             _ => {}
         }
         if let Some(func) = func
@@ -987,7 +987,7 @@ impl<P: Platform> Spmc<P> {
     fn abort_initialising(&mut self, cpu: CpuId, ctx: CtxRef, why: AbortReason) -> Next {
         if self.cold_boot_done {
             if let Some(p) = self.partitions.get_mut(ctx.partition) {
-                p.abort_reason.get_or_insert(why);
+                p.note_abort(why);
             }
             if let Some(c) = self.partitions.ctx_mut(ctx) {
                 c.abort();

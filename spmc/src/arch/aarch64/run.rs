@@ -27,7 +27,7 @@ use crate::memory_map::{
     MemoryKind, MemoryMap, PlatformMemory, Range, SpmcResource, console_shares,
 };
 use crate::pagetable::MapError;
-use crate::partition::{AbortReason, MAX_CPUS};
+use crate::partition::{ABORTS_NOTED, AbortReason, MAX_CPUS};
 use crate::platform::Space;
 use crate::println;
 use crate::spmc::{Caller, CpuId, Event, Next, Spmc};
@@ -134,6 +134,8 @@ fn release_core_if_held() -> bool {
 
 /// Partitions (by table index) whose abort was logged.
 static ABORTS_REPORTED: AtomicU32 = AtomicU32::new(0);
+/// [`ABORTS_NOTED`] when the aborts were last looked at.
+static ABORTS_SEEN: AtomicU32 = AtomicU32::new(0);
 /// Whether the end of cold boot was logged.
 static BOOT_REPORTED: AtomicBool = AtomicBool::new(false);
 
@@ -166,13 +168,11 @@ enum CoreEvent {
 }
 
 /// Calls the core under the lock and copies the registers its answer carries straight to
-/// where they go (this core's normal-world slot, or the context it enters), then, with the
-/// lock released (other cores go on meanwhile), prints the console lines partitions finished
-/// and any partition the call aborted.
+/// where they go (this core's normal-world slot, or the context it enters). If the call left
+/// console lines, a new abort or the end of cold boot to report, [`report`] prints them once
+/// the lock is released (other cores go on meanwhile).
 fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
-    let mut lines: Vec<ConsoleLine, LINES_PER_CALL> = Vec::new();
-    let mut aborted: Vec<(EndpointId, String<32>, AbortReason), MAX_PARTITIONS> = Vec::new();
-    let (next, boot_done) = {
+    let (next, to_report) = {
         let mut guard = CORE.lock();
         if CORE_LOST.load(Ordering::Acquire) {
             return refuse(cpu, FfaError::Aborted);
@@ -213,6 +213,36 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
             let bits = if lines.irq { LINE_IRQ } else { 0 } | if lines.fiq { LINE_FIQ } else { 0 };
             slot.store(bits, Ordering::Relaxed);
         }
+        let to_report = spmc.has_console_lines()
+            || ABORTS_NOTED.load(Ordering::Relaxed) != ABORTS_SEEN.load(Ordering::Relaxed)
+            || (spmc.cold_boot_done && !BOOT_REPORTED.load(Ordering::Relaxed));
+        CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
+        (next, to_report)
+    };
+    if to_report {
+        report(cpu);
+    }
+    next
+}
+
+/// Prints the console lines partitions finished (at most [`LINES_PER_CALL`]), the partitions
+/// aborted since the last report and the end of cold boot, each once, taking them from the
+/// core under the lock and printing them after it. Kept out of [`core_call`]: it is rare.
+#[inline(never)]
+#[cold]
+fn report(cpu: CpuId) {
+    let mut lines: Vec<ConsoleLine, LINES_PER_CALL> = Vec::new();
+    let mut aborted: Vec<(EndpointId, String<32>, AbortReason), MAX_PARTITIONS> = Vec::new();
+    let boot_done = {
+        let mut guard = CORE.lock();
+        if CORE_LOST.load(Ordering::Acquire) {
+            return;
+        }
+        let CoreSlot::Ready(spmc) = &mut *guard else {
+            return;
+        };
+        let me = MPIDR_EL1.get() & asm::AFFINITY;
+        CORE_HOLDER.store(me, Ordering::Relaxed);
         if spmc.has_console_lines() {
             let now = now_ms();
             while !lines.is_full() {
@@ -222,6 +252,7 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
                 let _ = lines.push(line);
             }
         }
+        ABORTS_SEEN.store(ABORTS_NOTED.load(Ordering::Relaxed), Ordering::Relaxed);
         for (index, p) in spmc.partitions.iter().enumerate() {
             let bit = 1u32 << (index % 32);
             if let Some(why) = p.abort_reason
@@ -232,7 +263,7 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
         }
         let boot_done = spmc.cold_boot_done && !BOOT_REPORTED.swap(true, Ordering::Relaxed);
         CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
-        (next, boot_done)
+        boot_done
     };
     for line in &lines {
         let id = line.partition.0;
@@ -259,7 +290,6 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
             cpu.0
         );
     }
-    next
 }
 
 /// Copies the registers `next` carries to where they go: this core's normal-world slot for
