@@ -81,15 +81,15 @@ pub enum Caller {
 }
 
 /// What runs next on a CPU. The registers an answer or an entry carries are not in it: the
-/// core builds them in place ([`Spmc::registers`]), so no block of registers is copied on the
+/// core builds them in place ([`Spmc::answer`]), so no block of registers is copied on the
 /// way out of the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
-    /// SMC to the SPMD with [`Spmc::registers`]: an answer for the normal world, a framework
+    /// SMC to the SPMD with [`Spmc::answer`]: an answer for the normal world, a framework
     /// response, or FFA_MSG_WAIT when this CPU has nothing to run.
     ToSpmd,
     /// Enter (or resume) an execution context of a partition with x0..x17 =
-    /// [`Spmc::registers`].
+    /// [`Spmc::answer`].
     Enter {
         /// The partition.
         partition: EndpointId,
@@ -111,7 +111,7 @@ pub enum Next {
 }
 
 /// What the arch layer does next on this CPU, with the registers it carries: [`Next`] and
-/// [`Spmc::registers`] together, for harnesses that keep outcomes (the in-process model and
+/// [`Spmc::answer`] together, for harnesses that keep outcomes (the in-process model and
 /// the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -234,6 +234,9 @@ pub struct Spmc<P: Platform> {
     pub(crate) notifications: crate::notifications::Notifications,
     /// The registers the last [`Next`] carries, built in place by the handlers.
     pub(crate) out: Regs,
+    /// How many of `out` (from x0) the answer set: 8 when it answers its caller and keeps the
+    /// caller's own x8..x17, which are then left where the call's registers are.
+    out_count: usize,
 }
 
 /// SPMD framework messages (FF-A v1.2 §18, TF-A `spmd_main.c`/`spmd_pm.c`).
@@ -281,14 +284,16 @@ impl<P: Platform> Spmc<P> {
             interrupt_returns: [None; MAX_CPUS],
             notifications: crate::notifications::Notifications::new(),
             out: [0; 18],
+            out_count: 18,
         };
         spmc.init_notifications();
         spmc
     }
 
     /// Handles `event` on `cpu`; the registers the answer carries are then in
-    /// [`Spmc::registers`]. The arch layer's entry: nothing returned copies registers.
+    /// [`Spmc::answer`]. The arch layer's entry: nothing returned copies registers.
     pub fn next(&mut self, cpu: CpuId, event: Event) -> Next {
+        self.out_count = 18;
         match event {
             Event::Boot => self.boot_next(cpu),
             Event::CpuOn => self.cpu_on_next(cpu),
@@ -299,14 +304,22 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// The registers the last [`Next`] carries (x0..x17 for the SPMD or the context entered).
-    pub fn registers(&self) -> &Regs {
-        &self.out
+    /// The registers the last [`Next`] carries, from x0: all of x0..x17 for the SPMD or the
+    /// context entered, or only x0..x7 when it answers its caller, whose own x8..x17 stay as
+    /// they are where the call's registers are (the answer goes back there).
+    pub fn answer(&self) -> &[u64] {
+        self.out.get(..self.out_count).unwrap_or(&self.out)
     }
 
     /// [`Spmc::next`] with the registers attached.
     pub(crate) fn outcome(&mut self, cpu: CpuId, event: Event) -> Outcome {
         let next = self.next(cpu, event);
+        if self.out_count < self.out.len()
+            && let Event::Call(_, regs) = event
+        {
+            let kept = self.out_count;
+            self.out[kept..].copy_from_slice(&regs[kept..]);
+        }
         next.with(&self.out)
     }
 
@@ -521,7 +534,7 @@ impl<P: Platform> Spmc<P> {
         self.entered(ctx)
     }
 
-    /// Resumes `ctx` with the registers already built in [`Spmc::registers`].
+    /// Resumes `ctx` with the registers already built in [`Spmc::answer`].
     pub(crate) fn entered(&self, ctx: CtxRef) -> Next {
         Next::Enter {
             partition: self.partitions.id_of(ctx).unwrap_or(EndpointId::SPMD),
@@ -538,9 +551,8 @@ impl<P: Platform> Spmc<P> {
     /// Answers the caller with x0..x7 of `answer`, keeping the call's x8..x17, written in
     /// place.
     fn answer8(&mut self, call: &Call, answer: &Regs) -> Next {
-        let (low, high) = self.out.split_at_mut(8);
-        low.copy_from_slice(&answer[..8]);
-        high.copy_from_slice(&call.regs[8..]);
+        self.out[..8].copy_from_slice(&answer[..8]);
+        self.out_count = 8;
         self.replied(call)
     }
 
@@ -550,7 +562,7 @@ impl<P: Platform> Spmc<P> {
         self.replied(call)
     }
 
-    /// Answers the caller with the registers already built in [`Spmc::registers`].
+    /// Answers the caller with the registers already built in [`Spmc::answer`].
     pub(crate) fn replied(&self, call: &Call) -> Next {
         match call.from {
             Endpoint::NormalWorld => Next::ToSpmd,
@@ -560,21 +572,19 @@ impl<P: Platform> Spmc<P> {
 
     /// Answers the caller with FFA_ERROR(`code`), written in place.
     pub(crate) fn fail(&mut self, call: &Call, code: FfaError) -> Next {
-        let (low, high) = self.out.split_at_mut(8);
-        if let Some(low) = low.first_chunk_mut() {
+        if let Some(low) = self.out.first_chunk_mut() {
             ffa::call::put_error(low, code);
         }
-        high.copy_from_slice(&call.regs[8..]);
+        self.out_count = 8;
         self.replied(call)
     }
 
     /// Answers the caller with FFA_SUCCESS (SMC32), w2..w7 = `args`, written in place.
     pub(crate) fn succeed(&mut self, call: &Call, args: [u32; 6]) -> Next {
-        let (low, high) = self.out.split_at_mut(8);
-        if let Some(low) = low.first_chunk_mut() {
+        if let Some(low) = self.out.first_chunk_mut() {
             ffa::call::put_success32(low, args);
         }
-        high.copy_from_slice(&call.regs[8..]);
+        self.out_count = 8;
         self.replied(call)
     }
 
@@ -594,7 +604,7 @@ impl<P: Platform> Spmc<P> {
             return self.ffa_version(&call);
         }
         // Looked up once: the checks below and the decoder all need it.
-        let func = FuncId::try_from(fid).ok();
+        let func = ffa::call::lookup(fid);
         if is_ffa(fid) {
             match call.from {
                 Endpoint::NormalWorld => self.normal_world.version.lock(),

@@ -200,7 +200,7 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
                 None => spmc.next(cpu, Event::AbortRunning),
             },
         };
-        deliver(cpu, next, spmc.registers());
+        deliver(cpu, next, spmc.answer());
         if let Next::Enter {
             partition, vcpu, ..
         }
@@ -292,13 +292,14 @@ fn report(cpu: CpuId) {
     }
 }
 
-/// Copies the registers `next` carries to where they go: this core's normal-world slot for
-/// the SPMD, or the context entered (reset first if it starts afresh).
-fn deliver(cpu: CpuId, next: Next, regs: &ffa::Regs) {
+/// Copies the registers `next` carries (x0 on; the rest stay as the call left them) to where
+/// they go: this core's normal-world slot for the SPMD, or the context entered (reset first
+/// if it starts afresh).
+fn deliver(cpu: CpuId, next: Next, regs: &[u64]) {
     match next {
         Next::ToSpmd => {
             if let Some(nw) = normal_world(cpu) {
-                nw.regs = *regs;
+                copy_regs(&mut nw.regs, regs);
             }
         }
         Next::Enter {
@@ -307,13 +308,20 @@ fn deliver(cpu: CpuId, next: Next, regs: &ffa::Regs) {
             start,
         } => {
             if let Some((state, _)) = vcpu_state(partition, vcpu) {
-                match start {
-                    Some(pc) => state.reset(pc, regs),
-                    None => state.regs.x[..18].copy_from_slice(regs),
+                if let Some(pc) = start {
+                    state.reset(pc, &[0; 18]);
                 }
+                copy_regs(&mut state.regs.x, regs);
             }
         }
         Next::Resume { .. } => {}
+    }
+}
+
+/// Copies `from` over the first registers of `to`.
+fn copy_regs(to: &mut [u64], from: &[u64]) {
+    if let Some(to) = to.get_mut(..from.len()) {
+        to.copy_from_slice(from);
     }
 }
 
