@@ -455,6 +455,12 @@ impl<P: Platform> Spmc<P> {
         Some((self.partitions.id_of(ctx)?, ctx.vcpu))
     }
 
+    /// The context running on `cpu` by its place: its partition's index in the partition
+    /// table (the order the configuration listed them in) and its context index.
+    pub fn running_context(&self, cpu: CpuId) -> Option<(usize, u16)> {
+        self.running_ctx(cpu).map(|ctx| (ctx.partition, ctx.vcpu))
+    }
+
     /// The FF-A version a partition's calls are handled at.
     pub fn partition_version(&self, partition: EndpointId) -> Option<Version> {
         let index = self.partitions.find(partition)?;

@@ -130,6 +130,18 @@ impl<P: Platform> Spmc<P> {
             .unwrap_or_default()
     }
 
+    /// The virtual interrupt lines of the context running on `cpu` (see
+    /// [`Spmc::virtual_lines`]).
+    pub fn running_lines(&self, cpu: CpuId) -> VirtualLines {
+        self.running_ctx(cpu)
+            .and_then(|ctx| {
+                let p = self.partitions.get(ctx.partition)?;
+                p.virtual_interrupts.get(usize::from(ctx.vcpu))
+            })
+            .map(|v| v.lines())
+            .unwrap_or_default()
+    }
+
     /// Programs every partition's declared interrupts at cold boot on `boot`: configured,
     /// routed to `boot`, disabled until the partition enables them.
     pub(crate) fn configure_interrupts(&mut self, boot: CpuId) {

@@ -160,8 +160,9 @@ enum CoreEvent {
     CpuOn,
     /// The SPMD's call, in this core's normal-world slot.
     SpmdCall,
-    /// A call of this partition context, in its saved registers.
-    PartitionCall(EndpointId, u16),
+    /// A call of the partition context at this slot (table index, context), in its saved
+    /// registers.
+    PartitionCall(Slot),
     NsInterrupt,
     PhysicalInterrupt,
     AbortRunning,
@@ -171,8 +172,8 @@ enum CoreEvent {
 /// where they go (this core's normal-world slot, or the context it enters). If the call left
 /// console lines, a new abort or the end of cold boot to report, [`report`] prints them once
 /// the lock is released (other cores go on meanwhile).
-fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
-    let (next, to_report) = {
+fn core_call(cpu: CpuId, event: CoreEvent) -> Step {
+    let (step, to_report) = {
         let mut guard = CORE.lock();
         if CORE_LOST.load(Ordering::Acquire) {
             return refuse(cpu, FfaError::Aborted);
@@ -192,37 +193,49 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Next {
                 Some(nw) => spmc.next(cpu, Event::Call(Caller::Spmd, &nw.regs)),
                 None => spmc.next(cpu, Event::Call(Caller::Spmd, &[0; 18])),
             },
-            CoreEvent::PartitionCall(id, vcpu) => match vcpu_state(id, vcpu) {
-                Some((state, _)) => {
+            CoreEvent::PartitionCall(slot) => match vcpu_at(slot) {
+                Some((state, arch)) => {
                     let regs = call_regs(&state.regs.x);
-                    spmc.next(cpu, Event::Call(Caller::Partition(id), regs))
+                    spmc.next(cpu, Event::Call(Caller::Partition(arch.id), regs))
                 }
                 None => spmc.next(cpu, Event::AbortRunning),
             },
         };
-        deliver(cpu, next, spmc.answer());
-        if let Next::Enter {
-            partition, vcpu, ..
-        }
-        | Next::Resume {
-            partition, vcpu, ..
-        } = next
-            && let Some(slot) = LINES.get(usize::from(cpu.0))
+        // The context entered or resumed is the one the core now runs on this CPU.
+        let step = match next {
+            Next::ToSpmd => Step::ToSpmd,
+            Next::Enter { .. } | Next::Resume { .. } => match spmc.running_context(cpu) {
+                Some((partition, vcpu)) => Step::Run {
+                    slot: Slot { partition, vcpu },
+                    mask_ns: matches!(
+                        next,
+                        Next::Resume {
+                            mask_ns_interrupts: true,
+                            ..
+                        }
+                    ),
+                },
+                None => Step::ToSpmd,
+            },
+        };
+        deliver(cpu, next, step, spmc.answer());
+        if let Step::Run { .. } = step
+            && let Some(line) = LINES.get(usize::from(cpu.0))
         {
-            let lines = spmc.virtual_lines(partition, vcpu);
+            let lines = spmc.running_lines(cpu);
             let bits = if lines.irq { LINE_IRQ } else { 0 } | if lines.fiq { LINE_FIQ } else { 0 };
-            slot.store(bits, Ordering::Relaxed);
+            line.store(bits, Ordering::Relaxed);
         }
         let to_report = spmc.has_console_lines()
             || ABORTS_NOTED.load(Ordering::Relaxed) != ABORTS_SEEN.load(Ordering::Relaxed)
             || (spmc.cold_boot_done && !BOOT_REPORTED.load(Ordering::Relaxed));
         CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
-        (next, to_report)
+        (step, to_report)
     };
     if to_report {
         report(cpu);
     }
-    next
+    step
 }
 
 /// Prints the console lines partitions finished (at most [`LINES_PER_CALL`]), the partitions
@@ -295,26 +308,23 @@ fn report(cpu: CpuId) {
 /// Copies the registers `next` carries (x0 on; the rest stay as the call left them) to where
 /// they go: this core's normal-world slot for the SPMD, or the context entered (reset first
 /// if it starts afresh).
-fn deliver(cpu: CpuId, next: Next, regs: &[u64]) {
-    match next {
-        Next::ToSpmd => {
+fn deliver(cpu: CpuId, next: Next, step: Step, regs: &[u64]) {
+    match (next, step) {
+        (Next::Resume { .. }, _) => {}
+        (_, Step::ToSpmd) => {
             if let Some(nw) = normal_world(cpu) {
                 copy_regs(&mut nw.regs, regs);
             }
         }
-        Next::Enter {
-            partition,
-            vcpu,
-            start,
-        } => {
-            if let Some((state, _)) = vcpu_state(partition, vcpu) {
+        (Next::Enter { start, .. }, Step::Run { slot, .. }) => {
+            if let Some((state, _)) = vcpu_at(slot) {
                 if let Some(pc) = start {
                     state.reset(pc, &[0; 18]);
                 }
                 copy_regs(&mut state.regs.x, regs);
             }
         }
-        Next::Resume { .. } => {}
+        (Next::ToSpmd, Step::Run { .. }) => {}
     }
 }
 
@@ -326,11 +336,11 @@ fn copy_regs(to: &mut [u64], from: &[u64]) {
 }
 
 /// The core cannot be asked: the SPMD gets FFA_ERROR(`code`).
-fn refuse(cpu: CpuId, code: FfaError) -> Next {
+fn refuse(cpu: CpuId, code: FfaError) -> Step {
     if let Some(nw) = normal_world(cpu) {
         nw.regs = ffa::call::error(code);
     }
-    Next::ToSpmd
+    Step::ToSpmd
 }
 
 /// Setup each core needs before running partitions.
@@ -422,8 +432,8 @@ extern "C" fn spmc_cold_main(manifest: u64, mpidr: u64) -> ! {
             init_failed()
         }
     };
-    let next = core_call(cpu, CoreEvent::Boot);
-    run(cpu, next)
+    let step = core_call(cpu, CoreEvent::Boot);
+    run(cpu, step)
 }
 
 /// What the stacks area is filled with before cold boot's configuration.
@@ -706,8 +716,8 @@ extern "C" fn spmc_warm_main(index: u64, mpidr: u64) -> ! {
     if let Some(nw) = normal_world(cpu) {
         nw.saved = false;
     }
-    let next = core_call(cpu, CoreEvent::CpuOn);
-    run(cpu, next)
+    let step = core_call(cpu, CoreEvent::CpuOn);
+    run(cpu, step)
 }
 
 /// Reports a core the CPU map does not list (from the entry assembly, on the shared refusal
@@ -731,29 +741,45 @@ fn normal_world(cpu: CpuId) -> Option<&'static mut NormalWorldState> {
     Some(unsafe { &mut (*MACHINE.normal_world.get())[index] })
 }
 
-/// A partition context's state, with its arch data.
-fn vcpu_state(
-    id: EndpointId,
+/// A partition context by its place: the partition's index in the core's table (the order
+/// of [`PARTITIONS`]) and its context index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    partition: usize,
     vcpu: u16,
-) -> Option<(&'static mut VcpuState, &'static PartitionArch)> {
-    let parts = PARTITIONS.get()?;
-    let slot = parts.iter().position(|p| p.id == id)?;
-    let arch = parts.get(slot)?;
-    let v = usize::from(vcpu);
-    if v >= MAX_CPUS {
+}
+
+/// What this CPU does after a core call.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// SMC to the SPMD with this core's normal-world slot.
+    ToSpmd,
+    /// Run the context at `slot` (its registers delivered), with non-secure interrupts held
+    /// back for this run if `mask_ns`.
+    Run { slot: Slot, mask_ns: bool },
+}
+
+/// A partition context's state, with its arch data.
+fn vcpu_at(slot: Slot) -> Option<(&'static mut VcpuState, &'static PartitionArch)> {
+    let arch = PARTITIONS.get()?.get(slot.partition)?;
+    let v = usize::from(slot.vcpu);
+    if v >= MAX_CPUS || slot.partition >= MAX_PARTITIONS {
         return None;
     }
     // SAFETY: the core entered this context on the calling core and on no other (a context
     // runs on one CPU at a time), so this core alone uses its state until it next calls the
     // core; indices are in range.
-    Some((unsafe { &mut (*MACHINE.vcpus.get())[slot][v] }, arch))
+    Some((
+        unsafe { &mut (*MACHINE.vcpus.get())[slot.partition][v] },
+        arch,
+    ))
 }
 
-/// Drives `cpu` from `next` on, forever.
-fn run(cpu: CpuId, mut next: Next) -> ! {
+/// Drives `cpu` from `step` on, forever.
+fn run(cpu: CpuId, mut step: Step) -> ! {
     loop {
-        next = match next {
-            Next::ToSpmd => {
+        step = match step {
+            Step::ToSpmd => {
                 restore_normal_world(cpu);
                 match normal_world(cpu) {
                     Some(nw) => {
@@ -765,14 +791,7 @@ fn run(cpu: CpuId, mut next: Next) -> ! {
                 }
                 core_call(cpu, CoreEvent::SpmdCall)
             }
-            Next::Enter {
-                partition, vcpu, ..
-            } => run_partition(cpu, partition, vcpu, false),
-            Next::Resume {
-                partition,
-                vcpu,
-                mask_ns_interrupts,
-            } => run_partition(cpu, partition, vcpu, mask_ns_interrupts),
+            Step::Run { slot, mask_ns } => run_partition(cpu, slot, mask_ns),
         };
     }
 }
@@ -864,9 +883,9 @@ enum Exit {
 /// Enters a partition context (its registers already delivered) and runs it until it makes
 /// a call the core must answer or a non-secure interrupt arrives (held back while `mask_ns`
 /// holds, for this run only); then asks the core what runs next.
-fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, mask_ns: bool) -> Next {
-    let event = match run_context(cpu, id, vcpu, mask_ns) {
-        Exit::Call => CoreEvent::PartitionCall(id, vcpu),
+fn run_partition(cpu: CpuId, slot: Slot, mask_ns: bool) -> Step {
+    let event = match run_context(cpu, slot, mask_ns) {
+        Exit::Call => CoreEvent::PartitionCall(slot),
         Exit::NsInterrupt => CoreEvent::NsInterrupt,
         Exit::SecureInterrupt => CoreEvent::PhysicalInterrupt,
         Exit::Abort | Exit::Resume => CoreEvent::AbortRunning,
@@ -875,14 +894,15 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, mask_ns: bool) -> Next {
 }
 
 /// Runs a context until an exit the core must see (never [`Exit::Resume`]).
-fn run_context(cpu: CpuId, id: EndpointId, vcpu: u16, mask_ns: bool) -> Exit {
-    let Some((state, arch)) = vcpu_state(id, vcpu) else {
+fn run_context(cpu: CpuId, slot: Slot, mask_ns: bool) -> Exit {
+    let Some((state, arch)) = vcpu_at(slot) else {
         println!(
-            "spmc: core {}: no state for partition {:#06x}/{vcpu}",
-            cpu.0, id.0
+            "spmc: core {}: no state for partition {}/{}",
+            cpu.0, slot.partition, slot.vcpu
         );
         return Exit::Abort;
     };
+    let (id, vcpu) = (arch.id, slot.vcpu);
     if let Some(nw) = normal_world(cpu)
         && !nw.saved
     {
