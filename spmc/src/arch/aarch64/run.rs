@@ -50,7 +50,20 @@ enum CoreSlot {
 }
 
 /// The core, shared by all cores.
-static CORE: TicketMutex<CoreSlot> = TicketMutex::new(CoreSlot::Empty);
+static CORE: TicketMutex<CoreSlot, YieldCore> = TicketMutex::new(CoreSlot::Empty);
+
+/// How a core waits for [`CORE`]: `yield`, the architecture's hint that this thread of
+/// execution waits on another. An emulator that runs several cores on one host thread
+/// switches to another core on it instead of spinning out the holder's time slice.
+struct YieldCore;
+
+impl spin::relax::RelaxStrategy for YieldCore {
+    #[inline(always)]
+    fn relax() {
+        // SAFETY: a hint instruction: no memory, register or flag changes.
+        unsafe { asm!("yield", options(nomem, nostack, preserves_flags)) };
+    }
+}
 
 /// What the arch layer keeps per partition (in the core's table order).
 #[derive(Clone, Copy, Debug)]
