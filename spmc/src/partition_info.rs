@@ -69,6 +69,30 @@ fn properties(p: &Partition, caller_secure: bool, version: Version) -> u32 {
     properties_for_version(bits, version)
 }
 
+/// How many descriptors [`collect`] yields, without building them (a count-only query).
+fn count(table: &PartitionTable, uuid: Uuid, version: Version) -> Result<u32, FfaError> {
+    let shown = if version < Version(1, 2) {
+        1
+    } else {
+        MAX_UUIDS
+    };
+    let count: usize = table
+        .iter()
+        .map(|p| {
+            if uuid.is_nil() {
+                p.config.uuids.len().min(shown)
+            } else {
+                usize::from(p.config.uuids.contains(&uuid))
+            }
+        })
+        .sum();
+    match count {
+        0 => Err(FfaError::InvalidParameters),
+        n if n > MAX_DESCRIPTORS => Err(FfaError::NoMemory),
+        n => Ok(n as u32),
+    }
+}
+
 /// The descriptors a query for `uuid` yields for a caller at `version`.
 fn collect(
     table: &PartitionTable,
@@ -126,12 +150,12 @@ impl<P: Platform> Spmc<P> {
         flags: PartitionInfoGetFlags,
     ) -> Result<(u32, u32), FfaError> {
         let version = self.version_of(call.from);
+        if flags.count_only {
+            return Ok((count(&self.partitions, uuid, version)?, 0));
+        }
         let secure = call.from != Endpoint::NormalWorld;
         let infos = collect(&self.partitions, uuid, secure, version)?;
         let count = infos.len() as u32;
-        if flags.count_only {
-            return Ok((count, 0));
-        }
         let (mailbox, space) = match call.from {
             Endpoint::NormalWorld => (&mut self.normal_world.mailbox, Space::NonSecure),
             Endpoint::Partition(ctx) => (
@@ -260,6 +284,22 @@ mod tests {
             p.config.notification_support = true;
         }
         assert_eq!(properties(t.get(0).unwrap(), false, Version(1, 2)), 0x101);
+    }
+
+    #[test]
+    fn count_agrees_with_collect() {
+        let mut t = table(1, Version(1, 2));
+        let first = t.get(0).unwrap().config.uuids[0];
+        let second = Uuid::from_u128(2);
+        if let Some(p) = t.get_mut(0) {
+            let _ = p.config.uuids.push(second);
+        }
+        for uuid in [Uuid::nil(), first, second, Uuid::from_u128(3)] {
+            for version in [Version(1, 0), Version(1, 1), Version(1, 2)] {
+                let listed = collect(&t, uuid, false, version).map(|v| v.len() as u32);
+                assert_eq!(count(&t, uuid, version), listed, "{uuid} at {version:?}");
+            }
+        }
     }
 
     #[test]

@@ -668,6 +668,14 @@ impl<P: Platform> Spmc<P> {
                 return self.ffa_features(&call, feature, call.regs[2] as u32);
             }
             Some(FuncId::IdGet) => return self.id_get(&call),
+            Some(FuncId::PartitionInfoGet) => {
+                // Flags the decoder refuses go on to it, for its error.
+                if let Ok(flags) = ffa::PartitionInfoGetFlags::try_from(call.regs[5] as u32) {
+                    let w = |i: usize| call.regs[i] as u32;
+                    let uuid = ffa::UuidHelper::from_u32_regs([w(1), w(2), w(3), w(4)]);
+                    return self.partition_info_get(&call, uuid, flags);
+                }
+            }
             _ => {}
         }
         if let Some(func) = func
