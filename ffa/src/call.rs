@@ -31,26 +31,26 @@ pub const fn is_ffa(fid: u32) -> bool {
     base & 0xffff_ff00 == 0x8400_0000 && (base & 0xff) >= 0x60
 }
 
-/// The calls the SPMC's fast path serves, most frequent first.
-const HOT: [FuncId; 7] = [
-    FuncId::MsgSendDirectReq32,
-    FuncId::MsgSendDirectResp32,
-    FuncId::MsgSendDirectReq64,
-    FuncId::MsgSendDirectResp64,
-    FuncId::Features,
-    FuncId::PartitionInfoGet,
-    FuncId::IdGet,
-];
-
-/// `FuncId::try_from(fid)`, with the fast path's calls compared first (the general lookup
-/// costs tens of instructions).
+/// `FuncId::try_from(fid)`, with the calls of the SPMC's fast path compared first (the general
+/// lookup costs tens of instructions).
 pub fn lookup(fid: u32) -> Option<FuncId> {
-    for func in HOT {
-        if fid == u32::from(func) {
-            return Some(func);
-        }
+    const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
+    const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
+    const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;
+    const RESP64: u32 = FuncId::MsgSendDirectResp64 as u32;
+    const FEATURES: u32 = FuncId::Features as u32;
+    const PARTITION_INFO_GET: u32 = FuncId::PartitionInfoGet as u32;
+    const ID_GET: u32 = FuncId::IdGet as u32;
+    match fid {
+        REQ32 => Some(FuncId::MsgSendDirectReq32),
+        RESP32 => Some(FuncId::MsgSendDirectResp32),
+        REQ64 => Some(FuncId::MsgSendDirectReq64),
+        RESP64 => Some(FuncId::MsgSendDirectResp64),
+        FEATURES => Some(FuncId::Features),
+        PARTITION_INFO_GET => Some(FuncId::PartitionInfoGet),
+        ID_GET => Some(FuncId::IdGet),
+        _ => FuncId::try_from(fid).ok(),
     }
-    FuncId::try_from(fid).ok()
 }
 
 /// What a register set means to a callee at a given negotiated version.
