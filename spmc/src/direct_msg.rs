@@ -135,13 +135,14 @@ pub(crate) fn header_from_regs(func: FuncId, regs: &Regs) -> Option<RegsHeader> 
 /// Writes x0..x7 of `regs` into `out` as the receiver sees them: the function ID without
 /// the SVE hint, and for SMC32 only the low halves of x1..x7.
 fn put_sent(out: &mut Regs, regs: &Regs, width: Width) {
-    out[0] = u64::from(ffa::call::function_id(regs));
-    let mask = match width {
+    let m = match width {
         Width::W32 => 0xffff_ffff,
         Width::W64 => u64::MAX,
     };
-    for (o, r) in out[1..8].iter_mut().zip(&regs[1..8]) {
-        *o = *r & mask;
+    let fid = u64::from(ffa::call::function_id(regs));
+    let [_, x1, x2, x3, x4, x5, x6, x7, ..] = *regs;
+    if let Some(low) = out.first_chunk_mut::<8>() {
+        *low = [fid, x1 & m, x2 & m, x3 & m, x4 & m, x5 & m, x6 & m, x7 & m];
     }
 }
 
