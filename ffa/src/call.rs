@@ -172,16 +172,16 @@ pub fn put_error(x0_x7: &mut [u64; 8], code: FfaError) {
 
 /// Writes FFA_SUCCESS (SMC32) with w2..w7 = `args` into x0..x7, as [`success32`] encodes it.
 pub fn put_success32(x0_x7: &mut [u64; 8], args: [u32; 6]) {
-    let [a2, a3, a4, a5, a6, a7] = args.map(u64::from);
+    let [a2, a3, a4, a5, a6, a7] = args;
     *x0_x7 = [
         u64::from(u32::from(FuncId::Success32)),
         0,
-        a2,
-        a3,
-        a4,
-        a5,
-        a6,
-        a7,
+        u64::from(a2),
+        u64::from(a3),
+        u64::from(a4),
+        u64::from(a5),
+        u64::from(a6),
+        u64::from(a7),
     ];
 }
 

@@ -664,7 +664,12 @@ impl<P: Platform> Spmc<P> {
         // the decoder's version gate passes them all.
         match func {
             Some(FuncId::Features) => {
-                let feature = ffa::Feature::from(call.regs[1] as u32);
+                let w1 = call.regs[1] as u32;
+                // As `Feature::from`, with the fast lookup for function IDs.
+                let feature = match ffa::call::lookup(w1) {
+                    Some(func) => ffa::Feature::FuncId(func),
+                    None => ffa::Feature::from(w1),
+                };
                 return self.ffa_features(&call, feature, call.regs[2] as u32);
             }
             Some(FuncId::IdGet) => return self.id_get(&call),
