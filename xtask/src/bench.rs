@@ -7,6 +7,12 @@
 //! directly (the proxy answers FFA_ID_GET locally); the client (NS-EL1) then times row (d)
 //! through the proxy, prints `verdict: PASS` (or FAIL) and powers off. Each row is one line
 //! `bench <name> median <n> min <n> iterations <n>` (or `bench <name> FAIL <reason>`) on UART0.
+//!
+//! Two more boots have their own selector words, and in both the proxy times every row before
+//! the client, which only prints the verdict: the concurrency boot (`-smp 4`: direct requests
+//! to relay from one core, then from four at once, `bench-cores` lines with the ticks over all
+//! cores, `bench-span` lines with each core's run) and the OP-TEE boot (the stack with OP-TEE
+//! OS: row (j)).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -77,7 +83,24 @@ pub const ROWS: &[Row] = &[
         operation: "(i) FFA_MEM_SHARE_32 of 16 scattered pages (one range each) to echo",
         timed_by: "proxy, NS-EL2",
     },
+    Row {
+        name: "direct_req_optee_el2",
+        operation: "(j) FFA_MSG_SEND_DIRECT_REQ_32 to OP-TEE OS (S-EL1), GET_API_VERSION, round trip (OP-TEE boot)",
+        timed_by: "proxy, NS-EL2",
+    },
 ];
+
+/// The concurrency table's rows: name in the `bench-cores` line, cores.
+pub const CORES_ROWS: &[(&str, u32)] = &[
+    (scenarios::bench::RELAY_ONE_CORE, 1),
+    (scenarios::bench::RELAY_ALL_CORES, CORES_SMP),
+];
+
+/// CPUs of the concurrency boot.
+pub const CORES_SMP: u32 = scenarios::bench::CORES as u32;
+
+/// The team's bound on the concurrency rows' ratio (4 cores to 1, per request).
+pub const CORES_TARGET: f64 = 1.25;
 
 /// The cycle table's rows: name, pages, constituents.
 pub const CYCLE_ROWS: &[(&str, u64, u64)] = &[
@@ -117,7 +140,8 @@ pub struct BenchArgs {
 }
 
 /// `cargo xtask bench`: a boot on CPUs without SVE (as the peers were measured), then one on
-/// CPUs with it.
+/// CPUs with it, then the concurrency boot (4 CPUs) and the OP-TEE boot (the stack with OP-TEE
+/// OS).
 pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let built = stack::prepare(
         root,
@@ -125,6 +149,8 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         stack::Stack::Scenarios,
         args.no_build,
     )?;
+    // The images are built by now: this adds OP-TEE OS and its TF-A build.
+    let built_optee = stack::prepare(root, tfa::Profile::Bench, stack::Stack::Optee, true)?;
     console::note(&format!(
         "TF-A {} built with {}",
         built.tfa_version,
@@ -148,16 +174,59 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
             log_dir: qemu::log_dir(root, if sve { "bench-sve" } else { "bench" }),
             linux: None,
         };
-        let (boot_samples, failure) = boot_once(&machine, args)?;
+        let (lines, failure) = boot_once(&machine, args)?;
         let prefix = if sve { SVE_PREFIX } else { "" };
         samples.extend(
-            boot_samples
+            collect(&lines)
                 .into_iter()
                 .map(|(name, sample)| (format!("{prefix}{name}"), sample)),
         );
         failures.extend(failure);
     }
-    let table = table(&samples).and_then(|main| Ok(format!("{main}\n{}", cycle_table(&samples)?)));
+
+    console::header(&format!(
+        "bench boot: -smp {CORES_SMP} -icount shift=0,sleep=off, relay from 1 core, then from {CORES_SMP} at once"
+    ));
+    let machine = Machine {
+        bios: flash.path().to_path_buf(),
+        smp: CORES_SMP,
+        selector: Some(scenarios::bench::SELECTOR_CORES),
+        bench: true,
+        sve: false,
+        gdb: false,
+        log_dir: qemu::log_dir(root, "bench-cores"),
+        linux: None,
+    };
+    let (lines, failure) = boot_once(&machine, args)?;
+    samples.extend(collect(&lines));
+    let throughputs = collect_cores(&lines);
+    failures.extend(failure);
+
+    console::header("bench boot: -smp 1 -icount shift=0,sleep=off, with OP-TEE OS");
+    // Both copies would have the same name (this process's ID).
+    drop(flash);
+    let flash_optee = stack::Flash::of(root, &built_optee)?;
+    let machine = Machine {
+        bios: flash_optee.path().to_path_buf(),
+        smp: SMP,
+        selector: Some(scenarios::bench::SELECTOR_OPTEE),
+        bench: true,
+        sve: false,
+        gdb: false,
+        log_dir: qemu::log_dir(root, "bench-optee"),
+        linux: None,
+    };
+    let (lines, failure) = boot_once(&machine, args)?;
+    samples.extend(collect(&lines));
+    failures.extend(failure);
+
+    let table = table(&samples).and_then(|main| {
+        Ok(format!(
+            "{main}\n{}\n{}",
+            cycle_table(&samples)?,
+            cores_table(&samples, &throughputs)?
+        ))
+    });
     match &table {
         Ok(text) => {
             console::header("bench results (guest instructions)");
@@ -175,8 +244,8 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     table.map(|_| ())
 }
 
-/// One bench boot: its bench lines, and why it failed if it did.
-fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Samples, Option<String>)> {
+/// One bench boot: its UART0 lines, and why it failed if it did.
+fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Vec<String>, Option<String>)> {
     let mut filter = LiveFilter::default();
     let boot = qemu::boot(
         machine,
@@ -185,7 +254,8 @@ fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Samples, Option<Str
             let wanted = matches!(
                 qemu::parse_line(line),
                 Some(Line::Bench { .. } | Line::Verdict(_))
-            );
+            ) || parse_cores_line(line).is_some()
+                || line.trim().starts_with("bench-span ");
             if let Some(shown) = filter.line(world, line)
                 && (args.verbose || wanted)
             {
@@ -198,7 +268,6 @@ fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Samples, Option<Str
             println!("{} {line}", world.prefix());
         }
     }
-    let samples = collect(&boot.normal);
     // A fault report says more than the hang or the exit that followed it.
     let ended = uart_log::unprovoked(&boot.alarms(), &[]).or_else(|| boot.bad_end());
     let verdict = boot
@@ -220,7 +289,7 @@ fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Samples, Option<Str
             boot.log_dir.display()
         )),
     };
-    Ok((samples, failure))
+    Ok((boot.normal, failure))
 }
 
 /// The bench lines of a boot, by name, in order of appearance.
@@ -327,6 +396,106 @@ pub fn cycle_table(samples: &[(String, std::result::Result<Sample, String>)]) ->
     }
 }
 
+/// One concurrency row's numbers (a `bench-cores` line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throughput {
+    /// Cores that made requests.
+    pub cores: u64,
+    /// Requests, all cores together.
+    pub requests: u64,
+    /// Counter ticks from the start line to the last answer (every core's instructions).
+    pub ticks: u64,
+}
+
+/// `bench-cores <name> cores <n> requests <n> ticks <n>`.
+pub fn parse_cores_line(line: &str) -> Option<(String, Throughput)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words[..] {
+        [
+            "bench-cores",
+            name,
+            "cores",
+            cores,
+            "requests",
+            requests,
+            "ticks",
+            ticks,
+        ] => Some((
+            name.to_owned(),
+            Throughput {
+                cores: cores.parse().ok()?,
+                requests: requests.parse().ok()?,
+                ticks: ticks.parse().ok()?,
+            },
+        )),
+        _ => None,
+    }
+}
+
+/// The `bench-cores` lines of a boot, by name.
+pub fn collect_cores(lines: &[String]) -> Vec<(String, Throughput)> {
+    lines.iter().filter_map(|l| parse_cores_line(l)).collect()
+}
+
+/// The Markdown table of the concurrency rows: cost per request over all cores (ticks / requests)
+/// and its ratio to the one-core row; an error names each row missing, failed (its `bench
+/// <name> FAIL` line is in `samples`) or with too few requests.
+pub fn cores_table(
+    samples: &[(String, std::result::Result<Sample, String>)],
+    throughputs: &[(String, Throughput)],
+) -> Result<String> {
+    let mut problems = Vec::new();
+    let mut found = Vec::new();
+    for &(name, cores) in CORES_ROWS {
+        let failed = samples.iter().find_map(|(n, s)| match s {
+            Err(why) if n == name => Some(why),
+            _ => None,
+        });
+        match (throughputs.iter().find(|(n, _)| n == name), failed) {
+            (_, Some(why)) => problems.push(format!("{name} failed: {why}")),
+            (None, None) => problems.push(format!("no `bench-cores {name}` line")),
+            (Some((_, t)), None) if t.cores != u64::from(cores) => {
+                problems.push(format!("{name} ran on {} cores, not {cores}", t.cores))
+            }
+            (Some((_, t)), None) if t.requests < MIN_ITERATIONS * t.cores => {
+                problems.push(format!(
+                    "{name} made {} requests, fewer than {MIN_ITERATIONS} a core",
+                    t.requests
+                ))
+            }
+            (Some((_, t)), None) => found.push((name, *t)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::new(problems.join("; ")));
+    }
+    let per_request = |t: &Throughput| t.ticks as f64 / t.requests as f64;
+    let one = found.first().map_or(0.0, |(_, t)| per_request(t));
+    if one == 0.0 {
+        return Err(Error::new(
+            "the one-core row took no ticks: no ratio can be taken",
+        ));
+    }
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "| FFA_MSG_SEND_DIRECT_REQ_32 (ECHO) to relay from NS-EL2, cores at once | cores | requests | ticks, all cores | per request | ratio to 1 core (target ≤ {CORES_TARGET:.2}×) |"
+    );
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|");
+    for (name, t) in found {
+        let _ = writeln!(
+            text,
+            "| {name} | {} | {} | {} | {} | {:.2}× |",
+            t.cores,
+            t.requests,
+            thousands(t.ticks),
+            thousands(t.ticks / t.requests),
+            per_request(&t) / one
+        );
+    }
+    Ok(text)
+}
+
 /// `7830` → `7,830`.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -355,6 +524,7 @@ bench direct_req_echo_el2 median 3100 min 3096 iterations 1000
 bench mem_share_1 median 2960 min 2960 iterations 1000
 bench mem_reclaim_1 median 1480 min 1480 iterations 1000
 bench mem_share_16 median 5920 min 5920 iterations 1000
+bench direct_req_optee_el2 median 5960 min 5950 iterations 1000
 client: bench mode
 bench direct_req_echo_el1 median 3700 min 3690 iterations 1000
 verdict: PASS
@@ -381,10 +551,16 @@ verdict: PASS
             .replace("median 3100 min 3096", "median 3400 min 3390")
             .replace("median 3700 min 3690", "median 4000 min 3990");
         let samples = both(SAMPLE, &sve);
-        assert_eq!(samples.len(), 14);
+        assert_eq!(samples.len(), 16);
         let text = table(&samples).expect("table");
         let rows: Vec<&str> = text.lines().collect();
-        assert_eq!(rows.len(), 11);
+        assert_eq!(rows.len(), 12);
+        assert!(rows[11].starts_with("| (j) "), "{}", rows[11]);
+        assert!(
+            rows[11].ends_with("| 5,960 | 5,950 | 1000 | 20.14× |"),
+            "{}",
+            rows[11]
+        );
         assert!(rows[8].starts_with("| (g) "), "{}", rows[8]);
         assert!(
             rows[10].ends_with("| 5,920 | 5,920 | 1000 | 20.00× |"),
@@ -453,6 +629,95 @@ verdict: PASS
         assert!(table(&collect(&lines(&zero))).is_err());
         let inverted = SAMPLE.replace("median 296 min 292", "median 296 min 300");
         assert!(table(&collect(&lines(&inverted))).is_err());
+    }
+
+    /// UART0 of a concurrency boot (numbers invented for the test).
+    const CORES_SAMPLE: &str = "\
+proxy: bench mode (cores)
+bench-cores direct_req_relay_1core cores 1 requests 1000 ticks 8000400
+bench-span core 0 from 0 to 8000100
+bench-span core 1 from 8000200 to 16100300
+bench-cores direct_req_relay_4cores cores 4 requests 4000 ticks 34000000
+verdict: PASS
+";
+
+    #[test]
+    fn cores_table_gives_the_cost_per_request_and_the_ratio() {
+        let uart = lines(CORES_SAMPLE);
+        let throughputs = collect_cores(&uart);
+        assert_eq!(throughputs.len(), 2);
+        assert_eq!(
+            throughputs[1],
+            (
+                "direct_req_relay_4cores".to_owned(),
+                Throughput {
+                    cores: 4,
+                    requests: 4000,
+                    ticks: 34_000_000
+                }
+            )
+        );
+        let text = cores_table(&collect(&uart), &throughputs).expect("table");
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 4);
+        assert!(rows[0].contains("target ≤ 1.25×"), "{}", rows[0]);
+        assert_eq!(
+            rows[2],
+            "| direct_req_relay_1core | 1 | 1000 | 8,000,400 | 8,000 | 1.00× |"
+        );
+        assert_eq!(
+            rows[3],
+            "| direct_req_relay_4cores | 4 | 4000 | 34,000,000 | 8,500 | 1.06× |"
+        );
+    }
+
+    #[test]
+    fn cores_table_names_missing_failed_and_short_rows() {
+        let failed = CORES_SAMPLE.replace(
+            "bench-cores direct_req_relay_4cores cores 4 requests 4000 ticks 34000000",
+            "bench direct_req_relay_4cores FAIL CPU_ON of core 1 answered -4",
+        );
+        let uart = lines(&failed);
+        let err = cores_table(&collect(&uart), &collect_cores(&uart))
+            .expect_err("failed row")
+            .to_string();
+        assert_eq!(
+            err,
+            "direct_req_relay_4cores failed: CPU_ON of core 1 answered -4"
+        );
+        let short = CORES_SAMPLE
+            .replace("requests 4000", "requests 3999")
+            .replace("cores 1 requests", "cores 2 requests");
+        let uart = lines(&short);
+        let err = cores_table(&collect(&uart), &collect_cores(&uart))
+            .expect_err("short rows")
+            .to_string();
+        assert!(
+            err.contains("direct_req_relay_1core ran on 2 cores, not 1"),
+            "{err}"
+        );
+        assert!(
+            err.contains("direct_req_relay_4cores made 3999 requests, fewer than 1000 a core"),
+            "{err}"
+        );
+        let err = cores_table(&[], &[]).expect_err("nothing").to_string();
+        assert!(
+            err.contains("no `bench-cores direct_req_relay_1core` line"),
+            "{err}"
+        );
+        assert_eq!(
+            parse_cores_line("bench-cores x cores 4 requests 4000"),
+            None
+        );
+        assert_eq!(
+            parse_cores_line("bench-cores x cores 4 requests n ticks 1"),
+            None
+        );
+        assert_eq!(
+            qemu::parse_line("bench-cores x cores 4 requests 4000 ticks 1"),
+            None,
+            "not an ordinary bench line"
+        );
     }
 
     #[test]

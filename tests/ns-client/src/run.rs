@@ -101,6 +101,21 @@ fn run<C: Harness, W: Write>(word: u32, client: &mut C, out: &mut W) -> Verdict 
     }
 }
 
+/// The client's part of a bench boot whose rows the proxy timed alone: the verdict line, FAIL
+/// when any of the proxy's `failures` rows failed.
+pub fn report_proxy_bench<W: Write>(failures: u64, out: &mut W) -> Verdict {
+    if failures != 0 {
+        let _ = writeln!(out, "[client] {failures} of the proxy's bench rows failed");
+    }
+    let verdict = if failures == 0 {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let _ = writeln!(out, "{}", verdict.line());
+    verdict
+}
+
 /// The bench mode's part of the client: negotiates FF-A v1.2 through `timed` (the client's
 /// bracketed SMC), times row (d) into `ticks`, and prints its `bench` line and the verdict
 /// line to `out`. The verdict is FAIL when this row or any of the `earlier_failures` rows the

@@ -210,3 +210,59 @@ fn a_direct_request_to_an_absent_partition_is_a_failed_row() {
         "{line}"
     );
 }
+
+#[test]
+fn concurrency_requests_pass_on_every_core_against_relay() {
+    let mut stack = Stack::standard(Trace::new(false)).expect("stack boots");
+    let version = stack
+        .nwd_call(PRIMARY_CPU, Agent::Proxy, &bench::version_request())
+        .expect("version");
+    assert_eq!(bench::check_version(&version), Ok(()));
+    // Each core's warm-up and timed requests, as the proxy makes them, in turn on its core:
+    // relay answers each from that core's execution context.
+    for core in 0..bench::CORES {
+        let first = bench::first_call(core);
+        let result = bench::run_requests(
+            bench::CORES_OPERATION,
+            first,
+            bench::WARM_UP + 20,
+            |regs: &Regs| {
+                stack
+                    .nwd_call(core as u16, Agent::Proxy, regs)
+                    .expect("call reaches the stack")
+            },
+        );
+        assert_eq!(result, Ok(()), "core {core}");
+    }
+    // Echo is not relay: the same requests to echo's ID fail the check at the first call.
+    let result = bench::run_requests(bench::CORES_OPERATION, 0, 1, |regs: &Regs| {
+        let mut to_echo = *regs;
+        to_echo[1] = u64::from(bench::ECHO_ID);
+        stack
+            .nwd_call(PRIMARY_CPU, Agent::Proxy, &to_echo)
+            .expect("call reaches the stack")
+    });
+    assert!(
+        matches!(result, Err(Failure::Answer { call: 0, .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn the_client_reports_the_proxy_only_boots() {
+    let mut out = String::new();
+    assert_eq!(
+        ns_client::run::report_proxy_bench(0, &mut out),
+        Verdict::Pass
+    );
+    assert_eq!(out, "verdict: PASS\n");
+    let mut out = String::new();
+    assert_eq!(
+        ns_client::run::report_proxy_bench(2, &mut out),
+        Verdict::Fail
+    );
+    assert_eq!(
+        out,
+        "[client] 2 of the proxy's bench rows failed\nverdict: FAIL\n"
+    );
+}

@@ -5,6 +5,11 @@
 //! at NS-EL1, so both sides build the same requests, apply the same checks and print the same
 //! lines. The arch layers supply the timed
 //! call (`isb; mrs cntvct_el0; isb; smc #0; isb; mrs cntvct_el0; isb`) and the sample buffer.
+//!
+//! The bench's further boots, which the proxy times alone: the concurrency boot
+//! ([`SELECTOR_CORES`]: ECHO to relay from one core, then from [`CORES`] at once, reported as
+//! [`Throughput`]s over one clock) and the OP-TEE boot ([`SELECTOR_OPTEE`]:
+//! [`DIRECT_REQ_OPTEE_EL2`]).
 
 use core::fmt;
 
@@ -26,6 +31,14 @@ pub const ECHO_COMMAND: u32 = Command::Echo as u32;
 pub const STATUS_OK: u32 = Status::OK.word() as u32;
 /// The sender of the timed direct requests: the host (and hypervisor) ID.
 pub const HOST_ID: u16 = 0;
+/// The relay test partition's endpoint ID (one execution context per core).
+pub const RELAY_ID: u16 = test_partitions::RELAY_ID;
+/// OP-TEE OS's endpoint ID on the OP-TEE stack.
+pub const OPTEE_ID: u16 = crate::optee::OPTEE_ID;
+/// OP-TEE's GET_API_VERSION: blocking service 0 in w3 (`optee_ffa.h`).
+pub const OPTEE_GET_API_VERSION: u32 = 0;
+/// The API version OP-TEE answers it with in w3 (major) and w4 (minor).
+pub const OPTEE_API_VERSION: (u32, u32) = (1, 0);
 
 /// An FF-A call that is timed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +55,12 @@ pub enum Operation {
     MemShare,
     /// FFA_MEM_RECLAIM of a share made just before it, untimed.
     MemReclaim,
+    /// FFA_MSG_SEND_DIRECT_REQ_32 from [`HOST_ID`] to the relay partition with ECHO: relay
+    /// has an execution context per core, so every core reaches its own.
+    DirectReqRelayEcho,
+    /// FFA_MSG_SEND_DIRECT_REQ_32 from [`HOST_ID`] to OP-TEE OS with its GET_API_VERSION
+    /// service (a blocking call OP-TEE answers at once).
+    DirectReqOpteeApiVersion,
 }
 
 /// Pages of the normal world's memory the memory rows share: 16, each 2 MiB from the last
@@ -291,21 +310,16 @@ impl Operation {
                 FuncId::Features,
                 &[u64::from(u32::from(FuncId::MsgSendDirectReq32))],
             ),
-            Operation::DirectReqEcho => {
-                let payload = echo_payload(call);
-                regs(
-                    FuncId::MsgSendDirectReq32,
-                    &[
-                        u64::from(HOST_ID) << 16 | u64::from(ECHO_ID),
-                        0,
-                        u64::from(ECHO_COMMAND),
-                        u64::from(payload[0]),
-                        u64::from(payload[1]),
-                        u64::from(payload[2]),
-                        u64::from(payload[3]),
-                    ],
-                )
-            }
+            Operation::DirectReqEcho => echo_request(ECHO_ID, call),
+            Operation::DirectReqRelayEcho => echo_request(RELAY_ID, call),
+            Operation::DirectReqOpteeApiVersion => regs(
+                FuncId::MsgSendDirectReq32,
+                &[
+                    u64::from(HOST_ID) << 16 | u64::from(OPTEE_ID),
+                    0,
+                    u64::from(OPTEE_GET_API_VERSION),
+                ],
+            ),
         }
     }
 
@@ -320,20 +334,53 @@ impl Operation {
             Operation::FeaturesDirectReq32 | Operation::MemShare | Operation::MemReclaim => {
                 expect_function(answer, FuncId::Success32)
             }
-            Operation::DirectReqEcho => {
+            Operation::DirectReqEcho => check_echo(ECHO_ID, request, answer),
+            Operation::DirectReqRelayEcho => check_echo(RELAY_ID, request, answer),
+            Operation::DirectReqOpteeApiVersion => {
                 expect_function(answer, FuncId::MsgSendDirectResp32)?;
-                // Sender in w1[31:16], receiver in w1[15:0]: from echo back to the host.
-                expect_register(answer, 1, u32::from(ECHO_ID) << 16 | u32::from(HOST_ID))?;
-                // No framework-message flag, no reserved bits.
+                expect_register(answer, 1, u32::from(OPTEE_ID) << 16 | u32::from(HOST_ID))?;
                 expect_register(answer, 2, 0)?;
-                expect_register(answer, 3, STATUS_OK)?;
-                for index in 4..8u8 {
-                    expect_register(answer, index, w(request, usize::from(index)))?;
+                expect_register(answer, 3, OPTEE_API_VERSION.0)?;
+                expect_register(answer, 4, OPTEE_API_VERSION.1)?;
+                // w5..w7 must be zero (optee_ffa.h).
+                for index in 5..8u8 {
+                    expect_register(answer, index, 0)?;
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// ECHO to test partition `target`, call number `call`'s payload.
+fn echo_request(target: u16, call: u32) -> Regs {
+    let payload = echo_payload(call);
+    regs(
+        FuncId::MsgSendDirectReq32,
+        &[
+            u64::from(HOST_ID) << 16 | u64::from(target),
+            0,
+            u64::from(ECHO_COMMAND),
+            u64::from(payload[0]),
+            u64::from(payload[1]),
+            u64::from(payload[2]),
+            u64::from(payload[3]),
+        ],
+    )
+}
+
+/// Checks `target`'s answer to [`echo_request`]: its payload back, from it to the host.
+fn check_echo(target: u16, request: &Regs, answer: &Regs) -> Result<(), Wrong> {
+    expect_function(answer, FuncId::MsgSendDirectResp32)?;
+    // Sender in w1[31:16], receiver in w1[15:0]: from the partition back to the host.
+    expect_register(answer, 1, u32::from(target) << 16 | u32::from(HOST_ID))?;
+    // No framework-message flag, no reserved bits.
+    expect_register(answer, 2, 0)?;
+    expect_register(answer, 3, STATUS_OK)?;
+    for index in 4..8u8 {
+        expect_register(answer, index, w(request, usize::from(index)))?;
+    }
+    Ok(())
 }
 
 /// FFA_MEM_RECLAIM of the handle a share was answered with (w2, w3).
@@ -677,6 +724,160 @@ impl fmt::Display for Line<'_> {
     }
 }
 
+/// The selector word of the concurrency boot (4 CPUs): the proxy times direct requests to
+/// relay from one core, then from all four at once, and the client only reports.
+pub const SELECTOR_CORES: u32 = 0xBEEF_0C04;
+/// The selector word of the OP-TEE boot (the stack with OP-TEE OS): the proxy times
+/// [`DIRECT_REQ_OPTEE_EL2`], and the client only reports.
+pub const SELECTOR_OPTEE: u32 = 0xBEEF_07EE;
+
+/// Whether `selector` names a bench boot whose rows the proxy times alone, before the client
+/// runs (which then only reports the verdict).
+pub fn proxy_only(selector: u32) -> bool {
+    matches!(selector, SELECTOR_CORES | SELECTOR_OPTEE)
+}
+
+/// The OP-TEE boot's row, timed by the proxy at NS-EL2 as row (c).
+pub const DIRECT_REQ_OPTEE_EL2: Row = Row {
+    name: "direct_req_optee_el2",
+    operation: Operation::DirectReqOpteeApiVersion,
+};
+
+/// Cores of the concurrency boot.
+pub const CORES: usize = 4;
+/// Direct requests each core makes in a concurrency row, after [`WARM_UP`] untimed ones.
+pub const CORE_REQUESTS: u32 = 1000;
+/// What the concurrency rows time: ECHO to relay, which runs on every core.
+pub const CORES_OPERATION: Operation = Operation::DirectReqRelayEcho;
+/// The concurrency row with core 0 alone (the other cores not started yet).
+pub const RELAY_ONE_CORE: &str = "direct_req_relay_1core";
+/// The concurrency row with every core at once.
+pub const RELAY_ALL_CORES: &str = "direct_req_relay_4cores";
+
+/// The first call number of `core`'s requests: each core's payloads differ from every other
+/// core's, so an answer delivered to the wrong core fails its check.
+pub fn first_call(core: usize) -> u32 {
+    (core as u32) << 20
+}
+
+/// Makes calls `first..first + count` of `operation` through `call` (which returns the
+/// answer), checking each; stops at the first wrong answer.
+pub fn run_requests(
+    operation: Operation,
+    first: u32,
+    count: u32,
+    mut call: impl FnMut(&Regs) -> Regs,
+) -> Result<(), Failure> {
+    for n in first..first.wrapping_add(count) {
+        let request = operation.request(n);
+        let answer = call(&request);
+        operation
+            .check(&request, &answer)
+            .map_err(|wrong| Failure::Answer { call: n, wrong })?;
+    }
+    Ok(())
+}
+
+/// Requests completed by several cores over one clock (docs: performance.md §Measuring
+/// several cores at once under `-icount`): under `-icount` the counter advances with every
+/// core's instructions, so `ticks / requests` is the cost of a request summed over the cores,
+/// equal to the one-core cost under perfect scaling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throughput {
+    /// Cores that made requests.
+    pub cores: u32,
+    /// Requests completed, all cores together.
+    pub requests: u64,
+    /// Counter ticks from the start line to the last core's last answer.
+    pub ticks: u64,
+}
+
+impl Throughput {
+    /// Ticks per request, rounded down (0 without requests).
+    pub fn per_request(&self) -> u64 {
+        self.ticks.checked_div(self.requests).unwrap_or(0)
+    }
+}
+
+/// Why a concurrency row has no numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoresFailure {
+    /// PSCI CPU_ON of this core answered this (not SUCCESS).
+    CpuOn {
+        /// The core.
+        core: u8,
+        /// PSCI's answer.
+        code: i32,
+    },
+    /// This core did not report in time (at the start line or at the end).
+    Late {
+        /// The core.
+        core: u8,
+    },
+    /// A request on this core failed.
+    Request {
+        /// The core.
+        core: u8,
+        /// How.
+        failure: Failure,
+    },
+}
+
+impl fmt::Display for CoresFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoresFailure::CpuOn { core, code } => {
+                write!(f, "CPU_ON of core {core} answered {code}")
+            }
+            CoresFailure::Late { core } => write!(f, "core {core} did not report in time"),
+            CoresFailure::Request { core, failure } => write!(f, "core {core}: {failure}"),
+        }
+    }
+}
+
+/// One concurrency line: `bench-cores <name> cores <n> requests <n> ticks <n>`, or
+/// `bench <name> FAIL <reason>` (the ordinary failure line).
+pub struct CoresLine<'a> {
+    /// The row's name.
+    pub name: &'a str,
+    /// Its numbers or why there are none.
+    pub result: &'a Result<Throughput, CoresFailure>,
+}
+
+impl fmt::Display for CoresLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.result {
+            Ok(t) => write!(
+                f,
+                "bench-cores {} cores {} requests {} ticks {}",
+                self.name, t.cores, t.requests, t.ticks
+            ),
+            Err(why) => write!(f, "bench {} FAIL {why}", self.name),
+        }
+    }
+}
+
+/// When one core made its requests, in ticks from the start line: shows how the cores'
+/// runs overlapped (QEMU runs one vCPU at a time under `-icount`).
+pub struct Span {
+    /// The core.
+    pub core: usize,
+    /// Its first request, from the start line.
+    pub begin: u64,
+    /// Its last answer, from the start line.
+    pub end: u64,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bench-span core {} from {} to {}",
+            self.core, self.begin, self.end
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -932,5 +1133,146 @@ mod tests {
                 "mem_share_16"
             ]
         );
+    }
+
+    /// A fake relay: answers ECHO from the partition the request names, with its payload.
+    fn relay(req: &Regs) -> Regs {
+        let mut answer = [0u64; 18];
+        answer[0] = u64::from(u32::from(FuncId::MsgSendDirectResp32));
+        answer[1] = (req[1] & 0xffff) << 16 | req[1] >> 16;
+        answer[3] = u64::from(STATUS_OK);
+        answer[4..8].copy_from_slice(&req[4..8]);
+        answer
+    }
+
+    #[test]
+    fn relay_echo_goes_to_relay_and_wants_its_own_payload_back() {
+        let op = Operation::DirectReqRelayEcho;
+        let req = op.request(first_call(2) + 7);
+        assert_eq!(
+            (req[0], req[1], req[3]),
+            (0x8400_006f, 0x8002, u64::from(ECHO_COMMAND))
+        );
+        assert_eq!(req[4], u64::from(first_call(2) + 7));
+        assert_eq!(op.check(&req, &relay(&req)), Ok(()));
+        // Echo's answer (another sender) and another core's payload are both refused.
+        let mut from_echo = relay(&req);
+        from_echo[1] = u64::from(ECHO_ID) << 16;
+        assert!(matches!(
+            op.check(&req, &from_echo),
+            Err(Wrong::Register { index: 1, .. })
+        ));
+        let other_core = relay(&op.request(first_call(1) + 7));
+        assert!(matches!(
+            op.check(&req, &other_core),
+            Err(Wrong::Register { index: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn optee_api_version_is_checked_word_by_word() {
+        let op = Operation::DirectReqOpteeApiVersion;
+        let req = op.request(5);
+        assert_eq!(req[..4], [0x8400_006f, 0x8005, 0, 0]);
+        assert_eq!(req, op.request(6), "the service takes no payload");
+        let mut good = [0u64; 18];
+        good[0] = 0x8400_0070;
+        good[1] = 0x8005_0000;
+        good[3] = 1;
+        assert_eq!(op.check(&req, &good), Ok(()));
+        for (index, value) in [(1, 0x8001_0000), (2, 1), (3, 2), (4, 1), (5, 1), (7, 1)] {
+            let mut bad = good;
+            bad[index] = value;
+            assert!(
+                matches!(op.check(&req, &bad), Err(Wrong::Register { index: i, .. }) if usize::from(i) == index),
+                "w{index} = {value:#x}"
+            );
+        }
+        let mut error = [0u64; 18];
+        error[0] = 0x8400_0060;
+        error[2] = (-3i32) as u32 as u64;
+        assert!(matches!(op.check(&req, &error), Err(Wrong::Error(_))));
+    }
+
+    #[test]
+    fn requests_are_numbered_per_core_and_all_checked() {
+        let mut seen = Vec::new();
+        let op = CORES_OPERATION;
+        let ok = run_requests(op, first_call(3), 5, |req| {
+            seen.push(req[4] as u32);
+            relay(req)
+        });
+        assert_eq!(ok, Ok(()));
+        assert_eq!(seen, (0..5).map(|i| first_call(3) + i).collect::<Vec<_>>());
+        let mut n = 0;
+        let failed = run_requests(op, first_call(1), 5, |req| {
+            n += 1;
+            let mut answer = relay(req);
+            if n == 3 {
+                answer[6] ^= 1;
+            }
+            answer
+        });
+        assert!(matches!(
+            failed,
+            Err(Failure::Answer { call, wrong: Wrong::Register { index: 6, .. } }) if call == first_call(1) + 2
+        ));
+        assert_eq!(n, 3, "stops at the first wrong answer");
+    }
+
+    #[test]
+    fn concurrency_lines() {
+        let t = Throughput {
+            cores: 4,
+            requests: 4000,
+            ticks: 31_522_001,
+        };
+        assert_eq!(t.per_request(), 7880);
+        assert_eq!(Throughput { requests: 0, ..t }.per_request(), 0);
+        assert_eq!(
+            CoresLine {
+                name: RELAY_ALL_CORES,
+                result: &Ok(t)
+            }
+            .to_string(),
+            "bench-cores direct_req_relay_4cores cores 4 requests 4000 ticks 31522001"
+        );
+        let failed = Err(CoresFailure::Request {
+            core: 2,
+            failure: Failure::Answer {
+                call: first_call(2) + 4,
+                wrong: Wrong::Error(0xffff_fffe),
+            },
+        });
+        assert_eq!(
+            CoresLine {
+                name: RELAY_ALL_CORES,
+                result: &failed
+            }
+            .to_string(),
+            "bench direct_req_relay_4cores FAIL core 2: call 2097156: FFA_ERROR InvalidParameters"
+        );
+        assert_eq!(
+            CoresFailure::CpuOn { core: 1, code: -4 }.to_string(),
+            "CPU_ON of core 1 answered -4"
+        );
+        assert_eq!(
+            Span {
+                core: 3,
+                begin: 10,
+                end: 20
+            }
+            .to_string(),
+            "bench-span core 3 from 10 to 20"
+        );
+        assert!(proxy_only(SELECTOR_CORES) && proxy_only(SELECTOR_OPTEE));
+        assert!(!proxy_only(SELECTOR));
+        for word in [SELECTOR_CORES, SELECTOR_OPTEE] {
+            assert_eq!(
+                crate::selector::decode(word),
+                crate::selector::Selection::Invalid,
+                "{word:#x} names no scenario"
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! |------|-----|
 //! | 0 | nothing (`verdict: NONE`) |
 //! | [`crate::bench::SELECTOR`] | the benchmark |
+//! | [`crate::bench::SELECTOR_CORES`], [`crate::bench::SELECTOR_OPTEE`] | the benchmark's concurrency and OP-TEE boots (decoded by `bench`, [`Selection::Invalid`] here) |
 //! | `home << 16 \| (index + 1)` | `ALL[index]` with core `home` as its CPU 0 |
 //!
 //! A scenario word has a home below [`CPUS`] in its upper half, so none is the bench word

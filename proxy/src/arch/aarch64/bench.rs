@@ -15,7 +15,8 @@ use super::layout;
 use crate::HostMemory;
 
 /// The samples of the row being timed (in .bss: 8 KB would crowd the 16 KiB boot stack).
-static TICKS: Mutex<[u64; bench_rows::ITERATIONS]> = Mutex::new([0; bench_rows::ITERATIONS]);
+pub(super) static TICKS: Mutex<[u64; bench_rows::ITERATIONS]> =
+    Mutex::new([0; bench_rows::ITERATIONS]);
 
 /// Whether the selector word asks for the benchmark.
 pub fn selected() -> bool {

@@ -17,11 +17,14 @@
 //!
 //! Bench mode (the selector word asks for it): before the client runs, the primary times rows
 //! (a)–(c) of `cargo xtask bench` ([`bench`]) and enters the client with x1 = how many failed.
+//! The bench's concurrency and OP-TEE boots have their own words ([`bench_boots`]); in the
+//! first, the primary starts cores 1..3 itself, and they run the bench at the warm entry.
 //! The hostile-hypervisor scenario (the selector names it): before the proxy maps its own
 //! mailbox, the primary asks the SPMC to map a pair in memory nothing answers at
 //! ([`hostile`]) and enters the client with x1 = the answer word.
 
 mod bench;
+mod bench_boots;
 /// The bench mode's requests, checks, statistics and lines, shared with the client so both
 /// sides of the benchmark build, check and report alike.
 use scenarios::bench as bench_rows;
@@ -114,7 +117,11 @@ extern "C" fn primary_main(x0: u64) -> ! {
         Err(e) => println!("no usable FF-A at EL3 ({e:?}): FF-A calls will be refused"),
     }
     // The rows time the proxy's own calls to EL3: nothing else runs yet.
-    let bench_failures = if bench::selected() { bench::run() } else { 0 };
+    let bench_failures = if bench::selected() {
+        bench::run()
+    } else {
+        bench_boots::run_selected()
+    };
     // What the client gets in x1: the bench rows that failed, or the check's answer.
     let report = hostile_report.unwrap_or(bench_failures);
 
@@ -154,6 +161,9 @@ extern "C" fn primary_main(x0: u64) -> ! {
 
 /// A core EL3 started at the warm entry (stage-1 on, its own stack).
 extern "C" fn warm_main(core: usize) -> ! {
+    if bench_boots::cores_running() {
+        bench_boots::secondary(core)
+    }
     let recorded = POWER.lock().as_mut().and_then(|p| p.warm_boot(core));
     match recorded {
         Some(client) => enter_host(core, client, 0),

@@ -9,7 +9,8 @@
 //! With the bench selector ([`crate::bench::SELECTOR`], a one-CPU machine) it starts no other
 //! core: it negotiates FF-A v1.2, times row (d) with [`timed_smc`] (the virtual counter is
 //! readable at EL1: the proxy leaves CNTHCTL_EL2.EL1TVCT clear, and CNTKCTL_EL1 only governs
-//! EL0), prints the row and the verdict, and powers off.
+//! EL0), prints the row and the verdict, and powers off. With the words of the bench boots the
+//! proxy times alone ([`crate::bench::proxy_only`]) it only prints the verdict and powers off.
 //!
 //! The MMU stays off: every data access is Device-nGnRnE, so the code is built strict-align,
 //! uses no atomics (no exclusives on Device memory) and shares the per-core slots with volatile
@@ -562,6 +563,11 @@ extern "C" fn primary_main(proxy_failures: u64) -> ! {
     let selector = u32::from_le(unsafe { (SELECTOR as *const u32).read_volatile() });
     if selector == bench::SELECTOR {
         bench_mode(proxy_failures);
+    }
+    if bench::proxy_only(selector) {
+        // The proxy timed this boot's rows (and holds cores 1..3 in the concurrency boot).
+        run::report_proxy_bench(proxy_failures, &mut Console);
+        system_off();
     }
     let online = bring_up();
     let mut list = [0u8; 2 * CPUS];
