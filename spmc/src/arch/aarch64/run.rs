@@ -32,13 +32,11 @@ use crate::platform::Space;
 use crate::println;
 use crate::spmc::{Caller, CpuId, Outcome, Spmc};
 
-use super::asm::{
-    self, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
-};
+use super::asm::{self, exit, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry};
 use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
-use super::{board, console, sve, traps};
+use super::{board, console, fp, traps};
 
 /// The core, or nothing before `configure`. Not an `Option`: its `None` would live in a niche
 /// of `Spmc`, a nonzero byte that puts the whole static (the memory ledger's tables with it)
@@ -137,10 +135,6 @@ static ABORTS_REPORTED: AtomicU32 = AtomicU32::new(0);
 /// Whether the end of cold boot was logged.
 static BOOT_REPORTED: AtomicBool = AtomicBool::new(false);
 
-/// Bit 16 of a function ID from the normal world (FF-A v1.2 §10.5, passed on by the SPMD):
-/// no SVE state beyond FP/SIMD is live.
-const SVE_HINT: u64 = 1 << 16;
-
 /// Console lines one core call prints at most; the rest wait for the next call (on any core),
 /// so what a call costs its own core in UART time is bounded.
 const LINES_PER_CALL: usize = 4;
@@ -166,6 +160,17 @@ fn core_call(cpu: CpuId, f: impl FnOnce(&mut Spmc<ArchPlatform>) -> Outcome) -> 
         let me = MPIDR_EL1.get() & asm::AFFINITY;
         CORE_HOLDER.store(me, Ordering::Relaxed);
         let outcome = f(spmc);
+        // By value: a borrow of `outcome` would cost it a copy.
+        let next = match outcome {
+            Outcome::Enter {
+                partition, vcpu, ..
+            }
+            | Outcome::Resume {
+                partition, vcpu, ..
+            } => Some((partition, vcpu)),
+            Outcome::ToSpmd(_) => None,
+        };
+        fp::hand_over(cpu, next);
         if let Outcome::Enter {
             partition, vcpu, ..
         }
@@ -600,6 +605,7 @@ extern "C" fn spmc_warm_main(index: u64, mpidr: u64) -> ! {
     if let Some(nw) = normal_world(cpu) {
         nw.saved = false;
     }
+    fp::core_on(cpu);
     let outcome = core_call(cpu, |s| s.cpu_on(cpu));
     run(cpu, outcome)
 }
@@ -625,11 +631,15 @@ fn normal_world(cpu: CpuId) -> Option<&'static mut NormalWorldState> {
     Some(unsafe { &mut (*MACHINE.normal_world.get())[index] })
 }
 
+/// Where partition `id` is in the partition table (its state's index).
+pub(super) fn partition_slot(id: EndpointId) -> Option<usize> {
+    PARTITIONS.get()?.iter().position(|p| p.id == id)
+}
+
 /// A partition context's state, with its arch data.
 fn vcpu_state(id: EndpointId, vcpu: u16) -> Option<(&'static mut VcpuState, PartitionArch)> {
-    let parts = PARTITIONS.get()?;
-    let slot = parts.iter().position(|p| p.id == id)?;
-    let arch = *parts.get(slot)?;
+    let slot = partition_slot(id)?;
+    let arch = *PARTITIONS.get()?.get(slot)?;
     let v = usize::from(vcpu);
     if v >= MAX_CPUS {
         return None;
@@ -647,9 +657,7 @@ fn run(cpu: CpuId, mut outcome: Outcome) -> ! {
             Outcome::ToSpmd(regs) => {
                 restore_normal_world(cpu);
                 let answer = smccc::smc64(regs[0] as u32, args_of(&regs));
-                if let Some(nw) = normal_world(cpu) {
-                    nw.sve_hint = answer[0] & SVE_HINT != 0;
-                }
+                fp::entered(cpu, answer[0]);
                 core_call(cpu, |s| s.handle(cpu, Caller::Spmd, &answer))
             }
             Outcome::Enter {
@@ -673,20 +681,16 @@ fn run(cpu: CpuId, mut outcome: Outcome) -> ! {
     }
 }
 
-/// Puts the normal world's EL1 and FP state back if a partition ran on this core.
+/// Puts the normal world's EL1 state back if a partition ran on this core, and its FP/SIMD
+/// (and SVE) state if a partition took those registers.
 fn restore_normal_world(cpu: CpuId) {
     if let Some(nw) = normal_world(cpu)
         && nw.saved
     {
         nw.el1.restore();
-        // SAFETY: `fp` is a valid FpState; the assembly writes only the FP registers.
-        unsafe { spmc_fp_restore(&nw.fp) };
-        if nw.sve_saved {
-            sve::restore(&nw.sve);
-            nw.sve_saved = false;
-        }
         nw.saved = false;
     }
+    fp::give_back(cpu);
 }
 
 /// How a context is entered.
@@ -705,7 +709,11 @@ const MASK_NS_INTERRUPTS: u8 = 0x80;
 
 /// What a partition's exit asks for.
 enum Exit {
-    /// Resume it (an abort or an Unknown exception was injected, or a WFI/WFE completed).
+    /// Resume it with its EL1 registers as they are (a WFI/WFE completed, or it took the
+    /// FP/SIMD registers).
+    Continue,
+    /// Resume it with the EL1 registers it has in memory (an abort or an Unknown exception was
+    /// injected there).
     Resume,
     /// A non-secure interrupt is pending: the core decides whether the run ends.
     NsInterrupt,
@@ -728,7 +736,10 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
         return core_call(cpu, |s| s.abort_running(cpu));
     };
     match entry {
-        Entry::Start(pc, regs) => state.reset(pc, regs),
+        Entry::Start(pc, regs) => {
+            state.reset(pc, regs);
+            fp::restart(cpu, id, vcpu);
+        }
         Entry::Answer(regs) => state.regs.x[..18].copy_from_slice(regs),
         Entry::Resume => {}
     }
@@ -736,12 +747,6 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
         && !nw.saved
     {
         nw.el1.save();
-        // SAFETY: `fp` is a valid FpState to write.
-        unsafe { spmc_fp_save(&mut nw.fp) };
-        if !nw.sve_hint && sve::present() {
-            sve::save(&mut nw.sve);
-            nw.sve_saved = true;
-        }
         nw.saved = true;
     }
     let Some(stage2) = &arch.stage2 else {
@@ -764,33 +769,46 @@ fn run_partition(cpu: CpuId, id: EndpointId, vcpu: u16, entry: Entry, mask_ns: b
     outcome
 }
 
-/// Runs a context until an exit the core must see.
+/// Runs a context until an exit the core must see. Its EL1 registers are loaded once and
+/// saved when it leaves for the core (which may give it to another CPU), or when an injection
+/// needs them; FP/SIMD ones move only at its trap (`fp`).
 fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) -> Outcome {
+    let mut el1_live = false;
     loop {
-        state.el1.restore();
-        // SAFETY: `fp` is a valid FpState.
-        unsafe { spmc_fp_restore(&state.fp) };
+        if !el1_live {
+            state.el1.restore();
+            el1_live = true;
+        }
+        let owns_fp = fp::owns(cpu, id, vcpu);
         let lines = LINES
             .get(usize::from(cpu.0))
             .map_or(0, |l| l.load(Ordering::Relaxed));
-        traps::enter_partition(lines & LINE_IRQ != 0, lines & LINE_FIQ != 0);
-        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        traps::enter_partition(lines & LINE_IRQ != 0, lines & LINE_FIQ != 0, owns_fp);
         // SAFETY: `regs` is this context's register file, used by this core alone; the
         // partition runs at EL1 behind its own stage 2 (set above), so it cannot reach the
-        // SPMC's memory; the call returns at its next exception with the file updated.
+        // SPMC's memory; the call returns at its next exception with the file updated. Its
+        // ERET synchronizes context (SCTLR_EL2.EOS), so the registers written above apply.
         let kind = unsafe { spmc_vcpu_run(&mut state.regs) };
-        traps::enter_spmc();
-        state.el1.save();
-        // SAFETY: `fp` is a valid FpState to write.
-        unsafe { spmc_fp_save(&mut state.fp) };
+        traps::enter_spmc(owns_fp);
         match exit_reason(cpu, id, vcpu, state, kind) {
-            Exit::Resume => continue,
+            Exit::Continue => {}
+            Exit::Resume => el1_live = false,
             Exit::Call(call) => {
+                state.el1.save();
                 return core_call(cpu, |s| s.handle(cpu, Caller::Partition(id), &call));
             }
-            Exit::NsInterrupt => return core_call(cpu, |s| s.ns_interrupt(cpu)),
-            Exit::SecureInterrupt => return core_call(cpu, |s| s.physical_interrupt(cpu)),
-            Exit::Abort => return core_call(cpu, |s| s.abort_running(cpu)),
+            Exit::NsInterrupt => {
+                state.el1.save();
+                return core_call(cpu, |s| s.ns_interrupt(cpu));
+            }
+            Exit::SecureInterrupt => {
+                state.el1.save();
+                return core_call(cpu, |s| s.physical_interrupt(cpu));
+            }
+            Exit::Abort => {
+                state.el1.save();
+                return core_call(cpu, |s| s.abort_running(cpu));
+            }
         }
     }
 }
@@ -827,6 +845,7 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
         }
         Trap::Hvc => Exit::Call(call_regs(&r.x)),
         Trap::Abort { instruction } => {
+            state.el1.save();
             let (vbar, elr_el1, spsr_el1) = state.exception_regs();
             let fault = FaultState {
                 esr: r.esr,
@@ -865,6 +884,7 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
             }
         }
         Trap::SystemRegister => {
+            state.el1.save();
             let (vbar, elr_el1, spsr_el1) = state.exception_regs();
             let trap = FaultState {
                 esr: r.esr,
@@ -893,7 +913,16 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
         }
         Trap::Wait => {
             state.regs.elr = r.elr.wrapping_add(4);
-            Exit::Resume
+            Exit::Continue
+        }
+        // It resumes at the trapped instruction, the registers its own.
+        Trap::FpAccess if fp::trap(cpu, id, vcpu) => Exit::Continue,
+        Trap::FpAccess => {
+            println!(
+                "spmc: partition {:#06x}/{vcpu} on core {}: FP/SIMD trap (ESR {:#x}) at {:#x} that cannot give it the registers: aborted",
+                id.0, cpu.0, r.esr, r.elr
+            );
+            Exit::Abort
         }
         Trap::Other(ec) => {
             println!(
