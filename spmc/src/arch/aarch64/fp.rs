@@ -8,6 +8,11 @@
 //! Migration: a context's registers are saved when the core call that ends its run on a core
 //! (its outcome runs anything else there) is made, under the core lock ([`hand_over`]), so
 //! whichever CPU the core gives it to next loads them from memory.
+//!
+//! EL3 (TF-A's SPMD with the SPMC at S-EL2) switches no FP/SIMD or SVE register between the
+//! worlds and traps neither for the secure world (CPTR_EL3.TFP clear, EZ set with
+//! ENABLE_SVE_FOR_SWD, ZCR_EL3 at the longest length): what the normal world left in them is
+//! what the SPMC finds.
 
 use core::cell::UnsafeCell;
 

@@ -23,12 +23,13 @@
 //!   (TAM) and SME (TSM) trapped. FP/SIMD (TFP) and SVE (TZ) are trapped too, at EL2 as well:
 //!   the SPMC is soft-float, and a partition gets FP/SIMD untrapped only while its context
 //!   owns the core's live registers (`super::fp`, switched at its first trapped access); SVE
-//!   never. The SPMC opens both only around its own saves and loads. With FP/SIMD trapped at
-//!   the level an exception comes from or returns to, the CPU leaves the Z and P registers
-//!   whole (no vector-length change applies): the normal world's SVE state survives S-EL2 and
-//!   any partition that does not touch FP/SIMD. EL3 keeps S-EL2's CPTR_EL2 across its world
+//!   never. The SPMC opens both only around its own saves and loads. A change of exception
+//!   level cuts the Z and P registers to the new level's vector length only if FP/SIMD is
+//!   enabled at the level left (the Arm ARM's MaybeZeroSVEUppers; QEMU, on exception returns
+//!   too, only if at both levels): so the normal world's SVE state survives S-EL2 and any
+//!   partition that does not take the registers. EL3 keeps S-EL2's CPTR_EL2 across its world
 //!   switches (the SPMD's EL2 context), so the value the SPMC leaves is the one it is entered
-//!   with, and the normal world's own is never the SPMC's.
+//!   with, and the normal world runs with its own.
 //! - CNTHCTL_EL2: EL1 may use the physical counter and timer; the world switch saves both
 //!   EL1 timers (`vcpu::El1Regs`).
 //!
@@ -177,6 +178,7 @@ pub fn spmc_fp_access(open: bool) {
         CPTR_EL2.set(cptr(Fp::Spmc).value);
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     } else {
+        // No ISB: no FP/SIMD instruction follows, and the next ERET or SMC synchronizes.
         CPTR_EL2.set(cptr(Fp::Trapped).value);
     }
 }
