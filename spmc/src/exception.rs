@@ -8,12 +8,16 @@ pub mod ec {
     pub const UNKNOWN: u8 = 0x00;
     /// WFI or WFE trapped (HCR_EL2.TWI, TWE).
     pub const WFX: u8 = 0x01;
+    /// FP/SIMD access trapped (CPTR_EL2.TFP).
+    pub const FP: u8 = 0x07;
     /// HVC from AArch64.
     pub const HVC64: u8 = 0x16;
     /// SMC from AArch64 (trapped by HCR_EL2.TSC).
     pub const SMC64: u8 = 0x17;
     /// MSR, MRS or SYS instruction trapped (HCR_EL2.TACR, MDCR_EL2.TPM, ...).
     pub const SYSREG: u8 = 0x18;
+    /// SVE access trapped (CPTR_EL2.TZ).
+    pub const SVE: u8 = 0x19;
     /// Instruction abort from a lower exception level.
     pub const IABT_LOWER: u8 = 0x20;
     /// Instruction abort taken without a change of level.
@@ -58,6 +62,9 @@ pub enum Trap {
     /// WFI or WFE (ELR points at it): a hint the SPMC completes at once, so a partition
     /// cannot idle a CPU the normal world lent it.
     Wait,
+    /// An FP/SIMD access while the context does not own the core's FP/SIMD registers (ELR
+    /// points at it): the SPMC gives it them and resumes it there.
+    FpAccess,
     /// Anything else: the partition cannot go on.
     Other(u8),
 }
@@ -76,6 +83,7 @@ pub const fn classify(esr: u64) -> Trap {
         ec::DABT_LOWER => Trap::Abort { instruction: false },
         ec::SYSREG => Trap::SystemRegister,
         ec::WFX => Trap::Wait,
+        ec::FP => Trap::FpAccess,
         other => Trap::Other(other),
     }
 }
@@ -85,14 +93,14 @@ pub const fn class_name(ec: u8) -> &'static str {
     match ec {
         ec::UNKNOWN => "unknown/undefined instruction",
         ec::WFX => "WFI/WFE",
-        0x07 => "FP/SIMD access",
+        ec::FP => "FP/SIMD access",
         0x09 => "pointer authentication",
         0x0e => "illegal execution state",
         0x15 => "SVC",
         ec::HVC64 => "HVC",
         ec::SMC64 => "SMC",
         ec::SYSREG => "system register access",
-        0x19 => "SVE access",
+        ec::SVE => "SVE access",
         ec::IABT_LOWER | ec::IABT_SAME => "instruction abort",
         0x22 => "PC alignment",
         ec::DABT_LOWER | ec::DABT_SAME => "data abort",
@@ -233,7 +241,9 @@ mod tests {
         assert_eq!(classify(DABT), Trap::Abort { instruction: false });
         assert_eq!(classify(0x8200_000f), Trap::Abort { instruction: true });
         assert_eq!(classify(0x0200_0000), Trap::Other(0));
-        assert_eq!(classify(0x1fe0_0000), Trap::Other(0x07));
+        // FP/SIMD (EC 0x07, COND field valid) and SVE (EC 0x19) accesses.
+        assert_eq!(classify(0x1fe0_0000), Trap::FpAccess);
+        assert_eq!(classify(0x6600_0000), Trap::Other(ec::SVE));
         assert_eq!(classify(0x6232_3c02), Trap::SystemRegister);
         // WFI (TI = 0) and WFE (TI = 1), 32-bit instructions.
         assert_eq!(classify(0x0600_0000), Trap::Wait);

@@ -18,6 +18,7 @@ pub mod cpu_map;
 pub mod direct_msg;
 pub mod discovery;
 pub mod exception;
+pub mod fp_owner;
 pub mod indirect_msg;
 pub mod interrupts;
 pub mod loader;

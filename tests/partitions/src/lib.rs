@@ -23,6 +23,7 @@ pub use definitions::{
 };
 pub use ffa::Regs;
 pub use machine::{BootInfoSeen, Machine};
+pub use protocol::FpSeen;
 
 /// The partition's view of its own memory (its RX/TX buffers live there), and the two
 /// isolation commands' ways out of it.
@@ -50,8 +51,9 @@ pub trait SpEnv {
     /// ACTLR_EL1 write (2), ICC_SGI1R_EL1 write of an SGI to no core (3); a bit is set when
     /// that access took an Unknown-reason exception at the partition's own vector, as on a CPU
     /// without the register. Bit 4: a write of 0 to ICC_SRE_EL1 trapped, or left SRE set
-    /// (a GIC that fixes it, as QEMU's does, cannot trap it). None where there is no CPU to
-    /// try them on (in-process).
+    /// (a GIC that fixes it, as QEMU's does, cannot trap it). Bit 5: MDSCR_EL1 write (the
+    /// SPMC does not switch that register: it must trap). None where there is no CPU to try
+    /// them on (in-process).
     fn trapped_registers(&mut self) -> Option<u8> {
         None
     }
@@ -63,6 +65,12 @@ pub trait SpEnv {
     /// for `ms` milliseconds of the system counter with known values in x1..x15. None where
     /// there is no CPU (in-process).
     fn spin(&mut self, _ms: u64) -> Option<Spin> {
+        None
+    }
+    /// Checks that its FP/SIMD registers (V0..V31, FPCR, FPSR) hold the pattern of seed
+    /// `last` (nothing is checked for 0), then fills them with the pattern of `seed`
+    /// ([`protocol::fp_pattern`]). None where there is no CPU (in-process).
+    fn fp_pattern(&mut self, _last: u32, _seed: u32) -> Option<FpSeen> {
         None
     }
 }

@@ -217,6 +217,9 @@ pub struct Machine {
     last_upper: [u64; 10],
     /// What it saw when last given cycles by FFA_RUN (WOKEN).
     woken: indirect::Woken,
+    /// The seed of the pattern FP last left in its FP/SIMD registers (0: none since it
+    /// started).
+    fp_seed: u32,
 }
 
 impl Machine {
@@ -236,6 +239,7 @@ impl Machine {
             state: State::Boot,
             last_upper: [0; 10],
             woken: indirect::Woken::default(),
+            fp_seed: 0,
         }
     }
 
@@ -540,6 +544,24 @@ impl Machine {
             Command::Clobber => {
                 env.clobber_cpu_state();
                 self.respond(&req, &[self.status(code::OK)])
+            }
+            Command::Fp => {
+                let Ok(seed @ 1..) = u32::try_from(p[1]) else {
+                    return bad_argument(self);
+                };
+                let last = self.fp_seed;
+                let (vectors, control) = env.fp_pattern(last, seed).map_or(
+                    (
+                        crate::protocol::NOT_ON_THIS_CPU,
+                        crate::protocol::NOT_ON_THIS_CPU,
+                    ),
+                    |seen| (u64::from(seen.vectors), u64::from(seen.control)),
+                );
+                self.fp_seed = seed;
+                self.respond(
+                    &req,
+                    &[self.status(code::OK), vectors, control, u64::from(last)],
+                )
             }
             Command::Upper => {
                 self.respond(&req, &[self.status(code::OK), u64::from(req.foreign_upper)])

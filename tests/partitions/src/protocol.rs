@@ -40,6 +40,7 @@
 //! | NOTIFY_SET | w1 (sender << 16 \| receiver), flags, bitmap \[31:0\], \[63:32\] | [`CallStatus`] of FFA_NOTIFICATION_SET |
 //! | NOTIFY_GET | w1 (vCPU << 16 \| receiver), flags | [`CallStatus`] of FFA_NOTIFICATION_GET, w2, w3 (from partitions), w4 (from the normal world) |
 //! | WOKEN | – | how many FFA_RUNs it was given since last asked, the INTID HF_INTERRUPT_GET gave at the latest, the partition (w2) and normal-world (w4) bits its FFA_NOTIFICATION_GET then got (all 0 if none) |
+//! | FP | seed (nonzero) | which of V0..V31 no longer held the [`fp_pattern`] of the seed it gave the previous FP (a bit each), FPCR (bit 0) and FPSR (bit 1) likewise, that seed (0: none since the context started, nothing checked); both masks [`NOT_ON_THIS_CPU`] where there is no CPU; then the registers hold this seed's pattern |
 //!
 //! Given cycles by FFA_RUN while waiting, a partition asks HF_INTERRUPT_GET for its pending
 //! virtual interrupt; on the notification pending interrupt ([`NPI_INTID`]) it gets its
@@ -140,6 +141,8 @@ pub enum Command {
     NotifyGet = 0x5350_001c,
     /// Report what it saw when last given cycles by FFA_RUN.
     Woken = 0x5350_001d,
+    /// Check the FP/SIMD pattern it left at its previous FP, then leave a new one.
+    Fp = 0x5350_0032,
 }
 
 /// Hafnium's notification pending interrupt, the virtual INTID HF_INTERRUPT_GET answers.
@@ -260,8 +263,57 @@ pub const MAX_SPIN_MS: u64 = 1000;
 /// TRAPPED_REGISTERS' answer where there is no CPU to try the accesses on (in-process).
 pub const NOT_ON_THIS_CPU: u64 = 0xffff_ffff;
 
+/// FP/SIMD registers as FP writes and reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FpRegs {
+    /// V0..V31.
+    pub v: [u128; 32],
+    /// FPCR.
+    pub fpcr: u64,
+    /// FPSR.
+    pub fpsr: u64,
+}
+
+/// What FP found of the pattern it left last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FpSeen {
+    /// V<n> no longer held it (bit n).
+    pub vectors: u32,
+    /// FPCR (bit 0), FPSR (bit 1) no longer held it.
+    pub control: u32,
+}
+
+impl FpSeen {
+    /// Compares `found` with the pattern of `seed`.
+    pub fn compare(found: &FpRegs, seed: u32) -> Self {
+        let want = fp_pattern(seed);
+        let vectors = (0..32)
+            .filter(|&n| found.v[n] != want.v[n])
+            .fold(0, |mask, n| mask | 1 << n);
+        let control = u32::from(found.fpcr != want.fpcr) | u32::from(found.fpsr != want.fpsr) << 1;
+        Self { vectors, control }
+    }
+}
+
+/// The FP/SIMD pattern of `seed`: each V register names the seed and itself, FPCR a rounding
+/// mode, flush-to-zero and half-precision choice from the seed's low bits with default NaN
+/// on, FPSR the seed's low bits as cumulative exception flags (no saturation flag).
+pub fn fp_pattern(seed: u32) -> FpRegs {
+    let mut v = [0; 32];
+    for (n, reg) in (0u64..).zip(v.iter_mut()) {
+        let low = u64::from(seed) << 32 | n << 8 | 0xa5;
+        *reg = u128::from(!low) << 64 | u128::from(low);
+    }
+    let s = u64::from(seed);
+    // FPCR: RMode [23:22], FZ [24], DN [25], AHP [26].
+    let fpcr = (s & 3) << 22 | (s >> 2 & 1) << 24 | 1 << 25 | (s >> 3 & 1) << 26;
+    // FPSR: IOC, DZC, OFC, UFC, IXC [4:0], IDC [7].
+    let fpsr = (s & 0x1f) | (s >> 5 & 1) << 7;
+    FpRegs { v, fpcr, fpsr }
+}
+
 impl Command {
-    const ALL: [Command; 31] = [
+    const ALL: [Command; 32] = [
         Command::Echo,
         Command::WhoAmI,
         Command::Forward,
@@ -293,6 +345,7 @@ impl Command {
         Command::NotifySet,
         Command::NotifyGet,
         Command::Woken,
+        Command::Fp,
     ];
 
     /// Its payload word.

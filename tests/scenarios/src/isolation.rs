@@ -210,7 +210,8 @@ pub fn partition_timer_writes_stay_in_the_partition(c: &mut dyn Client) -> Resul
 }
 
 /// echo (UP) and relay (MP) read PMCR_EL0 and DBGBVR0_EL1 and write ACTLR_EL1,
-/// ICC_SGI1R_EL1: the SPMC traps each access (PMU, debug, auxiliary control, physical SGIs)
+/// ICC_SGI1R_EL1 and MDSCR_EL1: the SPMC traps each access (PMU, debug, auxiliary control,
+/// physical SGIs)
 /// and answers it with an Unknown-reason exception at the partition's own vector, as on a CPU
 /// without those registers; the partitions take it and go on. Their write of 0 to
 /// ICC_SRE_EL1 traps too, or leaves the interface on where the GIC fixes it (QEMU). In-process
@@ -218,7 +219,7 @@ pub fn partition_timer_writes_stay_in_the_partition(c: &mut dyn Client) -> Resul
 pub fn partition_register_accesses_trap(c: &mut dyn Client) -> Result<(), Failure> {
     negotiate(c, V1_2)?;
     let expected = if c.on_hardware() {
-        0b1_1111
+        0b11_1111
     } else {
         NOT_ON_THIS_CPU
     };
@@ -226,14 +227,15 @@ pub fn partition_register_accesses_trap(c: &mut dyn Client) -> Result<(), Failur
         (
             0,
             ECHO_ID,
-            "echo tries PMCR_EL0, DBGBVR0_EL1, ACTLR_EL1, ICC_SGI1R_EL1 and ICC_SRE_EL1",
+            "echo tries PMCR_EL0, DBGBVR0_EL1, ACTLR_EL1, ICC_SGI1R_EL1, ICC_SRE_EL1 and MDSCR_EL1",
         ),
         (1, RELAY_ID, "relay tries the same on CPU 1"),
     ] {
         let words = command32_on(c, cpu, what, dst, Command::TrappedRegisters, &[])?;
         expect_eq(
             "accesses answered with an Unknown-reason exception (PMCR_EL0 bit 0, DBGBVR0_EL1 \
-             bit 1, ACTLR_EL1 bit 2, ICC_SGI1R_EL1 bit 3; bit 4: ICC_SRE_EL1 stayed on)",
+             bit 1, ACTLR_EL1 bit 2, ICC_SGI1R_EL1 bit 3, MDSCR_EL1 bit 5; bit 4: ICC_SRE_EL1 \
+             stayed on)",
             expected,
             words[1],
         )?;
@@ -400,7 +402,7 @@ pub fn hostile_partition_is_contained(c: &mut dyn Client) -> Result<(), Failure>
         &[],
     )?;
     let trapped = if c.on_hardware() {
-        0b1_1111
+        0b11_1111
     } else {
         NOT_ON_THIS_CPU
     };

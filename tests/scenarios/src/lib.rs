@@ -119,10 +119,10 @@ pub trait Client {
     fn take_interrupt(&mut self, _cpu: u16) -> Option<u32> {
         None
     }
-    /// Makes the FF-A call `regs` on CPU `cpu` with known values in every SVE register, and
-    /// returns which did not come back (bit n: Z<n>, bit 32 + n: P<n>, bit 48: FFR; with the
-    /// SVE hint in `regs`, only the low 128 bits of Z count) and the call's answer (x0..x16). None
-    /// where the CPU has no SVE (in-process).
+    /// Makes the FF-A call `regs` on CPU `cpu` with known values in every SVE register, FPCR
+    /// and FPSR, and returns which did not come back (bit n: Z<n>, bit 32 + n: P<n>, bit 48:
+    /// FFR, bit 49: FPCR, bit 50: FPSR; with the SVE hint in `regs`, only the low 128 bits of
+    /// Z count) and the call's answer (x0..x16). None where the CPU has no SVE (in-process).
     fn sve_call(&mut self, _cpu: u16, _regs: &Regs) -> Option<(u64, Regs)> {
         None
     }
@@ -367,6 +367,7 @@ pub const ALL: &[Scenario] = scenarios![
     registers::smc32_calls_preserve_x8_to_x17,
     registers::direct_req_receiver_sees_its_own_x8_to_x17,
     registers::normal_world_sve_state_survives,
+    registers::partition_fp_state_follows_its_context,
     isolation::isolation_read_other_partition provokes [InjectedAbort],
     isolation::isolation_read_spmc provokes [InjectedAbort],
     isolation::isolation_read_own_memory,

@@ -21,7 +21,8 @@ use core::arch::{asm, global_asm};
 use core::fmt::Write;
 
 pub use smc_call::smc;
-use test_partitions::{Definition, Fault, Instance, SpEnv, Spin, TestPartition};
+use test_partitions::protocol::{FpRegs, fp_pattern};
+use test_partitions::{Definition, Fault, FpSeen, Instance, SpEnv, Spin, TestPartition};
 
 use crate::Regs;
 use crate::console::Line;
@@ -128,6 +129,9 @@ sp_vector_sync:
     b.eq    2f
     adr     x10, sp_read_sre_insn
     cmp     x9, x10
+    b.eq    2f
+    adr     x10, sp_try_mdscr_insn
+    cmp     x9, x10
     b.ne    1f
 2:  mrs     x2, esr_el1
     mrs     x3, far_el1
@@ -222,6 +226,16 @@ sp_read_sre_insn:
     mrs     x0, icc_sre_el1
     ret
 
+// The debug control register: a write the normal world would feel were it not trapped.
+    .global sp_try_mdscr
+sp_try_mdscr:
+    mov     x1, #0
+    mov     x2, #0
+    mov     x3, #0
+sp_try_mdscr_insn:
+    msr     mdscr_el1, xzr
+    ret
+
     .global sp_try_pmr
 sp_try_pmr:
     mov     x1, #0
@@ -229,6 +243,59 @@ sp_try_pmr:
     mov     x3, #0
 sp_try_pmr_insn:
     msr     icc_pmr_el1, xzr
+    ret
+
+// x0 = where to store V0..V31, FPCR, FPSR as they are (512 + 16 bytes), x1 = what to load
+// into them then; FP/SIMD enabled at EL1 first (CPACR_EL1.FPEN). Clobbers x2..x4.
+    .arch_extension fp
+    .arch_extension simd
+    .section .text.sp_fp_swap, "ax"
+    .global sp_fp_swap
+sp_fp_swap:
+    mrs     x2, cpacr_el1
+    orr     x2, x2, #(3 << 20)
+    msr     cpacr_el1, x2
+    isb
+    stp     q0, q1, [x0, #0]
+    stp     q2, q3, [x0, #32]
+    stp     q4, q5, [x0, #64]
+    stp     q6, q7, [x0, #96]
+    stp     q8, q9, [x0, #128]
+    stp     q10, q11, [x0, #160]
+    stp     q12, q13, [x0, #192]
+    stp     q14, q15, [x0, #224]
+    stp     q16, q17, [x0, #256]
+    stp     q18, q19, [x0, #288]
+    stp     q20, q21, [x0, #320]
+    stp     q22, q23, [x0, #352]
+    stp     q24, q25, [x0, #384]
+    stp     q26, q27, [x0, #416]
+    stp     q28, q29, [x0, #448]
+    stp     q30, q31, [x0, #480]
+    mrs     x2, fpcr
+    mrs     x3, fpsr
+    add     x4, x0, #512
+    stp     x2, x3, [x4]
+    ldp     q0, q1, [x1, #0]
+    ldp     q2, q3, [x1, #32]
+    ldp     q4, q5, [x1, #64]
+    ldp     q6, q7, [x1, #96]
+    ldp     q8, q9, [x1, #128]
+    ldp     q10, q11, [x1, #160]
+    ldp     q12, q13, [x1, #192]
+    ldp     q14, q15, [x1, #224]
+    ldp     q16, q17, [x1, #256]
+    ldp     q18, q19, [x1, #288]
+    ldp     q20, q21, [x1, #320]
+    ldp     q22, q23, [x1, #352]
+    ldp     q24, q25, [x1, #384]
+    ldp     q26, q27, [x1, #416]
+    ldp     q28, q29, [x1, #448]
+    ldp     q30, q31, [x1, #480]
+    add     x4, x1, #512
+    ldp     x2, x3, [x4]
+    msr     fpcr, x2
+    msr     fpsr, x3
     ret
 
 // Spins until CNTPCT_EL0 >= x0 with x1..x15 = n | n << 32; returns in x0 how many of them
@@ -454,6 +521,37 @@ impl SpEnv for OwnMemory {
         crash();
     }
 
+    fn fp_pattern(&mut self, last: u32, seed: u32) -> Option<FpSeen> {
+        let new = FpArea::from(&fp_pattern(seed));
+        let mut found = FpArea::from(&fp_pattern(0));
+        // SAFETY: `sp_fp_swap` stores the FP/SIMD registers to `found` and loads them from
+        // `new`, both FpArea (its layout); it changes no other memory, and only the FP/SIMD
+        // registers, CPACR_EL1.FPEN and x2..x4. This program is soft-float: nothing else of
+        // it keeps a value in FP/SIMD registers.
+        unsafe {
+            asm!(
+                "bl sp_fp_swap",
+                in("x0") &raw mut found,
+                in("x1") &raw const new,
+                out("x2") _, out("x3") _, out("x4") _, out("x30") _,
+                options(nostack),
+            )
+        };
+        let found = FpRegs {
+            v: found.v,
+            fpcr: found.fpcr,
+            fpsr: found.fpsr,
+        };
+        Some(if last == 0 {
+            FpSeen {
+                vectors: 0,
+                control: 0,
+            }
+        } else {
+            FpSeen::compare(&found, last)
+        })
+    }
+
     fn spin(&mut self, ms: u64) -> Option<Spin> {
         // Any exception counts: without a GIC interface the write is simply undefined.
         let pmr_write_faulted = try_pmr().faulted;
@@ -497,6 +595,7 @@ impl SpEnv for OwnMemory {
             try_actlr().unknown(),
             try_sgi1r().unknown(),
             try_sre().unknown() || sre_still_on(),
+            try_mdscr().unknown(),
         ]
         .into_iter()
         .enumerate()
@@ -506,6 +605,24 @@ impl SpEnv for OwnMemory {
             }
         }
         Some(mask)
+    }
+}
+
+/// FP/SIMD registers as `sp_fp_swap` stores and loads them.
+#[repr(C, align(16))]
+struct FpArea {
+    v: [u128; 32],
+    fpcr: u64,
+    fpsr: u64,
+}
+
+impl From<&FpRegs> for FpArea {
+    fn from(r: &FpRegs) -> Self {
+        Self {
+            v: r.v,
+            fpcr: r.fpcr,
+            fpsr: r.fpsr,
+        }
     }
 }
 
@@ -555,7 +672,8 @@ macro_rules! try_routine {
             // SAFETY: the routine makes one system-register access and changes no memory; if
             // the access faults, our synchronous vector records it in x1..x3 and returns past
             // it (x9, x10 clobbered). The values written (ACTLR_EL1 = 0, an SGI to no core, a
-            // priority mask of 0) only matter to a CPU interface the SPMC does not give us.
+            // priority mask of 0, MDSCR_EL1 = 0) only matter to a CPU interface the SPMC does
+            // not give us, or to debug the SPMC traps.
             unsafe {
                 asm!(
                     concat!("bl ", $symbol),
@@ -585,6 +703,7 @@ try_routine!(try_sgi1r, "sp_try_sgi1r");
 try_routine!(try_sre, "sp_try_sre");
 try_routine!(read_sre, "sp_read_sre");
 try_routine!(try_pmr, "sp_try_pmr");
+try_routine!(try_mdscr, "sp_try_mdscr");
 
 /// After a write of 0 went through: whether ICC_SRE_EL1.SRE still reads 1 (the GIC fixes
 /// it) or the read traps.

@@ -538,9 +538,9 @@ unsafe extern "C" {
     /// Runs a partition context until its next exception; returns its [`exit`] kind.
     pub fn spmc_vcpu_run(regs: *mut super::vcpu::GuestRegs) -> u64;
     /// Saves the FP/SIMD registers to `state`.
-    pub fn spmc_fp_save(state: *mut super::vcpu::FpState);
+    pub fn spmc_fp_save(state: *mut super::fp::FpState);
     /// Loads the FP/SIMD registers from `state`.
-    pub fn spmc_fp_restore(state: *const super::vcpu::FpState);
+    pub fn spmc_fp_restore(state: *const super::fp::FpState);
     /// Copies `len` bytes from `src` to `dst`; 0, or 1 if a load or store took a data abort
     /// (the copy stops there).
     pub fn spmc_copy(dst: *mut u8, src: *const u8, len: usize) -> u64;

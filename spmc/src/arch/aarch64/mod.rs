@@ -4,6 +4,7 @@
 pub mod asm;
 pub mod board;
 pub mod console;
+pub mod fp;
 pub mod gic;
 pub mod mem;
 pub mod mmu;

@@ -32,13 +32,11 @@ use crate::platform::Space;
 use crate::println;
 use crate::spmc::{Caller, CpuId, Event, Next, Spmc};
 
-use super::asm::{
-    self, exit, spmc_fp_restore, spmc_fp_save, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry,
-};
+use super::asm::{self, exit, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry};
 use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
 use super::platform::ArchPlatform;
 use super::vcpu::{NormalWorldState, VcpuState};
-use super::{board, console, sve, traps};
+use super::{board, console, fp, traps};
 
 /// The core, or nothing before `configure`. Not an `Option`: its `None` would live in a niche
 /// of `Spmc`, a nonzero byte that puts the whole static (the memory ledger's tables with it)
@@ -152,10 +150,6 @@ static ABORTS_SEEN: AtomicU32 = AtomicU32::new(0);
 /// Whether the end of cold boot was logged.
 static BOOT_REPORTED: AtomicBool = AtomicBool::new(false);
 
-/// Bit 16 of a function ID from the normal world (FF-A v1.2 §10.5, passed on by the SPMD):
-/// no SVE state beyond FP/SIMD is live.
-const SVE_HINT: u64 = 1 << 16;
-
 /// Console lines one core call prints at most; the rest wait for the next call (on any core),
 /// so what a call costs its own core in UART time is bounded.
 const LINES_PER_CALL: usize = 4;
@@ -231,6 +225,13 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Step {
                 None => Step::ToSpmd,
             },
         };
+        // Whatever runs next on this core, a context that owns its FP/SIMD registers and does
+        // not run next has them saved now, under the lock, before another CPU may take it.
+        let running = match step {
+            Step::Run { slot, .. } => arch_at(slot).map(|a| (a.id, slot.vcpu)),
+            Step::ToSpmd => None,
+        };
+        fp::hand_over(cpu, running);
         deliver(cpu, next, step, spmc.answer());
         if let Step::Run { .. } = step
             && let Some(line) = LINES.get(usize::from(cpu.0))
@@ -330,9 +331,10 @@ fn deliver(cpu: CpuId, next: Next, step: Step, regs: &[u64]) {
             }
         }
         (Next::Enter { start, .. }, Step::Run { slot, .. }) => {
-            if let Some((state, _)) = vcpu_at(slot) {
+            if let Some((state, arch)) = vcpu_at(slot) {
                 if let Some(pc) = start {
                     state.reset(pc, &[0; 18]);
+                    fp::restart(cpu, arch.id, slot.vcpu);
                 }
                 copy_regs(&mut state.regs.x, regs);
             }
@@ -729,6 +731,7 @@ extern "C" fn spmc_warm_main(index: u64, mpidr: u64) -> ! {
     if let Some(nw) = normal_world(cpu) {
         nw.saved = false;
     }
+    fp::core_on(cpu);
     let step = core_call(cpu, CoreEvent::CpuOn);
     run(cpu, step)
 }
@@ -752,6 +755,16 @@ fn normal_world(cpu: CpuId) -> Option<&'static mut NormalWorldState> {
     // SAFETY: only core `cpu` uses its slot (see MachineState), so the reference is unique
     // while it lives; the index is in range.
     Some(unsafe { &mut (*MACHINE.normal_world.get())[index] })
+}
+
+/// Where partition `id` is in the partition table (its state's index).
+pub(super) fn partition_slot(id: EndpointId) -> Option<usize> {
+    PARTITIONS.get()?.iter().position(|p| p.id == id)
+}
+
+/// The arch data of the partition at `slot`.
+fn arch_at(slot: Slot) -> Option<&'static PartitionArch> {
+    PARTITIONS.get()?.get(slot.partition)
 }
 
 /// A partition context by its place: the partition's index in the core's table (the order
@@ -797,7 +810,7 @@ fn run(cpu: CpuId, mut step: Step) -> ! {
                 match normal_world(cpu) {
                     Some(nw) => {
                         smc_in_place(&mut nw.regs);
-                        nw.sve_hint = nw.regs[0] & SVE_HINT != 0;
+                        fp::entered(cpu, nw.regs[0]);
                     }
                     // Not a CPU of the map: nothing to answer with.
                     None => park(),
@@ -859,20 +872,16 @@ fn smc_in_place(regs: &mut ffa::Regs) {
     }
 }
 
-/// Puts the normal world's EL1 and FP state back if a partition ran on this core.
+/// Puts the normal world's EL1 state back if a partition ran on this core, and its FP/SIMD
+/// (and SVE) state if a partition took those registers.
 fn restore_normal_world(cpu: CpuId) {
     if let Some(nw) = normal_world(cpu)
         && nw.saved
     {
         nw.el1.restore();
-        // SAFETY: `fp` is a valid FpState; the assembly writes only the FP registers.
-        unsafe { spmc_fp_restore(&nw.fp) };
-        if nw.sve_saved {
-            sve::restore(&nw.sve);
-            nw.sve_saved = false;
-        }
         nw.saved = false;
     }
+    fp::give_back(cpu);
 }
 
 /// Priority mask that lets secure interrupts through and holds back every non-secure one
@@ -881,7 +890,11 @@ const MASK_NS_INTERRUPTS: u8 = 0x80;
 
 /// What a partition's exit asks for.
 enum Exit {
-    /// Resume it (an abort or an Unknown exception was injected, or a WFI/WFE completed).
+    /// Resume it with its EL1 registers as they are (a WFI/WFE completed, or it took the
+    /// FP/SIMD registers).
+    Continue,
+    /// Resume it with the EL1 registers it has in memory (an abort or an Unknown exception was
+    /// injected there).
     Resume,
     /// A non-secure interrupt is pending: the core decides whether the run ends.
     NsInterrupt,
@@ -901,12 +914,13 @@ fn run_partition(cpu: CpuId, slot: Slot, mask_ns: bool) -> Step {
         Exit::Call => CoreEvent::PartitionCall(slot),
         Exit::NsInterrupt => CoreEvent::NsInterrupt,
         Exit::SecureInterrupt => CoreEvent::PhysicalInterrupt,
-        Exit::Abort | Exit::Resume => CoreEvent::AbortRunning,
+        Exit::Abort | Exit::Resume | Exit::Continue => CoreEvent::AbortRunning,
     };
     core_call(cpu, event)
 }
 
-/// Runs a context until an exit the core must see (never [`Exit::Resume`]).
+/// Runs a context until an exit the core must see (never [`Exit::Resume`] or
+/// [`Exit::Continue`]).
 fn run_context(cpu: CpuId, slot: Slot, mask_ns: bool) -> Exit {
     let Some((state, arch)) = vcpu_at(slot) else {
         println!(
@@ -920,12 +934,6 @@ fn run_context(cpu: CpuId, slot: Slot, mask_ns: bool) -> Exit {
         && !nw.saved
     {
         nw.el1.save();
-        // SAFETY: `fp` is a valid FpState to write.
-        unsafe { spmc_fp_save(&mut nw.fp) };
-        if !nw.sve_hint && sve::present() {
-            sve::save(&mut nw.sve);
-            nw.sve_saved = true;
-        }
         nw.saved = true;
     }
     let Some(stage2) = &arch.stage2 else {
@@ -948,28 +956,34 @@ fn run_context(cpu: CpuId, slot: Slot, mask_ns: bool) -> Exit {
     exit
 }
 
-/// Runs a context until an exit the core must see.
+/// Runs a context until an exit the core must see. Its EL1 registers are loaded once and
+/// saved when it leaves for the core (which may give it to another CPU), or when an injection
+/// needs them; FP/SIMD ones move only at its trap (`fp`).
 fn run_until_exit(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState) -> Exit {
+    let mut el1_live = false;
     loop {
-        state.el1.restore();
-        // SAFETY: `fp` is a valid FpState.
-        unsafe { spmc_fp_restore(&state.fp) };
+        if !el1_live {
+            state.el1.restore();
+            el1_live = true;
+        }
+        let owns_fp = fp::owns(cpu, id, vcpu);
         let lines = LINES
             .get(usize::from(cpu.0))
             .map_or(0, |l| l.load(Ordering::Relaxed));
-        traps::enter_partition(lines & LINE_IRQ != 0, lines & LINE_FIQ != 0);
-        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        traps::enter_partition(lines & LINE_IRQ != 0, lines & LINE_FIQ != 0, owns_fp);
         // SAFETY: `regs` is this context's register file, used by this core alone; the
         // partition runs at EL1 behind its own stage 2 (set above), so it cannot reach the
-        // SPMC's memory; the call returns at its next exception with the file updated.
+        // SPMC's memory; the call returns at its next exception with the file updated. Its
+        // ERET synchronizes context (SCTLR_EL2.EOS), so the registers written above apply.
         let kind = unsafe { spmc_vcpu_run(&mut state.regs) };
-        traps::enter_spmc();
-        state.el1.save();
-        // SAFETY: `fp` is a valid FpState to write.
-        unsafe { spmc_fp_save(&mut state.fp) };
+        traps::enter_spmc(owns_fp);
         match exit_reason(cpu, id, vcpu, state, kind) {
-            Exit::Resume => continue,
-            exit => return exit,
+            Exit::Continue => {}
+            Exit::Resume => el1_live = false,
+            exit => {
+                state.el1.save();
+                return exit;
+            }
         }
     }
 }
@@ -1013,6 +1027,7 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
         }
         Trap::Hvc => Exit::Call,
         Trap::Abort { instruction } => {
+            state.el1.save();
             let (vbar, elr_el1, spsr_el1) = state.exception_regs();
             let fault = FaultState {
                 esr: r.esr,
@@ -1051,6 +1066,7 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
             }
         }
         Trap::SystemRegister => {
+            state.el1.save();
             let (vbar, elr_el1, spsr_el1) = state.exception_regs();
             let trap = FaultState {
                 esr: r.esr,
@@ -1079,7 +1095,16 @@ fn exit_reason(cpu: CpuId, id: EndpointId, vcpu: u16, state: &mut VcpuState, kin
         }
         Trap::Wait => {
             state.regs.elr = r.elr.wrapping_add(4);
-            Exit::Resume
+            Exit::Continue
+        }
+        // It resumes at the trapped instruction, the registers its own.
+        Trap::FpAccess if fp::trap(cpu, id, vcpu) => Exit::Continue,
+        Trap::FpAccess => {
+            println!(
+                "spmc: partition {:#06x}/{vcpu} on core {}: FP/SIMD trap (ESR {:#x}) at {:#x} that cannot give it the registers: aborted",
+                id.0, cpu.0, r.esr, r.elr
+            );
+            Exit::Abort
         }
         Trap::Other(ec) => {
             println!(

@@ -2,12 +2,13 @@
 //! S-EL2 SPMC, which must preserve what the normal world has in the Z, P and FFR registers).
 //!
 //! Loading a partition's FP/SIMD registers writes the low 128 bits of each Z register and
-//! zeroes the rest, and so does running a partition with SVE trapped (its vector length is
-//! then 128 bits); so on a CPU with SVE the SPMC saves the whole SVE state of the normal world
-//! before the first partition runs on a core, unless the caller's SVE hint (bit 16 of its
-//! function ID, which the SPMD passes on) says nothing beyond FP/SIMD is live. Partitions
-//! themselves get no SVE (CPTR_EL2.TZ while they run); the SPMC runs with it untrapped, or
-//! entering S-EL2 would cut the registers already (`super::traps`).
+//! zeroes the rest, and a partition running with FP/SIMD untrapped but SVE trapped runs at a
+//! 128-bit vector length; so on a CPU with SVE the SPMC saves the whole SVE state of the
+//! normal world before a partition first takes the FP/SIMD registers on a core
+//! (`super::fp`), unless the caller's SVE hint (bit 16 of its function ID, which the SPMD
+//! passes on) says nothing beyond FP/SIMD is live. Partitions themselves get no SVE
+//! (CPTR_EL2.TZ); the S-EL2 SPMC runs with FP/SIMD and SVE trapped, which leaves the
+//! registers whole (`super::traps`), and opens them only to save and load.
 //!
 //! The state is saved at the longest vector length the SPMC can set (ZCR_EL2.LEN = all ones,
 //! capped by EL3 and the CPU): a superset of whatever length the normal world used. ZCR_EL2 is
@@ -57,8 +58,8 @@ pub fn present() -> bool {
 
 fn read_zcr_el2() -> u64 {
     let value: u64;
-    // SAFETY: reads ZCR_EL2 (by encoding: the assembler needs no SVE for it); the SPMC runs
-    // with CPTR_EL2.TZ clear on a CPU with SVE (`traps`), so it does not trap.
+    // SAFETY: reads ZCR_EL2 (by encoding: the assembler needs no SVE for it); callers run
+    // with SVE opened at EL2 on a CPU with SVE (`traps::spmc_fp_access`), so it does not trap.
     unsafe {
         core::arch::asm!("mrs {}, S3_4_C1_C2_0", out(reg) value, options(nomem, nostack, preserves_flags))
     };
@@ -80,17 +81,17 @@ fn longest() -> u64 {
     zcr.get()
 }
 
-/// Saves the normal world's SVE registers and ZCR_EL2 into `state`.
+/// Saves the normal world's SVE registers and ZCR_EL2 into `state` (SVE opened at EL2).
 pub fn save(state: &mut SveState) {
     state.zcr_el2 = read_zcr_el2();
     write_zcr_el2(longest());
     // SAFETY: `state` has room for 32 Z registers, 16 predicates and FFR at the longest
-    // vector length; SVE is reachable (TZ clear while the SPMC runs, and EL3 enables it for
+    // vector length; SVE is reachable (the caller opened it at EL2, and EL3 enables it for
     // the secure world, ENABLE_SVE_FOR_SWD). The routine writes only `state` and P0.
     unsafe { spmc_sve_save(state.bytes.as_mut_ptr()) };
 }
 
-/// Loads what [`save`] saved, and the normal world's ZCR_EL2.
+/// Loads what [`save`] saved, and the normal world's ZCR_EL2 (SVE opened at EL2).
 pub fn restore(state: &SveState) {
     write_zcr_el2(longest());
     // SAFETY: as for `save`; the routine only reads `state` and loads SVE registers.

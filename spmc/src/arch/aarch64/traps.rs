@@ -19,12 +19,17 @@
 //! - MDCR_EL2: the PMU (TPM, TPMCR) and debug registers (TDA, TDOSA, TDRA) trapped, and
 //!   where the CPU has them trace filter controls (TTRF) and statistical profiling (TPMS,
 //!   E2PB = 0: its buffer controls trap too), as Hafnium traps them.
-//! - CPTR_EL2: trace (TTA), activity monitors (TAM) and SME (TSM) trapped; FP/SIMD not (the
-//!   SPMC switches that state). SVE (TZ) is trapped while a partition runs, and not while
-//!   the SPMC does: with SVE trapped at S-EL2 the effective vector length there would be 128
-//!   bits, and entering S-EL2 would cut the normal world's Z and P registers to that before
-//!   the SPMC could save them (`super::sve`). EL3 keeps S-EL2's CPTR_EL2 across its world
-//!   switches, so the value the SPMC leaves is the one it is entered with.
+//! - CPTR_EL2 (HCR_EL2.E2H is never set: the nVHE layout): trace (TTA), activity monitors
+//!   (TAM) and SME (TSM) trapped. FP/SIMD (TFP) and SVE (TZ) are trapped too, at EL2 as well:
+//!   the SPMC is soft-float, and a partition gets FP/SIMD untrapped only while its context
+//!   owns the core's live registers (`super::fp`, switched at its first trapped access); SVE
+//!   never. The SPMC opens both only around its own saves and loads. A change of exception
+//!   level cuts the Z and P registers to the new level's vector length only if FP/SIMD is
+//!   enabled at the level left (the Arm ARM's MaybeZeroSVEUppers; QEMU, on exception returns
+//!   too, only if at both levels): so the normal world's SVE state survives S-EL2 and any
+//!   partition that does not take the registers. EL3 keeps S-EL2's CPTR_EL2 across its world
+//!   switches (the SPMD's EL2 context), so the value the SPMC leaves is the one it is entered
+//!   with, and the normal world runs with its own.
 //! - CNTHCTL_EL2: EL1 may use the physical counter and timer; the world switch saves both
 //!   EL1 timers (`vcpu::El1Regs`).
 //!
@@ -100,7 +105,7 @@ pub fn init() {
     let pfr0: LocalRegisterCopy<u64, Pfr0::Register> =
         LocalRegisterCopy::new(ID_AA64PFR0_EL1.get());
     SVE.store(pfr0.read(Pfr0::SVE) != 0, Ordering::Relaxed);
-    CPTR_EL2.set(cptr(false).value);
+    CPTR_EL2.set(cptr(Fp::Trapped).value);
     // HPMN (the counters EL1 may own) stays as EL3 left it: TPM traps them all anyway.
     let debug = MDCR_EL2::TPM::SET
         + MDCR_EL2::TPMCR::SET
@@ -123,7 +128,7 @@ pub fn init() {
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
     GicCpuInterface::enable_system_register_el2(false);
     PARTITION_HCR.store(partition_hcr().value, Ordering::Relaxed);
-    enter_spmc();
+    enter_spmc(false);
 }
 
 /// Whether the CPU has SVE (the same on every core).
@@ -134,28 +139,55 @@ pub fn has_sve() -> bool {
     SVE.load(Ordering::Relaxed)
 }
 
-/// CPTR_EL2 for a partition (`partition`) or the SPMC: TZ traps SVE for partitions only
-/// (without SVE the bit is RES1).
-fn cptr(partition: bool) -> FieldValue<u64, Cptr::Register> {
-    let sve = if partition || !has_sve() {
-        Cptr::TZ::SET
+/// Who may use FP/SIMD and SVE below (and at) EL2.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fp {
+    /// No one: the SPMC, and partitions whose context does not own the registers.
+    Trapped,
+    /// A partition whose context owns the FP/SIMD registers; SVE stays trapped.
+    Partition,
+    /// The SPMC, while it saves or loads FP/SIMD and SVE state.
+    Spmc,
+}
+
+/// CPTR_EL2 for `fp` (without SVE, TZ is RES1).
+fn cptr(fp: Fp) -> FieldValue<u64, Cptr::Register> {
+    let simd = if fp == Fp::Trapped {
+        Cptr::TFP::SET
     } else {
+        Cptr::TFP::CLEAR
+    };
+    let sve = if fp == Fp::Spmc && has_sve() {
         Cptr::TZ::CLEAR
+    } else {
+        Cptr::TZ::SET
     };
     Cptr::TAM::SET
         + Cptr::TTA::SET
         + Cptr::RES1_13::SET
         + Cptr::TSM::SET
-        + Cptr::TFP::CLEAR
+        + simd
         + Cptr::RES1_9::SET
         + sve
         + Cptr::RES1_7_0.val(0xff)
 }
 
-/// HCR_EL2 (computed once, it is on every world switch) and, with SVE, CPTR_EL2 for running
-/// a partition, with its virtual IRQ and FIQ lines asserted as the core says (VI, VF: the
-/// pending interrupts it enabled, `crate::interrupts::virtual_state`).
-pub fn enter_partition(virtual_irq: bool, virtual_fiq: bool) {
+/// Lets the SPMC use FP/SIMD and SVE (`open`) to switch their state, or traps them again.
+pub fn spmc_fp_access(open: bool) {
+    if open {
+        CPTR_EL2.set(cptr(Fp::Spmc).value);
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    } else {
+        // No ISB: no FP/SIMD instruction follows, and the next ERET or SMC synchronizes.
+        CPTR_EL2.set(cptr(Fp::Trapped).value);
+    }
+}
+
+/// HCR_EL2 (computed once, it is on every world switch) for running a partition, with its
+/// virtual IRQ and FIQ lines asserted as the core says (VI, VF: the pending interrupts it
+/// enabled, `crate::interrupts::virtual_state`), and FP/SIMD untrapped if its context owns
+/// the registers (`owns_fp`).
+pub fn enter_partition(virtual_irq: bool, virtual_fiq: bool, owns_fp: bool) {
     let mut hcr: LocalRegisterCopy<u64, HCR_EL2::Register> =
         LocalRegisterCopy::new(PARTITION_HCR.load(Ordering::Relaxed));
     hcr.modify(if virtual_irq {
@@ -169,15 +201,16 @@ pub fn enter_partition(virtual_irq: bool, virtual_fiq: bool) {
         HCR_EL2::VF::CLEAR
     });
     HCR_EL2.set(hcr.get());
-    if has_sve() {
-        CPTR_EL2.set(cptr(true).value);
+    if owns_fp {
+        CPTR_EL2.set(cptr(Fp::Partition).value);
     }
 }
 
-/// HCR_EL2 and CPTR_EL2 while the SPMC itself runs.
-pub fn enter_spmc() {
+/// HCR_EL2 while the SPMC itself runs, and FP/SIMD trapped again if the partition that just
+/// ran had it (`owned_fp`).
+pub fn enter_spmc(owned_fp: bool) {
     HCR_EL2.write(HCR_EL2::RW::EL1IsAarch64);
-    if has_sve() {
-        CPTR_EL2.set(cptr(false).value);
+    if owned_fp {
+        CPTR_EL2.set(cptr(Fp::Trapped).value);
     }
 }

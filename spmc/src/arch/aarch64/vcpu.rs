@@ -1,20 +1,19 @@
 //! The machine state of an execution context, and of the normal world while partitions run.
 //!
 //! EL3 does not switch EL1 system registers or FP/SIMD registers between the worlds when the
-//! SPMC is at S-EL2, so the SPMC saves the normal world's on a core's first switch to a
-//! partition and puts them back before it returns to the SPMD. Each partition context has its
-//! own set, loaded before it runs and saved when it traps.
+//! SPMC is at S-EL2, so the SPMC saves the normal world's EL1 registers on a core's first
+//! switch to a partition and puts them back before it returns to the SPMD. Each partition
+//! context has its own set, loaded before it runs and saved when it leaves the core. FP/SIMD
+//! state is switched lazily, apart (`super::fp`).
 
 use aarch64_cpu::registers::{
     AFSR0_EL1, AFSR1_EL1, AMAIR_EL1, CNTKCTL_EL1, CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTV_CTL_EL0,
     CNTV_CVAL_EL0, CONTEXTIDR_EL1, CPACR_EL1, CSSELR_EL1, ELR_EL1, ESR_EL1, FAR_EL1, ICH_VMCR_EL2,
-    MAIR_EL1, MDSCR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1, TCR_EL1,
-    TPIDR_EL0, TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
+    MAIR_EL1, PAR_EL1, Readable, SCTLR_EL1, SP_EL0, SP_EL1, SPSR_EL1, TCR_EL1, TPIDR_EL0,
+    TPIDR_EL1, TPIDRRO_EL0, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable,
 };
 
 use crate::exception::{ENTRY_PSTATE, ENTRY_SCTLR_EL1, Injection};
-
-use super::sve::SveState;
 
 /// General registers and the exception state `spmc_vcpu_run` loads and saves (layout fixed
 /// by the assembly: see `asm::OFF_*`).
@@ -47,6 +46,20 @@ impl GuestRegs {
     };
 }
 
+/// Reads the registers of a `field: REGISTER` list into `$s`'s fields, two by two.
+macro_rules! save_in_pairs {
+    ($s:ident;) => {};
+    ($s:ident; $field:ident: $register:ident) => {
+        $s.$field = $register.get();
+    };
+    ($s:ident; $f1:ident: $r1:ident, $f2:ident: $r2:ident $(, $field:ident: $register:ident)*) => {
+        let pair = ($r1.get(), $r2.get());
+        $s.$f1 = pair.0;
+        $s.$f2 = pair.1;
+        save_in_pairs!($s; $($field: $register),*);
+    };
+}
+
 /// Declares [`El1Regs`] from one table of `field: REGISTER` pairs: the struct, its zero value,
 /// and the save and restore sequences, so no register can be saved and not restored.
 macro_rules! el1_registers {
@@ -63,9 +76,9 @@ macro_rules! el1_registers {
             /// All zero.
             pub const ZERO: Self = Self { $($field: 0,)* };
 
-            /// Reads them from the core.
+            /// Reads them from the core, two at a time (their stores go in pairs).
             pub fn save(&mut self) {
-                $(self.$field = $register.get();)*
+                save_in_pairs!(self; $($field: $register),*);
             }
 
             /// Writes them to the core, in table order (effective after the next ISB or
@@ -100,7 +113,9 @@ el1_registers! {
     elr_el1: ELR_EL1,
     spsr_el1: SPSR_EL1,
     csselr: CSSELR_EL1,
-    mdscr: MDSCR_EL1,
+    // Not MDSCR_EL1: MDCR_EL2.TDA traps a partition's accesses (`super::traps`), and EL3
+    // disables debug exceptions in the secure state (TF-A sets MDCR_EL3.SDD), so the normal
+    // world's value neither leaks to a partition nor acts on it.
     // The EL1 timers (CNTHCTL_EL2 lets partitions use them): the compare value before the
     // control, so a restored timer never fires on the other world's compare value.
     cntkctl: CNTKCTL_EL1,
@@ -113,24 +128,6 @@ el1_registers! {
     ich_vmcr: ICH_VMCR_EL2,
 }
 
-/// FP/SIMD registers: V0..V31, then FPCR and FPSR (layout fixed by the assembly).
-#[derive(Clone, Copy, Debug)]
-#[repr(C, align(16))]
-pub struct FpState {
-    v: [u128; 32],
-    fpcr: u64,
-    fpsr: u64,
-}
-
-impl FpState {
-    /// All zero.
-    pub const ZERO: Self = Self {
-        v: [0; 32],
-        fpcr: 0,
-        fpsr: 0,
-    };
-}
-
 /// Everything of one partition execution context.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
@@ -139,8 +136,6 @@ pub struct VcpuState {
     pub regs: GuestRegs,
     /// EL1 system registers.
     pub el1: El1Regs,
-    /// FP/SIMD registers.
-    pub fp: FpState,
     /// The abort injected last, to recognise a fault inside its handler.
     pub injected: Option<Injection>,
 }
@@ -150,7 +145,6 @@ impl VcpuState {
     pub const ZERO: Self = Self {
         regs: GuestRegs::ZERO,
         el1: El1Regs::ZERO,
-        fp: FpState::ZERO,
         injected: None,
     };
 
@@ -180,27 +174,18 @@ impl VcpuState {
     }
 }
 
-/// The normal world's EL1 and FP state on one core, while partitions have the core.
+/// The normal world's EL1 state on one core, while partitions have the core.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct NormalWorldState {
     /// x0..x17 of the SMC to the SPMD: the answer or message the SPMC sends, then the call
     /// the SPMD enters it with (built and read in place).
     pub regs: [u64; 18],
-    /// Whether the fields hold the normal world's registers (a partition ran since the SPMD
-    /// last entered the SPMC on this core).
+    /// Whether `el1` holds the normal world's registers (a partition ran since the SPMD last
+    /// entered the SPMC on this core).
     pub saved: bool,
     /// EL1 system registers.
     pub el1: El1Regs,
-    /// FP/SIMD registers.
-    pub fp: FpState,
-    /// The last call from the normal world set the SVE hint: no SVE state beyond FP/SIMD is
-    /// live. Without it, a CPU with SVE has that state saved with the rest.
-    pub sve_hint: bool,
-    /// Whether `sve` holds the normal world's SVE state (saved with `fp`).
-    pub sve_saved: bool,
-    /// SVE registers (`super::sve`).
-    pub sve: SveState,
 }
 
 impl NormalWorldState {
@@ -209,9 +194,5 @@ impl NormalWorldState {
         regs: [0; 18],
         saved: false,
         el1: El1Regs::ZERO,
-        fp: FpState::ZERO,
-        sve_hint: false,
-        sve_saved: false,
-        sve: SveState::ZERO,
     };
 }

@@ -1,6 +1,7 @@
-//! An FF-A call made with known SVE state in every Z and P register and FFR, and that state
-//! checked afterwards: the secure side must give it back (all of it, or with the caller's SVE
-//! hint at least the FP/SIMD part, the low 128 bits of each Z register).
+//! An FF-A call made with known SVE state in every Z and P register and FFR, and known FPCR
+//! and FPSR, and that state checked afterwards: the secure side must give it back (all of it,
+//! or with the caller's SVE hint at least the FP/SIMD part: the low 128 bits of each Z
+//! register, FPCR and FPSR).
 
 use aarch64_cpu::registers::{CPACR_EL1, ID_AA64PFR0_EL1, ReadWriteable, Readable};
 use core::arch::global_asm;
@@ -18,6 +19,12 @@ register_bitfields! {u64,
 const MAX_VL: usize = 256;
 /// Where the predicates start in the save area.
 const P_OFFSET: usize = 32 * MAX_VL;
+/// Where FPCR and FPSR go in the save area, after the predicates and FFR.
+const CONTROL_OFFSET: usize = P_OFFSET + 17 * MAX_VL / 8;
+/// FPCR during the call: round towards minus infinity (RMode 0b10), flush-to-zero (FZ).
+const FPCR: u64 = 0b10 << 22 | 1 << 24;
+/// FPSR during the call: the saturation (QC), inexact (IXC) and invalid-operation (IOC) flags.
+const FPSR: u64 = 1 << 27 | 1 << 4 | 1;
 /// Bit 16 of a function ID: no SVE state beyond FP/SIMD is live.
 const SVE_HINT: u64 = 1 << 16;
 
@@ -27,7 +34,8 @@ global_asm!(
     .section .text.client_sve_call, "ax"
     .global client_sve_call
 // x0 = 18 call registers (in and out), x1 = save area. P<n> = the first 3n + 1 byte lanes,
-// FFR = P5, byte i of Z<n> = 7n + i; then the SMC; then every register saved at x1.
+// FFR = P5, byte i of Z<n> = 7n + i, FPCR and FPSR as the constants say; then the SMC; then
+// every register saved at x1.
 client_sve_call:
     stp     x19, x20, [sp, #-16]!
     mov     x19, x0
@@ -41,6 +49,10 @@ client_sve_call:
     mov     w9, #((7 * \n) & 0xff)
     index   z\n\().b, w9, #1
     .endr
+    ldr     x9, ={fpcr}
+    msr     fpcr, x9
+    ldr     x9, ={fpsr}
+    msr     fpsr, x9
     ldp     x0, x1, [x19, #0]
     ldp     x2, x3, [x19, #16]
     ldp     x4, x5, [x19, #32]
@@ -69,8 +81,14 @@ client_sve_call:
     .endr
     rdffr   p0.b
     str     p0, [x9, #16, mul vl]
+    mrs     x10, fpcr
+    mrs     x11, fpsr
+    ldr     x9, ={control_offset}
+    add     x9, x20, x9
+    stp     x10, x11, [x9]
     ldp     x19, x20, [sp], #16
     ret
+    .ltorg
 
     .global client_sve_vl
 client_sve_vl:
@@ -78,6 +96,9 @@ client_sve_vl:
     ret
 "#,
     p_offset = const P_OFFSET,
+    control_offset = const CONTROL_OFFSET,
+    fpcr = const FPCR,
+    fpsr = const FPSR,
 );
 
 unsafe extern "C" {
@@ -86,12 +107,12 @@ unsafe extern "C" {
 }
 
 /// Where the registers are saved after the call (in .bss; too big for a stack).
-static mut AREA: [u8; P_OFFSET + 17 * MAX_VL / 8] = [0; P_OFFSET + 17 * MAX_VL / 8];
+static mut AREA: [u8; CONTROL_OFFSET + 16] = [0; CONTROL_OFFSET + 16];
 
-/// Makes the FF-A call `regs` with the SVE registers set, on this core; returns which of the
-/// 49 registers did not come back (bit n: Z<n>, bit 32 + n: P<n>, bit 48: FFR; with the SVE
-/// hint in `regs` only the low 128 bits of the Z registers count) and the call's answer. None
-/// without SVE.
+/// Makes the FF-A call `regs` with the SVE registers, FPCR and FPSR set, on this core;
+/// returns which of the 51 registers did not come back (bit n: Z<n>, bit 32 + n: P<n>, bit
+/// 48: FFR, bit 49: FPCR, bit 50: FPSR; with the SVE hint in `regs` only the low 128 bits of
+/// the Z registers, FPCR and FPSR count) and the call's answer. None without SVE.
 pub fn round_trip(regs: &Regs) -> Option<(u64, Regs)> {
     if ID_AA64PFR0_EL1.read(ID_AA64PFR0_EL1::SVE) == 0 {
         return None;
@@ -138,6 +159,17 @@ pub fn round_trip(regs: &Regs) -> Option<(u64, Regs)> {
         if wrong {
             lost |= 1 << (32 + n);
         }
+    }
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&saved[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    if word(CONTROL_OFFSET) != FPCR {
+        lost |= 1 << 49;
+    }
+    if word(CONTROL_OFFSET + 8) != FPSR {
+        lost |= 1 << 50;
     }
     Some((lost, call))
 }

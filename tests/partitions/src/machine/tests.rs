@@ -8,7 +8,7 @@ use ffa::{FfaError, SuccessArgs, TargetInfo};
 
 use super::*;
 use crate::definitions::{ECHO, LEGACY, RELAY};
-use crate::protocol::request;
+use crate::protocol::{FpRegs, FpSeen, NOT_ON_THIS_CPU, fp_pattern, request};
 use crate::{DEFINITIONS, ECHO_ID, LEGACY_ID, RELAY_ID, RELAY_UUID_A, RELAY_UUID_B};
 
 const HOST: u16 = 0;
@@ -19,6 +19,8 @@ struct Memory {
     bytes: Vec<u8>,
     /// CRASHes taken.
     crashes: u32,
+    /// The FP/SIMD registers FP finds and leaves.
+    fp: FpRegs,
 }
 
 impl Memory {
@@ -27,6 +29,11 @@ impl Memory {
             base: def.load_address,
             bytes: vec![0; def.memory_size as usize],
             crashes: 0,
+            fp: FpRegs {
+                v: [0; 32],
+                fpcr: 0,
+                fpsr: 0,
+            },
         }
     }
 
@@ -77,6 +84,19 @@ impl SpEnv for Memory {
 
     fn crash(&mut self) {
         self.crashes += 1;
+    }
+
+    fn fp_pattern(&mut self, last: u32, seed: u32) -> Option<FpSeen> {
+        let seen = if last == 0 {
+            FpSeen {
+                vectors: 0,
+                control: 0,
+            }
+        } else {
+            FpSeen::compare(&self.fp, last)
+        };
+        self.fp = fp_pattern(seed);
+        Some(seen)
     }
 }
 
@@ -860,6 +880,64 @@ fn msg_wait_while_busy_reports_then_answers() {
         resp32(&call, ECHO_ID, HOST),
         [ok(), CallStatus::error(FfaError::Denied).word(), 0, 0, 0]
     );
+}
+
+#[test]
+fn fp_checks_the_pattern_it_left_and_a_restart_forgets_it() {
+    let mut sp = Sp::boot(&ECHO);
+    let fp = |sp: &mut Sp, seed: u64| {
+        let call = sp.step(&req32(HOST, ECHO_ID, request(Command::Fp, &[seed])));
+        resp32(&call, ECHO_ID, HOST)
+    };
+    let bad = Status {
+        code: code::BAD_ARGUMENT,
+        faults: 0,
+    };
+    assert_eq!(fp(&mut sp, 0)[..2], [bad.word(), Command::Fp.code()]);
+    assert_eq!(fp(&mut sp, 7), [ok(), 0, 0, 0, 0]);
+    assert_eq!(fp(&mut sp, 8), [ok(), 0, 0, 7, 0]);
+    // Someone else's values in V3 and FPSR.
+    sp.memory.fp.v[3] ^= 1 << 100;
+    sp.memory.fp.fpsr = 0;
+    assert_eq!(fp(&mut sp, 9), [ok(), 1 << 3, 0b10, 8, 0]);
+    sp.memory.fp.fpcr = fp_pattern(8).fpcr;
+    assert_eq!(fp(&mut sp, 10), [ok(), 0, 0b01, 9, 0]);
+    sp.machine.start(ECHO.entry_point());
+    assert_eq!(sp.machine.fp_seed, 0, "a restarted context left no pattern");
+}
+
+#[test]
+fn fp_without_a_cpu_says_so() {
+    let mut sp = Sp::boot(&ECHO);
+    let call = sp.machine.step(
+        &req32(HOST, ECHO_ID, request(Command::Fp, &[5])),
+        &mut NoMemory,
+    );
+    assert_eq!(
+        resp32(&call, ECHO_ID, HOST),
+        [ok(), NOT_ON_THIS_CPU, NOT_ON_THIS_CPU, 0, 0]
+    );
+}
+
+#[test]
+fn fp_patterns_of_different_seeds_differ_in_every_register() {
+    for (a, b) in [(1, 2), (3, 4), (7, 8), (8, 9), (1, 9)] {
+        assert_eq!(
+            FpSeen::compare(&fp_pattern(a), b),
+            FpSeen {
+                vectors: u32::MAX,
+                control: 0b11
+            },
+            "{a} against {b}"
+        );
+        assert_eq!(
+            FpSeen::compare(&fp_pattern(a), a),
+            FpSeen {
+                vectors: 0,
+                control: 0
+            }
+        );
+    }
 }
 
 #[test]
