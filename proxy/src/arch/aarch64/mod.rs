@@ -15,8 +15,9 @@
 //! Other cores: the host's CPU_ON reaches EL3 with the proxy's warm entry; the core sets up its
 //! EL2 state there and enters the host's recorded entry at NS-EL1 with x0 = its context ID.
 //!
-//! Bench mode (the selector word asks for it): before the client runs, the primary times rows
-//! (a)–(c) of `cargo xtask bench` ([`bench`]) and enters the client with x1 = how many failed.
+//! Bench mode (the selector word asks for it, or for the profile boot): before the client
+//! runs, the primary times its rows of `cargo xtask bench` ([`bench`]) and enters the client
+//! with x1 = how many failed.
 //! The hostile-hypervisor scenario (the selector names it): before the proxy maps its own
 //! mailbox, the primary asks the SPMC to map a pair in memory nothing answers at
 //! ([`hostile`]) and enters the client with x1 = the answer word.
@@ -114,7 +115,7 @@ extern "C" fn primary_main(x0: u64) -> ! {
         Err(e) => println!("no usable FF-A at EL3 ({e:?}): FF-A calls will be refused"),
     }
     // The rows time the proxy's own calls to EL3: nothing else runs yet.
-    let bench_failures = if bench::selected() { bench::run() } else { 0 };
+    let bench_failures = bench::selected().map_or(0, bench::run);
     // What the client gets in x1: the bench rows that failed, or the check's answer.
     let report = hostile_report.unwrap_or(bench_failures);
 
