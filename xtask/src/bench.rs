@@ -278,7 +278,14 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         let mut text = format!("{main}\n{}", cycle_table(&samples, previous.as_ref())?);
         if let Some(profiles) = &profiles {
             text.push('\n');
-            text.push_str(&split_table(profiles)?);
+            match split_table(profiles, &samples) {
+                Ok(split) => text.push_str(&split),
+                // The bench boots' numbers stand without it; the run still fails.
+                Err(e) => {
+                    let _ = writeln!(text, "No split by exception level: {e}.");
+                    failures.push(format!("no split by exception level: {e}"));
+                }
+            }
         }
         Ok(text)
     });
@@ -442,7 +449,8 @@ fn profile_once(
     let (samples, failure) = booted?;
     let profile = read.map_err(|e| Error::new(format!("cannot read QEMU's execution log: {e}")))?;
     console::note(&format!(
-        "execution log read as it came: {} translation blocks in {:.1} s",
+        "execution log read as it came: {}, {} translation blocks run, in {:.1} s",
+        console::size(profile.stats.bytes),
         profile.stats.blocks,
         start.elapsed().as_secs_f64()
     ));
@@ -474,7 +482,10 @@ impl Profiles {
                 Some(_) => {
                     self.splits.insert(format!("{prefix}{name}"), split);
                 }
-                None => failures.push(format!("profile boot: no `bench {name}` line")),
+                None => failures.push(format!(
+                    "profile boot{}: no successful `bench {name}` line",
+                    if sve { " (SVE)" } else { "" }
+                )),
             }
         }
         let stats = profile.stats;
@@ -755,8 +766,12 @@ pub fn cycle_table(
 
 /// The Markdown table of each row's split by level from the profile boots, with the profile
 /// boot's own median: the split must add up to it, and the difference says how far the
-/// accounting is off.
-fn split_table(profiles: &Profiles) -> Result<String> {
+/// accounting is off. A note names the rows whose profile-boot median is not the bench boot's
+/// (`bench`): the marks must not change what they mark.
+fn split_table(
+    profiles: &Profiles,
+    bench: &[(String, std::result::Result<Sample, String>)],
+) -> Result<String> {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -802,9 +817,35 @@ fn split_table(profiles: &Profiles) -> Result<String> {
     if !problems.is_empty() {
         return Err(Error::new(problems.join("; ")));
     }
+    let median_of = |samples: &[(String, std::result::Result<Sample, String>)], name: &str| {
+        samples.iter().rev().find_map(|(n, s)| match s {
+            Ok(sample) if n == name => Some(sample.median),
+            _ => None,
+        })
+    };
+    let moved: Vec<String> = ROWS
+        .iter()
+        .filter_map(|row| {
+            let (profiled, timed) = (
+                median_of(&profiles.samples, row.name)?,
+                median_of(bench, row.name)?,
+            );
+            (profiled != timed)
+                .then(|| format!("({}) {} in the bench boot", row.letter(), thousands(timed)))
+        })
+        .collect();
     let _ = writeln!(
         text,
-        "\nAverages over the {} marked calls of each row; the caller's level includes the {} \
+        "\nThe profile boot's medians {}.",
+        if moved.is_empty() {
+            "equal the bench boot's".to_owned()
+        } else {
+            format!("differ from the bench boot's: {}", moved.join(", "))
+        }
+    );
+    let _ = writeln!(
+        text,
+        "Averages over the {} marked calls of each row; the caller's level includes the {} \
          instructions of its counter bracket. Accounting: {}",
         scenarios::bench::PROFILE_ITERATIONS,
         profile::BRACKET,
@@ -1034,14 +1075,14 @@ verdict: PASS
                     median: 300,
                     min: 300,
                     iterations: 1000,
-                    split: Vec::new(),
+                    split: Default::default(),
                 },
                 Entry {
                     name: "features_spmc".into(),
                     median: 1480,
                     min: 1480,
                     iterations: 1000,
-                    split: Vec::new(),
+                    split: Default::default(),
                 },
             ],
         };
@@ -1081,13 +1122,14 @@ verdict: PASS
         assert_eq!(direct.median, 3100);
         assert_eq!(
             direct.split,
-            vec![
+            [
                 ("EL3".to_owned(), 1300.0),
                 ("S-EL2".to_owned(), 1700.0),
                 ("S-EL1".to_owned(), 90.0),
                 ("S-EL0".to_owned(), 10.0),
                 ("NS-EL2".to_owned(), 4.0)
             ]
+            .into()
         );
         let bars = bars(&run, Some(&previous));
         assert_eq!(bars.len(), ROWS.len());
@@ -1121,7 +1163,8 @@ verdict: PASS
             .expect("row")
             .by_level[Level::SecureEl2.index()] = 2 * 1184 + 1;
         profiles.notes.push("sve=off: fine".into());
-        let text = split_table(&profiles).expect("table");
+        let bench = both(SAMPLE, &sve_sample());
+        let text = split_table(&profiles, &bench).expect("table");
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(
             rows[2],
@@ -1132,9 +1175,22 @@ verdict: PASS
             "| (b) features_spmc | 292 | 1,184.5 | 0 | 4 | 0 | 1,480.5 | 1,480 | +0.5 |"
         );
         assert!(text.contains("Accounting: sve=off: fine"), "{text}");
+        assert!(
+            text.contains("The profile boot's medians equal the bench boot's."),
+            "{text}"
+        );
+        let moved = both(
+            &SAMPLE.replace("median 296 min 292", "median 300 min 300"),
+            &sve_sample(),
+        );
+        let text = split_table(&profiles, &moved).expect("table");
+        assert!(
+            text.contains("The profile boot's medians differ from the bench boot's: (a) 300 in the bench boot."),
+            "{text}"
+        );
         profiles.splits.remove("rxtx_unmap");
         assert!(
-            split_table(&profiles)
+            split_table(&profiles, &bench)
                 .expect_err("a row without split")
                 .to_string()
                 .contains("no split of rxtx_unmap")

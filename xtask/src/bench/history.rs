@@ -1,6 +1,7 @@
 //! The last run's numbers, kept machine-readable in `build/bench.json` so the next run shows
 //! them beside its own.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,8 @@ pub struct Entry {
     pub iterations: u64,
     /// Average instructions per call by level (EL3, S-EL2, ...: `profile::Level::name`), from
     /// the profile boot; empty without one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub split: Vec<(String, f64)>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub split: BTreeMap<String, f64>,
 }
 
 impl Run {
@@ -89,14 +90,14 @@ mod tests {
                     median: 296,
                     min: 296,
                     iterations: 1000,
-                    split: vec![("EL3".into(), 292.0), ("NS-EL2".into(), 4.0)],
+                    split: [("EL3".into(), 292.0), ("NS-EL2".into(), 4.0)].into(),
                 },
                 Entry {
                     name: "cycle_1".into(),
                     median: 41_692,
                     min: 41_692,
                     iterations: 16,
-                    split: Vec::new(),
+                    split: BTreeMap::new(),
                 },
             ],
         };
@@ -107,7 +108,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("written");
         assert!(text.contains("\"name\": \"id_get_el3\""), "{text}");
         assert!(
-            !text.contains("\"split\": []"),
+            !text.contains("\"split\": {}"),
             "empty splits are left out: {text}"
         );
         assert_eq!(Run::load(&path), Some(run.clone()));

@@ -132,6 +132,8 @@ impl RowSplit {
 /// What the accounting met, for the report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Bytes of log read.
+    pub bytes: u64,
     /// `Trace` lines.
     pub blocks: u64,
     /// `Trace` lines of a TB never seen translated (counted as 0 instructions).
@@ -243,9 +245,11 @@ impl Parser {
         let mut line = Vec::with_capacity(256);
         loop {
             line.clear();
-            if input.read_until(b'\n', &mut line)? == 0 {
+            let read = input.read_until(b'\n', &mut line)?;
+            if read == 0 {
                 break;
             }
+            self.profile.stats.bytes += read as u64;
             self.line(&line);
         }
         Ok(self.finish())
@@ -610,6 +614,7 @@ Exception return from AArch64 EL3 to AArch64 EL2 PC 0x60001008
                 .all(|(i, r)| i == 1 || r.calls == 0)
         );
         assert_eq!(profile.stats.stopped, 1);
+        assert_eq!(profile.stats.bytes, LOG.len() as u64);
         assert_eq!(profile.stats.unknown_blocks, 0);
         assert_eq!(profile.stats.unclosed, 0);
         assert_eq!(
