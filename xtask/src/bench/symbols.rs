@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
-use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
 
 use crate::console::{Error, Result};
 
@@ -29,11 +29,19 @@ impl Symbols {
     /// The same from the file's bytes.
     pub fn parse(data: &[u8]) -> std::result::Result<Symbols, String> {
         let file = object::File::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
-        // Code symbols: functions with their size, and labels of assembly (size 0), which
-        // reach to the next symbol. Mapping symbols (`$x`, `$d`) name no code.
-        let mut starts: Vec<(u64, u64, String)> = file
+        // Code symbols: functions with their size, and labels of assembly (size 0, typed or
+        // not), which reach to the next symbol. Mapping symbols (`$x`, `$d`) name no code.
+        let in_code = |s: &object::Symbol<'_, '_>| {
+            s.section_index()
+                .and_then(|i| file.section_by_index(i).ok())
+                .is_some_and(|section| section.kind() == SectionKind::Text)
+        };
+        let starts: Vec<(u64, u64, String)> = file
             .symbols()
-            .filter(|s| s.kind() == SymbolKind::Text)
+            .filter(|s| {
+                s.kind() == SymbolKind::Text
+                    || matches!(s.kind(), SymbolKind::Label | SymbolKind::Unknown) && in_code(s)
+            })
             .filter_map(|s| {
                 let name = s
                     .name()
@@ -42,9 +50,6 @@ impl Symbols {
                 Some((s.address(), s.size(), demangle(name)))
             })
             .collect();
-        // Sized symbols first at each address.
-        starts.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        starts.dedup_by_key(|f| f.0);
         let segments = file
             .segments()
             .filter(|s| s.size() > 0)
@@ -53,15 +58,7 @@ impl Symbols {
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
             .ok_or("no loadable segment")?;
         let image = start..end;
-        let functions = starts
-            .iter()
-            .enumerate()
-            .map(|(i, (start, size, name))| {
-                let next = starts.get(i + 1).map_or(image.end, |f| f.0);
-                let end = if *size > 0 { start + size } else { next };
-                (*start, end, name.clone())
-            })
-            .collect();
+        let functions = functions(starts, image.end);
         Ok(Symbols { functions, image })
     }
 
@@ -93,6 +90,32 @@ impl Symbols {
     }
 }
 
+/// Code symbols (start, size, name) → functions (start, end, name), sorted: a sized symbol
+/// ends at its size, a label (size 0) at the next symbol or `image_end`; a label inside a
+/// sized function (a local branch target of assembly) is part of it, and of several symbols
+/// at one address the sized one names it.
+fn functions(mut starts: Vec<(u64, u64, String)>, image_end: u64) -> Vec<(u64, u64, String)> {
+    starts.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    starts.dedup_by_key(|f| f.0);
+    let mut sized_end = 0;
+    starts.retain(|(start, size, _)| {
+        let keep = *size > 0 || *start >= sized_end;
+        if *size > 0 {
+            sized_end = sized_end.max(start + size);
+        }
+        keep
+    });
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, (start, size, name))| {
+            let next = starts.get(i + 1).map_or(image_end, |f| f.0);
+            let end = if *size > 0 { start + size } else { next };
+            (*start, end, name.clone())
+        })
+        .collect()
+}
+
 /// A Rust symbol without its hash (`spmc::Spmc::handle`); C names as they are.
 fn demangle(name: &str) -> String {
     format!("{:#}", rustc_demangle::demangle(name))
@@ -121,6 +144,27 @@ mod tests {
         let flat = symbols.flat([(0x1000, 3), (0x1014, 5), (0x1018, 5), (0x1800, 2)].into_iter());
         assert_eq!(flat, vec![(Some("b"), 10), (Some("a"), 3), (None, 2)]);
         assert_eq!(symbols.image(), 0x1000..0x3000);
+    }
+
+    #[test]
+    fn labels_reach_to_the_next_symbol_unless_inside_a_function() {
+        let starts = vec![
+            (0x100, 0, "vectors".to_owned()),
+            (0x200, 0x40, "el3_exit".to_owned()),
+            (0x210, 0, "end".to_owned()),
+            (0x200, 0, "el3_exit_label".to_owned()),
+            (0x300, 0, "copy".to_owned()),
+            (0x308, 0, "copy_loop".to_owned()),
+        ];
+        assert_eq!(
+            functions(starts, 0x400),
+            vec![
+                (0x100, 0x200, "vectors".to_owned()),
+                (0x200, 0x240, "el3_exit".to_owned()),
+                (0x300, 0x308, "copy".to_owned()),
+                (0x308, 0x400, "copy_loop".to_owned()),
+            ]
+        );
     }
 
     #[test]

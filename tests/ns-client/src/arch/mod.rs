@@ -9,7 +9,9 @@
 //! With the bench selector ([`crate::bench::SELECTOR`], a one-CPU machine) it starts no other
 //! core: it negotiates FF-A v1.2, times row (d) with [`timed_smc`] (the virtual counter is
 //! readable at EL1: the proxy leaves CNTHCTL_EL2.EL1TVCT clear, and CNTKCTL_EL1 only governs
-//! EL0), prints the row and the verdict, and powers off.
+//! EL0), prints the row and the verdict, and powers off. With the profile selector
+//! ([`crate::bench::PROFILE_SELECTOR`]) the same with fewer calls, each timed one marked in its
+//! SMC immediate ([`timed_smc_marked`]) for QEMU's execution log.
 //!
 //! The MMU stays off: every data access is Device-nGnRnE, so the code is built strict-align,
 //! uses no atomics (no exclusives on Device memory) and shares the per-core slots with volatile
