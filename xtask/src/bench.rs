@@ -2,26 +2,44 @@
 //! performance.md §Method): TF-A built with the peers' flag set, QEMU with `-icount shift=0`
 //! and one CPU, the selector set to [`qemu::BENCH_SELECTOR`].
 //!
-//! Protocol with the images: with that selector the proxy (BL33, NS-EL2) times rows (a)–(c)
+//! Protocol with the images: with that selector the proxy (BL33, NS-EL2) times its rows
 //! itself before it enters the client, because a client behind the proxy never reaches EL3
 //! directly (the proxy answers FFA_ID_GET locally); the client (NS-EL1) then times row (d)
 //! through the proxy, prints `verdict: PASS` (or FAIL) and powers off. Each row is one line
 //! `bench <name> median <n> min <n> iterations <n>` (or `bench <name> FAIL <reason>`) on UART0.
 //!
+//! Then the profile boots (the profile selector): the same rows with fewer calls, each timed
+//! call marked in its SMC immediate, under QEMU's execution log, which [`profile`] reads through
+//! a FIFO to split each row by exception level. The last run's numbers are kept in
+//! `build/bench.json` ([`history`]) and shown beside the new ones; [`plot`] draws the table.
+//!
 //! Two more boots have their own selector words, and in both the proxy times every row before
 //! the client, which only prints the verdict: the concurrency boot (`-smp 4`: direct requests
 //! to relay from one core, then from four at once, `bench-cores` lines with the ticks over all
 //! cores, `bench-span` lines with each core's run) and the OP-TEE boot (the stack with OP-TEE
-//! OS: row (j)).
+//! OS: row (o)).
 
+mod history;
+mod plot;
+mod profile;
+mod symbols;
+
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::time::Duration;
+use std::fs::File;
+use std::io::BufReader;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::console::{self, Error, Result};
 use crate::qemu::{self, Line, Machine, Sample, Verdict};
 use crate::uart_log::{self, LiveFilter};
 use crate::{stack, tfa};
+use history::{Entry, Run};
+use profile::{LEVELS, Level, Parser, Profile, RowSplit};
+use symbols::Symbols;
 
 /// Fewest timed calls per row.
 pub const MIN_ITERATIONS: u64 = 1000;
@@ -30,62 +48,88 @@ pub const MIN_ITERATIONS: u64 = 1000;
 pub struct Row {
     /// The name in the `bench` line.
     pub name: &'static str,
-    /// What is measured.
+    /// What is measured, after its letter.
     pub operation: &'static str,
     /// Who times it, at which exception level.
     pub timed_by: &'static str,
 }
 
-/// The rows, in order; the first is the floor every ratio is taken to.
+/// The rows, in order (their letters follow it); the first is the floor every ratio is taken
+/// to.
 pub const ROWS: &[Row] = &[
     Row {
         name: "id_get_el3",
-        operation: "(a) FFA_ID_GET, answered by the SPMD at EL3 (the floor)",
+        operation: "FFA_ID_GET, answered by the SPMD at EL3 (the floor)",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "features_spmc",
-        operation: "(b) FFA_FEATURES(FFA_MSG_SEND_DIRECT_REQ_32), answered by the SPMC",
+        operation: "FFA_FEATURES(FFA_MSG_SEND_DIRECT_REQ_32), answered by the SPMC",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "direct_req_echo_el2",
-        operation: "(c) FFA_MSG_SEND_DIRECT_REQ_32 to echo (S-EL1), round trip",
+        operation: "FFA_MSG_SEND_DIRECT_REQ_32 to echo (S-EL1), round trip",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "direct_req_echo_el1",
-        operation: "(d) the same from the NS-EL1 client through the proxy",
+        operation: "the same from the NS-EL1 client through the proxy",
         timed_by: "client, NS-EL1",
     },
     Row {
         name: "sve:direct_req_echo_el2",
-        operation: "(e) (c) on CPUs with SVE (`sve=on`), the normal world's SVE state live (no hint)",
+        operation: "(c) on CPUs with SVE (`sve=on`), the normal world's SVE state live (no hint)",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "sve:direct_req_echo_el1",
-        operation: "(f) (d) on CPUs with SVE, no hint",
+        operation: "(d) on CPUs with SVE, no hint",
         timed_by: "client, NS-EL1",
     },
     Row {
         name: "mem_share_1",
-        operation: "(g) FFA_MEM_SHARE_32 of 1 page to echo (reclaimed after each, untimed)",
+        operation: "FFA_MEM_SHARE_32 of 1 page to echo (reclaimed after each, untimed)",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "mem_reclaim_1",
-        operation: "(h) FFA_MEM_RECLAIM of that share (shared before each, untimed)",
+        operation: "FFA_MEM_RECLAIM of that share (shared before each, untimed)",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "mem_share_16",
-        operation: "(i) FFA_MEM_SHARE_32 of 16 scattered pages (one range each) to echo",
+        operation: "FFA_MEM_SHARE_32 of 16 scattered pages (one range each) to echo",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "version_spmc",
+        operation: "FFA_VERSION(1.2), answered by the SPMC",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "partition_info_count",
+        operation: "FFA_PARTITION_INFO_GET(nil UUID), count only",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "partition_info_full",
+        operation: "FFA_PARTITION_INFO_GET(nil UUID), descriptors to the RX buffer (released after each, untimed)",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "rxtx_map",
+        operation: "FFA_RXTX_MAP_64 of the proxy's pair (unmapped after each, untimed)",
+        timed_by: "proxy, NS-EL2",
+    },
+    Row {
+        name: "rxtx_unmap",
+        operation: "FFA_RXTX_UNMAP of that pair (mapped before each, untimed)",
         timed_by: "proxy, NS-EL2",
     },
     Row {
         name: "direct_req_optee_el2",
-        operation: "(j) FFA_MSG_SEND_DIRECT_REQ_32 to OP-TEE OS (S-EL1), GET_API_VERSION, round trip (OP-TEE boot)",
+        operation: "FFA_MSG_SEND_DIRECT_REQ_32 to OP-TEE OS (S-EL1), GET_API_VERSION, round trip (OP-TEE boot)",
         timed_by: "proxy, NS-EL2",
     },
 ];
@@ -101,6 +145,25 @@ pub const CORES_SMP: u32 = scenarios::bench::CORES as u32;
 
 /// The team's bound on the concurrency rows' ratio (4 cores to 1, per request).
 pub const CORES_TARGET: f64 = 1.25;
+
+impl Row {
+    /// Its letter: (a) for the first row, and so on.
+    pub fn letter(&self) -> char {
+        let index = ROWS.iter().position(|r| r.name == self.name).unwrap_or(0);
+        char::from(b'a' + index as u8)
+    }
+
+    /// `(x) operation`.
+    pub fn title(&self) -> String {
+        format!("({}) {}", self.letter(), self.operation)
+    }
+}
+
+/// The row named `which`, by name or letter.
+pub fn row(which: &str) -> Option<&'static Row> {
+    ROWS.iter()
+        .find(|r| r.name == which || which.len() == 1 && which.starts_with(r.letter()))
+}
 
 /// The cycle table's rows: name, pages, constituents.
 pub const CYCLE_ROWS: &[(&str, u64, u64)] = &[
@@ -131,26 +194,51 @@ pub struct BenchArgs {
     /// Use the images and flash image already built.
     #[arg(long)]
     pub no_build: bool,
-    /// Seconds the boot may take.
+    /// Seconds each boot may take.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
     /// Show every UART line, not only the bench lines.
     #[arg(long)]
     pub verbose: bool,
+    /// Skip the profile boots (the split by exception level).
+    #[arg(long, conflicts_with = "symbols")]
+    pub no_profile: bool,
+    /// Also print the flat profile by function of this row (its name or letter) at each
+    /// exception level with symbols (EL3: BL31, S-EL2: the SPMC, S-EL1: echo, NS: proxy and
+    /// client), and save it to build/bench-symbols.md.
+    #[arg(long, value_name = "ROW")]
+    pub symbols: Option<String>,
+}
+
+/// The profile boots' results.
+#[derive(Default)]
+struct Profiles {
+    /// Each row's split, by row name.
+    splits: HashMap<String, RowSplit>,
+    /// The profile boots' own bench lines (their medians are what the splits add up to).
+    samples: Samples,
+    /// Notes on the accounting (what was cut, rewound, unknown).
+    notes: Vec<String>,
+    /// The detailed row's instructions by level and address, and its calls.
+    addresses: HashMap<(Level, u64), u64>,
 }
 
 /// `cargo xtask bench`: a boot on CPUs without SVE (as the peers were measured), then one on
-/// CPUs with it, then the concurrency boot (4 CPUs) and the OP-TEE boot (the stack with OP-TEE
-/// OS).
+/// CPUs with it; then the profile boots, the same two ways.
 pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
+    let detail = match &args.symbols {
+        Some(which) => Some(
+            row(which)
+                .ok_or_else(|| Error::new(format!("no row `{which}` (a name or a letter)")))?,
+        ),
+        None => None,
+    };
     let built = stack::prepare(
         root,
         tfa::Profile::Bench,
         stack::Stack::Scenarios,
         args.no_build,
     )?;
-    // The images are built by now: this adds OP-TEE OS and its TF-A build.
-    let built_optee = stack::prepare(root, tfa::Profile::Bench, stack::Stack::Optee, true)?;
     console::note(&format!(
         "TF-A {} built with {}",
         built.tfa_version,
@@ -164,23 +252,9 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
             "bench boot: -smp 1 -icount shift=0,sleep=off (1 tick = 1 instruction), sve={}",
             if sve { "on" } else { "off" }
         ));
-        let machine = Machine {
-            bios: flash.path().to_path_buf(),
-            smp: SMP,
-            selector: Some(qemu::BENCH_SELECTOR),
-            bench: true,
-            sve,
-            gdb: false,
-            log_dir: qemu::log_dir(root, if sve { "bench-sve" } else { "bench" }),
-            linux: None,
-        };
-        let (lines, failure) = boot_once(&machine, args)?;
-        let prefix = if sve { SVE_PREFIX } else { "" };
-        samples.extend(
-            collect(&lines)
-                .into_iter()
-                .map(|(name, sample)| (format!("{prefix}{name}"), sample)),
-        );
+        let machine = bench_machine(root, &flash, sve, false);
+        let (boot_samples, failure) = boot_once(&machine, args)?;
+        samples.extend(prefixed(boot_samples, sve));
         failures.extend(failure);
     }
 
@@ -188,46 +262,89 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         "bench boot: -smp {CORES_SMP} -icount shift=0,sleep=off, relay from 1 core, then from {CORES_SMP} at once"
     ));
     let machine = Machine {
-        bios: flash.path().to_path_buf(),
         smp: CORES_SMP,
         selector: Some(scenarios::bench::SELECTOR_CORES),
-        bench: true,
-        sve: false,
-        gdb: false,
         log_dir: qemu::log_dir(root, "bench-cores"),
-        linux: None,
+        ..bench_machine(root, &flash, false, false)
     };
-    let (lines, failure) = boot_once(&machine, args)?;
+    let (lines, failure) = boot_lines(&machine, args)?;
     samples.extend(collect(&lines));
     let throughputs = collect_cores(&lines);
     failures.extend(failure);
 
     console::header("bench boot: -smp 1 -icount shift=0,sleep=off, with OP-TEE OS");
-    // Both copies would have the same name (this process's ID).
-    drop(flash);
+    // The images are built by now: this adds OP-TEE OS and its TF-A build.
+    let built_optee = stack::prepare(root, tfa::Profile::Bench, stack::Stack::Optee, true)?;
     let flash_optee = stack::Flash::of(root, &built_optee)?;
     let machine = Machine {
-        bios: flash_optee.path().to_path_buf(),
-        smp: SMP,
         selector: Some(scenarios::bench::SELECTOR_OPTEE),
-        bench: true,
-        sve: false,
-        gdb: false,
         log_dir: qemu::log_dir(root, "bench-optee"),
-        linux: None,
+        ..bench_machine(root, &flash_optee, false, false)
     };
-    let (lines, failure) = boot_once(&machine, args)?;
+    let (lines, failure) = boot_lines(&machine, args)?;
     samples.extend(collect(&lines));
     failures.extend(failure);
-
-    let table = table(&samples).and_then(|main| {
-        Ok(format!(
+    drop(flash_optee);
+    let profiles = if args.no_profile {
+        None
+    } else {
+        let elves = Elves::of(&built);
+        let spmc = Symbols::load(&elves.spmc)?;
+        let mut profiles = Profiles::default();
+        for sve in [false, true] {
+            console::header(&format!(
+                "profile boot: QEMU's execution log, {} marked calls a row, sve={}",
+                scenarios::bench::PROFILE_ITERATIONS,
+                if sve { "on" } else { "off" }
+            ));
+            let machine = bench_machine(root, &flash, sve, true);
+            let mark = detail
+                .filter(|r| r.name.starts_with(SVE_PREFIX) == sve)
+                .and_then(|r| scenarios::bench::mark_of(r.name.trim_start_matches(SVE_PREFIX)));
+            let parser = Parser::new(
+                spmc.image(),
+                scenarios::bench::PROFILED.len(),
+                mark.map(usize::from),
+            );
+            let (boot_samples, failure, profile) = profile_once(&machine, args, parser)?;
+            failures.extend(failure.map(|f| format!("profile boot: {f}")));
+            profiles.absorb(profile, &boot_samples, sve, &mut failures);
+            profiles.samples.extend(prefixed(boot_samples, sve));
+        }
+        if let Some(row) = detail {
+            let text = flat_profile(row, &profiles, &elves);
+            console::header(&format!("where ({}) goes, by function", row.letter()));
+            print!("{text}");
+            let out = root.join("build").join("bench-symbols.md");
+            std::fs::write(&out, &text)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
+            console::note(&format!("flat profile saved to {}", out.display()));
+        }
+        Some(profiles)
+    };
+    let json = root.join("build").join("bench.json");
+    let previous = Run::load(&json);
+    let splits = profiles.as_ref().map(|p| &p.splits);
+    let tables = table(&samples, splits, previous.as_ref()).and_then(|main| {
+        let mut text = format!(
             "{main}\n{}\n{}",
-            cycle_table(&samples)?,
+            cycle_table(&samples, previous.as_ref())?,
             cores_table(&samples, &throughputs)?
-        ))
+        );
+        if let Some(profiles) = &profiles {
+            text.push('\n');
+            match split_table(profiles, &samples) {
+                Ok(split) => text.push_str(&split),
+                // The bench boots' numbers stand without it; the run still fails.
+                Err(e) => {
+                    let _ = writeln!(text, "No split by exception level: {e}.");
+                    failures.push(format!("no split by exception level: {e}"));
+                }
+            }
+        }
+        Ok(text)
     });
-    match &table {
+    match &tables {
         Ok(text) => {
             console::header("bench results (guest instructions)");
             print!("{text}");
@@ -235,17 +352,76 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
             std::fs::write(&out, text)
                 .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
             console::note(&format!("table saved to {}", out.display()));
+            let run = this_run(root, &samples, splits);
+            let svg = root.join("build").join("bench.svg");
+            std::fs::write(
+                &svg,
+                plot::svg(&plot_title(&run), &bars(&run, previous.as_ref())),
+            )
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", svg.display())))?;
+            console::note(&format!("plot saved to {}", svg.display()));
+            if failures.is_empty() {
+                run.save(&json)?;
+                console::note(&format!(
+                    "numbers kept in {} for the next run to compare with",
+                    json.display()
+                ));
+            }
         }
         Err(e) => console::note(&format!("no table: {e}")),
     }
     if !failures.is_empty() {
         return Err(Error::new(failures.join("; ")));
     }
-    table.map(|_| ())
+    tables.map(|_| ())
+}
+
+/// The machine of a bench boot (`profile`: the profile boot, its execution log through a
+/// FIFO in its log directory).
+fn bench_machine(root: &Path, flash: &stack::Flash, sve: bool, profile: bool) -> Machine {
+    let label = match (profile, sve) {
+        (false, false) => "bench",
+        (false, true) => "bench-sve",
+        (true, false) => "bench-profile",
+        (true, true) => "bench-profile-sve",
+    };
+    let log_dir = qemu::log_dir(root, label);
+    Machine {
+        bios: flash.path().to_path_buf(),
+        smp: SMP,
+        selector: Some(if profile {
+            scenarios::bench::PROFILE_SELECTOR
+        } else {
+            qemu::BENCH_SELECTOR
+        }),
+        bench: true,
+        sve,
+        gdb: false,
+        exec_log: profile.then(|| log_dir.join("exec.fifo")),
+        log_dir,
+        linux: None,
+    }
+}
+
+/// A boot's samples named as in [`ROWS`] (the SVE boot's with [`SVE_PREFIX`]).
+fn prefixed(
+    samples: Samples,
+    sve: bool,
+) -> impl Iterator<Item = (String, std::result::Result<Sample, String>)> {
+    let prefix = if sve { SVE_PREFIX } else { "" };
+    samples
+        .into_iter()
+        .map(move |(name, sample)| (format!("{prefix}{name}"), sample))
+}
+
+/// One bench boot: its bench lines, and why it failed if it did.
+fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Samples, Option<String>)> {
+    let (lines, failure) = boot_lines(machine, args)?;
+    Ok((collect(&lines), failure))
 }
 
 /// One bench boot: its UART0 lines, and why it failed if it did.
-fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Vec<String>, Option<String>)> {
+fn boot_lines(machine: &Machine, args: &BenchArgs) -> Result<(Vec<String>, Option<String>)> {
     let mut filter = LiveFilter::default();
     let boot = qemu::boot(
         machine,
@@ -292,6 +468,238 @@ fn boot_once(machine: &Machine, args: &BenchArgs) -> Result<(Vec<String>, Option
     Ok((boot.normal, failure))
 }
 
+/// One profile boot: QEMU writes its execution log into a FIFO that `parser` reads on another
+/// thread as it comes (a whole log is hundreds of MB); its bench lines, why it failed if it
+/// did, and the split.
+fn profile_once(
+    machine: &Machine,
+    args: &BenchArgs,
+    parser: Parser,
+) -> Result<(Samples, Option<String>, Profile)> {
+    let fifo = machine
+        .exec_log
+        .clone()
+        .ok_or_else(|| Error::new("a profile boot needs an execution log"))?;
+    std::fs::create_dir_all(&machine.log_dir)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", machine.log_dir.display())))?;
+    let _ = std::fs::remove_file(&fifo);
+    console::run_quiet(
+        Command::new("mkfifo").arg(&fifo),
+        "creating the execution log's FIFO",
+    )?;
+    let start = Instant::now();
+    let reading = fifo.clone();
+    let reader = std::thread::spawn(move || -> std::io::Result<Profile> {
+        // Blocks until QEMU opens the FIFO for writing; ends when QEMU closes it.
+        let file = File::open(&reading)?;
+        parser.read(BufReader::with_capacity(1 << 20, file))
+    });
+    let booted = boot_once(machine, args);
+    if !reader.is_finished() {
+        // QEMU may have ended before opening the FIFO: open it once for writing, without
+        // waiting, so the reader's open returns and it sees the end.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo);
+    }
+    let read = reader
+        .join()
+        .map_err(|_| Error::new("the execution log's reader panicked"))?;
+    let _ = std::fs::remove_file(&fifo);
+    let (samples, failure) = booted?;
+    let profile = read.map_err(|e| Error::new(format!("cannot read QEMU's execution log: {e}")))?;
+    console::note(&format!(
+        "execution log read as it came: {}, {} translation blocks run, in {:.1} s",
+        console::size(profile.stats.bytes),
+        profile.stats.blocks,
+        start.elapsed().as_secs_f64()
+    ));
+    Ok((samples, failure, profile))
+}
+
+impl Profiles {
+    /// Takes one profile boot's split: each marked row must have as many calls in the log as
+    /// the boot says it timed.
+    fn absorb(
+        &mut self,
+        profile: Profile,
+        samples: &Samples,
+        sve: bool,
+        failures: &mut Vec<String>,
+    ) {
+        let prefix = if sve { SVE_PREFIX } else { "" };
+        for (name, split) in scenarios::bench::PROFILED.iter().zip(profile.rows) {
+            let timed = samples.iter().find_map(|(n, s)| match s {
+                Ok(sample) if n == name => Some(sample.iterations),
+                _ => None,
+            });
+            match timed {
+                Some(timed) if timed != split.calls => failures.push(format!(
+                    "profile boot{}: {name}: {} marked calls in QEMU's log, {timed} timed",
+                    if sve { " (SVE)" } else { "" },
+                    split.calls
+                )),
+                Some(_) => {
+                    self.splits.insert(format!("{prefix}{name}"), split);
+                }
+                None => failures.push(format!(
+                    "profile boot{}: no successful `bench {name}` line",
+                    if sve { " (SVE)" } else { "" }
+                )),
+            }
+        }
+        let stats = profile.stats;
+        self.notes.push(format!(
+            "sve={}: {} translation blocks run; {} stopped before their first instruction, {} \
+             cut by a device access, {} cut by an exception; {} never seen translated; {} \
+             marked calls unclosed; {} exceptions from another level than tracked",
+            if sve { "on" } else { "off" },
+            stats.blocks,
+            stats.stopped,
+            stats.rewound,
+            stats.cut,
+            stats.unknown_blocks,
+            stats.unclosed,
+            stats.resynced
+        ));
+        if !profile.addresses.is_empty() {
+            self.addresses = profile.addresses;
+        }
+    }
+}
+
+/// The ELF files of the images, for symbols.
+struct Elves {
+    bl31: PathBuf,
+    spmc: PathBuf,
+    echo: Option<PathBuf>,
+    proxy: Option<PathBuf>,
+    client: Option<PathBuf>,
+}
+
+impl Elves {
+    fn of(built: &stack::Built) -> Elves {
+        let find = |name: &str| {
+            built
+                .images
+                .elves
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| p.clone())
+        };
+        Elves {
+            // TF-A's build keeps BL31's ELF beside the flash image.
+            bl31: built
+                .bios
+                .parent()
+                .map_or_else(PathBuf::new, |d| d.join("bl31").join("bl31.elf")),
+            spmc: find("spmc").unwrap_or_default(),
+            echo: find("echo"),
+            proxy: find("proxy"),
+            client: find("ns-client"),
+        }
+    }
+
+    /// The image that runs at `level`, if one has symbols.
+    fn at(&self, level: Level) -> Option<(&'static str, &Path)> {
+        match level {
+            Level::El3 => Some(("BL31", self.bl31.as_path())),
+            Level::SecureEl2 => Some(("the SPMC", self.spmc.as_path())),
+            Level::SecureEl1 => self.echo.as_deref().map(|p| ("echo", p)),
+            Level::NsEl2 => self.proxy.as_deref().map(|p| ("the proxy", p)),
+            Level::NsEl1 => self.client.as_deref().map(|p| ("the client", p)),
+            Level::SecureEl0 | Level::NsEl0 => None,
+        }
+    }
+}
+
+/// Most functions listed per level.
+const FLAT_LINES: usize = 25;
+
+/// The flat profile of `row`: at each level it reached, its instructions per call by function.
+fn flat_profile(row: &Row, profiles: &Profiles, elves: &Elves) -> String {
+    let calls = profiles.splits.get(row.name).map_or(0, |s| s.calls).max(1);
+    let mut text = format!(
+        "# {} — instructions per call by function ({} marked calls of the profile boot)\n",
+        row.title(),
+        calls
+    );
+    for level in LEVELS {
+        let counts: Vec<(u64, u64)> = profiles
+            .addresses
+            .iter()
+            .filter(|((l, _), _)| *l == level)
+            .map(|((_, addr), n)| (*addr, *n))
+            .collect();
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        if total == 0 {
+            continue;
+        }
+        let symbols = elves
+            .at(level)
+            .map(|(image, path)| (image, Symbols::load(path)));
+        let _ = writeln!(
+            text,
+            "\n## {} ({}): {} instructions per call\n",
+            level.name(),
+            symbols.as_ref().map_or("no symbols", |(image, _)| image),
+            per_call(total as f64 / calls as f64)
+        );
+        let _ = writeln!(text, "| function | per call | share |");
+        let _ = writeln!(text, "|---|---:|---:|");
+        let flat: Vec<(String, u64)> = match &symbols {
+            Some((_, Ok(symbols))) => symbols
+                .flat(counts.iter().copied())
+                .into_iter()
+                .map(|(name, n)| (name.unwrap_or("(outside every function)").to_owned(), n))
+                .collect(),
+            Some((_, Err(e))) => vec![(format!("(no symbols: {e})"), total)],
+            None => vec![("(no symbols)".to_owned(), total)],
+        };
+        let shown = flat.len().min(FLAT_LINES);
+        let rest: u64 = flat[shown..].iter().map(|(_, n)| n).sum();
+        let lines = flat[..shown]
+            .iter()
+            .cloned()
+            .chain((rest > 0).then(|| (format!("({} others)", flat.len() - shown), rest)));
+        for (name, n) in lines {
+            let _ = writeln!(
+                text,
+                "| `{}` | {} | {:.1} % |",
+                name.replace('|', "\\|"),
+                per_call(n as f64 / calls as f64),
+                n as f64 * 100.0 / total as f64
+            );
+        }
+    }
+    text
+}
+
+/// An average per call: whole numbers as they are, others with one decimal.
+fn per_call(value: f64) -> String {
+    if (value - value.round()).abs() < 0.05 {
+        thousands(value.round() as u64)
+    } else {
+        format!(
+            "{}.{}",
+            thousands(value.trunc() as u64),
+            ((value.fract() * 10.0).round() as u64).min(9)
+        )
+    }
+}
+
+/// The four parts of the main table's split: EL3, S-EL2, S-EL1 (with S-EL0), the normal world.
+fn parts(split: &RowSplit) -> [f64; 4] {
+    let at = |level| split.average(level);
+    [
+        at(Level::El3),
+        at(Level::SecureEl2),
+        at(Level::SecureEl1) + at(Level::SecureEl0),
+        at(Level::NsEl2) + at(Level::NsEl1) + at(Level::NsEl0),
+    ]
+}
+
 /// The bench lines of a boot, by name, in order of appearance.
 pub fn collect(lines: &[String]) -> Samples {
     lines
@@ -303,9 +711,14 @@ pub fn collect(lines: &[String]) -> Samples {
         .collect()
 }
 
-/// The Markdown table of every row with its ratio to row (a); an error names each row that is
-/// missing, failed, or timed too few calls.
-pub fn table(samples: &[(String, std::result::Result<Sample, String>)]) -> Result<String> {
+/// The Markdown table of every row with its ratio to row (a), the `previous` run's median and
+/// the change, and the split by exception level where `splits` has the row; an error names
+/// each row that is missing, failed, or timed too few calls.
+pub fn table(
+    samples: &[(String, std::result::Result<Sample, String>)],
+    splits: Option<&HashMap<String, RowSplit>>,
+    previous: Option<&Run>,
+) -> Result<String> {
     let mut problems = Vec::new();
     let mut found: Vec<(&Row, &Sample)> = Vec::new();
     for row in ROWS {
@@ -335,14 +748,18 @@ pub fn table(samples: &[(String, std::result::Result<Sample, String>)]) -> Resul
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "| operation | timed by | median | min | iterations | ratio to (a) |"
+        "| operation | timed by | median | min | iterations | ratio to (a) | previous | change | EL3 / S-EL2 / S-EL1 / NS |"
     );
-    let _ = writeln!(text, "|---|---|---:|---:|---:|---:|");
+    let _ = writeln!(text, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (row, sample) in found {
+        let (before, change) = compared(previous, row.name, sample.median);
+        let split = splits
+            .and_then(|s| s.get(row.name))
+            .map_or_else(|| "–".to_owned(), |s| parts(s).map(per_call).join(" / "));
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {} | {} | {:.2}× |",
-            row.operation,
+            "| {} | {} | {} | {} | {} | {:.2}× | {before} | {change} | {split} |",
+            row.title(),
             row.timed_by,
             thousands(sample.median),
             thousands(sample.min),
@@ -353,17 +770,28 @@ pub fn table(samples: &[(String, std::result::Result<Sample, String>)]) -> Resul
     Ok(text)
 }
 
+/// The previous run's median of `name` and the change to `now`, as table cells.
+fn compared(previous: Option<&Run>, name: &str, now: u64) -> (String, String) {
+    match previous.and_then(|p| p.get(name)) {
+        Some(entry) => (thousands(entry.median), history::change(entry.median, now)),
+        None => ("–".into(), "–".into()),
+    }
+}
+
 /// The Markdown table of the share + retrieve + relinquish + reclaim cycles (first boot's),
-/// with the cost per page; an error names each cycle row missing, failed or timed too few
-/// times.
-pub fn cycle_table(samples: &[(String, std::result::Result<Sample, String>)]) -> Result<String> {
+/// with the cost per page and the `previous` run's median; an error names each cycle row
+/// missing, failed or timed too few times.
+pub fn cycle_table(
+    samples: &[(String, std::result::Result<Sample, String>)],
+    previous: Option<&Run>,
+) -> Result<String> {
     let mut problems = Vec::new();
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "| share + retrieve + relinquish + reclaim, from NS-EL2 to echo | pages | ranges | median | min | cycles | per page |"
+        "| share + retrieve + relinquish + reclaim, from NS-EL2 to echo | pages | ranges | median | min | cycles | per page | previous | change |"
     );
-    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &(name, pages, ranges) in CYCLE_ROWS {
         match samples.iter().find(|(n, _)| n == name) {
             None => problems.push(format!("no `bench {name}` line")),
@@ -378,9 +806,10 @@ pub fn cycle_table(samples: &[(String, std::result::Result<Sample, String>)]) ->
                 } else {
                     "scattered"
                 };
+                let (before, change) = compared(previous, name, sample.median);
                 let _ = writeln!(
                     text,
-                    "| {name} ({layout}) | {pages} | {ranges} | {} | {} | {} | {} |",
+                    "| {name} ({layout}) | {pages} | {ranges} | {} | {} | {} | {} | {before} | {change} |",
                     thousands(sample.median),
                     thousands(sample.min),
                     sample.iterations,
@@ -394,6 +823,194 @@ pub fn cycle_table(samples: &[(String, std::result::Result<Sample, String>)]) ->
     } else {
         Err(Error::new(problems.join("; ")))
     }
+}
+
+/// The Markdown table of each row's split by level from the profile boots, with the profile
+/// boot's own median: the split must add up to it, and the difference says how far the
+/// accounting is off. A note names the rows whose profile-boot median is not the bench boot's
+/// (`bench`): the marks must not change what they mark.
+fn split_table(
+    profiles: &Profiles,
+    bench: &[(String, std::result::Result<Sample, String>)],
+) -> Result<String> {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "| where a call's instructions run (profile boot) | EL3 | S-EL2 | S-EL1/0 | NS-EL2 | NS-EL1/0 | sum | median | difference |"
+    );
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut problems = Vec::new();
+    // The rows of the OP-TEE boot have no profile boot yet.
+    for row in ROWS.iter().filter(|r| is_profiled(r.name)) {
+        let Some(split) = profiles.splits.get(row.name) else {
+            problems.push(format!("no split of {}", row.name));
+            continue;
+        };
+        let median = profiles.samples.iter().find_map(|(n, s)| match s {
+            Ok(sample) if n == row.name => Some(sample.median),
+            _ => None,
+        });
+        let Some(median) = median else {
+            problems.push(format!("no profile-boot median of {}", row.name));
+            continue;
+        };
+        let at = |level| split.average(level);
+        let sum = split.average_total();
+        let difference = sum - median as f64;
+        let _ = writeln!(
+            text,
+            "| ({}) {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.letter(),
+            row.name,
+            per_call(at(Level::El3)),
+            per_call(at(Level::SecureEl2)),
+            per_call(at(Level::SecureEl1) + at(Level::SecureEl0)),
+            per_call(at(Level::NsEl2)),
+            per_call(at(Level::NsEl1) + at(Level::NsEl0)),
+            per_call(sum),
+            thousands(median),
+            if difference.abs() < 0.05 {
+                "0".to_owned()
+            } else {
+                format!("{difference:+.1}")
+            }
+        );
+    }
+    if !problems.is_empty() {
+        return Err(Error::new(problems.join("; ")));
+    }
+    let median_of = |samples: &[(String, std::result::Result<Sample, String>)], name: &str| {
+        samples.iter().rev().find_map(|(n, s)| match s {
+            Ok(sample) if n == name => Some(sample.median),
+            _ => None,
+        })
+    };
+    let moved: Vec<String> = ROWS
+        .iter()
+        .filter(|r| is_profiled(r.name))
+        .filter_map(|row| {
+            let (profiled, timed) = (
+                median_of(&profiles.samples, row.name)?,
+                median_of(bench, row.name)?,
+            );
+            (profiled != timed)
+                .then(|| format!("({}) {} in the bench boot", row.letter(), thousands(timed)))
+        })
+        .collect();
+    let _ = writeln!(
+        text,
+        "\nThe profile boot's medians {}.",
+        if moved.is_empty() {
+            "equal the bench boot's".to_owned()
+        } else {
+            format!("differ from the bench boot's: {}", moved.join(", "))
+        }
+    );
+    let _ = writeln!(
+        text,
+        "Averages over the {} marked calls of each row; the caller's level includes the {} \
+         instructions of its counter bracket. Accounting: {}",
+        scenarios::bench::PROFILE_ITERATIONS,
+        profile::BRACKET,
+        profiles.notes.join("; ")
+    );
+    Ok(text)
+}
+
+/// This run's numbers, for `build/bench.json`.
+fn this_run(
+    root: &Path,
+    samples: &[(String, std::result::Result<Sample, String>)],
+    splits: Option<&HashMap<String, RowSplit>>,
+) -> Run {
+    let names = ROWS
+        .iter()
+        .map(|r| r.name)
+        .chain(CYCLE_ROWS.iter().map(|c| c.0));
+    let rows = names
+        .filter_map(|name| {
+            let sample = samples.iter().rev().find_map(|(n, s)| match s {
+                Ok(sample) if n == name => Some(sample),
+                _ => None,
+            })?;
+            let split = splits
+                .and_then(|s| s.get(name))
+                .map(|split| {
+                    LEVELS
+                        .iter()
+                        .map(|l| (l.name().to_owned(), split.average(*l)))
+                        .filter(|(_, v)| *v > 0.0)
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(Entry {
+                name: name.to_owned(),
+                median: sample.median,
+                min: sample.min,
+                iterations: sample.iterations,
+                split,
+            })
+        })
+        .collect();
+    Run {
+        commit: console::output_of(
+            Command::new("git")
+                .args(["describe", "--always", "--dirty"])
+                .current_dir(root),
+        )
+        .map(|c| c.trim().to_owned()),
+        rows,
+    }
+}
+
+/// An entry's split in the plot's four parts.
+fn entry_parts(entry: &Entry) -> Option<[f64; 4]> {
+    if entry.split.is_empty() {
+        return None;
+    }
+    let mut split = RowSplit {
+        calls: 1,
+        ..RowSplit::default()
+    };
+    for (name, value) in &entry.split {
+        if let Some(level) = LEVELS.iter().find(|l| l.name() == name) {
+            // Tenths: the plot needs no more.
+            split.by_level[level.index()] = (value * 10.0).round() as u64;
+        }
+    }
+    Some(parts(&split).map(|v| v / 10.0))
+}
+
+/// The plot's bars: the main table's rows, this run beside the previous one.
+fn bars(run: &Run, previous: Option<&Run>) -> Vec<plot::Bar> {
+    ROWS.iter()
+        .filter_map(|row| {
+            let now = run.get(row.name)?;
+            Some(plot::Bar {
+                label: format!("({}) {}", row.letter(), row.name),
+                median: now.median,
+                split: entry_parts(now),
+                previous: previous
+                    .and_then(|p| p.get(row.name))
+                    .map(|e| (e.median, entry_parts(e))),
+            })
+        })
+        .collect()
+}
+
+/// The plot's title.
+fn plot_title(run: &Run) -> String {
+    format!(
+        "cargo xtask bench: guest instructions per call (median){}",
+        run.commit
+            .as_ref()
+            .map_or_else(String::new, |c| format!(", {c}"))
+    )
+}
+
+/// Whether the profile boots time row `name` (its SVE twin: without the prefix).
+fn is_profiled(name: &str) -> bool {
+    scenarios::bench::PROFILED.contains(&name.trim_start_matches(SVE_PREFIX))
 }
 
 /// One concurrency row's numbers (a `bench-cores` line).
@@ -521,6 +1138,11 @@ proxy: bench mode
 bench id_get_el3 median 296 min 292 iterations 1000
 bench features_spmc median 1480 min 1477 iterations 1000
 bench direct_req_echo_el2 median 3100 min 3096 iterations 1000
+bench version_spmc median 1900 min 1900 iterations 1000
+bench partition_info_count median 2000 min 2000 iterations 1000
+bench rxtx_map median 2500 min 2500 iterations 1000
+bench rxtx_unmap median 2100 min 2100 iterations 1000
+bench partition_info_full median 3000 min 3000 iterations 1000
 bench mem_share_1 median 2960 min 2960 iterations 1000
 bench mem_reclaim_1 median 1480 min 1480 iterations 1000
 bench mem_share_16 median 5920 min 5920 iterations 1000
@@ -537,63 +1159,265 @@ verdict: PASS
     /// The samples of both boots: `text` without SVE, `sve` with it.
     fn both(text: &str, sve: &str) -> Samples {
         let mut samples = collect(&lines(text));
-        samples.extend(
-            collect(&lines(sve))
-                .into_iter()
-                .map(|(name, sample)| (format!("{SVE_PREFIX}{name}"), sample)),
-        );
+        samples.extend(prefixed(collect(&lines(sve)), true));
         samples
+    }
+
+    fn sve_sample() -> String {
+        SAMPLE
+            .replace("median 3100 min 3096", "median 3400 min 3390")
+            .replace("median 3700 min 3690", "median 4000 min 3990")
     }
 
     #[test]
     fn table_of_a_complete_run() {
-        let sve = SAMPLE
-            .replace("median 3100 min 3096", "median 3400 min 3390")
-            .replace("median 3700 min 3690", "median 4000 min 3990");
-        let samples = both(SAMPLE, &sve);
-        assert_eq!(samples.len(), 16);
-        let text = table(&samples).expect("table");
+        let samples = both(SAMPLE, &sve_sample());
+        // Both boots have every line; the table takes (o) from the first.
+        assert_eq!(samples.len(), 26);
+        let text = table(&samples, None, None).expect("table");
         let rows: Vec<&str> = text.lines().collect();
-        assert_eq!(rows.len(), 12);
-        assert!(rows[11].starts_with("| (j) "), "{}", rows[11]);
-        assert!(
-            rows[11].ends_with("| 5,960 | 5,950 | 1000 | 20.14× |"),
-            "{}",
-            rows[11]
-        );
+        assert_eq!(rows.len(), 2 + ROWS.len());
         assert!(rows[8].starts_with("| (g) "), "{}", rows[8]);
         assert!(
-            rows[10].ends_with("| 5,920 | 5,920 | 1000 | 20.00× |"),
+            rows[10].ends_with("| 5,920 | 5,920 | 1000 | 20.00× | – | – | – |"),
             "{}",
             rows[10]
         );
-        assert!(rows[6].starts_with("| (e) "), "{}", rows[6]);
         assert!(
-            rows[6].ends_with("| 3,400 | 3,390 | 1000 | 11.49× |"),
+            rows[6].starts_with("| (e) (c) on CPUs with SVE"),
             "{}",
             rows[6]
         );
         assert!(
-            rows[7].ends_with("| 4,000 | 3,990 | 1000 | 13.51× |"),
+            rows[6].ends_with("| 3,400 | 3,390 | 1000 | 11.49× | – | – | – |"),
+            "{}",
+            rows[6]
+        );
+        assert!(
+            rows[7].contains("| 4,000 | 3,990 | 1000 | 13.51× |"),
             "{}",
             rows[7]
         );
         assert_eq!(
             rows[2],
-            "| (a) FFA_ID_GET, answered by the SPMD at EL3 (the floor) | proxy, NS-EL2 | 296 | 292 | 1000 | 1.00× |"
+            "| (a) FFA_ID_GET, answered by the SPMD at EL3 (the floor) | proxy, NS-EL2 | 296 | 292 | 1000 | 1.00× | – | – | – |"
         );
         assert!(
-            rows[3].ends_with("| 1,480 | 1,477 | 1000 | 5.00× |"),
+            rows[3].contains("| 1,480 | 1,477 | 1000 | 5.00× |"),
             "{}",
             rows[3]
         );
         assert!(
-            rows[4].ends_with("| 3,100 | 3,096 | 1000 | 10.47× |"),
+            rows[4].contains("| 3,100 | 3,096 | 1000 | 10.47× |"),
             "{}",
             rows[4]
         );
         assert!(rows[5].contains("client, NS-EL1"));
-        assert!(rows[5].ends_with("| 12.50× |"), "{}", rows[5]);
+        assert!(rows[5].contains("| 12.50× |"), "{}", rows[5]);
+        // The new rows follow the old ones, in the table's order, whatever the proxy's.
+        assert!(
+            rows[11].starts_with("| (j) FFA_VERSION(1.2)"),
+            "{}",
+            rows[11]
+        );
+        assert!(rows[12].starts_with("| (k) FFA_PARTITION_INFO_GET(nil UUID), count only"));
+        assert!(
+            rows[13].contains("| 3,000 | 3,000 | 1000 | 10.14× |"),
+            "{}",
+            rows[13]
+        );
+        assert!(
+            rows[14].starts_with("| (m) FFA_RXTX_MAP_64"),
+            "{}",
+            rows[14]
+        );
+        assert!(rows[15].starts_with("| (n) FFA_RXTX_UNMAP"), "{}", rows[15]);
+    }
+
+    #[test]
+    fn the_previous_run_and_the_split_stand_beside_each_row() {
+        let samples = both(SAMPLE, &sve_sample());
+        let previous = Run {
+            commit: None,
+            rows: vec![
+                Entry {
+                    name: "id_get_el3".into(),
+                    median: 300,
+                    min: 300,
+                    iterations: 1000,
+                    split: Default::default(),
+                },
+                Entry {
+                    name: "features_spmc".into(),
+                    median: 1480,
+                    min: 1480,
+                    iterations: 1000,
+                    split: Default::default(),
+                },
+            ],
+        };
+        let mut splits = HashMap::new();
+        let mut split = RowSplit {
+            calls: 16,
+            ..RowSplit::default()
+        };
+        split.by_level[Level::El3.index()] = 16 * 1300;
+        split.by_level[Level::SecureEl2.index()] = 16 * 1700;
+        split.by_level[Level::SecureEl1.index()] = 16 * 90;
+        split.by_level[Level::SecureEl0.index()] = 16 * 10;
+        split.by_level[Level::NsEl2.index()] = 16 * 4;
+        splits.insert("direct_req_echo_el2".to_owned(), split);
+        let text = table(&samples, Some(&splits), Some(&previous)).expect("table");
+        let rows: Vec<&str> = text.lines().collect();
+        assert!(
+            rows[2].ends_with("| 1.00× | 300 | −4 (−1.3 %) | – |"),
+            "{}",
+            rows[2]
+        );
+        assert!(
+            rows[3].ends_with("| 5.00× | 1,480 | = | – |"),
+            "{}",
+            rows[3]
+        );
+        assert!(
+            rows[4].ends_with("| 10.47× | – | – | 1,300 / 1,700 / 100 / 4 |"),
+            "{}",
+            rows[4]
+        );
+
+        // The run kept for next time, and the plot's bars from it.
+        let run = this_run(Path::new("/nonexistent"), &samples, Some(&splits));
+        assert_eq!(run.rows.len(), ROWS.len(), "no cycle rows in the sample");
+        let direct = run.get("direct_req_echo_el2").expect("row (c)");
+        assert_eq!(direct.median, 3100);
+        assert_eq!(
+            direct.split,
+            [
+                ("EL3".to_owned(), 1300.0),
+                ("S-EL2".to_owned(), 1700.0),
+                ("S-EL1".to_owned(), 90.0),
+                ("S-EL0".to_owned(), 10.0),
+                ("NS-EL2".to_owned(), 4.0)
+            ]
+            .into()
+        );
+        let bars = bars(&run, Some(&previous));
+        assert_eq!(bars.len(), ROWS.len());
+        assert_eq!(bars[0].previous, Some((300, None)));
+        assert_eq!(bars[2].split, Some([1300.0, 1700.0, 100.0, 4.0]));
+        assert_eq!(bars[2].previous, None);
+        assert_eq!(bars[13].label, "(n) rxtx_unmap");
+    }
+
+    #[test]
+    fn the_split_table_adds_up_to_the_profile_boots_median() {
+        let mut profiles = Profiles {
+            samples: both(
+                &SAMPLE.replace("iterations 1000", "iterations 16"),
+                &sve_sample().replace("iterations 1000", "iterations 16"),
+            ),
+            ..Profiles::default()
+        };
+        for row in ROWS {
+            let mut split = RowSplit {
+                calls: 2,
+                ..RowSplit::default()
+            };
+            split.by_level[Level::El3.index()] = 2 * 292;
+            split.by_level[Level::NsEl2.index()] = 2 * 4;
+            profiles.splits.insert(row.name.to_owned(), split);
+        }
+        profiles
+            .splits
+            .get_mut("features_spmc")
+            .expect("row")
+            .by_level[Level::SecureEl2.index()] = 2 * 1184 + 1;
+        profiles.notes.push("sve=off: fine".into());
+        let bench = both(SAMPLE, &sve_sample());
+        let text = split_table(&profiles, &bench).expect("table");
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            rows[2],
+            "| (a) id_get_el3 | 292 | 0 | 0 | 4 | 0 | 296 | 296 | 0 |"
+        );
+        assert_eq!(
+            rows[3],
+            "| (b) features_spmc | 292 | 1,184.5 | 0 | 4 | 0 | 1,480.5 | 1,480 | +0.5 |"
+        );
+        assert!(text.contains("Accounting: sve=off: fine"), "{text}");
+        assert!(
+            text.contains("The profile boot's medians equal the bench boot's."),
+            "{text}"
+        );
+        let moved = both(
+            &SAMPLE.replace("median 296 min 292", "median 300 min 300"),
+            &sve_sample(),
+        );
+        let text = split_table(&profiles, &moved).expect("table");
+        assert!(
+            text.contains("The profile boot's medians differ from the bench boot's: (a) 300 in the bench boot."),
+            "{text}"
+        );
+        profiles.splits.remove("rxtx_unmap");
+        assert!(
+            split_table(&profiles, &bench)
+                .expect_err("a row without split")
+                .to_string()
+                .contains("no split of rxtx_unmap")
+        );
+    }
+
+    #[test]
+    fn a_profile_boot_must_show_every_timed_call() {
+        let samples = collect(&lines(&SAMPLE.replace("iterations 1000", "iterations 16")));
+        let mut profile = Profile {
+            rows: vec![
+                RowSplit {
+                    calls: 16,
+                    ..RowSplit::default()
+                };
+                scenarios::bench::PROFILED.len()
+            ],
+            ..Profile::default()
+        };
+        let mut profiles = Profiles::default();
+        let mut failures = Vec::new();
+        profiles.absorb(profile.clone(), &samples, false, &mut failures);
+        assert_eq!(failures, Vec::<String>::new());
+        assert_eq!(profiles.splits.len(), scenarios::bench::PROFILED.len());
+        profile.rows[1].calls = 15;
+        let mut failures = Vec::new();
+        Profiles::default().absorb(profile, &samples, true, &mut failures);
+        assert_eq!(
+            failures,
+            ["profile boot (SVE): features_spmc: 15 marked calls in QEMU's log, 16 timed"]
+        );
+        // Every profiled row fits the SMC crate's marks.
+        assert!(scenarios::bench::PROFILED.len() <= usize::from(smc_call::MARKS));
+    }
+
+    #[test]
+    fn rows_by_name_or_letter() {
+        assert_eq!(row("c").map(|r| r.name), Some("direct_req_echo_el2"));
+        assert_eq!(
+            row("sve:direct_req_echo_el1").map(|r| r.letter()),
+            Some('f')
+        );
+        assert_eq!(row("n").map(|r| r.name), Some("rxtx_unmap"));
+        assert_eq!(row("o").map(|r| r.name), Some("direct_req_optee_el2"));
+        assert!(row("p").is_none());
+        assert!(row("nothing").is_none());
+        assert_eq!(
+            ROWS[0].title(),
+            "(a) FFA_ID_GET, answered by the SPMD at EL3 (the floor)"
+        );
+        // Every row the images time is in the table.
+        for name in scenarios::bench::PROFILED {
+            assert!(row(name).is_some(), "{name}");
+        }
+        assert_eq!(per_call(1300.0), "1,300");
+        assert_eq!(per_call(1184.5), "1,184.5");
+        assert_eq!(per_call(2.96), "3");
     }
 
     #[test]
@@ -611,7 +1435,7 @@ verdict: PASS
                 "bench direct_req_echo_el1 median 3700 min 3690 iterations 1000\n",
                 "",
             );
-        let err = table(&collect(&lines(&text)))
+        let err = table(&collect(&lines(&text)), None, None)
             .expect_err("incomplete")
             .to_string();
         assert!(
@@ -626,9 +1450,9 @@ verdict: PASS
     #[test]
     fn a_zero_floor_or_inverted_numbers_are_refused() {
         let zero = SAMPLE.replace("median 296 min 292", "median 0 min 0");
-        assert!(table(&collect(&lines(&zero))).is_err());
+        assert!(table(&collect(&lines(&zero)), None, None).is_err());
         let inverted = SAMPLE.replace("median 296 min 292", "median 296 min 300");
-        assert!(table(&collect(&lines(&inverted))).is_err());
+        assert!(table(&collect(&lines(&inverted)), None, None).is_err());
     }
 
     /// UART0 of a concurrency boot (numbers invented for the test).

@@ -92,6 +92,7 @@ fn machine(root: &Path, bios: &Path, nw: &Prepared, mode: Mode, kvm: KvmMode) ->
             append: append(mode, kvm, &[]),
             memory_mib: MEMORY_MIB,
         }),
+        exec_log: None,
     }
 }
 

@@ -209,6 +209,19 @@ mod tests {
             panic!("not the bench command");
         };
         assert!(args.no_build && !args.verbose);
+        assert!(
+            !args.no_profile && args.symbols.is_none(),
+            "the profile runs by default"
+        );
+        let cli = Cli::try_parse_from(["xtask", "bench", "--symbols", "c"]).expect("valid bench");
+        let Task::Bench(args) = cli.command else {
+            panic!("not the bench command");
+        };
+        assert_eq!(args.symbols.as_deref(), Some("c"));
+        assert!(
+            Cli::try_parse_from(["xtask", "bench", "--no-profile", "--symbols", "c"]).is_err(),
+            "a flat profile needs the profile boots"
+        );
     }
 
     #[test]

@@ -121,6 +121,10 @@ pub struct Machine {
     pub log_dir: PathBuf,
     /// A Linux kernel for BL33 (U-Boot) to boot, instead of the NS-EL1 client.
     pub linux: Option<Kernel>,
+    /// Where QEMU writes its execution log (every translation block executed, its
+    /// instructions when translated, every exception), instead of `qemu-d.log`: the bench's
+    /// profile boot reads it through a FIFO.
+    pub exec_log: Option<PathBuf>,
 }
 
 impl Machine {
@@ -192,12 +196,20 @@ impl Machine {
             ]),
             None => args.extend(["-serial".into(), format!("file:{secure_log}")]),
         }
-        args.extend([
-            "-d".into(),
-            "unimp,guest_errors".into(),
-            "-D".into(),
-            self.log_dir.join("qemu-d.log").display().to_string(),
-        ]);
+        match &self.exec_log {
+            Some(path) => args.extend([
+                "-d".into(),
+                "unimp,guest_errors,exec,nochain,int,in_asm".into(),
+                "-D".into(),
+                path.display().to_string(),
+            ]),
+            None => args.extend([
+                "-d".into(),
+                "unimp,guest_errors".into(),
+                "-D".into(),
+                self.log_dir.join("qemu-d.log").display().to_string(),
+            ]),
+        }
         if let Some(value) = self.selector {
             args.push("-device".into());
             args.push(format!(
@@ -692,6 +704,7 @@ mod tests {
             gdb: false,
             log_dir: "/b/qemu/x".into(),
             linux: None,
+            exec_log: None,
         }
     }
 
@@ -726,6 +739,15 @@ mod tests {
         assert!(line.contains("data=0xbeef0001,data-len=4"));
         assert!(line.contains("-m 1024 -nic none -icount shift=0,sleep=off -bios "));
         assert!(!line.contains("-S"));
+        let profile = Machine {
+            exec_log: Some("/b/qemu/p/exec.fifo".into()),
+            ..bench
+        };
+        let line = profile.args().join(" ");
+        assert!(
+            line.contains(" -d unimp,guest_errors,exec,nochain,int,in_asm -D /b/qemu/p/exec.fifo ")
+        );
+        assert!(!line.contains("qemu-d.log"));
         let gdb = Machine {
             gdb: true,
             selector: None,

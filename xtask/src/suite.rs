@@ -163,6 +163,7 @@ fn machine(root: &Path, bios: &Path, scenario: &Scenario, home: u16, gdb: bool) 
         gdb,
         log_dir: qemu::log_dir(root, &key(scenario.name, home)),
         linux: None,
+        exec_log: None,
     }
 }
 

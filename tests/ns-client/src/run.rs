@@ -117,19 +117,25 @@ pub fn report_proxy_bench<W: Write>(failures: u64, out: &mut W) -> Verdict {
 }
 
 /// The bench mode's part of the client: negotiates FF-A v1.2 through `timed` (the client's
-/// bracketed SMC), times row (d) into `ticks`, and prints its `bench` line and the verdict
-/// line to `out`. The verdict is FAIL when this row or any of the `earlier_failures` rows the
-/// proxy timed before the client started failed.
+/// bracketed SMC, told which kind of call it makes), times row (d) into `ticks`, and prints
+/// its `bench` line and the verdict line to `out`. The verdict is FAIL when this row or any of
+/// the `earlier_failures` rows the proxy timed before the client started failed.
 pub fn run_bench<W: Write>(
     earlier_failures: u64,
     ticks: &mut [u64],
-    mut timed: impl FnMut(&Regs) -> (Regs, u64),
+    mut timed: impl FnMut(&Regs, bench::Call) -> (Regs, u64),
     out: &mut W,
 ) -> Verdict {
     let row = bench::DIRECT_REQ_ECHO_EL1;
-    let (answer, _) = timed(&bench::version_request());
-    let result = bench::check_version(&answer)
-        .and_then(|()| bench::measure(row.operation, 0, ticks, &mut timed));
+    let (answer, _) = timed(&bench::version_request(), bench::Call::Setup);
+    let result = bench::check_version(&answer).and_then(|()| {
+        bench::measure_with(
+            row.operation,
+            &mut bench::Setup::default(),
+            ticks,
+            &mut timed,
+        )
+    });
     let _ = writeln!(
         out,
         "{}",

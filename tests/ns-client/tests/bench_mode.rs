@@ -8,7 +8,7 @@ use e2e::memory::Space;
 use e2e::stack::{PRIMARY_CPU, Stack};
 use e2e::trace::{Agent, Trace};
 use ffa::Regs;
-use ns_client::bench::{self, Failure, Line, Operation, Summary};
+use ns_client::bench::{self, Call, Failure, Line, MailboxState, Operation, Setup, Summary};
 use ns_client::run::{Verdict, run_bench};
 use scenarios::Client;
 
@@ -33,54 +33,72 @@ fn proxy_rows_pass_against_the_spmd_spmc_and_echo() {
         .nwd_call(PRIMARY_CPU, Agent::Proxy, &bench::version_request())
         .expect("version");
     assert_eq!(bench::check_version(&version), Ok(()));
-    // Its own pair, as its init maps it.
-    let map = [
-        0xc400_0066,
-        PROXY_TX,
-        PROXY_TX + 0x1000,
-        1,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ];
-    let answer = stack
-        .nwd_call(PRIMARY_CPU, Agent::Proxy, &map)
-        .expect("RXTX_MAP");
-    assert_eq!(answer[0], 0x8400_0061, "{answer:x?}");
+    // The rows in the proxy's order, its pair mapped and unmapped as the image does it.
+    let pair = bench::Mailbox {
+        tx: PROXY_TX,
+        rx: PROXY_TX + 0x1000,
+        pages: 1,
+    };
+    let mut mapped = false;
     let mut tick = ticker();
-    for (row, pages) in bench::PROXY_ROWS {
+    for proxy_row in bench::PROXY_ROWS {
+        let row = proxy_row.row;
+        let wanted = match row.operation.mailbox() {
+            MailboxState::Any => mapped,
+            MailboxState::Mapped => true,
+            MailboxState::Unmapped => false,
+        };
+        if wanted != mapped {
+            let mut regs = [0u64; 18];
+            if wanted {
+                regs[..4].copy_from_slice(&[0xc400_0066, pair.tx, pair.rx, 1]);
+            } else {
+                regs[0] = 0x8400_0067;
+            }
+            let answer = stack
+                .nwd_call(PRIMARY_CPU, Agent::Proxy, &regs)
+                .expect("RXTX_MAP/UNMAP");
+            assert_eq!(answer[0], 0x8400_0061, "{answer:x?}");
+            mapped = wanted;
+        }
         let mut share_len = 0;
-        if pages > 0 {
+        if proxy_row.pages > 0 {
             let mut buf = [0u8; ffa::memory::MAX_ENCODED_LEN];
-            let len = bench::share_descriptor(pages, &mut buf).expect("descriptor");
+            let len = bench::share_descriptor(proxy_row.pages, &mut buf).expect("descriptor");
             stack
                 .memory()
                 .write(Space::NonSecure, PROXY_TX, &buf[..len])
                 .unwrap();
             share_len = len as u32;
         }
+        let memory = stack.memory().clone();
+        let mut read_rx = |buf: &mut [u8]| memory.read(Space::NonSecure, pair.rx, buf).is_ok();
+        let mut setup = Setup {
+            share_len,
+            mailbox: pair,
+            read_rx: Some(&mut read_rx),
+        };
         let mut ticks = [0u64; 30];
-        let result = bench::measure(row.operation, share_len, &mut ticks, |regs: &Regs| {
-            let answer = stack
-                .nwd_call(PRIMARY_CPU, Agent::Proxy, regs)
-                .expect("call reaches the stack");
-            (answer, tick())
-        });
+        let mut kinds = Vec::new();
+        let result = bench::measure_with(
+            row.operation,
+            &mut setup,
+            &mut ticks,
+            |regs: &Regs, kind: Call| {
+                kinds.push(kind);
+                let answer = stack
+                    .nwd_call(PRIMARY_CPU, Agent::Proxy, regs)
+                    .expect("call reaches the stack");
+                (answer, tick())
+            },
+        );
         let summary = result.unwrap_or_else(|e| panic!("{}: {e}", row.name));
         assert_eq!(summary.iterations, 30, "{}", row.name);
         assert_eq!(summary.min, 300, "{}", row.name);
+        let timed = kinds.iter().filter(|k| **k == Call::Timed).count();
+        assert_eq!(timed, 30, "{}", row.name);
     }
+    assert!(mapped, "the memory rows come last");
     // The cycle table: every share (in fragments past 4 KiB), echo's retrieve (its response
     // in fragments too), relinquish and reclaim answered as the checks want; the ticks of a
     // cycle add up over its calls.
@@ -120,7 +138,7 @@ fn client_row_passes_through_the_proxy_core() {
     let verdict = run_bench(
         0,
         &mut ticks,
-        |regs: &Regs| (client.call_on(0, regs), tick()),
+        |regs: &Regs, _| (client.call_on(0, regs), tick()),
         &mut out,
     );
     // The version call takes tick 0, 8 warm-up calls ticks 1..=8; the 1000 timed calls get
@@ -148,7 +166,7 @@ fn the_client_row_fails_without_v1_2_or_after_a_failed_proxy_row() {
     let verdict = run_bench(
         0,
         &mut [0u64; 10],
-        |regs: &Regs| (client.call_on(0, regs), 1),
+        |regs: &Regs, _| (client.call_on(0, regs), 1),
         &mut out,
     );
     assert_eq!(verdict, Verdict::Fail);
@@ -168,7 +186,7 @@ fn the_client_row_fails_without_v1_2_or_after_a_failed_proxy_row() {
     let verdict = run_bench(
         1,
         &mut [0u64; 10],
-        |regs: &Regs| (client.call_on(0, regs), 7),
+        |regs: &Regs, _| (client.call_on(0, regs), 7),
         &mut out,
     );
     assert_eq!(verdict, Verdict::Fail);

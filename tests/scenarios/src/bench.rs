@@ -1,10 +1,11 @@
 //! The benchmark mode (`cargo xtask bench`, docs: performance.md §Method): which calls are
 //! timed, how their answers are checked, the statistics, and the `bench` lines xtask reads.
 //!
-//! Pure: the proxy's image uses it for its rows (a)–(c) at NS-EL2 and the client for row (d)
-//! at NS-EL1, so both sides build the same requests, apply the same checks and print the same
-//! lines. The arch layers supply the timed
-//! call (`isb; mrs cntvct_el0; isb; smc #0; isb; mrs cntvct_el0; isb`) and the sample buffer.
+//! Pure: the proxy's image uses it for its rows ([`PROXY_ROWS`]) at NS-EL2 and the client for
+//! row (d) at NS-EL1, so both sides build the same requests, apply the same checks and print
+//! the same lines. The arch layers supply the timed call (`isb; mrs cntvct_el0; isb; smc #0;
+//! isb; mrs cntvct_el0; isb`, in the profile boot `smc #<mark>` for the timed calls: see
+//! [`PROFILE_SELECTOR`]), the sample buffer, and access to their mailbox.
 //!
 //! The bench's further boots, which the proxy times alone: the concurrency boot
 //! ([`SELECTOR_CORES`]: ECHO to relay from one core, then from [`CORES`] at once, reported as
@@ -13,7 +14,8 @@
 
 use core::fmt;
 
-use ffa::{FfaError, FuncId, Regs};
+use ffa::partition_info::{DESC_SIZE_V1_1, read_descriptors};
+use ffa::{FfaError, FuncId, Regs, Version};
 use test_partitions::protocol::{Command, Status};
 
 /// The selector word (at 0x4700_0000) that asks for the benchmark instead of a scenario.
@@ -55,12 +57,75 @@ pub enum Operation {
     MemShare,
     /// FFA_MEM_RECLAIM of a share made just before it, untimed.
     MemReclaim,
+    /// FFA_VERSION(1.2), which the SPMD forwards to the SPMC: the answer must be v1.2.
+    Version,
+    /// FFA_PARTITION_INFO_GET(nil UUID) with the count-only flag: the count in w2, nothing
+    /// written to the RX buffer.
+    PartitionCount,
+    /// FFA_PARTITION_INFO_GET(nil UUID): the descriptors written to the caller's RX buffer
+    /// (checked one by one, outside the timing), which FFA_RX_RELEASE hands back after each
+    /// call, untimed.
+    PartitionInfo,
+    /// FFA_RXTX_MAP_64 of the caller's [`Mailbox`]; unmapped after each call, untimed.
+    RxTxMap,
+    /// FFA_RXTX_UNMAP of the caller's [`Mailbox`], mapped before each call, untimed.
+    RxTxUnmap,
     /// FFA_MSG_SEND_DIRECT_REQ_32 from [`HOST_ID`] to the relay partition with ECHO: relay
     /// has an execution context per core, so every core reaches its own.
     DirectReqRelayEcho,
     /// FFA_MSG_SEND_DIRECT_REQ_32 from [`HOST_ID`] to OP-TEE OS with its GET_API_VERSION
     /// service (a blocking call OP-TEE answers at once).
     DirectReqOpteeApiVersion,
+}
+
+/// The mailbox state a row needs when it starts (and leaves behind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailboxState {
+    /// Either will do.
+    Any,
+    /// The caller's RX/TX pair mapped at the SPMC.
+    Mapped,
+    /// No pair mapped: the row maps and unmaps it itself.
+    Unmapped,
+}
+
+/// The caller's RX/TX pair: TX, RX, pages each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The TX buffer's address.
+    pub tx: u64,
+    /// The RX buffer's address.
+    pub rx: u64,
+    /// Pages in each buffer.
+    pub pages: u32,
+}
+
+/// What a row needs from its caller besides the calls themselves.
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Bytes of the share descriptor the caller put in its TX buffer (memory rows).
+    pub share_len: u32,
+    /// The caller's RX/TX pair (the mailbox rows map and unmap it).
+    pub mailbox: Mailbox,
+    /// Reads the start of the caller's RX buffer into the slice (the full partition-info
+    /// row checks the descriptors there); false when it cannot.
+    pub read_rx: Option<ReadRx<'a>>,
+}
+
+/// Reads the start of the caller's RX buffer into the slice; false when it cannot.
+pub type ReadRx<'a> = &'a mut dyn FnMut(&mut [u8]) -> bool;
+
+/// Which call of a row [`measure_with`] is making, so that the caller can mark the timed
+/// ones for the profile boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// An untimed call that sets up or undoes a timed one (a share before a reclaim, a release
+    /// after a partition-info call).
+    Setup,
+    /// A warm-up call: timed and checked, not counted.
+    WarmUp,
+    /// A timed call.
+    Timed,
 }
 
 /// Pages of the normal world's memory the memory rows share: 16, each 2 MiB from the last
@@ -148,16 +213,121 @@ pub const MEM_SHARE_16: Row = Row {
     name: "mem_share_16",
     operation: Operation::MemShare,
 };
-/// The rows the proxy times, in order, with the pages of the share each memory row puts in
-/// its TX buffer first (0: none).
-pub const PROXY_ROWS: [(Row, u32); 6] = [
-    (ID_GET_EL3, 0),
-    (FEATURES_SPMC, 0),
-    (DIRECT_REQ_ECHO_EL2, 0),
-    (MEM_SHARE_1, 1),
-    (MEM_RECLAIM_1, 1),
-    (MEM_SHARE_16, 16),
+/// Row (j), timed by the proxy: FFA_VERSION answered by the SPMC.
+pub const VERSION_SPMC: Row = Row {
+    name: "version_spmc",
+    operation: Operation::Version,
+};
+/// Row (k), timed by the proxy: the partition count.
+pub const PARTITION_COUNT: Row = Row {
+    name: "partition_info_count",
+    operation: Operation::PartitionCount,
+};
+/// Row (l), timed by the proxy: the partition descriptors into its RX buffer.
+pub const PARTITION_INFO: Row = Row {
+    name: "partition_info_full",
+    operation: Operation::PartitionInfo,
+};
+/// Row (m), timed by the proxy: mapping its RX/TX pair.
+pub const RXTX_MAP: Row = Row {
+    name: "rxtx_map",
+    operation: Operation::RxTxMap,
+};
+/// Row (n), timed by the proxy: unmapping it.
+pub const RXTX_UNMAP: Row = Row {
+    name: "rxtx_unmap",
+    operation: Operation::RxTxUnmap,
+};
+
+/// A row the proxy times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyRow {
+    /// The row.
+    pub row: Row,
+    /// Pages of the share a memory row puts in the TX buffer first (0: none).
+    pub pages: u32,
+}
+
+/// The rows the proxy times, in the order it times them: the mailbox rows leave the pair
+/// unmapped as they found it, then the rows that need the pair mapped follow (see
+/// [`Operation::mailbox`]).
+pub const PROXY_ROWS: [ProxyRow; 11] = [
+    ProxyRow {
+        row: ID_GET_EL3,
+        pages: 0,
+    },
+    ProxyRow {
+        row: FEATURES_SPMC,
+        pages: 0,
+    },
+    ProxyRow {
+        row: DIRECT_REQ_ECHO_EL2,
+        pages: 0,
+    },
+    ProxyRow {
+        row: VERSION_SPMC,
+        pages: 0,
+    },
+    ProxyRow {
+        row: PARTITION_COUNT,
+        pages: 0,
+    },
+    ProxyRow {
+        row: RXTX_MAP,
+        pages: 0,
+    },
+    ProxyRow {
+        row: RXTX_UNMAP,
+        pages: 0,
+    },
+    ProxyRow {
+        row: PARTITION_INFO,
+        pages: 0,
+    },
+    ProxyRow {
+        row: MEM_SHARE_1,
+        pages: 1,
+    },
+    ProxyRow {
+        row: MEM_RECLAIM_1,
+        pages: 1,
+    },
+    ProxyRow {
+        row: MEM_SHARE_16,
+        pages: 16,
+    },
 ];
+
+/// The selector word that asks for the profile boot: the bench rows again with
+/// [`PROFILE_ITERATIONS`] timed calls each (after the same warm-up), each timed call made as
+/// `smc #imm` with the row's mark in the immediate (EL3 ignores it; QEMU's exception log shows
+/// it in the ESR), and no cycle table.
+pub const PROFILE_SELECTOR: u32 = 0xBEEF_0002;
+/// Timed calls per row in the profile boot: QEMU's execution log of every instruction is large.
+pub const PROFILE_ITERATIONS: usize = 16;
+
+/// The rows the profile boot marks, by mark: a timed call of `PROFILED[i]` is `smc #(base + i)`
+/// (the base is the SMC crate's).
+pub const PROFILED: [&str; 12] = [
+    ID_GET_EL3.name,
+    FEATURES_SPMC.name,
+    DIRECT_REQ_ECHO_EL2.name,
+    DIRECT_REQ_ECHO_EL1.name,
+    MEM_SHARE_1.name,
+    MEM_RECLAIM_1.name,
+    MEM_SHARE_16.name,
+    VERSION_SPMC.name,
+    PARTITION_COUNT.name,
+    PARTITION_INFO.name,
+    RXTX_MAP.name,
+    RXTX_UNMAP.name,
+];
+
+/// The mark of the row called `name` in the profile boot.
+pub fn mark_of(name: &str) -> Option<u16> {
+    let index = PROFILED.iter().position(|n| *n == name)?;
+    u16::try_from(index).ok()
+}
 
 fn regs(func: FuncId, args: &[u64]) -> Regs {
     let mut regs = [0u64; 18];
@@ -194,6 +364,15 @@ pub enum Wrong {
         /// What it held.
         got: u32,
     },
+    /// A partition descriptor in the RX buffer that is not the one expected at its place.
+    Descriptor {
+        /// Its index.
+        index: u8,
+        /// The partition ID it carries.
+        id: u16,
+    },
+    /// The RX buffer could not be read back.
+    RxUnreadable,
 }
 
 impl fmt::Display for Wrong {
@@ -211,6 +390,11 @@ impl fmt::Display for Wrong {
                 expected,
                 got,
             } => write!(f, "w{index} is {got:#x}, expected {expected:#x}"),
+            Wrong::Descriptor { index, id } => write!(
+                f,
+                "partition descriptor {index} (ID {id:#x}) differs from the manifests'"
+            ),
+            Wrong::RxUnreadable => f.write_str("the RX buffer could not be read back"),
         }
     }
 }
@@ -229,8 +413,10 @@ pub enum Failure {
     Version(u32),
     /// No sample buffer to time into.
     NoSamples,
-    /// The memory rows' mailbox could not be mapped.
+    /// The mailbox the row needs could not be mapped (or written, or unmapped).
     NoMailbox,
+    /// The row reads the RX buffer back and was given no way to.
+    NoRx,
 }
 
 impl fmt::Display for Failure {
@@ -239,7 +425,10 @@ impl fmt::Display for Failure {
             Failure::Answer { call, wrong } => write!(f, "call {call}: {wrong}"),
             Failure::Version(w0) => write!(f, "FFA_VERSION(1.2) answered {w0:#x}"),
             Failure::NoSamples => f.write_str("no samples to time"),
-            Failure::NoMailbox => f.write_str("FFA_RXTX_MAP of the mailbox the shares use failed"),
+            Failure::NoMailbox => {
+                f.write_str("the mailbox the row needs could not be mapped, written or unmapped")
+            }
+            Failure::NoRx => f.write_str("no way to read the RX buffer back"),
         }
     }
 }
@@ -273,10 +462,29 @@ fn expect_register(answer: &Regs, index: u8, expected: u32) -> Result<(), Wrong>
 }
 
 impl Operation {
-    /// The untimed call made before each timed one, if any: the share a reclaim undoes.
-    fn before(self) -> Option<Regs> {
+    /// The mailbox state the row needs when it starts; it leaves the same state behind.
+    pub fn mailbox(self) -> MailboxState {
+        match self {
+            Operation::MemShare | Operation::MemReclaim | Operation::PartitionInfo => {
+                MailboxState::Mapped
+            }
+            Operation::RxTxMap | Operation::RxTxUnmap => MailboxState::Unmapped,
+            Operation::IdGet
+            | Operation::FeaturesDirectReq32
+            | Operation::DirectReqEcho
+            | Operation::DirectReqRelayEcho
+            | Operation::DirectReqOpteeApiVersion
+            | Operation::Version
+            | Operation::PartitionCount => MailboxState::Any,
+        }
+    }
+
+    /// The untimed call made before each timed one, if any: the share a reclaim undoes, the
+    /// map an unmap undoes.
+    fn before(self, mailbox: &Mailbox) -> Option<Regs> {
         match self {
             Operation::MemReclaim => Some(self.share()),
+            Operation::RxTxUnmap => Some(map(mailbox)),
             _ => None,
         }
     }
@@ -287,21 +495,24 @@ impl Operation {
         regs(FuncId::MemShare32, &[])
     }
 
-    /// The untimed call made after each timed one, if any: the reclaim of what it shared.
+    /// The untimed call made after each timed one, if any: the reclaim of what it shared,
+    /// the release of the RX buffer it filled, the unmap of the pair it mapped.
     fn after(self, answer: &Regs) -> Option<Regs> {
         match self {
             Operation::MemShare => Some(reclaim(answer)),
+            Operation::PartitionInfo => Some(regs(FuncId::RxRelease, &[u64::from(HOST_ID)])),
+            Operation::RxTxMap => Some(unmap()),
             _ => None,
         }
     }
 
     /// The registers of timed call number `call` (payloads differ from call to call, so a
-    /// stale answer cannot pass the check), `before` the answer to [`Operation::before`].
+    /// stale answer cannot pass the check).
     pub fn request(self, call: u32) -> Regs {
-        self.request_after(call, None)
+        self.request_after(call, None, &Mailbox::default())
     }
 
-    fn request_after(self, call: u32, before: Option<&Regs>) -> Regs {
+    fn request_after(self, call: u32, before: Option<&Regs>, mailbox: &Mailbox) -> Regs {
         match self {
             Operation::MemShare => self.share(),
             Operation::MemReclaim => reclaim(before.unwrap_or(&[0; 18])),
@@ -320,6 +531,12 @@ impl Operation {
                     u64::from(OPTEE_GET_API_VERSION),
                 ],
             ),
+            Operation::Version => version_request(),
+            // The nil UUID in w1..w4; w5 is the flags word.
+            Operation::PartitionCount => regs(FuncId::PartitionInfoGet, &[0, 0, 0, 0, COUNT_ONLY]),
+            Operation::PartitionInfo => regs(FuncId::PartitionInfoGet, &[0, 0, 0, 0, 0]),
+            Operation::RxTxMap => map(mailbox),
+            Operation::RxTxUnmap => unmap(),
         }
     }
 
@@ -331,9 +548,11 @@ impl Operation {
                 // The ID of the normal-world caller: the host's, shared with the hypervisor.
                 expect_register(answer, 2, u32::from(HOST_ID))
             }
-            Operation::FeaturesDirectReq32 | Operation::MemShare | Operation::MemReclaim => {
-                expect_function(answer, FuncId::Success32)
-            }
+            Operation::FeaturesDirectReq32
+            | Operation::MemShare
+            | Operation::MemReclaim
+            | Operation::RxTxMap
+            | Operation::RxTxUnmap => expect_function(answer, FuncId::Success32),
             Operation::DirectReqEcho => check_echo(ECHO_ID, request, answer),
             Operation::DirectReqRelayEcho => check_echo(RELAY_ID, request, answer),
             Operation::DirectReqOpteeApiVersion => {
@@ -348,8 +567,71 @@ impl Operation {
                 }
                 Ok(())
             }
+            Operation::Version => expect_register(answer, 0, V1_2),
+            Operation::PartitionCount => {
+                expect_function(answer, FuncId::Success32)?;
+                expect_register(answer, 2, partition_count())?;
+                // No descriptor size when only the count is asked for.
+                expect_register(answer, 3, 0)
+            }
+            Operation::PartitionInfo => {
+                expect_function(answer, FuncId::Success32)?;
+                expect_register(answer, 2, partition_count())?;
+                expect_register(answer, 3, DESC_SIZE_V1_1 as u32)
+            }
         }
     }
+}
+
+/// FFA_PARTITION_INFO_GET's count-only flag (w5 bit 0).
+const COUNT_ONLY: u64 = 1;
+/// FF-A v1.2's version word.
+const V1_2: u32 = 0x0001_0002;
+
+/// How many descriptors FFA_PARTITION_INFO_GET(nil) gives a v1.2 normal-world caller: one per
+/// UUID of each partition the scenarios stack hosts.
+pub fn partition_count() -> u32 {
+    crate::discovery::expected_all(Version(1, 2)).count() as u32
+}
+
+/// Checks the descriptors FFA_PARTITION_INFO_GET(nil) wrote to the RX buffer, read through
+/// `read_rx`, against every partition the scenarios stack hosts, field by field.
+fn check_descriptors(read_rx: &mut dyn FnMut(&mut [u8]) -> bool) -> Result<(), Wrong> {
+    let expected = crate::discovery::expected_all(Version(1, 2));
+    let count = expected.clone().count();
+    let mut buf = [0u8; MAX_DESCRIPTORS * DESC_SIZE_V1_1];
+    let bytes = buf
+        .get_mut(..count * DESC_SIZE_V1_1)
+        .ok_or(Wrong::RxUnreadable)?;
+    if !read_rx(bytes) {
+        return Err(Wrong::RxUnreadable);
+    }
+    let got = read_descriptors(Version(1, 2), bytes, count).map_err(|_| Wrong::RxUnreadable)?;
+    for (index, (got, want)) in got.zip(expected).enumerate() {
+        if got != want {
+            return Err(Wrong::Descriptor {
+                index: index as u8,
+                id: got.id.0,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Most descriptors the full partition-info row reads back.
+const MAX_DESCRIPTORS: usize = 8;
+
+/// FFA_RXTX_MAP_64 of `mailbox`.
+fn map(mailbox: &Mailbox) -> Regs {
+    regs(
+        FuncId::RxTxMap64,
+        &[mailbox.tx, mailbox.rx, u64::from(mailbox.pages)],
+    )
+}
+
+/// FFA_RXTX_UNMAP of the caller's own pair (ID 0 in w1[31:16]).
+fn unmap() -> Regs {
+    regs(FuncId::RxTxUnmap, &[u64::from(HOST_ID) << 16])
 }
 
 /// ECHO to test partition `target`, call number `call`'s payload.
@@ -450,18 +732,37 @@ impl Summary {
 /// Times `operation` once per element of `ticks`, after [`WARM_UP`] uncounted calls, through
 /// `timed` (which makes the call and returns the answer and the ticks it took), checking every
 /// answer outside the timed bracket. A memory row's share names a descriptor of `share_len`
-/// bytes the caller put in its TX buffer; the share a reclaim undoes, and the reclaim that
-/// undoes a share, go through `timed` too, their ticks dropped. Stops at the first wrong
-/// answer.
+/// bytes the caller put in its TX buffer. Stops at the first wrong answer. [`measure_with`]
+/// with only that set up.
 pub fn measure(
     operation: Operation,
     share_len: u32,
     ticks: &mut [u64],
     mut timed: impl FnMut(&Regs) -> (Regs, u64),
 ) -> Result<Summary, Failure> {
+    let mut setup = Setup {
+        share_len,
+        ..Setup::default()
+    };
+    measure_with(operation, &mut setup, ticks, |regs, _| timed(regs))
+}
+
+/// Times `operation` once per element of `ticks`, after [`WARM_UP`] uncounted calls, through
+/// `timed` (which makes the call, told which kind it is, and returns the answer and the ticks
+/// it took), checking every answer outside the timed bracket against what `setup` describes.
+/// The untimed calls around a timed one ([`Call::Setup`]: the share a reclaim undoes, the
+/// reclaim, release or unmap that undoes a timed call) go through `timed` too, their ticks
+/// dropped. Stops at the first wrong answer.
+pub fn measure_with(
+    operation: Operation,
+    setup: &mut Setup<'_>,
+    ticks: &mut [u64],
+    mut timed: impl FnMut(&Regs, Call) -> (Regs, u64),
+) -> Result<Summary, Failure> {
     if ticks.is_empty() {
         return Err(Failure::NoSamples);
     }
+    let share_len = setup.share_len;
     let with_len = |mut regs: Regs| {
         if ffa::call::function_id(&regs) == u32::from(FuncId::MemShare32) {
             regs[1] = u64::from(share_len);
@@ -469,35 +770,37 @@ pub fn measure(
         }
         regs
     };
-    let mut call = 0u32;
-    let mut made = |call: u32| -> Result<u64, Failure> {
-        let before = match operation.before() {
-            Some(setup) => {
-                let (answer, _) = timed(&with_len(setup));
-                expect_function(&answer, FuncId::Success32)
-                    .map_err(|wrong| Failure::Answer { call, wrong })?;
+    let mailbox = setup.mailbox;
+    let mut made = |call: u32, kind: Call| -> Result<u64, Failure> {
+        let wrong = |wrong| Failure::Answer { call, wrong };
+        let before = match operation.before(&mailbox) {
+            Some(first) => {
+                let (answer, _) = timed(&with_len(first), Call::Setup);
+                expect_function(&answer, FuncId::Success32).map_err(wrong)?;
                 Some(answer)
             }
             None => None,
         };
-        let request = with_len(operation.request_after(call, before.as_ref()));
-        let (answer, took) = timed(&request);
-        operation
-            .check(&request, &answer)
-            .map_err(|wrong| Failure::Answer { call, wrong })?;
+        let request = with_len(operation.request_after(call, before.as_ref(), &mailbox));
+        let (answer, took) = timed(&request, kind);
+        operation.check(&request, &answer).map_err(wrong)?;
+        if operation == Operation::PartitionInfo {
+            let read_rx = setup.read_rx.as_mut().ok_or(Failure::NoRx)?;
+            check_descriptors(&mut **read_rx).map_err(wrong)?;
+        }
         if let Some(undo) = operation.after(&answer) {
-            let (answer, _) = timed(&undo);
-            expect_function(&answer, FuncId::Success32)
-                .map_err(|wrong| Failure::Answer { call, wrong })?;
+            let (answer, _) = timed(&undo, Call::Setup);
+            expect_function(&answer, FuncId::Success32).map_err(wrong)?;
         }
         Ok(took)
     };
+    let mut call = 0u32;
     for _ in 0..WARM_UP {
-        made(call)?;
+        made(call, Call::WarmUp)?;
         call = call.wrapping_add(1);
     }
     for slot in ticks.iter_mut() {
-        *slot = made(call)?;
+        *slot = made(call, Call::Timed)?;
         call = call.wrapping_add(1);
     }
     Summary::of(ticks).ok_or(Failure::NoSamples)
@@ -1121,18 +1424,262 @@ mod tests {
             .to_string(),
             "bench id_get_el3 median 296 min 292 iterations 1000"
         );
-        let names: Vec<&str> = PROXY_ROWS.iter().map(|(r, _)| r.name).collect();
+        let names: Vec<&str> = PROXY_ROWS.iter().map(|r| r.row.name).collect();
         assert_eq!(
             names,
             [
                 "id_get_el3",
                 "features_spmc",
                 "direct_req_echo_el2",
+                "version_spmc",
+                "partition_info_count",
+                "rxtx_map",
+                "rxtx_unmap",
+                "partition_info_full",
                 "mem_share_1",
                 "mem_reclaim_1",
                 "mem_share_16"
             ]
         );
+    }
+
+    #[test]
+    fn the_proxy_needs_one_map_for_its_rows() {
+        // Once a row needs the pair mapped, none after it needs it unmapped: the proxy maps
+        // it once, and the mailbox rows leave it as they found it.
+        let first_mapped = PROXY_ROWS
+            .iter()
+            .position(|r| r.row.operation.mailbox() == MailboxState::Mapped)
+            .expect("memory rows");
+        assert!(
+            PROXY_ROWS[first_mapped..]
+                .iter()
+                .all(|r| r.row.operation.mailbox() != MailboxState::Unmapped)
+        );
+        // Every marked row is a row, each once, within the SMC crate's marks.
+        for (mark, name) in PROFILED.iter().enumerate() {
+            assert_eq!(mark_of(name), Some(mark as u16));
+        }
+        assert!(PROXY_ROWS.iter().all(|r| mark_of(r.row.name).is_some()));
+        assert!(mark_of(DIRECT_REQ_ECHO_EL1.name).is_some());
+        assert_eq!(mark_of("cycle_1"), None);
+        assert_ne!(PROFILE_SELECTOR, SELECTOR);
+    }
+
+    #[test]
+    fn version_partition_info_and_mailbox_requests_and_checks() {
+        let mut success = [0u64; 18];
+        success[0] = 0x8400_0061;
+
+        let version = Operation::Version;
+        let req = version.request(0);
+        assert_eq!(req[..2], [0x8400_0063, 0x1_0002]);
+        let mut v1_2 = [0u64; 18];
+        v1_2[0] = 0x1_0002;
+        assert_eq!(version.check(&req, &v1_2), Ok(()));
+        let mut v1_1 = v1_2;
+        v1_1[0] = 0x1_0001;
+        assert!(version.check(&req, &v1_1).is_err());
+
+        // One descriptor per UUID: relay has two.
+        assert_eq!(partition_count(), 5);
+        let count = Operation::PartitionCount;
+        let req = count.request(0);
+        assert_eq!(req[..6], [0x8400_0068, 0, 0, 0, 0, 1]);
+        let mut answer = success;
+        answer[2] = 5;
+        assert_eq!(count.check(&req, &answer), Ok(()));
+        answer[2] = 4;
+        assert!(matches!(
+            count.check(&req, &answer),
+            Err(Wrong::Register { index: 2, .. })
+        ));
+        answer[2] = 5;
+        answer[3] = 24;
+        assert!(matches!(
+            count.check(&req, &answer),
+            Err(Wrong::Register { index: 3, .. })
+        ));
+
+        let full = Operation::PartitionInfo;
+        let req = full.request(0);
+        assert_eq!(req[..6], [0x8400_0068, 0, 0, 0, 0, 0]);
+        assert_eq!(full.check(&req, &answer), Ok(()));
+        answer[3] = 8;
+        assert!(full.check(&req, &answer).is_err());
+        assert_eq!(
+            full.after(&answer).map(|r| (r[0], r[1])),
+            Some((0x8400_0065, 0))
+        );
+
+        let mailbox = Mailbox {
+            tx: 0x6100_0000,
+            rx: 0x6100_1000,
+            pages: 1,
+        };
+        let map = Operation::RxTxMap.request_after(0, None, &mailbox);
+        assert_eq!(map[..4], [0xc400_0066, 0x6100_0000, 0x6100_1000, 1]);
+        assert_eq!(Operation::RxTxUnmap.before(&mailbox), Some(map));
+        let unmap = Operation::RxTxUnmap.request(0);
+        assert_eq!(unmap[..2], [0x8400_0067, 0]);
+        assert_eq!(Operation::RxTxMap.after(&success), Some(unmap));
+        assert_eq!(Operation::RxTxMap.check(&map, &success), Ok(()));
+        let mut error = [0u64; 18];
+        error[0] = 0x8400_0060;
+        error[2] = (-4i32) as u32 as u64;
+        assert_eq!(
+            Operation::RxTxUnmap.check(&unmap, &error),
+            Err(Wrong::Error(0xffff_fffc))
+        );
+    }
+
+    /// The descriptors the scenarios stack's SPMC writes for a v1.2 normal-world caller.
+    fn rx_of_the_stack() -> Vec<u8> {
+        let infos: Vec<_> = crate::discovery::expected_all(Version(1, 2)).collect();
+        let mut bytes = std::vec![0u8; infos.len() * DESC_SIZE_V1_1];
+        let len = ffa::partition_info::write_descriptors(Version(1, 2), &infos, &mut bytes)
+            .expect("fits");
+        assert_eq!(len, bytes.len());
+        bytes
+    }
+
+    /// A fake EL3 for the partition-info and mailbox rows, recording each call's kind and
+    /// function.
+    fn mailbox_fake(seen: &mut Vec<(Call, u32)>) -> impl FnMut(&Regs, Call) -> (Regs, u64) + '_ {
+        move |req: &Regs, kind: Call| {
+            seen.push((kind, req[0] as u32));
+            let mut answer = [0u64; 18];
+            answer[0] = 0x8400_0061;
+            if req[0] == 0x8400_0068 {
+                answer[2] = 5;
+                answer[3] = if req[5] == 1 { 0 } else { 24 };
+            }
+            (answer, 50)
+        }
+    }
+
+    #[test]
+    fn the_full_partition_info_row_reads_the_rx_buffer_and_releases_it() {
+        let rx = rx_of_the_stack();
+        let mut read = |buf: &mut [u8]| {
+            let n = buf.len();
+            buf.copy_from_slice(&rx[..n]);
+            true
+        };
+        let mut seen = Vec::new();
+        let mut setup = Setup {
+            read_rx: Some(&mut read),
+            ..Setup::default()
+        };
+        let mut ticks = [0u64; 4];
+        let result = measure_with(
+            Operation::PartitionInfo,
+            &mut setup,
+            &mut ticks,
+            mailbox_fake(&mut seen),
+        );
+        assert_eq!(result.map(|s| s.median), Ok(50));
+        // Each call, then its release; warm-up first.
+        assert_eq!(seen.len(), 2 * (WARM_UP as usize + 4));
+        assert_eq!(seen[0], (Call::WarmUp, 0x8400_0068));
+        assert_eq!(seen[1], (Call::Setup, 0x8400_0065));
+        assert_eq!(seen[2 * WARM_UP as usize], (Call::Timed, 0x8400_0068));
+
+        // A descriptor that is not the manifests' (relay's ID in echo's place).
+        let mut wrong = rx.clone();
+        wrong[0..2].copy_from_slice(&0x8002u16.to_le_bytes());
+        let mut read = |buf: &mut [u8]| {
+            let n = buf.len();
+            buf.copy_from_slice(&wrong[..n]);
+            true
+        };
+        let mut setup = Setup {
+            read_rx: Some(&mut read),
+            ..Setup::default()
+        };
+        let mut seen = Vec::new();
+        let result = measure_with(
+            Operation::PartitionInfo,
+            &mut setup,
+            &mut ticks,
+            mailbox_fake(&mut seen),
+        );
+        assert_eq!(
+            result,
+            Err(Failure::Answer {
+                call: 0,
+                wrong: Wrong::Descriptor {
+                    index: 0,
+                    id: 0x8002
+                }
+            })
+        );
+        let mut seen = Vec::new();
+        let result = measure_with(
+            Operation::PartitionInfo,
+            &mut Setup::default(),
+            &mut ticks,
+            mailbox_fake(&mut seen),
+        );
+        assert_eq!(result, Err(Failure::NoRx));
+        let mut unreadable = |_: &mut [u8]| false;
+        let mut setup = Setup {
+            read_rx: Some(&mut unreadable),
+            ..Setup::default()
+        };
+        let result = measure_with(
+            Operation::PartitionInfo,
+            &mut setup,
+            &mut ticks,
+            mailbox_fake(&mut seen),
+        );
+        assert!(matches!(
+            result,
+            Err(Failure::Answer {
+                wrong: Wrong::RxUnreadable,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_mailbox_rows_undo_each_call_untimed() {
+        let mailbox = Mailbox {
+            tx: 0x6100_0000,
+            rx: 0x6100_1000,
+            pages: 1,
+        };
+        let mut seen = Vec::new();
+        let mut setup = Setup {
+            mailbox,
+            ..Setup::default()
+        };
+        let result = measure_with(
+            Operation::RxTxMap,
+            &mut setup,
+            &mut [0u64; 2],
+            mailbox_fake(&mut seen),
+        );
+        assert!(result.is_ok());
+        let timed: Vec<u32> = seen
+            .iter()
+            .filter(|(k, _)| *k == Call::Timed)
+            .map(|(_, f)| *f)
+            .collect();
+        assert_eq!(timed, [0xc400_0066, 0xc400_0066]);
+        assert_eq!(seen.last(), Some(&(Call::Setup, 0x8400_0067)));
+
+        let mut seen = Vec::new();
+        let result = measure_with(
+            Operation::RxTxUnmap,
+            &mut setup,
+            &mut [0u64; 2],
+            mailbox_fake(&mut seen),
+        );
+        assert!(result.is_ok());
+        assert_eq!(seen[0], (Call::Setup, 0xc400_0066));
+        assert_eq!(seen[1], (Call::WarmUp, 0x8400_0067));
+        assert_eq!(seen.last(), Some(&(Call::Timed, 0x8400_0067)));
     }
 
     /// A fake relay: answers ECHO from the partition the request names, with its payload.

@@ -6,6 +6,7 @@
 //! | 0 | nothing (`verdict: NONE`) |
 //! | [`crate::bench::SELECTOR`] | the benchmark |
 //! | [`crate::bench::SELECTOR_CORES`], [`crate::bench::SELECTOR_OPTEE`] | the benchmark's concurrency and OP-TEE boots (decoded by `bench`, [`Selection::Invalid`] here) |
+//! | [`crate::bench::PROFILE_SELECTOR`] | the benchmark's profile boot |
 //! | `home << 16 \| (index + 1)` | `ALL[index]` with core `home` as its CPU 0 |
 //!
 //! A scenario word has a home below [`CPUS`] in its upper half, so none is the bench word
@@ -20,6 +21,8 @@ pub enum Selection {
     None,
     /// The benchmark.
     Bench,
+    /// The benchmark's profile boot (marked calls, fewer of them).
+    Profile,
     /// A scenario and its home core.
     Scenario {
         /// Its index in [`ALL`] (in range).
@@ -52,6 +55,9 @@ pub fn decode(word: u32) -> Selection {
     }
     if word == bench::SELECTOR {
         return Selection::Bench;
+    }
+    if word == bench::PROFILE_SELECTOR {
+        return Selection::Profile;
     }
     let (Ok(home), low) = (u16::try_from(word >> 16), word & 0xffff) else {
         return Selection::Invalid;
@@ -86,6 +92,7 @@ mod tests {
                 assert!(seen.insert(word), "{word:#x} twice");
                 assert_ne!(word, 0);
                 assert_ne!(word, bench::SELECTOR);
+                assert_ne!(word, bench::PROFILE_SELECTOR);
                 assert_eq!(of(s.name, home), Some(word));
                 let Some((scenario, h)) = decode(word).scenario() else {
                     panic!("{word:#x} does not decode to a scenario");
@@ -105,6 +112,7 @@ mod tests {
     fn other_words() {
         assert_eq!(decode(0), Selection::None);
         assert_eq!(decode(bench::SELECTOR), Selection::Bench);
+        assert_eq!(decode(bench::PROFILE_SELECTOR), Selection::Profile);
         assert_eq!(encode(ALL.len(), 0), None);
         assert_eq!(encode(0, CPUS), None);
         assert_eq!(of("no_such_scenario", 0), None);
@@ -115,7 +123,7 @@ mod tests {
             0x1_0000,
             0xffff,
             u32::MAX,
-            bench::SELECTOR + 1,
+            bench::PROFILE_SELECTOR + 1,
         ] {
             assert_eq!(decode(word), Selection::Invalid, "{word:#x}");
         }

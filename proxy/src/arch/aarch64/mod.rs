@@ -15,10 +15,11 @@
 //! Other cores: the host's CPU_ON reaches EL3 with the proxy's warm entry; the core sets up its
 //! EL2 state there and enters the host's recorded entry at NS-EL1 with x0 = its context ID.
 //!
-//! Bench mode (the selector word asks for it): before the client runs, the primary times rows
-//! (a)–(c) of `cargo xtask bench` ([`bench`]) and enters the client with x1 = how many failed.
-//! The bench's concurrency and OP-TEE boots have their own words ([`bench_boots`]); in the
-//! first, the primary starts cores 1..3 itself, and they run the bench at the warm entry.
+//! Bench mode (the selector word asks for it, or for the profile boot): before the client
+//! runs, the primary times its rows of `cargo xtask bench` ([`bench`]) and enters the client
+//! with x1 = how many failed. The bench's concurrency and OP-TEE boots have their own words
+//! ([`bench_boots`]); in the first, the primary starts cores 1..3 itself, and they run the
+//! bench at the warm entry.
 //! The hostile-hypervisor scenario (the selector names it): before the proxy maps its own
 //! mailbox, the primary asks the SPMC to map a pair in memory nothing answers at
 //! ([`hostile`]) and enters the client with x1 = the answer word.
@@ -117,10 +118,9 @@ extern "C" fn primary_main(x0: u64) -> ! {
         Err(e) => println!("no usable FF-A at EL3 ({e:?}): FF-A calls will be refused"),
     }
     // The rows time the proxy's own calls to EL3: nothing else runs yet.
-    let bench_failures = if bench::selected() {
-        bench::run()
-    } else {
-        bench_boots::run_selected()
+    let bench_failures = match bench::selected() {
+        Some(mode) => bench::run(mode),
+        None => bench_boots::run_selected(),
     };
     // What the client gets in x1: the bench rows that failed, or the check's answer.
     let report = hostile_report.unwrap_or(bench_failures);

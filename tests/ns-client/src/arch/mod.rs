@@ -9,8 +9,11 @@
 //! With the bench selector ([`crate::bench::SELECTOR`], a one-CPU machine) it starts no other
 //! core: it negotiates FF-A v1.2, times row (d) with [`timed_smc`] (the virtual counter is
 //! readable at EL1: the proxy leaves CNTHCTL_EL2.EL1TVCT clear, and CNTKCTL_EL1 only governs
-//! EL0), prints the row and the verdict, and powers off. With the words of the bench boots the
-//! proxy times alone ([`crate::bench::proxy_only`]) it only prints the verdict and powers off.
+//! EL0), prints the row and the verdict, and powers off. With the profile selector
+//! ([`crate::bench::PROFILE_SELECTOR`]) the same with fewer calls, each timed one marked in its
+//! SMC immediate ([`timed_smc_marked`]) for QEMU's execution log. With the words of the bench
+//! boots the proxy times alone ([`crate::bench::proxy_only`]) it only prints the verdict and
+//! powers off.
 //!
 //! The MMU stays off: every data access is Device-nGnRnE, so the code is built strict-align,
 //! uses no atomics (no exclusives on Device memory) and shares the per-core slots with volatile
@@ -34,7 +37,7 @@ use arm_pl011_uart::{PL011Registers, Uart};
 use arm_psci::FunctionId;
 use ffa::Regs;
 use safe_mmio::UniqueMmioPointer;
-pub use smc_call::{smc, timed_smc};
+pub use smc_call::{smc, timed_smc, timed_smc_marked};
 
 use crate::bench;
 use crate::run::{self, Harness, HarnessFault};
@@ -529,15 +532,33 @@ fn bring_up() -> [bool; CPUS] {
 /// Row (d)'s samples (in .bss: 8 KB would crowd core 0's 16 KiB stack).
 static mut BENCH_TICKS: [u64; bench::ITERATIONS] = [0; bench::ITERATIONS];
 
-/// The bench mode: row (d), the verdict, power off. Core 0 alone.
-fn bench_mode(proxy_failures: u64) -> ! {
-    println!("client: bench mode");
+/// The bench mode: row (d), the verdict, power off. Core 0 alone. In the profile boot
+/// (`profile`), fewer calls, each timed one marked in its SMC immediate.
+fn bench_mode(proxy_failures: u64, profile: bool) -> ! {
+    println!("client: {} mode", if profile { "profile" } else { "bench" });
     // SAFETY: the pointer is BENCH_TICKS's own (ITERATIONS aligned u64s), and this is the
     // only reference ever made to it, on core 0, the only core running in bench mode.
     let ticks = unsafe {
         core::slice::from_raw_parts_mut((&raw mut BENCH_TICKS).cast::<u64>(), bench::ITERATIONS)
     };
-    run::run_bench(proxy_failures, ticks, timed_smc, &mut Console);
+    let iterations = if profile {
+        bench::PROFILE_ITERATIONS
+    } else {
+        bench::ITERATIONS
+    };
+    let mark = bench::mark_of(bench::DIRECT_REQ_ECHO_EL1.name);
+    let timed = |regs: &Regs, call: bench::Call| match (profile, call, mark) {
+        (true, bench::Call::Timed, Some(mark)) => {
+            timed_smc_marked(mark, regs).unwrap_or_else(|| timed_smc(regs))
+        }
+        _ => timed_smc(regs),
+    };
+    run::run_bench(
+        proxy_failures,
+        &mut ticks[..iterations],
+        timed,
+        &mut Console,
+    );
     system_off()
 }
 
@@ -561,8 +582,8 @@ extern "C" fn primary_main(proxy_failures: u64) -> ! {
     // SAFETY: the selector word is in client RAM (stage-2 mapped); QEMU's loader wrote it
     // before the machine started. Volatile: nothing in this program writes it.
     let selector = u32::from_le(unsafe { (SELECTOR as *const u32).read_volatile() });
-    if selector == bench::SELECTOR {
-        bench_mode(proxy_failures);
+    if selector == bench::SELECTOR || selector == bench::PROFILE_SELECTOR {
+        bench_mode(proxy_failures, selector == bench::PROFILE_SELECTOR);
     }
     if bench::proxy_only(selector) {
         // The proxy timed this boot's rows (and holds cores 1..3 in the concurrency boot).
