@@ -272,19 +272,6 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let throughputs = collect_cores(&lines);
     failures.extend(failure);
 
-    console::header("bench boot: -smp 1 -icount shift=0,sleep=off, with OP-TEE OS");
-    // The images are built by now: this adds OP-TEE OS and its TF-A build.
-    let built_optee = stack::prepare(root, tfa::Profile::Bench, stack::Stack::Optee, true)?;
-    let flash_optee = stack::Flash::of(root, &built_optee)?;
-    let machine = Machine {
-        selector: Some(scenarios::bench::SELECTOR_OPTEE),
-        log_dir: qemu::log_dir(root, "bench-optee"),
-        ..bench_machine(root, &flash_optee, false, false)
-    };
-    let (lines, failure) = boot_lines(&machine, args)?;
-    samples.extend(collect(&lines));
-    failures.extend(failure);
-    drop(flash_optee);
     let profiles = if args.no_profile {
         None
     } else {
@@ -322,6 +309,22 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
         }
         Some(profiles)
     };
+    console::header("bench boot: -smp 1 -icount shift=0,sleep=off, with OP-TEE OS");
+    // Both flash copies would have the same name (this process's ID): one at a time.
+    drop(flash);
+    // The images are built by now: this adds OP-TEE OS and its TF-A build.
+    let built_optee = stack::prepare(root, tfa::Profile::Bench, stack::Stack::Optee, true)?;
+    let flash_optee = stack::Flash::of(root, &built_optee)?;
+    let machine = Machine {
+        selector: Some(scenarios::bench::SELECTOR_OPTEE),
+        log_dir: qemu::log_dir(root, "bench-optee"),
+        ..bench_machine(root, &flash_optee, false, false)
+    };
+    let (lines, failure) = boot_lines(&machine, args)?;
+    samples.extend(collect(&lines));
+    failures.extend(failure);
+    drop(flash_optee);
+
     let json = root.join("build").join("bench.json");
     let previous = Run::load(&json);
     let splits = profiles.as_ref().map(|p| &p.splits);
