@@ -223,6 +223,9 @@ fn gic_here() -> Option<(GicV3<'static>, usize)> {
     Some((gic, core))
 }
 
+/// Fewest acknowledge attempts [`take_interrupt_here`] makes before it gives up.
+const MIN_INTERRUPT_TRIES: u32 = 10_000;
+
 /// Acknowledges and ends the highest-priority Group 1 interrupt pending on this core, waiting
 /// a few milliseconds for one to arrive.
 ///
@@ -239,8 +242,12 @@ fn take_interrupt_here() -> Option<u32> {
         .get()
         .saturating_add((CNTFRQ_EL0.get() / 100).max(1));
     let mut taken = None;
-    while taken.is_none() && CNTPCT_EL0.get() < limit {
+    // A number of tries as well as the time: on a loaded host QEMU's vCPU thread may sleep
+    // past the whole window before its first try.
+    let mut tries = 0u32;
+    while taken.is_none() && (tries < MIN_INTERRUPT_TRIES || CNTPCT_EL0.get() < limit) {
         taken = GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1);
+        tries = tries.saturating_add(1);
         core::hint::spin_loop();
     }
     if let Some(intid) = taken {
