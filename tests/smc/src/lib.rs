@@ -37,41 +37,20 @@ mod aarch64 {
     /// returns the answer and the ticks between the reads (the bracket and the `smc` add a
     /// fixed 4).
     pub fn timed_smc(regs: &Regs) -> (Regs, u64) {
+        timed_smc_imm::<0>(regs)
+    }
+
+    /// The bracketed `smc #IMM` ([`timed_smc`] is `IMM` = 0): EL3 ignores the immediate (and
+    /// so does the proxy when it traps the host's), so the call costs the same, but QEMU's
+    /// exception log shows it in the ESR, which lets `cargo xtask bench` find the call in its
+    /// execution log.
+    #[inline(always)]
+    fn timed_smc_imm<const IMM: u16>(regs: &Regs) -> (Regs, u64) {
         let mut r = *regs;
         let start: u64;
         let end: u64;
         // SAFETY: as in `smc`; the counter reads touch no memory. `start` lives in a register
         // outside x0..x17, which the callee preserves.
-        unsafe {
-            asm!(
-                "isb",
-                "mrs {start}, cntvct_el0",
-                "isb",
-                "smc #0",
-                "isb",
-                "mrs {end}, cntvct_el0",
-                "isb",
-                start = out(reg) start,
-                end = out(reg) end,
-                inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
-                inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
-                inout("x8") r[8], inout("x9") r[9], inout("x10") r[10], inout("x11") r[11],
-                inout("x12") r[12], inout("x13") r[13], inout("x14") r[14], inout("x15") r[15],
-                inout("x16") r[16], inout("x17") r[17],
-                options(nostack),
-            );
-        }
-        (r, end.wrapping_sub(start))
-    }
-
-    /// [`timed_smc`] as `smc #IMM`: EL3 ignores the immediate (and so does the proxy when
-    /// it traps the host's), so the call costs the same, but QEMU's exception log shows it in
-    /// the ESR, which lets `cargo xtask bench` find the call in its execution log.
-    fn timed_smc_imm<const IMM: u16>(regs: &Regs) -> (Regs, u64) {
-        let mut r = *regs;
-        let start: u64;
-        let end: u64;
-        // SAFETY: as in `timed_smc`; only the immediate differs.
         unsafe {
             asm!(
                 "isb",
