@@ -63,10 +63,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     fn abort_running_event(&mut self, cpu: CpuId) -> Next {
-        let Some(ctx) = self
-            .cpu_index(cpu)
-            .and_then(|i| self.running.get(i).copied().flatten())
-        else {
+        let Some(ctx) = self.cpu_index(cpu).and_then(|i| self.running.get(i)?.get()) else {
             return self.answer_spmd(ffa::call::error(FfaError::Denied));
         };
         self.abort_partition(ctx.partition, AbortReason::Fault);

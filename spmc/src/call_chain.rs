@@ -15,7 +15,7 @@ use crate::vcpu::{CtxRef, Requester, RuntimeModel, RuntimeState};
 
 /// The context that sent the request `ctx` is handling, if a partition did.
 pub fn requester(table: &PartitionTable, ctx: CtxRef) -> Option<CtxRef> {
-    match table.ctx(ctx)?.request?.from {
+    match table.with(ctx, |c| c.request)??.from {
         Requester::Partition(_, from) => Some(from),
         Requester::NormalWorld(_) => None,
     }
@@ -71,12 +71,14 @@ pub fn callee(table: &PartitionTable, ctx: CtxRef) -> Option<CtxRef> {
 /// FFA_YIELD, not an interrupt) and its requester is no longer blocked on it. Only that
 /// requester may FFA_RUN it.
 pub fn yielded_to_requester(table: &PartitionTable, ctx: CtxRef) -> Option<CtxRef> {
-    let c = table.ctx(ctx)?;
-    if c.state != RuntimeState::Preempted || c.interrupted {
+    let yielded = table.with(ctx, |c| {
+        c.state == RuntimeState::Preempted && !c.interrupted
+    })?;
+    if !yielded {
         return None;
     }
     let from = requester(table, ctx)?;
-    let blocked = table.ctx(from)?.state == RuntimeState::Blocked;
+    let blocked = table.with(from, |c| c.state == RuntimeState::Blocked)?;
     (!blocked).then_some(from)
 }
 
@@ -85,8 +87,7 @@ pub fn yielded_callee(table: &PartitionTable, ctx: CtxRef) -> Option<CtxRef> {
     // Only FFA_YIELD puts a callee in that state, and it records the callee in its requester:
     // checking that one is enough.
     table
-        .ctx(ctx)?
-        .yielded_callee
+        .with(ctx, |c| c.yielded_callee)?
         .filter(|&c| yielded_to_requester(table, c) == Some(ctx))
 }
 

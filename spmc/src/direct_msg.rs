@@ -23,12 +23,14 @@
 
 use ffa::{DirectMsgArgs, EndpointId, FfaError, FuncId, Interface, Regs, Version};
 
+use ffa::hafnium::MANAGED_EXIT_INTID;
+
 use crate::call_chain;
 use crate::manifest::MessagingMethod;
 use crate::platform::Platform;
-use crate::spmc::{Call, Endpoint, Next, Spmc};
+use crate::spmc::{Answer, Call, Caller, CpuId, Endpoint, Next, Spmc};
 use crate::vcpu::{
-    CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width,
+    ContextCell, CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width,
 };
 
 /// A direct message's header, from the decoded call.
@@ -102,6 +104,23 @@ pub(crate) struct RegsHeader {
     pub(crate) kind_of_call: CallKind,
 }
 
+/// The REQ/RESP (32/64) function `fid` names, if it names one: the calls the fast path
+/// ([`Spmc::direct_message_shared`]) may take, which the arch layer checks before it takes
+/// the core's lock for one.
+pub fn fast_path_func(fid: u32) -> Option<FuncId> {
+    const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
+    const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
+    const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;
+    const RESP64: u32 = FuncId::MsgSendDirectResp64 as u32;
+    match fid {
+        REQ32 => Some(FuncId::MsgSendDirectReq32),
+        RESP32 => Some(FuncId::MsgSendDirectResp32),
+        REQ64 => Some(FuncId::MsgSendDirectReq64),
+        RESP64 => Some(FuncId::MsgSendDirectResp64),
+        _ => None,
+    }
+}
+
 /// The header of a REQ/RESP (32/64) that is not a framework message (w2 = 0), straight from
 /// the registers, as the decoder would give it; `None` for anything else, which the decoder
 /// handles.
@@ -146,7 +165,125 @@ fn put_sent(out: &mut Regs, regs: &Regs, width: Width) {
     }
 }
 
+/// With what access to the core a direct message is handled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The core to itself: every case.
+    Exclusive,
+    /// The core shared with other CPUs' fast paths ([`Spmc::direct_message_shared`]): only
+    /// a request from the normal world and a response to one.
+    Shared,
+}
+
+/// Why a direct message was not carried out.
+#[derive(Clone, Copy)]
+pub(crate) enum Refused {
+    /// The answer is this error.
+    Error(FfaError),
+    /// It needs the core to itself; nothing changed.
+    Exclusive,
+}
+
+impl From<FfaError> for Refused {
+    fn from(code: FfaError) -> Self {
+        Self::Error(code)
+    }
+}
+
+impl Access {
+    /// A context's lock was held by another CPU's fast path: shared, the call goes to the
+    /// exclusive path; exclusive (no fast path runs then, so the context does not exist),
+    /// the answer is `code`.
+    fn contended(self, code: FfaError) -> Refused {
+        match self {
+            Self::Shared => Refused::Exclusive,
+            Self::Exclusive => Refused::Error(code),
+        }
+    }
+}
+
+/// What a successful response runs next.
+enum Responded {
+    Next(Next),
+    /// The requester was aborted meanwhile: its own requester is answered ABORTED.
+    Unwind(CtxRef),
+}
+
 impl<P: Platform> Spmc<P> {
+    /// A REQ/RESP (32/64) from the normal world or from a partition handling one of its
+    /// requests, with the core shared between CPUs: the call touches only this CPU's running
+    /// slot and the one context it hands the CPU to or takes it from, each behind its own
+    /// lock, so requests on different CPUs to different contexts never wait for each other.
+    /// `None`, with nothing changed: it needs the core to itself (a partition's request, a
+    /// response to a partition, a framework message, a first call before the version is
+    /// fixed, a context another CPU is claiming, or what the exclusive path does around the
+    /// call: a delayed schedule receiver interrupt to send, a managed exit to end, a
+    /// notification pending interrupt to inject).
+    pub(crate) fn direct_message_shared(
+        &self,
+        cpu: CpuId,
+        caller: Caller,
+        regs: &Regs,
+        out: &mut Answer,
+    ) -> Option<Next> {
+        let func = fast_path_func(ffa::call::function_id(regs))?;
+        let h = header_from_regs(func, regs)?;
+        let index = self.cpu_index(cpu)?;
+        if self.notifications.sri_delayed(index) {
+            return None;
+        }
+        let running = self.running.get(index)?.get();
+        let from = match caller {
+            Caller::Spmd => {
+                if running.is_some()
+                    || h.header.src == EndpointId::SPMD
+                    || !self.normal_world.version.is_locked()
+                {
+                    return None;
+                }
+                Endpoint::NormalWorld
+            }
+            Caller::Partition(id) => {
+                let ctx = running?;
+                let p = self.partitions.get(ctx.partition)?;
+                let managed_exit = p
+                    .virtual_interrupts
+                    .get(usize::from(ctx.vcpu))?
+                    .is_pending(MANAGED_EXIT_INTID);
+                if p.id != id || !p.version.is_locked() || managed_exit {
+                    return None;
+                }
+                let handling = self.partitions.with(ctx, |c| {
+                    c.state == RuntimeState::Running && c.model == Some(RuntimeModel::DirectRequest)
+                })?;
+                if !handling {
+                    return None;
+                }
+                Endpoint::Partition(ctx)
+            }
+        };
+        let call = Call { cpu, from, regs };
+        let done = match h.kind_of_call {
+            CallKind::Request => self.send_request(&call, h.header, None, Access::Shared, out),
+            CallKind::Response => match self.send_response(&call, h.header, Access::Shared, out) {
+                Ok(Responded::Next(next)) => Ok(next),
+                Ok(Responded::Unwind(_)) | Err(Refused::Exclusive) => Err(Refused::Exclusive),
+                Err(Refused::Error(code)) => Err(Refused::Error(code)),
+            },
+        };
+        match done {
+            Ok(next) => Some(next),
+            Err(Refused::Exclusive) => None,
+            Err(Refused::Error(code)) => {
+                if let Some(low) = out.regs.first_chunk_mut() {
+                    ffa::call::put_error(low, code);
+                }
+                out.count = 8;
+                Some(self.replied(&call))
+            }
+        }
+    }
+
     pub(crate) fn direct_request(&mut self, call: &Call, msg: &Interface) -> Next {
         match header(msg, call.regs) {
             Ok((h, uuid)) => self.direct_request_with(call, h, uuid),
@@ -154,34 +291,41 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// A request with its header `h` (and REQ2's UUID).
+    /// A request with its header `h` (and REQ2's UUID), with the core to itself.
     pub(crate) fn direct_request_with(
         &mut self,
         call: &Call,
         h: Header,
         uuid: Option<ffa::Uuid>,
     ) -> Next {
-        match self.send_request(call, h, uuid) {
-            Ok(next) => next,
-            Err(code) => self.fail(call, code),
+        let mut out = Answer::EMPTY;
+        match self.send_request(call, h, uuid, Access::Exclusive, &mut out) {
+            Ok(next) => self.answered(&out, next),
+            Err(why) => self.fail(call, refusal_code(why)),
         }
     }
 
     fn send_request(
-        &mut self,
+        &self,
         call: &Call,
         h: Header,
         uuid: Option<ffa::Uuid>,
-    ) -> Result<Next, FfaError> {
+        access: Access,
+        out: &mut Answer,
+    ) -> Result<Next, Refused> {
         let sender = match call.from {
             Endpoint::NormalWorld if !h.src.is_secure() => Requester::NormalWorld(h.src),
             Endpoint::Partition(ctx) if self.partitions.id_of(ctx) == Some(h.src) => {
                 Requester::Partition(h.src, ctx)
             }
-            _ => return Err(FfaError::InvalidParameters),
+            _ => return Err(FfaError::InvalidParameters.into()),
         };
+        // A partition's request grows its call chain: the exclusive path's alone.
+        if access == Access::Shared && matches!(sender, Requester::Partition(..)) {
+            return Err(Refused::Exclusive);
+        }
         if h.dst == h.src || !h.dst.is_secure() {
-            return Err(FfaError::InvalidParameters);
+            return Err(FfaError::InvalidParameters.into());
         }
         let index = self
             .partitions
@@ -195,7 +339,7 @@ impl<P: Platform> Spmc<P> {
             && !uuid.is_nil()
             && !target.config.uuids.contains(&uuid)
         {
-            return Err(FfaError::InvalidParameters);
+            return Err(FfaError::InvalidParameters.into());
         }
         let (send_bit, receive_bit) = match h.kind {
             RequestKind::Req => (
@@ -213,13 +357,13 @@ impl<P: Platform> Spmc<P> {
                 .get(ctx.partition)
                 .is_some_and(|p| p.config.messaging.has(send_bit));
             if !can_send {
-                return Err(FfaError::Denied);
+                return Err(FfaError::Denied.into());
             }
         }
         if !target.config.messaging.has(receive_bit)
             || (h.kind == RequestKind::Req2 && target.version.version() < Version(1, 2))
         {
-            return Err(FfaError::Denied);
+            return Err(FfaError::Denied.into());
         }
         let vcpu = target
             .context_for(call.cpu)
@@ -232,30 +376,41 @@ impl<P: Platform> Spmc<P> {
             && (call_chain::contains(&self.partitions, ctx, index)
                 || call_chain::yielded_callee(&self.partitions, ctx).is_some())
         {
-            return Err(FfaError::Denied);
+            return Err(FfaError::Denied.into());
         }
-        match self.partitions.ctx(target_ctx).map(|c| c.state) {
-            Some(RuntimeState::Waiting) => {}
-            Some(RuntimeState::Aborted) => return Err(FfaError::Aborted),
-            _ => return Err(FfaError::Busy),
+        // The exclusive path gives the receiver its notification pending interrupt on entry.
+        if access == Access::Shared && self.global_notifications_pending(index) {
+            return Err(Refused::Exclusive);
+        }
+        // Claimed under its lock: of two CPUs sending to one context, one finds it Waiting.
+        let mut c = self
+            .partitions
+            .cell(target_ctx)
+            .ok_or(FfaError::InvalidParameters)?
+            .try_lock()
+            .ok_or(access.contended(FfaError::Busy))?;
+        match c.state {
+            RuntimeState::Waiting => {}
+            RuntimeState::Aborted => return Err(FfaError::Aborted.into()),
+            _ => return Err(FfaError::Busy.into()),
         }
 
         // Checks done: block the sender (if a partition) and run the receiver.
-        if let Requester::Partition(_, ctx) = sender
-            && let Some(c) = self.partitions.ctx_mut(ctx)
-        {
-            c.state = RuntimeState::Blocked;
-            c.own_saved.copy_from_slice(&call.regs[8..]);
+        if let Requester::Partition(_, ctx) = sender {
+            let mut s = self
+                .partitions
+                .cell(ctx)
+                .and_then(ContextCell::try_lock)
+                .ok_or(access.contended(FfaError::Denied))?;
+            s.state = RuntimeState::Blocked;
+            s.own_saved.copy_from_slice(&call.regs[8..]);
         }
-        let c = self
-            .partitions
-            .ctx_mut(target_ctx)
-            .ok_or(FfaError::InvalidParameters)?;
-        put_sent(&mut self.out, call.regs, h.width);
+        put_sent(&mut out.regs, call.regs, h.width);
         match h.kind {
-            RequestKind::Req => self.out[8..].copy_from_slice(&c.own_saved),
-            RequestKind::Req2 => self.out[8..].copy_from_slice(&call.regs[8..]),
+            RequestKind::Req => out.regs[8..].copy_from_slice(&c.own_saved),
+            RequestKind::Req2 => out.regs[8..].copy_from_slice(&call.regs[8..]),
         }
+        out.count = 18;
         c.run(call.cpu, RuntimeModel::DirectRequest);
         c.request = Some(PendingRequest {
             from: sender,
@@ -265,6 +420,7 @@ impl<P: Platform> Spmc<P> {
         if matches!(sender, Requester::NormalWorld(_)) {
             c.nwd_saved.copy_from_slice(&call.regs[8..]);
         }
+        drop(c);
         self.set_running(call.cpu, Some(target_ctx));
         Ok(self.entered(target_ctx))
     }
@@ -280,89 +436,124 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
-    /// A response with its header `h`.
+    /// A response with its header `h`, with the core to itself.
     pub(crate) fn direct_response_with(&mut self, call: &Call, h: Header) -> Next {
-        match self.send_response(call, h) {
-            Ok(next) => next,
-            Err(code) => self.fail(call, code),
+        let mut out = Answer::EMPTY;
+        match self.send_response(call, h, Access::Exclusive, &mut out) {
+            Ok(Responded::Next(next)) => self.answered(&out, next),
+            Ok(Responded::Unwind(from)) => self.unwind(call.cpu, from),
+            Err(why) => self.fail(call, refusal_code(why)),
         }
     }
 
-    fn send_response(&mut self, call: &Call, h: Header) -> Result<Next, FfaError> {
+    fn send_response(
+        &self,
+        call: &Call,
+        h: Header,
+        access: Access,
+        out: &mut Answer,
+    ) -> Result<Responded, Refused> {
         // The normal world never handles requests from the secure world.
         let Endpoint::Partition(ctx) = call.from else {
-            return Err(FfaError::NotSupported);
+            return Err(FfaError::NotSupported.into());
         };
         if self.partitions.id_of(ctx) != Some(h.src) || h.dst == h.src {
-            return Err(FfaError::InvalidParameters);
+            return Err(FfaError::InvalidParameters.into());
         }
         if h.dst.is_secure() && self.partitions.find(h.dst).is_none() {
-            return Err(FfaError::InvalidParameters);
+            return Err(FfaError::InvalidParameters.into());
         }
-        let responder = self.partitions.ctx(ctx).ok_or(FfaError::Denied)?;
-        let request = match (responder.model, responder.request) {
-            (Some(RuntimeModel::DirectRequest), Some(request)) => request,
-            _ => return Err(FfaError::Denied),
-        };
-        if request.kind != h.kind
-            || request.width != h.width
-            || request.from.id() != h.dst
-            || call_chain::yielded_callee(&self.partitions, ctx).is_some()
+        // With the core to itself, its callee that yielded back to it (this reads the
+        // context, so before its lock is taken below). Shared, the hint alone says whether
+        // there may be one, and the exclusive path sorts that out.
+        if access == Access::Exclusive
+            && call_chain::yielded_callee(&self.partitions, ctx).is_some()
         {
-            return Err(FfaError::Denied);
+            return Err(FfaError::Denied.into());
+        }
+        // Held to the end: only this CPU changes its running context, but other CPUs' fast
+        // paths may hold its lock a moment to find it busy.
+        let mut c = self
+            .partitions
+            .cell(ctx)
+            .and_then(ContextCell::try_lock)
+            .ok_or(access.contended(FfaError::Denied))?;
+        let request = match (c.model, c.request) {
+            (Some(RuntimeModel::DirectRequest), Some(request)) => request,
+            _ => return Err(FfaError::Denied.into()),
+        };
+        if request.kind != h.kind || request.width != h.width || request.from.id() != h.dst {
+            return Err(FfaError::Denied.into());
+        }
+        // A callee that yielded back, or a partition requester: the call chain is the
+        // exclusive path's alone.
+        if access == Access::Shared
+            && (c.yielded_callee.is_some() || matches!(request.from, Requester::Partition(..)))
+        {
+            return Err(Refused::Exclusive);
         }
         let mut requester_dead = false;
         if let Requester::Partition(_, from) = request.from {
-            match self.partitions.ctx(from).map(|c| c.state) {
+            match self.partitions.with(from, |c| c.state) {
                 Some(RuntimeState::Blocked) => {}
                 // Aborted from another CPU while it waited: the response ends this request
                 // and the dead requester's own requester is answered ABORTED.
                 Some(RuntimeState::Aborted) => requester_dead = true,
                 // The requester cannot take an answer; keep everything as it is.
-                _ => return Err(FfaError::Denied),
+                _ => return Err(FfaError::Denied.into()),
             }
         }
-
-        put_sent(&mut self.out, call.regs, h.width);
+        put_sent(&mut out.regs, call.regs, h.width);
         match h.kind {
             RequestKind::Req => {}
             RequestKind::Req2 => {
-                self.out[2] = 0;
-                self.out[3] = 0;
-                self.out[8..].copy_from_slice(&call.regs[8..]);
+                out.regs[2] = 0;
+                out.regs[3] = 0;
+                out.regs[8..].copy_from_slice(&call.regs[8..]);
             }
         }
         if h.kind == RequestKind::Req
             && let Requester::NormalWorld(_) = request.from
         {
-            self.out[8..].copy_from_slice(&responder.nwd_saved);
+            out.regs[8..].copy_from_slice(&c.nwd_saved);
         }
-        if let Some(c) = self.partitions.ctx_mut(ctx) {
-            c.wait();
-            c.own_saved.copy_from_slice(&call.regs[8..]);
-        }
+        out.count = 18;
+        c.wait();
+        c.own_saved.copy_from_slice(&call.regs[8..]);
+        drop(c);
         match request.from {
             Requester::NormalWorld(_) => {
                 self.set_running(call.cpu, None);
-                Ok(Next::ToSpmd)
+                Ok(Responded::Next(Next::ToSpmd))
             }
             Requester::Partition(_, from) if requester_dead => {
                 self.set_running(call.cpu, None);
-                Ok(self.unwind(call.cpu, from))
+                Ok(Responded::Unwind(from))
             }
             Requester::Partition(_, from) => {
-                let c = self
+                let mut c = self
                     .partitions
-                    .ctx_mut(from)
-                    .ok_or(FfaError::InvalidParameters)?;
+                    .cell(from)
+                    .and_then(ContextCell::try_lock)
+                    .ok_or(access.contended(FfaError::InvalidParameters))?;
                 c.state = RuntimeState::Running;
                 c.cpu = Some(call.cpu);
                 if h.kind == RequestKind::Req {
-                    self.out[8..].copy_from_slice(&c.own_saved);
+                    out.regs[8..].copy_from_slice(&c.own_saved);
                 }
+                drop(c);
                 self.set_running(call.cpu, Some(from));
-                Ok(self.entered(from))
+                Ok(Responded::Next(self.entered(from)))
             }
         }
+    }
+}
+
+/// The error for a message refused with the core to itself ([`Refused::Exclusive`] cannot
+/// happen then: no other CPU holds a context's lock).
+fn refusal_code(why: Refused) -> FfaError {
+    match why {
+        Refused::Error(code) => code,
+        Refused::Exclusive => FfaError::Busy,
     }
 }

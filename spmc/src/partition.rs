@@ -17,7 +17,7 @@ use crate::interrupts::virtual_state::VirtualInterrupts;
 use crate::mailbox::Mailbox;
 use crate::manifest::{MAX_PARTITIONS, PartitionConfig, SpmcAttributes};
 use crate::spmc::CpuId;
-use crate::vcpu::{CtxRef, ExecutionContext, RuntimeState};
+use crate::vcpu::{ContextCell, CtxRef, ExecutionContext, RuntimeState};
 use crate::version::NegotiatedVersion;
 
 /// Most CPUs (and so execution contexts of an MP partition) the SPMC handles.
@@ -38,7 +38,7 @@ pub struct Partition {
     /// Its RX/TX pair (secure physical space).
     pub mailbox: Mailbox,
     /// Its execution contexts: one (UP) or one per CPU (MP).
-    pub contexts: Vec<ExecutionContext, MAX_CPUS>,
+    pub contexts: Vec<ContextCell, MAX_CPUS>,
     /// The entry point it registered for warm boots (FFA_SECONDARY_EP_REGISTER).
     pub secondary_entry: Option<u64>,
     /// Why it (or one of its contexts) was aborted, first reason first.
@@ -142,7 +142,7 @@ impl Partition {
     pub fn abort(&mut self, why: AbortReason) {
         self.note_abort(why);
         for ctx in &mut self.contexts {
-            ctx.abort();
+            ctx.get_mut().abort();
         }
     }
 
@@ -150,7 +150,7 @@ impl Partition {
     pub fn is_aborted(&self) -> bool {
         self.contexts
             .iter()
-            .all(|c| c.state == RuntimeState::Aborted)
+            .all(|c| c.get().is_some_and(|c| c.state == RuntimeState::Aborted))
     }
 }
 
@@ -175,7 +175,7 @@ impl PartitionTable {
                     let mut contexts = Vec::new();
                     let mut virtual_interrupts = Vec::new();
                     for _ in 0..config.execution_ctx_count {
-                        let _ = contexts.push(ExecutionContext::new());
+                        let _ = contexts.push(ContextCell::new());
                         let _ = virtual_interrupts
                             .push(VirtualInterrupts::for_action(config.ns_interrupts));
                     }
@@ -272,8 +272,19 @@ impl PartitionTable {
         self.entries.get_mut(index)
     }
 
-    /// A context.
-    pub fn ctx(&self, r: CtxRef) -> Option<&ExecutionContext> {
+    /// A copy of a context (`None` also while another CPU's fast path holds it, which
+    /// cannot be while the core is held exclusively).
+    pub fn ctx(&self, r: CtxRef) -> Option<ExecutionContext> {
+        self.cell(r)?.get()
+    }
+
+    /// `f` of a context, without copying it (`None` as for [`PartitionTable::ctx`]).
+    pub fn with<R>(&self, r: CtxRef, f: impl FnOnce(&ExecutionContext) -> R) -> Option<R> {
+        self.cell(r)?.with(f)
+    }
+
+    /// A context behind its lock.
+    pub fn cell(&self, r: CtxRef) -> Option<&ContextCell> {
         self.entries
             .get(r.partition)?
             .contexts
@@ -286,6 +297,7 @@ impl PartitionTable {
             .get_mut(r.partition)?
             .contexts
             .get_mut(usize::from(r.vcpu))
+            .map(ContextCell::get_mut)
     }
 
     /// The endpoint ID of the partition a context belongs to.

@@ -64,7 +64,7 @@ use crate::memory::ledger::Kind;
 use crate::memory_map::Refusal;
 use crate::partition::{AbortReason, MANIFEST_OFFSET, MAX_CPUS, PartitionTable, Rejected};
 use crate::platform::Platform;
-use crate::vcpu::{CtxRef, ExecutionContext, RuntimeModel, RuntimeState};
+use crate::vcpu::{ContextCell, CtxRef, ExecutionContext, RunningSlot, RuntimeModel, RuntimeState};
 use crate::version::NegotiatedVersion;
 
 /// A physical CPU, by its index in the SPMC manifest's cpus map ([`crate::cpu_map::CpuMap`]).
@@ -169,6 +169,29 @@ impl Next {
     }
 }
 
+/// The registers an answer carries, built by the fast path ([`Spmc::next_shared`]) in a
+/// buffer of the caller's: x0 up to `count` (8: the caller keeps its own x8..x17; 18: all).
+#[derive(Clone, Copy, Debug)]
+pub struct Answer {
+    /// The registers, from x0.
+    pub regs: Regs,
+    /// How many of them the answer sets.
+    pub count: usize,
+}
+
+impl Answer {
+    /// Nothing set yet.
+    pub const EMPTY: Self = Self {
+        regs: [0; 18],
+        count: 0,
+    };
+
+    /// The registers the answer sets.
+    pub fn regs(&self) -> &[u64] {
+        self.regs.get(..self.count).unwrap_or(&self.regs)
+    }
+}
+
 /// An event on a CPU the core handles ([`Spmc::next`]).
 #[derive(Clone, Copy, Debug)]
 pub enum Event<'a> {
@@ -217,7 +240,7 @@ pub struct Spmc<P: Platform> {
     pub(crate) partitions: PartitionTable,
     pub(crate) cpu_count: u16,
     /// The context running on each CPU; `None` while the normal world has it.
-    pub(crate) running: [Option<CtxRef>; MAX_CPUS],
+    pub(crate) running: [RunningSlot; MAX_CPUS],
     pub(crate) normal_world: NormalWorld,
     /// The CPU cold boot ran on, once [`Spmc::boot`] was called.
     pub(crate) boot_cpu: Option<CpuId>,
@@ -271,7 +294,7 @@ impl<P: Platform> Spmc<P> {
             attributes,
             partitions,
             cpu_count,
-            running: [None; MAX_CPUS],
+            running: [const { RunningSlot::new() }; MAX_CPUS],
             normal_world: NormalWorld {
                 version: NegotiatedVersion::new(ffa::version::OURS),
                 mailbox: crate::mailbox::Mailbox::new(),
@@ -291,8 +314,31 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// Handles `event` on `cpu`; the registers the answer carries are then in
-    /// [`Spmc::answer`]. The arch layer's entry: nothing returned copies registers.
+    /// [`Spmc::answer`]. The fast path ([`Spmc::next_shared`]) first, as the arch layer
+    /// runs it, then the exclusive path for whatever it leaves.
     pub fn next(&mut self, cpu: CpuId, event: Event) -> Next {
+        let mut out = Answer::EMPTY;
+        match self.next_shared(cpu, event, &mut out) {
+            Some(next) => self.answered(&out, next),
+            None => self.next_exclusive(cpu, event),
+        }
+    }
+
+    /// Handles `event` on `cpu` if it can be with the core shared between CPUs: a direct
+    /// request from the normal world, or a partition's direct response to one
+    /// ([`Spmc::direct_message_shared`] says which exactly). The registers the answer
+    /// carries go to `out`. `None`, with nothing changed but `out`: the event needs the core
+    /// to itself ([`Spmc::next_exclusive`]).
+    pub fn next_shared(&self, cpu: CpuId, event: Event, out: &mut Answer) -> Option<Next> {
+        match event {
+            Event::Call(caller, regs) => self.direct_message_shared(cpu, caller, regs, out),
+            _ => None,
+        }
+    }
+
+    /// Handles `event` on `cpu` with the core to itself; the registers the answer carries
+    /// are then in [`Spmc::answer`]. Nothing returned copies registers.
+    pub fn next_exclusive(&mut self, cpu: CpuId, event: Event) -> Next {
         self.out_count = 18;
         match event {
             Event::Boot => self.boot_next(cpu),
@@ -354,7 +400,7 @@ impl<P: Platform> Spmc<P> {
         if !self.cold_boot_done {
             return self.answer_spmd(ffa::call::error(FfaError::Denied));
         }
-        if self.running.get(index).copied().flatten().is_some() {
+        if self.running.get(index).and_then(RunningSlot::get).is_some() {
             return self.answer_spmd(ffa::call::error(FfaError::Busy));
         }
         self.configure_sri(cpu);
@@ -380,7 +426,7 @@ impl<P: Platform> Spmc<P> {
         let Some(index) = self.cpu_index(cpu) else {
             return self.refused(caller, regs, FfaError::Denied);
         };
-        let running = self.running.get(index).copied().flatten();
+        let running = self.running.get(index).and_then(RunningSlot::get);
         let from = match caller {
             Caller::Spmd => {
                 if running.is_some() {
@@ -398,7 +444,7 @@ impl<P: Platform> Spmc<P> {
                 if self.partitions.id_of(ctx) != Some(id) {
                     return self.refused(caller, regs, FfaError::Denied);
                 }
-                match self.partitions.ctx(ctx).map(|c| c.state) {
+                match self.partitions.with(ctx, |c| c.state) {
                     Some(RuntimeState::Running) => {}
                     // Its partition was aborted from another CPU while this context ran:
                     // the call is dropped and its requester answered ABORTED.
@@ -451,7 +497,7 @@ impl<P: Platform> Spmc<P> {
 
     /// The partition context running on `cpu` (`None`: the normal world has the CPU).
     pub fn running_on(&self, cpu: CpuId) -> Option<(EndpointId, u16)> {
-        let ctx = (*self.running.get(self.cpu_index(cpu)?)?)?;
+        let ctx = self.running.get(self.cpu_index(cpu)?)?.get()?;
         Some((self.partitions.id_of(ctx)?, ctx.vcpu))
     }
 
@@ -507,13 +553,13 @@ impl<P: Platform> Spmc<P> {
 
     /// The context running on `cpu`, if any.
     pub(crate) fn running_ctx(&self, cpu: CpuId) -> Option<CtxRef> {
-        self.running.get(self.cpu_index(cpu)?).copied().flatten()
+        self.running.get(self.cpu_index(cpu)?)?.get()
     }
 
     /// Marks `ctx` as the one running on `cpu` (or the normal world, with `None`).
-    pub(crate) fn set_running(&mut self, cpu: CpuId, ctx: Option<CtxRef>) {
-        if let Some(slot) = self.cpu_index(cpu).and_then(|i| self.running.get_mut(i)) {
-            *slot = ctx;
+    pub(crate) fn set_running(&self, cpu: CpuId, ctx: Option<CtxRef>) {
+        if let Some(slot) = self.cpu_index(cpu).and_then(|i| self.running.get(i)) {
+            slot.set(ctx);
         }
     }
 
@@ -526,6 +572,13 @@ impl<P: Platform> Spmc<P> {
                 .get(ctx.partition)
                 .map_or(ffa::version::OLDEST, |p| p.version.version()),
         }
+    }
+
+    /// Takes the answer the fast path's code built in `out`.
+    pub(crate) fn answered(&mut self, out: &Answer, next: Next) -> Next {
+        self.out = out.regs;
+        self.out_count = out.count;
+        next
     }
 
     /// SMC to the SPMD with `regs`.
@@ -644,7 +697,7 @@ impl<P: Platform> Spmc<P> {
             self.end_managed_exit(ctx);
         }
         if let Endpoint::Partition(ctx) = call.from {
-            let model = self.partitions.ctx(ctx).and_then(|c| c.model);
+            let model = self.partitions.with(ctx, |c| c.model).flatten();
             if model == Some(RuntimeModel::SecureInterrupt) && forbidden_in_interrupt(func) {
                 return self.fail(&call, FfaError::Denied);
             }
@@ -897,6 +950,7 @@ impl<P: Platform> Spmc<P> {
             let startable = p
                 .contexts
                 .get(usize::from(vcpu))
+                .and_then(ContextCell::get)
                 .is_some_and(|c| matches!(c.state, RuntimeState::NotStarted | RuntimeState::Off));
             if !startable {
                 continue;

@@ -5,6 +5,8 @@
 //! initialise, to handle a direct request, or because the normal world gave it cycles with
 //! FFA_RUN.
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use ffa::{EndpointId, FfaError, FuncId, MsgWaitFlags, TargetInfo};
 
 use crate::call_chain;
@@ -73,6 +75,46 @@ pub struct CtxRef {
     pub partition: usize,
     /// Execution-context index.
     pub vcpu: u16,
+}
+
+/// The context running on one CPU, or none (the normal world has it), readable and
+/// writable by the direct-message fast path under the core's shared lock: only that CPU's
+/// own calls change it.
+#[derive(Debug)]
+pub struct RunningSlot(AtomicU32);
+
+impl RunningSlot {
+    /// Nothing runs: the normal world has the CPU.
+    const NONE: u32 = u32::MAX;
+
+    /// The normal world has the CPU.
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(Self::NONE))
+    }
+
+    /// The context running.
+    pub fn get(&self) -> Option<CtxRef> {
+        let v = self.0.load(Ordering::Relaxed);
+        (v != Self::NONE).then_some(CtxRef {
+            partition: (v >> 16) as usize,
+            vcpu: v as u16,
+        })
+    }
+
+    /// Marks `ctx` as running (`None`: the normal world).
+    pub fn set(&self, ctx: Option<CtxRef>) {
+        // Table indices are below MAX_PARTITIONS, far under 16 bits.
+        let v = ctx.map_or(Self::NONE, |c| {
+            ((c.partition as u32) << 16) | u32::from(c.vcpu)
+        });
+        self.0.store(v, Ordering::Relaxed);
+    }
+}
+
+impl Default for RunningSlot {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Who sent the request a context is handling.
@@ -183,6 +225,48 @@ impl ExecutionContext {
 impl Default for ExecutionContext {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// An execution context behind its own lock. With the core to itself (`&mut`), a handler
+/// reaches it without locking; the direct-message fast path, which several CPUs run at once
+/// under the core's shared lock ([`crate::spmc::Spmc::next_shared`]), only ever tries the
+/// lock and leaves the call to the exclusive path when another CPU holds it, so no CPU ever
+/// spins on a context.
+#[derive(Debug, Default)]
+pub struct ContextCell(spin::mutex::SpinMutex<ExecutionContext>);
+
+impl ContextCell {
+    /// A context that was never entered.
+    pub const fn new() -> Self {
+        Self(spin::mutex::SpinMutex::new(ExecutionContext::new()))
+    }
+
+    /// A copy of the context; `None` while another CPU's fast path holds it.
+    pub fn get(&self) -> Option<ExecutionContext> {
+        self.0.try_lock().map(|c| *c)
+    }
+
+    /// `f` of the context, without copying it; `None` while another CPU's fast path holds
+    /// it.
+    pub fn with<R>(&self, f: impl FnOnce(&ExecutionContext) -> R) -> Option<R> {
+        self.0.try_lock().map(|c| f(&c))
+    }
+
+    /// The context, locked; `None` while another CPU's fast path holds it.
+    pub fn try_lock(&self) -> Option<spin::mutex::SpinMutexGuard<'_, ExecutionContext>> {
+        self.0.try_lock()
+    }
+
+    /// The context, with the core to itself.
+    pub fn get_mut(&mut self) -> &mut ExecutionContext {
+        self.0.get_mut()
+    }
+}
+
+impl Clone for ContextCell {
+    fn clone(&self) -> Self {
+        Self(spin::mutex::SpinMutex::new(self.get().unwrap_or_default()))
     }
 }
 

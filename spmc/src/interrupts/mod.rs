@@ -121,10 +121,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     fn ns_interrupt_event(&mut self, cpu: CpuId) -> Next {
-        let Some(ctx) = self
-            .cpu_index(cpu)
-            .and_then(|i| self.running.get(i).copied().flatten())
-        else {
+        let Some(ctx) = self.cpu_index(cpu).and_then(|i| self.running.get(i)?.get()) else {
             return self.answer_spmd(ffa::call::error(FfaError::Denied));
         };
         let Some(c) = self.partitions.ctx(ctx) else {

@@ -48,10 +48,7 @@ impl<P: Platform> Spmc<P> {
     }
 
     fn physical_interrupt_event(&mut self, cpu: CpuId) -> Next {
-        let Some(current) = self
-            .cpu_index(cpu)
-            .and_then(|i| self.running.get(i).copied().flatten())
-        else {
+        let Some(current) = self.cpu_index(cpu).and_then(|i| self.running.get(i)?.get()) else {
             return self.answer_spmd(ffa::call::error(ffa::FfaError::Denied));
         };
         let resume = |s: &Self| Next::Resume {

@@ -104,6 +104,11 @@ impl Notifications {
         }
     }
 
+    /// Whether an SRI waits for the next return to the normal world on CPU `index`.
+    pub fn sri_delayed(&self, index: usize) -> bool {
+        self.sri_delayed.get(index).copied().unwrap_or(false)
+    }
+
     /// Gives the partition at table index `index` (with `vcpu_count` vCPUs) a bitmap.
     pub fn enable_partition(&mut self, index: usize, vcpu_count: u16) {
         if let Some(slot) = self.partitions.get_mut(index) {
@@ -243,15 +248,19 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
+    /// Whether the partition at `index` has global notifications pending (entering one of
+    /// its contexts injects the NPI).
+    pub(crate) fn global_notifications_pending(&self, index: usize) -> bool {
+        self.notifications
+            .partitions
+            .get(index)
+            .and_then(Option::as_ref)
+            .is_some_and(Bitmap::global_pending)
+    }
+
     /// Injects the NPI into `ctx` if its partition has global notifications pending.
     fn deliver_npi(&mut self, ctx: CtxRef) {
-        let pending = self
-            .notifications
-            .partitions
-            .get(ctx.partition)
-            .and_then(Option::as_ref)
-            .is_some_and(Bitmap::global_pending);
-        if pending {
+        if self.global_notifications_pending(ctx.partition) {
             self.inject_npi(ctx);
         }
     }

@@ -1,8 +1,11 @@
 //! Cold and warm boot, and each core's loop: it turns what the core says runs next ([`Next`]) into SMCs to the
 //! SPMD and world switches into partitions, and partitions' traps back into core calls.
 //!
-//! The core (`Spmc`) sits behind one lock shared by all cores, held only around core calls,
-//! never across a world switch.
+//! The core (`Spmc`) sits behind one reader-writer lock shared by all cores, held only around
+//! core calls, never across a world switch. The direct-message fast path
+//! ([`Spmc::next_shared`]) holds it shared, so direct requests on different cores to
+//! different contexts never wait for each other; every other call holds it exclusively,
+//! after queueing in order on a ticket lock, which also holds new fast paths back.
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -16,7 +19,9 @@ use arm_gic::gicv3::GicCpuInterface;
 use ffa::{EndpointId, FfaError, Interface, SecondaryEpRegisterAddr};
 use heapless::{String, Vec};
 use spin::Once;
-use spin::mutex::TicketMutex;
+use spin::mutex::{TicketMutex, TicketMutexGuard};
+use spin::relax::RelaxStrategy;
+use spin::rwlock::{RwLock, RwLockWriteGuard};
 
 use crate::console::ConsoleLine;
 use crate::cpu_map::{Affinity, CpuMap, CpuMapError};
@@ -30,7 +35,7 @@ use crate::pagetable::MapError;
 use crate::partition::{ABORTS_NOTED, AbortReason, MAX_CPUS};
 use crate::platform::Space;
 use crate::println;
-use crate::spmc::{Caller, CpuId, Event, Next, Spmc};
+use crate::spmc::{Answer, Caller, CpuId, Event, Next, Spmc};
 
 use super::asm::{self, exit, spmc_mmu_on, spmc_vcpu_run, spmc_warm_entry};
 use super::mmu::{self, MANIFEST_PAGE_SIZE, Stage2};
@@ -42,20 +47,45 @@ use super::{board, console, fp, traps};
 /// of `Spmc`, a nonzero byte that puts the whole static (the memory ledger's tables with it)
 /// into the loaded image instead of BSS.
 #[repr(u8)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a static, never moved: boxing would need a heap"
+)]
 enum CoreSlot {
     Empty,
     Ready(Spmc<ArchPlatform>),
 }
 
-/// The core, shared by all cores.
-static CORE: TicketMutex<CoreSlot, YieldCore> = TicketMutex::new(CoreSlot::Empty);
+/// The core, shared by all cores: read by fast paths, written by every other call, once it
+/// holds [`WRITERS`].
+static CORE: RwLock<CoreSlot, YieldCore> = RwLock::new(CoreSlot::Empty);
+
+/// Where calls that need the core to themselves queue, in order. While a call waits or runs
+/// here no fast path starts, so a stream of them never keeps it out.
+static WRITERS: TicketMutex<(), YieldCore> = TicketMutex::new(());
+
+/// The core to this CPU alone.
+struct Exclusive {
+    core: RwLockWriteGuard<'static, CoreSlot, YieldCore>,
+    // Released after `core` (fields drop in order): the next writer finds it free.
+    _queue: TicketMutexGuard<'static, (), YieldCore>,
+}
+
+/// Waits for the calls queued before this one, then for the fast paths running.
+fn exclusive() -> Exclusive {
+    let queue = WRITERS.lock();
+    Exclusive {
+        core: CORE.write(),
+        _queue: queue,
+    }
+}
 
 /// How a core waits for [`CORE`]: `yield`, the architecture's hint that this thread of
 /// execution waits on another. An emulator that runs several cores on one host thread
 /// switches to another core on it instead of spinning out the holder's time slice.
 struct YieldCore;
 
-impl spin::relax::RelaxStrategy for YieldCore {
+impl RelaxStrategy for YieldCore {
     #[inline(always)]
     fn relax() {
         // SAFETY: a hint instruction: no memory, register or flag changes.
@@ -105,10 +135,14 @@ const LINE_FIQ: u8 = 2;
 
 /// Per-context and per-core machine state. Each entry is used by one core at a time: a
 /// context's by the core the core last entered it on (the core hands a context to one CPU at a
-/// time, and the lock around it orders the hand-over), a core's normal-world slot by that core.
+/// time, and a lock orders the hand-over: the core's, held exclusively, or on the fast path
+/// the context's own, which the core holds while it changes hands), a core's normal-world slot
+/// and answer buffer by that core.
 struct MachineState {
     vcpus: UnsafeCell<[[VcpuState; MAX_CPUS]; MAX_PARTITIONS]>,
     normal_world: UnsafeCell<[NormalWorldState; MAX_CPUS]>,
+    /// Each core's buffer for the fast path's answer.
+    answers: UnsafeCell<[Answer; MAX_CPUS]>,
 }
 
 // SAFETY: see the type's documentation: no entry is used by two cores at once.
@@ -117,12 +151,16 @@ unsafe impl Sync for MachineState {}
 static MACHINE: MachineState = MachineState {
     vcpus: UnsafeCell::new([[VcpuState::ZERO; MAX_CPUS]; MAX_PARTITIONS]),
     normal_world: UnsafeCell::new([NormalWorldState::EMPTY; MAX_CPUS]),
+    answers: UnsafeCell::new([Answer::EMPTY; MAX_CPUS]),
 };
 
-/// The affinity of the core inside [`CORE`] (MPIDR_EL1's affinity fields), or [`NO_HOLDER`].
+/// The affinity of the core holding [`CORE`] exclusively (MPIDR_EL1's affinity fields), or
+/// [`NO_HOLDER`].
 static CORE_HOLDER: AtomicU64 = AtomicU64::new(NO_HOLDER);
 /// No core holds [`CORE`] (bits outside the affinity fields).
 const NO_HOLDER: u64 = u64::MAX;
+/// Per CPU: it holds [`CORE`] shared (a fast path).
+static CORE_READERS: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 /// A core faulted inside [`CORE`]: the core's state may be half changed, so every later
 /// call is answered ABORTED instead of trusting it (the lock itself was released).
 static CORE_LOST: AtomicBool = AtomicBool::new(false);
@@ -131,16 +169,34 @@ static CORE_LOST: AtomicBool = AtomicBool::new(false);
 /// core, the other cores must not wait for it forever.
 fn release_core_if_held() -> bool {
     let me = MPIDR_EL1.get() & asm::AFFINITY;
-    if CORE_HOLDER.load(Ordering::Relaxed) != me {
-        return false;
+    if CORE_HOLDER.load(Ordering::Relaxed) == me {
+        CORE_LOST.store(true, Ordering::Release);
+        CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
+        // SAFETY: this core holds both locks (it recorded itself as holder after taking
+        // them and clears that before releasing them) and never returns to the frame that
+        // owns the guards: it parks. Later holders see CORE_LOST and do not touch the core.
+        unsafe {
+            CORE.force_write_unlock();
+            WRITERS.force_unlock();
+        }
+        return true;
     }
-    CORE_LOST.store(true, Ordering::Release);
-    CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
-    // SAFETY: this core holds the lock (it recorded itself as holder after taking it and
-    // clears that before releasing it) and never returns to the frame that owns the guard:
-    // it parks. Later holders see CORE_LOST and do not touch the core.
-    unsafe { CORE.force_unlock() };
-    true
+    let reader = CPUS
+        .get()
+        .and_then(|map| map.index_of(asm::affinity(MPIDR_EL1.get())))
+        .and_then(|cpu| CORE_READERS.get(usize::from(cpu.0)));
+    if let Some(reader) = reader
+        && reader.swap(false, Ordering::Relaxed)
+    {
+        CORE_LOST.store(true, Ordering::Release);
+        // SAFETY: this core holds the lock shared (it marked itself after taking it and
+        // clears the mark before releasing it) and parks, never dropping its guard. A
+        // context it held locked stays so: other cores' fast paths only try those locks,
+        // and the exclusive path, which never takes them, sees CORE_LOST first.
+        unsafe { CORE.force_read_decrement() };
+        return true;
+    }
+    false
 }
 
 /// Partitions (by table index) whose abort was logged.
@@ -175,74 +231,45 @@ enum CoreEvent {
     AbortRunning,
 }
 
-/// Calls the core under the lock and copies the registers its answer carries straight to
-/// where they go (this core's normal-world slot, or the context it enters). If the call left
+/// Calls the core and copies the registers its answer carries straight to where they go
+/// (this core's normal-world slot, or the context it enters): the fast path with the core
+/// shared ([`shared_call`]) if the call is one, else with the core to itself. If the call left
 /// console lines, a new abort or the end of cold boot to report, [`report`] prints them once
 /// the lock is released (other cores go on meanwhile).
 fn core_call(cpu: CpuId, event: CoreEvent) -> Step {
+    if let Some(step) = shared_call(cpu, event) {
+        return step;
+    }
     let (step, to_report) = {
-        let mut guard = CORE.lock();
+        let mut guard = exclusive();
         if CORE_LOST.load(Ordering::Acquire) {
             return refuse(cpu, FfaError::Aborted);
         }
-        let CoreSlot::Ready(spmc) = &mut *guard else {
+        let CoreSlot::Ready(spmc) = &mut *guard.core else {
             return refuse(cpu, FfaError::Denied);
         };
         let me = MPIDR_EL1.get() & asm::AFFINITY;
         CORE_HOLDER.store(me, Ordering::Relaxed);
         let next = match event {
-            CoreEvent::Boot => spmc.next(cpu, Event::Boot),
-            CoreEvent::CpuOn => spmc.next(cpu, Event::CpuOn),
-            CoreEvent::NsInterrupt => spmc.next(cpu, Event::NsInterrupt),
-            CoreEvent::PhysicalInterrupt => spmc.next(cpu, Event::PhysicalInterrupt),
-            CoreEvent::AbortRunning => spmc.next(cpu, Event::AbortRunning),
+            CoreEvent::Boot => spmc.next_exclusive(cpu, Event::Boot),
+            CoreEvent::CpuOn => spmc.next_exclusive(cpu, Event::CpuOn),
+            CoreEvent::NsInterrupt => spmc.next_exclusive(cpu, Event::NsInterrupt),
+            CoreEvent::PhysicalInterrupt => spmc.next_exclusive(cpu, Event::PhysicalInterrupt),
+            CoreEvent::AbortRunning => spmc.next_exclusive(cpu, Event::AbortRunning),
             CoreEvent::SpmdCall => match normal_world(cpu) {
-                Some(nw) => spmc.next(cpu, Event::Call(Caller::Spmd, &nw.regs)),
-                None => spmc.next(cpu, Event::Call(Caller::Spmd, &[0; 18])),
+                Some(nw) => spmc.next_exclusive(cpu, Event::Call(Caller::Spmd, &nw.regs)),
+                None => spmc.next_exclusive(cpu, Event::Call(Caller::Spmd, &[0; 18])),
             },
             CoreEvent::PartitionCall(slot) => match vcpu_at(slot) {
                 Some((state, arch)) => {
                     let regs = call_regs(&state.regs.x);
-                    spmc.next(cpu, Event::Call(Caller::Partition(arch.id), regs))
+                    spmc.next_exclusive(cpu, Event::Call(Caller::Partition(arch.id), regs))
                 }
-                None => spmc.next(cpu, Event::AbortRunning),
+                None => spmc.next_exclusive(cpu, Event::AbortRunning),
             },
         };
-        // The context entered or resumed is the one the core now runs on this CPU.
-        let step = match next {
-            Next::ToSpmd => Step::ToSpmd,
-            Next::Enter { .. } | Next::Resume { .. } => match spmc.running_context(cpu) {
-                Some((partition, vcpu)) => Step::Run {
-                    slot: Slot { partition, vcpu },
-                    mask_ns: matches!(
-                        next,
-                        Next::Resume {
-                            mask_ns_interrupts: true,
-                            ..
-                        }
-                    ),
-                },
-                None => Step::ToSpmd,
-            },
-        };
-        // Whatever runs next on this core, a context that owns its FP/SIMD registers and does
-        // not run next has them saved now, under the lock, before another CPU may take it.
-        let running = match step {
-            Step::Run { slot, .. } => arch_at(slot).map(|a| (a.id, slot.vcpu)),
-            Step::ToSpmd => None,
-        };
-        fp::hand_over(cpu, running);
-        deliver(cpu, next, step, spmc.answer());
-        if let Step::Run { .. } = step
-            && let Some(line) = LINES.get(usize::from(cpu.0))
-        {
-            let lines = spmc.running_lines(cpu);
-            let bits = if lines.irq { LINE_IRQ } else { 0 } | if lines.fiq { LINE_FIQ } else { 0 };
-            line.store(bits, Ordering::Relaxed);
-        }
-        let to_report = spmc.has_console_lines()
-            || ABORTS_NOTED.load(Ordering::Relaxed) != ABORTS_SEEN.load(Ordering::Relaxed)
-            || (spmc.cold_boot_done && !BOOT_REPORTED.load(Ordering::Relaxed));
+        let step = finish(spmc, cpu, next, spmc.answer());
+        let to_report = to_report(spmc);
         CORE_HOLDER.store(NO_HOLDER, Ordering::Relaxed);
         (step, to_report)
     };
@@ -250,6 +277,97 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Step {
         report(cpu);
     }
     step
+}
+
+/// The fast path: a call [`Spmc::next_shared`] takes (a direct request from the normal
+/// world, or a response to one), with the core shared; `None` for any other, with nothing
+/// changed.
+#[inline(always)]
+fn shared_call(cpu: CpuId, event: CoreEvent) -> Option<Step> {
+    let (caller, regs) = match event {
+        CoreEvent::SpmdCall => (Caller::Spmd, &normal_world(cpu)?.regs),
+        CoreEvent::PartitionCall(slot) => {
+            let (state, arch) = vcpu_at(slot)?;
+            // Its live FP/SIMD registers are saved when its run here ends (`fp::hand_over`),
+            // before another CPU may take it: that ordering needs the core to itself.
+            if fp::owns(cpu, arch.id, slot.vcpu) {
+                return None;
+            }
+            (Caller::Partition(arch.id), call_regs(&state.regs.x))
+        }
+        _ => return None,
+    };
+    crate::direct_msg::fast_path_func(ffa::call::function_id(regs))?;
+    let reader = CORE_READERS.get(usize::from(cpu.0))?;
+    let answer = answer_slot(cpu)?;
+    while WRITERS.is_locked() {
+        YieldCore::relax();
+    }
+    let guard = CORE.read();
+    if CORE_LOST.load(Ordering::Acquire) {
+        return None;
+    }
+    let CoreSlot::Ready(spmc) = &*guard else {
+        return None;
+    };
+    reader.store(true, Ordering::Relaxed);
+    let done = spmc
+        .next_shared(cpu, Event::Call(caller, regs), answer)
+        .map(|next| (finish(spmc, cpu, next, answer.regs()), to_report(spmc)));
+    reader.store(false, Ordering::Relaxed);
+    drop(guard);
+    let (step, to_report) = done?;
+    if to_report {
+        report(cpu);
+    }
+    Some(step)
+}
+
+/// Carries out what a core call decided: hands the FP/SIMD registers over, copies the
+/// answer's registers to where they go and sets the entered context's interrupt lines.
+#[inline(always)]
+fn finish(spmc: &Spmc<ArchPlatform>, cpu: CpuId, next: Next, answer: &[u64]) -> Step {
+    // The context entered or resumed is the one the core now runs on this CPU.
+    let step = match next {
+        Next::ToSpmd => Step::ToSpmd,
+        Next::Enter { .. } | Next::Resume { .. } => match spmc.running_context(cpu) {
+            Some((partition, vcpu)) => Step::Run {
+                slot: Slot { partition, vcpu },
+                mask_ns: matches!(
+                    next,
+                    Next::Resume {
+                        mask_ns_interrupts: true,
+                        ..
+                    }
+                ),
+            },
+            None => Step::ToSpmd,
+        },
+    };
+    // Whatever runs next on this core, a context that owns its FP/SIMD registers and does
+    // not run next has them saved now, under the lock, before another CPU may take it.
+    let running = match step {
+        Step::Run { slot, .. } => arch_at(slot).map(|a| (a.id, slot.vcpu)),
+        Step::ToSpmd => None,
+    };
+    fp::hand_over(cpu, running);
+    deliver(cpu, next, step, answer);
+    if let Step::Run { .. } = step
+        && let Some(line) = LINES.get(usize::from(cpu.0))
+    {
+        let lines = spmc.running_lines(cpu);
+        let bits = if lines.irq { LINE_IRQ } else { 0 } | if lines.fiq { LINE_FIQ } else { 0 };
+        line.store(bits, Ordering::Relaxed);
+    }
+    step
+}
+
+/// Whether the call left something for [`report`].
+#[inline(always)]
+fn to_report(spmc: &Spmc<ArchPlatform>) -> bool {
+    spmc.has_console_lines()
+        || ABORTS_NOTED.load(Ordering::Relaxed) != ABORTS_SEEN.load(Ordering::Relaxed)
+        || (spmc.cold_boot_done && !BOOT_REPORTED.load(Ordering::Relaxed))
 }
 
 /// Prints the console lines partitions finished (at most [`LINES_PER_CALL`]), the partitions
@@ -261,11 +379,11 @@ fn report(cpu: CpuId) {
     let mut lines: Vec<ConsoleLine, LINES_PER_CALL> = Vec::new();
     let mut aborted: Vec<(EndpointId, String<32>, AbortReason), MAX_PARTITIONS> = Vec::new();
     let boot_done = {
-        let mut guard = CORE.lock();
+        let mut guard = exclusive();
         if CORE_LOST.load(Ordering::Acquire) {
             return;
         }
-        let CoreSlot::Ready(spmc) = &mut *guard else {
+        let CoreSlot::Ready(spmc) = &mut *guard.core else {
             return;
         };
         let me = MPIDR_EL1.get() & asm::AFFINITY;
@@ -604,9 +722,9 @@ fn configure(manifest: u64, boot: Affinity) -> Result<CpuId, BootError> {
         config.attributes.version.1,
         config.partitions.len()
     );
-    let mut guard = CORE.lock();
-    *guard = CoreSlot::Ready(Spmc::new(config, platform, cpus.len()));
-    let CoreSlot::Ready(spmc) = &mut *guard else {
+    let mut guard = exclusive();
+    *guard.core = CoreSlot::Ready(Spmc::new(config, platform, cpus.len()));
+    let CoreSlot::Ready(spmc) = &mut *guard.core else {
         return Err(BootError::Unconfigured);
     };
     let mut arch = Vec::new();
@@ -755,6 +873,17 @@ fn normal_world(cpu: CpuId) -> Option<&'static mut NormalWorldState> {
     // SAFETY: only core `cpu` uses its slot (see MachineState), so the reference is unique
     // while it lives; the index is in range.
     Some(unsafe { &mut (*MACHINE.normal_world.get())[index] })
+}
+
+/// Core `cpu`'s buffer for the fast path's answer (called on that core only).
+fn answer_slot(cpu: CpuId) -> Option<&'static mut Answer> {
+    let index = usize::from(cpu.0);
+    if index >= MAX_CPUS {
+        return None;
+    }
+    // SAFETY: only core `cpu` uses its slot (see MachineState), and only within one core
+    // call, so the reference is unique while it lives; the index is in range.
+    Some(unsafe { &mut (*MACHINE.answers.get())[index] })
 }
 
 /// Where partition `id` is in the partition table (its state's index).
