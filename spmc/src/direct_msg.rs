@@ -28,7 +28,7 @@ use ffa::hafnium::MANAGED_EXIT_INTID;
 use crate::call_chain;
 use crate::manifest::MessagingMethod;
 use crate::platform::Platform;
-use crate::spmc::{Answer, Call, Caller, CpuId, Endpoint, Next, Spmc};
+use crate::spmc::{Answer, Call, Endpoint, Next, Spmc};
 use crate::vcpu::{
     ContextCell, CtxRef, PendingRequest, RequestKind, Requester, RuntimeModel, RuntimeState, Width,
 };
@@ -104,26 +104,10 @@ pub(crate) struct RegsHeader {
     pub(crate) kind_of_call: CallKind,
 }
 
-/// The REQ/RESP (32/64) function `fid` names, if it names one: the calls the fast path
-/// ([`Spmc::direct_message_shared`]) may take, which the arch layer checks before it takes
-/// the core's lock for one.
-pub fn fast_path_func(fid: u32) -> Option<FuncId> {
-    const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
-    const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
-    const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;
-    const RESP64: u32 = FuncId::MsgSendDirectResp64 as u32;
-    match fid {
-        REQ32 => Some(FuncId::MsgSendDirectReq32),
-        RESP32 => Some(FuncId::MsgSendDirectResp32),
-        REQ64 => Some(FuncId::MsgSendDirectReq64),
-        RESP64 => Some(FuncId::MsgSendDirectResp64),
-        _ => None,
-    }
-}
-
 /// The header of a REQ/RESP (32/64) that is not a framework message (w2 = 0), straight from
 /// the registers, as the decoder would give it; `None` for anything else, which the decoder
 /// handles.
+#[inline(always)]
 pub(crate) fn header_from_regs(func: FuncId, regs: &Regs) -> Option<RegsHeader> {
     let (kind_of_call, width) = match func {
         FuncId::MsgSendDirectReq32 => (CallKind::Request, Width::W32),
@@ -153,6 +137,7 @@ pub(crate) fn header_from_regs(func: FuncId, regs: &Regs) -> Option<RegsHeader> 
 
 /// Writes x0..x7 of `regs` into `out` as the receiver sees them: the function ID without
 /// the SVE hint, and for SMC32 only the low halves of x1..x7.
+#[inline(always)]
 fn put_sent(out: &mut Regs, regs: &Regs, width: Width) {
     let m = match width {
         Width::W32 => 0xffff_ffff,
@@ -221,51 +206,29 @@ impl<P: Platform> Spmc<P> {
     /// notification pending interrupt to inject).
     pub(crate) fn direct_message_shared(
         &self,
-        cpu: CpuId,
-        caller: Caller,
-        regs: &Regs,
+        call: &Call,
+        func: FuncId,
         out: &mut Answer,
     ) -> Option<Next> {
-        let func = fast_path_func(ffa::call::function_id(regs))?;
-        let h = header_from_regs(func, regs)?;
-        let index = self.cpu_index(cpu)?;
-        if self.notifications.sri_delayed(index) {
-            return None;
-        }
-        let running = self.running.get(index)?.get();
-        let from = match caller {
-            Caller::Spmd => {
-                if running.is_some()
-                    || h.header.src == EndpointId::SPMD
-                    || !self.normal_world.version.is_locked()
-                {
-                    return None;
-                }
-                Endpoint::NormalWorld
-            }
-            Caller::Partition(id) => {
-                let ctx = running?;
-                let p = self.partitions.get(ctx.partition)?;
-                let managed_exit = p
+        let h = header_from_regs(func, call.regs)?;
+        match call.from {
+            Endpoint::NormalWorld if h.header.src == EndpointId::SPMD => return None,
+            Endpoint::NormalWorld => {}
+            Endpoint::Partition(ctx) => {
+                let managed_exit = self
+                    .partitions
+                    .get(ctx.partition)?
                     .virtual_interrupts
                     .get(usize::from(ctx.vcpu))?
                     .is_pending(MANAGED_EXIT_INTID);
-                if p.id != id || !p.version.is_locked() || managed_exit {
+                if managed_exit {
                     return None;
                 }
-                let handling = self.partitions.with(ctx, |c| {
-                    c.state == RuntimeState::Running && c.model == Some(RuntimeModel::DirectRequest)
-                })?;
-                if !handling {
-                    return None;
-                }
-                Endpoint::Partition(ctx)
             }
-        };
-        let call = Call { cpu, from, regs };
+        }
         let done = match h.kind_of_call {
-            CallKind::Request => self.send_request(&call, h.header, None, Access::Shared, out),
-            CallKind::Response => match self.send_response(&call, h.header, Access::Shared, out) {
+            CallKind::Request => self.send_request(call, h.header, None, Access::Shared, out),
+            CallKind::Response => match self.send_response(call, h.header, Access::Shared, out) {
                 Ok(Responded::Next(next)) => Ok(next),
                 Ok(Responded::Unwind(_)) | Err(Refused::Exclusive) => Err(Refused::Exclusive),
                 Err(Refused::Error(code)) => Err(Refused::Error(code)),
@@ -279,7 +242,7 @@ impl<P: Platform> Spmc<P> {
                     ffa::call::put_error(low, code);
                 }
                 out.count = 8;
-                Some(self.replied(&call))
+                Some(self.replied(call))
             }
         }
     }
@@ -478,6 +441,9 @@ impl<P: Platform> Spmc<P> {
             .cell(ctx)
             .and_then(ContextCell::try_lock)
             .ok_or(access.contended(FfaError::Denied))?;
+        if access == Access::Shared && !crate::spmc::handles_request(&c) {
+            return Err(Refused::Exclusive);
+        }
         let request = match (c.model, c.request) {
             (Some(RuntimeModel::DirectRequest), Some(request)) => request,
             _ => return Err(FfaError::Denied.into()),

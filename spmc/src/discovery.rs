@@ -107,16 +107,29 @@ fn implemented(func: FuncId) -> Option<Worlds> {
 
 impl<P: Platform> Spmc<P> {
     pub(crate) fn ffa_features(&mut self, call: &Call, feature: Feature, input: u32) -> Next {
+        match self.features_w2(call, feature, input) {
+            Ok(w2) => self.succeed(call, [w2, 0, 0, 0, 0, 0]),
+            Err(code) => self.fail(call, code),
+        }
+    }
+
+    /// FFA_FEATURES: w2 of its FFA_SUCCESS (w3..w7 are 0), or the error to answer.
+    pub(crate) fn features_w2(
+        &self,
+        call: &Call,
+        feature: Feature,
+        input: u32,
+    ) -> Result<u32, FfaError> {
         let func = match feature {
             Feature::FuncId(func) => func,
-            Feature::FeatureId(id) => return self.feature_id(call, id, input),
-            Feature::Unknown(_) => return self.fail(call, FfaError::NotSupported),
+            Feature::FeatureId(id) => return self.feature_id_w2(call, id, input),
+            Feature::Unknown(_) => return Err(FfaError::NotSupported),
         };
         let version = self.version_of(call.from);
         // Console logging is a Hafnium extension partitions of any version use.
         let console = matches!(func, FuncId::ConsoleLog32 | FuncId::ConsoleLog64);
         if func.minimum_ffa_version() > version && !console {
-            return self.fail(call, FfaError::NotSupported);
+            return Err(FfaError::NotSupported);
         }
         let allowed = match (implemented(func), call.from) {
             (None, _) => false,
@@ -138,13 +151,13 @@ impl<P: Platform> Spmc<P> {
             }
         };
         if !allowed {
-            return self.fail(call, FfaError::NotSupported);
+            return Err(FfaError::NotSupported);
         }
         let retrieve = matches!(func, FuncId::MemRetrieveReq32 | FuncId::MemRetrieveReq64);
         let partition = call.from != Endpoint::NormalWorld;
         if retrieve && partition && version >= ffa::Version(1, 1) && input & RETRIEVE_NS_BIT == 0 {
             // A v1.1 caller must say it handles the NS bit in retrieve responses (Hafnium).
-            return self.fail(call, FfaError::NotSupported);
+            return Err(FfaError::NotSupported);
         }
         let w2 = match func {
             // w2[1:0] = 0: 4 KiB minimum size and alignment; v1.2 adds the maximum page
@@ -160,16 +173,16 @@ impl<P: Platform> Spmc<P> {
             },
             _ => 0,
         };
-        self.succeed(call, [w2, 0, 0, 0, 0, 0])
+        Ok(w2)
     }
 
     /// FFA_FEATURES for a feature ID: the interrupt ID in w2 (Hafnium's values), to the world
     /// that takes that interrupt.
-    fn feature_id(&mut self, call: &Call, id: FeatureId, input: u32) -> Next {
+    fn feature_id_w2(&self, call: &Call, id: FeatureId, input: u32) -> Result<u32, FfaError> {
         // The decoder looks at bits 7:0 only; input properties MBZ.
         let raw = call.regs[1] as u32;
         if raw & FEATURE_ID_MBZ != 0 || input != 0 || self.version_of(call.from) < Version(1, 1) {
-            return self.fail(call, FfaError::NotSupported);
+            return Err(FfaError::NotSupported);
         }
         let partition = match call.from {
             Endpoint::Partition(ctx) => self.partitions.get(ctx.partition),
@@ -193,19 +206,21 @@ impl<P: Platform> Spmc<P> {
                 })
                 .map(|_| hafnium::MANAGED_EXIT_INTID),
         };
-        match intid {
-            Some(intid) => self.succeed(call, [intid, 0, 0, 0, 0, 0]),
-            None => self.fail(call, FfaError::NotSupported),
-        }
+        intid.ok_or(FfaError::NotSupported)
     }
 
     pub(crate) fn id_get(&mut self, call: &Call) -> Next {
+        self.succeed(call, [self.id_get_w2(call), 0, 0, 0, 0, 0])
+    }
+
+    /// FFA_ID_GET's answer: the caller's ID.
+    pub(crate) fn id_get_w2(&self, call: &Call) -> u32 {
         // The SPMD answers the normal world's FFA_ID_GET itself (0); we agree if it forwards.
         let id = match call.from {
             Endpoint::NormalWorld => 0,
             Endpoint::Partition(ctx) => self.partitions.id_of(ctx).map_or(0, |id| id.0),
         };
-        self.succeed(call, [u32::from(id), 0, 0, 0, 0, 0])
+        u32::from(id)
     }
 
     pub(crate) fn spm_id_get(&mut self, call: &Call) -> Next {

@@ -141,6 +141,12 @@ impl<P: Platform> Spmc<P> {
         }
     }
 
+    /// The count-only answer: how many partitions (or UUIDs of them) `uuid` names, as the
+    /// caller's version counts them.
+    pub(crate) fn partition_count(&self, call: &Call, uuid: Uuid) -> Result<u32, FfaError> {
+        count(&self.partitions, uuid, self.version_of(call.from))
+    }
+
     /// Finds the descriptors and, unless only the count is wanted, writes them to the caller's
     /// RX buffer: (count, descriptor size).
     fn partition_info_into_rx(
@@ -151,7 +157,7 @@ impl<P: Platform> Spmc<P> {
     ) -> Result<(u32, u32), FfaError> {
         let version = self.version_of(call.from);
         if flags.count_only {
-            return Ok((count(&self.partitions, uuid, version)?, 0));
+            return Ok((self.partition_count(call, uuid)?, 0));
         }
         let secure = call.from != Endpoint::NormalWorld;
         let infos = collect(&self.partitions, uuid, secure, version)?;

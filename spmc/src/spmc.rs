@@ -325,14 +325,68 @@ impl<P: Platform> Spmc<P> {
     }
 
     /// Handles `event` on `cpu` if it can be with the core shared between CPUs: a direct
-    /// request from the normal world, or a partition's direct response to one
-    /// ([`Spmc::direct_message_shared`] says which exactly). The registers the answer
+    /// request from the normal world or a partition's direct response to one
+    /// ([`Spmc::direct_message_shared`] says which exactly), and the queries that change
+    /// nothing (FFA_FEATURES, FFA_ID_GET, a count-only FFA_PARTITION_INFO_GET), from the
+    /// normal world or a partition handling a direct request. The registers the answer
     /// carries go to `out`. `None`, with nothing changed but `out`: the event needs the core
     /// to itself ([`Spmc::next_exclusive`]).
     pub fn next_shared(&self, cpu: CpuId, event: Event, out: &mut Answer) -> Option<Next> {
-        match event {
-            Event::Call(caller, regs) => self.direct_message_shared(cpu, caller, regs, out),
-            _ => None,
+        let Event::Call(caller, regs) = event else {
+            return None;
+        };
+        let func = fast_path_func(function_id(regs))?;
+        let from = self.shared_caller(cpu, caller)?;
+        let call = Call { cpu, from, regs };
+        let answer = match func {
+            FuncId::Features => {
+                let (feature, input) = features_args(regs);
+                self.features_w2(&call, feature, input).map(|w2| [w2, 0])
+            }
+            FuncId::IdGet => Ok([self.id_get_w2(&call), 0]),
+            FuncId::PartitionInfoGet => {
+                let (uuid, flags) = partition_info_args(regs)?;
+                if !flags.count_only {
+                    return None;
+                }
+                self.partition_count(&call, uuid).map(|count| [count, 0])
+            }
+            _ => return self.direct_message_shared(&call, func, out),
+        };
+        if let Endpoint::Partition(ctx) = from
+            && !self.partitions.with(ctx, handles_request)?
+        {
+            return None;
+        }
+        if let Some(low) = out.regs.first_chunk_mut() {
+            match answer {
+                Ok([w2, w3]) => ffa::call::put_success32(low, [w2, w3, 0, 0, 0, 0]),
+                Err(code) => ffa::call::put_error(low, code),
+            }
+        }
+        out.count = 8;
+        Some(self.replied(&call))
+    }
+
+    /// The caller of a call on `cpu` the fast path may take: the normal world while no
+    /// context runs there, or the context running there (which must be handling a direct
+    /// request: [`handles_request`], checked by the caller). Either must have fixed its
+    /// version already (its first FF-A call does), and no delayed schedule receiver interrupt
+    /// may wait for this CPU's next return to the SPMD (the exclusive path sends it).
+    fn shared_caller(&self, cpu: CpuId, caller: Caller) -> Option<Endpoint> {
+        let index = self.cpu_index(cpu)?;
+        if self.notifications.sri_delayed(index) {
+            return None;
+        }
+        let running = self.running.get(index)?.get();
+        match caller {
+            Caller::Spmd => (running.is_none() && self.normal_world.version.is_locked())
+                .then_some(Endpoint::NormalWorld),
+            Caller::Partition(id) => {
+                let ctx = running?;
+                let p = self.partitions.get(ctx.partition)?;
+                (p.id == id && p.version.is_locked()).then_some(Endpoint::Partition(ctx))
+            }
         }
     }
 
@@ -717,20 +771,13 @@ impl<P: Platform> Spmc<P> {
         // the decoder's version gate passes them all.
         match func {
             Some(FuncId::Features) => {
-                let w1 = call.regs[1] as u32;
-                // As `Feature::from`, with the fast lookup for function IDs.
-                let feature = match ffa::call::lookup(w1) {
-                    Some(func) => ffa::Feature::FuncId(func),
-                    None => ffa::Feature::from(w1),
-                };
-                return self.ffa_features(&call, feature, call.regs[2] as u32);
+                let (feature, input) = features_args(call.regs);
+                return self.ffa_features(&call, feature, input);
             }
             Some(FuncId::IdGet) => return self.id_get(&call),
             Some(FuncId::PartitionInfoGet) => {
                 // Flags the decoder refuses go on to it, for its error.
-                if let Ok(flags) = ffa::PartitionInfoGetFlags::try_from(call.regs[5] as u32) {
-                    let w = |i: usize| call.regs[i] as u32;
-                    let uuid = ffa::UuidHelper::from_u32_regs([w(1), w(2), w(3), w(4)]);
+                if let Some((uuid, flags)) = partition_info_args(call.regs) {
                     return self.partition_info_get(&call, uuid, flags);
                 }
             }
@@ -1137,23 +1184,7 @@ pub(crate) fn msg_wait() -> Regs {
 /// abort the partition. Direct requests are among them: Hafnium lets an initialising SP
 /// message partitions that finished initialising; we do not, yet.
 fn forbidden_during_init(func: Option<FuncId>) -> bool {
-    matches!(
-        func,
-        Some(
-            FuncId::Error32
-                | FuncId::Error64
-                | FuncId::MsgSendDirectReq32
-                | FuncId::MsgSendDirectReq64
-                | FuncId::MsgSendDirectReq64_2
-                | FuncId::MsgSendDirectResp32
-                | FuncId::MsgSendDirectResp64
-                | FuncId::MsgSendDirectResp64_2
-                | FuncId::Yield32
-                | FuncId::Yield64
-                | FuncId::Run32
-                | FuncId::Run64
-        )
-    )
+    matches!(func, Some(FuncId::Error32 | FuncId::Error64)) || forbidden_in_interrupt(func)
 }
 
 /// Calls a context handling a secure interrupt may not make: it may only finish
@@ -1174,6 +1205,57 @@ fn forbidden_in_interrupt(func: Option<FuncId>) -> bool {
                 | FuncId::Run64
         )
     )
+}
+
+/// Whether a context may make a call on the fast path: it runs, handling a direct request
+/// (not initialising, not handling a secure interrupt, and not aborted from another CPU).
+pub(crate) fn handles_request(c: &ExecutionContext) -> bool {
+    c.state == RuntimeState::Running && c.model == Some(RuntimeModel::DirectRequest)
+}
+
+/// FFA_FEATURES's feature and input properties, as the decoder reads them (`Feature::from`,
+/// with the fast lookup for function IDs).
+fn features_args(regs: &Regs) -> (ffa::Feature, u32) {
+    let w1 = regs[1] as u32;
+    let feature = match ffa::call::lookup(w1) {
+        Some(func) => ffa::Feature::FuncId(func),
+        None => ffa::Feature::from(w1),
+    };
+    (feature, regs[2] as u32)
+}
+
+/// FFA_PARTITION_INFO_GET's UUID and flags, as the decoder reads them; `None` for flags it
+/// refuses (the decoder gives the error).
+fn partition_info_args(regs: &Regs) -> Option<(ffa::Uuid, ffa::PartitionInfoGetFlags)> {
+    let flags = ffa::PartitionInfoGetFlags::try_from(regs[5] as u32).ok()?;
+    let w = |i: usize| regs[i] as u32;
+    Some((
+        ffa::UuidHelper::from_u32_regs([w(1), w(2), w(3), w(4)]),
+        flags,
+    ))
+}
+
+/// The calls the fast path ([`Spmc::next_shared`]) may take, by function ID (without the
+/// SVE hint): the arch layer asks before it takes the core's lock for one.
+#[inline(always)]
+pub fn fast_path_func(fid: u32) -> Option<FuncId> {
+    const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
+    const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
+    const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;
+    const RESP64: u32 = FuncId::MsgSendDirectResp64 as u32;
+    const FEATURES: u32 = FuncId::Features as u32;
+    const ID_GET: u32 = FuncId::IdGet as u32;
+    const PARTITION_INFO_GET: u32 = FuncId::PartitionInfoGet as u32;
+    match fid {
+        REQ32 => Some(FuncId::MsgSendDirectReq32),
+        RESP32 => Some(FuncId::MsgSendDirectResp32),
+        REQ64 => Some(FuncId::MsgSendDirectReq64),
+        RESP64 => Some(FuncId::MsgSendDirectResp64),
+        FEATURES => Some(FuncId::Features),
+        ID_GET => Some(FuncId::IdGet),
+        PARTITION_INFO_GET => Some(FuncId::PartitionInfoGet),
+        _ => None,
+    }
 }
 
 fn is_console_log(fid: u32) -> bool {

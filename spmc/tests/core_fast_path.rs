@@ -80,8 +80,13 @@ fn leaves_what_needs_the_core_to_itself() {
     assert!(shared(&s, 0, Caller::Spmd, &req32(3, SP1, [0; 5])).is_none());
     assert_eq!(s.context_state(SP1, 0), Some(RuntimeState::Waiting));
     assert_success(&to_spmd(nwd(&mut s, 0, &regs(&[fid::ID_GET]))));
-    // Not a direct message.
-    assert!(shared(&s, 0, Caller::Spmd, &regs(&[fid::ID_GET])).is_none());
+    // Neither a direct message nor a query that changes nothing.
+    assert!(shared(&s, 0, Caller::Spmd, &regs(&[fid::SPM_ID_GET])).is_none());
+    assert!(shared(&s, 0, Caller::Spmd, &regs(&[fid::MSG_WAIT])).is_none());
+    // PARTITION_INFO_GET writing descriptors to the RX buffer, or with flags it refuses.
+    assert!(shared(&s, 0, Caller::Spmd, &regs(&[fid::PARTITION_INFO_GET])).is_none());
+    let bad_flags = regs(&[fid::PARTITION_INFO_GET, 0, 0, 0, 0, 2]);
+    assert!(shared(&s, 0, Caller::Spmd, &bad_flags).is_none());
     // A framework message from the SPMD.
     let framework = regs(&[fid::REQ32, w1(0xffff, 0x8000), 0x8000_0008, 0x10002]);
     assert!(shared(&s, 0, Caller::Spmd, &framework).is_none());
@@ -97,6 +102,42 @@ fn leaves_what_needs_the_core_to_itself() {
     // Another partition's ID, or a call from the SPMD while a partition runs.
     assert!(shared(&s, 0, Caller::Partition(SP1), &back).is_none());
     assert!(shared(&s, 0, Caller::Spmd, &req32(3, SP2, [0; 5])).is_none());
+}
+
+#[test]
+fn answers_queries_as_the_exclusive_path_does() {
+    let u1 = uuid_w(U1);
+    let queries = [
+        regs(&[fid::ID_GET]),
+        regs(&[fid::FEATURES, fid::REQ32]),
+        regs(&[fid::FEATURES, fid::RXTX_MAP64]),
+        regs(&[fid::FEATURES, fid::SEC_EP32]),
+        regs(&[fid::FEATURES, fid::MSG_SEND2]),
+        regs(&[fid::FEATURES, 0x8400_00ff]),
+        regs(&[fid::FEATURES, 0x8400_0074, 1]),
+        regs(&[fid::FEATURES, 1]),
+        regs(&[fid::FEATURES, 2]),
+        regs(&[fid::FEATURES, 3]),
+        regs(&[fid::FEATURES, 0x101]),
+        regs(&[fid::PARTITION_INFO_GET, 0, 0, 0, 0, 1]),
+        regs(&[fid::PARTITION_INFO_GET, u1[0], u1[1], u1[2], u1[3], 1]),
+        regs(&[fid::PARTITION_INFO_GET, 1, 2, 3, 4, 1]),
+    ];
+    for caller in [Caller::Spmd, Caller::Partition(SP1)] {
+        let (mut fast, mut exclusive) = (ready(), ready());
+        if caller != Caller::Spmd {
+            // SP1 handles a request (and fixed its version at boot).
+            entered(nwd(&mut fast, 0, &req32(3, SP1, [0; 5])), SP1, 0);
+            entered(nwd(&mut exclusive, 0, &req32(3, SP1, [0; 5])), SP1, 0);
+        }
+        for query in &queries {
+            let query = regs_tagged(&query[..8], 0x500);
+            let (next, out) = shared(&fast, 0, caller, &query).expect("taken");
+            let expected = exclusive.next_exclusive(CpuId(0), Event::Call(caller, &query));
+            assert_eq!(next, expected, "{query:x?}");
+            assert_eq!(out.regs(), exclusive.answer(), "{query:x?} from {caller:?}");
+        }
+    }
 }
 
 #[test]

@@ -185,17 +185,18 @@ pub fn trap(cpu: CpuId, id: EndpointId, vcpu: u16) -> bool {
 }
 
 /// A core call on `cpu` ended with `next` (partition, context) to run here, or the normal
-/// world: if that is not the context owning the registers, its registers are saved now.
-/// Called with the core lock held, on every core call: inlined, the save kept out of line.
+/// world (`next` says which, asked only if a context owns the registers): if that is not the
+/// context owning the registers, its registers are saved now. Called with the core lock
+/// held, on every core call: inlined, the save kept out of line.
 #[inline(always)]
-pub fn hand_over(cpu: CpuId, next: Option<(EndpointId, u16)>) {
+pub fn hand_over(cpu: CpuId, next: impl FnOnce() -> Option<(EndpointId, u16)>) {
     let Some(core) = core_state(cpu) else {
         return;
     };
     if !matches!(core.owner.owner(), Owner::Context(_)) {
         return;
     }
-    let next = next.map(|(partition, vcpu)| Context { partition, vcpu });
+    let next = next().map(|(partition, vcpu)| Context { partition, vcpu });
     if let Some(c) = core.owner.hand_over(next) {
         save_handed_over(c);
     }
@@ -211,14 +212,19 @@ fn save_handed_over(c: Context) {
 }
 
 /// Before the SPMC returns to the SPMD on `cpu`: the normal world's registers are put back if
-/// a partition took them.
+/// a partition took them. Inlined: most returns find them in place.
+#[inline(always)]
 pub fn give_back(cpu: CpuId) {
     let Some(core) = core_state(cpu) else {
         return;
     };
-    if core.owner.owner() == Owner::NormalWorld {
-        return;
+    if core.owner.owner() != Owner::NormalWorld {
+        give_back_taken(core);
     }
+}
+
+#[inline(never)]
+fn give_back_taken(core: &mut CoreState) {
     let back = core.owner.give_back();
     traps::spmc_fp_access(true);
     if let Some(c) = back.save

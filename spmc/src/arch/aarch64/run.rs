@@ -280,8 +280,8 @@ fn core_call(cpu: CpuId, event: CoreEvent) -> Step {
 }
 
 /// The fast path: a call [`Spmc::next_shared`] takes (a direct request from the normal
-/// world, or a response to one), with the core shared; `None` for any other, with nothing
-/// changed.
+/// world or a response to one, a query that changes nothing), with the core shared; `None`
+/// for any other, with nothing changed.
 #[inline(always)]
 fn shared_call(cpu: CpuId, event: CoreEvent) -> Option<Step> {
     let (caller, regs) = match event {
@@ -297,7 +297,7 @@ fn shared_call(cpu: CpuId, event: CoreEvent) -> Option<Step> {
         }
         _ => return None,
     };
-    crate::direct_msg::fast_path_func(ffa::call::function_id(regs))?;
+    crate::spmc::fast_path_func(ffa::call::function_id(regs))?;
     let reader = CORE_READERS.get(usize::from(cpu.0))?;
     let answer = answer_slot(cpu)?;
     while WRITERS.is_locked() {
@@ -346,11 +346,10 @@ fn finish(spmc: &Spmc<ArchPlatform>, cpu: CpuId, next: Next, answer: &[u64]) -> 
     };
     // Whatever runs next on this core, a context that owns its FP/SIMD registers and does
     // not run next has them saved now, under the lock, before another CPU may take it.
-    let running = match step {
+    fp::hand_over(cpu, || match step {
         Step::Run { slot, .. } => arch_at(slot).map(|a| (a.id, slot.vcpu)),
         Step::ToSpmd => None,
-    };
-    fp::hand_over(cpu, running);
+    });
     deliver(cpu, next, step, answer);
     if let Step::Run { .. } = step
         && let Some(line) = LINES.get(usize::from(cpu.0))
@@ -440,6 +439,7 @@ fn report(cpu: CpuId) {
 /// Copies the registers `next` carries (x0 on; the rest stay as the call left them) to where
 /// they go: this core's normal-world slot for the SPMD, or the context entered (reset first
 /// if it starts afresh).
+#[inline(always)]
 fn deliver(cpu: CpuId, next: Next, step: Step, regs: &[u64]) {
     match (next, step) {
         (Next::Resume { .. }, _) => {}
