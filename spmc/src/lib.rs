@@ -36,4 +36,4 @@ pub mod vcpu;
 pub mod version;
 
 pub use ffa::{EndpointId, Regs};
-pub use spmc::{Answer, Caller, CpuId, Event, Next, Outcome, Spmc};
+pub use spmc::{Answer, Caller, CpuId, Event, FastCall, Next, Outcome, Spmc};

@@ -318,7 +318,12 @@ impl<P: Platform> Spmc<P> {
     /// runs it, then the exclusive path for whatever it leaves.
     pub fn next(&mut self, cpu: CpuId, event: Event) -> Next {
         let mut out = Answer::EMPTY;
-        match self.next_shared(cpu, event, &mut out) {
+        let shared = match event {
+            Event::Call(caller, regs) => FastCall::of(regs)
+                .and_then(|func| self.next_shared(cpu, caller, regs, func, &mut out)),
+            _ => None,
+        };
+        match shared {
             Some(next) => self.answered(&out, next),
             None => self.next_exclusive(cpu, event),
         }
@@ -331,11 +336,15 @@ impl<P: Platform> Spmc<P> {
     /// normal world or a partition handling a direct request. The registers the answer
     /// carries go to `out`. `None`, with nothing changed but `out`: the event needs the core
     /// to itself ([`Spmc::next_exclusive`]).
-    pub fn next_shared(&self, cpu: CpuId, event: Event, out: &mut Answer) -> Option<Next> {
-        let Event::Call(caller, regs) = event else {
-            return None;
-        };
-        let func = fast_path_func(function_id(regs))?;
+    pub fn next_shared(
+        &self,
+        cpu: CpuId,
+        caller: Caller,
+        regs: &Regs,
+        func: FastCall,
+        out: &mut Answer,
+    ) -> Option<Next> {
+        let FastCall(func) = func;
         let from = self.shared_caller(cpu, caller)?;
         let call = Call { cpu, from, regs };
         let answer = match func {
@@ -1235,10 +1244,21 @@ fn partition_info_args(regs: &Regs) -> Option<(ffa::Uuid, ffa::PartitionInfoGetF
     ))
 }
 
-/// The calls the fast path ([`Spmc::next_shared`]) may take, by function ID (without the
-/// SVE hint): the arch layer asks before it takes the core's lock for one.
+/// A call the fast path ([`Spmc::next_shared`]) may take, by its function: the arch layer
+/// asks before it takes the core's lock for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastCall(FuncId);
+
+impl FastCall {
+    /// The function of `regs` (without the SVE hint), if the fast path may take it.
+    #[inline(always)]
+    pub fn of(regs: &Regs) -> Option<Self> {
+        fast_path_func(function_id(regs)).map(Self)
+    }
+}
+
 #[inline(always)]
-pub fn fast_path_func(fid: u32) -> Option<FuncId> {
+fn fast_path_func(fid: u32) -> Option<FuncId> {
     const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
     const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
     const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;

@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core_support::*;
 use ffa::{EndpointId, FfaError};
 use spmc::vcpu::RuntimeState;
-use spmc::{Answer, Caller, CpuId, Event, Next, Regs};
+use spmc::{Answer, Caller, CpuId, Event, FastCall, Next, Regs};
 
 /// The fast path's answer to `regs` from `caller` on `cpu`, with the registers it set.
 fn shared(s: &TestSpmc, cpu: u16, caller: Caller, regs: &Regs) -> Option<(Next, Answer)> {
     let mut out = Answer::EMPTY;
-    let next = s.next_shared(CpuId(cpu), Event::Call(caller, regs), &mut out)?;
+    let func = FastCall::of(regs)?;
+    let next = s.next_shared(CpuId(cpu), caller, regs, func, &mut out)?;
     Some((next, out))
 }
 

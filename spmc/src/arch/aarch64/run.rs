@@ -297,7 +297,7 @@ fn shared_call(cpu: CpuId, event: CoreEvent) -> Option<Step> {
         }
         _ => return None,
     };
-    crate::spmc::fast_path_func(ffa::call::function_id(regs))?;
+    let func = crate::spmc::FastCall::of(regs)?;
     let reader = CORE_READERS.get(usize::from(cpu.0))?;
     let answer = answer_slot(cpu)?;
     while WRITERS.is_locked() {
@@ -312,7 +312,7 @@ fn shared_call(cpu: CpuId, event: CoreEvent) -> Option<Step> {
     };
     reader.store(true, Ordering::Relaxed);
     let done = spmc
-        .next_shared(cpu, Event::Call(caller, regs), answer)
+        .next_shared(cpu, caller, regs, func, answer)
         .map(|next| (finish(spmc, cpu, next, answer.regs()), to_report(spmc)));
     reader.store(false, Ordering::Relaxed);
     drop(guard);
