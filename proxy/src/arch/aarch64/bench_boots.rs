@@ -15,7 +15,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aarch64_cpu::asm::barrier::{SY, isb};
-use aarch64_cpu::registers::{CNTPCT_EL0, Readable};
+use aarch64_cpu::registers::{CNTP_CTL_EL0, CNTP_TVAL_EL0, CNTPCT_EL0, Readable, Writeable};
 use arm_psci::FunctionId;
 use smc_call::{smc, timed_smc};
 use spin::Mutex;
@@ -85,10 +85,31 @@ fn run_optee() -> u64 {
     u64::from(result.is_err())
 }
 
+/// Counter ticks (guest instructions) to the virtual timer deadline each request of the
+/// concurrency rows sets: QEMU runs one vCPU at a time until its share of the time to the next
+/// deadline is spent, so the cores take turns every quarter of this, inside each other's
+/// requests (a request is a few thousand).
+const TURN_TICKS: u64 = 2000;
+
+/// An SMC of the concurrency rows: first the EL1 physical timer (unused by the proxy, its
+/// interrupt masked at the timer, so none is ever taken) is set to fall due [`TURN_TICKS`]
+/// ahead, which makes QEMU switch cores within the request rather than after millions of
+/// instructions. The 1-core row does the same, so both rows pay for it alike.
+fn interleaved_smc(regs: &smc_call::Regs) -> smc_call::Regs {
+    CNTP_TVAL_EL0.set(TURN_TICKS);
+    CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::SET);
+    smc(regs)
+}
+
 /// Core `core`'s untimed warm-up requests.
 fn warm_up(core: usize) -> Result<(), Failure> {
     let first = bench_rows::first_call(core);
-    bench_rows::run_requests(bench_rows::CORES_OPERATION, first, bench_rows::WARM_UP, smc)
+    bench_rows::run_requests(
+        bench_rows::CORES_OPERATION,
+        first,
+        bench_rows::WARM_UP,
+        interleaved_smc,
+    )
 }
 
 /// Core `core`'s timed requests, numbered from `skip` past its first call.
@@ -98,7 +119,7 @@ fn timed_requests(core: usize, skip: u32) -> Result<(), Failure> {
         bench_rows::CORES_OPERATION,
         first,
         bench_rows::CORE_REQUESTS,
-        smc,
+        interleaved_smc,
     )
 }
 
