@@ -85,11 +85,12 @@ fn run_optee() -> u64 {
     u64::from(result.is_err())
 }
 
-/// Counter ticks (guest instructions) to the virtual timer deadline each request of the
-/// concurrency rows sets: QEMU runs one vCPU at a time until its share of the time to the next
-/// deadline is spent, so the cores take turns every quarter of this, inside each other's
-/// requests (a request is a few thousand).
-const TURN_TICKS: u64 = 2000;
+/// Counter ticks (guest instructions) to the timer deadline each request of the concurrency
+/// rows sets. QEMU runs one vCPU at a time, each for its share of the time to the nearest
+/// deadline; every core sets its own again before it falls due (four cores' requests take
+/// about 23,000 ticks each), so one is always pending and the cores take turns every few
+/// thousand instructions, inside each other's requests (a request is about 5,700).
+const TURN_TICKS: u64 = 30_000;
 
 /// An SMC of the concurrency rows: first the EL1 physical timer (unused by the proxy, its
 /// interrupt masked at the timer, so none is ever taken) is set to fall due [`TURN_TICKS`]
