@@ -150,7 +150,7 @@ impl Partition {
     pub fn is_aborted(&self) -> bool {
         self.contexts
             .iter()
-            .all(|c| c.get().is_some_and(|c| c.state == RuntimeState::Aborted))
+            .all(|c| c.with(|c| c.state == RuntimeState::Aborted) == Some(true))
     }
 }
 

@@ -1250,12 +1250,25 @@ fn partition_info_args(regs: &Regs) -> Option<(ffa::Uuid, ffa::PartitionInfoGetF
 pub struct FastCall(FuncId);
 
 impl FastCall {
-    /// The function of `regs` (without the SVE hint), if the fast path may take it.
+    /// The function of `regs` (without the SVE hint), if the fast path may take it. Not a
+    /// direct message with w2 set (a framework message, which the SPMD also makes of the
+    /// normal world's FFA_VERSION), nor a PARTITION_INFO_GET with other flags than count
+    /// only: no lock is taken for those only to leave them.
     #[inline(always)]
     pub fn of(regs: &Regs) -> Option<Self> {
-        fast_path_func(function_id(regs)).map(Self)
+        let func = fast_path_func(function_id(regs))?;
+        let taken = match func {
+            FuncId::MsgSendDirectReq32 | FuncId::MsgSendDirectResp32 => regs[2] as u32 == 0,
+            FuncId::MsgSendDirectReq64 | FuncId::MsgSendDirectResp64 => regs[2] == 0,
+            FuncId::PartitionInfoGet => regs[5] as u32 == PARTITION_INFO_COUNT_ONLY,
+            _ => true,
+        };
+        taken.then_some(Self(func))
     }
 }
+
+/// FFA_PARTITION_INFO_GET's w5 asking for the count only (bit 0; the others MBZ).
+const PARTITION_INFO_COUNT_ONLY: u32 = 1;
 
 #[inline(always)]
 fn fast_path_func(fid: u32) -> Option<FuncId> {

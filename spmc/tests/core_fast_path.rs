@@ -91,6 +91,12 @@ fn leaves_what_needs_the_core_to_itself() {
     // A framework message from the SPMD.
     let framework = regs(&[fid::REQ32, w1(0xffff, 0x8000), 0x8000_0008, 0x10002]);
     assert!(shared(&s, 0, Caller::Spmd, &framework).is_none());
+    // The arch layer takes no lock for those: it asks first.
+    assert_eq!(FastCall::of(&framework), None);
+    assert_eq!(FastCall::of(&regs(&[fid::PARTITION_INFO_GET])), None);
+    assert_eq!(FastCall::of(&regs(&[fid::SPM_ID_GET])), None);
+    assert!(FastCall::of(&regs(&[fid::PARTITION_INFO_GET, 0, 0, 0, 0, 1])).is_some());
+    assert!(FastCall::of(&req32(3, SP1, [0; 5])).is_some());
     // A partition's request (its call chain), and a response to a partition.
     entered(nwd(&mut s, 0, &req32(3, SP1, [0; 5])), SP1, 0);
     let to_sp3 = regs(&[fid::REQ32, w1(SP1.0, SP3.0), 0]);
