@@ -95,6 +95,13 @@ fn set<S: SlotCell>(slot: &S, state: SlotState) {
 
 /// Caller side: has the slot's core make the call `regs`, and returns its answer.
 pub fn call<S: SlotCell>(slot: &S, regs: &Regs) -> Result<Regs, SlotError> {
+    post(slot, regs)?;
+    collect(slot)
+}
+
+/// Caller side: has the slot's core start the call `regs`; [`collect`] waits for its answer
+/// (the caller may do its own work meanwhile).
+pub fn post<S: SlotCell>(slot: &S, regs: &Regs) -> Result<(), SlotError> {
     match SlotState::decode(slot.state()) {
         Some(SlotState::Ready) => {}
         Some(SlotState::Offline) => return Err(SlotError::Offline),
@@ -103,6 +110,11 @@ pub fn call<S: SlotCell>(slot: &S, regs: &Regs) -> Result<Regs, SlotError> {
     }
     slot.set_regs(regs);
     set(slot, SlotState::Posted);
+    Ok(())
+}
+
+/// Caller side: waits for the answer to the call [`post`] started, and returns it.
+pub fn collect<S: SlotCell>(slot: &S) -> Result<Regs, SlotError> {
     loop {
         let word = slot.state();
         match SlotState::decode(word) {

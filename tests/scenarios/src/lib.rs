@@ -37,6 +37,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod at_once;
 pub mod bench;
 pub mod boot_info;
 pub mod calls;
@@ -125,6 +126,22 @@ pub trait Client {
     /// Z count) and the call's answer (x0..x16). None where the CPU has no SVE (in-process).
     fn sve_call(&mut self, _cpu: u16, _regs: &Regs) -> Option<(u64, Regs)> {
         None
+    }
+    /// Has each CPU of `cpus` make its share of [`at_once::run`] (`count` ECHO requests to
+    /// `target`) at the same moment, and returns their tallies in the order of `cpus`. By
+    /// default one CPU after the other (in-process, where one thread runs every CPU).
+    fn at_once(
+        &mut self,
+        cpus: &[u16],
+        target: u16,
+        count: u32,
+    ) -> [at_once::Tally; CPUS as usize] {
+        let mut tallies = [at_once::Tally::default(); CPUS as usize];
+        for (tally, &cpu) in tallies.iter_mut().zip(cpus) {
+            let core = self.core(cpu);
+            *tally = at_once::run(core, target, count, |regs| self.call_on(cpu, regs));
+        }
+        tallies
     }
     /// What the hypervisor reported of its hostile-buffer check at boot
     /// ([`hypervisor::report`]), where it made one (on QEMU, when that scenario runs).
@@ -228,6 +245,19 @@ impl Client for OnCore<'_> {
     fn sve_call(&mut self, cpu: u16, regs: &Regs) -> Option<(u64, Regs)> {
         let core = self.moved(cpu);
         self.inner.sve_call(core, regs)
+    }
+    fn at_once(
+        &mut self,
+        cpus: &[u16],
+        target: u16,
+        count: u32,
+    ) -> [at_once::Tally; CPUS as usize] {
+        let mut moved = [0; CPUS as usize];
+        for (core, &cpu) in moved.iter_mut().zip(cpus) {
+            *core = self.moved(cpu);
+        }
+        let moved = moved.get(..cpus.len()).unwrap_or(&moved);
+        self.inner.at_once(moved, target, count)
     }
     fn take_interrupt(&mut self, cpu: u16) -> Option<u32> {
         let core = self.moved(cpu);
@@ -348,6 +378,7 @@ pub const ALL: &[Scenario] = scenarios![
     messaging::unknown_destination,
     messaging::direct_req_reserved_bits,
     messaging::mp_partition_on_each_cpu,
+    messaging::direct_requests_from_every_core_at_once,
     scheduling::busy_partition_yield_and_run,
     scheduling::run_waiting_partition,
     scheduling::run_rejections,

@@ -14,7 +14,7 @@ use test_partitions::{
 };
 
 use crate::calls::{HOST_ID, direct_req2, direct_req32, direct_req64, negotiate, raw};
-use crate::check::{Failure, expect_error, expect_words};
+use crate::check::{Failure, expect_eq, expect_error, expect_words};
 use crate::sp::{command2, command32, command32_on, command64};
 use crate::{Client, context_on};
 
@@ -246,6 +246,56 @@ pub fn mp_partition_on_each_cpu(c: &mut dyn Client) -> Result<(), Failure> {
             &[u64::from(ECHO_ID) << 16],
             &words[1..2],
         )?;
+    }
+    Ok(())
+}
+
+/// Requests each core makes in [`direct_requests_from_every_core_at_once`], to each partition.
+const AT_ONCE_REQUESTS: u32 = 300;
+
+/// Every core sends ECHO direct requests at the same moment, first to relay (a context per
+/// core: never busy), then to echo (one context for all: each request finds it free or BUSY).
+/// Every answer must be the right one for its core: relay answers every request, echo each
+/// request or BUSY, nothing else; afterwards each core reaches both.
+pub fn direct_requests_from_every_core_at_once(c: &mut dyn Client) -> Result<(), Failure> {
+    negotiate(c, V1_2)?;
+    let cpus: [u16; crate::CPUS as usize] = core::array::from_fn(|i| i as u16);
+    let relay = c.at_once(&cpus, RELAY_ID, AT_ONCE_REQUESTS);
+    for tally in &relay {
+        expect_eq(
+            "relay's answers from one core, all at once",
+            u64::from(AT_ONCE_REQUESTS),
+            u64::from(tally.answered),
+        )?;
+        expect_eq(
+            "BUSY from relay (a context per core)",
+            0,
+            u64::from(tally.busy),
+        )?;
+        expect_eq("wrong answers from relay", 0, u64::from(tally.wrong))?;
+    }
+    let echo = c.at_once(&cpus, ECHO_ID, AT_ONCE_REQUESTS);
+    let mut answered = 0;
+    for tally in &echo {
+        expect_eq("wrong answers from echo", 0, u64::from(tally.wrong))?;
+        expect_eq(
+            "echo's answers and BUSY from one core",
+            u64::from(AT_ONCE_REQUESTS),
+            u64::from(tally.answered) + u64::from(tally.busy),
+        )?;
+        answered += u64::from(tally.answered);
+    }
+    // Echo is free whenever no request holds it: only a stack that refuses everything
+    // answers none.
+    expect_eq("echo answered any request", 1, u64::from(answered > 0))?;
+    for cpu in cpus {
+        for (id, what) in [
+            (RELAY_ID, "ECHO to relay afterwards"),
+            (ECHO_ID, "ECHO to echo afterwards"),
+        ] {
+            let words = command32_on(c, cpu, what, id, Command::Echo, &[u64::from(cpu)])?;
+            expect_words(what, &[u64::from(cpu)], &words[1..2])?;
+        }
     }
     Ok(())
 }

@@ -189,6 +189,9 @@ mod local {
     /// (`super::sve`); answers x0 = which did not come back (`sve::round_trip`'s mask; u64::MAX: no SVE) and
     /// x1..x17 = the call's answer x0..x16.
     pub const SVE_CALL: u64 = 0xc11e_0000_0000_0005;
+    /// Make this core's share of `scenarios::at_once::run`: x1 = target partition, x2 =
+    /// requests; answers the tally (`Tally::to_regs`).
+    pub const AT_ONCE: u64 = 0xc11e_0000_0000_0006;
 }
 
 /// The non-secure SGI the client sends itself.
@@ -340,6 +343,11 @@ fn local_call(regs: &Regs) -> Option<Regs> {
                 answer[1] = u64::from(intid);
             }
         }
+        local::AT_ONCE => {
+            let core = (MPIDR_EL1.get() & 0xff) as u16;
+            let (target, count) = (regs[1] as u16, regs[2] as u32);
+            answer = scenarios::at_once::run(core, target, count, smc).to_regs();
+        }
         _ => return None,
     }
     Some(answer)
@@ -394,6 +402,46 @@ impl scenarios::Client for QemuClient {
         let mut result = [0; 18];
         result[..17].copy_from_slice(&answer[1..]);
         Some((answer[0], result))
+    }
+
+    fn at_once(
+        &mut self,
+        cpus: &[u16],
+        target: u16,
+        count: u32,
+    ) -> [scenarios::at_once::Tally; CPUS] {
+        let mut tallies = [scenarios::at_once::Tally::default(); CPUS];
+        let request = regs_of(&[local::AT_ONCE, u64::from(target), u64::from(count)]);
+        // The other cores start first; this one (core 0) makes its share meanwhile.
+        let mut posted = [false; CPUS];
+        for (posted, &cpu) in posted.iter_mut().zip(cpus).filter(|(_, cpu)| **cpu != 0) {
+            let result = slot_of(usize::from(cpu))
+                .ok_or(SlotError::Offline)
+                .and_then(|slot| slot::post(&slot, &request));
+            match result {
+                Ok(()) => *posted = true,
+                Err(error) => {
+                    self.fault.get_or_insert(HarnessFault { cpu, error });
+                }
+            }
+        }
+        for (tally, &cpu) in tallies.iter_mut().zip(cpus) {
+            if cpu == 0 {
+                *tally = scenarios::at_once::run(0, target, count, smc);
+            }
+        }
+        for ((tally, &cpu), _) in tallies.iter_mut().zip(cpus).zip(posted).filter(|(_, p)| *p) {
+            let result = slot_of(usize::from(cpu))
+                .ok_or(SlotError::Offline)
+                .and_then(|slot| slot::collect(&slot));
+            match result {
+                Ok(answer) => *tally = scenarios::at_once::Tally::from_regs(&answer),
+                Err(error) => {
+                    self.fault.get_or_insert(HarnessFault { cpu, error });
+                }
+            }
+        }
+        tallies
     }
 
     fn call_on(&mut self, cpu: u16, regs: &Regs) -> Regs {
