@@ -34,6 +34,14 @@ pub const fn is_ffa(fid: u32) -> bool {
 /// `FuncId::try_from(fid)`, with the calls of the SPMC's fast path compared first (the general
 /// lookup costs tens of instructions).
 pub fn lookup(fid: u32) -> Option<FuncId> {
+    fast_path(fid).or_else(|| FuncId::try_from(fid).ok())
+}
+
+/// The function `fid` names if it is one of the SPMC's fast path (direct REQ/RESP 32 and 64,
+/// FFA_FEATURES, FFA_PARTITION_INFO_GET, FFA_ID_GET), compared as constants; `None` for any
+/// other.
+#[inline]
+pub fn fast_path(fid: u32) -> Option<FuncId> {
     const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
     const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
     const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;
@@ -49,7 +57,7 @@ pub fn lookup(fid: u32) -> Option<FuncId> {
         FEATURES => Some(FuncId::Features),
         PARTITION_INFO_GET => Some(FuncId::PartitionInfoGet),
         ID_GET => Some(FuncId::IdGet),
-        _ => FuncId::try_from(fid).ok(),
+        _ => None,
     }
 }
 
@@ -224,6 +232,27 @@ mod tests {
         for base in (0x60..=0xff).map(|n| 0x8400_0000 | n) {
             for fid in [base, base | SMC64, base | SVE_HINT, 0] {
                 assert_eq!(lookup(fid), FuncId::try_from(fid).ok(), "{fid:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_names_its_seven_calls_only() {
+        use FuncId as F;
+        let seven = [
+            F::MsgSendDirectReq32,
+            F::MsgSendDirectReq64,
+            F::MsgSendDirectResp32,
+            F::MsgSendDirectResp64,
+            F::Features,
+            F::PartitionInfoGet,
+            F::IdGet,
+        ];
+        for base in (0x60..=0xff).map(|n| 0x8400_0000 | n) {
+            for fid in [base, base | SMC64, base | SVE_HINT] {
+                let known = FuncId::try_from(fid).ok();
+                let expected = known.filter(|f| seven.contains(f));
+                assert_eq!(fast_path(fid), expected, "{fid:#x}");
             }
         }
     }

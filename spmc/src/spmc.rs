@@ -1256,7 +1256,7 @@ impl FastCall {
     /// only: no lock is taken for those only to leave them.
     #[inline(always)]
     pub fn of(regs: &Regs) -> Option<Self> {
-        let func = fast_path_func(function_id(regs))?;
+        let func = ffa::call::fast_path(function_id(regs))?;
         let taken = match func {
             FuncId::MsgSendDirectReq32 | FuncId::MsgSendDirectResp32 => regs[2] as u32 == 0,
             FuncId::MsgSendDirectReq64 | FuncId::MsgSendDirectResp64 => regs[2] == 0,
@@ -1269,27 +1269,6 @@ impl FastCall {
 
 /// FFA_PARTITION_INFO_GET's w5 asking for the count only (bit 0; the others MBZ).
 const PARTITION_INFO_COUNT_ONLY: u32 = 1;
-
-#[inline(always)]
-fn fast_path_func(fid: u32) -> Option<FuncId> {
-    const REQ32: u32 = FuncId::MsgSendDirectReq32 as u32;
-    const RESP32: u32 = FuncId::MsgSendDirectResp32 as u32;
-    const REQ64: u32 = FuncId::MsgSendDirectReq64 as u32;
-    const RESP64: u32 = FuncId::MsgSendDirectResp64 as u32;
-    const FEATURES: u32 = FuncId::Features as u32;
-    const ID_GET: u32 = FuncId::IdGet as u32;
-    const PARTITION_INFO_GET: u32 = FuncId::PartitionInfoGet as u32;
-    match fid {
-        REQ32 => Some(FuncId::MsgSendDirectReq32),
-        RESP32 => Some(FuncId::MsgSendDirectResp32),
-        REQ64 => Some(FuncId::MsgSendDirectReq64),
-        RESP64 => Some(FuncId::MsgSendDirectResp64),
-        FEATURES => Some(FuncId::Features),
-        ID_GET => Some(FuncId::IdGet),
-        PARTITION_INFO_GET => Some(FuncId::PartitionInfoGet),
-        _ => None,
-    }
-}
 
 fn is_console_log(fid: u32) -> bool {
     fid == u32::from(FuncId::ConsoleLog32) || fid == u32::from(FuncId::ConsoleLog64)
