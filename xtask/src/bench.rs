@@ -17,7 +17,7 @@
 //! the client, which only prints the verdict: the concurrency boot (`-smp 4`: direct requests
 //! to relay from one core, then from four at once, `bench-cores` lines with the ticks over all
 //! cores, `bench-span` lines with each core's run) and the OP-TEE boot (the stack with OP-TEE
-//! OS: row (o)).
+//! OS: row (o)), which has its own profile boot too.
 
 mod history;
 mod plot;
@@ -204,8 +204,8 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "symbols")]
     pub no_profile: bool,
     /// Also print the flat profile by function of this row (its name or letter) at each
-    /// exception level with symbols (EL3: BL31, S-EL2: the SPMC, S-EL1: echo, NS: proxy and
-    /// client), and save it to build/bench-symbols.md.
+    /// exception level with symbols (EL3: BL31, S-EL2: the SPMC, S-EL1: echo, or OP-TEE OS
+    /// for the OP-TEE row, NS: proxy and client), and save it to build/bench-symbols.md.
     #[arg(long, value_name = "ROW")]
     pub symbols: Option<String>,
 }
@@ -223,8 +223,63 @@ struct Profiles {
     addresses: HashMap<(Level, u64), u64>,
 }
 
+/// A profile boot: the scenarios stack's, on CPUs without SVE or with it, or the OP-TEE
+/// stack's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProfileBoot {
+    Scenarios { sve: bool },
+    Optee,
+}
+
+impl ProfileBoot {
+    /// The boot that profiles the row called `name` in [`ROWS`].
+    fn of(name: &str) -> ProfileBoot {
+        if name.starts_with(SVE_PREFIX) {
+            ProfileBoot::Scenarios { sve: true }
+        } else if is_optee(name) {
+            ProfileBoot::Optee
+        } else {
+            ProfileBoot::Scenarios { sve: false }
+        }
+    }
+
+    /// Whether it times the marked row `name` (of `PROFILED`).
+    fn times(self, name: &str) -> bool {
+        is_optee(name) == (self == ProfileBoot::Optee)
+    }
+
+    /// Whether its CPUs have SVE (its rows are named with [`SVE_PREFIX`]).
+    fn sve(self) -> bool {
+        self == ProfileBoot::Scenarios { sve: true }
+    }
+
+    /// Its name in the accounting notes and its header.
+    fn label(self) -> &'static str {
+        match self {
+            ProfileBoot::Scenarios { sve: false } => "sve=off",
+            ProfileBoot::Scenarios { sve: true } => "sve=on",
+            ProfileBoot::Optee => "OP-TEE",
+        }
+    }
+
+    /// Its name in failures, after "profile boot".
+    fn suffix(self) -> &'static str {
+        match self {
+            ProfileBoot::Scenarios { sve: false } => "",
+            ProfileBoot::Scenarios { sve: true } => " (SVE)",
+            ProfileBoot::Optee => " (OP-TEE)",
+        }
+    }
+}
+
+/// Whether row `name` is the OP-TEE boot's.
+fn is_optee(name: &str) -> bool {
+    name == scenarios::bench::DIRECT_REQ_OPTEE_EL2.name
+}
+
 /// `cargo xtask bench`: a boot on CPUs without SVE (as the peers were measured), then one on
-/// CPUs with it; then the profile boots, the same two ways.
+/// CPUs with it, then the concurrency boot; the profile boots, the same two ways; then the
+/// OP-TEE stack's boot and its profile boot.
 pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let detail = match &args.symbols {
         Some(which) => Some(
@@ -272,58 +327,61 @@ pub fn command(root: &Path, args: &BenchArgs) -> Result<()> {
     let throughputs = collect_cores(&lines);
     failures.extend(failure);
 
-    let profiles = if args.no_profile {
-        None
-    } else {
-        let elves = Elves::of(&built);
-        let spmc = Symbols::load(&elves.spmc)?;
-        let mut profiles = Profiles::default();
+    let mut profiles = (!args.no_profile).then(Profiles::default);
+    if let Some(profiles) = profiles.as_mut() {
+        let spmc = Symbols::load(&Elves::of(&built, ProfileBoot::Scenarios { sve: false }).spmc)?;
         for sve in [false, true] {
-            console::header(&format!(
-                "profile boot: QEMU's execution log, {} marked calls a row, sve={}",
-                scenarios::bench::PROFILE_ITERATIONS,
-                if sve { "on" } else { "off" }
-            ));
             let machine = bench_machine(root, &flash, sve, true);
-            let mark = detail
-                .filter(|r| r.name.starts_with(SVE_PREFIX) == sve)
-                .and_then(|r| scenarios::bench::mark_of(r.name.trim_start_matches(SVE_PREFIX)));
-            let parser = Parser::new(
+            let boot = ProfileBoot::Scenarios { sve };
+            profile_boot(
+                &machine,
+                args,
+                boot,
+                detail,
                 spmc.image(),
-                scenarios::bench::PROFILED.len(),
-                mark.map(usize::from),
-            );
-            let (boot_samples, failure, profile) = profile_once(&machine, args, parser)?;
-            failures.extend(failure.map(|f| format!("profile boot: {f}")));
-            profiles.absorb(profile, &boot_samples, sve, &mut failures);
-            profiles.samples.extend(prefixed(boot_samples, sve));
+                profiles,
+                &mut failures,
+            )?;
         }
-        if let Some(row) = detail {
-            let text = flat_profile(row, &profiles, &elves);
-            console::header(&format!("where ({}) goes, by function", row.letter()));
-            print!("{text}");
-            let out = root.join("build").join("bench-symbols.md");
-            std::fs::write(&out, &text)
-                .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
-            console::note(&format!("flat profile saved to {}", out.display()));
-        }
-        Some(profiles)
-    };
+    }
     console::header("bench boot: -smp 1 -icount shift=0,sleep=off, with OP-TEE OS");
     // Both flash copies would have the same name (this process's ID): one at a time.
     drop(flash);
     // The images are built by now: this adds OP-TEE OS and its TF-A build.
     let built_optee = stack::prepare(root, tfa::Profile::Bench, stack::Stack::Optee, true)?;
     let flash_optee = stack::Flash::of(root, &built_optee)?;
-    let machine = Machine {
-        selector: Some(scenarios::bench::SELECTOR_OPTEE),
-        log_dir: qemu::log_dir(root, "bench-optee"),
-        ..bench_machine(root, &flash_optee, false, false)
-    };
-    let (lines, failure) = boot_lines(&machine, args)?;
+    let (lines, failure) = boot_lines(&optee_machine(root, &flash_optee, false), args)?;
     samples.extend(collect(&lines));
     failures.extend(failure);
+    if let Some(profiles) = profiles.as_mut() {
+        let elves = Elves::of(&built_optee, ProfileBoot::Optee);
+        let spmc = Symbols::load(&elves.spmc)?;
+        let machine = optee_machine(root, &flash_optee, true);
+        let boot = ProfileBoot::Optee;
+        profile_boot(
+            &machine,
+            args,
+            boot,
+            detail,
+            spmc.image(),
+            profiles,
+            &mut failures,
+        )?;
+    }
     drop(flash_optee);
+    if let (Some(row), Some(profiles)) = (detail, &profiles) {
+        let elves = match ProfileBoot::of(row.name) {
+            ProfileBoot::Optee => Elves::of(&built_optee, ProfileBoot::Optee),
+            boot => Elves::of(&built, boot),
+        };
+        let text = flat_profile(row, profiles, &elves);
+        console::header(&format!("where ({}) goes, by function", row.letter()));
+        print!("{text}");
+        let out = root.join("build").join("bench-symbols.md");
+        std::fs::write(&out, &text)
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
+        console::note(&format!("flat profile saved to {}", out.display()));
+    }
 
     let json = root.join("build").join("bench.json");
     let previous = Run::load(&json);
@@ -404,6 +462,56 @@ fn bench_machine(root: &Path, flash: &stack::Flash, sve: bool, profile: bool) ->
         log_dir,
         linux: None,
     }
+}
+
+/// The machine of the OP-TEE stack's boot (`profile`: its profile boot).
+fn optee_machine(root: &Path, flash: &stack::Flash, profile: bool) -> Machine {
+    let (label, selector) = if profile {
+        (
+            "bench-profile-optee",
+            scenarios::bench::SELECTOR_OPTEE_PROFILE,
+        )
+    } else {
+        ("bench-optee", scenarios::bench::SELECTOR_OPTEE)
+    };
+    let log_dir = qemu::log_dir(root, label);
+    Machine {
+        selector: Some(selector),
+        exec_log: profile.then(|| log_dir.join("exec.fifo")),
+        log_dir,
+        ..bench_machine(root, flash, false, profile)
+    }
+}
+
+/// Profile boot `boot` on `machine` (the SPMC's image at `secure_code`): its split and its
+/// bench lines into `profiles`, the detailed row's addresses if it times that row.
+fn profile_boot(
+    machine: &Machine,
+    args: &BenchArgs,
+    boot: ProfileBoot,
+    detail: Option<&Row>,
+    secure_code: std::ops::Range<u64>,
+    profiles: &mut Profiles,
+    failures: &mut Vec<String>,
+) -> Result<()> {
+    console::header(&format!(
+        "profile boot: QEMU's execution log, {} marked calls a row, {}",
+        scenarios::bench::PROFILE_ITERATIONS,
+        boot.label()
+    ));
+    let mark = detail
+        .filter(|r| ProfileBoot::of(r.name) == boot)
+        .and_then(|r| scenarios::bench::mark_of(r.name.trim_start_matches(SVE_PREFIX)));
+    let parser = Parser::new(
+        secure_code,
+        scenarios::bench::PROFILED.len(),
+        mark.map(usize::from),
+    );
+    let (samples, failure, profile) = profile_once(machine, args, parser)?;
+    failures.extend(failure.map(|f| format!("profile boot{}: {f}", boot.suffix())));
+    profiles.absorb(profile, &samples, boot, failures);
+    profiles.samples.extend(prefixed(samples, boot.sve()));
+    Ok(())
 }
 
 /// A boot's samples named as in [`ROWS`] (the SVE boot's with [`SVE_PREFIX`]).
@@ -528,11 +636,12 @@ impl Profiles {
         &mut self,
         profile: Profile,
         samples: &Samples,
-        sve: bool,
+        boot: ProfileBoot,
         failures: &mut Vec<String>,
     ) {
-        let prefix = if sve { SVE_PREFIX } else { "" };
-        for (name, split) in scenarios::bench::PROFILED.iter().zip(profile.rows) {
+        let prefix = if boot.sve() { SVE_PREFIX } else { "" };
+        let rows = scenarios::bench::PROFILED.iter().zip(profile.rows);
+        for (name, split) in rows.filter(|(name, _)| boot.times(name)) {
             let timed = samples.iter().find_map(|(n, s)| match s {
                 Ok(sample) if n == name => Some(sample.iterations),
                 _ => None,
@@ -540,7 +649,7 @@ impl Profiles {
             match timed {
                 Some(timed) if timed != split.calls => failures.push(format!(
                     "profile boot{}: {name}: {} marked calls in QEMU's log, {timed} timed",
-                    if sve { " (SVE)" } else { "" },
+                    boot.suffix(),
                     split.calls
                 )),
                 Some(_) => {
@@ -548,16 +657,16 @@ impl Profiles {
                 }
                 None => failures.push(format!(
                     "profile boot{}: no successful `bench {name}` line",
-                    if sve { " (SVE)" } else { "" }
+                    boot.suffix()
                 )),
             }
         }
         let stats = profile.stats;
         self.notes.push(format!(
-            "sve={}: {} translation blocks run; {} stopped before their first instruction, {} \
+            "{}: {} translation blocks run; {} stopped before their first instruction, {} \
              cut by a device access, {} cut by an exception; {} never seen translated; {} \
              marked calls unclosed; {} exceptions from another level than tracked",
-            if sve { "on" } else { "off" },
+            boot.label(),
             stats.blocks,
             stats.stopped,
             stats.rewound,
@@ -576,13 +685,15 @@ impl Profiles {
 struct Elves {
     bl31: PathBuf,
     spmc: PathBuf,
-    echo: Option<PathBuf>,
+    /// The partition the rows reach at S-EL1, and its name.
+    secure_el1: Option<(&'static str, PathBuf)>,
     proxy: Option<PathBuf>,
     client: Option<PathBuf>,
 }
 
 impl Elves {
-    fn of(built: &stack::Built) -> Elves {
+    /// Those of `built`, the stack of profile boot `boot`.
+    fn of(built: &stack::Built, boot: ProfileBoot) -> Elves {
         let find = |name: &str| {
             built
                 .images
@@ -598,7 +709,10 @@ impl Elves {
                 .parent()
                 .map_or_else(PathBuf::new, |d| d.join("bl31").join("bl31.elf")),
             spmc: find("spmc").unwrap_or_default(),
-            echo: find("echo"),
+            secure_el1: match boot {
+                ProfileBoot::Optee => find(crate::optee::ELF_NAME).map(|p| ("OP-TEE OS", p)),
+                ProfileBoot::Scenarios { .. } => find("echo").map(|p| ("echo", p)),
+            },
             proxy: find("proxy"),
             client: find("ns-client"),
         }
@@ -609,7 +723,7 @@ impl Elves {
         match level {
             Level::El3 => Some(("BL31", self.bl31.as_path())),
             Level::SecureEl2 => Some(("the SPMC", self.spmc.as_path())),
-            Level::SecureEl1 => self.echo.as_deref().map(|p| ("echo", p)),
+            Level::SecureEl1 => self.secure_el1.as_ref().map(|(n, p)| (*n, p.as_path())),
             Level::NsEl2 => self.proxy.as_deref().map(|p| ("the proxy", p)),
             Level::NsEl1 => self.client.as_deref().map(|p| ("the client", p)),
             Level::SecureEl0 | Level::NsEl0 => None,
@@ -843,7 +957,6 @@ fn split_table(
     );
     let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut problems = Vec::new();
-    // The rows of the OP-TEE boot have no profile boot yet.
     for row in ROWS.iter().filter(|r| is_profiled(r.name)) {
         let Some(split) = profiles.splits.get(row.name) else {
             problems.push(format!("no split of {}", row.name));
@@ -1270,8 +1383,23 @@ verdict: PASS
         split.by_level[Level::SecureEl0.index()] = 16 * 10;
         split.by_level[Level::NsEl2.index()] = 16 * 4;
         splits.insert("direct_req_echo_el2".to_owned(), split);
+        let mut optee = RowSplit {
+            calls: 16,
+            ..RowSplit::default()
+        };
+        optee.by_level[Level::El3.index()] = 16 * 1000;
+        optee.by_level[Level::SecureEl2.index()] = 16 * 2000;
+        optee.by_level[Level::SecureEl1.index()] = 16 * 2956;
+        optee.by_level[Level::NsEl2.index()] = 16 * 4;
+        splits.insert("direct_req_optee_el2".to_owned(), optee);
         let text = table(&samples, Some(&splits), Some(&previous)).expect("table");
         let rows: Vec<&str> = text.lines().collect();
+        assert!(
+            rows[16]
+                .ends_with("| 5,960 | 5,950 | 1000 | 20.14× | – | – | 1,000 / 2,000 / 2,956 / 4 |"),
+            "{}",
+            rows[16]
+        );
         assert!(
             rows[2].ends_with("| 1.00× | 300 | −4 (−1.3 %) | – |"),
             "{}",
@@ -1310,6 +1438,8 @@ verdict: PASS
         assert_eq!(bars[2].split, Some([1300.0, 1700.0, 100.0, 4.0]));
         assert_eq!(bars[2].previous, None);
         assert_eq!(bars[13].label, "(n) rxtx_unmap");
+        assert_eq!(bars[14].label, "(o) direct_req_optee_el2");
+        assert_eq!(bars[14].split, Some([1000.0, 2000.0, 2956.0, 4.0]));
     }
 
     #[test]
@@ -1335,10 +1465,18 @@ verdict: PASS
             .get_mut("features_spmc")
             .expect("row")
             .by_level[Level::SecureEl2.index()] = 2 * 1184 + 1;
+        // Row (o), from the OP-TEE stack's profile boot: OP-TEE OS at S-EL1.
+        let optee = profiles
+            .splits
+            .get_mut("direct_req_optee_el2")
+            .expect("row");
+        optee.by_level[Level::SecureEl2.index()] = 2 * 2000;
+        optee.by_level[Level::SecureEl1.index()] = 2 * 3664;
         profiles.notes.push("sve=off: fine".into());
         let bench = both(SAMPLE, &sve_sample());
         let text = split_table(&profiles, &bench).expect("table");
         let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 2 + ROWS.len() + 3, "{text}");
         assert_eq!(
             rows[2],
             "| (a) id_get_el3 | 292 | 0 | 0 | 4 | 0 | 296 | 296 | 0 |"
@@ -1347,19 +1485,38 @@ verdict: PASS
             rows[3],
             "| (b) features_spmc | 292 | 1,184.5 | 0 | 4 | 0 | 1,480.5 | 1,480 | +0.5 |"
         );
+        assert_eq!(
+            rows[16],
+            "| (o) direct_req_optee_el2 | 292 | 2,000 | 3,664 | 4 | 0 | 5,960 | 5,960 | 0 |"
+        );
         assert!(text.contains("Accounting: sve=off: fine"), "{text}");
         assert!(
             text.contains("The profile boot's medians equal the bench boot's."),
             "{text}"
         );
         let moved = both(
-            &SAMPLE.replace("median 296 min 292", "median 300 min 300"),
+            &SAMPLE
+                .replace("median 296 min 292", "median 300 min 300")
+                .replace("median 5960 min 5950", "median 5961 min 5950"),
             &sve_sample(),
         );
         let text = split_table(&profiles, &moved).expect("table");
         assert!(
-            text.contains("The profile boot's medians differ from the bench boot's: (a) 300 in the bench boot."),
+            text.contains("The profile boot's medians differ from the bench boot's: (a) 300 in the bench boot, (o) 5,961 in the bench boot."),
             "{text}"
+        );
+        // Without the OP-TEE profile boot's split, the table names its row.
+        let mut without = Profiles {
+            samples: profiles.samples.clone(),
+            splits: profiles.splits.clone(),
+            ..Profiles::default()
+        };
+        without.splits.remove("direct_req_optee_el2");
+        assert!(
+            split_table(&without, &bench)
+                .expect_err("no split of (o)")
+                .to_string()
+                .contains("no split of direct_req_optee_el2")
         );
         profiles.splits.remove("rxtx_unmap");
         assert!(
@@ -1383,20 +1540,76 @@ verdict: PASS
             ],
             ..Profile::default()
         };
+        let scenarios_boot = ProfileBoot::Scenarios { sve: false };
         let mut profiles = Profiles::default();
         let mut failures = Vec::new();
-        profiles.absorb(profile.clone(), &samples, false, &mut failures);
+        profiles.absorb(profile.clone(), &samples, scenarios_boot, &mut failures);
+        assert_eq!(failures, Vec::<String>::new());
+        // Every marked row but the OP-TEE boot's.
+        assert_eq!(profiles.splits.len(), scenarios::bench::PROFILED.len() - 1);
+        assert!(!profiles.splits.contains_key("direct_req_optee_el2"));
+        // The OP-TEE profile boot: its row only, which its own lines must carry.
+        let optee = collect(&lines(
+            "proxy: profile mode (OP-TEE)\n\
+             bench direct_req_optee_el2 median 3851 min 3851 iterations 16\n",
+        ));
+        profiles.absorb(profile.clone(), &optee, ProfileBoot::Optee, &mut failures);
         assert_eq!(failures, Vec::<String>::new());
         assert_eq!(profiles.splits.len(), scenarios::bench::PROFILED.len());
+        assert_eq!(profiles.notes.len(), 2);
+        assert!(
+            profiles.notes[1].starts_with("OP-TEE: "),
+            "{:?}",
+            profiles.notes
+        );
+        Profiles::default().absorb(
+            profile.clone(),
+            &Vec::new(),
+            ProfileBoot::Optee,
+            &mut failures,
+        );
+        assert_eq!(
+            failures,
+            ["profile boot (OP-TEE): no successful `bench direct_req_optee_el2` line"]
+        );
         profile.rows[1].calls = 15;
         let mut failures = Vec::new();
-        Profiles::default().absorb(profile, &samples, true, &mut failures);
+        let sve = ProfileBoot::Scenarios { sve: true };
+        Profiles::default().absorb(profile, &samples, sve, &mut failures);
         assert_eq!(
             failures,
             ["profile boot (SVE): features_spmc: 15 marked calls in QEMU's log, 16 timed"]
         );
         // Every profiled row fits the SMC crate's marks.
         assert!(scenarios::bench::PROFILED.len() <= usize::from(smc_call::MARKS));
+    }
+
+    #[test]
+    fn each_row_has_its_profile_boot() {
+        let of = |letter| ProfileBoot::of(row(letter).expect("row").name);
+        assert_eq!(of("c"), ProfileBoot::Scenarios { sve: false });
+        assert_eq!(of("e"), ProfileBoot::Scenarios { sve: true });
+        assert_eq!(of("o"), ProfileBoot::Optee);
+        // Each marked row is timed by exactly one of the scenarios stack's boots (SVE or not:
+        // the same rows) and the OP-TEE stack's.
+        for name in scenarios::bench::PROFILED {
+            assert_ne!(
+                ProfileBoot::Scenarios { sve: false }.times(name),
+                ProfileBoot::Optee.times(name),
+                "{name}"
+            );
+            assert_eq!(
+                ProfileBoot::Scenarios { sve: true }.times(name),
+                ProfileBoot::Scenarios { sve: false }.times(name)
+            );
+        }
+        assert!(ProfileBoot::Optee.times("direct_req_optee_el2"));
+        assert!(is_profiled("direct_req_optee_el2"));
+        assert_eq!(
+            scenarios::bench::mark_of("direct_req_optee_el2"),
+            Some(12),
+            "the OP-TEE row's mark"
+        );
     }
 
     #[test]

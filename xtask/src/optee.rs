@@ -99,11 +99,16 @@ pub fn make_flags(version: &str) -> Vec<String> {
 pub struct Built {
     /// The partition image (`core/tee-raw.bin`).
     pub image: PathBuf,
+    /// The core's ELF file with symbols (`core/tee.elf`), if the build left one.
+    pub elf: Option<PathBuf>,
     /// The Debian version built.
     pub version: String,
 }
 
 const KEY_FILE: &str = "xtask-inputs";
+
+/// The core's ELF file in the build's `core/`, and its name among the stack's ELF files.
+pub const ELF_NAME: &str = "tee.elf";
 
 /// Builds (or reuses) OP-TEE OS from `source`.
 pub fn build(root: &Path, source: &tfa::Source) -> Result<Built> {
@@ -112,8 +117,10 @@ pub fn build(root: &Path, source: &tfa::Source) -> Result<Built> {
     let key = format!("{}\n{}\n", source.version, flags.join("\n"));
     let image = out.join("core").join("tee-raw.bin");
     let key_path = optee_dir(root).join(KEY_FILE);
-    let built = Built {
+    let elf = out.join("core").join(ELF_NAME);
+    let built = || Built {
         image: image.clone(),
+        elf: elf.is_file().then(|| elf.clone()),
         version: source.version.clone(),
     };
     if image.is_file() && std::fs::read_to_string(&key_path).is_ok_and(|k| k == key) {
@@ -122,7 +129,7 @@ pub fn build(root: &Path, source: &tfa::Source) -> Result<Built> {
             source.version,
             image.display()
         ));
-        return Ok(built);
+        return Ok(built());
     }
     if out.exists() {
         std::fs::remove_dir_all(&out)
@@ -146,7 +153,7 @@ pub fn build(root: &Path, source: &tfa::Source) -> Result<Built> {
         )));
     }
     write(&key_path, &key)?;
-    Ok(built)
+    Ok(built())
 }
 
 /// OP-TEE's own TAs the normal world needs beside Debian's xtest package: pkcs11 (xtest's

@@ -155,7 +155,7 @@ pub fn prepare_with(
     timings.push(("host tools", start.elapsed()));
 
     let start = Instant::now();
-    let images = if reuse_images {
+    let mut images = if reuse_images {
         existing_images(root)
     } else {
         console::header(&format!("images ({BARE_METAL_TARGET}, release)"));
@@ -182,6 +182,10 @@ pub fn prepare_with(
             built.image.display()
         ));
         sp_images.push(built.image);
+        // For the bench's flat profile of OP-TEE's row.
+        images
+            .elves
+            .extend(built.elf.map(|elf| (optee::ELF_NAME.to_owned(), elf)));
         timings.push(("OP-TEE OS", start.elapsed()));
     }
 

@@ -10,7 +10,7 @@
 //! The bench's further boots, which the proxy times alone: the concurrency boot
 //! ([`SELECTOR_CORES`]: ECHO to relay from one core, then from [`CORES`] at once, reported as
 //! [`Throughput`]s over one clock) and the OP-TEE boot ([`SELECTOR_OPTEE`]:
-//! [`DIRECT_REQ_OPTEE_EL2`]).
+//! [`DIRECT_REQ_OPTEE_EL2`]; its profile boot: [`SELECTOR_OPTEE_PROFILE`]).
 
 use core::fmt;
 
@@ -306,9 +306,10 @@ pub const PROFILE_SELECTOR: u32 = 0xBEEF_0002;
 /// Timed calls per row in the profile boot: QEMU's execution log of every instruction is large.
 pub const PROFILE_ITERATIONS: usize = 16;
 
-/// The rows the profile boot marks, by mark: a timed call of `PROFILED[i]` is `smc #(base + i)`
-/// (the base is the SMC crate's).
-pub const PROFILED: [&str; 12] = [
+/// The rows the profile boots mark, by mark: a timed call of `PROFILED[i]` is `smc #(base + i)`
+/// (the base is the SMC crate's). The OP-TEE row's profile boot is the OP-TEE stack's
+/// ([`SELECTOR_OPTEE_PROFILE`]); the others' the scenarios stack's.
+pub const PROFILED: [&str; 13] = [
     ID_GET_EL3.name,
     FEATURES_SPMC.name,
     DIRECT_REQ_ECHO_EL2.name,
@@ -321,6 +322,7 @@ pub const PROFILED: [&str; 12] = [
     PARTITION_INFO.name,
     RXTX_MAP.name,
     RXTX_UNMAP.name,
+    DIRECT_REQ_OPTEE_EL2.name,
 ];
 
 /// The mark of the row called `name` in the profile boot.
@@ -1033,11 +1035,17 @@ pub const SELECTOR_CORES: u32 = 0xBEEF_0C04;
 /// The selector word of the OP-TEE boot (the stack with OP-TEE OS): the proxy times
 /// [`DIRECT_REQ_OPTEE_EL2`], and the client only reports.
 pub const SELECTOR_OPTEE: u32 = 0xBEEF_07EE;
+/// The selector word of the OP-TEE stack's profile boot: [`DIRECT_REQ_OPTEE_EL2`] with
+/// [`PROFILE_ITERATIONS`] timed calls, each marked as in [`PROFILE_SELECTOR`]'s boot.
+pub const SELECTOR_OPTEE_PROFILE: u32 = 0xBEEF_07EF;
 
 /// Whether `selector` names a bench boot whose rows the proxy times alone, before the client
 /// runs (which then only reports the verdict).
 pub fn proxy_only(selector: u32) -> bool {
-    matches!(selector, SELECTOR_CORES | SELECTOR_OPTEE)
+    matches!(
+        selector,
+        SELECTOR_CORES | SELECTOR_OPTEE | SELECTOR_OPTEE_PROFILE
+    )
 }
 
 /// The OP-TEE boot's row, timed by the proxy at NS-EL2 as row (c).
@@ -1462,8 +1470,10 @@ mod tests {
         }
         assert!(PROXY_ROWS.iter().all(|r| mark_of(r.row.name).is_some()));
         assert!(mark_of(DIRECT_REQ_ECHO_EL1.name).is_some());
+        assert_eq!(mark_of(DIRECT_REQ_OPTEE_EL2.name), Some(12));
         assert_eq!(mark_of("cycle_1"), None);
         assert_ne!(PROFILE_SELECTOR, SELECTOR);
+        assert_ne!(SELECTOR_OPTEE_PROFILE, SELECTOR_OPTEE);
     }
 
     #[test]
@@ -1813,8 +1823,9 @@ mod tests {
             "bench-span core 3 from 10 to 20"
         );
         assert!(proxy_only(SELECTOR_CORES) && proxy_only(SELECTOR_OPTEE));
-        assert!(!proxy_only(SELECTOR));
-        for word in [SELECTOR_CORES, SELECTOR_OPTEE] {
+        assert!(proxy_only(SELECTOR_OPTEE_PROFILE));
+        assert!(!proxy_only(SELECTOR) && !proxy_only(PROFILE_SELECTOR));
+        for word in [SELECTOR_CORES, SELECTOR_OPTEE, SELECTOR_OPTEE_PROFILE] {
             assert_eq!(
                 crate::selector::decode(word),
                 crate::selector::Selection::Invalid,

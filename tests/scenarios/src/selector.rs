@@ -5,7 +5,7 @@
 //! |------|-----|
 //! | 0 | nothing (`verdict: NONE`) |
 //! | [`crate::bench::SELECTOR`] | the benchmark |
-//! | [`crate::bench::SELECTOR_CORES`], [`crate::bench::SELECTOR_OPTEE`] | the benchmark's concurrency and OP-TEE boots (decoded by `bench`, [`Selection::Invalid`] here) |
+//! | [`crate::bench::SELECTOR_CORES`], [`crate::bench::SELECTOR_OPTEE`], [`crate::bench::SELECTOR_OPTEE_PROFILE`] | the benchmark's concurrency and OP-TEE boots, and the latter's profile boot (decoded by `bench`, [`Selection::Invalid`] here) |
 //! | [`crate::bench::PROFILE_SELECTOR`] | the benchmark's profile boot |
 //! | `home << 16 \| (index + 1)` | `ALL[index]` with core `home` as its CPU 0 |
 //!

@@ -30,6 +30,28 @@ pub enum Mode {
     Profile,
 }
 
+impl Mode {
+    /// Timed calls a row.
+    pub(super) fn iterations(self) -> usize {
+        match self {
+            Mode::Bench => bench_rows::ITERATIONS,
+            Mode::Profile => bench_rows::PROFILE_ITERATIONS,
+        }
+    }
+}
+
+/// The timed call of row `name`: in the profile boot, its timed calls carry the row's mark in
+/// the SMC immediate (the others, and every call of the bench boot, `smc #0`).
+pub(super) fn timed_call(mode: Mode, name: &str) -> impl Fn(&Regs, Call) -> (Regs, u64) {
+    let mark = bench_rows::mark_of(name);
+    move |regs: &Regs, call: Call| match (mode, call, mark) {
+        (Mode::Profile, Call::Timed, Some(mark)) => {
+            timed_smc_marked(mark, regs).unwrap_or_else(|| timed_smc(regs))
+        }
+        _ => timed_smc(regs),
+    }
+}
+
 /// The run the selector word asks for, if it asks for one of the bench's.
 pub fn selected() -> Option<Mode> {
     // SAFETY: the word lies in host RAM, which the proxy's stage-1 maps read-write; QEMU's
@@ -74,10 +96,7 @@ pub fn run(mode: Mode) -> u64 {
             Mode::Profile => "profile",
         }
     ));
-    let iterations = match mode {
-        Mode::Bench => bench_rows::ITERATIONS,
-        Mode::Profile => bench_rows::PROFILE_ITERATIONS,
-    };
+    let iterations = mode.iterations();
     let mut ticks = TICKS.lock();
     let mut failed = 0;
     // The proxy maps its own pair at EL3 only when the host maps its buffers: here the rows
@@ -117,13 +136,7 @@ pub fn run(mode: Mode) -> u64 {
             mailbox: MAILBOX,
             read_rx: Some(&mut read_rx),
         };
-        let mark = bench_rows::mark_of(row.name);
-        let timed = |regs: &Regs, call: Call| match (mode, call, mark) {
-            (Mode::Profile, Call::Timed, Some(mark)) => {
-                timed_smc_marked(mark, regs).unwrap_or_else(|| timed_smc(regs))
-            }
-            _ => timed_smc(regs),
-        };
+        let timed = timed_call(mode, row.name);
         let samples = ticks.get_mut(..iterations).unwrap_or(&mut []);
         let result = if ready {
             bench_rows::measure_with(row.operation, &mut setup, samples, timed)

@@ -10,18 +10,19 @@
 //!   (docs: performance.md §Measuring several cores at once under `-icount`). The system
 //!   counter (CNTPCT) is read, not the virtual one: it has no per-core offset.
 //! - The OP-TEE boot ([`bench_rows::SELECTOR_OPTEE`]): a direct request to OP-TEE OS
-//!   (GET_API_VERSION), timed as row (c).
+//!   (GET_API_VERSION), timed as row (c); its profile boot
+//!   ([`bench_rows::SELECTOR_OPTEE_PROFILE`]) times it as the profile boot times row (c).
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aarch64_cpu::asm::barrier::{SY, isb};
 use aarch64_cpu::registers::{CNTP_CTL_EL0, CNTP_TVAL_EL0, CNTPCT_EL0, Readable, Writeable};
 use arm_psci::FunctionId;
-use smc_call::{smc, timed_smc};
+use smc_call::smc;
 use spin::Mutex;
 
-use super::bench::TICKS;
-use super::bench_rows::{self, CoresFailure, CoresLine, Failure, Line, Span, Throughput};
+use super::bench::{Mode, TICKS, timed_call};
+use super::bench_rows::{self, CoresFailure, CoresLine, Failure, Line, Setup, Span, Throughput};
 use super::{console, entry, layout};
 
 /// Cores 1..3 started by the concurrency boot go to [`secondary`] from the warm entry.
@@ -65,16 +66,30 @@ fn selector() -> u32 {
 pub fn run_selected() -> u64 {
     match selector() {
         bench_rows::SELECTOR_CORES => run_cores(),
-        bench_rows::SELECTOR_OPTEE => run_optee(),
+        bench_rows::SELECTOR_OPTEE => run_optee(Mode::Bench),
+        bench_rows::SELECTOR_OPTEE_PROFILE => run_optee(Mode::Profile),
         _ => 0,
     }
 }
 
-/// The OP-TEE boot's row.
-fn run_optee() -> u64 {
-    console::print_bare_line(format_args!("proxy: bench mode (OP-TEE)"));
+/// The OP-TEE boot's row (in the profile boot: fewer calls, the timed ones marked).
+fn run_optee(mode: Mode) -> u64 {
+    console::print_bare_line(format_args!(
+        "proxy: {} mode (OP-TEE)",
+        match mode {
+            Mode::Bench => "bench",
+            Mode::Profile => "profile",
+        }
+    ));
     let row = bench_rows::DIRECT_REQ_OPTEE_EL2;
-    let result = bench_rows::measure(row.operation, 0, &mut TICKS.lock()[..], timed_smc);
+    let mut ticks = TICKS.lock();
+    let samples = ticks.get_mut(..mode.iterations()).unwrap_or(&mut []);
+    let result = bench_rows::measure_with(
+        row.operation,
+        &mut Setup::default(),
+        samples,
+        timed_call(mode, row.name),
+    );
     console::print_bare_line(format_args!(
         "{}",
         Line {
